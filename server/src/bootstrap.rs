@@ -1,0 +1,78 @@
+//! Opening a data directory: creating it, its database, keys and first-run accounts.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use crate::password::hash_blocking;
+use crate::secrets::{random_bytes, random_token};
+use crate::store::{BatchStats, Client, Store, StoreError, User};
+
+/// Why the data directory could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Creating or securing the directory failed.
+    #[error("data directory {0}: {1}")]
+    Dir(String, std::io::Error),
+    /// The database could not be opened (often: the server is already running).
+    #[error("database: {0} (is another authgate process using this data directory?)")]
+    Store(#[from] StoreError),
+    /// The signing keys could not be loaded or created.
+    #[error(transparent)]
+    Keys(#[from] crate::tokens::KeyError),
+}
+
+/// Id of the public client every installation starts with.
+pub const CLI_CLIENT_ID: &str = "authgate-cli";
+
+/// Creates the data directory (mode 0700) and opens the store in it.
+pub fn open_store(
+    data_dir: &Path,
+    on_batch: impl Fn(BatchStats) + Send + 'static,
+) -> Result<Store, OpenError> {
+    let show = data_dir.display().to_string();
+    fs::create_dir_all(data_dir).map_err(|e| OpenError::Dir(show.clone(), e))?;
+    fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))
+        .map_err(|e| OpenError::Dir(show, e))?;
+    Ok(Store::open(&data_dir.join("authgate.redb"), on_batch)?)
+}
+
+/// What the first run created, to print once.
+pub struct FirstRun {
+    /// The admin's password (generated unless given by the environment).
+    pub admin_password: Option<String>,
+}
+
+/// On first run (no users yet), creates `admin` and the public `authgate-cli` client.
+/// The admin password comes from `AUTHGATE_ADMIN_PASSWORD` or is generated.
+pub fn first_run(store: &Store, now: u64) -> Result<Option<FirstRun>, OpenError> {
+    if !store.users()?.is_empty() {
+        return Ok(None);
+    }
+    let from_env = std::env::var("AUTHGATE_ADMIN_PASSWORD")
+        .ok()
+        .filter(|p| !p.is_empty());
+    let password = from_env.clone().unwrap_or_else(|| random_token()[..20].to_string());
+    let admin = User {
+        id: crate::secrets::hex(&random_bytes::<8>()),
+        username: "admin".into(),
+        password_hash: hash_blocking(&password).unwrap_or_default(),
+        disabled: false,
+        created_at: now,
+    };
+    let cli = Client {
+        id: CLI_CLIENT_ID.into(),
+        name: "AuthGate CLI".into(),
+        secret_hash: None,
+        scopes: vec!["profile".into(), "read".into(), "write".into()],
+        grant_types: vec!["device_code".into(), "refresh_token".into()],
+        disabled: false,
+        access_ttl: None,
+        refresh_ttl: None,
+        created_at: now,
+    };
+    let created = store.bootstrap_blocking(admin, vec![cli])?;
+    Ok(created.then_some(FirstRun {
+        admin_password: if from_env.is_some() { None } else { Some(password) },
+    }))
+}

@@ -1,0 +1,170 @@
+//! Command line and environment configuration, validated once at startup.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// AuthGate: an OAuth 2.0 Device Authorization Grant (RFC 8628) server.
+///
+/// With no subcommand, `authgate` serves on its defaults.
+#[derive(Parser, Debug)]
+#[command(name = "authgate", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server.
+    Serve(ServeArgs),
+    /// Manage OAuth clients (while the server is stopped).
+    #[command(subcommand)]
+    Client(ClientCommand),
+}
+
+/// Client administration.
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Register a client. A confidential client's secret is printed once.
+    Add(ClientAddArgs),
+    /// List registered clients.
+    List(DataDirArg),
+}
+
+/// `--data-dir` for admin commands.
+#[derive(Args, Debug)]
+pub struct DataDirArg {
+    /// Directory holding the database and keys.
+    #[arg(long, env = "AUTHGATE_DATA_DIR", default_value = "authgate-data")]
+    pub data_dir: PathBuf,
+}
+
+/// Arguments of `client add`.
+#[derive(Args, Debug)]
+pub struct ClientAddArgs {
+    /// The new `client_id`.
+    pub id: String,
+    /// Name shown to people on the consent page.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A confidential client (a resource server, or a backend) with a secret.
+    #[arg(long)]
+    pub confidential: bool,
+    /// Scopes the client may request, space-separated.
+    #[arg(long, default_value = "profile read write")]
+    pub scopes: String,
+    /// Grant types, space-separated (`device_code`, `refresh_token`); defaults to both
+    /// for public clients and none for confidential ones (introspection only).
+    #[arg(long)]
+    pub grant_types: Option<String>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub data: DataDirArg,
+}
+
+/// Arguments of `serve`.
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "AUTHGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Directory holding the database and keys; created on first run.
+    #[arg(long, env = "AUTHGATE_DATA_DIR", default_value = "authgate-data")]
+    pub data_dir: PathBuf,
+    /// Public URL of this server, used as issuer and in verification URIs.
+    /// Defaults to `http://` plus the listening address.
+    #[arg(long, env = "AUTHGATE_BASE_URL")]
+    pub base_url: Option<String>,
+    /// Lifetime of a device code (`900`, `15m`).
+    #[arg(long, env = "AUTHGATE_DEVICE_CODE_TTL", default_value = "15m", value_parser = parse_duration)]
+    pub device_code_ttl: Duration,
+    /// Polling interval announced to devices (`5`, `5s`).
+    #[arg(long, env = "AUTHGATE_POLL_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub poll_interval: Duration,
+    /// Lifetime of access tokens.
+    #[arg(long, env = "AUTHGATE_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = parse_duration)]
+    pub access_token_ttl: Duration,
+    /// Lifetime of refresh tokens (renewed at each rotation).
+    #[arg(long, env = "AUTHGATE_REFRESH_TOKEN_TTL", default_value = "30days", value_parser = parse_duration)]
+    pub refresh_token_ttl: Duration,
+    /// Lifetime of a browser login session.
+    #[arg(long, env = "AUTHGATE_SESSION_TTL", default_value = "12h", value_parser = parse_duration)]
+    pub session_ttl: Duration,
+    /// Log format: `human` or `json`.
+    #[arg(long, env = "AUTHGATE_LOG_FORMAT", default_value = "human", value_parser = ["human", "json"])]
+    pub log_format: String,
+}
+
+impl Default for ServeArgs {
+    fn default() -> Self {
+        // Parsing no arguments applies the defaults and the AUTHGATE_* environment.
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            args: ServeArgs,
+        }
+        Only::parse_from(["authgate"]).args
+    }
+}
+
+/// Accepts plain seconds (`900`) or a humantime duration (`15m`, `30days`).
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    let d = match s.trim().parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(s.trim()).map_err(|e| e.to_string())?,
+    };
+    if d.as_secs() == 0 {
+        return Err("must be at least one second".into());
+    }
+    Ok(d)
+}
+
+/// Normalizes and validates a base URL: http(s), a host, no trailing slash.
+pub fn validate_base_url(url: &str) -> Result<String, String> {
+    let trimmed = url.trim().trim_end_matches('/');
+    let rest = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .ok_or("the base URL must start with http:// or https://")?;
+    if rest.is_empty() || rest.contains(['?', '#', ' ']) {
+        return Err("the base URL needs a host and no query or fragment".into());
+    }
+    Ok(trimmed.to_string())
+}
+
+/// The base URL when none is configured: the listening address, with `localhost`
+/// for an unspecified (all-interfaces) address.
+pub fn default_base_url(bound: SocketAddr) -> String {
+    if bound.ip().is_unspecified() {
+        format!("http://localhost:{}", bound.port())
+    } else {
+        format!("http://{bound}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_accept_seconds_and_units() {
+        assert_eq!(parse_duration("900"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert!(parse_duration("0").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+
+    #[test]
+    fn base_urls_are_checked() {
+        assert_eq!(validate_base_url("https://a.example/"), Ok("https://a.example".into()));
+        assert!(validate_base_url("ftp://x").is_err());
+        assert!(validate_base_url("http://").is_err());
+        assert_eq!(default_base_url("0.0.0.0:80".parse().unwrap()), "http://localhost:80");
+        assert_eq!(default_base_url("127.0.0.1:81".parse().unwrap()), "http://127.0.0.1:81");
+    }
+}

@@ -1,0 +1,126 @@
+//! One `match` from (method, path) to handler.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use authgate_proto::paths;
+use hyper::body::Incoming;
+use hyper::header::{ALLOW, HeaderValue};
+use hyper::{Method, Request, StatusCode};
+
+use super::response::{self, Resp, harden};
+use crate::oauth::error::OAuthError;
+use crate::oauth::{
+    OAuthRequest, device_authorization, introspect, metadata, revoke, token,
+};
+use crate::state::AppState;
+use crate::web::{PageError, account, device, login};
+use crate::clock;
+
+/// Runs an OAuth POST handler: decode the form, call, map errors to RFC JSON.
+macro_rules! oauth_post {
+    ($state:expr, $req:expr, $ip:expr, $now:expr, $handler:path) => {
+        match OAuthRequest::read($req, $ip).await {
+            Ok(r) => $handler($state, r, $now).await,
+            Err(e) => Err(e),
+        }
+        .unwrap_or_else(OAuthError::into_response)
+    };
+}
+
+/// Answers one request.
+pub async fn route(state: Arc<AppState>, req: Request<Incoming>, peer: SocketAddr) -> Resp {
+    let now = clock::now();
+    let ip = peer.ip();
+    let state = state.as_ref();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let page = |r: Result<Resp, PageError>| r.unwrap_or_else(PageError::into_response);
+    let mut resp = match (&method, path.as_str()) {
+        (&Method::POST, paths::DEVICE_AUTHORIZATION) => {
+            oauth_post!(state, req, ip, now, device_authorization::handle)
+        }
+        (&Method::POST, paths::TOKEN) => oauth_post!(state, req, ip, now, token::handle),
+        (&Method::POST, paths::REVOCATION) => oauth_post!(state, req, ip, now, revoke::handle),
+        (&Method::POST, paths::INTROSPECTION) => {
+            oauth_post!(state, req, ip, now, introspect::handle)
+        }
+        (&Method::GET, paths::TOKENINFO) => introspect::tokeninfo(state, req.headers(), now)
+            .unwrap_or_else(OAuthError::into_response),
+        (&Method::GET, paths::METADATA) => metadata::metadata(state),
+        (&Method::GET, paths::KEYS) => metadata::keys(state),
+        (&Method::GET, "/health") => health(state),
+        (&Method::GET, "/assets/style.css") => {
+            response::asset("text/css; charset=utf-8", include_bytes!("../../assets/style.css"))
+        }
+        (&Method::GET, "/") => response::see_other("/device"),
+        (&Method::GET, "/login") => page(login::page(state, &req, now)),
+        (&Method::POST, "/login") => page(login::submit(state, req, ip, now).await),
+        (&Method::GET, "/logout") => page(login::logout_page(state, &req, now)),
+        (&Method::POST, "/logout") => page(login::logout(state, req, now).await),
+        (&Method::GET, paths::DEVICE_PAGE) => page(device::page(state, &req, ip, now)),
+        (&Method::POST, paths::DEVICE_PAGE) => page(device::submit(state, req, ip, now).await),
+        (&Method::POST, "/device/consent") => page(device::decide(state, req, now).await),
+        (&Method::GET, "/account") => page(account::page(state, &req, now)),
+        (&Method::POST, "/account/revoke") => page(account::revoke(state, req, now).await),
+        (_, p) => match allowed(p) {
+            Some(allow) => method_not_allowed(p, allow),
+            None => PageError::new(
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is no page at this address.",
+            )
+            .into_response(),
+        },
+    };
+    harden(&mut resp);
+    resp
+}
+
+/// The methods a known path accepts, for `405` answers.
+fn allowed(path: &str) -> Option<&'static str> {
+    match path {
+        paths::DEVICE_AUTHORIZATION
+        | paths::TOKEN
+        | paths::REVOCATION
+        | paths::INTROSPECTION
+        | "/device/consent"
+        | "/account/revoke" => Some("POST"),
+        paths::TOKENINFO | paths::METADATA | paths::KEYS | "/health" | "/" | "/assets/style.css" => {
+            Some("GET")
+        }
+        "/login" | "/logout" | paths::DEVICE_PAGE => Some("GET, POST"),
+        "/account" => Some("GET"),
+        _ => None,
+    }
+}
+
+fn method_not_allowed(path: &str, allow: &'static str) -> Resp {
+    let mut resp = if path.starts_with("/oauth/") || path.starts_with("/.well-known/") {
+        let mut e = OAuthError::invalid_request(format!("use {allow} on this endpoint"));
+        e.status = Some(StatusCode::METHOD_NOT_ALLOWED);
+        e.into_response()
+    } else {
+        PageError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Not allowed",
+            format!("This address accepts {allow} only."),
+        )
+        .into_response()
+    };
+    resp.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+    resp
+}
+
+fn health(state: &AppState) -> Resp {
+    match state.store.check() {
+        Ok(()) => response::json(StatusCode::OK, &serde_json::json!({"status": "ok"})),
+        Err(e) => {
+            tracing::error!("health check failed: {e}");
+            response::json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &serde_json::json!({"status": "unavailable"}),
+            )
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! OAuth error responses (RFC 6749 §5.2) — the only way an OAuth endpoint fails.
+
+use std::borrow::Cow;
+
+use authgate_proto::{ErrorCode, ErrorResponse};
+use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
+use hyper::StatusCode;
+
+use crate::http::body::BodyError;
+use crate::http::form::FormError;
+use crate::http::response::{self, Resp};
+use crate::store::StoreError;
+
+/// An error answered as `{"error": …, "error_description": …}`.
+#[derive(Debug)]
+pub struct OAuthError {
+    /// The RFC code.
+    pub code: ErrorCode,
+    /// A human-readable hint for the client's developer; never secret.
+    pub description: Cow<'static, str>,
+    /// Overrides the status the code implies (413 for an oversized body).
+    pub status: Option<StatusCode>,
+}
+
+impl OAuthError {
+    /// An error with a fixed description.
+    pub fn new(code: ErrorCode, description: impl Into<Cow<'static, str>>) -> Self {
+        OAuthError {
+            code,
+            description: description.into(),
+            status: None,
+        }
+    }
+
+    /// Shorthand for `invalid_request`.
+    pub fn invalid_request(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidRequest, description)
+    }
+
+    /// Shorthand for `invalid_grant`.
+    pub fn invalid_grant(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidGrant, description)
+    }
+
+    /// Shorthand for `invalid_client` (401).
+    pub fn invalid_client(description: impl Into<Cow<'static, str>>) -> Self {
+        Self::new(ErrorCode::InvalidClient, description)
+    }
+
+    /// The JSON response, with the status RFC 6749 §5.2 prescribes and, for 401s, the
+    /// `WWW-Authenticate` challenge it requires.
+    pub fn into_response(self) -> Resp {
+        let status = self.status.unwrap_or_else(|| {
+            StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::BAD_REQUEST)
+        });
+        let body = ErrorResponse {
+            error: self.code,
+            error_description: Some(&self.description),
+            error_uri: None,
+        };
+        let mut resp = response::json(status, &body);
+        let challenge = match self.code {
+            ErrorCode::InvalidClient => Some("Basic realm=\"authgate\""),
+            ErrorCode::InvalidToken => Some("Bearer realm=\"authgate\", error=\"invalid_token\""),
+            _ => None,
+        };
+        if let Some(c) = challenge {
+            resp.headers_mut()
+                .insert(WWW_AUTHENTICATE, HeaderValue::from_static(c));
+        }
+        resp
+    }
+}
+
+impl From<FormError> for OAuthError {
+    fn from(e: FormError) -> Self {
+        OAuthError::invalid_request(e.to_string())
+    }
+}
+
+impl From<BodyError> for OAuthError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge => OAuthError {
+                status: Some(StatusCode::PAYLOAD_TOO_LARGE),
+                ..OAuthError::invalid_request("the request body is too large")
+            },
+            BodyError::Io => OAuthError::invalid_request("the request body could not be read"),
+        }
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!("storage failure: {e}");
+        OAuthError::new(ErrorCode::ServerError, "internal storage error")
+    }
+}

@@ -1,0 +1,76 @@
+//! Minting the tokens of a successful exchange.
+
+use authgate_proto::TokenResponse;
+use hyper::StatusCode;
+
+use super::error::OAuthError;
+use crate::http::response::{self, Resp};
+use crate::secrets::{random_bytes, random_token, sha256};
+use crate::state::AppState;
+use crate::store::{Client, Grant, NewTokens};
+use crate::tokens::AccessClaims;
+
+/// Fresh token identifiers for an exchange, plus the refresh token itself (which is
+/// only ever stored hashed).
+pub struct Minted {
+    /// What the store records.
+    pub new: NewTokens,
+    /// The refresh token to hand out.
+    pub refresh_token: String,
+    /// Issue time.
+    pub now: u64,
+}
+
+/// Draws identifiers and computes lifetimes for `client` at `now`.
+pub fn mint(state: &AppState, client: &Client, now: u64, device_ip: String) -> Minted {
+    let refresh_token = random_token();
+    let access_ttl = client.access_ttl.unwrap_or(state.settings.access_ttl);
+    let refresh_ttl = client.refresh_ttl.unwrap_or(state.settings.refresh_ttl);
+    Minted {
+        new: NewTokens {
+            grant_id: random_bytes::<16>(),
+            refresh_hash: sha256(refresh_token.as_bytes()),
+            refresh_expires_at: now + refresh_ttl,
+            jti: random_token(),
+            access_expires_at: now + access_ttl,
+            device_ip,
+        },
+        refresh_token,
+        now,
+    }
+}
+
+/// Signs the access token and builds the RFC 6749 §5.1 response.
+pub fn token_response(
+    state: &AppState,
+    grant: &Grant,
+    minted: &Minted,
+    scope: &str,
+) -> Result<Resp, OAuthError> {
+    let claims = AccessClaims {
+        iss: state.settings.base_url.clone(),
+        sub: grant.user_id.clone(),
+        aud: state.settings.audience.clone(),
+        exp: minted.new.access_expires_at,
+        iat: minted.now,
+        nbf: minted.now,
+        jti: minted.new.jti.clone(),
+        client_id: grant.client_id.clone(),
+        scope: scope.to_string(),
+    };
+    let access_token = state.keys.sign(&claims).map_err(|e| {
+        tracing::error!("signing failed: {e}");
+        OAuthError::new(authgate_proto::ErrorCode::ServerError, "signing failed")
+    })?;
+    let expires_in = u32::try_from(minted.new.access_expires_at - minted.now).unwrap_or(u32::MAX);
+    Ok(response::json(
+        StatusCode::OK,
+        &TokenResponse {
+            access_token: &access_token,
+            token_type: authgate_proto::TOKEN_TYPE_BEARER,
+            expires_in: Some(expires_in),
+            refresh_token: Some(&minted.refresh_token),
+            scope: Some(scope),
+        },
+    ))
+}

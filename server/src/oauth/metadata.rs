@@ -1,0 +1,43 @@
+//! Authorization server metadata (RFC 8414) and the PASERK key document.
+
+use authgate_proto::{params, paths};
+use hyper::StatusCode;
+
+use crate::http::response::{self, Resp};
+use crate::state::{AppState, SCOPES};
+
+/// `GET /.well-known/oauth-authorization-server`.
+pub fn metadata(state: &AppState) -> Resp {
+    let base = &state.settings.base_url;
+    let url = |p: &str| format!("{base}{p}");
+    let scopes: Vec<&str> = SCOPES.iter().map(|(s, _)| *s).collect();
+    response::json(
+        StatusCode::OK,
+        &serde_json::json!({
+            "issuer": base,
+            "device_authorization_endpoint": url(paths::DEVICE_AUTHORIZATION),
+            "token_endpoint": url(paths::TOKEN),
+            "revocation_endpoint": url(paths::REVOCATION),
+            "introspection_endpoint": url(paths::INTROSPECTION),
+            "grant_types_supported": [params::GRANT_TYPE_DEVICE_CODE, params::GRANT_TYPE_REFRESH_TOKEN],
+            "response_types_supported": [],
+            "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+            "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+            "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+            "scopes_supported": scopes,
+            "paserk_uri": url(paths::KEYS),
+            "tokeninfo_endpoint": url(paths::TOKENINFO),
+        }),
+    )
+}
+
+/// `GET /oauth/keys`: the public keys that verify our tokens, as PASERK.
+pub fn keys(state: &AppState) -> Resp {
+    let mut resp = response::json(StatusCode::OK, &state.keys.paserk_document());
+    // Public and safe to cache briefly; rotation keeps old keys published.
+    resp.headers_mut().insert(
+        hyper::header::CACHE_CONTROL,
+        hyper::header::HeaderValue::from_static("public, max-age=300"),
+    );
+    resp
+}

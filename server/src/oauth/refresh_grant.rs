@@ -1,0 +1,58 @@
+//! The refresh-token grant (RFC 6749 §6) with rotation and reuse detection.
+
+use authgate_proto::{ErrorCode, params};
+
+use super::error::OAuthError;
+use super::issue::{mint, token_response};
+use super::{OAuthRequest, split_scope};
+use crate::http::response::Resp;
+use crate::secrets::sha256;
+use crate::state::AppState;
+use crate::store::{Client, RotateOutcome};
+
+/// Exchanges a refresh token for a new access token and a new refresh token.
+pub async fn handle(
+    state: &AppState,
+    client: &Client,
+    req: &OAuthRequest,
+    now: u64,
+) -> Result<Resp, OAuthError> {
+    let presented = sha256(req.form.require(params::REFRESH_TOKEN)?.as_bytes());
+    // RFC 6749 §6: a narrower scope may be asked for, never a wider one. Checked
+    // before rotating, so a bad request never costs the client its refresh token.
+    // The grant keeps its full scope for later refreshes.
+    let narrowed = match (req.form.get(params::SCOPE), state.store.refresh_token(&presented)?) {
+        (Some(asked), Some((_, grant))) => {
+            let granted = split_scope(&grant.scope);
+            let asked = split_scope(asked);
+            if let Some(bad) = asked.iter().find(|s| !granted.contains(s)) {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    format!("scope `{bad}` was not granted"),
+                ));
+            }
+            Some(asked.join(" "))
+        }
+        _ => None,
+    };
+    let minted = mint(state, client, now, req.ip.to_string());
+    match state
+        .store
+        .rotate_refresh(presented, client.id.clone(), now, minted.new.clone())
+        .await?
+    {
+        RotateOutcome::Rotated(grant) => {
+            let scope = narrowed.unwrap_or_else(|| grant.scope.clone());
+            token_response(state, &grant, &minted, &scope)
+        }
+        RotateOutcome::ReuseDetected => {
+            tracing::warn!(client = %client.id, "refresh token reuse detected; grant revoked");
+            Err(OAuthError::invalid_grant(
+                "refresh token already used; the grant has been revoked",
+            ))
+        }
+        RotateOutcome::Invalid => Err(OAuthError::invalid_grant(
+            "the refresh token is invalid, expired or revoked",
+        )),
+    }
+}

@@ -1,0 +1,202 @@
+//! Storage: the only module that touches redb.
+//!
+//! The rest of the server calls operations shaped like the domain ("approve this
+//! code", "rotate this refresh token"); each write runs in the group-committed
+//! transaction of [`writer`] and returns only once it is durable. Reads open a fresh
+//! read transaction and never block on the writer. A PostgreSQL backend could later
+//! implement the same operations.
+
+mod error;
+mod ops;
+mod records;
+mod tables;
+mod writer;
+
+use std::borrow::Borrow;
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, TableDefinition, TableHandle, WriteTransaction};
+
+pub use error::StoreError;
+pub use ops::{
+    DecideOutcome, Decision, NewTokens, RedeemOutcome, RevokeOutcome, RotateOutcome,
+};
+pub use records::{
+    Client, DeviceAuth, DeviceStatus, Grant, PollCheck, Session, User,
+};
+pub use writer::BatchStats;
+
+use records::{Record, decode, encode};
+use writer::Writer;
+
+/// The AuthGate database: one redb file plus its writer thread.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+    writer: Writer,
+}
+
+impl Store {
+    /// Opens (or creates) the database file and starts the writer.
+    ///
+    /// Fails with a clear error if another process holds the file: redb allows one.
+    pub fn open(
+        path: &Path,
+        on_batch: impl Fn(BatchStats) + Send + 'static,
+    ) -> Result<Self, StoreError> {
+        let db = Arc::new(Database::create(path)?);
+        let store = Store {
+            writer: Writer::start(db.clone(), on_batch),
+            db,
+        };
+        store.create_tables()?;
+        Ok(store)
+    }
+
+    fn create_tables(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(tables::USERS)?;
+        txn.open_table(tables::CLIENTS)?;
+        txn.open_table(tables::DEVICE_CODES)?;
+        txn.open_table(tables::USER_CODES)?;
+        txn.open_table(tables::GRANTS)?;
+        txn.open_table(tables::REFRESH_TOKENS)?;
+        txn.open_table(tables::ACCESS_TOKENS)?;
+        txn.open_table(tables::SESSIONS)?;
+        txn.open_table(tables::META)?;
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Checks that the database answers a read, for `/health`.
+    pub fn check(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_read()?;
+        txn.open_table(tables::META)?;
+        Ok(())
+    }
+
+    /// Reads one record in a fresh read transaction.
+    fn get<'k, K, T>(
+        &self,
+        def: TableDefinition<K, &'static [u8]>,
+        key: impl Borrow<K::SelfType<'k>>,
+    ) -> Result<Option<T>, StoreError>
+    where
+        K: redb::Key + 'static,
+        T: Record,
+    {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(def)?;
+        let value = table.get(key)?;
+        value.map(|v| decode(def.name(), v.value())).transpose()
+    }
+
+    /// Reads a raw value (bytes) in a fresh read transaction.
+    fn get_raw<'k, K>(
+        &self,
+        def: TableDefinition<K, &'static [u8]>,
+        key: impl Borrow<K::SelfType<'k>>,
+    ) -> Result<Option<Vec<u8>>, StoreError>
+    where
+        K: redb::Key + 'static,
+    {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(def)?;
+        let value = table.get(key)?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    /// Every record of a table, for small tables (listings, admin).
+    fn scan<K, T>(&self, def: TableDefinition<K, &'static [u8]>) -> Result<Vec<T>, StoreError>
+    where
+        K: redb::Key + 'static,
+        T: Record,
+    {
+        use redb::ReadableTable;
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(def)?;
+        let mut out = Vec::new();
+        for entry in table.iter()? {
+            let (_, v) = entry?;
+            out.push(decode(def.name(), v.value())?);
+        }
+        Ok(out)
+    }
+}
+
+/// Typed access to the tables inside a write transaction.
+struct Tx<'a>(&'a WriteTransaction);
+
+impl Tx<'_> {
+    fn get<'k, K, T>(
+        &self,
+        def: TableDefinition<K, &'static [u8]>,
+        key: impl Borrow<K::SelfType<'k>>,
+    ) -> Result<Option<T>, StoreError>
+    where
+        K: redb::Key + 'static,
+        T: Record,
+    {
+        use redb::ReadableTable;
+        let table = self.0.open_table(def)?;
+        let value = table.get(key)?;
+        value.map(|v| decode(def.name(), v.value())).transpose()
+    }
+
+    fn put<'k, K, T>(
+        &self,
+        def: TableDefinition<K, &'static [u8]>,
+        key: impl Borrow<K::SelfType<'k>>,
+        value: &T,
+    ) -> Result<(), StoreError>
+    where
+        K: redb::Key + 'static,
+        T: Record,
+    {
+        let mut table = self.0.open_table(def)?;
+        table.insert(key, encode(value).as_slice())?;
+        Ok(())
+    }
+
+    fn put_raw<'k, K>(
+        &self,
+        def: TableDefinition<K, &'static [u8]>,
+        key: impl Borrow<K::SelfType<'k>>,
+        value: &[u8],
+    ) -> Result<(), StoreError>
+    where
+        K: redb::Key + 'static,
+    {
+        let mut table = self.0.open_table(def)?;
+        table.insert(key, value)?;
+        Ok(())
+    }
+
+    fn get_raw<'k, K>(
+        &self,
+        def: TableDefinition<K, &'static [u8]>,
+        key: impl Borrow<K::SelfType<'k>>,
+    ) -> Result<Option<Vec<u8>>, StoreError>
+    where
+        K: redb::Key + 'static,
+    {
+        use redb::ReadableTable;
+        let table = self.0.open_table(def)?;
+        let value = table.get(key)?;
+        Ok(value.map(|v| v.value().to_vec()))
+    }
+
+    fn remove<'k, K>(
+        &self,
+        def: TableDefinition<K, &'static [u8]>,
+        key: impl Borrow<K::SelfType<'k>>,
+    ) -> Result<(), StoreError>
+    where
+        K: redb::Key + 'static,
+    {
+        let mut table = self.0.open_table(def)?;
+        table.remove(key)?;
+        Ok(())
+    }
+}

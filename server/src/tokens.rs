@@ -1,0 +1,299 @@
+//! PASETO v4.public access tokens: signing keys, minting and verification.
+//!
+//! Keys live in `DATA_DIR/keys/` as PASERK `k4.secret` files (mode 0600). The newest
+//! signs; all are published at `/oauth/keys` as `k4.public` with their `k4.pid` ids so
+//! resource servers verify tokens offline with any PASETO v4 library. Each token's
+//! footer names the key that signed it: `{"kid":"k4.pid…"}`.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use pasetors::keys::{AsymmetricKeyPair, AsymmetricPublicKey, AsymmetricSecretKey, Generate};
+use pasetors::paserk::{FormatAsPaserk, Id};
+use pasetors::token::UntrustedToken;
+use pasetors::version4::{PublicToken, V4};
+use pasetors::Public;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// The claims of an AuthGate access token, with times as Unix seconds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessClaims {
+    /// Issuer: our base URL.
+    pub iss: String,
+    /// Subject: the user id.
+    pub sub: String,
+    /// Audience.
+    pub aud: String,
+    /// Expiry.
+    pub exp: u64,
+    /// Issued at.
+    pub iat: u64,
+    /// Not before.
+    pub nbf: u64,
+    /// Unique id, the handle for revocation.
+    pub jti: String,
+    /// The client the token was issued to.
+    pub client_id: String,
+    /// Granted scopes, space-separated.
+    pub scope: String,
+}
+
+/// The JSON payload: PASETO's registered claims carry RFC 3339 times.
+#[derive(Serialize, Deserialize)]
+struct Payload {
+    iss: String,
+    sub: String,
+    aud: String,
+    exp: String,
+    iat: String,
+    nbf: String,
+    jti: String,
+    client_id: String,
+    scope: String,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Footer {
+    kid: String,
+}
+
+/// Why the key directory could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Reading or writing a key file failed.
+    #[error("key file {path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A key file does not hold a valid `k4.secret` PASERK.
+    #[error("key file {0} is not a k4.secret PASERK")]
+    Invalid(PathBuf),
+    /// The crypto library failed.
+    #[error("key generation failed")]
+    Generate,
+}
+
+struct Key {
+    kid: String,
+    paserk_public: String,
+    public: AsymmetricPublicKey<V4>,
+}
+
+/// All signing keys of this server; the newest signs.
+pub struct KeyRing {
+    signing: AsymmetricSecretKey<V4>,
+    signing_kid: String,
+    keys: Vec<Key>,
+}
+
+impl KeyRing {
+    /// Loads every key in `DATA_DIR/keys`, creating the first one on first run.
+    pub fn load_or_create(data_dir: &Path) -> Result<Self, KeyError> {
+        let dir = data_dir.join("keys");
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| KeyError::Io { path, source }
+        };
+        fs::create_dir_all(&dir).map_err(io(&dir))?;
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).map_err(io(&dir))?;
+        let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+            .map_err(io(&dir))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "secret"))
+            .collect();
+        if files.is_empty() {
+            files.push(Self::generate(&dir)?);
+        }
+        // Names start with a zero-padded creation time, so the last sorts newest.
+        files.sort();
+        let mut secrets = Vec::new();
+        for path in &files {
+            let text = fs::read_to_string(path).map_err(io(path))?;
+            let sk = AsymmetricSecretKey::<V4>::try_from(text.trim())
+                .map_err(|_| KeyError::Invalid(path.clone()))?;
+            secrets.push(sk);
+        }
+        let mut keys = Vec::new();
+        for (sk, path) in secrets.iter().zip(&files) {
+            let public = AsymmetricPublicKey::<V4>::try_from(sk)
+                .map_err(|_| KeyError::Invalid(path.clone()))?;
+            let mut paserk_public = String::new();
+            public
+                .fmt(&mut paserk_public)
+                .map_err(|_| KeyError::Invalid(path.clone()))?;
+            let mut kid = String::new();
+            Id::from(&public)
+                .fmt(&mut kid)
+                .map_err(|_| KeyError::Invalid(path.clone()))?;
+            keys.push(Key {
+                kid,
+                paserk_public,
+                public,
+            });
+        }
+        let signing = secrets.pop().ok_or(KeyError::Generate)?;
+        let signing_kid = keys.last().map(|k| k.kid.clone()).ok_or(KeyError::Generate)?;
+        Ok(KeyRing {
+            signing,
+            signing_kid,
+            keys,
+        })
+    }
+
+    fn generate(dir: &Path) -> Result<PathBuf, KeyError> {
+        let pair = AsymmetricKeyPair::<V4>::generate().map_err(|_| KeyError::Generate)?;
+        let mut paserk = String::new();
+        pair.secret
+            .fmt(&mut paserk)
+            .map_err(|_| KeyError::Generate)?;
+        let now = OffsetDateTime::now_utc().unix_timestamp();
+        let path = dir.join(format!("{now:012}.secret"));
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|source| KeyError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        writeln!(file, "{paserk}")
+            .and_then(|()| file.sync_all())
+            .map_err(|source| KeyError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(path)
+    }
+
+    /// The key id (`k4.pid…`) of the signing key.
+    pub fn signing_kid(&self) -> &str {
+        &self.signing_kid
+    }
+
+    /// The PASERK document published at `/oauth/keys`.
+    pub fn paserk_document(&self) -> serde_json::Value {
+        let keys: Vec<_> = self
+            .keys
+            .iter()
+            .map(|k| serde_json::json!({"kid": k.kid, "paserk": k.paserk_public}))
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    /// Signs an access token with the newest key.
+    pub fn sign(&self, claims: &AccessClaims) -> Result<String, pasetors::errors::Error> {
+        let payload = Payload {
+            iss: claims.iss.clone(),
+            sub: claims.sub.clone(),
+            aud: claims.aud.clone(),
+            exp: rfc3339(claims.exp),
+            iat: rfc3339(claims.iat),
+            nbf: rfc3339(claims.nbf),
+            jti: claims.jti.clone(),
+            client_id: claims.client_id.clone(),
+            scope: claims.scope.clone(),
+        };
+        let footer = Footer {
+            kid: self.signing_kid.clone(),
+        };
+        let payload = serde_json::to_vec(&payload).map_err(|_| pasetors::errors::Error::ClaimInvalidJson)?;
+        let footer = serde_json::to_vec(&footer).map_err(|_| pasetors::errors::Error::FooterParsing)?;
+        PublicToken::sign(&self.signing, &payload, Some(&footer), None)
+    }
+
+    /// Checks the signature of a token and returns its claims. Time checks are the
+    /// caller's (it owns the clock); any malformed or foreign token is `None`.
+    pub fn verify(&self, token: &str) -> Option<AccessClaims> {
+        let untrusted = UntrustedToken::<Public, V4>::try_from(token).ok()?;
+        let footer: Footer = serde_json::from_slice(untrusted.untrusted_footer()).ok()?;
+        let key = self.keys.iter().find(|k| k.kid == footer.kid)?;
+        let trusted = PublicToken::verify(
+            &key.public,
+            &untrusted,
+            Some(untrusted.untrusted_footer()),
+            None,
+        )
+        .ok()?;
+        let p: Payload = serde_json::from_str(trusted.payload()).ok()?;
+        Some(AccessClaims {
+            iss: p.iss,
+            sub: p.sub,
+            aud: p.aud,
+            exp: unix(&p.exp)?,
+            iat: unix(&p.iat)?,
+            nbf: unix(&p.nbf)?,
+            jti: p.jti,
+            client_id: p.client_id,
+            scope: p.scope,
+        })
+    }
+}
+
+fn rfc3339(unix: u64) -> String {
+    OffsetDateTime::from_unix_timestamp(i64::try_from(unix).unwrap_or(i64::MAX))
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+fn unix(s: &str) -> Option<u64> {
+    let t = OffsetDateTime::parse(s, &Rfc3339).ok()?;
+    u64::try_from(t.unix_timestamp()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims() -> AccessClaims {
+        AccessClaims {
+            iss: "http://x".into(),
+            sub: "u1".into(),
+            aud: "http://x".into(),
+            exp: 2_000_000_000,
+            iat: 1_900_000_000,
+            nbf: 1_900_000_000,
+            jti: "j".into(),
+            client_id: "c".into(),
+            scope: "read".into(),
+        }
+    }
+
+    #[test]
+    fn signs_verifies_and_persists_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = KeyRing::load_or_create(dir.path()).unwrap();
+        let token = ring.sign(&claims()).unwrap();
+        assert!(token.starts_with("v4.public."));
+        assert_eq!(ring.verify(&token), Some(claims()));
+        // Reloading finds the same key; tampering is rejected.
+        let again = KeyRing::load_or_create(dir.path()).unwrap();
+        assert_eq!(again.signing_kid(), ring.signing_kid());
+        assert_eq!(again.verify(&token), Some(claims()));
+        let mut bad = token.clone();
+        bad.replace_range(20..21, if &token[20..21] == "A" { "B" } else { "A" });
+        assert_eq!(ring.verify(&bad), None);
+        assert_eq!(ring.verify("v4.public.garbage"), None);
+        assert_eq!(ring.verify(""), None);
+        let key_file = fs::read_dir(dir.path().join("keys")).unwrap().next().unwrap().unwrap();
+        let mode = key_file.metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn another_servers_token_is_rejected() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        let ra = KeyRing::load_or_create(a.path()).unwrap();
+        let rb = KeyRing::load_or_create(b.path()).unwrap();
+        assert_eq!(rb.verify(&ra.sign(&claims()).unwrap()), None);
+    }
+}

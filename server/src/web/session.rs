@@ -1,0 +1,107 @@
+//! Browser sessions and CSRF tokens.
+//!
+//! A login creates a server-side session: the cookie holds 256 random bits, the
+//! database only their SHA-256. Every form carries a CSRF token that is an HMAC of
+//! a per-browser cookie (`authgate_csrf`) and, once logged in, the session: a page
+//! on another site can neither read nor forge it.
+
+use hmac::{Hmac, Mac};
+use hyper::header::{COOKIE, HeaderMap};
+use sha2::Sha256;
+
+use crate::http::response::{Resp, set_cookie};
+use crate::secrets::{ct_eq, random_token, sha256};
+use crate::state::AppState;
+use crate::store::{Session, StoreError};
+
+/// Cookie holding the session secret.
+pub const SESSION_COOKIE: &str = "authgate_session";
+/// Cookie the CSRF tokens are bound to.
+pub const CSRF_COOKIE: &str = "authgate_csrf";
+
+/// What a page request knows about its browser.
+pub struct Browser {
+    /// The logged-in session, if any.
+    pub session: Option<Session>,
+    /// Hash of the session cookie, the key of the session record.
+    pub session_hash: Option<[u8; 32]>,
+    csrf_seed: String,
+    new_csrf_seed: bool,
+}
+
+fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+impl Browser {
+    /// Reads the cookies of a request and looks up its session.
+    pub fn from_headers(state: &AppState, headers: &HeaderMap, now: u64) -> Result<Self, StoreError> {
+        let session_hash = cookie(headers, SESSION_COOKIE).map(|v| sha256(v.as_bytes()));
+        let session = match &session_hash {
+            Some(h) => state.store.session(h, now)?,
+            None => None,
+        };
+        let (csrf_seed, new_csrf_seed) = match cookie(headers, CSRF_COOKIE) {
+            Some(v) if v.len() == 43 => (v.to_string(), false),
+            _ => (random_token(), true),
+        };
+        Ok(Browser {
+            session_hash: session.as_ref().and(session_hash),
+            session,
+            csrf_seed,
+            new_csrf_seed,
+        })
+    }
+
+    /// The CSRF token forms on this page must carry.
+    pub fn csrf_token(&self, state: &AppState) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&state.csrf_key)
+            .expect("HMAC accepts keys of any length");
+        mac.update(self.csrf_seed.as_bytes());
+        if let Some(h) = &self.session_hash {
+            mac.update(h);
+        }
+        crate::secrets::hex(&mac.finalize().into_bytes())
+    }
+
+    /// Whether a submitted CSRF token is the right one (constant time).
+    pub fn csrf_ok(&self, state: &AppState, submitted: Option<&str>) -> bool {
+        !self.new_csrf_seed
+            && submitted.is_some_and(|s| ct_eq(s.as_bytes(), self.csrf_token(state).as_bytes()))
+    }
+
+    /// Sets the CSRF cookie on a response if this browser didn't have one yet.
+    pub fn finish(&self, state: &AppState, resp: &mut Resp) {
+        if self.new_csrf_seed {
+            set_cookie(
+                resp,
+                &cookie_string(state, CSRF_COOKIE, &self.csrf_seed, "Strict", None),
+            );
+        }
+    }
+}
+
+/// Builds a `Set-Cookie` value: HttpOnly, SameSite, Path=/, and Secure over https.
+pub fn cookie_string(
+    state: &AppState,
+    name: &str,
+    value: &str,
+    same_site: &str,
+    max_age: Option<u64>,
+) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}");
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    if state.settings.secure_cookies {
+        c.push_str("; Secure");
+    }
+    c
+}
