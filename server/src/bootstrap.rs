@@ -52,7 +52,9 @@ pub fn first_run(store: &Store, now: u64) -> Result<Option<FirstRun>, OpenError>
     let from_env = std::env::var("AUTHGATE_ADMIN_PASSWORD")
         .ok()
         .filter(|p| !p.is_empty());
-    let password = from_env.clone().unwrap_or_else(|| random_token()[..20].to_string());
+    let password = from_env
+        .clone()
+        .unwrap_or_else(|| random_token()[..20].to_string());
     let admin = User {
         id: crate::secrets::hex(&random_bytes::<8>()),
         username: "admin".into(),
@@ -73,6 +75,10 @@ pub fn first_run(store: &Store, now: u64) -> Result<Option<FirstRun>, OpenError>
     };
     let created = store.bootstrap_blocking(admin, vec![cli])?;
     Ok(created.then_some(FirstRun {
-        admin_password: if from_env.is_some() { None } else { Some(password) },
+        admin_password: if from_env.is_some() {
+            None
+        } else {
+            Some(password)
+        },
     }))
 }

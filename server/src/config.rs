@@ -161,10 +161,19 @@ mod tests {
 
     #[test]
     fn base_urls_are_checked() {
-        assert_eq!(validate_base_url("https://a.example/"), Ok("https://a.example".into()));
+        assert_eq!(
+            validate_base_url("https://a.example/"),
+            Ok("https://a.example".into())
+        );
         assert!(validate_base_url("ftp://x").is_err());
         assert!(validate_base_url("http://").is_err());
-        assert_eq!(default_base_url("0.0.0.0:80".parse().unwrap()), "http://localhost:80");
-        assert_eq!(default_base_url("127.0.0.1:81".parse().unwrap()), "http://127.0.0.1:81");
+        assert_eq!(
+            default_base_url("0.0.0.0:80".parse().unwrap()),
+            "http://localhost:80"
+        );
+        assert_eq!(
+            default_base_url("127.0.0.1:81".parse().unwrap()),
+            "http://127.0.0.1:81"
+        );
     }
 }

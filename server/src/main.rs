@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
-use config::{ClientAddArgs, ClientCommand, Cli, Command, DataDirArg, ServeArgs};
+use config::{Cli, ClientAddArgs, ClientCommand, Command, DataDirArg, ServeArgs};
 use state::{AppState, Settings, Throttles};
 
 fn main() -> ExitCode {
@@ -60,7 +60,10 @@ fn serve(args: ServeArgs) -> Result<(), String> {
     if let Some(url) = &args.base_url {
         config::validate_base_url(url).map_err(|e| format!("--base-url: {e}"))?;
     }
-    let store = bootstrap::open_store(&args.data_dir, |_| {}).map_err(|e| e.to_string())?;
+    let store = bootstrap::open_store(&args.data_dir, |b| {
+        tracing::trace!(size = b.size, micros = b.commit_micros, "group commit");
+    })
+    .map_err(|e| e.to_string())?;
     let keys = tokens::KeyRing::load_or_create(&args.data_dir).map_err(|e| e.to_string())?;
     let first = bootstrap::first_run(&store, clock::now()).map_err(|e| e.to_string())?;
     let csrf_key: [u8; 32] = store
@@ -107,7 +110,7 @@ fn serve(args: ServeArgs) -> Result<(), String> {
             throttles: Throttles::default(),
         });
         tokio::spawn(sweeper(state.clone()));
-        tracing::info!(base_url = %state.settings.base_url, "serving");
+        tracing::info!(base_url = %state.settings.base_url, kid = state.keys.signing_kid(), "serving");
         println!("listening on http://{bound}");
         http::serve::run(listener, state).await;
         Ok::<(), String>(())
@@ -115,12 +118,18 @@ fn serve(args: ServeArgs) -> Result<(), String> {
 }
 
 fn print_first_run(first: &bootstrap::FirstRun, base_url: &str) {
-    println!("AuthGate first run: created user `admin` and public client `{}`.", bootstrap::CLI_CLIENT_ID);
+    println!(
+        "AuthGate first run: created user `admin` and public client `{}`.",
+        bootstrap::CLI_CLIENT_ID
+    );
     match &first.admin_password {
         Some(p) => println!("  admin password (shown once): {p}"),
         None => println!("  admin password: taken from AUTHGATE_ADMIN_PASSWORD"),
     }
-    println!("  try it: curl -d client_id={} {base_url}/oauth/device/code", bootstrap::CLI_CLIENT_ID);
+    println!(
+        "  try it: curl -d client_id={} {base_url}/oauth/device/code",
+        bootstrap::CLI_CLIENT_ID
+    );
 }
 
 /// Removes expired records every minute, and forgets idle poll state.
@@ -147,7 +156,9 @@ fn client_add(args: ClientAddArgs) -> Result<(), String> {
     };
     for g in &grant_types {
         if g != "device_code" && g != "refresh_token" {
-            return Err(format!("unknown grant type `{g}` (use device_code, refresh_token)"));
+            return Err(format!(
+                "unknown grant type `{g}` (use device_code, refresh_token)"
+            ));
         }
     }
     let client = store::Client {
@@ -161,7 +172,10 @@ fn client_add(args: ClientAddArgs) -> Result<(), String> {
         refresh_ttl: None,
         created_at: clock::now(),
     };
-    if !store.add_client_blocking(client).map_err(|e| e.to_string())? {
+    if !store
+        .add_client_blocking(client)
+        .map_err(|e| e.to_string())?
+    {
         return Err(format!("a client `{}` already exists", args.id));
     }
     println!("client_id: {}", args.id);
@@ -174,7 +188,11 @@ fn client_add(args: ClientAddArgs) -> Result<(), String> {
 fn client_list(args: DataDirArg) -> Result<(), String> {
     let store = bootstrap::open_store(&args.data_dir, |_| {}).map_err(|e| e.to_string())?;
     for c in store.clients().map_err(|e| e.to_string())? {
-        let kind = if c.secret_hash.is_some() { "confidential" } else { "public" };
+        let kind = if c.secret_hash.is_some() {
+            "confidential"
+        } else {
+            "public"
+        };
         println!("{}\t{}\t{}\t{}", c.id, kind, c.scopes.join(" "), c.name);
     }
     Ok(())

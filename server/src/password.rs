@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use tokio::sync::Semaphore;
 
 /// Bounded argon2 work.
@@ -24,7 +24,9 @@ impl Passwords {
     pub fn new(concurrency: usize) -> Self {
         Passwords {
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
-            dummy_hash: hash_blocking("not a real password").unwrap_or_default().into(),
+            dummy_hash: hash_blocking("not a real password")
+                .unwrap_or_default()
+                .into(),
         }
     }
 
@@ -40,15 +42,6 @@ impl Passwords {
             .unwrap_or(false);
         ok && real
     }
-
-    /// Hashes a new password.
-    pub async fn hash(&self, password: String) -> Option<String> {
-        let _permit = self.permits.acquire().await.ok()?;
-        tokio::task::spawn_blocking(move || hash_blocking(&password))
-            .await
-            .ok()
-            .flatten()
-    }
 }
 
 /// Hashes with argon2id and a random salt (for startup and offline commands).
@@ -62,7 +55,11 @@ pub fn hash_blocking(password: &str) -> Option<String> {
 
 fn verify_blocking(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -73,7 +70,7 @@ mod tests {
     #[tokio::test]
     async fn verifies_only_the_right_password() {
         let p = Passwords::new(2);
-        let h = p.hash("correct horse".into()).await.unwrap();
+        let h = hash_blocking("correct horse").unwrap();
         assert!(h.starts_with("$argon2id$"));
         assert!(p.verify("correct horse".into(), Some(h.clone())).await);
         assert!(!p.verify("wrong".into(), Some(h)).await);

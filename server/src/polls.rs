@@ -95,13 +95,28 @@ mod tests {
         let five = Duration::from_secs(5);
         let t0 = Instant::now();
         assert_eq!(t.record(&code, five, t0), Pacing::Ok);
-        assert_eq!(t.record(&code, five, t0 + Duration::from_secs(1)), Pacing::SlowDown(10));
+        assert_eq!(
+            t.record(&code, five, t0 + Duration::from_secs(1)),
+            Pacing::SlowDown(10)
+        );
         // 9.6 s later is within slack of 10 s: fine.
-        assert_eq!(t.record(&code, five, t0 + Duration::from_millis(10_600)), Pacing::Ok);
-        assert_eq!(t.record(&code, five, t0 + Duration::from_secs(12)), Pacing::SlowDown(15));
-        assert_eq!(t.record(&code, five, t0 + Duration::from_secs(30)), Pacing::Ok);
+        assert_eq!(
+            t.record(&code, five, t0 + Duration::from_millis(10_600)),
+            Pacing::Ok
+        );
+        assert_eq!(
+            t.record(&code, five, t0 + Duration::from_secs(12)),
+            Pacing::SlowDown(15)
+        );
+        assert_eq!(
+            t.record(&code, five, t0 + Duration::from_secs(30)),
+            Pacing::Ok
+        );
         // Another code is unaffected.
-        assert_eq!(t.record(&[8u8; 32], five, t0 + Duration::from_secs(30)), Pacing::Ok);
+        assert_eq!(
+            t.record(&[8u8; 32], five, t0 + Duration::from_secs(30)),
+            Pacing::Ok
+        );
         t.forget(&code);
         t.prune(t0 + Duration::from_secs(100), Duration::from_secs(10));
         assert!(t.shards.iter().all(|s| s.lock().unwrap().is_empty()));

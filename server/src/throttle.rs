@@ -60,7 +60,10 @@ mod tests {
             assert_eq!(t.blocked_for("ip", t0), None);
             t.hit("ip", t0);
         }
-        assert_eq!(t.blocked_for("ip", t0 + Duration::from_secs(10)), Some(Duration::from_secs(50)));
+        assert_eq!(
+            t.blocked_for("ip", t0 + Duration::from_secs(10)),
+            Some(Duration::from_secs(50))
+        );
         assert_eq!(t.blocked_for("other", t0), None);
         assert_eq!(t.blocked_for("ip", t0 + Duration::from_secs(60)), None);
         t.hit("ip", t0 + Duration::from_secs(61));

@@ -10,11 +10,11 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use pasetors::Public;
 use pasetors::keys::{AsymmetricKeyPair, AsymmetricPublicKey, AsymmetricSecretKey, Generate};
 use pasetors::paserk::{FormatAsPaserk, Id};
 use pasetors::token::UntrustedToken;
 use pasetors::version4::{PublicToken, V4};
-use pasetors::Public;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -139,7 +139,10 @@ impl KeyRing {
             });
         }
         let signing = secrets.pop().ok_or(KeyError::Generate)?;
-        let signing_kid = keys.last().map(|k| k.kid.clone()).ok_or(KeyError::Generate)?;
+        let signing_kid = keys
+            .last()
+            .map(|k| k.kid.clone())
+            .ok_or(KeyError::Generate)?;
         Ok(KeyRing {
             signing,
             signing_kid,
@@ -204,8 +207,10 @@ impl KeyRing {
         let footer = Footer {
             kid: self.signing_kid.clone(),
         };
-        let payload = serde_json::to_vec(&payload).map_err(|_| pasetors::errors::Error::ClaimInvalidJson)?;
-        let footer = serde_json::to_vec(&footer).map_err(|_| pasetors::errors::Error::FooterParsing)?;
+        let payload =
+            serde_json::to_vec(&payload).map_err(|_| pasetors::errors::Error::ClaimInvalidJson)?;
+        let footer =
+            serde_json::to_vec(&footer).map_err(|_| pasetors::errors::Error::FooterParsing)?;
         PublicToken::sign(&self.signing, &payload, Some(&footer), None)
     }
 
@@ -283,7 +288,11 @@ mod tests {
         assert_eq!(ring.verify(&bad), None);
         assert_eq!(ring.verify("v4.public.garbage"), None);
         assert_eq!(ring.verify(""), None);
-        let key_file = fs::read_dir(dir.path().join("keys")).unwrap().next().unwrap().unwrap();
+        let key_file = fs::read_dir(dir.path().join("keys"))
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap();
         let mode = key_file.metadata().unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
     }

@@ -34,8 +34,10 @@ pub fn json(status: StatusCode, value: &impl Serialize) -> Resp {
 /// An HTML page. Pages show codes and CSRF tokens, so they are never cached.
 pub fn html(status: StatusCode, body: String) -> Resp {
     let mut resp = build(status, "text/html; charset=utf-8", body);
-    resp.headers_mut()
-        .insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     no_store(&mut resp);
     resp
 }

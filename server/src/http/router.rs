@@ -9,13 +9,11 @@ use hyper::header::{ALLOW, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 
 use super::response::{self, Resp, harden};
+use crate::clock;
 use crate::oauth::error::OAuthError;
-use crate::oauth::{
-    OAuthRequest, device_authorization, introspect, metadata, revoke, token,
-};
+use crate::oauth::{OAuthRequest, device_authorization, introspect, metadata, revoke, token};
 use crate::state::AppState;
 use crate::web::{PageError, account, device, login};
-use crate::clock;
 
 /// Runs an OAuth POST handler: decode the form, call, map errors to RFC JSON.
 macro_rules! oauth_post {
@@ -50,9 +48,10 @@ pub async fn route(state: Arc<AppState>, req: Request<Incoming>, peer: SocketAdd
         (&Method::GET, paths::METADATA) => metadata::metadata(state),
         (&Method::GET, paths::KEYS) => metadata::keys(state),
         (&Method::GET, "/health") => health(state),
-        (&Method::GET, "/assets/style.css") => {
-            response::asset("text/css; charset=utf-8", include_bytes!("../../assets/style.css"))
-        }
+        (&Method::GET, "/assets/style.css") => response::asset(
+            "text/css; charset=utf-8",
+            include_bytes!("../../assets/style.css"),
+        ),
         (&Method::GET, "/") => response::see_other("/device"),
         (&Method::GET, "/login") => page(login::page(state, &req, now)),
         (&Method::POST, "/login") => page(login::submit(state, req, ip, now).await),
@@ -86,9 +85,12 @@ fn allowed(path: &str) -> Option<&'static str> {
         | paths::INTROSPECTION
         | "/device/consent"
         | "/account/revoke" => Some("POST"),
-        paths::TOKENINFO | paths::METADATA | paths::KEYS | "/health" | "/" | "/assets/style.css" => {
-            Some("GET")
-        }
+        paths::TOKENINFO
+        | paths::METADATA
+        | paths::KEYS
+        | "/health"
+        | "/"
+        | "/assets/style.css" => Some("GET"),
         "/login" | "/logout" | paths::DEVICE_PAGE => Some("GET, POST"),
         "/account" => Some("GET"),
         _ => None,
@@ -108,7 +110,8 @@ fn method_not_allowed(path: &str, allow: &'static str) -> Resp {
         )
         .into_response()
     };
-    resp.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+    resp.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
     resp
 }
 

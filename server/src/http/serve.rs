@@ -61,7 +61,10 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>) {
         }
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_DEADLINE, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(DRAIN_DEADLINE, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("drain deadline passed; closing remaining connections");
     }
 }

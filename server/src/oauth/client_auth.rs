@@ -39,7 +39,10 @@ pub fn authenticate(
             ));
         }
         (Some((id, secret)), None) => {
-            if form.get(params::CLIENT_ID).is_some_and(|body_id| body_id != id) {
+            if form
+                .get(params::CLIENT_ID)
+                .is_some_and(|body_id| body_id != id)
+            {
                 return Err(OAuthError::invalid_request(
                     "client_id differs from the Authorization header",
                 ));

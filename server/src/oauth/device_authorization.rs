@@ -20,12 +20,19 @@ const USER_CODE_ATTEMPTS: usize = 5;
 /// `POST /oauth/device/code`: issues a device code and a user code.
 pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Resp, OAuthError> {
     let ip_key = req.ip.to_string();
-    if let Some(wait) = state.throttles.device_auth_ip.blocked_for(&ip_key, Instant::now()) {
+    if let Some(wait) = state
+        .throttles
+        .device_auth_ip
+        .blocked_for(&ip_key, Instant::now())
+    {
         return Err(OAuthError {
             status: Some(StatusCode::TOO_MANY_REQUESTS),
             ..OAuthError::new(
                 ErrorCode::TemporarilyUnavailable,
-                format!("too many device authorizations; retry in {} s", wait.as_secs() + 1),
+                format!(
+                    "too many device authorizations; retry in {} s",
+                    wait.as_secs() + 1
+                ),
             )
         });
     }
@@ -41,7 +48,10 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
     let scope = match req.form.get(params::SCOPE) {
         Some(asked) => {
             let asked = split_scope(asked);
-            if let Some(bad) = asked.iter().find(|s| !client.scopes.iter().any(|c| c == *s)) {
+            if let Some(bad) = asked
+                .iter()
+                .find(|s| !client.scopes.iter().any(|c| c == *s))
+            {
                 return Err(OAuthError::new(
                     ErrorCode::InvalidScope,
                     format!("scope `{bad}` is not allowed for this client"),
@@ -75,7 +85,10 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
         }
     }
     let user_code = issued.ok_or_else(|| {
-        OAuthError::new(ErrorCode::TemporarilyUnavailable, "no free user code; retry")
+        OAuthError::new(
+            ErrorCode::TemporarilyUnavailable,
+            "no free user code; retry",
+        )
     })?;
 
     let base = &state.settings.base_url;

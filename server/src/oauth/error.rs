@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 
 use authgate_proto::{ErrorCode, ErrorResponse};
-use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
 use hyper::StatusCode;
+use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
 
 use crate::http::body::BodyError;
 use crate::http::form::FormError;

@@ -1,8 +1,8 @@
 //! Token introspection (RFC 7662) and the bearer `tokeninfo` view.
 
 use authgate_proto::{ErrorCode, IntrospectionResponse, params};
-use hyper::header::{AUTHORIZATION, HeaderMap};
 use hyper::StatusCode;
+use hyper::header::{AUTHORIZATION, HeaderMap};
 
 use super::OAuthRequest;
 use super::client_auth::authenticate;
@@ -51,10 +51,7 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
     }
     let token = req.form.require(params::TOKEN)?;
     if let Some(c) = active_access_token(state, token, now) {
-        let username = state
-            .store
-            .access_token(&c.jti)?
-            .map(|(_, g)| g.username);
+        let username = state.store.access_token(&c.jti)?.map(|(_, g)| g.username);
         return Ok(response::json(
             StatusCode::OK,
             &IntrospectionResponse {
@@ -73,26 +70,28 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
             },
         ));
     }
-    if let Some((rt, grant)) = state.store.refresh_token(&sha256(token.as_bytes()))? {
-        if !rt.superseded && !grant.revoked && rt.expires_at > now {
-            return Ok(response::json(
-                StatusCode::OK,
-                &IntrospectionResponse {
-                    active: true,
-                    scope: Some(&grant.scope),
-                    client_id: Some(&grant.client_id),
-                    username: Some(&grant.username),
-                    token_type: Some("refresh_token"),
-                    exp: Some(rt.expires_at),
-                    iat: Some(grant.last_refreshed_at.unwrap_or(grant.created_at)),
-                    nbf: None,
-                    sub: Some(&grant.user_id),
-                    aud: None,
-                    iss: Some(&state.settings.base_url),
-                    jti: None,
-                },
-            ));
-        }
+    if let Some((rt, grant)) = state.store.refresh_token(&sha256(token.as_bytes()))?
+        && !rt.superseded
+        && !grant.revoked
+        && rt.expires_at > now
+    {
+        return Ok(response::json(
+            StatusCode::OK,
+            &IntrospectionResponse {
+                active: true,
+                scope: Some(&grant.scope),
+                client_id: Some(&grant.client_id),
+                username: Some(&grant.username),
+                token_type: Some("refresh_token"),
+                exp: Some(rt.expires_at),
+                iat: Some(grant.last_refreshed_at.unwrap_or(grant.created_at)),
+                nbf: None,
+                sub: Some(&grant.user_id),
+                aud: None,
+                iss: Some(&state.settings.base_url),
+                jti: None,
+            },
+        ));
     }
     Ok(response::json(StatusCode::OK, &inactive()))
 }
@@ -104,11 +103,16 @@ pub fn tokeninfo(state: &AppState, headers: &HeaderMap, now: u64) -> Result<Resp
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let (scheme, token) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+            scheme
+                .eq_ignore_ascii_case("bearer")
+                .then_some(token.trim())
         })
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidToken, "a bearer token is required"))?;
     let c = active_access_token(state, token, now).ok_or_else(|| {
-        OAuthError::new(ErrorCode::InvalidToken, "the token is expired, revoked or invalid")
+        OAuthError::new(
+            ErrorCode::InvalidToken,
+            "the token is expired, revoked or invalid",
+        )
     })?;
     Ok(response::json(
         StatusCode::OK,

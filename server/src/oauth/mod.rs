@@ -16,9 +16,9 @@ pub mod token;
 
 use std::net::IpAddr;
 
+use hyper::Request;
 use hyper::body::Incoming;
 use hyper::header::{HeaderMap, USER_AGENT};
-use hyper::Request;
 
 use crate::http::body::{FORM_LIMIT, is_form, read_limited};
 use crate::http::form::Form;

@@ -21,7 +21,10 @@ pub async fn handle(
     // RFC 6749 §6: a narrower scope may be asked for, never a wider one. Checked
     // before rotating, so a bad request never costs the client its refresh token.
     // The grant keeps its full scope for later refreshes.
-    let narrowed = match (req.form.get(params::SCOPE), state.store.refresh_token(&presented)?) {
+    let narrowed = match (
+        req.form.get(params::SCOPE),
+        state.store.refresh_token(&presented)?,
+    ) {
         (Some(asked), Some((_, grant))) => {
             let granted = split_scope(&grant.scope);
             let asked = split_scope(asked);

@@ -19,12 +19,8 @@ use std::sync::Arc;
 use redb::{Database, ReadableDatabase, TableDefinition, TableHandle, WriteTransaction};
 
 pub use error::StoreError;
-pub use ops::{
-    DecideOutcome, Decision, NewTokens, RedeemOutcome, RevokeOutcome, RotateOutcome,
-};
-pub use records::{
-    Client, DeviceAuth, DeviceStatus, Grant, PollCheck, Session, User,
-};
+pub use ops::{DecideOutcome, Decision, NewTokens, RedeemOutcome, RevokeOutcome, RotateOutcome};
+pub use records::{Client, DeviceAuth, DeviceStatus, Grant, PollCheck, Session, User};
 pub use writer::BatchStats;
 
 use records::{Record, decode, encode};

@@ -7,8 +7,7 @@ use super::records::{
     decode,
 };
 use super::tables::{
-    ACCESS_TOKENS, CLIENTS, DEVICE_CODES, GRANTS, META, REFRESH_TOKENS, SESSIONS, USER_CODES,
-    USERS,
+    ACCESS_TOKENS, CLIENTS, DEVICE_CODES, GRANTS, META, REFRESH_TOKENS, SESSIONS, USER_CODES, USERS,
 };
 use super::{Store, StoreError, Tx};
 
@@ -61,7 +60,7 @@ pub struct NewTokens {
 #[derive(Clone, Debug, PartialEq)]
 pub enum RedeemOutcome {
     /// Tokens may be issued for this new grant.
-    Issued(Grant),
+    Issued(Box<Grant>),
     /// Not redeemable; here is why (never `Approved`).
     Refused(PollCheck),
     /// No such device code.
@@ -72,7 +71,7 @@ pub enum RedeemOutcome {
 #[derive(Clone, Debug, PartialEq)]
 pub enum RotateOutcome {
     /// New tokens may be issued; the grant as it now stands.
-    Rotated(Grant),
+    Rotated(Box<Grant>),
     /// A superseded token was presented: the whole grant has been revoked.
     ReuseDetected,
     /// Unknown, expired, revoked or another client's token.
@@ -120,13 +119,6 @@ impl Store {
         self.scan(USERS)
     }
 
-    /// Creates or replaces a user.
-    pub async fn put_user(&self, user: User) -> Result<(), StoreError> {
-        self.writer
-            .write(move |t| Tx(t).put(USERS, user.username.as_str(), &user))
-            .await
-    }
-
     /// The client with this id.
     pub fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
         self.get(CLIENTS, id)
@@ -137,16 +129,13 @@ impl Store {
         self.scan(CLIENTS)
     }
 
-    /// Creates or replaces a client.
-    pub async fn put_client(&self, client: Client) -> Result<(), StoreError> {
-        self.writer
-            .write(move |t| Tx(t).put(CLIENTS, client.id.as_str(), &client))
-            .await
-    }
-
     /// Creates a user and a client together if no user exists yet (first run), in
     /// one transaction so a crash can't leave half a bootstrap. Returns whether it did.
-    pub fn bootstrap_blocking(&self, admin: User, clients: Vec<Client>) -> Result<bool, StoreError> {
+    pub fn bootstrap_blocking(
+        &self,
+        admin: User,
+        clients: Vec<Client>,
+    ) -> Result<bool, StoreError> {
         self.writer.write_blocking(move |t| {
             let tx = Tx(t);
             if tx.0.open_table(USERS)?.len()? > 0 {
@@ -270,8 +259,7 @@ impl Store {
                 let Some(hash) = tx.get_raw(USER_CODES, user_code.as_str())? else {
                     return Ok(DecideOutcome::NotFound);
                 };
-                let Some(mut auth) = tx.get::<_, DeviceAuth>(DEVICE_CODES, hash.as_slice())?
-                else {
+                let Some(mut auth) = tx.get::<_, DeviceAuth>(DEVICE_CODES, hash.as_slice())? else {
                     return Ok(DecideOutcome::NotFound);
                 };
                 if now >= auth.expires_at {
@@ -349,7 +337,7 @@ impl Store {
                         revoked: false,
                     },
                 )?;
-                Ok(RedeemOutcome::Issued(grant))
+                Ok(RedeemOutcome::Issued(Box::new(grant)))
             })
             .await
     }
@@ -369,7 +357,8 @@ impl Store {
         self.writer
             .write(move |t| {
                 let tx = Tx(t);
-                let Some(mut old) = tx.get::<_, RefreshToken>(REFRESH_TOKENS, presented.as_slice())?
+                let Some(mut old) =
+                    tx.get::<_, RefreshToken>(REFRESH_TOKENS, presented.as_slice())?
                 else {
                     return Ok(RotateOutcome::Invalid);
                 };
@@ -411,7 +400,7 @@ impl Store {
                 grant.last_refreshed_at = Some(now);
                 grant.expires_at = new.refresh_expires_at;
                 tx.put(GRANTS, grant.id.as_slice(), &grant)?;
-                Ok(RotateOutcome::Rotated(grant))
+                Ok(RotateOutcome::Rotated(Box::new(grant)))
             })
             .await
     }
@@ -497,7 +486,7 @@ impl Store {
             .into_iter()
             .filter(|g| g.user_id == user_id)
             .collect();
-        grants.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        grants.sort_by_key(|g| std::cmp::Reverse(g.created_at));
         Ok(grants)
     }
 

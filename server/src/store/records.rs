@@ -279,13 +279,35 @@ mod tests {
 
     #[test]
     fn poll_check_covers_every_state() {
-        assert_eq!(auth(DeviceStatus::Pending).poll_check("c", 150), PollCheck::Pending);
-        assert_eq!(auth(DeviceStatus::Pending).poll_check("x", 150), PollCheck::WrongClient);
-        assert_eq!(auth(DeviceStatus::Pending).poll_check("c", 200), PollCheck::Expired);
-        assert_eq!(auth(DeviceStatus::Denied { at: 1 }).poll_check("c", 150), PollCheck::Denied);
-        assert_eq!(auth(DeviceStatus::Redeemed { at: 1 }).poll_check("c", 300), PollCheck::Redeemed);
-        let approved = DeviceStatus::Approved { user_id: "u".into(), username: "n".into(), at: 1 };
-        assert!(matches!(auth(approved.clone()).poll_check("c", 150), PollCheck::Approved { .. }));
+        assert_eq!(
+            auth(DeviceStatus::Pending).poll_check("c", 150),
+            PollCheck::Pending
+        );
+        assert_eq!(
+            auth(DeviceStatus::Pending).poll_check("x", 150),
+            PollCheck::WrongClient
+        );
+        assert_eq!(
+            auth(DeviceStatus::Pending).poll_check("c", 200),
+            PollCheck::Expired
+        );
+        assert_eq!(
+            auth(DeviceStatus::Denied { at: 1 }).poll_check("c", 150),
+            PollCheck::Denied
+        );
+        assert_eq!(
+            auth(DeviceStatus::Redeemed { at: 1 }).poll_check("c", 300),
+            PollCheck::Redeemed
+        );
+        let approved = DeviceStatus::Approved {
+            user_id: "u".into(),
+            username: "n".into(),
+            at: 1,
+        };
+        assert!(matches!(
+            auth(approved.clone()).poll_check("c", 150),
+            PollCheck::Approved { .. }
+        ));
         assert_eq!(auth(approved).poll_check("c", 250), PollCheck::Expired);
     }
 

@@ -1,8 +1,8 @@
 //! The account page: devices holding access, and revoking them.
 
+use hyper::Request;
 use hyper::StatusCode;
 use hyper::body::Incoming;
-use hyper::Request;
 
 use super::session::Browser;
 use super::{PageError, read_post, render, to_login};
@@ -31,9 +31,17 @@ pub fn page(state: &AppState, req: &Request<Incoming>, now: u64) -> Result<Resp,
                 .flatten()
                 .map(|c| c.name)
                 .unwrap_or_else(|| g.client_id.clone()),
-            scopes: g.scope.split(' ').map(describe_scope).collect::<Vec<_>>().join(", "),
+            scopes: g
+                .scope
+                .split(' ')
+                .map(describe_scope)
+                .collect::<Vec<_>>()
+                .join(", "),
             approved_at: when(g.created_at),
-            last_refreshed: g.last_refreshed_at.map(when).unwrap_or_else(|| "never".into()),
+            last_refreshed: g
+                .last_refreshed_at
+                .map(when)
+                .unwrap_or_else(|| "never".into()),
             expires_at: when(g.expires_at),
             device_ip: g.device_ip,
         })
@@ -61,13 +69,24 @@ pub async fn revoke(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
     let target = match form.get("grant") {
         Some("all") => None,
         Some(id) => Some(unhex::<16>(id).ok_or_else(|| {
-            PageError::new(StatusCode::BAD_REQUEST, "Unknown device", "That device was not found.")
+            PageError::new(
+                StatusCode::BAD_REQUEST,
+                "Unknown device",
+                "That device was not found.",
+            )
         })?),
         None => {
-            return Err(PageError::new(StatusCode::BAD_REQUEST, "Unknown device", "No device was chosen."));
+            return Err(PageError::new(
+                StatusCode::BAD_REQUEST,
+                "Unknown device",
+                "No device was chosen.",
+            ));
         }
     };
-    let n = state.store.revoke_user_grants(session.user_id.clone(), target).await?;
+    let n = state
+        .store
+        .revoke_user_grants(session.user_id.clone(), target)
+        .await?;
     tracing::info!(user = %session.username, revoked = n, "grants revoked from the account page");
     Ok(response::see_other("/account"))
 }

@@ -4,9 +4,9 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 use authgate_proto::UserCode;
+use hyper::Request;
 use hyper::StatusCode;
 use hyper::body::Incoming;
-use hyper::Request;
 
 use super::session::Browser;
 use super::{PageError, query, read_post, render, to_login};
@@ -17,7 +17,12 @@ use crate::views::{ConsentPage, DevicePage, MessagePage, when};
 
 /// `GET /device[?user_code=…]`: the code form, or straight to consent when the link
 /// (or QR code) carried a valid code.
-pub fn page(state: &AppState, req: &Request<Incoming>, ip: IpAddr, now: u64) -> Result<Resp, PageError> {
+pub fn page(
+    state: &AppState,
+    req: &Request<Incoming>,
+    ip: IpAddr,
+    now: u64,
+) -> Result<Resp, PageError> {
     let browser = Browser::from_headers(state, req.headers(), now)?;
     if browser.session.is_none() {
         let target = match req.uri().query() {
@@ -98,7 +103,13 @@ fn lookup_and_consent(
             "Too many wrong codes. Try again in {} s.",
             wait.as_secs() + 1
         );
-        return Ok(code_form(state, browser, StatusCode::TOO_MANY_REQUESTS, typed, Some(&msg)));
+        return Ok(code_form(
+            state,
+            browser,
+            StatusCode::TOO_MANY_REQUESTS,
+            typed,
+            Some(&msg),
+        ));
     }
     let found = match UserCode::parse(typed) {
         Ok(code) => state
@@ -113,9 +124,17 @@ fn lookup_and_consent(
         th.user_code_global.hit("all", t);
         let msg = match UserCode::parse(typed) {
             Err(e) => format!("That is not a valid code: {e}."),
-            Ok(_) => "That code is wrong, expired or already used. Check the code on your device.".into(),
+            Ok(_) => {
+                "That code is wrong, expired or already used. Check the code on your device.".into()
+            }
         };
-        return Ok(code_form(state, browser, StatusCode::BAD_REQUEST, typed, Some(&msg)));
+        return Ok(code_form(
+            state,
+            browser,
+            StatusCode::BAD_REQUEST,
+            typed,
+            Some(&msg),
+        ));
     };
     consent_page(state, browser, &auth)
 }
@@ -127,7 +146,11 @@ fn consent_page(state: &AppState, browser: &Browser, auth: &DeviceAuth) -> Resul
         .map(|c| c.name)
         .unwrap_or_else(|| auth.client_id.clone());
     let code = UserCode::parse(&auth.user_code).map_err(|_| {
-        PageError::new(StatusCode::BAD_REQUEST, "Invalid code", "This code is not valid.")
+        PageError::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid code",
+            "This code is not valid.",
+        )
     })?;
     let csrf = browser.csrf_token(state);
     let mut resp = render(
@@ -138,7 +161,12 @@ fn consent_page(state: &AppState, browser: &Browser, auth: &DeviceAuth) -> Resul
             client_name: &client_name,
             user_code: code.as_str(),
             display_code: code.display().as_str(),
-            scopes: auth.scope.split(' ').filter(|s| !s.is_empty()).map(describe_scope).collect(),
+            scopes: auth
+                .scope
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(describe_scope)
+                .collect(),
             requested_at: when(auth.created_at),
             requester_ip: &auth.requester_ip,
             user_agent: &auth.user_agent,
@@ -155,7 +183,11 @@ pub async fn decide(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
         return Ok(to_login("/device"));
     };
     let code = UserCode::parse(form.get("user_code").unwrap_or("")).map_err(|_| {
-        PageError::new(StatusCode::BAD_REQUEST, "Invalid code", "The code in this form is not valid.")
+        PageError::new(
+            StatusCode::BAD_REQUEST,
+            "Invalid code",
+            "The code in this form is not valid.",
+        )
     })?;
     let decision = match form.get("decision") {
         Some("approve") => Decision::Approve {
@@ -172,19 +204,42 @@ pub async fn decide(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
         }
     };
     let approving = matches!(decision, Decision::Approve { .. });
-    let outcome = state.store.decide(code.as_str().to_string(), decision, now).await?;
+    let outcome = state
+        .store
+        .decide(code.as_str().to_string(), decision, now)
+        .await?;
     let (status, heading, text) = match outcome {
         DecideOutcome::Done(_) if approving => {
             tracing::info!(user = %session.username, "device approved");
-            (StatusCode::OK, "Device approved", "Your device is now connected. You can return to it.")
+            (
+                StatusCode::OK,
+                "Device approved",
+                "Your device is now connected. You can return to it.",
+            )
         }
         DecideOutcome::Done(_) => {
             tracing::info!(user = %session.username, "device denied");
-            (StatusCode::OK, "Request denied", "The device was not given access. Nothing else is needed.")
+            (
+                StatusCode::OK,
+                "Request denied",
+                "The device was not given access. Nothing else is needed.",
+            )
         }
-        DecideOutcome::NotFound => (StatusCode::BAD_REQUEST, "Unknown code", "This code does not exist."),
-        DecideOutcome::Expired => (StatusCode::BAD_REQUEST, "Code expired", "This code has expired. Start again on your device."),
-        DecideOutcome::AlreadyDecided => (StatusCode::CONFLICT, "Already answered", "This request was already approved or denied."),
+        DecideOutcome::NotFound => (
+            StatusCode::BAD_REQUEST,
+            "Unknown code",
+            "This code does not exist.",
+        ),
+        DecideOutcome::Expired => (
+            StatusCode::BAD_REQUEST,
+            "Code expired",
+            "This code has expired. Start again on your device.",
+        ),
+        DecideOutcome::AlreadyDecided => (
+            StatusCode::CONFLICT,
+            "Already answered",
+            "This request was already approved or denied.",
+        ),
     };
     let csrf = browser.csrf_token(state);
     let mut resp = render(

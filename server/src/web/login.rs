@@ -3,9 +3,9 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
+use hyper::Request;
 use hyper::StatusCode;
 use hyper::body::Incoming;
-use hyper::Request;
 
 use super::session::{Browser, SESSION_COOKIE, cookie_string};
 use super::{PageError, query, read_post, render};
@@ -79,8 +79,18 @@ pub async fn submit(
         .blocked_for(&ip_key, t)
         .or_else(|| state.throttles.login_account.blocked_for(&account_key, t));
     if let Some(wait) = blocked {
-        let msg = format!("Too many failed sign-ins. Try again in {} s.", wait.as_secs() + 1);
-        return Ok(login_form(state, &browser, StatusCode::TOO_MANY_REQUESTS, &next, &username, Some(&msg)));
+        let msg = format!(
+            "Too many failed sign-ins. Try again in {} s.",
+            wait.as_secs() + 1
+        );
+        return Ok(login_form(
+            state,
+            &browser,
+            StatusCode::TOO_MANY_REQUESTS,
+            &next,
+            &username,
+            Some(&msg),
+        ));
     }
     let user = state.store.user(&username)?.filter(|u| !u.disabled);
     let ok = state
@@ -121,7 +131,13 @@ pub async fn submit(
     let mut resp = response::see_other(&next);
     set_cookie(
         &mut resp,
-        &cookie_string(state, SESSION_COOKIE, &secret, "Lax", Some(state.settings.session_ttl)),
+        &cookie_string(
+            state,
+            SESSION_COOKIE,
+            &secret,
+            "Lax",
+            Some(state.settings.session_ttl),
+        ),
     );
     Ok(resp)
 }
@@ -154,7 +170,10 @@ pub async fn logout(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
         state.store.delete_session(h).await?;
     }
     let mut resp = response::see_other("/login");
-    set_cookie(&mut resp, &cookie_string(state, SESSION_COOKIE, "", "Lax", Some(0)));
+    set_cookie(
+        &mut resp,
+        &cookie_string(state, SESSION_COOKIE, "", "Lax", Some(0)),
+    );
     Ok(resp)
 }
 
@@ -164,7 +183,10 @@ mod tests {
 
     #[test]
     fn next_stays_on_this_site() {
-        assert_eq!(safe_next(Some("/device?user_code=X")), "/device?user_code=X");
+        assert_eq!(
+            safe_next(Some("/device?user_code=X")),
+            "/device?user_code=X"
+        );
         assert_eq!(safe_next(Some("//evil.example")), "/account");
         assert_eq!(safe_next(Some("https://evil.example")), "/account");
         assert_eq!(safe_next(Some("/\\evil.example")), "/account");

@@ -8,9 +8,9 @@ pub mod login;
 pub mod session;
 
 use askama::Template;
+use hyper::Request;
 use hyper::StatusCode;
 use hyper::body::Incoming;
-use hyper::Request;
 
 use crate::http::body::{BodyError, FORM_LIMIT, is_form, read_limited};
 use crate::http::form::Form;
@@ -116,9 +116,8 @@ pub async fn read_post(
                 "The form could not be read.",
             ),
         })?;
-    let form = Form::parse(&bytes).map_err(|e| {
-        PageError::new(StatusCode::BAD_REQUEST, "Invalid form", e.to_string())
-    })?;
+    let form = Form::parse(&bytes)
+        .map_err(|e| PageError::new(StatusCode::BAD_REQUEST, "Invalid form", e.to_string()))?;
     if !browser.csrf_ok(state, form.get("csrf_token")) {
         return Err(PageError::csrf());
     }
@@ -136,4 +135,3 @@ pub fn to_login(next: &str) -> Resp {
         percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC).collect();
     response::see_other(&format!("/login?next={encoded}"))
 }
-

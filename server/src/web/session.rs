@@ -42,7 +42,11 @@ fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 impl Browser {
     /// Reads the cookies of a request and looks up its session.
-    pub fn from_headers(state: &AppState, headers: &HeaderMap, now: u64) -> Result<Self, StoreError> {
+    pub fn from_headers(
+        state: &AppState,
+        headers: &HeaderMap,
+        now: u64,
+    ) -> Result<Self, StoreError> {
         let session_hash = cookie(headers, SESSION_COOKIE).map(|v| sha256(v.as_bytes()));
         let session = match &session_hash {
             Some(h) => state.store.session(h, now)?,
