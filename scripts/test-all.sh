@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs every AuthGate test, from a fresh Debian machine with rustup: installs what the
+# tests need (Debian packages, rustup targets), then lints, builds and tests the
+# workspace, the no_std crates for their MCU targets, the client core on an emulated
+# Cortex-M3, the embassy-net stack over a TAP device in a network namespace, and the
+# firmware images. Exits non-zero on the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+step "system packages"
+need=()
+command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
+command -v ip >/dev/null || need+=(iproute2)
+command -v curl >/dev/null || need+=(curl)
+command -v arm-none-eabi-size >/dev/null || need+=(binutils-arm-none-eabi)
+if [ ${#need[@]} -gt 0 ]; then
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+step "rust toolchain parts"
+rustup component add rustfmt clippy >/dev/null
+rustup target add thumbv6m-none-eabi thumbv7m-none-eabi riscv32imc-unknown-none-elf >/dev/null
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "build the binaries the end-to-end tests run"
+cargo build --workspace --bins --locked
+
+step "workspace tests (unit, end-to-end against the real binary, interop)"
+cargo test --workspace --locked
+
+step "no_std crates build for the microcontroller targets"
+cargo build --locked -p authgate-proto --target thumbv6m-none-eabi
+cargo build --locked -p authgate-device --no-default-features --target thumbv6m-none-eabi
+cargo build --locked -p authgate-device --no-default-features --target riscv32imc-unknown-none-elf
+
+for extra in scripts/qemu-test.sh scripts/tap-e2e.sh scripts/firmware-build.sh; do
+  if [ -x "$extra" ]; then
+    step "$extra"
+    "$extra"
+  fi
+done
+
+step "all tests passed"
