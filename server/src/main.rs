@@ -1,20 +1,7 @@
 //! `authgate`: the binary. Parses the command line and hands over; the server's parts
-//! are modules of their own (see the README's architecture section).
+//! are modules of the `authgate_server` library (see the README's architecture section).
 
-mod bootstrap;
-mod clock;
-mod config;
-mod http;
-mod oauth;
-mod password;
-mod polls;
-mod secrets;
-mod state;
-mod store;
-mod throttle;
-mod tokens;
-mod views;
-mod web;
+use authgate_server::{bootstrap, clock, config, http, password, polls, secrets, store, tokens};
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -22,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
+use authgate_server::state::{AppState, Settings, Throttles};
 use config::{Cli, ClientAddArgs, ClientCommand, Command, DataDirArg, ServeArgs};
-use state::{AppState, Settings, Throttles};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
