@@ -16,6 +16,9 @@ command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
 command -v ip >/dev/null || need+=(iproute2)
 command -v curl >/dev/null || need+=(curl)
 command -v arm-none-eabi-size >/dev/null || need+=(binutils-arm-none-eabi)
+# Headless Chromium and its WebDriver, for tests/tests/browser.rs.
+command -v chromium >/dev/null || need+=(chromium)
+command -v chromedriver >/dev/null || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
@@ -40,7 +43,7 @@ cargo build --locked -p authgate-proto --target thumbv6m-none-eabi
 cargo build --locked -p authgate-device --no-default-features --target thumbv6m-none-eabi
 cargo build --locked -p authgate-device --no-default-features --target riscv32imc-unknown-none-elf
 
-for extra in scripts/qemu-test.sh scripts/tap-e2e.sh scripts/firmware-build.sh; do
+for extra in scripts/qemu-test.sh scripts/tap-e2e.sh scripts/firmware-build.sh scripts/fuzz-smoke.sh scripts/aarch64-e2e.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
     "$extra"

@@ -44,14 +44,17 @@ pub struct FirstRun {
 }
 
 /// On first run (no users yet), creates `admin` and the public `authgate-cli` client.
-/// The admin password comes from `AUTHGATE_ADMIN_PASSWORD` or is generated.
-pub fn first_run(store: &Store, now: u64) -> Result<Option<FirstRun>, OpenError> {
+/// The admin password comes from `password` (`admin_password` in the
+/// configuration: `AUTHGATE_ADMIN_PASSWORD` or the config file) or is generated.
+pub fn first_run(
+    store: &Store,
+    now: u64,
+    password: Option<String>,
+) -> Result<Option<FirstRun>, OpenError> {
     if !store.users()?.is_empty() {
         return Ok(None);
     }
-    let from_env = std::env::var("AUTHGATE_ADMIN_PASSWORD")
-        .ok()
-        .filter(|p| !p.is_empty());
+    let from_env = password.filter(|p| !p.is_empty());
     let password = from_env
         .clone()
         .unwrap_or_else(|| random_token()[..20].to_string());

@@ -6,12 +6,18 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+pub mod file;
+pub use file::{Sources, apply_file, print_effective, resolve_data_dir};
+
 /// AuthGate: an OAuth 2.0 Device Authorization Grant (RFC 8628) server.
 ///
 /// With no subcommand, `authgate` serves on its defaults.
 #[derive(Parser, Debug)]
 #[command(name = "authgate", version, about, long_about = None)]
 pub struct Cli {
+    /// TOML configuration file; flags and `AUTHGATE_*` variables override it.
+    #[arg(long, global = true, env = "AUTHGATE_CONFIG")]
+    pub config: Option<PathBuf>,
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -22,49 +28,23 @@ pub struct Cli {
 pub enum Command {
     /// Run the server.
     Serve(ServeArgs),
-    /// Manage OAuth clients (while the server is stopped).
+    /// Print the effective configuration (flags, environment, `--config` file and
+    /// defaults merged; secrets redacted) and check it, without starting.
+    Config(ServeArgs),
+    /// Manage users (works while the server runs or is stopped).
     #[command(subcommand)]
-    Client(ClientCommand),
-}
-
-/// Client administration.
-#[derive(Subcommand, Debug)]
-pub enum ClientCommand {
-    /// Register a client. A confidential client's secret is printed once.
-    Add(ClientAddArgs),
-    /// List registered clients.
-    List(DataDirArg),
-}
-
-/// `--data-dir` for admin commands.
-#[derive(Args, Debug)]
-pub struct DataDirArg {
-    /// Directory holding the database and keys.
-    #[arg(long, env = "AUTHGATE_DATA_DIR", default_value = "authgate-data")]
-    pub data_dir: PathBuf,
-}
-
-/// Arguments of `client add`.
-#[derive(Args, Debug)]
-pub struct ClientAddArgs {
-    /// The new `client_id`.
-    pub id: String,
-    /// Name shown to people on the consent page.
-    #[arg(long)]
-    pub name: Option<String>,
-    /// A confidential client (a resource server, or a backend) with a secret.
-    #[arg(long)]
-    pub confidential: bool,
-    /// Scopes the client may request, space-separated.
-    #[arg(long, default_value = "profile read write")]
-    pub scopes: String,
-    /// Grant types, space-separated (`device_code`, `refresh_token`); defaults to both
-    /// for public clients and none for confidential ones (introspection only).
-    #[arg(long)]
-    pub grant_types: Option<String>,
-    #[command(flatten)]
-    #[allow(missing_docs)]
-    pub data: DataDirArg,
+    User(crate::admin::cli::UserCommand),
+    /// Manage OAuth clients (works while the server runs or is stopped).
+    #[command(subcommand)]
+    Client(crate::admin::cli::ClientCommand),
+    /// Manage token signing keys.
+    #[command(subcommand)]
+    Key(crate::admin::cli::KeyCommand),
+    /// Inspect access tokens offline.
+    #[command(subcommand)]
+    Token(crate::admin::cli::TokenCommand),
+    /// Read or export (JSON lines) the audit log of security events.
+    Audit(crate::admin::cli::AuditArgs),
 }
 
 /// Arguments of `serve`.
@@ -98,6 +78,31 @@ pub struct ServeArgs {
     /// Log format: `human` or `json`.
     #[arg(long, env = "AUTHGATE_LOG_FORMAT", default_value = "human", value_parser = ["human", "json"])]
     pub log_format: String,
+    /// Log filter: a level (`info`, `debug`) or `tracing` directives.
+    #[arg(long, env = "AUTHGATE_LOG", default_value = "info")]
+    pub log_level: String,
+    /// PEM certificate chain: serve HTTPS (TLS 1.3 and 1.2). Reloaded on SIGHUP.
+    #[arg(long, env = "AUTHGATE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`.
+    #[arg(long, env = "AUTHGATE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// How long security events stay in the audit log.
+    #[arg(long, env = "AUTHGATE_AUDIT_RETENTION", default_value = "90days", value_parser = parse_duration)]
+    pub audit_retention: Duration,
+    /// How often expired codes, tokens, sessions and audit events are removed.
+    #[arg(long, env = "AUTHGATE_SWEEP_INTERVAL", default_value = "60s", value_parser = parse_duration)]
+    pub sweep_interval: Duration,
+    /// Serve Prometheus metrics at `/metrics` (`true`/`false`).
+    #[arg(long, env = "AUTHGATE_METRICS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub metrics: bool,
+    /// Password of `admin` on first run (env or config file only; never a flag).
+    #[arg(skip)]
+    pub admin_password: Option<String>,
+    /// Device authorization requests allowed per client IP and minute; 0 turns the
+    /// limit off (load tests, or a proxy in front that limits already).
+    #[arg(long, env = "AUTHGATE_DEVICE_AUTH_RATE_PER_IP", default_value_t = crate::state::DEVICE_AUTH_PER_IP_PER_MINUTE)]
+    pub device_auth_rate_per_ip: u32,
 }
 
 impl Default for ServeArgs {
@@ -113,7 +118,7 @@ impl Default for ServeArgs {
 }
 
 /// Accepts plain seconds (`900`) or a humantime duration (`15m`, `30days`).
-fn parse_duration(s: &str) -> Result<Duration, String> {
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = match s.trim().parse::<u64>() {
         Ok(secs) => Duration::from_secs(secs),
         Err(_) => humantime::parse_duration(s.trim()).map_err(|e| e.to_string())?,

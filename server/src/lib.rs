@@ -4,13 +4,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod bootstrap;
 pub mod clock;
 pub mod config;
+pub mod events;
 pub mod http;
+pub mod keys;
+pub mod metrics;
 pub mod oauth;
 pub mod password;
 pub mod polls;
+pub mod run;
 pub mod secrets;
 pub mod state;
 pub mod store;

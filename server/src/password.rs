@@ -42,6 +42,16 @@ impl Passwords {
             .unwrap_or(false);
         ok && real
     }
+
+    /// Hashes a new password with argon2id, on the blocking pool behind the same
+    /// semaphore as [`Passwords::verify`]. `None` only if hashing itself failed.
+    pub async fn hash(&self, password: String) -> Option<String> {
+        let _permit = self.permits.acquire().await.ok()?;
+        tokio::task::spawn_blocking(move || hash_blocking(&password))
+            .await
+            .ok()
+            .flatten()
+    }
 }
 
 /// Hashes with argon2id and a random salt (for startup and offline commands).
@@ -75,5 +85,7 @@ mod tests {
         assert!(p.verify("correct horse".into(), Some(h.clone())).await);
         assert!(!p.verify("wrong".into(), Some(h)).await);
         assert!(!p.verify("not a real password".into(), None).await);
+        let h2 = p.hash("new one".into()).await.unwrap();
+        assert!(p.verify("new one".into(), Some(h2)).await);
     }
 }

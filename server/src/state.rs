@@ -2,11 +2,11 @@
 
 use std::time::Duration;
 
+use crate::keys::Keys;
 use crate::password::Passwords;
 use crate::polls::PollTracker;
 use crate::store::Store;
-use crate::throttle::Throttle;
-use crate::tokens::KeyRing;
+use crate::throttle::{Backoff, Throttle};
 
 /// Settings derived from the configuration, in the units handlers use.
 #[derive(Clone, Debug)]
@@ -35,12 +35,19 @@ pub struct Throttles {
     pub user_code_ip: Throttle,
     /// Wrong user codes per browser session.
     pub user_code_session: Throttle,
-    /// Wrong user codes server-wide, against a distributed attack.
+    /// Wrong user codes server-wide, against a distributed attack. Over this limit
+    /// only sources (IP, session or account) that already guessed wrong in the
+    /// current minute are refused, so an attacker can't lock everyone out
+    /// (see `web::guess`).
     pub user_code_global: Throttle,
-    /// Failed logins per client IP.
-    pub login_ip: Throttle,
-    /// Failed logins per account.
-    pub login_account: Throttle,
+    /// Wrong user codes per account; consulted only while the global limit is
+    /// exceeded, to refuse accounts that already guessed wrong.
+    pub user_code_account: Throttle,
+    /// Failed logins per client IP: exponential backoff after 10.
+    pub login_ip: Backoff,
+    /// Failed logins per account: exponential backoff after 5, applied to addresses
+    /// that failed recently (so an attacker can't lock the owner out).
+    pub login_account: Backoff,
     /// Device authorization requests per IP (each creates a record).
     pub device_auth_ip: Throttle,
 }
@@ -52,9 +59,24 @@ impl Default for Throttles {
             user_code_ip: Throttle::new(10, minute),
             user_code_session: Throttle::new(10, minute),
             user_code_global: Throttle::new(600, minute),
-            login_ip: Throttle::new(20, minute),
-            login_account: Throttle::new(10, minute),
-            device_auth_ip: Throttle::new(600, minute),
+            user_code_account: Throttle::new(600, minute),
+            login_ip: Backoff::new(10, Duration::from_secs(300), Duration::from_secs(900)),
+            login_account: Backoff::new(5, Duration::from_secs(300), Duration::from_secs(900)),
+            device_auth_ip: Throttle::new(DEVICE_AUTH_PER_IP_PER_MINUTE, minute),
+        }
+    }
+}
+
+/// Default limit of device authorizations per IP and minute.
+pub const DEVICE_AUTH_PER_IP_PER_MINUTE: u32 = 600;
+
+impl Throttles {
+    /// The defaults, with `per_minute` device authorizations per IP (0: no limit,
+    /// for load tests or when a proxy in front already limits).
+    pub fn with_device_auth_rate(per_minute: u32) -> Self {
+        Throttles {
+            device_auth_ip: Throttle::new(per_minute, Duration::from_secs(60)),
+            ..Throttles::default()
         }
     }
 }
@@ -64,7 +86,7 @@ pub struct AppState {
     /// The database.
     pub store: Store,
     /// Token signing and verification keys.
-    pub keys: KeyRing,
+    pub keys: Keys,
     /// Configuration.
     pub settings: Settings,
     /// In-memory poll pacing.

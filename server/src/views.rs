@@ -31,6 +31,8 @@ pub struct DevicePage<'a> {
     pub user_code: &'a str,
     /// What was wrong with it.
     pub error: Option<&'a str>,
+    /// Whether the error is a guess limit ("try again in N s").
+    pub throttled: bool,
 }
 
 /// The consent page.
@@ -43,16 +45,24 @@ pub struct ConsentPage<'a> {
     pub csrf: &'a str,
     /// The client's display name.
     pub client_name: &'a str,
+    /// The client's id.
+    pub client_id: &'a str,
     /// Canonical user code (posted back).
     pub user_code: &'a str,
     /// `XXXX-XXXX`.
     pub display_code: &'a str,
-    /// Scopes in plain words.
-    pub scopes: Vec<&'a str>,
+    /// Scopes: `(scope, plain words)`.
+    pub scopes: Vec<(&'a str, &'a str)>,
     /// When the device asked (UTC).
     pub requested_at: String,
+    /// How long ago that was ("3 minutes").
+    pub requested_ago: String,
+    /// How long the code stays valid ("12 minutes").
+    pub expires_in: String,
     /// The device's IP.
     pub requester_ip: &'a str,
+    /// Whether the device asked from the address this browser uses.
+    pub same_network: bool,
     /// The device's user agent.
     pub user_agent: &'a str,
 }
@@ -73,6 +83,26 @@ pub struct MessagePage<'a> {
     pub link: Option<(&'a str, &'a str)>,
 }
 
+/// The answer to Approve or Deny (or why it could not be recorded).
+#[derive(Template)]
+#[template(path = "result.html")]
+pub struct ResultPage<'a> {
+    /// Signed-in user.
+    pub username: Option<&'a str>,
+    /// CSRF token (for the sign-out form).
+    pub csrf: &'a str,
+    /// `approved`, `denied` or `problem`: picks the icon and colour.
+    pub kind: &'a str,
+    /// Heading.
+    pub heading: &'a str,
+    /// What happens next.
+    pub text: &'a str,
+    /// The client's display name (empty on problems).
+    pub client_name: &'a str,
+    /// What was granted, in plain words (approvals only).
+    pub scopes: Vec<&'a str>,
+}
+
 /// One device on the account page.
 pub struct DeviceRow {
     /// Grant id, hex.
@@ -91,7 +121,23 @@ pub struct DeviceRow {
     pub device_ip: String,
 }
 
-/// The account page: devices holding access.
+/// One browser session on the account page.
+pub struct SessionRow {
+    /// Session id (hash of the cookie), hex.
+    pub id: String,
+    /// "Chrome on Android", or "Unknown browser".
+    pub browser: String,
+    /// Address it signed in from.
+    pub ip: String,
+    /// Dates, formatted.
+    pub signed_in: String,
+    /// "now", "5 minutes ago", or "unknown".
+    pub last_active: String,
+    /// Whether this is the browser viewing the page.
+    pub current: bool,
+}
+
+/// The account page: devices holding access, browser sessions, password.
 #[derive(Template)]
 #[template(path = "account.html")]
 pub struct AccountPage<'a> {
@@ -99,8 +145,79 @@ pub struct AccountPage<'a> {
     pub username: Option<&'a str>,
     /// CSRF token.
     pub csrf: &'a str,
+    /// A confirmation of the last action, if any.
+    pub notice: Option<&'a str>,
     /// Active grants.
     pub devices: Vec<DeviceRow>,
+    /// Live browser sessions, this one included.
+    pub sessions: Vec<SessionRow>,
+}
+
+/// The change-password page.
+#[derive(Template)]
+#[template(path = "password.html")]
+pub struct PasswordPage<'a> {
+    /// Signed-in user.
+    pub username: Option<&'a str>,
+    /// CSRF token.
+    pub csrf: &'a str,
+    /// What was wrong with the last attempt.
+    pub error: Option<&'a str>,
+}
+
+/// A duration between two Unix times in words: "less than a minute", "5 minutes",
+/// "2 hours", "3 days" (`later - earlier`, zero if negative).
+pub fn ago(later: u64, earlier: u64) -> String {
+    let secs = later.saturating_sub(earlier);
+    let plural = |n: u64, unit: &str| {
+        if n == 1 {
+            format!("1 {unit}")
+        } else {
+            format!("{n} {unit}s")
+        }
+    };
+    match secs {
+        0..60 => "less than a minute".into(),
+        60..7200 => plural(secs / 60, "minute"),
+        7200..172_800 => plural(secs / 3600, "hour"),
+        _ => plural(secs / 86_400, "day"),
+    }
+}
+
+/// A short description of a `User-Agent`: "Firefox on Android", "Safari on iPhone".
+pub fn browser_name(user_agent: &str) -> String {
+    let ua = user_agent;
+    let browser = if ua.contains("Firefox/") {
+        "Firefox"
+    } else if ua.contains("Edg/") {
+        "Edge"
+    } else if ua.contains("OPR/") {
+        "Opera"
+    } else if ua.contains("Chrome/") || ua.contains("Chromium/") || ua.contains("CriOS/") {
+        "Chrome"
+    } else if ua.contains("Safari/") {
+        "Safari"
+    } else if ua.is_empty() {
+        return "Unknown browser".into();
+    } else {
+        "A browser"
+    };
+    let os = [
+        ("Android", "Android"),
+        ("iPhone", "iPhone"),
+        ("iPad", "iPad"),
+        ("Windows", "Windows"),
+        ("Mac OS X", "macOS"),
+        ("CrOS", "ChromeOS"),
+        ("Linux", "Linux"),
+    ]
+    .iter()
+    .find(|(needle, _)| ua.contains(needle))
+    .map(|(_, name)| *name);
+    match os {
+        Some(os) => format!("{browser} on {os}"),
+        None => browser.to_string(),
+    }
 }
 
 /// Formats Unix seconds for pages, in UTC.
@@ -114,4 +231,30 @@ pub fn when(unix: u64) -> String {
             .ok()
         })
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ago, browser_name};
+
+    #[test]
+    fn durations_in_words() {
+        assert_eq!(ago(100, 100), "less than a minute");
+        assert_eq!(ago(160, 100), "1 minute");
+        assert_eq!(ago(100 + 3 * 3600, 100), "3 hours");
+        assert_eq!(ago(0, 100), "less than a minute");
+        assert_eq!(ago(5 * 86_400, 0), "5 days");
+    }
+
+    #[test]
+    fn browsers_in_words() {
+        let android = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 \
+                       (KHTML, like Gecko) Chrome/126.0 Mobile Safari/537.36";
+        assert_eq!(browser_name(android), "Chrome on Android");
+        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) \
+                      AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1";
+        assert_eq!(browser_name(iphone), "Safari on iPhone");
+        assert_eq!(browser_name(""), "Unknown browser");
+        assert_eq!(browser_name("curl/8.0"), "A browser");
+    }
 }

@@ -109,7 +109,8 @@ mod tests {
             serde_json_core::from_slice(body).expect("parses");
         assert_eq!(r.user_code, "BCDF-GHJK");
         assert_eq!(r.interval, Some(5));
-        let minimal = br#"{"device_code":"a","user_code":"b","verification_uri":"c","expires_in":1}"#;
+        let minimal =
+            br#"{"device_code":"a","user_code":"b","verification_uri":"c","expires_in":1}"#;
         let (r, _): (DeviceAuthorizationResponse, _) =
             serde_json_core::from_slice(minimal).expect("parses");
         assert_eq!(r.interval, None);

@@ -143,16 +143,28 @@ mod tests {
         assert_eq!(canonical.as_str(), "BCDFGHJK");
         assert_eq!(canonical.display().as_str(), "BCDF-GHJK");
         // `A` and `E` are vowels, not in the alphabet.
-        assert_eq!(UserCode::parse("abcd-efgh"), Err(UserCodeError::InvalidCharacter));
+        assert_eq!(
+            UserCode::parse("abcd-efgh"),
+            Err(UserCodeError::InvalidCharacter)
+        );
     }
 
     #[test]
     fn rejects_wrong_lengths_and_characters() {
         assert_eq!(UserCode::parse(""), Err(UserCodeError::WrongLength));
         assert_eq!(UserCode::parse("BCDFGHJ"), Err(UserCodeError::WrongLength));
-        assert_eq!(UserCode::parse("BCDFGHJKL"), Err(UserCodeError::WrongLength));
-        assert_eq!(UserCode::parse("BCDFGHJ0"), Err(UserCodeError::InvalidCharacter));
-        assert_eq!(UserCode::parse("BCDFGHJÄ"), Err(UserCodeError::InvalidCharacter));
+        assert_eq!(
+            UserCode::parse("BCDFGHJKL"),
+            Err(UserCodeError::WrongLength)
+        );
+        assert_eq!(
+            UserCode::parse("BCDFGHJ0"),
+            Err(UserCodeError::InvalidCharacter)
+        );
+        assert_eq!(
+            UserCode::parse("BCDFGHJÄ"),
+            Err(UserCodeError::InvalidCharacter)
+        );
     }
 
     #[test]
@@ -161,7 +173,11 @@ mod tests {
         let mut next = 0u32;
         let code = UserCode::generate(|buf| {
             for b in buf.iter_mut() {
-                *b = if next < 16 { 250 } else { ((next - 16) % 20) as u8 };
+                *b = if next < 16 {
+                    250
+                } else {
+                    ((next - 16) % 20) as u8
+                };
                 next += 1;
             }
         });

@@ -1,7 +1,7 @@
 //! Reading request bodies with a size limit.
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
 
@@ -18,8 +18,12 @@ pub enum BodyError {
     Io,
 }
 
-/// Collects a body of at most `limit` bytes, refusing early on a large
-/// `Content-Length` so an attacker can't make us read megabytes.
+/// Bodies up to this size are read and discarded after a 413, so the client sees the
+/// answer instead of a reset (RFC 9112 §9.6); larger ones get the connection closed.
+const DRAIN_LIMIT: usize = 256 * 1024;
+
+/// Collects a body of at most `limit` bytes. Oversized bodies are drained (up to
+/// [`DRAIN_LIMIT`]) and refused, so an attacker can't make us buffer megabytes.
 pub async fn read_limited(
     headers: &HeaderMap,
     body: Incoming,
@@ -30,12 +34,38 @@ pub async fn read_limited(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
+        if declared.is_some_and(|n| n <= DRAIN_LIMIT as u64) {
+            drain(body).await;
+        }
         return Err(BodyError::TooLarge);
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(BodyError::TooLarge),
-        Err(_) => Err(BodyError::Io),
+    let mut body = body;
+    let mut buf = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(BodyError::Io);
+        };
+        if let Ok(data) = frame.into_data() {
+            if buf.len() + data.len() > limit {
+                drain(body).await;
+                return Err(BodyError::TooLarge);
+            }
+            buf.extend_from_slice(&data);
+        }
+    }
+    Ok(Bytes::from(buf))
+}
+
+/// Reads and discards what is left of a body, up to [`DRAIN_LIMIT`].
+async fn drain(mut body: Incoming) {
+    let mut seen = 0usize;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            seen += data.len();
+            if seen > DRAIN_LIMIT {
+                return;
+            }
+        }
     }
 }
 

@@ -6,3 +6,4 @@ pub mod form;
 pub mod response;
 pub mod router;
 pub mod serve;
+pub mod tls;

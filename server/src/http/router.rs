@@ -48,6 +48,7 @@ pub async fn route(state: Arc<AppState>, req: Request<Incoming>, peer: SocketAdd
         (&Method::GET, paths::METADATA) => metadata::metadata(state),
         (&Method::GET, paths::KEYS) => metadata::keys(state),
         (&Method::GET, "/health") => health(state),
+        (&Method::GET, "/metrics") => crate::metrics::respond(),
         (&Method::GET, "/assets/style.css") => response::asset(
             "text/css; charset=utf-8",
             include_bytes!("../../assets/style.css"),
@@ -62,6 +63,11 @@ pub async fn route(state: Arc<AppState>, req: Request<Incoming>, peer: SocketAdd
         (&Method::POST, "/device/consent") => page(device::decide(state, req, now).await),
         (&Method::GET, "/account") => page(account::page(state, &req, now)),
         (&Method::POST, "/account/revoke") => page(account::revoke(state, req, now).await),
+        (&Method::POST, "/account/sessions") => page(account::sign_out(state, req, now).await),
+        (&Method::GET, "/account/password") => page(account::password_page(state, &req, now)),
+        (&Method::POST, "/account/password") => {
+            page(account::change_password(state, req, ip, now).await)
+        }
         (_, p) => match allowed(p) {
             Some(allow) => method_not_allowed(p, allow),
             None => PageError::new(
@@ -84,14 +90,16 @@ fn allowed(path: &str) -> Option<&'static str> {
         | paths::REVOCATION
         | paths::INTROSPECTION
         | "/device/consent"
-        | "/account/revoke" => Some("POST"),
+        | "/account/revoke"
+        | "/account/sessions" => Some("POST"),
         paths::TOKENINFO
         | paths::METADATA
         | paths::KEYS
         | "/health"
+        | "/metrics"
         | "/"
         | "/assets/style.css" => Some("GET"),
-        "/login" | "/logout" | paths::DEVICE_PAGE => Some("GET, POST"),
+        "/login" | "/logout" | paths::DEVICE_PAGE | "/account/password" => Some("GET, POST"),
         "/account" => Some("GET"),
         _ => None,
     }

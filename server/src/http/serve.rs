@@ -10,6 +10,8 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tracing::Instrument;
 
 use super::router::route;
 use crate::state::AppState;
@@ -19,8 +21,11 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for open requests.
 const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 
-/// Serves until SIGTERM or SIGINT, then drains.
-pub async fn run(listener: TcpListener, state: Arc<AppState>) {
+/// How long a client may take to finish the TLS handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves (over TLS when `tls` is given) until SIGTERM or SIGINT, then drains.
+pub async fn run(listener: TcpListener, state: Arc<AppState>, tls: Option<TlsAcceptor>) {
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
@@ -44,12 +49,30 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>) {
                 let state = state.clone();
                 let svc = service_fn(move |req| {
                     let state = state.clone();
-                    async move { Ok::<_, std::convert::Infallible>(route(state, req, peer).await) }
+                    async move { Ok::<_, std::convert::Infallible>(observed(state, req, peer).await) }
                 });
-                let conn = builder.serve_connection(TokioIo::new(stream), svc);
-                let conn = graceful.watch(conn);
+                let watcher = graceful.watcher();
+                let builder = builder.clone();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = conn.await {
+                    let result = match tls {
+                        None => watcher.watch(builder.serve_connection(TokioIo::new(stream), svc)).await,
+                        Some(tls) => {
+                            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(stream)).await {
+                                Ok(Ok(s)) => s,
+                                Ok(Err(e)) => {
+                                    tracing::debug!("TLS handshake with {peer} failed: {e}");
+                                    return;
+                                }
+                                Err(_) => {
+                                    tracing::debug!("TLS handshake with {peer} timed out");
+                                    return;
+                                }
+                            };
+                            watcher.watch(builder.serve_connection(TokioIo::new(stream), svc)).await
+                        }
+                    };
+                    if let Err(e) = result {
                         tracing::debug!("connection from {peer} ended: {e}");
                     }
                 });
@@ -67,6 +90,31 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>) {
     {
         tracing::warn!("drain deadline passed; closing remaining connections");
     }
+}
+
+/// Runs one request inside a span carrying a fresh request id (so every log line
+/// of the request shows it), answers with `X-Request-Id`, and counts it.
+async fn observed(
+    state: Arc<AppState>,
+    req: hyper::Request<hyper::body::Incoming>,
+    peer: std::net::SocketAddr,
+) -> super::response::Resp {
+    let started = std::time::Instant::now();
+    let id = crate::secrets::hex(&crate::secrets::random_bytes::<8>());
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let span = tracing::info_span!("request", id = %id, method = %method, path = %crate::metrics::route_label(&path));
+    let mut resp = route(state, req, peer).instrument(span).await;
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    crate::metrics::get().request(
+        method.as_str(),
+        &path,
+        resp.status().as_u16(),
+        started.elapsed(),
+    );
+    resp
 }
 
 async fn shutdown_signal() {

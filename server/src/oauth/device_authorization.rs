@@ -25,6 +25,7 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
         .device_auth_ip
         .blocked_for(&ip_key, Instant::now())
     {
+        crate::events::throttled("device_auth");
         return Err(OAuthError {
             status: Some(StatusCode::TOO_MANY_REQUESTS),
             ..OAuthError::new(
@@ -91,6 +92,7 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
         )
     })?;
 
+    crate::events::device_code_issued();
     let base = &state.settings.base_url;
     let verification_uri = format!("{base}{}", paths::DEVICE_PAGE);
     let complete = format!("{verification_uri}?user_code={}", user_code.as_str());

@@ -46,10 +46,12 @@ pub async fn handle(
     {
         RotateOutcome::Rotated(grant) => {
             let scope = narrowed.unwrap_or_else(|| grant.scope.clone());
+            crate::events::tokens_refreshed();
             token_response(state, &grant, &minted, &scope)
         }
         RotateOutcome::ReuseDetected => {
             tracing::warn!(client = %client.id, "refresh token reuse detected; grant revoked");
+            crate::events::refresh_reuse(state, &client.id, req.ip);
             Err(OAuthError::invalid_grant(
                 "refresh token already used; the grant has been revoked",
             ))

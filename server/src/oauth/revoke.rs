@@ -32,6 +32,14 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
                 .await?
         }
     };
+    if outcome == RevokeOutcome::Revoked {
+        let kind = if state.keys.verify(token).is_some() {
+            "access_token"
+        } else {
+            "refresh_token"
+        };
+        crate::events::token_revoked(state, &client.id, kind, req.ip);
+    }
     match outcome {
         RevokeOutcome::Revoked | RevokeOutcome::Unknown => Ok(response::empty(StatusCode::OK)),
         // §2.1: a token issued to another client is refused, and the client told so.

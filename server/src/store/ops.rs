@@ -580,6 +580,7 @@ impl Store {
                     stats.sessions += usize::from(!keep);
                     keep
                 })?;
+                stats.sessions += super::sessions::sweep_session_meta(t, now)?;
                 Ok(stats)
             })
             .await

@@ -21,3 +21,8 @@ pub const ACCESS_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("ac
 pub const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions");
 /// Server-wide settings and secrets (schema version, CSRF key).
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// SHA-256(session cookie) → `sessions::SessionMeta`: where and when a browser
+/// session signed in and was last active (account page, idle timeout).
+pub const SESSION_META: TableDefinition<&[u8], &[u8]> = TableDefinition::new("session_meta");
+/// Audit log: sequence (Unix microseconds, made unique) → [`super::AuditEvent`].
+pub const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");

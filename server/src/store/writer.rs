@@ -76,7 +76,9 @@ impl Writer {
         rx.blocking_recv().map_err(|_| StoreError::WriterGone)?
     }
 
-    fn submit<T, F>(
+    /// Queues `op` for the next batch; its result is sent to `tx` once durable (a
+    /// caller that doesn't wait may drop the receiver: fire-and-forget audit events).
+    pub(super) fn submit<T, F>(
         &self,
         op: F,
         tx: oneshot::Sender<Result<T, StoreError>>,

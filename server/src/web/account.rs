@@ -1,15 +1,42 @@
-//! The account page: devices holding access, and revoking them.
+//! The account page: the devices holding access (revoke one or all), the browsers
+//! signed in (sign out one or all others), and changing the password.
+
+use std::net::IpAddr;
+use std::time::Instant;
 
 use hyper::Request;
 use hyper::StatusCode;
 use hyper::body::Incoming;
 
 use super::session::Browser;
-use super::{PageError, read_post, render, to_login};
+use super::{PageError, client_key, query, read_post, render, retry_after, to_login};
 use crate::http::response::{self, Resp};
 use crate::secrets::{hex, unhex};
 use crate::state::{AppState, describe_scope};
-use crate::views::{AccountPage, DeviceRow, when};
+use crate::store::{EndSessions, PasswordChange};
+use crate::views::{AccountPage, DeviceRow, PasswordPage, SessionRow, ago, browser_name, when};
+
+/// Shortest password the change form accepts.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Confirmations shown after a redirect back to the account page: the query names
+/// one of these, so no text from the URL is ever shown.
+const NOTICES: &[(&str, &str)] = &[
+    (
+        "revoked",
+        "Device revoked. It can no longer refresh, and its access token stopped working.",
+    ),
+    (
+        "revoked-all",
+        "All devices revoked. None of them can use your account any more.",
+    ),
+    ("signed-out", "That browser was signed out."),
+    ("signed-out-others", "Every other browser was signed out."),
+    (
+        "password",
+        "Password changed. Every other browser was signed out; devices keep their access.",
+    ),
+];
 
 /// `GET /account`.
 pub fn page(state: &AppState, req: &Request<Incoming>, now: u64) -> Result<Resp, PageError> {
@@ -17,6 +44,11 @@ pub fn page(state: &AppState, req: &Request<Incoming>, now: u64) -> Result<Resp,
     let Some(session) = &browser.session else {
         return Ok(to_login("/account"));
     };
+    let q = query(req);
+    let notice = q
+        .get("notice")
+        .and_then(|n| NOTICES.iter().find(|(k, _)| *k == n))
+        .map(|(_, text)| *text);
     let devices = state
         .store
         .grants_of_user(&session.user_id)?
@@ -46,17 +78,47 @@ pub fn page(state: &AppState, req: &Request<Incoming>, now: u64) -> Result<Resp,
             device_ip: g.device_ip,
         })
         .collect();
+    let mut sessions = state.store.sessions_of_user(&session.user_id, now)?;
+    // This browser first, then the most recently active.
+    sessions.sort_by_key(|s| browser.session_hash != Some(s.hash));
+    let sessions = sessions
+        .into_iter()
+        .map(|s| {
+            let current = browser.session_hash == Some(s.hash);
+            SessionRow {
+                id: hex(&s.hash),
+                browser: s
+                    .meta
+                    .as_ref()
+                    .map_or_else(|| "Unknown browser".into(), |m| browser_name(&m.user_agent)),
+                ip: s.meta.as_ref().map_or_else(String::new, |m| m.ip.clone()),
+                signed_in: when(s.session.created_at),
+                last_active: match &s.meta {
+                    _ if current => "now".into(),
+                    Some(m) => format!("{} ago", ago(now, m.last_seen_at)),
+                    None => "unknown".into(),
+                },
+                current,
+            }
+        })
+        .collect();
     let csrf = browser.csrf_token(state);
     let mut resp = render(
         StatusCode::OK,
         &AccountPage {
             username: Some(&session.username),
             csrf: &csrf,
+            notice,
             devices,
+            sessions,
         },
     );
     browser.finish(state, &mut resp);
     Ok(resp)
+}
+
+fn bad(heading: &'static str, text: &'static str) -> PageError {
+    PageError::new(StatusCode::BAD_REQUEST, heading, text)
 }
 
 /// `POST /account/revoke` with `grant` = a grant id or `all`: stops refreshes and
@@ -68,25 +130,168 @@ pub async fn revoke(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
     };
     let target = match form.get("grant") {
         Some("all") => None,
-        Some(id) => Some(unhex::<16>(id).ok_or_else(|| {
-            PageError::new(
-                StatusCode::BAD_REQUEST,
-                "Unknown device",
-                "That device was not found.",
-            )
-        })?),
-        None => {
-            return Err(PageError::new(
-                StatusCode::BAD_REQUEST,
-                "Unknown device",
-                "No device was chosen.",
-            ));
-        }
+        Some(id) => Some(
+            unhex::<16>(id).ok_or_else(|| bad("Unknown device", "That device was not found."))?,
+        ),
+        None => return Err(bad("Unknown device", "No device was chosen.")),
     };
     let n = state
         .store
         .revoke_user_grants(session.user_id.clone(), target)
         .await?;
     tracing::info!(user = %session.username, revoked = n, "grants revoked from the account page");
-    Ok(response::see_other("/account"))
+    crate::events::grants_revoked(state, &session.username, n);
+    Ok(response::see_other(match target {
+        Some(_) => "/account?notice=revoked",
+        None => "/account?notice=revoked-all",
+    }))
+}
+
+/// `POST /account/sessions` with `session` = a session id or `others`: signs that
+/// browser (or every other browser of this user) out.
+pub async fn sign_out(
+    state: &AppState,
+    req: Request<Incoming>,
+    now: u64,
+) -> Result<Resp, PageError> {
+    let (browser, form) = read_post(state, req, now).await?;
+    let (Some(session), Some(mine)) = (browser.session, browser.session_hash) else {
+        return Ok(to_login("/account"));
+    };
+    let which = match form.get("session") {
+        Some("others") => EndSessions::AllExcept(mine),
+        Some(id) => EndSessions::One(
+            unhex::<32>(id).ok_or_else(|| bad("Unknown session", "That session was not found."))?,
+        ),
+        None => return Err(bad("Unknown session", "No session was chosen.")),
+    };
+    let n = state
+        .store
+        .end_user_sessions(session.user_id.clone(), which)
+        .await?;
+    tracing::info!(user = %session.username, ended = n, "sessions signed out from the account page");
+    if which == EndSessions::One(mine) {
+        return Ok(response::see_other("/login"));
+    }
+    Ok(response::see_other(match which {
+        EndSessions::One(_) => "/account?notice=signed-out",
+        EndSessions::AllExcept(_) => "/account?notice=signed-out-others",
+    }))
+}
+
+/// `GET /account/password`.
+pub fn password_page(
+    state: &AppState,
+    req: &Request<Incoming>,
+    now: u64,
+) -> Result<Resp, PageError> {
+    let browser = Browser::from_headers(state, req.headers(), now)?;
+    if browser.session.is_none() {
+        return Ok(to_login("/account/password"));
+    }
+    Ok(password_form(state, &browser, StatusCode::OK, None))
+}
+
+fn password_form(
+    state: &AppState,
+    browser: &Browser,
+    status: StatusCode,
+    error: Option<&str>,
+) -> Resp {
+    let csrf = browser.csrf_token(state);
+    let mut resp = render(
+        status,
+        &PasswordPage {
+            username: browser.session.as_ref().map(|s| s.username.as_str()),
+            csrf: &csrf,
+            error,
+        },
+    );
+    browser.finish(state, &mut resp);
+    resp
+}
+
+/// `POST /account/password` (`current_password`, `new_password`,
+/// `confirm_password`): checks the current password (counted like a failed sign-in
+/// when wrong), hashes the new one with argon2id off the async workers, and signs
+/// every other browser out.
+pub async fn change_password(
+    state: &AppState,
+    req: Request<Incoming>,
+    ip: IpAddr,
+    now: u64,
+) -> Result<Resp, PageError> {
+    let (browser, form) = read_post(state, req, now).await?;
+    let (Some(session), Some(mine)) = (browser.session.clone(), browser.session_hash) else {
+        return Ok(to_login("/account/password"));
+    };
+    let current = form.get("current_password").unwrap_or("").to_string();
+    let new = form.get("new_password").unwrap_or("").to_string();
+    let confirm = form.get("confirm_password").unwrap_or("");
+    let fail = |status, msg: &str| Ok(password_form(state, &browser, status, Some(msg)));
+    if new.chars().count() < MIN_PASSWORD_CHARS {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "The new password is too short: use at least 8 characters.",
+        );
+    }
+    if new != confirm {
+        return fail(
+            StatusCode::BAD_REQUEST,
+            "The two new passwords are not the same.",
+        );
+    }
+    let th = &state.throttles;
+    let t = Instant::now();
+    let (ip_key, account_key) = (client_key(ip), session.username.to_lowercase());
+    if let Some(wait) = th.login_ip.blocked_for(&ip_key, t).or_else(|| {
+        th.login_account
+            .blocked_for(&account_key, t)
+            .filter(|_| th.login_ip.failed_recently(&ip_key, t))
+    }) {
+        let secs = wait.as_secs() + 1;
+        let mut resp = password_form(
+            state,
+            &browser,
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(&format!("Too many wrong passwords. Try again in {secs} s.")),
+        );
+        retry_after(&mut resp, secs);
+        return Ok(resp);
+    }
+    let user = state.store.user(&session.username)?;
+    let hash = user
+        .as_ref()
+        .filter(|u| u.id == session.user_id)
+        .map(|u| u.password_hash.clone());
+    if !state.passwords.verify(current, hash).await {
+        th.login_ip.fail(&ip_key, t);
+        th.login_account.fail(&account_key, t);
+        return fail(
+            StatusCode::UNAUTHORIZED,
+            "Your current password is not right.",
+        );
+    }
+    let Some(new_hash) = state.passwords.hash(new).await else {
+        return Err(PageError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            "The new password could not be stored. Please try again.",
+        ));
+    };
+    match state
+        .store
+        .change_password(session.user_id, session.username.clone(), new_hash, mine)
+        .await?
+    {
+        PasswordChange::Changed { signed_out } => {
+            tracing::info!(user = %session.username, signed_out, "password changed");
+            Ok(response::see_other("/account?notice=password"))
+        }
+        PasswordChange::UnknownUser => Err(PageError::new(
+            StatusCode::CONFLICT,
+            "Account changed",
+            "This account was changed meanwhile. Sign in again.",
+        )),
+    }
 }

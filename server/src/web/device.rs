@@ -3,17 +3,17 @@
 use std::net::IpAddr;
 use std::time::Instant;
 
-use authgate_proto::UserCode;
+use authgate_proto::{UserCode, UserCodeError};
 use hyper::Request;
 use hyper::StatusCode;
 use hyper::body::Incoming;
 
 use super::session::Browser;
-use super::{PageError, query, read_post, render, to_login};
+use super::{PageError, guess, query, read_post, render, retry_after, to_login};
 use crate::http::response::Resp;
 use crate::state::{AppState, describe_scope};
 use crate::store::{DecideOutcome, Decision, DeviceAuth, DeviceStatus};
-use crate::views::{ConsentPage, DevicePage, MessagePage, when};
+use crate::views::{ConsentPage, DevicePage, ResultPage, ago, when};
 
 /// `GET /device[?user_code=…]`: the code form, or straight to consent when the link
 /// (or QR code) carried a valid code.
@@ -68,19 +68,11 @@ fn code_form(
             csrf: &csrf,
             user_code: typed,
             error,
+            throttled: status == StatusCode::TOO_MANY_REQUESTS,
         },
     );
     browser.finish(state, &mut resp);
     resp
-}
-
-/// Throttle keys for this browser: its IP, its session, and everyone together.
-fn guess_keys(browser: &Browser, ip: IpAddr) -> (String, String) {
-    let session = browser
-        .session_hash
-        .map(|h| crate::secrets::hex(&h[..8]))
-        .unwrap_or_default();
-    (ip.to_string(), session)
 }
 
 fn lookup_and_consent(
@@ -91,27 +83,31 @@ fn lookup_and_consent(
     now: u64,
 ) -> Result<Resp, PageError> {
     let t = Instant::now();
-    let (ip_key, session_key) = guess_keys(browser, ip);
-    let th = &state.throttles;
-    let blocked = th
-        .user_code_ip
-        .blocked_for(&ip_key, t)
-        .or_else(|| th.user_code_session.blocked_for(&session_key, t))
-        .or_else(|| th.user_code_global.blocked_for("all", t));
-    if let Some(wait) = blocked {
+    let user_id = browser
+        .session
+        .as_ref()
+        .map(|s| s.user_id.as_str())
+        .unwrap_or("");
+    let keys = guess::GuessKeys::new(ip, browser.session_hash.as_ref(), user_id);
+    if let Some(wait) = guess::blocked(&state.throttles, &keys, t) {
+        crate::events::throttled("user_code");
+        let secs = wait.as_secs() + 1;
         let msg = format!(
-            "Too many wrong codes. Try again in {} s.",
-            wait.as_secs() + 1
+            "Too many wrong codes. For your safety, codes can't be checked for a moment. \
+             Try again in {secs} s."
         );
-        return Ok(code_form(
+        let mut resp = code_form(
             state,
             browser,
             StatusCode::TOO_MANY_REQUESTS,
             typed,
             Some(&msg),
-        ));
+        );
+        retry_after(&mut resp, secs);
+        return Ok(resp);
     }
-    let found = match UserCode::parse(typed) {
+    let parsed = UserCode::parse(typed);
+    let found = match &parsed {
         Ok(code) => state
             .store
             .device_auth_by_user_code(code.as_str())?
@@ -119,13 +115,17 @@ fn lookup_and_consent(
         Err(_) => None,
     };
     let Some(auth) = found else {
-        th.user_code_ip.hit(&ip_key, t);
-        th.user_code_session.hit(&session_key, t);
-        th.user_code_global.hit("all", t);
-        let msg = match UserCode::parse(typed) {
-            Err(e) => format!("That is not a valid code: {e}."),
+        let msg = match parsed {
+            // A typo of the wrong shape is not a guess: it is not counted.
+            Err(UserCodeError::InvalidCharacter) => {
+                "A code has only the letters shown on your device (no vowels or digits). \
+                 Check it and try again."
+            }
+            Err(_) => "A code has 8 letters, like BCDF-GHJK. Check it and try again.",
             Ok(_) => {
-                "That code is wrong, expired or already used. Check the code on your device.".into()
+                guess::wrong(&state.throttles, &keys, t);
+                "That code is wrong, expired or already used. Check the code on your device; \
+                 if it has expired, start again there."
             }
         };
         return Ok(code_form(
@@ -133,13 +133,19 @@ fn lookup_and_consent(
             browser,
             StatusCode::BAD_REQUEST,
             typed,
-            Some(&msg),
+            Some(msg),
         ));
     };
-    consent_page(state, browser, &auth)
+    consent_page(state, browser, &auth, ip, now)
 }
 
-fn consent_page(state: &AppState, browser: &Browser, auth: &DeviceAuth) -> Result<Resp, PageError> {
+fn consent_page(
+    state: &AppState,
+    browser: &Browser,
+    auth: &DeviceAuth,
+    ip: IpAddr,
+    now: u64,
+) -> Result<Resp, PageError> {
     let client_name = state
         .store
         .client(&auth.client_id)?
@@ -159,16 +165,20 @@ fn consent_page(state: &AppState, browser: &Browser, auth: &DeviceAuth) -> Resul
             username: browser.session.as_ref().map(|s| s.username.as_str()),
             csrf: &csrf,
             client_name: &client_name,
+            client_id: &auth.client_id,
             user_code: code.as_str(),
             display_code: code.display().as_str(),
             scopes: auth
                 .scope
                 .split(' ')
                 .filter(|s| !s.is_empty())
-                .map(describe_scope)
+                .map(|s| (s, describe_scope(s)))
                 .collect(),
             requested_at: when(auth.created_at),
+            requested_ago: ago(now, auth.created_at),
+            expires_in: ago(auth.expires_at, now),
             requester_ip: &auth.requester_ip,
+            same_network: auth.requester_ip == ip.to_string(),
             user_agent: &auth.user_agent,
         },
     );
@@ -208,50 +218,99 @@ pub async fn decide(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
         .store
         .decide(code.as_str().to_string(), decision, now)
         .await?;
-    let (status, heading, text) = match outcome {
+    let (status, kind, heading, text) = match &outcome {
         DecideOutcome::Done(_) if approving => {
             tracing::info!(user = %session.username, "device approved");
+            crate::events::device_decided(
+                state,
+                &session.username,
+                code.as_str(),
+                true,
+                &device_detail(&outcome),
+            );
             (
                 StatusCode::OK,
+                "approved",
                 "Device approved",
-                "Your device is now connected. You can return to it.",
+                "Go back to your device: it connects within a few seconds. \
+                 Changed your mind? Revoke it under Your devices.",
             )
         }
         DecideOutcome::Done(_) => {
             tracing::info!(user = %session.username, "device denied");
+            crate::events::device_decided(
+                state,
+                &session.username,
+                code.as_str(),
+                false,
+                &device_detail(&outcome),
+            );
             (
                 StatusCode::OK,
+                "denied",
                 "Request denied",
-                "The device was not given access. Nothing else is needed.",
+                "The device was not given access, and its code can't be used again. \
+                 Nothing else is needed.",
             )
         }
         DecideOutcome::NotFound => (
             StatusCode::BAD_REQUEST,
+            "problem",
             "Unknown code",
-            "This code does not exist.",
+            "This code does not exist. Check the code on your device.",
         ),
         DecideOutcome::Expired => (
             StatusCode::BAD_REQUEST,
+            "problem",
             "Code expired",
-            "This code has expired. Start again on your device.",
+            "This code has expired. Start again on your device to get a new one.",
         ),
         DecideOutcome::AlreadyDecided => (
             StatusCode::CONFLICT,
+            "problem",
             "Already answered",
             "This request was already approved or denied.",
         ),
     };
+    let (client_name, scopes) = match &outcome {
+        DecideOutcome::Done(auth) => (
+            state
+                .store
+                .client(&auth.client_id)?
+                .map(|c| c.name)
+                .unwrap_or_else(|| auth.client_id.clone()),
+            auth.scope
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(describe_scope)
+                .collect(),
+        ),
+        _ => (String::new(), Vec::new()),
+    };
     let csrf = browser.csrf_token(state);
     let mut resp = render(
         status,
-        &MessagePage {
+        &ResultPage {
             username: Some(&session.username),
             csrf: &csrf,
+            kind,
             heading,
             text,
-            link: Some(("/account", "Your devices")),
+            client_name: &client_name,
+            scopes,
         },
     );
     browser.finish(state, &mut resp);
     Ok(resp)
+}
+
+/// What the audit log keeps about a decided request: client, scopes, device IP.
+fn device_detail(outcome: &DecideOutcome) -> String {
+    match outcome {
+        DecideOutcome::Done(a) => format!(
+            "client={} scope={} device_ip={}",
+            a.client_id, a.scope, a.requester_ip
+        ),
+        _ => String::new(),
+    }
 }

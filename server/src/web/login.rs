@@ -7,12 +7,12 @@ use hyper::Request;
 use hyper::StatusCode;
 use hyper::body::Incoming;
 
-use super::session::{Browser, SESSION_COOKIE, cookie_string};
-use super::{PageError, query, read_post, render};
+use super::session::{Browser, IDLE_TIMEOUT_SECS, SESSION_COOKIE, cookie_string};
+use super::{PageError, client_key, query, read_post, render, retry_after, user_agent};
 use crate::http::response::{self, Resp, set_cookie};
 use crate::secrets::{random_token, sha256};
 use crate::state::AppState;
-use crate::store::Session;
+use crate::store::{Session, SessionMeta};
 use crate::views::{LoginPage, MessagePage};
 
 /// Only local paths are followed after login, so `next` can't bounce a user to
@@ -59,38 +59,45 @@ fn login_form(
 }
 
 /// `POST /login`: checks the password (argon2id, off the async workers), with
-/// per-IP and per-account limits on failures, and starts a fresh session.
+/// per-IP and per-account backoff on failures, and starts a fresh session.
+///
+/// The account's backoff is applied only to addresses that failed a sign-in
+/// recently: someone guessing `admin`'s password from elsewhere slows themselves
+/// down, not the owner signing in from a clean address.
 pub async fn submit(
     state: &AppState,
     req: Request<Incoming>,
     ip: IpAddr,
     now: u64,
 ) -> Result<Resp, PageError> {
+    let agent = user_agent(req.headers());
     let (browser, form) = read_post(state, req, now).await?;
     let next = safe_next(form.get("next")).to_string();
     let username = form.get("username").unwrap_or("").trim().to_string();
     let password = form.get("password").unwrap_or("").to_string();
     let t = Instant::now();
-    let ip_key = ip.to_string();
+    let ip_key = client_key(ip);
     let account_key = username.to_lowercase();
-    let blocked = state
-        .throttles
-        .login_ip
-        .blocked_for(&ip_key, t)
-        .or_else(|| state.throttles.login_account.blocked_for(&account_key, t));
+    let th = &state.throttles;
+    let blocked = th.login_ip.blocked_for(&ip_key, t).or_else(|| {
+        th.login_account
+            .blocked_for(&account_key, t)
+            .filter(|_| th.login_ip.failed_recently(&ip_key, t))
+    });
     if let Some(wait) = blocked {
-        let msg = format!(
-            "Too many failed sign-ins. Try again in {} s.",
-            wait.as_secs() + 1
-        );
-        return Ok(login_form(
+        crate::events::throttled("login");
+        let secs = wait.as_secs() + 1;
+        let msg = format!("Too many failed sign-ins. Try again in {secs} s.");
+        let mut resp = login_form(
             state,
             &browser,
             StatusCode::TOO_MANY_REQUESTS,
             &next,
             &username,
             Some(&msg),
-        ));
+        );
+        retry_after(&mut resp, secs);
+        return Ok(resp);
     }
     let user = state.store.user(&username)?.filter(|u| !u.disabled);
     let ok = state
@@ -98,9 +105,10 @@ pub async fn submit(
         .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
         .await;
     let Some(user) = user.filter(|_| ok) else {
-        state.throttles.login_ip.hit(&ip_key, t);
-        state.throttles.login_account.hit(&account_key, t);
+        th.login_ip.fail(&ip_key, t);
+        th.login_account.fail(&account_key, t);
         tracing::info!(%ip, "failed sign-in");
+        crate::events::login_failed(state, &username, ip);
         return Ok(login_form(
             state,
             &browser,
@@ -110,14 +118,11 @@ pub async fn submit(
             Some("Wrong user name or password."),
         ));
     };
-    // A new session id at every login (no session fixation).
-    if let Some(old) = browser.session_hash {
-        state.store.delete_session(old).await?;
-    }
+    // A new session id at every login (no session fixation); the old one ends.
     let secret = random_token();
     state
         .store
-        .create_session(
+        .start_session(
             sha256(secret.as_bytes()),
             Session {
                 user_id: user.id.clone(),
@@ -125,9 +130,19 @@ pub async fn submit(
                 created_at: now,
                 expires_at: now + state.settings.session_ttl,
             },
+            SessionMeta {
+                user_id: user.id.clone(),
+                created_at: now,
+                last_seen_at: now,
+                idle_secs: IDLE_TIMEOUT_SECS.min(state.settings.session_ttl),
+                ip: ip.to_string(),
+                user_agent: agent,
+            },
+            browser.session_hash,
         )
         .await?;
     tracing::info!(user = %user.username, %ip, "signed in");
+    crate::events::login_ok(state, &user.username, ip);
     let mut resp = response::see_other(&next);
     set_cookie(
         &mut resp,
@@ -167,7 +182,7 @@ pub fn logout_page(state: &AppState, req: &Request<Incoming>, now: u64) -> Resul
 pub async fn logout(state: &AppState, req: Request<Incoming>, now: u64) -> Result<Resp, PageError> {
     let (browser, _) = read_post(state, req, now).await?;
     if let Some(h) = browser.session_hash {
-        state.store.delete_session(h).await?;
+        state.store.end_session(h).await?;
     }
     let mut resp = response::see_other("/login");
     set_cookie(

@@ -4,13 +4,17 @@
 
 pub mod account;
 pub mod device;
+pub mod guess;
 pub mod login;
 pub mod session;
+
+use std::net::IpAddr;
 
 use askama::Template;
 use hyper::Request;
 use hyper::StatusCode;
 use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 
 use crate::http::body::{BodyError, FORM_LIMIT, is_form, read_limited};
 use crate::http::form::Form;
@@ -134,4 +138,52 @@ pub fn to_login(next: &str) -> Resp {
     let encoded: String =
         percent_encoding::utf8_percent_encode(next, percent_encoding::NON_ALPHANUMERIC).collect();
     response::see_other(&format!("/login?next={encoded}"))
+}
+
+/// The key a client address is throttled under: the address itself for IPv4, its
+/// /64 network for IPv6 (one subscriber usually holds a whole /64).
+pub fn client_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+/// Adds `Retry-After: secs` to a throttled answer.
+pub fn retry_after(resp: &mut Resp, secs: u64) {
+    resp.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(secs));
+}
+
+/// The request's `User-Agent`, at most 200 characters, for the session list and
+/// consent page.
+pub fn user_agent(headers: &HeaderMap) -> String {
+    headers
+        .get(USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .chars()
+        .take(200)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::client_key;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        assert_eq!(client_key(a), "2001:db8:1:2::/64");
+        let m: std::net::IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(client_key(m), "192.0.2.7");
+    }
 }

@@ -14,6 +14,14 @@ use crate::secrets::{ct_eq, random_token, sha256};
 use crate::state::AppState;
 use crate::store::{Session, StoreError};
 
+/// A session ends after this long without a page view (the absolute limit is the
+/// configured session lifetime).
+pub const IDLE_TIMEOUT_SECS: u64 = 3600;
+/// Activity is written at most this often per session: page views are reads, and
+/// only one in five minutes costs a write through the group-commit writer. OAuth
+/// endpoints never look at sessions at all.
+pub const TOUCH_GAP_SECS: u64 = 300;
+
 /// Cookie holding the session secret.
 pub const SESSION_COOKIE: &str = "authgate_session";
 /// Cookie the CSRF tokens are bound to.
@@ -49,7 +57,15 @@ impl Browser {
     ) -> Result<Self, StoreError> {
         let session_hash = cookie(headers, SESSION_COOKIE).map(|v| sha256(v.as_bytes()));
         let session = match &session_hash {
-            Some(h) => state.store.session(h, now)?,
+            Some(h) => match state.store.live_session(h, now)? {
+                Some((session, meta)) => {
+                    if meta.is_some_and(|m| m.last_seen_at.saturating_add(TOUCH_GAP_SECS) <= now) {
+                        touch_later(state, *h, now);
+                    }
+                    Some(session)
+                }
+                None => None,
+            },
             None => None,
         };
         let (csrf_seed, new_csrf_seed) = match cookie(headers, CSRF_COOKIE) {
@@ -89,6 +105,18 @@ impl Browser {
                 &cookie_string(state, CSRF_COOKIE, &self.csrf_seed, "Strict", None),
             );
         }
+    }
+}
+
+/// Records a session's activity without making the page wait for the write.
+fn touch_later(state: &AppState, hash: [u8; 32], now: u64) {
+    let store = state.store.clone();
+    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        rt.spawn(async move {
+            if let Err(e) = store.touch_session(hash, now, TOUCH_GAP_SECS).await {
+                tracing::warn!("could not record session activity: {e}");
+            }
+        });
     }
 }
 

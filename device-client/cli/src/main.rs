@@ -1,0 +1,483 @@
+//! `authgate-login`: log in from a terminal with the OAuth 2.0 device flow (RFC 8628).
+//!
+//! `login` discovers the server's endpoints (RFC 8414), shows the verification URL,
+//! the code and a QR code, counts down while it polls, and caches the tokens; `token`
+//! prints a valid access token for scripts (refreshing it when needed); `status`
+//! says who is logged in where; `logout` revokes the tokens (RFC 7009) and forgets
+//! them. Works with any RFC 8628 server; the protocol logic is `authgate-device`.
+
+mod store;
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use authgate_device::blocking::{
+    Control, Endpoints, Handler, HttpTransport, TransportError, unix_now,
+};
+use authgate_device::{
+    Backoff, Config, DeviceFlow, Duration, Event, Instant, QR_BUFFER_LEN, QR_DEFAULT_QUIET_ZONE,
+    Qr, TextStyle, Tokens,
+};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::store::{Session, Store};
+
+/// Refresh when less than this is left on the access token before printing it.
+const TOKEN_MIN_VALIDITY: Duration = Duration::from_secs(60);
+
+#[derive(Parser)]
+#[command(
+    name = "authgate-login",
+    version,
+    about = "Log in to an OAuth 2.0 server with the device flow (RFC 8628)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Log in: show a code and a QR code, wait for approval, cache the tokens.
+    Login {
+        /// The server's base URL (its RFC 8414 issuer), e.g. https://auth.example.com
+        #[arg(long, env = "AUTHGATE_SERVER")]
+        server: String,
+        /// The client id to log in as.
+        #[arg(long, default_value = "authgate-cli")]
+        client_id: String,
+        /// Space-separated scopes to ask for (default: the client's).
+        #[arg(long)]
+        scope: Option<String>,
+        /// When to draw the QR code.
+        #[arg(long, value_enum, default_value_t = QrMode::Auto)]
+        qr: QrMode,
+        /// Skip RFC 8414 discovery and use AuthGate's default endpoint paths.
+        #[arg(long)]
+        no_discovery: bool,
+    },
+    /// Show whether and where you are logged in (exit status 1 if not).
+    Status,
+    /// Print a valid access token, refreshing it if needed (for scripts).
+    Token,
+    /// Revoke the tokens at the server and forget them.
+    Logout,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum QrMode {
+    /// Only when standard output is a terminal.
+    Auto,
+    /// Always (e.g. when piping into a pager).
+    Always,
+    /// Never.
+    Never,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = Store::locate()
+        .map_err(|e| e.to_string())
+        .and_then(|store| match cli.command {
+            Command::Login {
+                server,
+                client_id,
+                scope,
+                qr,
+                no_discovery,
+            } => login(&store, server, client_id, scope, qr, no_discovery),
+            Command::Status => status(&store),
+            Command::Token => token(&store),
+            Command::Logout => logout(&store),
+        });
+    match result {
+        Ok(code) => code,
+        Err(msg) => {
+            eprintln!("authgate-login: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn flow_config<'a>(session: &'a Session) -> Config<'a> {
+    let mut c = Config::new(&session.client_id);
+    c.scope = session.scope.as_deref();
+    c
+}
+
+// ----- login -----
+
+struct LoginUi {
+    qr: bool,
+    countdown: bool,
+    last_shown: Option<u64>,
+    result: Option<Result<Tokens, String>>,
+}
+
+impl LoginUi {
+    fn clear_countdown(&mut self) {
+        if self.countdown && self.last_shown.take().is_some() {
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
+
+impl Handler for LoginUi {
+    fn event(&mut self, event: Event<'_>) -> Control {
+        self.clear_countdown();
+        match event {
+            Event::ShowCode {
+                user_code,
+                verification_uri,
+                verification_uri_complete,
+                ..
+            } => {
+                println!();
+                println!("To log in, open {verification_uri}");
+                println!("and enter the code: {user_code}");
+                if let Some(uri) = verification_uri_complete {
+                    println!("or open {uri}");
+                    if self.qr {
+                        print_qr(uri);
+                    }
+                }
+                println!();
+                let _ = std::io::stdout().flush();
+                Control::Continue
+            }
+            Event::Authorized(tokens) => {
+                self.result = Some(Ok(tokens.clone()));
+                Control::Stop
+            }
+            Event::SlowDown { interval } => {
+                eprintln!("server asked to poll more slowly: every {interval}");
+                Control::Continue
+            }
+            Event::Retrying {
+                error, retry_at, ..
+            } => {
+                let wait = retry_at - unix_now();
+                eprintln!("{error}; retrying in {}s", wait.as_secs_ceil());
+                Control::Continue
+            }
+            Event::Denied => {
+                self.result = Some(Err("the request was denied".into()));
+                Control::Stop
+            }
+            Event::CodeExpired { .. } => {
+                self.result = Some(Err(
+                    "the code expired before it was approved; run login again".into(),
+                ));
+                Control::Stop
+            }
+            Event::Failed(e) => {
+                self.result = Some(Err(format!("login failed: {e}")));
+                Control::Stop
+            }
+            _ => Control::Continue,
+        }
+    }
+
+    fn waiting(&mut self, flow: &DeviceFlow<'_>, now: Instant) {
+        if !self.countdown {
+            return;
+        }
+        if let Some(code) = flow.code() {
+            let left = (code.expires_at - now).as_secs_ceil();
+            if self.last_shown != Some(left) {
+                self.last_shown = Some(left);
+                eprint!(
+                    "\r\x1b[2KWaiting for approval… code expires in {}:{:02}",
+                    left / 60,
+                    left % 60
+                );
+                let _ = std::io::stderr().flush();
+            }
+        }
+    }
+
+    fn transport_error(&mut self, error: &TransportError) {
+        self.clear_countdown();
+        eprintln!("{error}");
+    }
+}
+
+fn print_qr(uri: &str) {
+    let (mut out, mut temp) = ([0u8; QR_BUFFER_LEN], [0u8; QR_BUFFER_LEN]);
+    let Ok(qr) = Qr::encode(uri, &mut out, &mut temp) else {
+        return; // A URI too long for a QR code: the link above still works.
+    };
+    let mut text = String::new();
+    // Terminals are mostly light-on-dark: print the light modules as ink.
+    if qr
+        .render_text(
+            &mut text,
+            TextStyle::HalfBlocks,
+            QR_DEFAULT_QUIET_ZONE,
+            true,
+        )
+        .is_ok()
+    {
+        print!("{text}");
+    }
+}
+
+fn login(
+    store: &Store,
+    server: String,
+    client_id: String,
+    scope: Option<String>,
+    qr: QrMode,
+    no_discovery: bool,
+) -> Result<ExitCode, String> {
+    let transport = if no_discovery {
+        HttpTransport::new(Endpoints::authgate_defaults(&server))
+    } else {
+        HttpTransport::discover(&server).map_err(|e| format!("{server}: {e}"))?
+    };
+    let session = Session {
+        server,
+        client_id,
+        scope,
+        endpoints: transport.endpoints().clone(),
+    };
+    let mut flow = DeviceFlow::new(flow_config(&session), unix_now());
+    let mut ui = LoginUi {
+        qr: match qr {
+            QrMode::Auto => std::io::stdout().is_terminal(),
+            QrMode::Always => true,
+            QrMode::Never => false,
+        },
+        countdown: std::io::stderr().is_terminal(),
+        last_shown: None,
+        result: None,
+    };
+    transport
+        .run(&mut flow, &mut ui)
+        .map_err(|e| e.to_string())?;
+    ui.clear_countdown();
+    match ui.result {
+        Some(Ok(tokens)) => {
+            store
+                .save(&session, &tokens)
+                .map_err(|e| format!("saving tokens in {}: {e}", store.dir().display()))?;
+            println!("Logged in to {}.", session.server);
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Err(msg)) => Err(msg),
+        None => Err("the login ended without tokens".into()),
+    }
+}
+
+// ----- status -----
+
+/// The claims `status` shows, read from a PASETO v4.public payload (not verified:
+/// this is display only, the server decides what a token is worth).
+#[derive(serde::Deserialize)]
+struct Claims {
+    sub: Option<String>,
+    scope: Option<String>,
+}
+
+fn peek_claims(token: &str) -> Option<Claims> {
+    use base64::Engine as _;
+    let body = token.strip_prefix("v4.public.")?.split('.').next()?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(body)
+        .ok()?;
+    // The message is followed by a 64-byte Ed25519 signature.
+    let msg = raw.get(..raw.len().checked_sub(64)?)?;
+    serde_json::from_slice(msg).ok()
+}
+
+fn describe(remaining: Option<Duration>) -> String {
+    match remaining {
+        None => "no expiry given".into(),
+        Some(d) if d == Duration::ZERO => "expired".into(),
+        Some(d) => {
+            let s = d.as_secs();
+            format!("expires in {}m{:02}s", s / 60, s % 60)
+        }
+    }
+}
+
+fn status(store: &Store) -> Result<ExitCode, String> {
+    let Some((session, tokens)) = store.load().map_err(|e| e.to_string())? else {
+        println!("Not logged in.");
+        return Ok(ExitCode::FAILURE);
+    };
+    let now = unix_now();
+    println!(
+        "Logged in to {} as client {}",
+        session.server, session.client_id
+    );
+    if let Some(claims) = peek_claims(tokens.access_token()) {
+        if let Some(sub) = claims.sub {
+            println!("User: {sub}");
+        }
+        if let (None, Some(scope)) = (tokens.scope(), claims.scope) {
+            println!("Scope: {scope}");
+        }
+    }
+    if let Some(scope) = tokens.scope() {
+        println!("Scope: {scope}");
+    }
+    println!("Access token: {}", describe(tokens.remaining(now)));
+    println!(
+        "Refresh token: {}",
+        if tokens.refresh_token().is_some() {
+            "present"
+        } else {
+            "none (login again when the access token expires)"
+        }
+    );
+    println!("Cache: {}", store.dir().display());
+    let usable = !tokens.is_expired(now) || tokens.refresh_token().is_some();
+    Ok(if usable {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+// ----- token -----
+
+fn token(store: &Store) -> Result<ExitCode, String> {
+    let Some((session, tokens)) = store.load().map_err(|e| e.to_string())? else {
+        return Err("not logged in; run `authgate-login login --server URL`".into());
+    };
+    let now = unix_now();
+    let fresh_enough = tokens
+        .remaining(now)
+        .is_none_or(|left| left > TOKEN_MIN_VALIDITY);
+    if fresh_enough {
+        println!("{}", tokens.access_token());
+        return Ok(ExitCode::SUCCESS);
+    }
+    if tokens.refresh_token().is_none() {
+        return Err(
+            "the access token expired and there is no refresh token; run login again".into(),
+        );
+    }
+    let transport = HttpTransport::new(session.endpoints.clone());
+    let mut config = flow_config(&session);
+    // A script should not hang on a dead server.
+    config.backoff = Backoff {
+        max_attempts: Some(3),
+        ..Backoff::DEFAULT
+    };
+    let mut flow = DeviceFlow::resume(config, tokens, now);
+    flow.refresh(now).map_err(|e| e.to_string())?;
+    let mut ui = TokenUi {
+        store,
+        outcome: None,
+    };
+    transport
+        .run(&mut flow, &mut ui)
+        .map_err(|e| e.to_string())?;
+    match ui.outcome {
+        Some(Ok(access)) => {
+            println!("{access}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Err(msg)) => Err(msg),
+        None => Err("the refresh ended without a token".into()),
+    }
+}
+
+struct TokenUi<'s> {
+    store: &'s Store,
+    outcome: Option<Result<String, String>>,
+}
+
+impl Handler for TokenUi<'_> {
+    fn event(&mut self, event: Event<'_>) -> Control {
+        match event {
+            Event::Refreshed(tokens) => {
+                self.outcome = Some(match self.store.save_tokens(tokens) {
+                    Ok(()) => Ok(tokens.access_token().to_owned()),
+                    Err(e) => Err(format!("saving refreshed tokens: {e}")),
+                });
+                Control::Stop
+            }
+            Event::TokensDiscarded => {
+                let _ = self.store.clear();
+                self.outcome = Some(Err(
+                    "the session has ended (refresh token rejected); run login again".into(),
+                ));
+                Control::Stop
+            }
+            Event::Retrying { error, .. } => {
+                eprintln!("{error}; retrying");
+                Control::Continue
+            }
+            Event::Failed(e) => {
+                self.outcome = Some(Err(format!("refresh failed: {e}")));
+                Control::Stop
+            }
+            _ => Control::Continue,
+        }
+    }
+
+    fn transport_error(&mut self, error: &TransportError) {
+        eprintln!("{error}");
+    }
+}
+
+// ----- logout -----
+
+struct LogoutUi {
+    confirmed: Option<bool>,
+}
+
+impl Handler for LogoutUi {
+    fn event(&mut self, event: Event<'_>) -> Control {
+        match event {
+            Event::LoggedOut { confirmed } => {
+                self.confirmed = Some(confirmed);
+                Control::Stop
+            }
+            Event::Retrying { error, .. } => {
+                eprintln!("{error}; retrying");
+                Control::Continue
+            }
+            _ => Control::Continue,
+        }
+    }
+}
+
+fn logout(store: &Store) -> Result<ExitCode, String> {
+    let loaded = match store.load() {
+        Ok(l) => l,
+        Err(e) => {
+            // An unreadable cache cannot be revoked, but it can be forgotten.
+            eprintln!("authgate-login: {e}; removing the cache");
+            None
+        }
+    };
+    let Some((session, tokens)) = loaded else {
+        store.clear().map_err(|e| e.to_string())?;
+        println!("Not logged in.");
+        return Ok(ExitCode::SUCCESS);
+    };
+    let confirmed = if session.endpoints.revocation_endpoint.is_some() {
+        let transport = HttpTransport::new(session.endpoints.clone());
+        let now = unix_now();
+        let mut flow = DeviceFlow::resume(flow_config(&session), tokens, now);
+        flow.logout(now).map_err(|e| e.to_string())?;
+        let mut ui = LogoutUi { confirmed: None };
+        transport
+            .run(&mut flow, &mut ui)
+            .map_err(|e| e.to_string())?;
+        ui.confirmed.unwrap_or(false)
+    } else {
+        false
+    };
+    store.clear().map_err(|e| e.to_string())?;
+    if confirmed {
+        println!("Logged out; the tokens were revoked.");
+    } else {
+        println!("Logged out locally; the server could not confirm the revocation.");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,360 @@
+//! A blocking HTTPS transport for Linux devices and CLIs (feature `std`).
+//!
+//! It discovers endpoints from RFC 8414 metadata, carries out [`DeviceFlow`]'s
+//! requests with `ureq` (rustls for TLS), sleeps until its deadlines, and reports to a
+//! [`Handler`]. Time is Unix milliseconds ([`unix_now`]), so tokens saved with
+//! [`crate::Tokens::to_bytes`] keep a meaningful expiry across runs.
+
+use std::string::{String, ToString};
+use std::time::{SystemTime, UNIX_EPOCH};
+use std::vec::Vec;
+use std::{fmt, format, thread, vec};
+
+use authgate_proto::paths;
+use serde::Deserialize;
+
+use crate::REQUEST_BUFFER_LEN;
+use crate::error::Error;
+use crate::event::Event;
+use crate::flow::DeviceFlow;
+use crate::request::{Endpoint, FORM_CONTENT_TYPE, Transmit};
+use crate::time::{Duration, Instant};
+
+/// Largest response body read; OAuth answers are a few hundred bytes, and a bound
+/// keeps a hostile server from filling memory.
+pub const MAX_RESPONSE_BYTES: u64 = 64 * 1024;
+
+/// Per-request time limit (connect, send and read together).
+pub const REQUEST_TIMEOUT: core::time::Duration = core::time::Duration::from_secs(30);
+
+/// The current time as an [`Instant`] in Unix milliseconds. Wall-clock based so that
+/// stored token expiries survive restarts; the flow tolerates small steps back.
+pub fn unix_now() -> Instant {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0);
+    Instant::from_millis(ms)
+}
+
+/// Full URLs of the endpoints the flow uses.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct Endpoints {
+    /// The server's issuer identifier (RFC 8414 `issuer`).
+    pub issuer: String,
+    /// RFC 8628 device authorization endpoint.
+    pub device_authorization_endpoint: String,
+    /// RFC 6749 token endpoint.
+    pub token_endpoint: String,
+    /// RFC 7009 revocation endpoint, if the server has one.
+    #[serde(default)]
+    pub revocation_endpoint: Option<String>,
+}
+
+/// What the RFC 8414 document must or may contain for a device client.
+#[derive(Deserialize)]
+struct Metadata {
+    issuer: Option<String>,
+    device_authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    revocation_endpoint: Option<String>,
+}
+
+impl Endpoints {
+    /// AuthGate's default paths under `base_url`, for servers without discovery.
+    pub fn authgate_defaults(base_url: &str) -> Self {
+        let base = base_url.trim_end_matches('/');
+        Endpoints {
+            issuer: base.to_string(),
+            device_authorization_endpoint: format!("{base}{}", paths::DEVICE_AUTHORIZATION),
+            token_endpoint: format!("{base}{}", paths::TOKEN),
+            revocation_endpoint: Some(format!("{base}{}", paths::REVOCATION)),
+        }
+    }
+
+    /// Reads an RFC 8414 metadata document. Fails if it lacks a token endpoint or a
+    /// device authorization endpoint (the server does not do RFC 8628).
+    pub fn from_metadata(json: &[u8]) -> Result<Self, TransportError> {
+        let m: Metadata = serde_json::from_slice(json)
+            .map_err(|e| TransportError::Discovery(format!("metadata is not valid JSON: {e}")))?;
+        let need = |v: Option<String>, name: &str| {
+            v.filter(|s| !s.is_empty())
+                .ok_or_else(|| TransportError::Discovery(format!("metadata has no {name}")))
+        };
+        Ok(Endpoints {
+            issuer: m.issuer.unwrap_or_default(),
+            device_authorization_endpoint: need(
+                m.device_authorization_endpoint,
+                "device_authorization_endpoint (the server does not support RFC 8628)",
+            )?,
+            token_endpoint: need(m.token_endpoint, "token_endpoint")?,
+            revocation_endpoint: m.revocation_endpoint.filter(|s| !s.is_empty()),
+        })
+    }
+
+    /// The URL for `endpoint`, if known.
+    pub fn url(&self, endpoint: Endpoint) -> Option<&str> {
+        match endpoint {
+            Endpoint::DeviceAuthorization => Some(&self.device_authorization_endpoint),
+            Endpoint::Token => Some(&self.token_endpoint),
+            Endpoint::Revocation => self.revocation_endpoint.as_deref(),
+        }
+    }
+}
+
+/// RFC 8414 §3.1 metadata URLs for an issuer: the well-known suffix goes between the
+/// host and the issuer's path; the plain appended form is the common fallback.
+pub fn metadata_urls(server_url: &str) -> Vec<String> {
+    let base = server_url.trim_end_matches('/');
+    let after_scheme = base.find("://").map_or(0, |i| i + 3);
+    let (origin, path) = match base[after_scheme..].find('/') {
+        Some(i) => base.split_at(after_scheme + i),
+        None => (base, ""),
+    };
+    let mut urls = vec![format!("{origin}{}{path}", paths::METADATA)];
+    if !path.is_empty() {
+        urls.push(format!("{base}{}", paths::METADATA));
+    }
+    urls
+}
+
+/// Why a request or discovery failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// No answer: DNS, connection, TLS, timeout or a body over [`MAX_RESPONSE_BYTES`].
+    Http(String),
+    /// The server has no URL for this endpoint (e.g. no revocation endpoint).
+    NoEndpoint(Endpoint),
+    /// The metadata document could not be fetched or lacks a required endpoint.
+    Discovery(String),
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransportError::Http(m) => write!(f, "HTTP request failed: {m}"),
+            TransportError::NoEndpoint(e) => write!(f, "the server has no {e:?} endpoint"),
+            TransportError::Discovery(m) => write!(f, "discovery failed: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for TransportError {}
+
+/// Whether [`HttpTransport::run`] should go on after an event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Keep driving the flow.
+    Continue,
+    /// Return from `run` now (e.g. logged in and that was all the CLI wanted).
+    Stop,
+}
+
+/// Receives what happens while [`HttpTransport::run`] drives a flow.
+pub trait Handler {
+    /// An event from the flow; the return value says whether to keep going.
+    fn event(&mut self, event: Event<'_>) -> Control;
+
+    /// Called about once per `tick` while waiting for a deadline, e.g. to redraw a
+    /// countdown. `now` is the current time.
+    fn waiting(&mut self, _flow: &DeviceFlow<'_>, _now: Instant) {}
+
+    /// A request got no answer; the flow retries it. Lets the caller show why.
+    fn transport_error(&mut self, _error: &TransportError) {}
+}
+
+/// A blocking HTTP(S) transport bound to one server's endpoints.
+pub struct HttpTransport {
+    agent: ureq::Agent,
+    endpoints: Endpoints,
+    tick: Duration,
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        // OAuth errors arrive as 400/401 with a JSON body the flow must see.
+        .http_status_as_error(false)
+        .timeout_global(Some(REQUEST_TIMEOUT))
+        .user_agent(concat!("authgate-device/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+fn read_body(mut resp: ureq::http::Response<ureq::Body>) -> Result<(u16, Vec<u8>), TransportError> {
+    let status = resp.status().as_u16();
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_RESPONSE_BYTES)
+        .read_to_vec()
+        .map_err(|e| TransportError::Http(e.to_string()))?;
+    Ok((status, body))
+}
+
+impl HttpTransport {
+    /// A transport for known endpoints.
+    pub fn new(endpoints: Endpoints) -> Self {
+        HttpTransport {
+            agent: agent(),
+            endpoints,
+            tick: Duration::from_secs(1),
+        }
+    }
+
+    /// Fetches the server's RFC 8414 metadata and uses the endpoints it names.
+    pub fn discover(server_url: &str) -> Result<Self, TransportError> {
+        let agent = agent();
+        let mut last = TransportError::Discovery("no metadata URL".into());
+        for url in metadata_urls(server_url) {
+            let resp = agent
+                .get(&url)
+                .header("Accept", "application/json")
+                .call()
+                .map_err(|e| TransportError::Http(e.to_string()))?;
+            let (status, body) = read_body(resp)?;
+            if status == 200 {
+                let endpoints = Endpoints::from_metadata(&body)?;
+                return Ok(HttpTransport {
+                    agent,
+                    endpoints,
+                    tick: Duration::from_secs(1),
+                });
+            }
+            last = TransportError::Discovery(format!("{url} answered HTTP {status}"));
+        }
+        Err(last)
+    }
+
+    /// The endpoints in use.
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.endpoints
+    }
+
+    /// How often [`Handler::waiting`] is called while sleeping (default 1 s).
+    pub fn set_tick(&mut self, tick: Duration) {
+        self.tick = tick;
+    }
+
+    /// Sends one request and returns its status and body (any status: OAuth errors
+    /// are answers, not failures).
+    pub fn send(
+        &self,
+        transmit: &Transmit<'_>,
+        body: &[u8],
+    ) -> Result<(u16, Vec<u8>), TransportError> {
+        let url = self
+            .endpoints
+            .url(transmit.endpoint)
+            .ok_or(TransportError::NoEndpoint(transmit.endpoint))?;
+        let resp = self
+            .agent
+            .post(url)
+            .header("Content-Type", FORM_CONTENT_TYPE)
+            .header("Accept", "application/json")
+            .send(body)
+            .map_err(|e| TransportError::Http(e.to_string()))?;
+        read_body(resp)
+    }
+
+    /// Drives `flow` until the handler says [`Control::Stop`] or the flow has nothing
+    /// left to do (finished, or holding tokens with no refresh to wait for).
+    ///
+    /// Errors the flow reports about single answers are already turned into events
+    /// ([`Event::Retrying`], [`Event::Failed`], …), so only a caller bug ends `run`
+    /// with `Err`.
+    pub fn run(&self, flow: &mut DeviceFlow<'_>, handler: &mut impl Handler) -> Result<(), Error> {
+        let mut buf = vec![0u8; REQUEST_BUFFER_LEN];
+        loop {
+            while let Some(event) = flow.poll_event() {
+                if handler.event(event) == Control::Stop {
+                    return Ok(());
+                }
+            }
+            match flow.poll_transmit(unix_now(), &mut buf) {
+                Ok(Some(t)) => {
+                    match self.send(&t, t.body(&buf)) {
+                        Ok((status, body)) => {
+                            // Reported through events; see the doc comment.
+                            let _ = flow.handle_response(unix_now(), status, &body);
+                        }
+                        Err(e) => {
+                            handler.transport_error(&e);
+                            flow.handle_transport_error(unix_now())?;
+                        }
+                    }
+                    continue;
+                }
+                Ok(None) => {}
+                Err(Error::BufferTooSmall { required }) => {
+                    buf.resize(required, 0);
+                    continue;
+                }
+                Err(e) => return Err(e),
+            }
+            let Some(at) = flow.poll_timeout() else {
+                return Ok(());
+            };
+            loop {
+                let now = unix_now();
+                if now >= at {
+                    break;
+                }
+                handler.waiting(flow, now);
+                let nap = core::cmp::min(at - now, self.tick);
+                thread::sleep(nap.into());
+            }
+            flow.handle_timeout(unix_now());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metadata_urls_follow_rfc8414() {
+        assert_eq!(
+            metadata_urls("https://auth.example.com/"),
+            vec!["https://auth.example.com/.well-known/oauth-authorization-server"]
+        );
+        assert_eq!(
+            metadata_urls("https://example.com/tenant1"),
+            vec![
+                "https://example.com/.well-known/oauth-authorization-server/tenant1",
+                "https://example.com/tenant1/.well-known/oauth-authorization-server",
+            ]
+        );
+    }
+
+    #[test]
+    fn metadata_needs_device_and_token_endpoints() {
+        let ok = br#"{"issuer":"https://a","device_authorization_endpoint":"https://a/d","token_endpoint":"https://a/t","grant_types_supported":["x"]}"#;
+        let e = Endpoints::from_metadata(ok).unwrap();
+        assert_eq!(e.url(Endpoint::DeviceAuthorization), Some("https://a/d"));
+        assert_eq!(e.url(Endpoint::Revocation), None);
+        let no_device = br#"{"issuer":"https://a","token_endpoint":"https://a/t"}"#;
+        assert!(matches!(
+            Endpoints::from_metadata(no_device),
+            Err(TransportError::Discovery(_))
+        ));
+        assert!(Endpoints::from_metadata(b"<html>").is_err());
+    }
+
+    #[test]
+    fn reads_authgate_metadata() {
+        let captured = include_bytes!("../fixtures/authgate-metadata.json");
+        let e = Endpoints::from_metadata(captured).unwrap();
+        assert_eq!(e.issuer, "http://127.0.0.1:36309");
+        assert_eq!(
+            e.device_authorization_endpoint,
+            "http://127.0.0.1:36309/oauth/device/code"
+        );
+        assert_eq!(e.token_endpoint, "http://127.0.0.1:36309/oauth/token");
+        assert_eq!(
+            e.revocation_endpoint.as_deref(),
+            Some("http://127.0.0.1:36309/oauth/revoke")
+        );
+    }
+}

@@ -1,0 +1,254 @@
+//! An async transport for [`DeviceFlow`] on embassy: HTTP/1.1 through `reqwless` over
+//! any `embedded-nal-async` TCP stack (embassy-net's `TcpClient` and `DnsSocket` on a
+//! board, the same types over a TAP device on a PC), timers from `embassy-time`.
+//!
+//! [`Transport::step`] carries out one thing the flow asked for: it sends the pending
+//! request and hands the answer back, or sleeps until [`DeviceFlow::poll_timeout`] and
+//! calls [`DeviceFlow::handle_timeout`]. The driver loop stays in the firmware, so it
+//! decides what an [`Event`](crate::Event) means on its display and in its flash:
+//!
+//! ```ignore
+//! let client_state = TcpClientState::<1, 1024, 1024>::new();
+//! let tcp = TcpClient::new(stack, &client_state);
+//! let dns = DnsSocket::new(stack);
+//! let mut form = [0u8; authgate_device::REQUEST_BUFFER_LEN];
+//! let mut rx = [0u8; 4096];
+//! let mut transport = Transport::new(&tcp, &dns, "http://192.168.1.10:8080", &mut form, &mut rx);
+//! let mut flow = DeviceFlow::new(Config::new("authgate-cli"), authgate_device::embassy::now());
+//! loop {
+//!     while let Some(event) = flow.poll_event() {
+//!         // ShowCode: print it; Authorized/Refreshed: Tokens::to_bytes into flash; …
+//!     }
+//!     if transport.step(&mut flow).await? == Step::Idle {
+//!         break; // finished: see flow.outcome()
+//!     }
+//! }
+//! ```
+//!
+//! Every request is `Content-Type: application/x-www-form-urlencoded` (reqwless has no
+//! such content type, so it is sent as a plain header) and `Connection: close`: one TCP
+//! connection per request, which is what a device polling every few seconds wants and
+//! what keeps reqwless from reading past a response.
+//!
+//! With the `tls` feature, [`Transport::new_with_tls`] speaks HTTPS through
+//! `embedded-tls` (TLS 1.3 only, `TLS_AES_128_GCM_SHA256`). Certificate checking is
+//! whatever the [`TlsConfig`]'s `TlsVerify` says; `TlsVerify::None` encrypts but
+//! authenticates nobody, so pin the server's CA with `TlsVerify::Certificate` outside
+//! a lab.
+
+use embassy_time::{Duration as EmbassyDuration, Instant as EmbassyInstant, Timer, with_timeout};
+use embedded_nal_async::{Dns, TcpConnect};
+use heapless::String;
+use reqwless::client::HttpClient;
+use reqwless::request::{Method as HttpMethod, RequestBuilder};
+
+use crate::error::Error;
+use crate::flow::DeviceFlow;
+use crate::request::{FORM_CONTENT_TYPE, Method, RequestKind};
+use crate::time::Instant;
+
+pub use reqwless;
+#[cfg(feature = "tls")]
+pub use reqwless::client::{TlsConfig, TlsVerify};
+
+/// Longest request URL (base URL plus endpoint path) the transport builds.
+pub const URL_CAP: usize = 256;
+
+/// How long one request may take, connect to last body byte, before it counts as a
+/// transport failure (and the flow retries with backoff).
+pub const DEFAULT_REQUEST_TIMEOUT: EmbassyDuration = EmbassyDuration::from_secs(30);
+
+const HEADERS: &[(&str, &str)] = &[
+    ("Content-Type", FORM_CONTENT_TYPE),
+    ("Accept", "application/json"),
+    ("Connection", "close"),
+];
+
+/// The current time on the flow's clock: milliseconds of `embassy-time` since boot.
+pub fn now() -> Instant {
+    Instant::from_millis(EmbassyInstant::now().as_millis())
+}
+
+/// What one [`Transport::step`] did.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Step {
+    /// A request was answered and the answer handed to the flow. `result` is what
+    /// [`DeviceFlow::handle_response`] said (the flow has reacted already; it is for logs).
+    Answered {
+        /// What the request was for.
+        kind: RequestKind,
+        /// The HTTP status.
+        status: u16,
+        /// The flow's verdict on the answer.
+        result: Result<(), Error>,
+    },
+    /// A request got no answer; the flow was told through
+    /// [`DeviceFlow::handle_transport_error`] and schedules a retry.
+    NoAnswer {
+        /// What the request was for.
+        kind: RequestKind,
+        /// Why.
+        error: TransportError,
+    },
+    /// The flow's timer fired and [`DeviceFlow::handle_timeout`] was called.
+    Timer,
+    /// Nothing is left to do: the flow has finished ([`DeviceFlow::outcome`]).
+    Idle,
+}
+
+/// Why a request got no answer.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum TransportError {
+    /// No answer within the request timeout.
+    Timeout,
+    /// Base URL plus path is longer than [`URL_CAP`].
+    UrlTooLong,
+    /// DNS, TCP, TLS or HTTP framing failed, or the answer did not fit the receive buffer.
+    Http(reqwless::Error),
+}
+
+/// Runs a [`DeviceFlow`]'s requests and timers over embassy.
+///
+/// `form` holds the request body ([`crate::REQUEST_BUFFER_LEN`] fits every request);
+/// `rx` holds the response status line, headers and body (4 KiB fits a token answer
+/// with a full [`crate::ACCESS_TOKEN_CAP`] token).
+pub struct Transport<'a, T, D>
+where
+    T: TcpConnect + 'a,
+    D: Dns + 'a,
+{
+    http: HttpClient<'a, T, D>,
+    base_url: &'a str,
+    form: &'a mut [u8],
+    rx: &'a mut [u8],
+    timeout: EmbassyDuration,
+}
+
+impl<'a, T, D> Transport<'a, T, D>
+where
+    T: TcpConnect + 'a,
+    D: Dns + 'a,
+{
+    /// A plain-HTTP transport to the server at `base_url` (`http://host:port`, no
+    /// trailing path; the flow's [`crate::Config`] supplies the paths).
+    pub fn new(
+        tcp: &'a T,
+        dns: &'a D,
+        base_url: &'a str,
+        form: &'a mut [u8],
+        rx: &'a mut [u8],
+    ) -> Self {
+        Self::with_client(HttpClient::new(tcp, dns), base_url, form, rx)
+    }
+
+    /// An HTTPS-capable transport (`https://` base URLs); see the module docs about
+    /// certificate checking.
+    #[cfg(feature = "tls")]
+    pub fn new_with_tls(
+        tcp: &'a T,
+        dns: &'a D,
+        tls: TlsConfig<'a>,
+        base_url: &'a str,
+        form: &'a mut [u8],
+        rx: &'a mut [u8],
+    ) -> Self {
+        Self::with_client(HttpClient::new_with_tls(tcp, dns, tls), base_url, form, rx)
+    }
+
+    fn with_client(
+        http: HttpClient<'a, T, D>,
+        base_url: &'a str,
+        form: &'a mut [u8],
+        rx: &'a mut [u8],
+    ) -> Self {
+        Transport {
+            http,
+            base_url: base_url.trim_end_matches('/'),
+            form,
+            rx,
+            timeout: DEFAULT_REQUEST_TIMEOUT,
+        }
+    }
+
+    /// Replaces [`DEFAULT_REQUEST_TIMEOUT`].
+    pub fn set_request_timeout(&mut self, timeout: EmbassyDuration) {
+        self.timeout = timeout;
+    }
+
+    /// Does the next thing `flow` asks for: sends its pending request and hands back
+    /// the answer, or else sleeps until its next timer and fires it. Drain
+    /// [`DeviceFlow::poll_event`] before each call.
+    ///
+    /// Errors only if `form` is too small for the request ([`Error::BufferTooSmall`]);
+    /// network failures are the flow's business and come back as [`Step::NoAnswer`].
+    ///
+    /// Dropping the future mid-request (e.g. losing a `select`) leaves the flow waiting
+    /// for an answer; call [`DeviceFlow::handle_transport_error`] then.
+    pub async fn step(&mut self, flow: &mut DeviceFlow<'_>) -> Result<Step, Error> {
+        if let Some(tx) = flow.poll_transmit(now(), self.form)? {
+            let body = tx.body(self.form);
+            let mut url: String<URL_CAP> = String::new();
+            let answer = if url
+                .push_str(self.base_url)
+                .and_then(|()| url.push_str(tx.path))
+                .is_err()
+            {
+                Err(TransportError::UrlTooLong)
+            } else {
+                let method = match tx.method {
+                    Method::Post => HttpMethod::POST,
+                };
+                match with_timeout(
+                    self.timeout,
+                    exchange(&mut self.http, method, &url, body, self.rx),
+                )
+                .await
+                {
+                    Ok(Ok(answer)) => Ok(answer),
+                    Ok(Err(e)) => Err(TransportError::Http(e)),
+                    Err(_) => Err(TransportError::Timeout),
+                }
+            };
+            return Ok(match answer {
+                Ok((status, body)) => Step::Answered {
+                    kind: tx.kind,
+                    status,
+                    result: flow.handle_response(now(), status, body),
+                },
+                Err(error) => {
+                    // The flow has scheduled its retry; the error it returns repeats ours.
+                    let _ = flow.handle_transport_error(now());
+                    Step::NoAnswer {
+                        kind: tx.kind,
+                        error,
+                    }
+                }
+            });
+        }
+        match flow.poll_timeout() {
+            Some(at) => {
+                Timer::at(EmbassyInstant::from_millis(at.as_millis())).await;
+                flow.handle_timeout(now());
+                Ok(Step::Timer)
+            }
+            None => Ok(Step::Idle),
+        }
+    }
+}
+
+/// One request on a fresh connection; the body borrows `rx`.
+async fn exchange<'r, T: TcpConnect, D: Dns>(
+    http: &mut HttpClient<'_, T, D>,
+    method: HttpMethod,
+    url: &str,
+    body: &[u8],
+    rx: &'r mut [u8],
+) -> Result<(u16, &'r [u8]), reqwless::Error> {
+    let mut request = http.request(method, url).await?.headers(HEADERS).body(body);
+    let response = request.send(rx).await?;
+    let status = response.status.0;
+    let body = response.body().read_to_end().await?;
+    Ok((status, body))
+}

@@ -1,0 +1,46 @@
+//! Puts `memory.x` on the linker path, passes the cortex-m-rt and embassy-rp link scripts,
+//! turns `nvram_rp2040.txt` into the blob cyw43 loads, and warns about placeholder settings.
+
+use std::{env, fs, path::PathBuf};
+
+fn main() {
+    let out = PathBuf::from(env::var_os("OUT_DIR").unwrap());
+    fs::copy("memory.x", out.join("memory.x")).unwrap();
+    println!("cargo:rustc-link-search={}", out.display());
+    println!("cargo:rerun-if-changed=memory.x");
+    println!("cargo:rustc-link-arg-bins=--nmagic");
+    println!("cargo:rustc-link-arg-bins=-Tlink.x");
+    println!("cargo:rustc-link-arg-bins=-Tlink-rp.x");
+
+    // NVRAM: one `key=value` per line, each NUL-terminated, the whole list ended by NULs and
+    // padded to a multiple of four bytes (cyw43 uploads it as 32-bit words).
+    let text = fs::read_to_string("nvram_rp2040.txt").unwrap();
+    let mut blob = Vec::new();
+    for line in text
+        .lines()
+        .map(|l| l.split('#').next().unwrap_or("").trim_end())
+    {
+        if !line.is_empty() {
+            blob.extend_from_slice(line.as_bytes());
+            blob.push(0);
+        }
+    }
+    blob.extend_from_slice(&[0, 0]);
+    while blob.len() % 4 != 0 {
+        blob.push(0);
+    }
+    fs::write(out.join("nvram_rp2040.bin"), blob).unwrap();
+    println!("cargo:rerun-if-changed=nvram_rp2040.txt");
+
+    for (var, placeholder) in [
+        ("WIFI_SSID", "your-ssid"),
+        ("SERVER_URL", "http://192.168.1.10:8080"),
+    ] {
+        println!("cargo:rerun-if-env-changed={var}");
+        if env::var(var).as_deref() == Ok(placeholder) {
+            println!(
+                "cargo:warning={var} is the placeholder from .cargo/config.toml; set it in the environment"
+            );
+        }
+    }
+}

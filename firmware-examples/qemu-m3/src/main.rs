@@ -1,0 +1,388 @@
+//! `authgate-device` on an emulated Cortex-M3 (QEMU `mps2-an385`), with semihosting.
+//!
+//! There is no network here: a scripted "server" answers each request the flow makes
+//! with captured bodies from `device-client/fixtures`, and the firmware checks every
+//! request, event and deadline against what RFC 8628 requires. The clock is fake and
+//! jumps to the flow's next deadline. Any mismatch prints what differed and exits
+//! QEMU with a failure status, so `scripts/qemu-test.sh` can gate on it.
+#![no_std]
+#![no_main]
+
+use authgate_device::{
+    Config, DeviceFlow, Duration, Error, Event, Instant, Malformed, QR_BUFFER_LEN, Qr, RequestKind,
+    TOKENS_MAX_BYTES, TextStyle, Tokens,
+};
+use core::sync::atomic::{AtomicU32, Ordering};
+
+use cortex_m as _;
+use cortex_m_rt::entry;
+use cortex_m_semihosting::{debug, hprint, hprintln};
+
+const DEVICE_AUTHORIZATION: &[u8] =
+    include_bytes!("../../../device-client/fixtures/device_authorization.json");
+const DEVICE_AUTHORIZATION_RENEWED: &[u8] =
+    include_bytes!("../../../device-client/fixtures/device_authorization_renewed.json");
+const PENDING: &[u8] = include_bytes!("../../../device-client/fixtures/authorization_pending.json");
+const SLOW_DOWN: &[u8] = include_bytes!("../../../device-client/fixtures/slow_down.json");
+const UNAVAILABLE: &[u8] =
+    include_bytes!("../../../device-client/fixtures/temporarily_unavailable.json");
+const TOKEN: &[u8] = include_bytes!("../../../device-client/fixtures/token.json");
+const TOKEN_REFRESHED: &[u8] =
+    include_bytes!("../../../device-client/fixtures/token_refreshed.json");
+const INVALID_GRANT: &[u8] = include_bytes!("../../../device-client/fixtures/invalid_grant.json");
+const DENIED: &[u8] = include_bytes!("../../../device-client/fixtures/access_denied.json");
+
+/// Stops the emulator with a failure status after saying what went wrong.
+fn fail(what: &str, line: u32) -> ! {
+    hprintln!("qemu-m3: FAILED at line {}: {}", line, what);
+    debug::exit(debug::EXIT_FAILURE);
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
+
+/// Checks passed so far.
+static CHECKS: AtomicU32 = AtomicU32::new(0);
+
+/// Counts a passed check, or stops the emulator with a failure.
+fn ok(cond: bool, what: &str, line: u32) {
+    if cond {
+        CHECKS.fetch_add(1, Ordering::Relaxed);
+    } else {
+        fail(what, line);
+    }
+}
+
+/// Drives one scripted exchange: the due request must be `kind` and its body must
+/// contain `expect_in_body`; the "server" answers `status`/`body`.
+struct Rig {
+    flow: DeviceFlow<'static>,
+    now: Instant,
+    buf: [u8; 2048],
+}
+
+impl Rig {
+    fn exchange(
+        &mut self,
+        kind: RequestKind,
+        expect_in_body: &str,
+        status: u16,
+        body: &[u8],
+        line: u32,
+    ) -> Result<(), Error> {
+        let t = match self.flow.poll_transmit(self.now, &mut self.buf) {
+            Ok(Some(t)) => t,
+            Ok(None) => fail("expected a request, none due", line),
+            Err(_) => fail("poll_transmit failed", line),
+        };
+        ok(t.kind == kind, "wrong request kind", line);
+        let sent = core::str::from_utf8(t.body(&self.buf)).unwrap_or("");
+        ok(
+            sent.contains(expect_in_body),
+            "request body lacks expected text",
+            line,
+        );
+        self.flow.handle_response(self.now, status, body)
+    }
+
+    /// Jumps the fake clock to the next deadline; returns how far it moved.
+    fn advance(&mut self, line: u32) -> Duration {
+        let Some(at) = self.flow.poll_timeout() else {
+            fail("no timer armed", line)
+        };
+        let moved = at - self.now;
+        self.now = at;
+        self.flow.handle_timeout(at);
+        moved
+    }
+
+    fn nothing_due(&mut self, line: u32) {
+        let due = matches!(
+            self.flow.poll_transmit(self.now, &mut self.buf),
+            Ok(Some(_))
+        );
+        ok(!due, "unexpected request", line);
+    }
+}
+
+#[entry]
+fn main() -> ! {
+    hprintln!("qemu-m3: authgate-device on an emulated Cortex-M3");
+    let mut config = Config::new("authgate-firmware");
+    config.scope = Some("read");
+    let start = Instant::from_millis(10_000);
+    let mut r = Rig {
+        flow: DeviceFlow::new(config, start),
+        now: start,
+        buf: [0; 2048],
+    };
+
+    // 1. Device authorization; the code is shown with a QR of the complete URI.
+    let res = r.exchange(
+        RequestKind::DeviceAuthorization,
+        "client_id=authgate-firmware&scope=read",
+        200,
+        DEVICE_AUTHORIZATION,
+        line!(),
+    );
+    ok(res.is_ok(), "device authorization answer rejected", line!());
+    let mut shown = false;
+    while let Some(ev) = r.flow.poll_event() {
+        if let Event::ShowCode {
+            user_code,
+            verification_uri,
+            verification_uri_complete,
+            expires_at,
+        } = ev
+        {
+            shown = user_code == "BCDF-GHJK"
+                && verification_uri == "http://127.0.0.1:8080/device"
+                && expires_at == start + Duration::from_secs(900);
+            hprintln!(
+                "qemu-m3: visit {} and enter {}",
+                verification_uri,
+                user_code
+            );
+            if let Some(uri) = verification_uri_complete {
+                let (mut out, mut temp) = ([0u8; QR_BUFFER_LEN], [0u8; QR_BUFFER_LEN]);
+                match Qr::encode(uri, &mut out, &mut temp) {
+                    Ok(qr) => {
+                        let mut console = Console;
+                        if qr
+                            .render_text(&mut console, TextStyle::Ascii, 2, false)
+                            .is_err()
+                        {
+                            fail("QR rendering failed", line!());
+                        }
+                        shown &= qr.size() >= 21;
+                    }
+                    Err(_) => fail("QR encoding failed", line!()),
+                }
+            }
+        }
+    }
+    ok(shown, "ShowCode event missing or wrong", line!());
+    r.nothing_due(line!());
+
+    // 2. Polls at the interval; slow_down adds 5 s for good.
+    ok(
+        r.advance(line!()) == Duration::from_secs(5),
+        "first poll not after 5 s",
+        line!(),
+    );
+    let res = r.exchange(
+        RequestKind::PollToken,
+        "device_code=Gm0xSPu0bS8d2yQ9x4Z3k2N7vYt1LqRwE5aHcJfUo6I",
+        400,
+        PENDING,
+        line!(),
+    );
+    ok(res.is_ok(), "pending rejected", line!());
+    ok(
+        r.advance(line!()) == Duration::from_secs(5),
+        "pending did not keep 5 s",
+        line!(),
+    );
+    let res = r.exchange(
+        RequestKind::PollToken,
+        "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code",
+        400,
+        SLOW_DOWN,
+        line!(),
+    );
+    ok(res.is_ok(), "slow_down rejected", line!());
+    ok(
+        matches!(r.flow.poll_event(), Some(Event::SlowDown { interval }) if interval == Duration::from_secs(10)),
+        "no SlowDown(10 s)",
+        line!(),
+    );
+    ok(
+        r.advance(line!()) == Duration::from_secs(10),
+        "slow_down did not add 5 s",
+        line!(),
+    );
+
+    // 3. Server trouble and garbage: retried, never fatal, never a panic.
+    let res = r.exchange(
+        RequestKind::PollToken,
+        "client_id=authgate-firmware",
+        503,
+        UNAVAILABLE,
+        line!(),
+    );
+    ok(res.is_err(), "503 not reported", line!());
+    ok(
+        r.advance(line!()) == Duration::from_secs(10),
+        "retry not at the poll interval",
+        line!(),
+    );
+    let res = r.exchange(
+        RequestKind::PollToken,
+        "device_code=",
+        200,
+        &TOKEN[..TOKEN.len() / 2],
+        line!(),
+    );
+    ok(
+        res == Err(Error::Malformed(Malformed::Truncated)),
+        "truncated body not reported as such",
+        line!(),
+    );
+    r.advance(line!());
+    let res = r.exchange(
+        RequestKind::PollToken,
+        "device_code=",
+        200,
+        b"\xff\xfe<garbage>",
+        line!(),
+    );
+    ok(
+        matches!(res, Err(Error::Malformed(_))),
+        "garbage not reported",
+        line!(),
+    );
+    r.advance(line!());
+    let t = r.flow.poll_transmit(r.now, &mut r.buf);
+    ok(matches!(t, Ok(Some(_))), "no retry after garbage", line!());
+    ok(
+        r.flow.handle_transport_error(r.now).is_ok(),
+        "transport error not accepted",
+        line!(),
+    );
+    while r.flow.poll_event().is_some() {}
+
+    // 4. Approved: tokens arrive, persist and reload from "flash".
+    r.advance(line!());
+    let res = r.exchange(RequestKind::PollToken, "device_code=", 200, TOKEN, line!());
+    ok(res.is_ok(), "token answer rejected", line!());
+    let mut authorized = false;
+    while let Some(ev) = r.flow.poll_event() {
+        if let Event::Authorized(t) = ev {
+            authorized = t.access_token().starts_with("v4.public.") && t.refresh_token().is_some();
+        }
+    }
+    ok(authorized, "no Authorized event", line!());
+    let mut flash = [0xffu8; TOKENS_MAX_BYTES];
+    let stored = match r
+        .flow
+        .tokens()
+        .map(|t| t.to_bytes(&mut flash).map(|b| b.len()))
+    {
+        Some(Ok(n)) => n,
+        _ => fail("to_bytes failed", line!()),
+    };
+    let reloaded = Tokens::from_bytes(&flash[..stored]);
+    ok(
+        reloaded.as_ref().ok() == r.flow.tokens(),
+        "flash round trip differs",
+        line!(),
+    );
+    flash[0] = 9;
+    ok(
+        Tokens::from_bytes(&flash[..stored]).is_err(),
+        "unknown version accepted",
+        line!(),
+    );
+
+    // 5. Refresh 60 s before the 900 s expiry; a rejected refresh starts over.
+    let logged_in = r.now;
+    r.advance(line!());
+    ok(
+        r.now - logged_in == Duration::from_secs(840),
+        "refresh not at expiry - 60 s",
+        line!(),
+    );
+    let res = r.exchange(
+        RequestKind::Refresh,
+        "grant_type=refresh_token&refresh_token=q3ZbT1x2",
+        200,
+        TOKEN_REFRESHED,
+        line!(),
+    );
+    ok(res.is_ok(), "refresh answer rejected", line!());
+    ok(
+        matches!(r.flow.poll_event(), Some(Event::Refreshed(t)) if t.refresh_token() == Some("N8mB7vC6xZ5aS4dF3gH2jK1lP0oI9uY8tR7eW6qQ5wE")),
+        "rotation not kept",
+        line!(),
+    );
+    r.advance(line!());
+    let res = r.exchange(
+        RequestKind::Refresh,
+        "refresh_token=N8mB7vC6",
+        400,
+        INVALID_GRANT,
+        line!(),
+    );
+    ok(res.is_err(), "invalid_grant not reported", line!());
+    ok(
+        matches!(r.flow.poll_event(), Some(Event::TokensDiscarded)),
+        "tokens not discarded",
+        line!(),
+    );
+    ok(r.flow.tokens().is_none(), "tokens still held", line!());
+
+    // 6. The new flow: a new code, then the person denies.
+    let res = r.exchange(
+        RequestKind::DeviceAuthorization,
+        "client_id=authgate-firmware",
+        200,
+        DEVICE_AUTHORIZATION_RENEWED,
+        line!(),
+    );
+    ok(res.is_ok(), "renewed code rejected", line!());
+    ok(
+        matches!(
+            r.flow.poll_event(),
+            Some(Event::ShowCode {
+                user_code: "LMNP-QRST",
+                ..
+            })
+        ),
+        "new code not shown",
+        line!(),
+    );
+    r.advance(line!());
+    let res = r.exchange(
+        RequestKind::PollToken,
+        "device_code=Zq9wXv8u",
+        400,
+        DENIED,
+        line!(),
+    );
+    ok(res.is_ok(), "denial rejected", line!());
+    ok(
+        matches!(r.flow.poll_event(), Some(Event::Denied)),
+        "no Denied event",
+        line!(),
+    );
+    ok(
+        r.flow.poll_timeout().is_none(),
+        "timers left after denial",
+        line!(),
+    );
+    r.nothing_due(line!());
+
+    let checks = CHECKS.load(Ordering::Relaxed);
+    ok(checks > 40, "too few checks ran", line!());
+    hprintln!("qemu-m3: all {} checks passed", checks + 1);
+    debug::exit(debug::EXIT_SUCCESS);
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
+
+/// The semihosting console as a `core::fmt::Write`, for the QR renderer.
+struct Console;
+
+impl core::fmt::Write for Console {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        hprint!("{}", s);
+        Ok(())
+    }
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    hprintln!("qemu-m3: PANIC {}", info);
+    debug::exit(debug::EXIT_FAILURE);
+    #[allow(clippy::empty_loop)]
+    loop {}
+}

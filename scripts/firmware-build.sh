@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Builds the firmware examples (firmware-examples/pico-w for thumbv6m-none-eabi,
+# firmware-examples/esp32-c3 for riscv32imc-unknown-none-elf) in release mode, each
+# with its own Cargo.lock and target/ directory, and prints the flash and RAM use of
+# each image plus the share of the AuthGate client core in it.
+#
+# Idempotent: adds the rustup targets only if missing. Needs readelf and nm (binutils).
+# Wi-Fi and server settings: WIFI_SSID, WIFI_PASSWORD, SERVER_URL, CLIENT_ID from the
+# environment, else the placeholders in each crate's .cargo/config.toml.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+log() { printf 'firmware-build: %s\n' "$*" >&2; }
+
+if ! command -v readelf >/dev/null || ! command -v nm >/dev/null; then
+    log "installing binutils"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends binutils >/dev/null
+fi
+if command -v rustup >/dev/null; then
+    installed="$(rustup target list --installed)"
+    for t in thumbv6m-none-eabi riscv32imc-unknown-none-elf; do
+        grep -qx "$t" <<<"$installed" || rustup target add "$t"
+    done
+fi
+
+build() { # CRATE_DIR: release build with the crate's own lock file and target dir
+    log "building $1"
+    # A path dependency (device-client) that gained a dependency makes the lock stale:
+    # say so, then build with an updated lock rather than fail.
+    (cd "$root/$1" && { env -u CARGO_TARGET_DIR cargo build --release --locked \
+        || { log "$1/Cargo.lock is stale; building with an updated lock"; env -u CARGO_TARGET_DIR cargo build --release; }; })
+}
+
+# Portable (mawk) hex to decimal.
+HEX='function hex(s,  i, v) { v = 0; s = tolower(s); for (i = 1; i <= length(s); i++) v = v * 16 + index("0123456789abcdef", substr(s, i, 1)) - 1; return v }'
+
+# section_sizes ELF: "name size" for every section (readelf reads any ELF target).
+section_sizes() {
+    readelf -S -W "$1" | sed -n 's/^ *\[ *[0-9]*\] *//p' | awk "$HEX"' $1 ~ /^\./ { printf "%s %d\n", $1, hex($5) }'
+}
+# sum ELF SECTION...: total size of the named sections that exist.
+sum() {
+    local elf=$1; shift
+    section_sizes "$elf" | awk -v want=" $* " 'index(want, " " $1 " ") { s += $2 } END { print s + 0 }'
+}
+# core_share ELF: bytes of code and read-only data in symbols of the client core
+# (authgate_device without its embassy transport, authgate_proto, the QR encoder) and of
+# the transport (authgate_device::embassy, into which LTO inlines most of reqwless).
+# Code inlined into the firmware's own functions is not counted: a lower bound.
+core_share() {
+    nm -S -C "$1" | awk "$HEX"'
+        $3 ~ /^[tTrR]$/ {
+            size = hex($2); name = substr($0, index($0, $4))
+            if (name ~ /authgate_device::embassy/) transport += size
+            else if (name ~ /authgate_device|authgate_proto|qrcodegen_no_heap/) core += size
+        }
+        END { printf "%d %d\n", core, transport }'
+}
+report() { # NAME ELF FLASH_SECTIONS -- RAM_SECTIONS
+    local name=$1 elf=$2; shift 2
+    local flash_list=() ram_list=()
+    while [ "$1" != -- ]; do flash_list+=("$1"); shift; done
+    shift
+    ram_list=("$@")
+    local flash ram core transport
+    flash="$(sum "$elf" "${flash_list[@]}")"
+    ram="$(sum "$elf" "${ram_list[@]}")"
+    read -r core transport < <(core_share "$elf")
+    printf '%-10s flash %7d B (%4d KiB)   static RAM %6d B (%3d KiB)   client core %6d B   embassy transport %6d B\n' \
+        "$name" "$flash" $((flash / 1024)) "$ram" $((ram / 1024)) "$core" "$transport"
+}
+
+build firmware-examples/pico-w
+build firmware-examples/esp32-c3
+
+pico="$root/firmware-examples/pico-w/target/thumbv6m-none-eabi/release/authgate-pico-w"
+esp="$root/firmware-examples/esp32-c3/target/riscv32imc-unknown-none-elf/release/authgate-esp32-c3"
+echo "Image sizes (flash: bytes written to flash; static RAM: .data/.bss and RAM-resident code, without the stack)"
+report pico-w "$pico" .boot2 .vector_table .text .rodata .data -- .data .bss .uninit
+report esp32-c3 "$esp" .flash.appdesc .trap .rwtext .rwtext.wifi .text .rodata .rodata.wifi .data .data.wifi \
+    -- .trap .rwtext .rwtext.wifi .data .data.wifi .bss .noinit .dram2_uninit
+fw="$(nm -S "$pico" | awk "$HEX"' $4 ~ /authgate_pico_w8FIRMWARE/ { print hex($2) }')"
+echo "pico-w flash includes the CYW43439 Wi-Fi firmware blob: ${fw:-?} B"

@@ -1,0 +1,150 @@
+//! The admin subcommands as clap sees them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+/// `--data-dir` for admin commands: flag, then `AUTHGATE_DATA_DIR`, then `data_dir`
+/// in the `--config` file, then `authgate-data`.
+#[derive(Args, Debug, Clone)]
+pub struct DataDirArg {
+    /// Directory holding the database and keys [default: authgate-data]
+    /// [env: AUTHGATE_DATA_DIR]
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `authgate user …`: people who sign in and approve devices.
+#[derive(Subcommand, Debug)]
+pub enum UserCommand {
+    /// Create a user. The password comes from stdin with --password-stdin,
+    /// otherwise a random one is generated and printed once.
+    Add(UserPasswordArgs),
+    /// List users: name, id, status, creation time.
+    List(DataDirArg),
+    /// Set a new password (ends the user's browser sessions).
+    Passwd(UserPasswordArgs),
+    /// Disable a user: no sign-in; sessions end and their devices' grants are revoked.
+    Disable(NameArg),
+    /// Enable a disabled user again.
+    Enable(NameArg),
+    /// Delete a user; sessions end and grants are revoked.
+    Delete(NameArg),
+}
+
+/// A user name plus where the password comes from.
+#[derive(Args, Debug)]
+pub struct UserPasswordArgs {
+    /// The login name.
+    pub username: String,
+    /// Read the password from standard input (first line), no prompt.
+    #[arg(long)]
+    pub password_stdin: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub data: DataDirArg,
+}
+
+/// A user or client name.
+#[derive(Args, Debug)]
+pub struct NameArg {
+    /// The user name or client id.
+    pub name: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub data: DataDirArg,
+}
+
+/// `authgate client …`: OAuth clients.
+#[derive(Subcommand, Debug)]
+pub enum ClientCommand {
+    /// Register a client. A confidential client's secret is printed once.
+    Add(ClientAddArgs),
+    /// List clients: id, kind, scopes, name, status.
+    List(DataDirArg),
+    /// Show one client in full.
+    Show(NameArg),
+    /// Disable a client (`invalid_client` everywhere) and revoke its grants.
+    Disable(NameArg),
+    /// Enable a disabled client again.
+    Enable(NameArg),
+    /// Delete a client and revoke its grants.
+    Delete(NameArg),
+    /// Give a confidential client a new secret (printed once); the old one stops working.
+    RotateSecret(NameArg),
+}
+
+/// Arguments of `client add`.
+#[derive(Args, Debug)]
+pub struct ClientAddArgs {
+    /// The new `client_id`.
+    pub id: String,
+    /// Name shown to people on the consent page [default: the id].
+    #[arg(long)]
+    pub name: Option<String>,
+    /// A confidential client (a resource server, or a backend) with a secret.
+    #[arg(long)]
+    pub confidential: bool,
+    /// Scopes the client may request, space-separated.
+    #[arg(long, default_value = "profile read write")]
+    pub scopes: String,
+    /// Grant types, space-separated (`device_code`, `refresh_token`); defaults to both
+    /// for public clients and none for confidential ones (introspection only).
+    #[arg(long)]
+    pub grant_types: Option<String>,
+    /// Access-token lifetime for this client (`900`, `15m`) [default: the server's].
+    #[arg(long, value_parser = crate::config::parse_duration)]
+    pub access_token_ttl: Option<std::time::Duration>,
+    /// Refresh-token lifetime for this client [default: the server's].
+    #[arg(long, value_parser = crate::config::parse_duration)]
+    pub refresh_token_ttl: Option<std::time::Duration>,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub data: DataDirArg,
+}
+
+/// `authgate key …`: token signing keys.
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Create a new signing key. A running server signs with it at once; older
+    /// public keys stay published until the tokens they signed have expired.
+    Rotate(DataDirArg),
+    /// List keys: id, creation time, signing or published.
+    List(DataDirArg),
+}
+
+/// `authgate token …`.
+#[derive(Subcommand, Debug)]
+pub enum TokenCommand {
+    /// Verify an access token offline against the data directory's keys: signature,
+    /// `nbf` and `exp`. Prints the claims; exits 1 if the token is not valid.
+    /// (Revocation is not checked: ask the introspection endpoint for that.)
+    Verify(TokenVerifyArgs),
+}
+
+/// Arguments of `token verify`.
+#[derive(Args, Debug)]
+pub struct TokenVerifyArgs {
+    /// The `v4.public.…` token; `-` reads it from stdin.
+    pub token: String,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub data: DataDirArg,
+}
+
+/// Arguments of `authgate audit`.
+#[derive(Args, Debug)]
+pub struct AuditArgs {
+    /// Only events this recent (`24h`, `7days`) or since a Unix time (`1767225600`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// At most this many events (the newest).
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
+    /// Export as JSON lines (one event per line) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub data: DataDirArg,
+}

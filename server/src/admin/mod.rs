@@ -1,0 +1,299 @@
+//! The admin commands (`authgate user|client|key|token|audit`).
+//!
+//! Every command works whether the server runs or not: it first tries the running
+//! server's admin socket ([`socket`]), and when no server answers it opens the
+//! database itself (redb allows one process per file, see `../shared/limits.md`).
+//! Either way the same [`exec::execute`] runs, so both paths behave identically.
+//! Nothing prompts: passwords come from `--password-stdin` or are generated.
+
+pub mod cli;
+pub mod exec;
+pub mod socket;
+
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use cli::{AuditArgs, ClientCommand, DataDirArg, KeyCommand, TokenCommand, UserCommand};
+use exec::{Ctx, Request};
+
+use crate::secrets::{random_token, sha256};
+use crate::store::{Client, ClientChange};
+
+/// Resolves `--data-dir` (flag, env, config file, default).
+fn data_dir(arg: &DataDirArg, config: Option<&Path>) -> Result<PathBuf, String> {
+    crate::config::resolve_data_dir(arg.data_dir.clone(), config)
+}
+
+/// Runs `authgate user …`.
+pub fn user(cmd: UserCommand, config: Option<&Path>) -> Result<(), String> {
+    match cmd {
+        UserCommand::Add(a) => {
+            let dir = data_dir(&a.data, config)?;
+            let (password, generated) = password(a.password_stdin)?;
+            let password_hash = hash(&password)?;
+            send(
+                &dir,
+                Request::UserAdd {
+                    username: a.username,
+                    password_hash,
+                },
+                true,
+            )?;
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(())
+        }
+        UserCommand::List(d) => send(&data_dir(&d, config)?, Request::UserList, false),
+        UserCommand::Passwd(a) => {
+            let dir = data_dir(&a.data, config)?;
+            let (password, generated) = password(a.password_stdin)?;
+            let password_hash = hash(&password)?;
+            send(
+                &dir,
+                Request::UserPasswd {
+                    username: a.username,
+                    password_hash,
+                },
+                false,
+            )?;
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(())
+        }
+        UserCommand::Disable(n) => user_change(n, config, true, false),
+        UserCommand::Enable(n) => user_change(n, config, false, false),
+        UserCommand::Delete(n) => user_change(n, config, true, true),
+    }
+}
+
+fn user_change(
+    n: cli::NameArg,
+    config: Option<&Path>,
+    disabled: bool,
+    delete: bool,
+) -> Result<(), String> {
+    send(
+        &data_dir(&n.data, config)?,
+        Request::UserChange {
+            username: n.name,
+            disabled,
+            delete,
+        },
+        false,
+    )
+}
+
+/// Runs `authgate client …`.
+pub fn client(cmd: ClientCommand, config: Option<&Path>) -> Result<(), String> {
+    let change = |n: cli::NameArg, change: ClientChange| -> Result<(), String> {
+        send(
+            &data_dir(&n.data, config)?,
+            Request::ClientChange { id: n.name, change },
+            false,
+        )
+    };
+    match cmd {
+        ClientCommand::Add(a) => {
+            let dir = data_dir(&a.data, config)?;
+            let secret = a.confidential.then(random_token);
+            let grant_types = match &a.grant_types {
+                Some(g) => g.split_whitespace().map(str::to_string).collect(),
+                None if a.confidential => vec![],
+                None => vec!["device_code".into(), "refresh_token".into()],
+            };
+            if let Some(g) = grant_types
+                .iter()
+                .find(|g| *g != "device_code" && *g != "refresh_token")
+            {
+                return Err(format!(
+                    "unknown grant type `{g}` (use device_code, refresh_token)"
+                ));
+            }
+            let client = Client {
+                id: a.id.clone(),
+                name: a.name.unwrap_or_else(|| a.id.clone()),
+                secret_hash: secret.as_ref().map(|s| sha256(s.as_bytes())),
+                scopes: a.scopes.split_whitespace().map(str::to_string).collect(),
+                grant_types,
+                disabled: false,
+                access_ttl: a.access_token_ttl.map(|d| d.as_secs()),
+                refresh_ttl: a.refresh_token_ttl.map(|d| d.as_secs()),
+                created_at: crate::clock::now(),
+            };
+            send(&dir, Request::ClientAdd { client }, true)?;
+            if let Some(s) = secret {
+                println!("client_secret: {s}");
+            }
+            Ok(())
+        }
+        ClientCommand::List(d) => send(&data_dir(&d, config)?, Request::ClientList, false),
+        ClientCommand::Show(n) => send(
+            &data_dir(&n.data, config)?,
+            Request::ClientShow { id: n.name },
+            false,
+        ),
+        ClientCommand::Disable(n) => change(n, ClientChange::Disable),
+        ClientCommand::Enable(n) => change(n, ClientChange::Enable),
+        ClientCommand::Delete(n) => change(n, ClientChange::Delete),
+        ClientCommand::RotateSecret(n) => {
+            let secret = random_token();
+            change(n, ClientChange::SetSecret(sha256(secret.as_bytes())))?;
+            println!("client_secret: {secret}");
+            Ok(())
+        }
+    }
+}
+
+/// Runs `authgate key …`.
+pub fn key(cmd: KeyCommand, config: Option<&Path>) -> Result<(), String> {
+    match cmd {
+        KeyCommand::Rotate(d) => send(&data_dir(&d, config)?, Request::KeyRotate, true),
+        KeyCommand::List(d) => send(&data_dir(&d, config)?, Request::KeyList, false),
+    }
+}
+
+/// Runs `authgate audit`.
+pub fn audit(a: AuditArgs, config: Option<&Path>) -> Result<(), String> {
+    let now = crate::clock::now();
+    let since = match a.since.as_deref().map(str::trim) {
+        None => 0,
+        Some(s) => match s.parse::<u64>() {
+            Ok(t) if t >= 1_000_000_000 => t,
+            _ => now.saturating_sub(
+                crate::config::parse_duration(s)
+                    .map_err(|e| format!("--since `{s}`: {e}"))?
+                    .as_secs(),
+            ),
+        },
+    };
+    send(
+        &data_dir(&a.data, config)?,
+        Request::Audit {
+            since,
+            limit: a.limit,
+            json: a.json,
+        },
+        false,
+    )
+}
+
+/// Runs `authgate token verify`: signature, `nbf`, `exp`, against the key files.
+pub fn token(cmd: TokenCommand, config: Option<&Path>) -> Result<(), String> {
+    let TokenCommand::Verify(a) = cmd;
+    let dir = data_dir(&a.data, config)?;
+    let token = if a.token == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| format!("cannot read the token from stdin: {e}"))?;
+        s.trim().to_string()
+    } else {
+        a.token.trim().to_string()
+    };
+    if crate::keys::key_files(&dir).map_or(true, |f| f.is_empty()) {
+        return Err(format!("no signing keys in {}", dir.join("keys").display()));
+    }
+    let ring = crate::tokens::KeyRing::load_or_create(&dir).map_err(|e| e.to_string())?;
+    let claims = ring
+        .verify(&token)
+        .ok_or("invalid: not a token signed by one of this server's keys")?;
+    let now = crate::clock::now();
+    let json = serde_json::json!({
+        "iss": claims.iss, "sub": claims.sub, "aud": claims.aud,
+        "exp": claims.exp, "iat": claims.iat, "nbf": claims.nbf,
+        "jti": claims.jti, "client_id": claims.client_id, "scope": claims.scope,
+    });
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&json).unwrap_or_default()
+    );
+    if claims.exp <= now {
+        return Err(format!(
+            "invalid: expired at {}",
+            exec::time_str(claims.exp)
+        ));
+    }
+    if claims.nbf > now + 60 {
+        return Err(format!(
+            "invalid: not valid before {}",
+            exec::time_str(claims.nbf)
+        ));
+    }
+    println!(
+        "valid: signature ok, expires {}",
+        exec::time_str(claims.exp)
+    );
+    Ok(())
+}
+
+/// The password for `user add|passwd`: stdin's first line, or a generated one.
+fn password(from_stdin: bool) -> Result<(String, bool), String> {
+    if !from_stdin {
+        return Ok((random_token()[..20].to_string(), true));
+    }
+    let mut s = String::new();
+    std::io::stdin()
+        .read_to_string(&mut s)
+        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+    let line = s.lines().next().unwrap_or("").to_string();
+    if line.chars().count() < 8 {
+        return Err("the password must have at least 8 characters".into());
+    }
+    Ok((line, false))
+}
+
+fn hash(password: &str) -> Result<String, String> {
+    crate::password::hash_blocking(password).ok_or_else(|| "cannot hash the password".into())
+}
+
+/// Sends `req` to the running server, or runs it on the database directly when no
+/// server runs. `creates`: whether the command may create a missing data directory.
+fn send(dir: &Path, req: Request, creates: bool) -> Result<(), String> {
+    let reply = match socket::call(dir, &req)? {
+        Some(reply) => reply,
+        None => offline(dir, req, creates)?,
+    };
+    print!("{}", reply.stdout);
+    if reply.ok { Ok(()) } else { Err(reply.error) }
+}
+
+fn offline(dir: &Path, req: Request, creates: bool) -> Result<exec::Reply, String> {
+    if !creates && !dir.join("authgate.redb").exists() {
+        return Err(format!(
+            "no AuthGate database in {} (wrong --data-dir?)",
+            dir.display()
+        ));
+    }
+    let store = crate::bootstrap::open_store(dir, |_| {}).map_err(|e| e.to_string())?;
+    // A command on a fresh data directory does the first run the server would
+    // have done (user `admin`, client `authgate-cli`), so starting the server later
+    // doesn't skip it because a user or client already exists.
+    let password = std::env::var("AUTHGATE_ADMIN_PASSWORD").ok();
+    if let Some(first) = crate::bootstrap::first_run(&store, crate::clock::now(), password)
+        .map_err(|e| e.to_string())?
+    {
+        match first.admin_password {
+            Some(p) => eprintln!("first run: created user `admin`, password (shown once): {p}"),
+            None => {
+                eprintln!("first run: created user `admin` (password from AUTHGATE_ADMIN_PASSWORD)")
+            }
+        }
+    }
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .unwrap_or(0);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    let ctx = Ctx {
+        store: &store,
+        data_dir: dir,
+        keys: None,
+        actor: format!("cli uid={uid}"),
+    };
+    Ok(socket::reply_of(runtime.block_on(exec::execute(&ctx, req))))
+}

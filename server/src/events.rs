@@ -1,0 +1,91 @@
+//! Security events: one call per event from the handlers, which counts it in the
+//! metrics and queues it for the audit log (without waiting for the disk, so no
+//! request is slowed by the log; it rides in the next group commit).
+
+use std::net::IpAddr;
+
+use crate::metrics::{Metrics, get};
+use crate::state::AppState;
+use crate::store::AuditEvent;
+
+/// A successful sign-in.
+pub fn login_ok(state: &AppState, username: &str, ip: IpAddr) {
+    state
+        .store
+        .audit_detached(AuditEvent::new("login_ok", username, username).ip(ip));
+}
+
+/// A failed sign-in (unknown user, wrong password or disabled account).
+pub fn login_failed(state: &AppState, username: &str, ip: IpAddr) {
+    get().login_failures.inc();
+    state
+        .store
+        .audit_detached(AuditEvent::new("login_failed", username, username).ip(ip));
+}
+
+/// An attempt refused by a guess limit (`what`: `login`, `user_code`, `device_auth`).
+pub fn throttled(what: &str) {
+    get().throttled.inc();
+    tracing::info!(what, "attempt throttled");
+}
+
+/// A device code was issued.
+pub fn device_code_issued() {
+    Metrics::kind(&get().device_codes, "issued");
+}
+
+/// A person approved or denied a device.
+pub fn device_decided(
+    state: &AppState,
+    username: &str,
+    user_code: &str,
+    approved: bool,
+    detail: &str,
+) {
+    let kind = if approved { "approved" } else { "denied" };
+    Metrics::kind(&get().device_codes, kind);
+    let audit = if approved {
+        "device_approved"
+    } else {
+        "device_denied"
+    };
+    state
+        .store
+        .audit_detached(AuditEvent::new(audit, username, user_code).detail(detail));
+}
+
+/// Tokens were issued for a device grant.
+pub fn tokens_issued() {
+    Metrics::kind(&get().tokens, "issued");
+}
+
+/// A refresh token was exchanged.
+pub fn tokens_refreshed() {
+    Metrics::kind(&get().tokens, "refreshed");
+}
+
+/// A rotated refresh token came back: the grant was revoked.
+pub fn refresh_reuse(state: &AppState, client_id: &str, ip: IpAddr) {
+    get().refresh_reuse.inc();
+    state.store.audit_detached(
+        AuditEvent::new("refresh_reuse", client_id, client_id)
+            .ip(ip)
+            .detail("grant revoked"),
+    );
+}
+
+/// A client revoked a token (RFC 7009).
+pub fn token_revoked(state: &AppState, client_id: &str, kind: &str, ip: IpAddr) {
+    Metrics::kind(&get().tokens, "revoked");
+    state
+        .store
+        .audit_detached(AuditEvent::new("token_revoked", client_id, kind).ip(ip));
+}
+
+/// A person revoked grants from the account page.
+pub fn grants_revoked(state: &AppState, username: &str, n: usize) {
+    Metrics::kind_by(&get().tokens, "revoked", n as u64);
+    state.store.audit_detached(
+        AuditEvent::new("grant_revoked", username, username).detail(format!("{n} grant(s)")),
+    );
+}

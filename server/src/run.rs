@@ -1,0 +1,207 @@
+//! `authgate serve`: everything from a checked configuration to a clean exit.
+//!
+//! Order matters for operators: every configuration value (including the TLS files)
+//! is checked before the database is opened or a port is bound, so a mistake stops
+//! startup with a message naming the key and nothing listening. On SIGTERM/SIGINT
+//! the accept loop stops, in-flight requests finish, then one last empty write
+//! passes through the group-commit queue so every queued write (audit events
+//! included) is durable before the process exits 0.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::config::{self, ServeArgs, Sources};
+use crate::keys::Keys;
+use crate::metrics::{self, Metrics};
+use crate::state::{AppState, Settings, Throttles};
+use crate::{admin, bootstrap, clock, http, password, polls, secrets, tokens};
+
+fn init_logs(format: &str, filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        // The request span (with its id) is attached to every line of a request.
+        builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        builder.init();
+    }
+}
+
+/// `authgate config`: checks the configuration and prints it, secrets redacted.
+pub fn print_config(args: &ServeArgs, sources: &Sources) -> Result<(), String> {
+    config::file::validate(args)?;
+    print!("{}", config::print_effective(args, sources));
+    Ok(())
+}
+
+/// Runs the server until SIGTERM or SIGINT.
+pub fn serve(args: ServeArgs) -> Result<(), String> {
+    config::file::validate(&args)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(http::tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    init_logs(&args.log_format, &args.log_level);
+    metrics::ENABLED.store(args.metrics, Ordering::Relaxed);
+    let store = bootstrap::open_store(&args.data_dir, |b| {
+        let m = metrics::get();
+        m.batch_size.observe(b.size as f64);
+        m.commit_latency.observe(b.commit_micros as f64 / 1e6);
+        tracing::trace!(size = b.size, micros = b.commit_micros, "group commit");
+    })
+    .map_err(|e| e.to_string())?;
+    let keys = tokens::KeyRing::load_or_create(&args.data_dir).map_err(|e| e.to_string())?;
+    let first = bootstrap::first_run(&store, clock::now(), args.admin_password.clone())
+        .map_err(|e| e.to_string())?;
+    let csrf_key: [u8; 32] = store
+        .meta_secret_blocking("csrf_key", secrets::random_bytes::<32>().to_vec())
+        .map_err(|e| e.to_string())?
+        .try_into()
+        .map_err(|_| "corrupt csrf_key in the database".to_string())?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+    runtime.block_on(async move {
+        let admin_socket = admin::socket::bind(&args.data_dir)?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+        let bound = listener
+            .local_addr()
+            .map_err(|e| format!("cannot read the listening address: {e}"))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let base_url = match &args.base_url {
+            Some(url) => config::validate_base_url(url)?,
+            None => config::default_base_url(bound).replacen("http://", &format!("{scheme}://"), 1),
+        };
+        if let Some(first) = first {
+            print_first_run(&first, &base_url);
+        }
+        let settings = Settings {
+            audience: base_url.clone(),
+            secure_cookies: base_url.starts_with("https://"),
+            base_url,
+            device_code_ttl: args.device_code_ttl.as_secs(),
+            poll_interval: args.poll_interval,
+            access_ttl: args.access_token_ttl.as_secs(),
+            refresh_ttl: args.refresh_token_ttl.as_secs(),
+            session_ttl: args.session_ttl.as_secs(),
+        };
+        let state = Arc::new(AppState {
+            store,
+            keys: Keys::new(keys),
+            settings,
+            polls: polls::PollTracker::default(),
+            csrf_key,
+            passwords: password::Passwords::new(2),
+            throttles: Throttles::with_device_auth_rate(args.device_auth_rate_per_ip),
+        });
+        tokio::spawn(sweeper(
+            state.clone(),
+            args.data_dir.clone(),
+            args.sweep_interval,
+            args.audit_retention,
+        ));
+        let admin_task = tokio::spawn(admin::socket::serve(
+            admin_socket,
+            state.clone(),
+            args.data_dir.clone(),
+        ));
+        let acceptor = tls.map(|(acceptor, reloader)| {
+            tokio::spawn(http::tls::reload_on_sighup(reloader));
+            acceptor
+        });
+        tracing::info!(base_url = %state.settings.base_url, kid = %state.keys.signing_kid(), "serving");
+        println!("listening on {scheme}://{bound}");
+        http::serve::run(listener, state.clone(), acceptor).await;
+        admin_task.abort();
+        let _ = std::fs::remove_file(admin::socket::path(&args.data_dir));
+        // Everything queued before this empty write commits before it answers.
+        if let Err(e) = state.store.flush().await {
+            tracing::error!("final commit failed: {e}");
+        }
+        tracing::info!("stopped");
+        Ok::<(), String>(())
+    })
+}
+
+fn print_first_run(first: &bootstrap::FirstRun, base_url: &str) {
+    println!(
+        "AuthGate first run: created user `admin` and public client `{}`.",
+        bootstrap::CLI_CLIENT_ID
+    );
+    match &first.admin_password {
+        Some(p) => println!("  admin password (shown once): {p}"),
+        None => println!("  admin password: taken from AUTHGATE_ADMIN_PASSWORD"),
+    }
+    println!(
+        "  try it: curl -d client_id={} {base_url}/oauth/device/code",
+        bootstrap::CLI_CLIENT_ID
+    );
+}
+
+/// Every `interval`: removes expired codes, tokens and sessions, audit events past
+/// retention, retires signing keys no live token can name, counts device codes that
+/// expired unused, and forgets idle poll state.
+async fn sweeper(state: Arc<AppState>, data_dir: PathBuf, interval: Duration, retention: Duration) {
+    let mut tick = tokio::time::interval(interval);
+    let mut last = clock::now();
+    let m = metrics::get();
+    loop {
+        tick.tick().await;
+        let now = clock::now();
+        match state.store.device_codes_expired_between(last, now) {
+            Ok(n) => Metrics::kind_by(&m.device_codes, "expired", n),
+            Err(e) => tracing::warn!("cannot count expired device codes: {e}"),
+        }
+        last = now;
+        match state.store.sweep(now).await {
+            Ok(stats) => {
+                m.sweeps.inc();
+                Metrics::kind_by(&m.swept, "device_codes", stats.device_codes as u64);
+                Metrics::kind_by(&m.swept, "access_tokens", stats.access_tokens as u64);
+                Metrics::kind_by(&m.swept, "refresh_tokens", stats.refresh_tokens as u64);
+                Metrics::kind_by(&m.swept, "sessions", stats.sessions as u64);
+                tracing::debug!(?stats, "swept");
+            }
+            Err(e) => tracing::warn!("sweep failed: {e}"),
+        }
+        match state
+            .store
+            .sweep_audit(now.saturating_sub(retention.as_secs()))
+            .await
+        {
+            Ok(n) => Metrics::kind_by(&m.swept, "audit_events", n as u64),
+            Err(e) => tracing::warn!("audit sweep failed: {e}"),
+        }
+        let max_ttl = state
+            .store
+            .max_access_ttl(state.settings.access_ttl)
+            .unwrap_or(state.settings.access_ttl);
+        match crate::keys::retire_old(&data_dir, max_ttl, now) {
+            Ok(0) => {}
+            Ok(n) => {
+                Metrics::kind_by(&m.swept, "signing_keys", n as u64);
+                if let Err(e) = state.keys.reload(&data_dir) {
+                    tracing::error!("cannot reload keys after retiring {n}: {e}");
+                } else {
+                    tracing::info!(retired = n, "retired signing keys no live token uses");
+                }
+            }
+            Err(e) => tracing::warn!("key retirement failed: {e}"),
+        }
+        let idle = Duration::from_secs(state.settings.device_code_ttl + 60);
+        state.polls.prune(Instant::now(), idle);
+    }
+}

@@ -1,0 +1,235 @@
+//! Operations behind the `authgate user|client` admin commands.
+//!
+//! Each change commits together with its audit record, and takes the security
+//! consequences with it in the same transaction: a new password, a disabled or
+//! deleted user ends that user's browser sessions; disabling or deleting a user or
+//! a client revokes their grants (refresh stops, access tokens introspect inactive).
+
+use redb::{ReadableDatabase, ReadableTable};
+
+use super::audit::{AuditEvent, append};
+use super::records::{Client, DeviceAuth, DeviceStatus, Grant, Session, User, decode};
+use super::tables::{CLIENTS, DEVICE_CODES, GRANTS, SESSION_META, SESSIONS, USERS};
+use super::{Store, StoreError, Tx};
+
+/// A change to an existing client.
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub enum ClientChange {
+    /// Refuse it everywhere (`invalid_client`) and revoke its grants.
+    Disable,
+    /// Accept it again.
+    Enable,
+    /// Remove it and revoke its grants.
+    Delete,
+    /// Replace its secret (SHA-256 of the new one).
+    SetSecret([u8; 32]),
+}
+
+/// What a user change swept along.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Consequences {
+    /// Browser sessions ended.
+    pub sessions: usize,
+    /// Grants revoked.
+    pub grants: usize,
+}
+
+fn end_sessions(tx: &Tx<'_>, user_id: &str) -> Result<usize, StoreError> {
+    let mut targets = Vec::new();
+    {
+        let table = tx.0.open_table(SESSIONS)?;
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            let session: Session = decode("sessions", v.value())?;
+            if session.user_id == user_id {
+                targets.push(k.value().to_vec());
+            }
+        }
+    }
+    for hash in &targets {
+        tx.remove(SESSIONS, hash.as_slice())?;
+        tx.remove(SESSION_META, hash.as_slice())?;
+    }
+    Ok(targets.len())
+}
+
+fn revoke_grants(tx: &Tx<'_>, pick: impl Fn(&Grant) -> bool) -> Result<usize, StoreError> {
+    let mut targets = Vec::new();
+    {
+        let table = tx.0.open_table(GRANTS)?;
+        for entry in table.iter()? {
+            let (_, v) = entry?;
+            let g: Grant = decode("grants", v.value())?;
+            if !g.revoked && pick(&g) {
+                targets.push(g);
+            }
+        }
+    }
+    for mut g in targets.iter().cloned() {
+        g.revoked = true;
+        tx.put(GRANTS, g.id.as_slice(), &g)?;
+    }
+    Ok(targets.len())
+}
+
+impl Store {
+    /// Adds a user unless the name is taken; returns whether it did.
+    pub async fn admin_add_user(&self, user: User, event: AuditEvent) -> Result<bool, StoreError> {
+        self.writer
+            .write(move |t| {
+                let tx = Tx(t);
+                if tx.get::<_, User>(USERS, user.username.as_str())?.is_some() {
+                    return Ok(false);
+                }
+                tx.put(USERS, user.username.as_str(), &user)?;
+                append(&tx, event)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    /// Sets a user's password hash and ends their sessions. `None`: no such user.
+    pub async fn admin_set_password(
+        &self,
+        username: String,
+        hash: String,
+        event: AuditEvent,
+    ) -> Result<Option<Consequences>, StoreError> {
+        self.writer
+            .write(move |t| {
+                let tx = Tx(t);
+                let Some(mut user) = tx.get::<_, User>(USERS, username.as_str())? else {
+                    return Ok(None);
+                };
+                user.password_hash = hash;
+                tx.put(USERS, username.as_str(), &user)?;
+                let sessions = end_sessions(&tx, &user.id)?;
+                append(&tx, event)?;
+                Ok(Some(Consequences {
+                    sessions,
+                    grants: 0,
+                }))
+            })
+            .await
+    }
+
+    /// Disables (ending sessions and revoking grants) or enables a user, or deletes
+    /// one (`delete`, same consequences). `None`: no such user.
+    pub async fn admin_change_user(
+        &self,
+        username: String,
+        disabled: bool,
+        delete: bool,
+        event: AuditEvent,
+    ) -> Result<Option<Consequences>, StoreError> {
+        self.writer
+            .write(move |t| {
+                let tx = Tx(t);
+                let Some(mut user) = tx.get::<_, User>(USERS, username.as_str())? else {
+                    return Ok(None);
+                };
+                let mut done = Consequences::default();
+                if disabled || delete {
+                    done.sessions = end_sessions(&tx, &user.id)?;
+                    done.grants = revoke_grants(&tx, |g| g.user_id == user.id)?;
+                }
+                if delete {
+                    tx.remove(USERS, username.as_str())?;
+                } else {
+                    user.disabled = disabled;
+                    tx.put(USERS, username.as_str(), &user)?;
+                }
+                append(&tx, event)?;
+                Ok(Some(done))
+            })
+            .await
+    }
+
+    /// Registers a client unless the id is taken; returns whether it did.
+    pub async fn admin_add_client(
+        &self,
+        client: Client,
+        event: AuditEvent,
+    ) -> Result<bool, StoreError> {
+        self.writer
+            .write(move |t| {
+                let tx = Tx(t);
+                if tx.get::<_, Client>(CLIENTS, client.id.as_str())?.is_some() {
+                    return Ok(false);
+                }
+                tx.put(CLIENTS, client.id.as_str(), &client)?;
+                append(&tx, event)?;
+                Ok(true)
+            })
+            .await
+    }
+
+    /// Applies `change` to client `id`; returns the grants revoked, `None` if there
+    /// is no such client.
+    pub async fn admin_change_client(
+        &self,
+        id: String,
+        change: ClientChange,
+        event: AuditEvent,
+    ) -> Result<Option<usize>, StoreError> {
+        self.writer
+            .write(move |t| {
+                let tx = Tx(t);
+                let Some(mut client) = tx.get::<_, Client>(CLIENTS, id.as_str())? else {
+                    return Ok(None);
+                };
+                let mut revoked = 0;
+                match change {
+                    ClientChange::Disable | ClientChange::Delete => {
+                        revoked = revoke_grants(&tx, |g| g.client_id == id)?;
+                        client.disabled = true;
+                    }
+                    ClientChange::Enable => client.disabled = false,
+                    ClientChange::SetSecret(hash) => client.secret_hash = Some(hash),
+                }
+                if matches!(change, ClientChange::Delete) {
+                    tx.remove(CLIENTS, id.as_str())?;
+                } else {
+                    tx.put(CLIENTS, id.as_str(), &client)?;
+                }
+                append(&tx, event)?;
+                Ok(Some(revoked))
+            })
+            .await
+    }
+
+    /// Waits until every write queued before this call is durable (shutdown).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.writer.write(|_| Ok(())).await
+    }
+
+    /// How many device codes expired in `(from, to]` without being redeemed or
+    /// denied, for the `expired` device-code metric (a read; the sweeper calls it).
+    pub fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(DEVICE_CODES)?;
+        let mut n = 0;
+        for entry in table.iter()? {
+            let (_, v) = entry?;
+            let d: DeviceAuth = decode("device_codes", v.value())?;
+            let unused = matches!(
+                d.status,
+                DeviceStatus::Pending | DeviceStatus::Approved { .. }
+            );
+            if unused && d.expires_at > from && d.expires_at <= to {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+
+    /// The longest access-token lifetime any client can get, given the default:
+    /// how long a retired signing key must stay published.
+    pub fn max_access_ttl(&self, default: u64) -> Result<u64, StoreError> {
+        Ok(self
+            .clients()?
+            .iter()
+            .filter_map(|c| c.access_ttl)
+            .fold(default, u64::max))
+    }
+}

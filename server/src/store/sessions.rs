@@ -1,0 +1,389 @@
+//! Browser sessions as the account page sees them: where and when each signed in,
+//! when it was last active (for the idle timeout), signing sessions out, and
+//! changing a password.
+//!
+//! The session record itself (`SESSIONS`) predates this module and stays as it is;
+//! what a person needs to recognise a session lives beside it in `SESSION_META`,
+//! keyed by the same cookie hash. A session without metadata (signed in before this
+//! table existed) is shown as "unknown" and has no idle timeout.
+
+use redb::{ReadableDatabase, ReadableTable};
+use serde::{Deserialize, Serialize};
+
+use super::records::{Record, Session, User, decode};
+use super::tables::{SESSION_META, SESSIONS, USERS};
+use super::{Store, StoreError, Tx};
+
+/// What a session looks like to its owner, keyed by the session's cookie hash.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct SessionMeta {
+    /// The session's user (to list a user's sessions without decoding every one).
+    pub user_id: String,
+    /// Unix seconds of the sign-in.
+    pub created_at: u64,
+    /// Unix seconds of the last recorded activity; updated at most every few
+    /// minutes (see [`Store::touch_session`]).
+    pub last_seen_at: u64,
+    /// The session ends after this many seconds without activity.
+    pub idle_secs: u64,
+    /// Address the browser signed in from.
+    pub ip: String,
+    /// The browser's `User-Agent` at sign-in (truncated).
+    pub user_agent: String,
+}
+impl Record for SessionMeta {
+    const VERSION: u8 = 1;
+}
+
+impl SessionMeta {
+    /// Whether the idle timeout has passed at `now`.
+    pub fn idle_expired(&self, now: u64) -> bool {
+        self.last_seen_at.saturating_add(self.idle_secs) <= now
+    }
+}
+
+/// One live browser session of a user, for the account page.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionInfo {
+    /// SHA-256 of the session cookie: the record key, and the id the sign-out
+    /// form posts (it can't be turned back into a cookie).
+    pub hash: [u8; 32],
+    /// The session record.
+    pub session: Session,
+    /// Where and when, if known.
+    pub meta: Option<SessionMeta>,
+}
+
+/// Which of a user's sessions to end.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum EndSessions {
+    /// The one with this hash (only if it belongs to the user).
+    One([u8; 32]),
+    /// Every session of the user except this one (the browser asking).
+    AllExcept([u8; 32]),
+}
+
+/// Result of a password change.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PasswordChange {
+    /// Changed; this many other sessions were signed out.
+    Changed {
+        /// Sessions ended.
+        signed_out: usize,
+    },
+    /// The user no longer exists (or was renamed) since the session began.
+    UnknownUser,
+}
+
+fn live(session: &Session, meta: Option<&SessionMeta>, now: u64) -> bool {
+    session.expires_at > now && !meta.is_some_and(|m| m.idle_expired(now))
+}
+
+impl Store {
+    /// Records a new sign-in: the session and its metadata in one transaction, and
+    /// ends the browser's previous session (`replaces`) so every login gets a new id.
+    pub async fn start_session(
+        &self,
+        hash: [u8; 32],
+        session: Session,
+        meta: SessionMeta,
+        replaces: Option<[u8; 32]>,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |t| {
+                let tx = Tx(t);
+                if let Some(old) = replaces {
+                    tx.remove(SESSIONS, old.as_slice())?;
+                    tx.remove(SESSION_META, old.as_slice())?;
+                }
+                tx.put(SESSIONS, hash.as_slice(), &session)?;
+                tx.put(SESSION_META, hash.as_slice(), &meta)
+            })
+            .await
+    }
+
+    /// The session with this cookie hash if it is live at `now`: before its
+    /// absolute expiry and not idle for longer than its idle timeout.
+    pub fn live_session(
+        &self,
+        hash: &[u8; 32],
+        now: u64,
+    ) -> Result<Option<(Session, Option<SessionMeta>)>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let sessions = txn.open_table(SESSIONS)?;
+        let Some(v) = sessions.get(hash.as_slice())? else {
+            return Ok(None);
+        };
+        let session: Session = decode("sessions", v.value())?;
+        let metas = txn.open_table(SESSION_META)?;
+        let meta = match metas.get(hash.as_slice())? {
+            Some(v) => Some(decode::<SessionMeta>("session_meta", v.value())?),
+            None => None,
+        };
+        Ok(live(&session, meta.as_ref(), now).then_some((session, meta)))
+    }
+
+    /// Records activity of a session at `now`, unless it was recorded less than
+    /// `min_gap` seconds ago: the check is repeated inside the write, so a burst of
+    /// requests costs at most one update per `min_gap`.
+    pub async fn touch_session(
+        &self,
+        hash: [u8; 32],
+        now: u64,
+        min_gap: u64,
+    ) -> Result<(), StoreError> {
+        self.writer
+            .write(move |t| {
+                let tx = Tx(t);
+                let Some(mut meta) = tx.get::<_, SessionMeta>(SESSION_META, hash.as_slice())?
+                else {
+                    return Ok(());
+                };
+                if meta.last_seen_at.saturating_add(min_gap) <= now {
+                    meta.last_seen_at = now;
+                    tx.put(SESSION_META, hash.as_slice(), &meta)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// The live sessions of a user, most recently active first.
+    pub fn sessions_of_user(
+        &self,
+        user_id: &str,
+        now: u64,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let sessions = txn.open_table(SESSIONS)?;
+        let metas = txn.open_table(SESSION_META)?;
+        let mut out = Vec::new();
+        for entry in sessions.iter()? {
+            let (k, v) = entry?;
+            let Ok(hash) = <[u8; 32]>::try_from(k.value()) else {
+                continue;
+            };
+            let session: Session = decode("sessions", v.value())?;
+            if session.user_id != user_id {
+                continue;
+            }
+            let meta = match metas.get(hash.as_slice())? {
+                Some(v) => Some(decode::<SessionMeta>("session_meta", v.value())?),
+                None => None,
+            };
+            if live(&session, meta.as_ref(), now) {
+                out.push(SessionInfo {
+                    hash,
+                    session,
+                    meta,
+                });
+            }
+        }
+        out.sort_by_key(|s| {
+            std::cmp::Reverse(
+                s.meta
+                    .as_ref()
+                    .map_or(s.session.created_at, |m| m.last_seen_at),
+            )
+        });
+        Ok(out)
+    }
+
+    /// Ends one session (sign-out), with its metadata.
+    pub async fn end_session(&self, hash: [u8; 32]) -> Result<(), StoreError> {
+        self.writer
+            .write(move |t| {
+                let tx = Tx(t);
+                tx.remove(SESSIONS, hash.as_slice())?;
+                tx.remove(SESSION_META, hash.as_slice())
+            })
+            .await
+    }
+
+    /// Ends sessions of `user_id` as `which` says; returns how many ended.
+    pub async fn end_user_sessions(
+        &self,
+        user_id: String,
+        which: EndSessions,
+    ) -> Result<usize, StoreError> {
+        self.writer
+            .write(move |t| end_sessions_in(&Tx(t), &user_id, which))
+            .await
+    }
+
+    /// Replaces the password hash of the user `username` (whose id must still be
+    /// `user_id`) and signs out every other session of theirs, in one transaction.
+    pub async fn change_password(
+        &self,
+        user_id: String,
+        username: String,
+        new_hash: String,
+        keep: [u8; 32],
+    ) -> Result<PasswordChange, StoreError> {
+        self.writer
+            .write(move |t| {
+                let tx = Tx(t);
+                let Some(mut user) = tx.get::<_, User>(USERS, username.as_str())? else {
+                    return Ok(PasswordChange::UnknownUser);
+                };
+                if user.id != user_id {
+                    return Ok(PasswordChange::UnknownUser);
+                }
+                user.password_hash = new_hash;
+                tx.put(USERS, username.as_str(), &user)?;
+                let signed_out = end_sessions_in(&tx, &user_id, EndSessions::AllExcept(keep))?;
+                Ok(PasswordChange::Changed { signed_out })
+            })
+            .await
+    }
+}
+
+fn end_sessions_in(tx: &Tx<'_>, user_id: &str, which: EndSessions) -> Result<usize, StoreError> {
+    let mut targets = Vec::new();
+    {
+        let table = tx.0.open_table(SESSIONS)?;
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            let Ok(hash) = <[u8; 32]>::try_from(k.value()) else {
+                continue;
+            };
+            let session: Session = decode("sessions", v.value())?;
+            let chosen = match which {
+                EndSessions::One(h) => h == hash,
+                EndSessions::AllExcept(h) => h != hash,
+            };
+            if chosen && session.user_id == user_id {
+                targets.push(hash);
+            }
+        }
+    }
+    for hash in &targets {
+        tx.remove(SESSIONS, hash.as_slice())?;
+        tx.remove(SESSION_META, hash.as_slice())?;
+    }
+    Ok(targets.len())
+}
+
+/// Inside the sweep's transaction: removes sessions idle past their timeout, and
+/// metadata whose session is gone. Returns how many sessions it ended.
+pub(super) fn sweep_session_meta(
+    t: &redb::WriteTransaction,
+    now: u64,
+) -> Result<usize, StoreError> {
+    let mut idle = Vec::new();
+    {
+        let sessions = t.open_table(SESSIONS)?;
+        let mut metas = t.open_table(SESSION_META)?;
+        metas.retain(|k, v| {
+            let Ok(meta) = decode::<SessionMeta>("session_meta", v) else {
+                return true;
+            };
+            if meta.idle_expired(now) {
+                idle.push(k.to_vec());
+                return false;
+            }
+            sessions.get(k).map(|s| s.is_some()).unwrap_or(true)
+        })?;
+    }
+    let mut sessions = t.open_table(SESSIONS)?;
+    let mut n = 0;
+    for k in idle {
+        n += usize::from(sessions.remove(k.as_slice())?.is_some());
+    }
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = Store::open(&dir.path().join("t.redb"), |_| {}).expect("open");
+        (dir, store)
+    }
+
+    fn session(user: &str, now: u64) -> Session {
+        Session {
+            user_id: user.into(),
+            username: user.into(),
+            created_at: now,
+            expires_at: now + 12 * 3600,
+        }
+    }
+
+    fn meta(user: &str, now: u64) -> SessionMeta {
+        SessionMeta {
+            user_id: user.into(),
+            created_at: now,
+            last_seen_at: now,
+            idle_secs: 3600,
+            ip: "192.0.2.1".into(),
+            user_agent: "test".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn idle_timeout_touch_and_sign_out_others() {
+        let (_d, s) = store();
+        let now = 1_000_000;
+        let (a, b, c) = ([1u8; 32], [2u8; 32], [3u8; 32]);
+        s.start_session(a, session("u1", now), meta("u1", now), None)
+            .await
+            .unwrap();
+        s.start_session(b, session("u1", now), meta("u1", now), None)
+            .await
+            .unwrap();
+        s.start_session(c, session("u2", now), meta("u2", now), None)
+            .await
+            .unwrap();
+        assert!(s.live_session(&a, now + 3599).unwrap().is_some());
+        assert!(s.live_session(&a, now + 3600).unwrap().is_none(), "idle");
+
+        // A touch inside the gap changes nothing; after it, it moves last_seen.
+        s.touch_session(a, now + 60, 300).await.unwrap();
+        assert_eq!(
+            s.live_session(&a, now + 60)
+                .unwrap()
+                .unwrap()
+                .1
+                .unwrap()
+                .last_seen_at,
+            now
+        );
+        s.touch_session(a, now + 3000, 300).await.unwrap();
+        assert!(s.live_session(&a, now + 6000).unwrap().is_some(), "touched");
+        assert_eq!(s.sessions_of_user("u1", now + 3000).unwrap().len(), 2);
+
+        // The sweep ends b (idle) but not a (touched) nor c's user.
+        let swept = s
+            .writer
+            .write(move |t| sweep_session_meta(t, now + 4000))
+            .await
+            .unwrap();
+        assert_eq!(swept, 2, "b and c were idle");
+        assert!(s.live_session(&a, now + 4000).unwrap().is_some());
+
+        s.start_session(b, session("u1", now + 4000), meta("u1", now + 4000), None)
+            .await
+            .unwrap();
+        let n = s
+            .end_user_sessions("u1".into(), EndSessions::AllExcept(a))
+            .await
+            .unwrap();
+        assert_eq!(n, 1);
+        let left: Vec<_> = s
+            .sessions_of_user("u1", now + 4000)
+            .unwrap()
+            .into_iter()
+            .map(|i| i.hash)
+            .collect();
+        assert_eq!(left, vec![a]);
+        // Someone else's session can't be ended by hash.
+        let n = s
+            .end_user_sessions("u2".into(), EndSessions::One(a))
+            .await
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+}

@@ -1,0 +1,131 @@
+//! Limits on guessing user codes (RFC 8628 §5.1).
+//!
+//! A user code has 20^8 ≈ 2.56 × 10^10 values, so guessing only works at volume; each
+//! wrong code is counted against the browser's address (IPv6: its /64), its session
+//! and its account, and server-wide:
+//!
+//! - per address and per session: 10 wrong codes a minute, then "try again in N s";
+//! - server-wide: 600 a minute. Past that the server is under a distributed attack,
+//!   and refusing *everyone* would hand the attacker a lock-out of every legitimate
+//!   user. So over the global limit only sources that already guessed wrong in
+//!   their current minute (by address, session or account) are refused; a person
+//!   who types their code right the first time is never stopped. An attacker then
+//!   needs a fresh address *and* a fresh account for every further guess, and
+//!   accounts are created by the operator.
+//!
+//! Only lookups that found nothing are counted; refused attempts are not, so a
+//! throttled client can't extend its own block forever by hammering, and a correct
+//! code never counts.
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use super::client_key;
+use crate::secrets::hex;
+use crate::state::Throttles;
+
+/// The global counter's key.
+const GLOBAL: &str = "all";
+
+/// Who is guessing: the keys one code lookup is counted under.
+pub struct GuessKeys {
+    ip: String,
+    session: String,
+    account: String,
+}
+
+impl GuessKeys {
+    /// Keys for a lookup from `ip` by the session with this cookie hash, of `user_id`.
+    pub fn new(ip: IpAddr, session_hash: Option<&[u8; 32]>, user_id: &str) -> Self {
+        GuessKeys {
+            ip: client_key(ip),
+            session: session_hash.map(|h| hex(h)).unwrap_or_default(),
+            account: user_id.to_string(),
+        }
+    }
+}
+
+/// If this source may not look up a code now, how long it must wait.
+pub fn blocked(th: &Throttles, keys: &GuessKeys, now: Instant) -> Option<Duration> {
+    if let Some(wait) = th
+        .user_code_ip
+        .blocked_for(&keys.ip, now)
+        .or_else(|| th.user_code_session.blocked_for(&keys.session, now))
+    {
+        return Some(wait);
+    }
+    let global = th.user_code_global.blocked_for(GLOBAL, now)?;
+    let guessed_wrong = th.user_code_ip.failures(&keys.ip, now) > 0
+        || th.user_code_session.failures(&keys.session, now) > 0
+        || th.user_code_account.failures(&keys.account, now) > 0;
+    guessed_wrong.then_some(global)
+}
+
+/// Counts one wrong code by this source.
+pub fn wrong(th: &Throttles, keys: &GuessKeys, now: Instant) {
+    th.user_code_ip.hit(&keys.ip, now);
+    th.user_code_session.hit(&keys.session, now);
+    th.user_code_account.hit(&keys.account, now);
+    th.user_code_global.hit(GLOBAL, now);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(ip: &str, session: u8, user: &str) -> GuessKeys {
+        GuessKeys::new(ip.parse().unwrap(), Some(&[session; 32]), user)
+    }
+
+    #[test]
+    fn ten_a_minute_per_address_and_per_session() {
+        let th = Throttles::default();
+        let t0 = Instant::now();
+        let attacker = keys("192.0.2.1", 1, "mallory");
+        for _ in 0..10 {
+            assert_eq!(blocked(&th, &attacker, t0), None);
+            wrong(&th, &attacker, t0);
+        }
+        assert_eq!(blocked(&th, &attacker, t0), Some(Duration::from_secs(60)));
+        // Same address, new session: still blocked. Same session, new address: too.
+        assert!(blocked(&th, &keys("192.0.2.1", 2, "mallory"), t0).is_some());
+        assert!(blocked(&th, &keys("198.51.100.1", 1, "mallory"), t0).is_some());
+        // Someone else is not.
+        assert_eq!(blocked(&th, &keys("198.51.100.2", 3, "alice"), t0), None);
+        // A minute later the attacker may try again.
+        assert_eq!(blocked(&th, &attacker, t0 + Duration::from_secs(60)), None);
+    }
+
+    #[test]
+    fn over_the_global_limit_only_sources_that_guessed_wrong_are_refused() {
+        let th = Throttles::default();
+        let t0 = Instant::now();
+        // A botnet: 600 addresses, sessions and accounts, one wrong guess each.
+        for i in 0..600u32 {
+            let session = [u8::try_from(i % 251).unwrap_or(0); 32];
+            let k = GuessKeys::new(
+                IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000u32 + i)),
+                Some(&session),
+                &format!("bot{i}"),
+            );
+            wrong(&th, &k, t0);
+        }
+        // Every source that already guessed wrong is now refused …
+        let bot = GuessKeys::new(
+            IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0001u32)),
+            Some(&[1; 32]),
+            "bot1",
+        );
+        assert!(blocked(&th, &bot, t0).is_some());
+        // … also from a fresh address if the account already guessed wrong …
+        assert!(blocked(&th, &keys("203.0.113.9", 252, "bot7"), t0).is_some());
+        // … but a clean person still gets through.
+        assert_eq!(blocked(&th, &keys("203.0.113.10", 253, "alice"), t0), None);
+        // Once they mistype during the attack, they wait like everyone else.
+        wrong(&th, &keys("203.0.113.10", 253, "alice"), t0);
+        assert!(blocked(&th, &keys("203.0.113.10", 253, "alice"), t0).is_some());
+        // The next minute is a new one.
+        let later = t0 + Duration::from_secs(61);
+        assert_eq!(blocked(&th, &bot, later), None);
+    }
+}

@@ -1,0 +1,264 @@
+//! `authgate-login` (device-client/cli) against the real server: log in through the
+//! device flow with an admin approving in a "browser", then `status`, `token` (with
+//! refresh), `logout` (with revocation), and a denied login.
+//!
+//! Needs both binaries built with the same target dir:
+//! `cargo build -p authgate-server -p authgate-login` (or set `AUTHGATE_BIN` and
+//! `AUTHGATE_LOGIN_BIN`).
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use authgate_tests::{ADMIN_PASSWORD, ADMIN_USER, TestServer};
+
+/// Path of the `authgate-login` binary, found like the harness finds `authgate`.
+fn login_bin() -> PathBuf {
+    let path = if let Some(p) = std::env::var_os("AUTHGATE_LOGIN_BIN") {
+        PathBuf::from(p)
+    } else if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+        PathBuf::from(t).join("debug").join("authgate-login")
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/authgate-login")
+    };
+    assert!(
+        path.is_file(),
+        "authgate-login is missing at {}; build it first: `cargo build -p authgate-login` \
+         (same CARGO_TARGET_DIR), or set AUTHGATE_LOGIN_BIN",
+        path.display()
+    );
+    path
+}
+
+fn cli(config_dir: &Path) -> Command {
+    let mut cmd = Command::new(login_bin());
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("AUTHGATE_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("AUTHGATE_LOGIN_CONFIG_DIR", config_dir)
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run(config_dir: &Path, args: &[&str]) -> Output {
+    let out = cli(config_dir)
+        .args(args)
+        .output()
+        .expect("run authgate-login");
+    eprintln!(
+        "authgate-login {args:?} → {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A running `authgate-login login` whose stdout lines arrive on a channel.
+struct LoginProcess {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl LoginProcess {
+    fn start(config_dir: &Path, server: &TestServer, extra: &[&str]) -> Self {
+        let mut child = cli(config_dir)
+            .args(["login", "--server", server.base_url()])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn authgate-login login");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        LoginProcess {
+            child,
+            lines,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads stdout until the line that carries the user code.
+    fn user_code(&mut self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if let Some(code) = line.trim().strip_prefix("and enter the code: ") {
+                        return code.trim().to_owned();
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("no user code printed; stdout so far: {:#?}", self.seen);
+    }
+
+    /// Waits for the process to exit; returns (success, rest of stdout, stderr).
+    fn finish(mut self) -> (bool, String, String) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!(
+                    "authgate-login login did not finish in 60 s; stdout: {:#?}",
+                    self.seen
+                );
+            }
+            thread::sleep(Duration::from_millis(100));
+        };
+        let mut stderr = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut stderr);
+        }
+        let mut out = self.seen.join("\n");
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(2)) {
+            out.push('\n');
+            out.push_str(&line);
+        }
+        (status.success(), out, stderr)
+    }
+}
+
+impl Drop for LoginProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[cfg(unix)]
+fn assert_private(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path)
+        .expect("cache file exists")
+        .permissions()
+        .mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "{} has mode {:o}",
+        path.display(),
+        mode & 0o777
+    );
+}
+
+#[cfg(not(unix))]
+fn assert_private(path: &Path) {
+    assert!(path.is_file());
+}
+
+#[test]
+fn login_status_token_refresh_logout_against_the_real_server() {
+    // Access tokens live 30 s, under the CLI's 60 s minimum, so `token` must refresh.
+    let server = TestServer::start_with(&["--access-token-ttl", "30"], &[]);
+    let config = tempfile::tempdir().expect("temp config dir");
+
+    let mut login = LoginProcess::start(config.path(), &server, &["--scope", "read write"]);
+    let code = login.user_code();
+    assert!(
+        login
+            .seen
+            .iter()
+            .any(|l| l.contains(&format!("{}/device", server.base_url()))),
+        "verification URI not printed: {:#?}",
+        login.seen
+    );
+    let mut browser = server.browser();
+    browser.login(ADMIN_USER, ADMIN_PASSWORD);
+    browser.approve(&code);
+    let (ok, out, err) = login.finish();
+    assert!(ok, "login failed\nstdout: {out}\nstderr: {err}");
+    assert!(out.contains("Logged in to"), "{out}");
+
+    assert_private(&config.path().join("tokens.bin"));
+    assert_private(&config.path().join("session.json"));
+
+    let status = run(config.path(), &["status"]);
+    assert!(status.status.success());
+    let text = stdout(&status);
+    assert!(
+        text.contains(&format!("Logged in to {}", server.base_url())),
+        "{text}"
+    );
+    assert!(text.contains("authgate-cli"), "{text}");
+    assert!(text.contains("Refresh token: present"), "{text}");
+
+    // `token` refreshes (30 s < 60 s) and prints a token the server accepts.
+    let first = run(config.path(), &["token"]);
+    assert!(first.status.success());
+    let first = stdout(&first).trim().to_owned();
+    assert!(first.starts_with("v4.public."), "{first}");
+    server
+        .get_bearer("/oauth/tokeninfo", &first)
+        .assert_status(200);
+    let second = run(config.path(), &["token"]);
+    assert!(second.status.success());
+    let second = stdout(&second).trim().to_owned();
+    assert_ne!(first, second, "each `token` call refreshed (and rotated)");
+    server
+        .get_bearer("/oauth/tokeninfo", &second)
+        .assert_status(200);
+
+    let logout = run(config.path(), &["logout"]);
+    assert!(logout.status.success());
+    assert!(
+        stdout(&logout).contains("the tokens were revoked"),
+        "{}",
+        stdout(&logout)
+    );
+    assert!(!config.path().join("tokens.bin").exists());
+    assert!(!config.path().join("session.json").exists());
+    // The grant is gone: the last access token no longer works.
+    let info = server.get_bearer("/oauth/tokeninfo", &second);
+    assert_eq!(
+        info.status,
+        401,
+        "revoked token still accepted: {}",
+        info.text()
+    );
+
+    let status = run(config.path(), &["status"]);
+    assert!(!status.status.success());
+    assert!(stdout(&status).contains("Not logged in"));
+    let token = run(config.path(), &["token"]);
+    assert!(!token.status.success());
+}
+
+#[test]
+fn a_denied_login_fails_and_caches_nothing() {
+    let server = TestServer::start();
+    let config = tempfile::tempdir().expect("temp config dir");
+    let mut login = LoginProcess::start(config.path(), &server, &["--qr", "always"]);
+    let code = login.user_code();
+    let mut browser = server.browser();
+    browser.login(ADMIN_USER, ADMIN_PASSWORD);
+    browser.deny(&code);
+    let (ok, out, err) = login.finish();
+    assert!(!ok, "a denied login must fail\nstdout: {out}");
+    assert!(err.contains("denied"), "{err}");
+    // `--qr always` drew the code with half blocks.
+    assert!(out.contains('█') || out.contains('▀'), "{out}");
+    assert!(!config.path().join("tokens.bin").exists());
+}
