@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(code) = UserCode::parse(text) {
         let canonical = code.as_str();
         assert_eq!(canonical.len(), 8);
-        assert!(canonical.bytes().all(|b| b"BCDFGHJKLMNPQRSTVWXZ".contains(&b)));
+        assert!(
+            canonical
+                .bytes()
+                .all(|b| b"BCDFGHJKLMNPQRSTVWXZ".contains(&b))
+        );
         let again = UserCode::parse(canonical).expect("canonical form parses");
         assert_eq!(again.as_str(), canonical);
         let shown = code.display();

@@ -32,6 +32,10 @@ pub use writer::BatchStats;
 use records::{Record, decode, encode};
 use writer::Writer;
 
+/// redb's in-process page cache. Enough for the hot tables of a small deployment;
+/// the kernel's page cache holds the rest of the file.
+const PAGE_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 /// The AuthGate database: one redb file plus its writer thread.
 #[derive(Clone)]
 pub struct Store {
@@ -47,7 +51,14 @@ impl Store {
         path: &Path,
         on_batch: impl Fn(BatchStats) + Send + 'static,
     ) -> Result<Self, StoreError> {
-        let db = Arc::new(Database::create(path)?);
+        // redb caches pages it reads and writes, by default up to 1 GiB: the RSS
+        // would follow the file's growth. Bounded, reads past it are a pread from
+        // the OS page cache (the soak test showed ~600 bytes of RSS per flow before).
+        let db = Arc::new(
+            Database::builder()
+                .set_cache_size(PAGE_CACHE_BYTES)
+                .create(path)?,
+        );
         let store = Store {
             writer: Writer::start(db.clone(), on_batch),
             db,

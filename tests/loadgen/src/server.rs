@@ -142,36 +142,36 @@ fn spawn_serve(
     admin_password: &str,
     extra_args: &[String],
 ) -> Result<(Child, SocketAddr), String> {
-        let mut child = Command::new(bin)
-            .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
-            .arg("--data-dir")
-            .arg(dir)
-            .args(extra_args)
-            .env("AUTHGATE_ADMIN_PASSWORD", admin_password)
-            .env("AUTHGATE_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .map_err(|e| format!("{}: {e}", bin.display()))?;
-        let stdout = child.stdout.take().ok_or("no stdout")?;
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(url) = line.trim().strip_prefix("listening on http://")
-                    && let Some(tx) = tx.take()
-                {
-                    let _ = tx.send(url.trim().trim_end_matches('/').to_string());
-                }
+    let mut child = Command::new(bin)
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-format", "json"])
+        .arg("--data-dir")
+        .arg(dir)
+        .args(extra_args)
+        .env("AUTHGATE_ADMIN_PASSWORD", admin_password)
+        .env("AUTHGATE_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", bin.display()))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tx = Some(tx);
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(url) = line.trim().strip_prefix("listening on http://")
+                && let Some(tx) = tx.take()
+            {
+                let _ = tx.send(url.trim().trim_end_matches('/').to_string());
             }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .map_err(|_| "the server did not print `listening on`".to_string())?
-            .parse()
-            .map_err(|e| format!("bad listening address: {e}"))?;
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(60))
+        .map_err(|_| "the server did not print `listening on`".to_string())?
+        .parse()
+        .map_err(|e| format!("bad listening address: {e}"))?;
     Ok((child, addr))
 }
 
