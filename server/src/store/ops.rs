@@ -102,6 +102,29 @@ pub struct SweepStats {
     pub sessions: usize,
 }
 
+/// Records the refresh token and the access token `jti` an exchange mints for a
+/// grant; shared by redemption and rotation so both keep the same invariants.
+fn record_new_tokens(tx: &Tx<'_>, grant_id: [u8; 16], new: &NewTokens) -> Result<(), StoreError> {
+    tx.put(
+        REFRESH_TOKENS,
+        new.refresh_hash.as_slice(),
+        &RefreshToken {
+            grant_id,
+            expires_at: new.refresh_expires_at,
+            superseded: false,
+        },
+    )?;
+    tx.put(
+        ACCESS_TOKENS,
+        new.jti.as_str(),
+        &AccessToken {
+            grant_id,
+            expires_at: new.access_expires_at,
+            revoked: false,
+        },
+    )
+}
+
 /// Device codes stay this long after expiry so a late poll still gets
 /// `expired_token` rather than `invalid_grant`.
 const DEVICE_CODE_GRACE_SECS: u64 = 3600;
@@ -316,27 +339,10 @@ impl Store {
                     expires_at: new.refresh_expires_at,
                     current_refresh: new.refresh_hash,
                     revoked: false,
-                    device_ip: new.device_ip,
+                    device_ip: new.device_ip.clone(),
                 };
                 tx.put(GRANTS, grant.id.as_slice(), &grant)?;
-                tx.put(
-                    REFRESH_TOKENS,
-                    new.refresh_hash.as_slice(),
-                    &RefreshToken {
-                        grant_id: grant.id,
-                        expires_at: new.refresh_expires_at,
-                        superseded: false,
-                    },
-                )?;
-                tx.put(
-                    ACCESS_TOKENS,
-                    new.jti.as_str(),
-                    &AccessToken {
-                        grant_id: grant.id,
-                        expires_at: new.access_expires_at,
-                        revoked: false,
-                    },
-                )?;
+                record_new_tokens(&tx, grant.id, &new)?;
                 Ok(RedeemOutcome::Issued(Box::new(grant)))
             })
             .await
@@ -378,24 +384,7 @@ impl Store {
                 }
                 old.superseded = true;
                 tx.put(REFRESH_TOKENS, presented.as_slice(), &old)?;
-                tx.put(
-                    REFRESH_TOKENS,
-                    new.refresh_hash.as_slice(),
-                    &RefreshToken {
-                        grant_id: grant.id,
-                        expires_at: new.refresh_expires_at,
-                        superseded: false,
-                    },
-                )?;
-                tx.put(
-                    ACCESS_TOKENS,
-                    new.jti.as_str(),
-                    &AccessToken {
-                        grant_id: grant.id,
-                        expires_at: new.access_expires_at,
-                        revoked: false,
-                    },
-                )?;
+                record_new_tokens(&tx, grant.id, &new)?;
                 grant.current_refresh = new.refresh_hash;
                 grant.last_refreshed_at = Some(now);
                 grant.expires_at = new.refresh_expires_at;
