@@ -290,7 +290,7 @@ async fn op(
     conn: &mut Conn,
     work: &Work,
     t: &mut Tally,
-    own: &mut Vec<String>,
+    own: &mut [String],
     turn: usize,
 ) -> Result<(), String> {
     match work {
@@ -660,7 +660,7 @@ fn main() -> std::process::ExitCode {
         }
     };
     match rt.block_on(run(args)) {
-        Ok(errors) if errors == 0 => std::process::ExitCode::SUCCESS,
+        Ok(0) => std::process::ExitCode::SUCCESS,
         Ok(errors) => {
             eprintln!("loadgen: {errors} requests failed");
             std::process::ExitCode::FAILURE
