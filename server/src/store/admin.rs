@@ -53,7 +53,11 @@ fn end_sessions(tx: &Tx<'_>, user_id: &str) -> Result<usize, StoreError> {
     Ok(targets.len())
 }
 
-fn revoke_grants(tx: &Tx<'_>, pick: impl Fn(&Grant) -> bool) -> Result<usize, StoreError> {
+/// Revokes every unrevoked grant `pick` selects, in the caller's transaction.
+pub(super) fn revoke_grants(
+    tx: &Tx<'_>,
+    pick: impl Fn(&Grant) -> bool,
+) -> Result<usize, StoreError> {
     let mut targets = Vec::new();
     {
         let table = tx.0.open_table(GRANTS)?;

@@ -174,18 +174,6 @@ impl Store {
         })
     }
 
-    /// Creates a client unless one with this id exists (offline admin command).
-    pub fn add_client_blocking(&self, client: Client) -> Result<bool, StoreError> {
-        self.writer.write_blocking(move |t| {
-            let tx = Tx(t);
-            if tx.get::<_, Client>(CLIENTS, client.id.as_str())?.is_some() {
-                return Ok(false);
-            }
-            tx.put(CLIENTS, client.id.as_str(), &client)?;
-            Ok(true)
-        })
-    }
-
     /// A server-wide secret, created with `init` on first use and stable afterwards.
     pub fn meta_secret_blocking(
         &self,
@@ -488,27 +476,9 @@ impl Store {
     ) -> Result<usize, StoreError> {
         self.writer
             .write(move |t| {
-                let tx = Tx(t);
-                let mut targets = Vec::new();
-                {
-                    let table = tx.0.open_table(GRANTS)?;
-                    for entry in table.iter()? {
-                        let (_, v) = entry?;
-                        let g: Grant = decode("grants", v.value())?;
-                        if g.user_id == user_id
-                            && !g.revoked
-                            && grant_id.is_none_or(|id| id == g.id)
-                        {
-                            targets.push(g);
-                        }
-                    }
-                }
-                let n = targets.len();
-                for mut g in targets {
-                    g.revoked = true;
-                    tx.put(GRANTS, g.id.as_slice(), &g)?;
-                }
-                Ok(n)
+                super::admin::revoke_grants(&Tx(t), |g| {
+                    g.user_id == user_id && grant_id.is_none_or(|id| id == g.id)
+                })
             })
             .await
     }
