@@ -43,6 +43,9 @@ cleanup() {
     local status=$?
     [ -n "$runner_pid" ] && kill "$runner_pid" 2>/dev/null || true
     [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true
+    # Background jobs started through a shell function are subshells: kill whatever
+    # still runs inside the namespace itself, so no server outlives the test.
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
     wait 2>/dev/null || true
     ip netns del "$ns" 2>/dev/null || true
     if [ "$status" -ne 0 ]; then

@@ -35,6 +35,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build the binaries the end-to-end tests run"
 cargo build --workspace --bins --locked
 
+# The end-to-end tests run copies, so no later build that re-links target/debug can
+# pull a binary out from under a running test.
+tdir="$(cd "${CARGO_TARGET_DIR:-target}" && pwd)"
+mkdir -p "$tdir/e2e-bin"
+cp "$tdir/debug/authgate" "$tdir/debug/authgate-login" "$tdir/e2e-bin/"
+export AUTHGATE_BIN="$tdir/e2e-bin/authgate" AUTHGATE_LOGIN_BIN="$tdir/e2e-bin/authgate-login"
+
 step "workspace tests (unit, end-to-end against the real binary, interop)"
 cargo test --workspace --locked
 
