@@ -1,6 +1,7 @@
 //! The account page: the devices holding access (revoke one or all), the browsers
 //! signed in (sign out one or all others), and changing the password.
 
+use askama::Template;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -9,7 +10,7 @@ use hyper::StatusCode;
 use hyper::body::Incoming;
 
 use super::session::Browser;
-use super::{PageError, client_key, query, read_post, render, retry_after, to_login};
+use super::{PageError, client_key, query, read_post, retry_after, to_login};
 use crate::http::response::{self, Resp};
 use crate::secrets::{hex, unhex};
 use crate::state::{AppState, describe_scope};
@@ -102,19 +103,16 @@ pub fn page(state: &AppState, req: &Request<Incoming>, now: u64) -> Result<Resp,
             }
         })
         .collect();
-    let csrf = browser.csrf_token(state);
-    let mut resp = render(
-        StatusCode::OK,
-        &AccountPage {
+    Ok(browser.page(state, StatusCode::OK, |csrf| {
+        AccountPage {
             username: Some(&session.username),
-            csrf: &csrf,
+            csrf,
             notice,
             devices,
             sessions,
-        },
-    );
-    browser.finish(state, &mut resp);
-    Ok(resp)
+        }
+        .render()
+    }))
 }
 
 fn bad(heading: &'static str, text: &'static str) -> PageError {
@@ -198,17 +196,14 @@ fn password_form(
     status: StatusCode,
     error: Option<&str>,
 ) -> Resp {
-    let csrf = browser.csrf_token(state);
-    let mut resp = render(
-        status,
-        &PasswordPage {
+    browser.page(state, status, |csrf| {
+        PasswordPage {
             username: browser.session.as_ref().map(|s| s.username.as_str()),
-            csrf: &csrf,
+            csrf,
             error,
-        },
-    );
-    browser.finish(state, &mut resp);
-    resp
+        }
+        .render()
+    })
 }
 
 /// `POST /account/password` (`current_password`, `new_password`,

@@ -1,5 +1,6 @@
 //! Entering a user code, and the consent decision (RFC 8628 §3.3).
 
+use askama::Template;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -9,7 +10,7 @@ use hyper::StatusCode;
 use hyper::body::Incoming;
 
 use super::session::Browser;
-use super::{PageError, guess, query, read_post, render, retry_after, to_login};
+use super::{PageError, guess, query, read_post, retry_after, to_login};
 use crate::http::response::Resp;
 use crate::state::{AppState, describe_scope};
 use crate::store::{DecideOutcome, Decision, DeviceAuth, DeviceStatus};
@@ -60,19 +61,16 @@ fn code_form(
     typed: &str,
     error: Option<&str>,
 ) -> Resp {
-    let csrf = browser.csrf_token(state);
-    let mut resp = render(
-        status,
-        &DevicePage {
+    browser.page(state, status, |csrf| {
+        DevicePage {
             username: browser.session.as_ref().map(|s| s.username.as_str()),
-            csrf: &csrf,
+            csrf,
             user_code: typed,
             error,
             throttled: status == StatusCode::TOO_MANY_REQUESTS,
-        },
-    );
-    browser.finish(state, &mut resp);
-    resp
+        }
+        .render()
+    })
 }
 
 fn lookup_and_consent(
@@ -158,12 +156,10 @@ fn consent_page(
             "This code is not valid.",
         )
     })?;
-    let csrf = browser.csrf_token(state);
-    let mut resp = render(
-        StatusCode::OK,
-        &ConsentPage {
+    Ok(browser.page(state, StatusCode::OK, |csrf| {
+        ConsentPage {
             username: browser.session.as_ref().map(|s| s.username.as_str()),
-            csrf: &csrf,
+            csrf,
             client_name: &client_name,
             client_id: &auth.client_id,
             user_code: code.as_str(),
@@ -180,10 +176,9 @@ fn consent_page(
             requester_ip: &auth.requester_ip,
             same_network: auth.requester_ip == ip.to_string(),
             user_agent: &auth.user_agent,
-        },
-    );
-    browser.finish(state, &mut resp);
-    Ok(resp)
+        }
+        .render()
+    }))
 }
 
 /// `POST /device/consent`: records Approve or Deny.
@@ -287,21 +282,18 @@ pub async fn decide(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
         ),
         _ => (String::new(), Vec::new()),
     };
-    let csrf = browser.csrf_token(state);
-    let mut resp = render(
-        status,
-        &ResultPage {
+    Ok(browser.page(state, status, |csrf| {
+        ResultPage {
             username: Some(&session.username),
-            csrf: &csrf,
+            csrf,
             kind,
             heading,
             text,
             client_name: &client_name,
             scopes,
-        },
-    );
-    browser.finish(state, &mut resp);
-    Ok(resp)
+        }
+        .render()
+    }))
 }
 
 /// What the audit log keeps about a decided request: client, scopes, device IP.

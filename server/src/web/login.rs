@@ -1,5 +1,6 @@
 //! Signing in and out.
 
+use askama::Template;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -8,7 +9,7 @@ use hyper::StatusCode;
 use hyper::body::Incoming;
 
 use super::session::{Browser, IDLE_TIMEOUT_SECS, SESSION_COOKIE, cookie_string};
-use super::{PageError, client_key, query, read_post, render, retry_after, user_agent};
+use super::{PageError, client_key, query, read_post, retry_after, user_agent};
 use crate::http::response::{self, Resp, set_cookie};
 use crate::secrets::{random_token, sha256};
 use crate::state::AppState;
@@ -43,19 +44,16 @@ fn login_form(
     username: &str,
     error: Option<&str>,
 ) -> Resp {
-    let csrf = browser.csrf_token(state);
-    let mut resp = render(
-        status,
-        &LoginPage {
+    browser.page(state, status, |csrf| {
+        LoginPage {
             username: None,
-            csrf: &csrf,
+            csrf,
             next,
             username_value: username,
             error,
-        },
-    );
-    browser.finish(state, &mut resp);
-    resp
+        }
+        .render()
+    })
 }
 
 /// `POST /login`: checks the password (argon2id, off the async workers), with
@@ -163,19 +161,16 @@ pub fn logout_page(state: &AppState, req: &Request<Incoming>, now: u64) -> Resul
     let Some(session) = &browser.session else {
         return Ok(response::see_other("/login"));
     };
-    let csrf = browser.csrf_token(state);
-    let mut resp = render(
-        StatusCode::OK,
-        &MessagePage {
+    Ok(browser.page(state, StatusCode::OK, |csrf| {
+        MessagePage {
             username: Some(&session.username),
-            csrf: &csrf,
+            csrf,
             heading: "Sign out?",
             text: "Use the Sign out button at the top of the page.",
             link: None,
-        },
-    );
-    browser.finish(state, &mut resp);
-    Ok(resp)
+        }
+        .render()
+    }))
 }
 
 /// `POST /logout`: ends the session on the server and clears the cookie.

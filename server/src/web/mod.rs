@@ -82,7 +82,13 @@ impl From<StoreError> for PageError {
 
 /// Renders a template as an HTML response.
 pub fn render(status: StatusCode, page: &impl Template) -> Resp {
-    match page.render() {
+    html_or_error(status, page.render())
+}
+
+/// Turns a rendered template into a response; a template failure is logged and
+/// answered with a 500, never shown.
+pub fn html_or_error(status: StatusCode, rendered: askama::Result<String>) -> Resp {
+    match rendered {
         Ok(html) => response::html(status, html),
         Err(e) => {
             tracing::error!("template failed: {e}");

@@ -97,6 +97,21 @@ impl Browser {
             && submitted.is_some_and(|s| ct_eq(s.as_bytes(), self.csrf_token(state).as_bytes()))
     }
 
+    /// Renders a page whose forms carry this browser's CSRF token, and sets the CSRF
+    /// cookie the token is bound to if the browser had none: every page with a form
+    /// goes through here, so no form can miss either half.
+    pub fn page(
+        &self,
+        state: &AppState,
+        status: hyper::StatusCode,
+        build: impl FnOnce(&str) -> askama::Result<String>,
+    ) -> Resp {
+        let csrf = self.csrf_token(state);
+        let mut resp = super::html_or_error(status, build(&csrf));
+        self.finish(state, &mut resp);
+        resp
+    }
+
     /// Sets the CSRF cookie on a response if this browser didn't have one yet.
     pub fn finish(&self, state: &AppState, resp: &mut Resp) {
         if self.new_csrf_seed {
