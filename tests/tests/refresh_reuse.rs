@@ -98,3 +98,24 @@ fn refresh_may_narrow_but_not_widen_scope() {
         .tokens();
     assert_eq!(scope_set(t2.scope.as_deref().unwrap_or("read")), ["read"]);
 }
+
+#[test]
+fn a_forged_token_with_a_real_key_is_refused_without_revoking_the_grant() {
+    // A refresh token is the record's key followed by a secret. Someone who learns
+    // the key part (or guesses it: it starts with a timestamp) but not the secret
+    // must get `invalid_grant` and must not be able to revoke the family as "reuse".
+    let (server, secret) = server_with_rs();
+    let t1 = server.obtain_tokens(Some("read"));
+    let rt1 = t1.refresh().to_owned();
+    let mut forged = rt1[..40].to_owned();
+    forged.push_str(&"A".repeat(rt1.len() - 40));
+    assert_ne!(forged, rt1);
+    server.refresh(&forged).assert_error(400, "invalid_grant");
+    let v = server.introspect(RS_ID, &secret, &forged).json();
+    assert_eq!(v["active"], Value::Bool(false), "{v}");
+    // Revoking the forged token is a no-op (RFC 7009: 200 for unknown tokens)…
+    assert_eq!(server.revoke(&forged, Some("refresh_token")).status, 200);
+    // …and the real token still works.
+    let t2 = server.refresh(&rt1).tokens();
+    assert_ne!(t2.refresh(), rt1);
+}

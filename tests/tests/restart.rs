@@ -23,6 +23,9 @@ fn restart_keeps_users_clients_keys_approvals_and_refresh_tokens() {
     let mut browser = server.browser();
     browser.login(ADMIN_USER, ADMIN_PASSWORD);
     browser.approve(&pending.user_code);
+    // Pending before the restart, approved after: the user code must still resolve
+    // (its lookup is rebuilt from the data directory).
+    let waiting = server.device_code(Some("read"));
 
     assert!(
         server.stop(),
@@ -68,6 +71,11 @@ fn restart_keeps_users_clients_keys_approvals_and_refresh_tokens() {
     let r = server.poll(&pending.device_code);
     let t2 = r.tokens();
     assert!(t2.access_token.starts_with("v4.public."));
+
+    // A user code issued before the restart can be approved after it.
+    browser.approve(&waiting.user_code);
+    let t4 = server.poll(&waiting.device_code).tokens();
+    assert!(t4.access_token.starts_with("v4.public."));
 
     // Refresh tokens: refresh the grant from before the restart.
     let t3 = server.refresh(tokens.refresh()).tokens();

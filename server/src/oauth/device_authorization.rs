@@ -9,7 +9,7 @@ use super::client_auth::authenticate;
 use super::error::OAuthError;
 use super::{OAuthRequest, split_scope};
 use crate::http::response::{self, Resp};
-use crate::secrets::{fill_random, random_token, sha256};
+use crate::secrets::{fill_random, keyed_token, sha256, time_ordered_id};
 use crate::state::AppState;
 use crate::store::{DeviceAuth, DeviceStatus};
 
@@ -63,13 +63,15 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
         None => client.scopes.join(" "),
     };
 
-    let device_code = random_token();
+    let id = time_ordered_id();
+    let device_code = keyed_token(&id);
     let code_hash = sha256(device_code.as_bytes());
     let interval = u32::try_from(state.settings.poll_interval.as_secs()).unwrap_or(5);
     let mut issued = None;
     for _ in 0..USER_CODE_ATTEMPTS {
         let user_code = UserCode::generate(fill_random);
         let auth = DeviceAuth {
+            code_hash,
             client_id: client.id.clone(),
             scope: scope.clone(),
             user_code: user_code.as_str().to_string(),
@@ -80,7 +82,7 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
             requester_ip: req.ip.to_string(),
             user_agent: req.user_agent(),
         };
-        if state.store.create_device_auth(code_hash, auth).await? {
+        if state.store.create_device_auth(id, auth).await? {
             issued = Some(user_code);
             break;
         }

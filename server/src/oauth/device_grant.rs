@@ -12,7 +12,7 @@ use super::error::OAuthError;
 use super::issue::{mint, token_response};
 use crate::http::response::Resp;
 use crate::polls::Pacing;
-use crate::secrets::sha256;
+use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
 use crate::store::{Client, PollCheck, RedeemOutcome};
 
@@ -24,11 +24,10 @@ pub async fn handle(
     now: u64,
 ) -> Result<Resp, OAuthError> {
     let device_code = req.form.require(params::DEVICE_CODE)?;
+    let unknown = || OAuthError::invalid_grant("unknown device code");
+    let id = keyed_token_id(device_code).ok_or_else(unknown)?;
     let hash = sha256(device_code.as_bytes());
-    let auth = state
-        .store
-        .device_auth(&hash)?
-        .ok_or_else(|| OAuthError::invalid_grant("unknown device code"))?;
+    let auth = state.store.device_auth(&id, &hash)?.ok_or_else(unknown)?;
     match auth.poll_check(&client.id, now) {
         PollCheck::Approved { .. } => {}
         PollCheck::Pending => {
@@ -49,7 +48,7 @@ pub async fn handle(
     let minted = mint(state, client, now, auth.requester_ip.clone());
     match state
         .store
-        .redeem(hash, client.id.clone(), now, minted.new.clone())
+        .redeem(id, hash, client.id.clone(), now, minted.new.clone())
         .await?
     {
         RedeemOutcome::Issued(grant) => {
@@ -58,7 +57,7 @@ pub async fn handle(
             token_response(state, &grant, &minted, &grant.scope)
         }
         RedeemOutcome::Refused(other) => Err(refusal(other)),
-        RedeemOutcome::Unknown => Err(OAuthError::invalid_grant("unknown device code")),
+        RedeemOutcome::Unknown => Err(unknown()),
     }
 }
 

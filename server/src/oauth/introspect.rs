@@ -8,7 +8,7 @@ use super::OAuthRequest;
 use super::client_auth::authenticate;
 use super::error::OAuthError;
 use crate::http::response::{self, Resp};
-use crate::secrets::sha256;
+use crate::secrets::{ct_eq, keyed_token_id, sha256};
 use crate::state::AppState;
 use crate::tokens::AccessClaims;
 
@@ -70,8 +70,10 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
             },
         ));
     }
-    if let Some((rt, grant)) = state.store.refresh_token(&sha256(token.as_bytes()))?
-        && !rt.superseded
+    let hash = sha256(token.as_bytes());
+    if let Some(id) = keyed_token_id(token)
+        && let Some((rt, grant)) = state.store.refresh_token(&id, &hash)?
+        && ct_eq(&grant.current_refresh, &hash)
         && !grant.revoked
         && rt.expires_at > now
     {

@@ -5,7 +5,7 @@ use hyper::StatusCode;
 
 use super::error::OAuthError;
 use crate::http::response::{self, Resp};
-use crate::secrets::{random_bytes, random_token, sha256};
+use crate::secrets::{keyed_token, new_jti, sha256, time_ordered_id};
 use crate::state::AppState;
 use crate::store::{Client, Grant, NewTokens};
 use crate::tokens::AccessClaims;
@@ -23,15 +23,17 @@ pub struct Minted {
 
 /// Draws identifiers and computes lifetimes for `client` at `now`.
 pub fn mint(state: &AppState, client: &Client, now: u64, device_ip: String) -> Minted {
-    let refresh_token = random_token();
+    let refresh_id = time_ordered_id();
+    let refresh_token = keyed_token(&refresh_id);
     let access_ttl = client.access_ttl.unwrap_or(state.settings.access_ttl);
     let refresh_ttl = client.refresh_ttl.unwrap_or(state.settings.refresh_ttl);
     Minted {
         new: NewTokens {
-            grant_id: random_bytes::<16>(),
+            grant_id: time_ordered_id(),
+            refresh_id,
             refresh_hash: sha256(refresh_token.as_bytes()),
             refresh_expires_at: now + refresh_ttl,
-            jti: random_token(),
+            jti: new_jti(),
             access_expires_at: now + access_ttl,
             device_ip,
         },

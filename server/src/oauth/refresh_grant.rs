@@ -6,7 +6,7 @@ use super::error::OAuthError;
 use super::issue::{mint, token_response};
 use super::{OAuthRequest, split_scope};
 use crate::http::response::Resp;
-use crate::secrets::sha256;
+use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
 use crate::store::{Client, RotateOutcome};
 
@@ -17,13 +17,16 @@ pub async fn handle(
     req: &OAuthRequest,
     now: u64,
 ) -> Result<Resp, OAuthError> {
-    let presented = sha256(req.form.require(params::REFRESH_TOKEN)?.as_bytes());
+    let token = req.form.require(params::REFRESH_TOKEN)?;
+    let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
+    let id = keyed_token_id(token).ok_or_else(invalid)?;
+    let presented = sha256(token.as_bytes());
     // RFC 6749 §6: a narrower scope may be asked for, never a wider one. Checked
     // before rotating, so a bad request never costs the client its refresh token.
     // The grant keeps its full scope for later refreshes.
     let narrowed = match (
         req.form.get(params::SCOPE),
-        state.store.refresh_token(&presented)?,
+        state.store.refresh_token(&id, &presented)?,
     ) {
         (Some(asked), Some((_, grant))) => {
             let granted = split_scope(&grant.scope);
@@ -41,7 +44,7 @@ pub async fn handle(
     let minted = mint(state, client, now, req.ip.to_string());
     match state
         .store
-        .rotate_refresh(presented, client.id.clone(), now, minted.new.clone())
+        .rotate_refresh(id, presented, client.id.clone(), now, minted.new.clone())
         .await?
     {
         RotateOutcome::Rotated(grant) => {
@@ -56,8 +59,6 @@ pub async fn handle(
                 "refresh token already used; the grant has been revoked",
             ))
         }
-        RotateOutcome::Invalid => Err(OAuthError::invalid_grant(
-            "the refresh token is invalid, expired or revoked",
-        )),
+        RotateOutcome::Invalid => Err(invalid()),
     }
 }

@@ -7,7 +7,7 @@ use super::OAuthRequest;
 use super::client_auth::authenticate;
 use super::error::OAuthError;
 use crate::http::response::{self, Resp};
-use crate::secrets::sha256;
+use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
 use crate::store::RevokeOutcome;
 
@@ -25,12 +25,15 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
                 .await?
         }
         Some(_) => RevokeOutcome::Unknown,
-        None => {
-            state
-                .store
-                .revoke_refresh(sha256(token.as_bytes()), client.id.clone())
-                .await?
-        }
+        None => match keyed_token_id(token) {
+            Some(id) => {
+                state
+                    .store
+                    .revoke_refresh(id, sha256(token.as_bytes()), client.id.clone())
+                    .await?
+            }
+            None => RevokeOutcome::Unknown,
+        },
     };
     if outcome == RevokeOutcome::Revoked {
         let kind = if state.keys.verify(token).is_some() {

@@ -5,11 +5,11 @@
 //! deleted user ends that user's browser sessions; disabling or deleting a user or
 //! a client revokes their grants (refresh stops, access tokens introspect inactive).
 
-use redb::{ReadableDatabase, ReadableTable};
+use redb::ReadableTable;
 
 use super::audit::{AuditEvent, append};
-use super::records::{Client, DeviceAuth, DeviceStatus, Grant, Session, User, decode};
-use super::tables::{CLIENTS, DEVICE_CODES, GRANTS, SESSION_META, SESSIONS, USERS};
+use super::records::{Client, Grant, Session, User, decode};
+use super::tables::{CLIENTS, GRANTS, SESSION_META, SESSIONS, USERS};
 use super::{Store, StoreError, Tx};
 
 /// A change to an existing client.
@@ -205,26 +205,6 @@ impl Store {
     /// Waits until every write queued before this call is durable (shutdown).
     pub async fn flush(&self) -> Result<(), StoreError> {
         self.writer.write(|_| Ok(())).await
-    }
-
-    /// How many device codes expired in `(from, to]` without being redeemed or
-    /// denied, for the `expired` device-code metric (a read; the sweeper calls it).
-    pub fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(DEVICE_CODES)?;
-        let mut n = 0;
-        for entry in table.iter()? {
-            let (_, v) = entry?;
-            let d: DeviceAuth = decode("device_codes", v.value())?;
-            let unused = matches!(
-                d.status,
-                DeviceStatus::Pending | DeviceStatus::Approved { .. }
-            );
-            if unused && d.expires_at > from && d.expires_at <= to {
-                n += 1;
-            }
-        }
-        Ok(n)
     }
 
     /// The longest access-token lifetime any client can get, given the default:

@@ -9,10 +9,12 @@
 mod admin;
 mod audit;
 mod error;
+mod expiry;
 mod ops;
 mod records;
 mod sessions;
 mod tables;
+mod user_codes;
 mod writer;
 
 use std::borrow::Borrow;
@@ -30,6 +32,7 @@ pub use sessions::{EndSessions, PasswordChange, SessionInfo, SessionMeta};
 pub use writer::BatchStats;
 
 use records::{Record, decode, encode};
+use user_codes::UserCodes;
 use writer::Writer;
 
 /// redb's in-process page cache. Enough for the hot tables of a small deployment;
@@ -41,6 +44,7 @@ const PAGE_CACHE_BYTES: usize = 16 * 1024 * 1024;
 pub struct Store {
     db: Arc<Database>,
     writer: Writer,
+    user_codes: Arc<UserCodes>,
 }
 
 impl Store {
@@ -62,17 +66,25 @@ impl Store {
         let store = Store {
             writer: Writer::start(db.clone(), on_batch),
             db,
+            user_codes: Arc::default(),
         };
         store.create_tables()?;
+        store.load_user_codes()?;
         Ok(store)
     }
 
     fn create_tables(&self) -> Result<(), StoreError> {
         let txn = self.db.begin_write()?;
+        for name in tables::RETIRED {
+            let retired: TableDefinition<&[u8], &[u8]> = TableDefinition::new(name);
+            if txn.delete_table(retired)? {
+                tracing::info!("dropped table `{name}` of the earlier storage format");
+            }
+        }
+        txn.open_table(tables::EXPIRIES)?;
         txn.open_table(tables::USERS)?;
         txn.open_table(tables::CLIENTS)?;
         txn.open_table(tables::DEVICE_CODES)?;
-        txn.open_table(tables::USER_CODES)?;
         txn.open_table(tables::GRANTS)?;
         txn.open_table(tables::REFRESH_TOKENS)?;
         txn.open_table(tables::ACCESS_TOKENS)?;
@@ -81,6 +93,22 @@ impl Store {
         txn.open_table(tables::META)?;
         txn.open_table(tables::AUDIT)?;
         txn.commit()?;
+        Ok(())
+    }
+
+    /// Rebuilds the in-memory user code lookup from the device requests on disk.
+    fn load_user_codes(&self) -> Result<(), StoreError> {
+        use redb::ReadableTable;
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(tables::DEVICE_CODES)?;
+        for entry in table.iter()? {
+            let (k, v) = entry?;
+            let auth: DeviceAuth = decode(tables::DEVICE_CODES.name(), v.value())?;
+            if let Ok(id) = <[u8; 16]>::try_from(k.value()) {
+                self.user_codes
+                    .restore(&auth.user_code, id, auth.expires_at);
+            }
+        }
         Ok(())
     }
 

@@ -1,15 +1,18 @@
 //! The domain operations: every read and write the server performs.
 
-use redb::{ReadableTable, ReadableTableMetadata};
+use redb::{ReadableDatabase, ReadableTableMetadata};
 
+use super::expiry::{self, Kind};
 use super::records::{
     AccessToken, Client, DeviceAuth, DeviceStatus, Grant, PollCheck, RefreshToken, Session, User,
     decode,
 };
 use super::tables::{
-    ACCESS_TOKENS, CLIENTS, DEVICE_CODES, GRANTS, META, REFRESH_TOKENS, SESSIONS, USER_CODES, USERS,
+    ACCESS_TOKENS, CLIENTS, DEVICE_CODES, EXPIRIES, GRANTS, META, REFRESH_TOKENS, SESSIONS, USERS,
 };
+use super::user_codes::UserCodes;
 use super::{Store, StoreError, Tx};
+use crate::secrets::ct_eq;
 
 /// A person's answer on the consent page.
 #[derive(Clone, Debug)]
@@ -29,7 +32,7 @@ pub enum Decision {
 #[derive(Clone, Debug, PartialEq)]
 pub enum DecideOutcome {
     /// Recorded; here is the request as it now stands.
-    Done(DeviceAuth),
+    Done(Box<DeviceAuth>),
     /// No live request has this user code.
     NotFound,
     /// The request expired before the decision.
@@ -44,6 +47,8 @@ pub enum DecideOutcome {
 pub struct NewTokens {
     /// Id of a new grant (ignored when rotating an existing one).
     pub grant_id: [u8; 16],
+    /// Key of the new refresh token (the id inside it).
+    pub refresh_id: [u8; 16],
     /// SHA-256 of the new refresh token.
     pub refresh_hash: [u8; 32],
     /// When the new refresh token expires.
@@ -92,6 +97,8 @@ pub enum RevokeOutcome {
 /// What a sweep removed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SweepStats {
+    /// Expiry-index entries processed.
+    pub entries: usize,
     /// Expired device authorizations.
     pub device_codes: usize,
     /// Expired access-token entries.
@@ -107,12 +114,18 @@ pub struct SweepStats {
 fn record_new_tokens(tx: &Tx<'_>, grant_id: [u8; 16], new: &NewTokens) -> Result<(), StoreError> {
     tx.put(
         REFRESH_TOKENS,
-        new.refresh_hash.as_slice(),
+        new.refresh_id.as_slice(),
         &RefreshToken {
+            token_hash: new.refresh_hash,
             grant_id,
             expires_at: new.refresh_expires_at,
-            superseded: false,
         },
+    )?;
+    expiry::schedule(
+        tx.0,
+        new.refresh_expires_at,
+        Kind::RefreshToken,
+        &new.refresh_id,
     )?;
     tx.put(
         ACCESS_TOKENS,
@@ -122,8 +135,23 @@ fn record_new_tokens(tx: &Tx<'_>, grant_id: [u8; 16], new: &NewTokens) -> Result
             expires_at: new.access_expires_at,
             revoked: false,
         },
+    )?;
+    expiry::schedule(
+        tx.0,
+        new.access_expires_at,
+        Kind::AccessToken,
+        new.jti.as_bytes(),
     )
 }
+
+/// The refresh token with key `id`, if `hash` (of the presented token) matches it.
+fn matching_refresh(rt: Option<RefreshToken>, hash: &[u8; 32]) -> Option<RefreshToken> {
+    rt.filter(|rt| ct_eq(&rt.token_hash, hash))
+}
+
+/// Most expiry-index entries one sweep transaction handles, so a sweep never holds
+/// the writer (and everyone waiting on it) for long.
+const SWEEP_CHUNK: usize = 1024;
 
 /// Device codes stay this long after expiry so a late poll still gets
 /// `expired_token` rather than `invalid_grant`.
@@ -216,34 +244,49 @@ impl Store {
 
     // ---- device authorizations ---------------------------------------------------
 
-    /// Stores a new device authorization. Returns `false` (and stores nothing) if the
-    /// user code is already taken by a live request; the caller draws another.
+    /// Stores a new device authorization under `id` (the key inside its device
+    /// code). Returns `false` (and stores nothing) if the user code is already taken
+    /// by a live request; the caller draws another.
     pub async fn create_device_auth(
         &self,
-        code_hash: [u8; 32],
+        id: [u8; 16],
         auth: DeviceAuth,
     ) -> Result<bool, StoreError> {
-        self.writer
+        let codes = self.user_codes.clone();
+        let user_code = auth.user_code.clone();
+        let result = self
+            .writer
             .write(move |t| {
-                let tx = Tx(t);
-                if let Some(existing) = tx.get_raw(USER_CODES, auth.user_code.as_str())? {
-                    let live = tx
-                        .get::<_, DeviceAuth>(DEVICE_CODES, existing.as_slice())?
-                        .is_some_and(|d| d.expires_at > auth.created_at);
-                    if live {
-                        return Ok(false);
-                    }
+                if !codes.claim(&auth.user_code, id, auth.expires_at, auth.created_at) {
+                    return Ok(false);
                 }
-                tx.put_raw(USER_CODES, auth.user_code.as_str(), &code_hash)?;
-                tx.put(DEVICE_CODES, code_hash.as_slice(), &auth)?;
+                Tx(t).put(DEVICE_CODES, id.as_slice(), &auth)?;
+                expiry::schedule(
+                    t,
+                    auth.expires_at + DEVICE_CODE_GRACE_SECS,
+                    Kind::DeviceRequest,
+                    &id,
+                )?;
                 Ok(true)
             })
-            .await
+            .await;
+        if result.is_err() {
+            // The batch was rolled back: give the user code up again.
+            self.user_codes.release(&user_code, &id);
+        }
+        result
     }
 
-    /// The device authorization for a device-code hash (the polling path: a read).
-    pub fn device_auth(&self, code_hash: &[u8; 32]) -> Result<Option<DeviceAuth>, StoreError> {
-        self.get(DEVICE_CODES, code_hash.as_slice())
+    /// The device authorization with key `id`, if `code_hash` (of the presented
+    /// device code) matches it: the polling path, a read.
+    pub fn device_auth(
+        &self,
+        id: &[u8; 16],
+        code_hash: &[u8; 32],
+    ) -> Result<Option<DeviceAuth>, StoreError> {
+        Ok(self
+            .get::<_, DeviceAuth>(DEVICE_CODES, id.as_slice())?
+            .filter(|d| ct_eq(&d.code_hash, code_hash)))
     }
 
     /// The device authorization a user code points at.
@@ -251,8 +294,10 @@ impl Store {
         &self,
         user_code: &str,
     ) -> Result<Option<DeviceAuth>, StoreError> {
-        match self.get_raw(USER_CODES, user_code)? {
-            Some(hash) => self.get(DEVICE_CODES, hash.as_slice()),
+        match self.user_codes.lookup(user_code) {
+            Some(id) => Ok(self
+                .get::<_, DeviceAuth>(DEVICE_CODES, id.as_slice())?
+                .filter(|d| d.user_code == user_code)),
             None => Ok(None),
         }
     }
@@ -264,13 +309,16 @@ impl Store {
         decision: Decision,
         now: u64,
     ) -> Result<DecideOutcome, StoreError> {
+        let Some(id) = self.user_codes.lookup(&user_code) else {
+            return Ok(DecideOutcome::NotFound);
+        };
         self.writer
             .write(move |t| {
                 let tx = Tx(t);
-                let Some(hash) = tx.get_raw(USER_CODES, user_code.as_str())? else {
-                    return Ok(DecideOutcome::NotFound);
-                };
-                let Some(mut auth) = tx.get::<_, DeviceAuth>(DEVICE_CODES, hash.as_slice())? else {
+                let Some(mut auth) = tx
+                    .get::<_, DeviceAuth>(DEVICE_CODES, id.as_slice())?
+                    .filter(|d| d.user_code == user_code)
+                else {
                     return Ok(DecideOutcome::NotFound);
                 };
                 if now >= auth.expires_at {
@@ -287,8 +335,8 @@ impl Store {
                     },
                     Decision::Deny => DeviceStatus::Denied { at: now },
                 };
-                tx.put(DEVICE_CODES, hash.as_slice(), &auth)?;
-                Ok(DecideOutcome::Done(auth))
+                tx.put(DEVICE_CODES, id.as_slice(), &auth)?;
+                Ok(DecideOutcome::Done(Box::new(auth)))
             })
             .await
     }
@@ -298,6 +346,7 @@ impl Store {
     /// can't both win.
     pub async fn redeem(
         &self,
+        id: [u8; 16],
         code_hash: [u8; 32],
         client_id: String,
         now: u64,
@@ -306,7 +355,9 @@ impl Store {
         self.writer
             .write(move |t| {
                 let tx = Tx(t);
-                let Some(mut auth) = tx.get::<_, DeviceAuth>(DEVICE_CODES, code_hash.as_slice())?
+                let Some(mut auth) = tx
+                    .get::<_, DeviceAuth>(DEVICE_CODES, id.as_slice())?
+                    .filter(|d| ct_eq(&d.code_hash, &code_hash))
                 else {
                     return Ok(RedeemOutcome::Unknown);
                 };
@@ -315,7 +366,7 @@ impl Store {
                     other => return Ok(RedeemOutcome::Refused(other)),
                 };
                 auth.status = DeviceStatus::Redeemed { at: now };
-                tx.put(DEVICE_CODES, code_hash.as_slice(), &auth)?;
+                tx.put(DEVICE_CODES, id.as_slice(), &auth)?;
                 let grant = Grant {
                     id: new.grant_id,
                     user_id,
@@ -343,6 +394,7 @@ impl Store {
     /// §5.2.2.3 / OAuth 2.0 Security BCP §4.14), including its newest refresh token.
     pub async fn rotate_refresh(
         &self,
+        presented_id: [u8; 16],
         presented: [u8; 32],
         client_id: String,
         now: u64,
@@ -351,9 +403,10 @@ impl Store {
         self.writer
             .write(move |t| {
                 let tx = Tx(t);
-                let Some(mut old) =
-                    tx.get::<_, RefreshToken>(REFRESH_TOKENS, presented.as_slice())?
-                else {
+                let Some(old) = matching_refresh(
+                    tx.get::<_, RefreshToken>(REFRESH_TOKENS, presented_id.as_slice())?,
+                    &presented,
+                ) else {
                     return Ok(RotateOutcome::Invalid);
                 };
                 let Some(mut grant) = tx.get::<_, Grant>(GRANTS, old.grant_id.as_slice())? else {
@@ -365,13 +418,13 @@ impl Store {
                 if grant.revoked || old.expires_at <= now {
                     return Ok(RotateOutcome::Invalid);
                 }
-                if old.superseded || grant.current_refresh != presented {
+                // A genuine token of this grant that is no longer the current one has
+                // already been exchanged: someone is replaying it.
+                if !ct_eq(&grant.current_refresh, &presented) {
                     grant.revoked = true;
                     tx.put(GRANTS, grant.id.as_slice(), &grant)?;
                     return Ok(RotateOutcome::ReuseDetected);
                 }
-                old.superseded = true;
-                tx.put(REFRESH_TOKENS, presented.as_slice(), &old)?;
                 record_new_tokens(&tx, grant.id, &new)?;
                 grant.current_refresh = new.refresh_hash;
                 grant.last_refreshed_at = Some(now);
@@ -382,12 +435,14 @@ impl Store {
             .await
     }
 
-    /// A refresh token and its grant, for introspection.
+    /// A refresh token (key `id`, if `hash` matches) and its grant, for
+    /// introspection and scope checks.
     pub fn refresh_token(
         &self,
+        id: &[u8; 16],
         hash: &[u8; 32],
     ) -> Result<Option<(RefreshToken, Grant)>, StoreError> {
-        let Some(rt) = self.get::<_, RefreshToken>(REFRESH_TOKENS, hash.as_slice())? else {
+        let Some(rt) = matching_refresh(self.get(REFRESH_TOKENS, id.as_slice())?, hash) else {
             return Ok(None);
         };
         Ok(self
@@ -409,13 +464,15 @@ impl Store {
     /// refresh token also invalidates the access tokens of the same grant).
     pub async fn revoke_refresh(
         &self,
+        id: [u8; 16],
         hash: [u8; 32],
         client_id: String,
     ) -> Result<RevokeOutcome, StoreError> {
         self.writer
             .write(move |t| {
                 let tx = Tx(t);
-                let Some(rt) = tx.get::<_, RefreshToken>(REFRESH_TOKENS, hash.as_slice())? else {
+                let Some(rt) = matching_refresh(tx.get(REFRESH_TOKENS, id.as_slice())?, &hash)
+                else {
                     return Ok(RevokeOutcome::Unknown);
                 };
                 let Some(mut grant) = tx.get::<_, Grant>(GRANTS, rt.grant_id.as_slice())? else {
@@ -484,64 +541,285 @@ impl Store {
     }
 
     /// Removes what can no longer matter: device codes an hour past expiry, access
-    /// token entries past expiry, refresh tokens past expiry, expired sessions.
+    /// token entries and refresh tokens past expiry (from the expiry index, a chunk
+    /// per transaction), and expired sessions.
     pub async fn sweep(&self, now: u64) -> Result<SweepStats, StoreError> {
-        self.writer
+        let mut total = SweepStats::default();
+        loop {
+            let codes = self.user_codes.clone();
+            let chunk = self
+                .writer
+                .write(move |t| sweep_chunk(t, &codes, now, SWEEP_CHUNK))
+                .await?;
+            total.entries += chunk.entries;
+            total.device_codes += chunk.device_codes;
+            total.access_tokens += chunk.access_tokens;
+            total.refresh_tokens += chunk.refresh_tokens;
+            if chunk.entries < SWEEP_CHUNK {
+                break;
+            }
+        }
+        total.sessions = self
+            .writer
             .write(move |t| {
-                let mut stats = SweepStats::default();
-                let mut expired_user_codes = Vec::new();
-                {
-                    let mut table = t.open_table(DEVICE_CODES)?;
-                    table.retain(|k, v| {
-                        let keep = decode::<DeviceAuth>("device_codes", v)
-                            .map(|d| {
-                                let keep = d.expires_at + DEVICE_CODE_GRACE_SECS > now;
-                                if !keep {
-                                    expired_user_codes.push((d.user_code, k.to_vec()));
-                                }
-                                keep
-                            })
-                            .unwrap_or(true);
-                        stats.device_codes += usize::from(!keep);
-                        keep
-                    })?;
-                }
-                {
-                    let mut codes = t.open_table(USER_CODES)?;
-                    for (code, hash) in expired_user_codes {
-                        // The code may have been reused by a newer request: keep that.
-                        let points_here = codes
-                            .get(code.as_str())?
-                            .is_some_and(|v| v.value() == hash.as_slice());
-                        if points_here {
-                            codes.remove(code.as_str())?;
-                        }
-                    }
-                }
-                t.open_table(ACCESS_TOKENS)?.retain(|_, v| {
-                    let keep = decode::<AccessToken>("access_tokens", v)
-                        .map(|a| a.expires_at > now)
-                        .unwrap_or(true);
-                    stats.access_tokens += usize::from(!keep);
-                    keep
-                })?;
-                t.open_table(REFRESH_TOKENS)?.retain(|_, v| {
-                    let keep = decode::<RefreshToken>("refresh_tokens", v)
-                        .map(|r| r.expires_at > now)
-                        .unwrap_or(true);
-                    stats.refresh_tokens += usize::from(!keep);
-                    keep
-                })?;
+                let mut n = 0;
                 t.open_table(SESSIONS)?.retain(|_, v| {
                     let keep = decode::<Session>("sessions", v)
                         .map(|s| s.expires_at > now)
                         .unwrap_or(true);
-                    stats.sessions += usize::from(!keep);
+                    n += usize::from(!keep);
                     keep
                 })?;
-                stats.sessions += super::sessions::sweep_session_meta(t, now)?;
-                Ok(stats)
+                Ok(n + super::sessions::sweep_session_meta(t, now)?)
             })
+            .await?;
+        Ok(total)
+    }
+
+    /// How many device codes expired in `(from, to]` without being redeemed or
+    /// denied, for the `expired` device-code metric (a read of the expiry index
+    /// over that window; the sweeper calls it).
+    pub fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read()?;
+        let index = txn.open_table(EXPIRIES)?;
+        let codes = txn.open_table(DEVICE_CODES)?;
+        let g = DEVICE_CODE_GRACE_SECS;
+        let mut n = 0;
+        for key in expiry::due_between(&index, from + g, to + g, Kind::DeviceRequest)? {
+            let Some(v) = codes.get(key.as_slice())? else {
+                continue;
+            };
+            let d: DeviceAuth = decode("device_codes", v.value())?;
+            let unused = matches!(
+                d.status,
+                DeviceStatus::Pending | DeviceStatus::Approved { .. }
+            );
+            n += u64::from(unused);
+        }
+        Ok(n)
+    }
+
+    /// Live entries in the in-memory user code lookup (tests, metrics).
+    pub fn user_code_entries(&self) -> usize {
+        self.user_codes.len()
+    }
+}
+
+/// Removes up to `limit` due entries of the expiry index and the records they
+/// point at, in the writer's transaction.
+fn sweep_chunk(
+    t: &redb::WriteTransaction,
+    codes: &UserCodes,
+    now: u64,
+    limit: usize,
+) -> Result<SweepStats, StoreError> {
+    let mut stats = SweepStats::default();
+    let mut index = t.open_table(EXPIRIES)?;
+    let due = expiry::due(&index, now, limit)?;
+    let mut devices = t.open_table(DEVICE_CODES)?;
+    let mut refresh = t.open_table(REFRESH_TOKENS)?;
+    let mut access = t.open_table(ACCESS_TOKENS)?;
+    for entry in &due {
+        stats.entries += 1;
+        match entry.kind {
+            Some(Kind::DeviceRequest) => {
+                if let Some(v) = devices.remove(entry.key.as_slice())? {
+                    stats.device_codes += 1;
+                    if let (Ok(d), Ok(id)) = (
+                        decode::<DeviceAuth>("device_codes", v.value()),
+                        <[u8; 16]>::try_from(entry.key.as_slice()),
+                    ) {
+                        codes.release(&d.user_code, &id);
+                    }
+                }
+            }
+            Some(Kind::RefreshToken) => {
+                stats.refresh_tokens +=
+                    usize::from(refresh.remove(entry.key.as_slice())?.is_some());
+            }
+            Some(Kind::AccessToken) => {
+                if let Ok(jti) = std::str::from_utf8(&entry.key) {
+                    stats.access_tokens += usize::from(access.remove(jti)?.is_some());
+                }
+            }
+            None => {}
+        }
+        index.remove(entry.entry.as_slice())?;
+    }
+    Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secrets::{keyed_token, new_jti, sha256, time_ordered_id};
+
+    fn open(dir: &tempfile::TempDir) -> Store {
+        Store::open(&dir.path().join("authgate.redb"), |_| {}).expect("store opens")
+    }
+
+    fn request(code: &str, created_at: u64, ttl: u64) -> ([u8; 16], DeviceAuth) {
+        let id = time_ordered_id();
+        let auth = DeviceAuth {
+            code_hash: sha256(keyed_token(&id).as_bytes()),
+            client_id: "cli".into(),
+            scope: "read".into(),
+            user_code: code.into(),
+            created_at,
+            expires_at: created_at + ttl,
+            interval: 5,
+            status: DeviceStatus::Pending,
+            requester_ip: "127.0.0.1".into(),
+            user_agent: "test".into(),
+        };
+        (id, auth)
+    }
+
+    fn tokens(expires_at: u64) -> NewTokens {
+        let refresh_id = time_ordered_id();
+        NewTokens {
+            grant_id: time_ordered_id(),
+            refresh_id,
+            refresh_hash: sha256(keyed_token(&refresh_id).as_bytes()),
+            refresh_expires_at: expires_at,
+            jti: new_jti(),
+            access_expires_at: expires_at,
+            device_ip: "127.0.0.1".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn user_codes_are_unique_while_live_and_survive_a_reopen() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir);
+        let (id, auth) = request("BCDFGHJK", 1_000, 600);
+        assert!(
+            store
+                .create_device_auth(id, auth.clone())
+                .await
+                .expect("write")
+        );
+        let (other, mut again) = request("BCDFGHJK", 1_100, 600);
+        again.created_at = 1_100;
+        assert!(
+            !store.create_device_auth(other, again).await.expect("write"),
+            "a live code must not be handed out twice"
+        );
+        let found = store.device_auth_by_user_code("BCDFGHJK").expect("read");
+        assert_eq!(found.as_ref(), Some(&auth));
+        // The poll path needs the right hash, not just the id.
+        assert_eq!(
+            store.device_auth(&id, &auth.code_hash).expect("read"),
+            Some(auth.clone())
+        );
+        assert_eq!(store.device_auth(&id, &[0; 32]).expect("read"), None);
+        drop(store);
+
+        // The in-memory lookup is rebuilt from disk. (The writer thread lets go of
+        // the file just after the last handle is dropped.)
+        let path = dir.path().join("authgate.redb");
+        let mut reopened = Store::open(&path, |_| {});
+        for _ in 0..100 {
+            if reopened.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            reopened = Store::open(&path, |_| {});
+        }
+        let store = reopened.expect("store reopens");
+        assert_eq!(store.user_code_entries(), 1);
+        let decided = store
+            .decide("BCDFGHJK".into(), Decision::Deny, 1_200)
             .await
+            .expect("write");
+        assert!(matches!(decided, DecideOutcome::Done(_)), "{decided:?}");
+    }
+
+    #[tokio::test]
+    async fn sweep_removes_what_expired_in_chunks_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir);
+        let now = 1_000_000;
+        // More than two chunks of device requests past their grace period…
+        let old = 2 * SWEEP_CHUNK + 10;
+        for i in 0..old {
+            let (id, auth) = request(&format!("OLD{i:05}"), 1_000, 600);
+            assert!(store.create_device_auth(id, auth).await.expect("write"));
+        }
+        // …one expired but still within the grace period, and one live.
+        let (recent_id, recent) = request("RECENTXX", now - 700, 600);
+        assert!(
+            store
+                .create_device_auth(recent_id, recent)
+                .await
+                .expect("write")
+        );
+        let (live_id, live) = request("LIVEXXXX", now, 600);
+        assert!(
+            store
+                .create_device_auth(live_id, live)
+                .await
+                .expect("write")
+        );
+
+        // Tokens: one pair expired, one pair live.
+        for (i, expires) in [(0u8, now - 1), (1, now + 3600)] {
+            let (id, mut auth) = request(&format!("TOKEN{i}XX"), now - 10, 600);
+            auth.status = DeviceStatus::Approved {
+                user_id: "u".into(),
+                username: "admin".into(),
+                at: now - 5,
+            };
+            assert!(
+                store
+                    .create_device_auth(id, auth.clone())
+                    .await
+                    .expect("write")
+            );
+            let done = store
+                .writer
+                .write(move |t| {
+                    Tx(t).put(DEVICE_CODES, id.as_slice(), &auth)?;
+                    Ok(())
+                })
+                .await;
+            done.expect("approve");
+            let hash = store
+                .device_auth_by_user_code(&format!("TOKEN{i}XX"))
+                .expect("read")
+                .expect("found")
+                .code_hash;
+            let out = store
+                .redeem(id, hash, "cli".into(), now - 4, tokens(expires))
+                .await
+                .expect("redeem");
+            assert!(matches!(out, RedeemOutcome::Issued(_)), "{out:?}");
+        }
+
+        let stats = store.sweep(now).await.expect("sweep");
+        assert_eq!(stats.device_codes, old);
+        assert_eq!(stats.refresh_tokens, 1);
+        assert_eq!(stats.access_tokens, 1);
+        assert_eq!(
+            store.device_auth_by_user_code("OLD00000").expect("read"),
+            None
+        );
+        assert!(
+            store
+                .device_auth_by_user_code("RECENTXX")
+                .expect("read")
+                .is_some()
+        );
+        assert!(
+            store
+                .device_auth_by_user_code("LIVEXXXX")
+                .expect("read")
+                .is_some()
+        );
+        // Four requests remain in memory and on disk: recent, live, and the two
+        // redeemed ones.
+        assert_eq!(store.user_code_entries(), 4);
+        // A second sweep finds nothing more to do.
+        assert_eq!(store.sweep(now).await.expect("sweep").entries, 0);
     }
 }

@@ -114,9 +114,12 @@ pub enum DeviceStatus {
     },
 }
 
-/// A device authorization request (RFC 8628 §3.1), keyed by the device code's hash.
+/// A device authorization request (RFC 8628 §3.1), keyed by the time-ordered id
+/// inside its device code.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct DeviceAuth {
+    /// SHA-256 of the whole device code, checked in constant time on every poll.
+    pub code_hash: [u8; 32],
     /// The client that asked.
     pub client_id: String,
     /// Space-separated scopes asked for (already validated).
@@ -137,13 +140,13 @@ pub struct DeviceAuth {
     pub user_agent: String,
 }
 impl Record for DeviceAuth {
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
 }
 
 /// An approval a user gave a client: the family all its refresh tokens belong to.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Grant {
-    /// Random id (16 bytes).
+    /// Time-ordered id (16 bytes).
     pub id: [u8; 16],
     /// Token subject.
     pub user_id: String,
@@ -170,18 +173,22 @@ impl Record for Grant {
     const VERSION: u8 = 1;
 }
 
-/// A refresh token, keyed by its SHA-256.
+/// A refresh token, keyed by the time-ordered id inside it.
+///
+/// Whether it is still the grant's current token is not stored here: it is current
+/// exactly when `Grant::current_refresh` equals its hash. So rotation writes the
+/// grant and the new token, never the old one.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct RefreshToken {
+    /// SHA-256 of the whole token, checked in constant time.
+    pub token_hash: [u8; 32],
     /// The grant (family) it belongs to.
     pub grant_id: [u8; 16],
     /// Unix seconds.
     pub expires_at: u64,
-    /// Set once it has been exchanged; presenting it again is reuse.
-    pub superseded: bool,
 }
 impl Record for RefreshToken {
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
 }
 
 /// An issued access token, keyed by `jti`, so revocation and grant revocation can
@@ -265,6 +272,7 @@ mod tests {
 
     fn auth(status: DeviceStatus) -> DeviceAuth {
         DeviceAuth {
+            code_hash: [7; 32],
             client_id: "c".into(),
             scope: "read".into(),
             user_code: "BCDFGHJK".into(),

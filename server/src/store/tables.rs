@@ -1,5 +1,9 @@
 //! Every redb table AuthGate has. Keys are plain bytes or strings; values are
 //! versioned postcard records (see `records`).
+//!
+//! Keys of the tables that grow with traffic (device requests, grants, tokens) are
+//! time-ordered ids (`secrets::time_ordered_id`), so a group commit's inserts land in
+//! the same few B-tree leaves instead of one leaf each.
 
 use redb::TableDefinition;
 
@@ -7,16 +11,28 @@ use redb::TableDefinition;
 pub const USERS: TableDefinition<&str, &[u8]> = TableDefinition::new("users");
 /// client_id → [`super::Client`].
 pub const CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("clients");
-/// SHA-256(device_code) → [`super::DeviceAuth`].
-pub const DEVICE_CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("device_codes");
-/// canonical user code → SHA-256(device_code).
-pub const USER_CODES: TableDefinition<&str, &[u8]> = TableDefinition::new("user_codes");
+/// Device request id (the key inside the device code) → [`super::DeviceAuth`]. The
+/// user code → id lookup is kept in memory (`user_codes`), rebuilt from this table.
+pub const DEVICE_CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("device_requests");
 /// grant id → [`super::Grant`].
 pub const GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("grants");
-/// SHA-256(refresh token) → [`super::RefreshToken`].
-pub const REFRESH_TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("refresh_tokens");
-/// jti → [`super::AccessToken`].
-pub const ACCESS_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("access_tokens");
+/// Refresh token id (the key inside the token) → [`super::RefreshToken`].
+pub const REFRESH_TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("refresh_keys");
+/// jti (time-ordered) → [`super::AccessToken`].
+pub const ACCESS_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("access_jtis");
+/// When records stop mattering: `expiry::entry_key` (expiry time, kind, record key)
+/// → nothing. The sweeper reads it from the front, so a sweep costs what it removes,
+/// not the size of the tables.
+pub const EXPIRIES: TableDefinition<&[u8], ()> = TableDefinition::new("expiries");
+/// Tables of an earlier storage format (random keys, no expiry index), dropped at
+/// open. They held only short-lived or re-obtainable state: device codes, token
+/// lookups; grants, users, clients and sessions are kept.
+pub const RETIRED: [&str; 4] = [
+    "device_codes",
+    "user_codes",
+    "refresh_tokens",
+    "access_tokens",
+];
 /// SHA-256(session cookie) → [`super::Session`].
 pub const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions");
 /// Server-wide settings and secrets (schema version, CSRF key).
