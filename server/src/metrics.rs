@@ -17,10 +17,10 @@ use prometheus_client::registry::Registry;
 /// scanner can't blow up the number of series.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RouteLabels {
-    /// HTTP method.
-    pub method: String,
+    /// HTTP method (a standard one, or `other`).
+    pub method: &'static str,
     /// Route pattern.
-    pub route: String,
+    pub route: &'static str,
     /// Status code.
     pub status: u16,
 }
@@ -36,7 +36,7 @@ pub struct KindLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct LatencyLabels {
     /// Route pattern.
-    pub route: String,
+    pub route: &'static str,
 }
 
 fn latency_histogram() -> Histogram {
@@ -151,11 +151,22 @@ impl Metrics {
 
     /// Counts one finished request.
     pub fn request(&self, method: &str, path: &str, status: u16, elapsed: Duration) {
-        let route = route_label(path).to_string();
+        // Static labels: counting a request allocates nothing.
+        let route = route_label(path);
+        let method = match method {
+            "GET" => "GET",
+            "POST" => "POST",
+            "HEAD" => "HEAD",
+            "PUT" => "PUT",
+            "DELETE" => "DELETE",
+            "OPTIONS" => "OPTIONS",
+            "PATCH" => "PATCH",
+            _ => "other",
+        };
         self.requests
             .get_or_create(&RouteLabels {
-                method: method.to_string(),
-                route: route.clone(),
+                method,
+                route,
                 status,
             })
             .inc();
@@ -223,7 +234,7 @@ pub fn get() -> &'static Metrics {
 }
 
 /// Known routes keep their path as the label; anything else is `other`.
-pub fn route_label(path: &str) -> &str {
+pub fn route_label(path: &str) -> &'static str {
     const ROUTES: &[&str] = &[
         "/oauth/device/code",
         "/oauth/token",

@@ -88,9 +88,54 @@ struct Key {
     public: AsymmetricPublicKey<V4>,
 }
 
+/// The Ed25519 key of a PASERK `k4.secret` (seed then public key), for signing
+/// with ed25519-dalek; `None` if the halves don't belong together.
+fn dalek_key(sk: &AsymmetricSecretKey<V4>) -> Option<ed25519_dalek::SigningKey> {
+    let bytes = sk.as_bytes();
+    let seed: [u8; 32] = bytes.get(..32)?.try_into().ok()?;
+    let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+    (key.verifying_key().as_bytes().as_slice() == bytes.get(32..)?).then_some(key)
+}
+
+/// Signs a PASETO v4.public token (PASETO spec, version 4, `Sign`): Ed25519 over
+/// `PAE(header, message, footer, implicit)` with an empty implicit assertion.
+///
+/// Why not pasetors' `PublicToken::sign`: it signs with ed25519-compact at ~45 µs a
+/// token, a third of a refresh's CPU; ed25519-dalek takes ~14 µs. Ed25519 is
+/// deterministic, so the test below checks that both produce the same bytes, and
+/// verification stays with pasetors.
+fn sign_v4_public(key: &ed25519_dalek::SigningKey, message: &[u8], footer: &[u8]) -> String {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use ed25519_dalek::Signer;
+    const HEADER: &str = "v4.public.";
+    let pieces: [&[u8]; 4] = [HEADER.as_bytes(), message, footer, b""];
+    // PAE: the piece count, then each piece's length and bytes; counts and lengths
+    // are little-endian u64 with the top bit clear.
+    let le64 = |n: usize| (n as u64 & (u64::MAX >> 1)).to_le_bytes();
+    let mut pae = Vec::with_capacity(8 + pieces.iter().map(|p| 8 + p.len()).sum::<usize>());
+    pae.extend_from_slice(&le64(pieces.len()));
+    for piece in pieces {
+        pae.extend_from_slice(&le64(piece.len()));
+        pae.extend_from_slice(piece);
+    }
+    let signature = key.sign(&pae).to_bytes();
+    let mut body = Vec::with_capacity(message.len() + signature.len());
+    body.extend_from_slice(message);
+    body.extend_from_slice(&signature);
+    let mut token = String::with_capacity(HEADER.len() + (body.len() + footer.len()) * 4 / 3 + 4);
+    token.push_str(HEADER);
+    URL_SAFE_NO_PAD.encode_string(&body, &mut token);
+    if !footer.is_empty() {
+        token.push('.');
+        URL_SAFE_NO_PAD.encode_string(footer, &mut token);
+    }
+    token
+}
+
 /// All signing keys of this server; the newest signs.
 pub struct KeyRing {
-    signing: AsymmetricSecretKey<V4>,
+    signing: ed25519_dalek::SigningKey,
     signing_kid: String,
     keys: Vec<Key>,
     verified: VerifiedCache,
@@ -141,7 +186,11 @@ impl KeyRing {
                 public,
             });
         }
-        let signing = secrets.pop().ok_or(KeyError::Generate)?;
+        let newest = files.last().cloned().unwrap_or_default();
+        let signing = secrets
+            .pop()
+            .and_then(|sk| dalek_key(&sk))
+            .ok_or(KeyError::Invalid(newest))?;
         let signing_kid = keys
             .last()
             .map(|k| k.kid.clone())
@@ -222,7 +271,7 @@ impl KeyRing {
             serde_json::to_vec(&payload).map_err(|_| pasetors::errors::Error::ClaimInvalidJson)?;
         let footer =
             serde_json::to_vec(&footer).map_err(|_| pasetors::errors::Error::FooterParsing)?;
-        PublicToken::sign(&self.signing, &payload, Some(&footer), None)
+        Ok(sign_v4_public(&self.signing, &payload, &footer))
     }
 
     /// Checks the signature of a token and returns its claims. Time checks are the
@@ -329,6 +378,26 @@ mod tests {
             jti: "j".into(),
             client_id: "c".into(),
             scope: "read".into(),
+        }
+    }
+
+    #[test]
+    fn our_v4_public_signer_matches_pasetors_byte_for_byte() {
+        let pair = AsymmetricKeyPair::<V4>::generate().unwrap();
+        let ours = dalek_key(&pair.secret).expect("key halves match");
+        for (message, footer) in [
+            (&b"{\"sub\":\"u\"}"[..], &b"{\"kid\":\"k4.pid.x\"}"[..]),
+            (b"x", b""),
+            (&[0xffu8; 700][..], b"f"),
+        ] {
+            let reference = PublicToken::sign(
+                &pair.secret,
+                message,
+                (!footer.is_empty()).then_some(footer),
+                None,
+            )
+            .unwrap();
+            assert_eq!(sign_v4_public(&ours, message, footer), reference);
         }
     }
 

@@ -4,6 +4,8 @@
 //! Confidential clients authenticate with HTTP Basic (`client_secret_basic`) or body
 //! parameters (`client_secret_post`), never both; secrets compare in constant time.
 
+use std::sync::Arc;
+
 use authgate_proto::params;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -18,8 +20,8 @@ use crate::store::Client;
 
 /// An authenticated (or, for public clients, identified) client.
 pub struct Authenticated {
-    /// The client record.
-    pub client: Client,
+    /// The client record (shared with the client cache).
+    pub client: Arc<Client>,
     /// Whether it proved a secret.
     pub confidential: bool,
 }

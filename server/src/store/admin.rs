@@ -155,16 +155,20 @@ impl Store {
         client: Client,
         event: AuditEvent,
     ) -> Result<bool, StoreError> {
+        let clients = self.clients.clone();
         self.writer
-            .write(move |t| {
-                let tx = Tx(t);
-                if tx.get::<_, Client>(CLIENTS, client.id.as_str())?.is_some() {
-                    return Ok(false);
-                }
-                tx.put(CLIENTS, client.id.as_str(), &client)?;
-                append(&tx, event)?;
-                Ok(true)
-            })
+            .write_then(
+                move |t| {
+                    let tx = Tx(t);
+                    if tx.get::<_, Client>(CLIENTS, client.id.as_str())?.is_some() {
+                        return Ok(false);
+                    }
+                    tx.put(CLIENTS, client.id.as_str(), &client)?;
+                    append(&tx, event)?;
+                    Ok(true)
+                },
+                move || clients.invalidate(),
+            )
             .await
     }
 
@@ -176,29 +180,33 @@ impl Store {
         change: ClientChange,
         event: AuditEvent,
     ) -> Result<Option<usize>, StoreError> {
+        let clients = self.clients.clone();
         self.writer
-            .write(move |t| {
-                let tx = Tx(t);
-                let Some(mut client) = tx.get::<_, Client>(CLIENTS, id.as_str())? else {
-                    return Ok(None);
-                };
-                let mut revoked = 0;
-                match change {
-                    ClientChange::Disable | ClientChange::Delete => {
-                        revoked = revoke_grants(&tx, |g| g.client_id == id)?;
-                        client.disabled = true;
+            .write_then(
+                move |t| {
+                    let tx = Tx(t);
+                    let Some(mut client) = tx.get::<_, Client>(CLIENTS, id.as_str())? else {
+                        return Ok(None);
+                    };
+                    let mut revoked = 0;
+                    match change {
+                        ClientChange::Disable | ClientChange::Delete => {
+                            revoked = revoke_grants(&tx, |g| g.client_id == id)?;
+                            client.disabled = true;
+                        }
+                        ClientChange::Enable => client.disabled = false,
+                        ClientChange::SetSecret(hash) => client.secret_hash = Some(hash),
                     }
-                    ClientChange::Enable => client.disabled = false,
-                    ClientChange::SetSecret(hash) => client.secret_hash = Some(hash),
-                }
-                if matches!(change, ClientChange::Delete) {
-                    tx.remove(CLIENTS, id.as_str())?;
-                } else {
-                    tx.put(CLIENTS, id.as_str(), &client)?;
-                }
-                append(&tx, event)?;
-                Ok(Some(revoked))
-            })
+                    if matches!(change, ClientChange::Delete) {
+                        tx.remove(CLIENTS, id.as_str())?;
+                    } else {
+                        tx.put(CLIENTS, id.as_str(), &client)?;
+                    }
+                    append(&tx, event)?;
+                    Ok(Some(revoked))
+                },
+                move || clients.invalidate(),
+            )
             .await
     }
 

@@ -89,7 +89,7 @@ impl Store {
     pub fn audit_detached(&self, event: AuditEvent) {
         let (tx, _rx) = tokio::sync::oneshot::channel::<Result<(), StoreError>>();
         let op = move |t: &redb::WriteTransaction| append(&Tx(t), event);
-        if self.writer.submit(op, tx).is_err() {
+        if self.writer.submit(op, tx, || {}).is_err() {
             tracing::warn!("audit event dropped: the database writer is gone");
         }
     }

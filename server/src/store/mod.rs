@@ -8,6 +8,7 @@
 
 mod admin;
 mod audit;
+mod client_cache;
 mod error;
 mod expiry;
 mod ops;
@@ -31,6 +32,7 @@ pub use records::{Client, DeviceAuth, DeviceStatus, Grant, PollCheck, Session, U
 pub use sessions::{EndSessions, PasswordChange, SessionInfo, SessionMeta};
 pub use writer::BatchStats;
 
+use client_cache::ClientCache;
 use records::{Record, decode, encode};
 use user_codes::UserCodes;
 use writer::Writer;
@@ -45,6 +47,7 @@ pub struct Store {
     db: Arc<Database>,
     writer: Writer,
     user_codes: Arc<UserCodes>,
+    clients: Arc<ClientCache>,
 }
 
 impl Store {
@@ -67,6 +70,7 @@ impl Store {
             writer: Writer::start(db.clone(), on_batch),
             db,
             user_codes: Arc::default(),
+            clients: Arc::default(),
         };
         store.create_tables()?;
         store.load_user_codes()?;

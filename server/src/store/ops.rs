@@ -1,5 +1,7 @@
 //! The domain operations: every read and write the server performs.
 
+use std::sync::Arc;
+
 use redb::{ReadableDatabase, ReadableTableMetadata};
 
 use super::expiry::{self, Kind};
@@ -170,9 +172,18 @@ impl Store {
         self.scan(USERS)
     }
 
-    /// The client with this id.
-    pub fn client(&self, id: &str) -> Result<Option<Client>, StoreError> {
-        self.get(CLIENTS, id)
+    /// The client with this id (from memory after the first lookup).
+    pub fn client(&self, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
+        let (cached, generation) = self.clients.get(id);
+        if cached.is_some() {
+            return Ok(cached);
+        }
+        let Some(client) = self.get::<_, Client>(CLIENTS, id)? else {
+            return Ok(None);
+        };
+        let client = Arc::new(client);
+        self.clients.fill(client.clone(), generation);
+        Ok(Some(client))
     }
 
     /// Every client, for admin listings.
@@ -187,7 +198,8 @@ impl Store {
         admin: User,
         clients: Vec<Client>,
     ) -> Result<bool, StoreError> {
-        self.writer.write_blocking(move |t| {
+        let cache = self.clients.clone();
+        let created = self.writer.write_blocking(move |t| {
             let tx = Tx(t);
             if tx.0.open_table(USERS)?.len()? > 0 {
                 return Ok(false);
@@ -199,7 +211,10 @@ impl Store {
                 }
             }
             Ok(true)
-        })
+        });
+        // Startup, before anything serves: nothing can race this.
+        cache.invalidate();
+        created
     }
 
     /// A server-wide secret, created with `init` on first use and stable afterwards.

@@ -61,8 +61,30 @@ impl Writer {
         F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        self.submit(op, tx)?;
+        self.submit(op, tx, || {})?;
         rx.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    /// Like [`Writer::write`], and runs `after` on the writer thread once the batch
+    /// has committed (or failed), before anyone is answered: for clearing an
+    /// in-memory cache of what `op` wrote, so the cache is cleared exactly after the
+    /// write became visible, even if the caller stops waiting.
+    pub fn write_then<T, F, A>(
+        &self,
+        op: F,
+        after: A,
+    ) -> impl Future<Output = Result<T, StoreError>> + use<T, F, A>
+    where
+        T: Send + 'static,
+        F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+        A: FnOnce() + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let queued = self.submit(op, tx, after);
+        async move {
+            queued?;
+            rx.await.map_err(|_| StoreError::WriterGone)?
+        }
     }
 
     /// Blocking variant of [`Writer::write`] for startup and offline admin commands.
@@ -72,20 +94,23 @@ impl Writer {
         F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
     {
         let (tx, rx) = oneshot::channel();
-        self.submit(op, tx)?;
+        self.submit(op, tx, || {})?;
         rx.blocking_recv().map_err(|_| StoreError::WriterGone)?
     }
 
     /// Queues `op` for the next batch; its result is sent to `tx` once durable (a
-    /// caller that doesn't wait may drop the receiver: fire-and-forget audit events).
-    pub(super) fn submit<T, F>(
+    /// caller that doesn't wait may drop the receiver: fire-and-forget audit events),
+    /// right after `after` has run.
+    pub(super) fn submit<T, F, A>(
         &self,
         op: F,
         tx: oneshot::Sender<Result<T, StoreError>>,
+        after: A,
     ) -> Result<(), StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&WriteTransaction) -> Result<T, StoreError> + Send + 'static,
+        A: FnOnce() + Send + 'static,
     {
         let job: Job = Box::new(move |txn| {
             let result = op(txn);
@@ -99,6 +124,7 @@ impl Writer {
                         reason,
                     }),
                 };
+                after();
                 let _ = tx.send(answer);
             });
             (ok, reply)

@@ -62,7 +62,7 @@ pub fn page(state: &AppState, req: &Request<Incoming>, now: u64) -> Result<Resp,
                 .client(&g.client_id)
                 .ok()
                 .flatten()
-                .map(|c| c.name)
+                .map(|c| c.name.clone())
                 .unwrap_or_else(|| g.client_id.clone()),
             scopes: g
                 .scope

@@ -147,7 +147,7 @@ fn consent_page(
     let client_name = state
         .store
         .client(&auth.client_id)?
-        .map(|c| c.name)
+        .map(|c| c.name.clone())
         .unwrap_or_else(|| auth.client_id.clone());
     let code = UserCode::parse(&auth.user_code).map_err(|_| {
         PageError::new(
@@ -272,7 +272,7 @@ pub async fn decide(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
             state
                 .store
                 .client(&auth.client_id)?
-                .map(|c| c.name)
+                .map(|c| c.name.clone())
                 .unwrap_or_else(|| auth.client_id.clone()),
             auth.scope
                 .split(' ')
