@@ -24,10 +24,13 @@ pub async fn handle(
     // RFC 6749 §6: a narrower scope may be asked for, never a wider one. Checked
     // before rotating, so a bad request never costs the client its refresh token.
     // The grant keeps its full scope for later refreshes.
-    let narrowed = match (
-        req.form.get(params::SCOPE),
-        state.store.refresh_token(&id, &presented)?,
-    ) {
+    // (Looked up only when a scope is asked for: most refreshes don't.)
+    let asked_scope = req.form.get(params::SCOPE);
+    let current = match asked_scope {
+        Some(_) => state.store.refresh_token(&id, &presented)?,
+        None => None,
+    };
+    let narrowed = match (asked_scope, current) {
         (Some(asked), Some((_, grant))) => {
             let granted = split_scope(&grant.scope);
             let asked = split_scope(asked);
