@@ -35,7 +35,7 @@ pub enum Decision {
 pub enum DecideOutcome {
     /// Recorded; here is the request as it now stands.
     Done(Box<DeviceAuth>),
-    /// No live request has this user code.
+    /// No request waiting for a decision has this user code.
     NotFound,
     /// The request expired before the decision.
     Expired,
@@ -327,7 +327,9 @@ impl Store {
         let Some(id) = self.user_codes.lookup(&user_code) else {
             return Ok(DecideOutcome::NotFound);
         };
-        self.writer
+        let code = user_code.clone();
+        let outcome = self
+            .writer
             .write(move |t| {
                 let tx = Tx(t);
                 let Some(mut auth) = tx
@@ -353,7 +355,14 @@ impl Store {
                 tx.put(DEVICE_CODES, id.as_slice(), &auth)?;
                 Ok(DecideOutcome::Done(Box::new(auth)))
             })
-            .await
+            .await?;
+        if matches!(outcome, DecideOutcome::Done(_)) {
+            // Only pending requests are looked up by user code, so a decided one
+            // leaves the in-memory lookup now rather than at the sweep, an hour
+            // after it expires: the lookup holds what people can still approve.
+            self.user_codes.release(&code, &id);
+        }
+        Ok(outcome)
     }
 
     /// Exchanges an approved device code for a new grant, exactly once: the check and
@@ -748,6 +757,14 @@ mod tests {
             .await
             .expect("write");
         assert!(matches!(decided, DecideOutcome::Done(_)), "{decided:?}");
+        // A decided request leaves the lookup (it can't be decided again), so the
+        // lookup's size follows the requests waiting for a person, not the traffic.
+        assert_eq!(store.user_code_entries(), 0);
+        let again = store
+            .decide("BCDFGHJK".into(), Decision::Deny, 1_201)
+            .await
+            .expect("write");
+        assert_eq!(again, DecideOutcome::NotFound);
     }
 
     #[tokio::test]

@@ -252,7 +252,8 @@ pub async fn decide(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
             StatusCode::BAD_REQUEST,
             "problem",
             "Unknown code",
-            "This code does not exist. Check the code on your device.",
+            "No request is waiting with this code: it does not exist or was already \
+             answered. Check the code on your device.",
         ),
         DecideOutcome::Expired => (
             StatusCode::BAD_REQUEST,
