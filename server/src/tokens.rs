@@ -5,7 +5,7 @@
 //! resource servers verify tokens offline with any PASETO v4 library. Each token's
 //! footer names the key that signed it: `{"kid":"k4.pid…"}`.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -278,17 +278,18 @@ impl KeyRing {
     /// caller's (it owns the clock); any malformed or foreign token is `None`.
     ///
     /// An Ed25519 verification costs ~45 µs; resource servers introspect the same
-    /// token on every API call, so the claims of recently verified tokens are kept in
-    /// a small cache keyed by the token's SHA-256. A signature check never changes its
-    /// answer, so this is exact; expiry and revocation are still checked by the
-    /// caller on every request.
+    /// token on every API call, so the SHA-256 digests of recently verified tokens are
+    /// kept in a set and a token found there only has its payload decoded (~3 µs). A
+    /// signature check never changes its answer, so this is exact; expiry and
+    /// revocation are still checked by the caller on every request.
     pub fn verify(&self, token: &str) -> Option<AccessClaims> {
         let digest = crate::secrets::sha256(token.as_bytes());
-        if let Some(claims) = self.verified.get(&digest) {
-            return Some(claims);
+        if self.verified.contains(&digest) {
+            let untrusted = UntrustedToken::<Public, V4>::try_from(token).ok()?;
+            return claims_from_payload(untrusted.untrusted_payload());
         }
         let claims = self.verify_uncached(token)?;
-        self.verified.put(digest, claims.clone());
+        self.verified.insert(digest);
         Some(claims)
     }
 
@@ -303,51 +304,57 @@ impl KeyRing {
             None,
         )
         .ok()?;
-        let p: Payload = serde_json::from_str(trusted.payload()).ok()?;
-        Some(AccessClaims {
-            iss: p.iss,
-            sub: p.sub,
-            aud: p.aud,
-            exp: unix(&p.exp)?,
-            iat: unix(&p.iat)?,
-            nbf: unix(&p.nbf)?,
-            jti: p.jti,
-            client_id: p.client_id,
-            scope: p.scope,
-        })
+        claims_from_payload(trusted.payload().as_bytes())
     }
 }
 
-/// Shards of the verified-token cache, and entries per shard.
-const CACHE_SHARDS: usize = 8;
-const CACHE_PER_SHARD: usize = 2048;
+/// Decodes the JSON payload of a token whose signature has been checked.
+fn claims_from_payload(payload: &[u8]) -> Option<AccessClaims> {
+    let p: Payload = serde_json::from_slice(payload).ok()?;
+    Some(AccessClaims {
+        iss: p.iss,
+        sub: p.sub,
+        aud: p.aud,
+        exp: unix(&p.exp)?,
+        iat: unix(&p.iat)?,
+        nbf: unix(&p.nbf)?,
+        jti: p.jti,
+        client_id: p.client_id,
+        scope: p.scope,
+    })
+}
 
-/// Claims of tokens whose signature checked out, by SHA-256 of the token. Bounded:
-/// a full shard is emptied (≤ 16,384 entries, ~10 MiB at worst).
+/// Shards of the verified-token set, and digests per shard.
+const CACHE_SHARDS: usize = 8;
+const CACHE_PER_SHARD: usize = 8192;
+
+/// SHA-256 digests of tokens whose signature checked out. Bounded: a full shard is
+/// emptied (≤ 65,536 digests, ~4 MiB at worst). Only digests are kept, not claims,
+/// so it can hold every token a busy resource server sees.
 #[derive(Default)]
 struct VerifiedCache {
-    shards: [Mutex<HashMap<[u8; 32], AccessClaims>>; CACHE_SHARDS],
+    shards: [Mutex<HashSet<[u8; 32]>>; CACHE_SHARDS],
 }
 
 impl VerifiedCache {
-    fn shard(&self, digest: &[u8; 32]) -> &Mutex<HashMap<[u8; 32], AccessClaims>> {
+    fn shard(&self, digest: &[u8; 32]) -> &Mutex<HashSet<[u8; 32]>> {
         &self.shards[usize::from(digest[0]) % CACHE_SHARDS]
     }
 
-    fn get(&self, digest: &[u8; 32]) -> Option<AccessClaims> {
-        let map = self.shard(digest).lock().unwrap_or_else(|p| p.into_inner());
-        map.get(digest).cloned()
+    fn contains(&self, digest: &[u8; 32]) -> bool {
+        let set = self.shard(digest).lock().unwrap_or_else(|p| p.into_inner());
+        set.contains(digest)
     }
 
-    fn put(&self, digest: [u8; 32], claims: AccessClaims) {
-        let mut map = self
+    fn insert(&self, digest: [u8; 32]) {
+        let mut set = self
             .shard(&digest)
             .lock()
             .unwrap_or_else(|p| p.into_inner());
-        if map.len() >= CACHE_PER_SHARD {
-            map.clear();
+        if set.len() >= CACHE_PER_SHARD {
+            set.clear();
         }
-        map.insert(digest, claims);
+        set.insert(digest);
     }
 }
 
@@ -424,6 +431,39 @@ mod tests {
             .unwrap();
         let mode = key_file.metadata().unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn a_remembered_token_decodes_the_same_and_only_exact_matches_skip_the_check() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = KeyRing::load_or_create(dir.path()).unwrap();
+        let token = ring.sign(&claims()).unwrap();
+        assert_eq!(ring.verify(&token), Some(claims()));
+        assert!(
+            ring.verified
+                .contains(&crate::secrets::sha256(token.as_bytes()))
+        );
+        assert_eq!(ring.verify(&token), Some(claims()), "from the digest set");
+        // A token differing anywhere, even only in its footer, is checked afresh.
+        let mut other_footer = token.clone();
+        other_footer.push('A');
+        assert_eq!(ring.verify(&other_footer), None);
+        let mut bad_signature = token.clone();
+        let at = token.rfind('.').unwrap() - 3;
+        let swap = if &token[at..=at] == "A" { "B" } else { "A" };
+        bad_signature.replace_range(at..=at, swap);
+        assert_eq!(ring.verify(&bad_signature), None);
+    }
+
+    #[test]
+    fn the_verified_set_stays_bounded() {
+        let cache = VerifiedCache::default();
+        for i in 0..(CACHE_SHARDS * CACHE_PER_SHARD * 2) as u32 {
+            cache.insert(crate::secrets::sha256(&i.to_le_bytes()));
+        }
+        for shard in &cache.shards {
+            assert!(shard.lock().unwrap().len() <= CACHE_PER_SHARD);
+        }
     }
 
     #[test]

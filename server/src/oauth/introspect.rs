@@ -10,17 +10,23 @@ use super::error::OAuthError;
 use crate::http::response::{self, Resp};
 use crate::secrets::{ct_eq, keyed_token_id, sha256};
 use crate::state::AppState;
+use crate::store::Grant;
 use crate::tokens::AccessClaims;
 
 /// The claims of an access token that is valid right now: signed by one of our
-/// keys, issued by us, within `nbf..exp`, not revoked and from an unrevoked grant.
-pub fn active_access_token(state: &AppState, token: &str, now: u64) -> Option<AccessClaims> {
+/// keys, issued by us, within `nbf..exp`, not revoked and from an unrevoked grant;
+/// with the grant, which names the user.
+pub fn active_access_token(
+    state: &AppState,
+    token: &str,
+    now: u64,
+) -> Option<(AccessClaims, Grant)> {
     let claims = state.keys.verify(token)?;
     if claims.iss != state.settings.base_url || claims.nbf > now || claims.exp <= now {
         return None;
     }
     let (record, grant) = state.store.access_token(&claims.jti).ok()??;
-    (!record.revoked && !grant.revoked).then_some(claims)
+    (!record.revoked && !grant.revoked).then_some((claims, grant))
 }
 
 fn inactive() -> IntrospectionResponse<'static> {
@@ -50,15 +56,14 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
         ));
     }
     let token = req.form.require(params::TOKEN)?;
-    if let Some(c) = active_access_token(state, token, now) {
-        let username = state.store.access_token(&c.jti)?.map(|(_, g)| g.username);
+    if let Some((c, grant)) = active_access_token(state, token, now) {
         return Ok(response::json(
             StatusCode::OK,
             &IntrospectionResponse {
                 active: true,
                 scope: Some(&c.scope),
                 client_id: Some(&c.client_id),
-                username: username.as_deref(),
+                username: Some(&grant.username),
                 token_type: Some("access_token"),
                 exp: Some(c.exp),
                 iat: Some(c.iat),
@@ -110,7 +115,7 @@ pub fn tokeninfo(state: &AppState, headers: &HeaderMap, now: u64) -> Result<Resp
                 .then_some(token.trim())
         })
         .ok_or_else(|| OAuthError::new(ErrorCode::InvalidToken, "a bearer token is required"))?;
-    let c = active_access_token(state, token, now).ok_or_else(|| {
+    let (c, _) = active_access_token(state, token, now).ok_or_else(|| {
         OAuthError::new(
             ErrorCode::InvalidToken,
             "the token is expired, revoked or invalid",
