@@ -195,6 +195,8 @@ pub fn check_record_bytes(bytes: &[u8]) -> usize {
         + one::<records::RefreshToken>(bytes)
         + one::<records::AccessToken>(bytes)
         + one::<Session>(bytes)
+        + one::<SessionMeta>(bytes)
+        + one::<AuditEvent>(bytes)
 }
 
 /// Typed access to the tables inside a write transaction.
