@@ -116,6 +116,9 @@ struct Row {
     /// Server CPU: cores busy on average, and CPU microseconds per operation.
     server_cpu_cores: f64,
     server_cpu_us_per_op: f64,
+    /// The load generator's own CPU per operation: on a shared 2-core machine,
+    /// what the client costs is CPU the server does not get.
+    client_cpu_us_per_op: f64,
     /// Server resident set at the end, and its peak during the scenario, MiB.
     server_rss_mib: f64,
     server_peak_rss_mib: f64,
@@ -574,8 +577,13 @@ impl Ctx {
             server::reset_peak(pid);
         }
         let before = self.server.sample();
+        let client_before = server::sample(std::process::id());
         let (t, back, elapsed) = phase(self.addr, work, a.connections, secs, a.rate, owns).await;
         let after = self.server.sample();
+        let client_cpu = match (client_before, server::sample(std::process::id())) {
+            (Some(b), Some(e)) => e.cpu_secs - b.cpu_secs,
+            _ => f64::NAN,
+        };
         let cpu = match (before, after) {
             (Some(b), Some(e)) => e.cpu_secs - b.cpu_secs,
             _ => f64::NAN,
@@ -603,6 +611,7 @@ impl Ctx {
             errors: t.errors,
             server_cpu_cores: (cpu / elapsed * 100.0).round() / 100.0,
             server_cpu_us_per_op: (cpu * 1e6 / t.ops.max(1) as f64).round(),
+            client_cpu_us_per_op: (client_cpu * 1e6 / t.ops.max(1) as f64).round(),
             server_rss_mib: after.map(|s| mib(s.rss_kib)).unwrap_or(f64::NAN),
             server_peak_rss_mib: after.map(|s| mib(s.hwm_kib)).unwrap_or(f64::NAN),
             note,
@@ -922,12 +931,12 @@ fn print_table(r: &Report) {
     );
     println!();
     println!(
-        "| scenario | ops/s | req/s | p50 ms | p99 ms | op p99 ms | errors | server CPU (cores) | CPU µs/op | peak RSS MiB |"
+        "| scenario | ops/s | req/s | p50 ms | p99 ms | op p99 ms | errors | server CPU (cores) | CPU µs/op | client CPU µs/op | peak RSS MiB |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for row in &r.rows {
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.scenario,
             row.ops_per_sec,
             row.requests_per_sec,
@@ -937,6 +946,7 @@ fn print_table(r: &Report) {
             row.errors,
             row.server_cpu_cores,
             row.server_cpu_us_per_op,
+            row.client_cpu_us_per_op,
             row.server_peak_rss_mib
         );
     }
