@@ -580,14 +580,8 @@ impl Ctx {
         let client_before = server::sample(std::process::id());
         let (t, back, elapsed) = phase(self.addr, work, a.connections, secs, a.rate, owns).await;
         let after = self.server.sample();
-        let client_cpu = match (client_before, server::sample(std::process::id())) {
-            (Some(b), Some(e)) => e.cpu_secs - b.cpu_secs,
-            _ => f64::NAN,
-        };
-        let cpu = match (before, after) {
-            (Some(b), Some(e)) => e.cpu_secs - b.cpu_secs,
-            _ => f64::NAN,
-        };
+        let client_cpu = cpu_between(client_before, server::sample(std::process::id()));
+        let cpu = cpu_between(before, after);
         let mut note = String::new();
         if t.pending + t.slow_down > 0 {
             note = format!(
@@ -621,6 +615,14 @@ impl Ctx {
             row.ops_per_sec, row.p99_ms, row.errors
         );
         (row, t, back)
+    }
+}
+
+/// CPU seconds a process used between two samples (NaN when either is missing).
+fn cpu_between(before: Option<server::ProcSample>, after: Option<server::ProcSample>) -> f64 {
+    match (before, after) {
+        (Some(b), Some(e)) => e.cpu_secs - b.cpu_secs,
+        _ => f64::NAN,
     }
 }
 
