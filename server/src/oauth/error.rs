@@ -86,6 +86,10 @@ impl From<BodyError> for OAuthError {
                 ..OAuthError::invalid_request("the request body is too large")
             },
             BodyError::Io => OAuthError::invalid_request("the request body could not be read"),
+            BodyError::TimedOut => OAuthError {
+                status: Some(StatusCode::REQUEST_TIMEOUT),
+                ..OAuthError::invalid_request("the request body took too long to arrive")
+            },
         }
     }
 }

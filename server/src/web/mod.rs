@@ -112,8 +112,13 @@ pub async fn read_post(
             "This page accepts only HTML form submissions.",
         ));
     }
-    let bytes = read_limited(&parts.headers, body, FORM_LIMIT)
-        .await
+    let bytes = read_limited(
+        &parts.headers,
+        body,
+        FORM_LIMIT,
+        state.settings.body_timeout,
+    )
+    .await
         .map_err(|e| match e {
             BodyError::TooLarge => PageError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -124,6 +129,11 @@ pub async fn read_post(
                 StatusCode::BAD_REQUEST,
                 "Incomplete form",
                 "The form could not be read.",
+            ),
+            BodyError::TimedOut => PageError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "Too slow",
+                "The form took too long to arrive. Please try again.",
             ),
         })?;
     let form = Form::parse(&bytes)
