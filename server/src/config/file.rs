@@ -228,7 +228,10 @@ pub fn print_effective(args: &ServeArgs, sources: &Sources) -> String {
             Some(args.max_connections_per_ip.to_string()),
         ),
         ("body_timeout", Some(d(args.body_timeout))),
-        ("trusted_proxies", Some(q(&args.trusted_proxies.to_string()))),
+        (
+            "trusted_proxies",
+            Some(q(&args.trusted_proxies.to_string())),
+        ),
         (
             "admin_password",
             args.admin_password.as_ref().map(|_| q("<redacted>")),

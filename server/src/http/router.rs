@@ -143,9 +143,7 @@ fn allowed(path: &str) -> Option<&'static str> {
         | "/metrics"
         | "/"
         | "/assets/style.css" => Some("GET, HEAD"),
-        "/login" | "/logout" | paths::DEVICE_PAGE | "/account/password" => {
-            Some("GET, HEAD, POST")
-        }
+        "/login" | "/logout" | paths::DEVICE_PAGE | "/account/password" => Some("GET, HEAD, POST"),
         "/account" => Some("GET, HEAD"),
         _ => None,
     }

@@ -217,7 +217,10 @@ async fn observed(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let span = tracing::info_span!("request", id = %id, method = %method, path = %crate::metrics::route_label(&path));
-    let client = state.settings.trusted_proxies.client_ip(peer.ip(), req.headers());
+    let client = state
+        .settings
+        .trusted_proxies
+        .client_ip(peer.ip(), req.headers());
     let mut resp = route(state, req, client).instrument(span).await;
     if let Ok(v) = hyper::header::HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
