@@ -326,7 +326,10 @@ fn next_never_leaves_the_site() {
         assert_local(&format!("hidden next for {enc}"), &hidden);
         let r = signed_in.get(&format!("/login?next={enc}"));
         assert_eq!(r.status, 303, "{enc}: {}", r.text());
-        assert_local(&format!("redirect for {enc}"), &r.header("location").unwrap());
+        assert_local(
+            &format!("redirect for {enc}"),
+            &r.header("location").unwrap(),
+        );
     }
     // A successful login POST with each hostile value (raw in the form).
     for next in HOSTILE_NEXT.iter().take(8) {
@@ -342,7 +345,10 @@ fn next_never_leaves_the_site() {
             ],
         );
         assert_eq!(r.status, 303, "{next:?}: {}", r.text());
-        assert_local(&format!("login POST {next:?}"), &r.header("location").unwrap());
+        assert_local(
+            &format!("login POST {next:?}"),
+            &r.header("location").unwrap(),
+        );
     }
     let mut b = server.browser();
     let csrf = b.csrf_of("/login");
@@ -418,8 +424,7 @@ fn trusted_proxy_forwards_the_client_address() {
     let r = device_auth_with(&server, &[("x-forwarded-for", "203.0.113.1, 198.51.100.7")]);
     assert_eq!(r.status, 429, "{}", r.text());
     // RFC 7239 `Forwarded` is read too.
-    device_auth_with(&server, &[("forwarded", "for=\"198.51.100.9:4711\"")])
-        .assert_status(200);
+    device_auth_with(&server, &[("forwarded", "for=\"198.51.100.9:4711\"")]).assert_status(200);
 
     // Throttles and audit see the same address: a failed login is logged under it.
     let mut b = server.browser();
@@ -428,10 +433,8 @@ fn trusted_proxy_forwards_the_client_address() {
         "POST",
         "/login",
         Some("application/x-www-form-urlencoded"),
-        format!(
-            "username={ADMIN_USER}&password=wrong&csrf_token={csrf}&next=%2Fdevice"
-        )
-        .into_bytes(),
+        format!("username={ADMIN_USER}&password=wrong&csrf_token={csrf}&next=%2Fdevice")
+            .into_bytes(),
         &[
             ("x-forwarded-for", "198.51.100.44"),
             (
@@ -485,8 +488,8 @@ fn forwarded_headers_from_an_untrusted_peer_are_ignored() {
 
 /// Writes a self-signed certificate for 127.0.0.1; returns its PEM.
 fn self_signed(cert: &Path, key: &Path) -> String {
-    let ck = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()])
-        .unwrap();
+    let ck =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".into(), "localhost".into()]).unwrap();
     std::fs::write(cert, ck.cert.pem()).unwrap();
     std::fs::write(key, ck.signing_key.serialize_pem()).unwrap();
     ck.cert.pem()
@@ -709,4 +712,69 @@ fn head_works_wherever_get_does() {
     // HEAD on a POST-only endpoint is still 405.
     let r = server.raw("HEAD", paths::TOKEN, None, vec![], &[]);
     assert_eq!(r.status, 405);
+}
+
+/// Path of the `authgate-login` binary (built with the workspace's binaries).
+fn login_bin() -> std::path::PathBuf {
+    let path = if let Some(p) = std::env::var_os("AUTHGATE_LOGIN_BIN") {
+        std::path::PathBuf::from(p)
+    } else if let Some(t) = std::env::var_os("CARGO_TARGET_DIR") {
+        std::path::PathBuf::from(t)
+            .join("debug")
+            .join("authgate-login")
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/authgate-login")
+    };
+    assert!(
+        path.is_file(),
+        "authgate-login is missing at {}; build it: `cargo build -p authgate-login`",
+        path.display()
+    );
+    path
+}
+
+/// The device client refuses metadata whose `issuer` is not the server it asked
+/// (RFC 8414 §3.3) instead of following the endpoints it names. The server here
+/// claims issuer `http://127.0.0.1:1` (loopback, nothing listens) while the CLI
+/// asks `http://127.0.0.1:PORT`. Before the fix the CLI went on to use the named
+/// endpoints (and kept retrying the dead port).
+#[test]
+fn device_client_checks_the_metadata_issuer() {
+    let server = TestServer::start_with(&["--base-url", "http://127.0.0.1:1"], &[]);
+    let asked = format!("http://{}", addr(&server));
+    let config = DataDir::new();
+    let mut cmd = std::process::Command::new(login_bin());
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("AUTHGATE_") {
+            cmd.env_remove(k);
+        }
+    }
+    let mut child = cmd
+        .env("AUTHGATE_LOGIN_CONFIG_DIR", config.path())
+        .args(["login", "--server", &asked])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run authgate-login");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break Some(s);
+        }
+        if started.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    let _ = child.stderr.take().unwrap().read_to_string(&mut stderr);
+    let status = status.unwrap_or_else(|| panic!("authgate-login kept going: {stderr}"));
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("issuer") && stderr.contains("http://127.0.0.1:1"),
+        "{stderr}"
+    );
 }
