@@ -152,7 +152,6 @@ pub async fn run(
                 };
                 let exempt = state.settings.trusted_proxies.contains(peer.ip());
                 let Some(slot) = tracker.admit(peer.ip(), exempt) else {
-                    crate::metrics::get().throttled.inc();
                     tracing::debug!("connection from {peer} refused: too many open");
                     drop(stream);
                     continue;
