@@ -92,6 +92,21 @@ impl Endpoints {
         })
     }
 
+    /// Checks that the document came from the issuer it was fetched for: RFC 8414
+    /// §3.3 requires `issuer` to be identical to the issuer identifier the metadata
+    /// URL was built from (here `server_url`, a trailing `/` aside).
+    pub fn check_issuer(&self, server_url: &str) -> Result<(), TransportError> {
+        let expected = server_url.trim_end_matches('/');
+        if self.issuer == expected {
+            Ok(())
+        } else {
+            Err(TransportError::IssuerMismatch {
+                expected: expected.to_string(),
+                found: self.issuer.clone(),
+            })
+        }
+    }
+
     /// The URL for `endpoint`, if known.
     pub fn url(&self, endpoint: Endpoint) -> Option<&str> {
         match endpoint {
@@ -128,6 +143,14 @@ pub enum TransportError {
     NoEndpoint(Endpoint),
     /// The metadata document could not be fetched or lacks a required endpoint.
     Discovery(String),
+    /// The metadata names another issuer than the server it was fetched from
+    /// (RFC 8414 §3.3): a mix-up or an impersonation; its endpoints are not used.
+    IssuerMismatch {
+        /// The server URL the client asked.
+        expected: String,
+        /// The `issuer` the document claims (empty when absent).
+        found: String,
+    },
 }
 
 impl fmt::Display for TransportError {
@@ -136,6 +159,10 @@ impl fmt::Display for TransportError {
             TransportError::Http(m) => write!(f, "HTTP request failed: {m}"),
             TransportError::NoEndpoint(e) => write!(f, "the server has no {e:?} endpoint"),
             TransportError::Discovery(m) => write!(f, "discovery failed: {m}"),
+            TransportError::IssuerMismatch { expected, found } => write!(
+                f,
+                "discovery failed: the metadata's issuer `{found}` is not the server asked, `{expected}`"
+            ),
         }
     }
 }
@@ -215,6 +242,7 @@ impl HttpTransport {
             let (status, body) = read_body(resp)?;
             if status == 200 {
                 let endpoints = Endpoints::from_metadata(&body)?;
+                endpoints.check_issuer(server_url)?;
                 return Ok(HttpTransport {
                     agent,
                     endpoints,
@@ -340,6 +368,29 @@ mod tests {
             Err(TransportError::Discovery(_))
         ));
         assert!(Endpoints::from_metadata(b"<html>").is_err());
+    }
+
+    #[test]
+    fn issuer_must_be_the_server_asked() {
+        let doc = br#"{"issuer":"https://auth.example.com","device_authorization_endpoint":"https://evil.example/d","token_endpoint":"https://evil.example/t"}"#;
+        let e = Endpoints::from_metadata(doc).unwrap();
+        assert!(e.check_issuer("https://auth.example.com").is_ok());
+        assert!(e.check_issuer("https://auth.example.com/").is_ok());
+        match e.check_issuer("https://other.example") {
+            Err(TransportError::IssuerMismatch { expected, found }) => {
+                assert_eq!(expected, "https://other.example");
+                assert_eq!(found, "https://auth.example.com");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(e.check_issuer("http://auth.example.com").is_err());
+        let no_issuer =
+            br#"{"device_authorization_endpoint":"https://a/d","token_endpoint":"https://a/t"}"#;
+        let e = Endpoints::from_metadata(no_issuer).unwrap();
+        assert!(matches!(
+            e.check_issuer("https://a"),
+            Err(TransportError::IssuerMismatch { .. })
+        ));
     }
 
     #[test]

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::http::client_ip::TrustedProxies;
+
 pub mod file;
 pub use file::{Sources, apply_file, print_effective, resolve_data_dir};
 
@@ -103,6 +105,28 @@ pub struct ServeArgs {
     /// limit off (load tests, or a proxy in front that limits already).
     #[arg(long, env = "AUTHGATE_DEVICE_AUTH_RATE_PER_IP", default_value_t = crate::state::DEVICE_AUTH_PER_IP_PER_MINUTE)]
     pub device_auth_rate_per_ip: u32,
+    /// Most open connections; more are closed as they arrive.
+    #[arg(long, env = "AUTHGATE_MAX_CONNECTIONS", default_value_t = crate::http::serve::MAX_CONNECTIONS, value_parser = parse_max_connections)]
+    pub max_connections: usize,
+    /// Most open connections per client address (IPv6: per /64); 0 turns the cap
+    /// off. Trusted proxies are exempt.
+    #[arg(long, env = "AUTHGATE_MAX_CONNECTIONS_PER_IP", default_value_t = crate::http::serve::MAX_CONNECTIONS_PER_IP)]
+    pub max_connections_per_ip: usize,
+    /// Total time a client has to send a request body (`10s`); slower gets 408.
+    #[arg(long, env = "AUTHGATE_BODY_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+    /// Reverse proxies (comma-separated CIDRs or addresses) whose `Forwarded` or
+    /// `X-Forwarded-For` header names the client. Empty: those headers are ignored.
+    #[arg(long, env = "AUTHGATE_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: TrustedProxies,
+}
+
+/// `max_connections` must be at least 1.
+pub fn parse_max_connections(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) | Err(_) => Err("use a whole number of at least 1".into()),
+        Ok(n) => Ok(n),
+    }
 }
 
 impl Default for ServeArgs {

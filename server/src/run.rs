@@ -97,6 +97,8 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
             access_ttl: args.access_token_ttl.as_secs(),
             refresh_ttl: args.refresh_token_ttl.as_secs(),
             session_ttl: args.session_ttl.as_secs(),
+            body_timeout: args.body_timeout,
+            trusted_proxies: args.trusted_proxies.clone(),
         };
         let state = Arc::new(AppState {
             store,
@@ -124,7 +126,11 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
         });
         tracing::info!(base_url = %state.settings.base_url, kid = %state.keys.signing_kid(), "serving");
         println!("listening on {scheme}://{bound}");
-        http::serve::run(listener, state.clone(), acceptor).await;
+        let limits = http::serve::ConnLimits {
+            max_connections: args.max_connections,
+            max_per_ip: args.max_connections_per_ip,
+        };
+        http::serve::run(listener, state.clone(), acceptor, limits).await;
         admin_task.abort();
         let _ = std::fs::remove_file(admin::socket::path(&args.data_dir));
         // Everything queued before this empty write commits before it answers.

@@ -25,8 +25,13 @@ pub struct Settings {
     pub refresh_ttl: u64,
     /// Browser session lifetime, seconds.
     pub session_ttl: u64,
-    /// Cookies get `Secure` when the base URL is https.
+    /// When the base URL is https: cookies get `Secure` and `__Host-` names, and
+    /// every response carries HSTS.
     pub secure_cookies: bool,
+    /// Total time a client has to send a request body.
+    pub body_timeout: Duration,
+    /// Peers whose `Forwarded` / `X-Forwarded-For` name the client.
+    pub trusted_proxies: crate::http::client_ip::TrustedProxies,
 }
 
 /// Guess limits (RFC 8628 §5.1 for user codes; passwords likewise).

@@ -35,6 +35,14 @@ pub const KEYS: &[(&str, &str, bool)] = &[
         "AUTHGATE_DEVICE_AUTH_RATE_PER_IP",
         false,
     ),
+    ("max_connections", "AUTHGATE_MAX_CONNECTIONS", false),
+    (
+        "max_connections_per_ip",
+        "AUTHGATE_MAX_CONNECTIONS_PER_IP",
+        false,
+    ),
+    ("body_timeout", "AUTHGATE_BODY_TIMEOUT", false),
+    ("trusted_proxies", "AUTHGATE_TRUSTED_PROXIES", false),
     ("admin_password", "AUTHGATE_ADMIN_PASSWORD", true),
 ];
 
@@ -58,6 +66,15 @@ fn as_text(key: &str, v: &toml::Value) -> Result<String, String> {
         toml::Value::String(s) => Ok(s.clone()),
         toml::Value::Integer(i) => Ok(i.to_string()),
         toml::Value::Boolean(b) => Ok(b.to_string()),
+        // A list of strings (`trusted_proxies = ["10.0.0.0/8", "::1"]`).
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|i| match i {
+                toml::Value::String(s) => Ok(s.as_str()),
+                _ => Err(format!("key `{key}`: expected a list of strings")),
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|v| v.join(",")),
         _ => Err(format!(
             "key `{key}`: expected a string, a number or a boolean"
         )),
@@ -91,6 +108,12 @@ fn set(args: &mut ServeArgs, key: &str, v: &str) -> Result<(), String> {
         "device_auth_rate_per_ip" => {
             args.device_auth_rate_per_ip = v.parse().map_err(|_| "use a whole number")?;
         }
+        "max_connections" => args.max_connections = super::parse_max_connections(v)?,
+        "max_connections_per_ip" => {
+            args.max_connections_per_ip = v.parse().map_err(|_| "use a whole number")?;
+        }
+        "body_timeout" => args.body_timeout = dur(v)?,
+        "trusted_proxies" => args.trusted_proxies = v.parse().map_err(|e| format!("{e}"))?,
         "admin_password" => args.admin_password = Some(v.to_string()),
         _ => return Err("unknown key".into()),
     }
@@ -198,6 +221,16 @@ pub fn print_effective(args: &ServeArgs, sources: &Sources) -> String {
         (
             "device_auth_rate_per_ip",
             Some(args.device_auth_rate_per_ip.to_string()),
+        ),
+        ("max_connections", Some(args.max_connections.to_string())),
+        (
+            "max_connections_per_ip",
+            Some(args.max_connections_per_ip.to_string()),
+        ),
+        ("body_timeout", Some(d(args.body_timeout))),
+        (
+            "trusted_proxies",
+            Some(q(&args.trusted_proxies.to_string())),
         ),
         (
             "admin_password",

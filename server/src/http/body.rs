@@ -1,9 +1,19 @@
-//! Reading request bodies with a size limit.
+//! Reading request bodies with a size limit and a total deadline.
+//!
+//! hyper's header-read timeout ends at the blank line; without a deadline of our
+//! own a client could drip a body one byte at a time and hold a connection (and a
+//! task) forever. The deadline covers the whole body, draining included.
+
+use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
+
+/// Default total time a client has to send a request body. Forms are at most 8 KiB:
+/// even a 2G phone link sends that in well under a second.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Largest form body any endpoint accepts. The largest legitimate one is a
 /// revocation or introspection request carrying an access token (~700 bytes).
@@ -16,15 +26,29 @@ pub enum BodyError {
     TooLarge,
     /// The connection failed mid-body.
     Io,
+    /// The body did not arrive within the deadline: answer 408 and close.
+    TimedOut,
 }
 
 /// Bodies up to this size are read and discarded after a 413, so the client sees the
 /// answer instead of a reset (RFC 9112 §9.6); larger ones get the connection closed.
 const DRAIN_LIMIT: usize = 256 * 1024;
 
-/// Collects a body of at most `limit` bytes. Oversized bodies are drained (up to
-/// [`DRAIN_LIMIT`]) and refused, so an attacker can't make us buffer megabytes.
+/// Collects a body of at most `limit` bytes within `deadline`. Oversized bodies are
+/// drained (up to [`DRAIN_LIMIT`]) and refused, so an attacker can't make us buffer
+/// megabytes; a body still incomplete at the deadline is [`BodyError::TimedOut`].
 pub async fn read_limited(
+    headers: &HeaderMap,
+    body: Incoming,
+    limit: usize,
+    deadline: Duration,
+) -> Result<Bytes, BodyError> {
+    tokio::time::timeout(deadline, read_within(headers, body, limit))
+        .await
+        .unwrap_or(Err(BodyError::TimedOut))
+}
+
+async fn read_within(
     headers: &HeaderMap,
     body: Incoming,
     limit: usize,

@@ -3,8 +3,19 @@
 //! RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than
 //! once", so every repeated name is remembered and reported. Invalid UTF-8, raw or
 //! percent-encoded, is an error rather than a silent U+FFFD.
+//!
+//! Work is linear in the input and bounded: at most [`MAX_PARAMS`] parameters are
+//! decoded (the largest legitimate request has about eight), and repeats are found
+//! with a hash set, not by rescanning earlier names.
+
+use std::collections::HashSet;
 
 use percent_encoding::percent_decode;
+
+/// Most parameters a body or query string may carry. No endpoint takes more than
+/// about eight; 64 leaves room for clients that send extras, and bounds the work
+/// an attacker can make one request cost (64 decodes and hash lookups).
+pub const MAX_PARAMS: usize = 64;
 
 /// Why a body or query string is not a valid form.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -15,6 +26,8 @@ pub enum FormError {
     Repeated(String),
     /// A required parameter is absent or empty.
     Missing(&'static str),
+    /// More than [`MAX_PARAMS`] parameters.
+    TooMany,
 }
 
 impl std::fmt::Display for FormError {
@@ -23,6 +36,7 @@ impl std::fmt::Display for FormError {
             FormError::NotUtf8 => f.write_str("the request body is not valid UTF-8"),
             FormError::Repeated(name) => write!(f, "parameter `{name}` is repeated"),
             FormError::Missing(name) => write!(f, "parameter `{name}` is missing"),
+            FormError::TooMany => write!(f, "more than {MAX_PARAMS} parameters"),
         }
     }
 }
@@ -34,12 +48,17 @@ pub struct Form {
 }
 
 impl Form {
-    /// Decodes a body or query string. Empty pairs (`a=1&&b=2`) are skipped.
+    /// Decodes a body or query string. Empty pairs (`a=1&&b=2`) are skipped; more
+    /// than [`MAX_PARAMS`] pairs are refused before the extra ones are decoded.
     pub fn parse(input: &[u8]) -> Result<Form, FormError> {
         let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for part in input.split(|&b| b == b'&') {
             if part.is_empty() {
                 continue;
+            }
+            if pairs.len() == MAX_PARAMS {
+                return Err(FormError::TooMany);
             }
             let (name, value) = match part.iter().position(|&b| b == b'=') {
                 Some(i) => (&part[..i], &part[i + 1..]),
@@ -47,7 +66,7 @@ impl Form {
             };
             let name = decode(name)?;
             let value = decode(value)?;
-            if pairs.iter().any(|(n, _)| *n == name) {
+            if !seen.insert(name.clone()) {
                 return Err(FormError::Repeated(name));
             }
             pairs.push((name, value));
@@ -105,5 +124,18 @@ mod tests {
         assert_eq!(Form::parse(b"a=%FF").unwrap_err(), FormError::NotUtf8);
         assert_eq!(Form::parse(b"a=\xff").unwrap_err(), FormError::NotUtf8);
         assert_eq!(Form::parse(b"%C3=1").unwrap_err(), FormError::NotUtf8);
+    }
+
+    #[test]
+    fn refuses_more_than_max_params() {
+        let at_limit: Vec<String> = (0..MAX_PARAMS).map(|i| format!("p{i}=1")).collect();
+        assert!(Form::parse(at_limit.join("&").as_bytes()).is_ok());
+        let over: Vec<String> = (0..=MAX_PARAMS).map(|i| format!("p{i}=1")).collect();
+        assert_eq!(
+            Form::parse(over.join("&").as_bytes()).unwrap_err(),
+            FormError::TooMany
+        );
+        // Empty pairs are not parameters.
+        assert!(Form::parse(&[b'&'; 5000]).is_ok());
     }
 }

@@ -2,6 +2,7 @@
 //! building. Nothing here knows OAuth; the handlers in `oauth` and `web` do.
 
 pub mod body;
+pub mod client_ip;
 pub mod form;
 pub mod response;
 pub mod router;

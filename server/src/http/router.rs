@@ -1,11 +1,15 @@
 //! One `match` from (method, path) to handler.
+//!
+//! `HEAD` is answered wherever `GET` is, by the same handler: hyper sends the
+//! headers (`Content-Length` included) and leaves the body out. Query strings over
+//! [`QUERY_LIMIT`] are refused with 414 before anything parses them.
 
-use std::net::SocketAddr;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use authgate_proto::paths;
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, HeaderValue};
+use hyper::header::{ALLOW, CONNECTION, HeaderValue, STRICT_TRANSPORT_SECURITY};
 use hyper::{Method, Request, StatusCode};
 
 use super::response::{self, Resp, harden};
@@ -18,7 +22,7 @@ use crate::web::{PageError, account, device, login};
 /// Runs an OAuth POST handler: decode the form, call, map errors to RFC JSON.
 macro_rules! oauth_post {
     ($state:expr, $req:expr, $ip:expr, $now:expr, $handler:path) => {
-        match OAuthRequest::read($req, $ip).await {
+        match OAuthRequest::read($req, $ip, $state.settings.body_timeout).await {
             Ok(r) => $handler($state, r, $now).await,
             Err(e) => Err(e),
         }
@@ -26,15 +30,45 @@ macro_rules! oauth_post {
     };
 }
 
-/// Answers one request.
-pub async fn route(state: Arc<AppState>, req: Request<Incoming>, peer: SocketAddr) -> Resp {
-    let now = clock::now();
-    let ip = peer.ip();
+/// Longest query string accepted. The longest legitimate one is `/login?next=`
+/// carrying an encoded `/device?user_code=…` (under 100 bytes).
+pub const QUERY_LIMIT: usize = 2048;
+
+/// HSTS for https deployments: a year, this host only (no `includeSubDomains`: other
+/// hosts under the domain are not ours to decide for).
+const HSTS: &str = "max-age=31536000";
+
+/// Answers one request from client address `ip` (already resolved through any
+/// trusted proxy).
+pub async fn route(state: Arc<AppState>, req: Request<Incoming>, ip: IpAddr) -> Resp {
     let state = state.as_ref();
-    let method = req.method().clone();
+    let mut resp = if req.uri().query().is_some_and(|q| q.len() > QUERY_LIMIT) {
+        too_long(req.uri().path())
+    } else {
+        dispatch(state, req, ip).await
+    };
+    harden(&mut resp);
+    if state.settings.secure_cookies {
+        resp.headers_mut()
+            .insert(STRICT_TRANSPORT_SECURITY, HeaderValue::from_static(HSTS));
+    }
+    if resp.status() == StatusCode::REQUEST_TIMEOUT {
+        // The rest of a body that came too slowly is not worth waiting for.
+        resp.headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
+    resp
+}
+
+async fn dispatch(state: &AppState, req: Request<Incoming>, ip: IpAddr) -> Resp {
+    let now = clock::now();
+    let method = match req.method() {
+        &Method::HEAD => Method::GET,
+        m => m.clone(),
+    };
     let path = req.uri().path().to_string();
     let page = |r: Result<Resp, PageError>| r.unwrap_or_else(PageError::into_response);
-    let mut resp = match (&method, path.as_str()) {
+    match (&method, path.as_str()) {
         (&Method::POST, paths::DEVICE_AUTHORIZATION) => {
             oauth_post!(state, req, ip, now, device_authorization::handle)
         }
@@ -77,9 +111,19 @@ pub async fn route(state: Arc<AppState>, req: Request<Incoming>, peer: SocketAdd
             )
             .into_response(),
         },
-    };
-    harden(&mut resp);
-    resp
+    }
+}
+
+/// `414 URI Too Long`, as JSON on OAuth paths and as a page elsewhere.
+fn too_long(path: &str) -> Resp {
+    let text = format!("The query string is longer than {QUERY_LIMIT} bytes.");
+    if path.starts_with("/oauth/") || path.starts_with("/.well-known/") {
+        let mut e = OAuthError::invalid_request(text);
+        e.status = Some(StatusCode::URI_TOO_LONG);
+        e.into_response()
+    } else {
+        PageError::new(StatusCode::URI_TOO_LONG, "Address too long", text).into_response()
+    }
 }
 
 /// The methods a known path accepts, for `405` answers.
@@ -98,9 +142,9 @@ fn allowed(path: &str) -> Option<&'static str> {
         | "/health"
         | "/metrics"
         | "/"
-        | "/assets/style.css" => Some("GET"),
-        "/login" | "/logout" | paths::DEVICE_PAGE | "/account/password" => Some("GET, POST"),
-        "/account" => Some("GET"),
+        | "/assets/style.css" => Some("GET, HEAD"),
+        "/login" | "/logout" | paths::DEVICE_PAGE | "/account/password" => Some("GET, HEAD, POST"),
+        "/account" => Some("GET, HEAD"),
         _ => None,
     }
 }

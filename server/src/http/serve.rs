@@ -1,8 +1,16 @@
 //! The accept loop: HTTP/1.1 with keep-alive, a header-read timeout against
 //! slow-loris clients, and graceful shutdown on SIGTERM/SIGINT that lets in-flight
 //! requests (and their pending commits) finish.
+//!
+//! Connections are capped globally and per client address ([`ConnLimits`]): a new
+//! connection over either cap is closed at once, before TLS or any parsing, so a
+//! flood costs us an accept and a close. The per-address counts live in a map whose
+//! entries disappear when their count reaches zero, so it never holds more entries
+//! than there are open connections (at most the global cap).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use hyper::server::conn::http1;
@@ -10,6 +18,7 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tracing::Instrument;
 
@@ -24,8 +33,104 @@ const DRAIN_DEADLINE: Duration = Duration::from_secs(10);
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Default cap on open connections. Each costs a task, a file descriptor and
+/// buffers of a few KiB; 1024 stays well inside the usual `ulimit -n` of 1024+.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Default cap on open connections per client address (IPv6: per /64). A browser
+/// opens about six; a NAT of busy users a few dozen.
+pub const MAX_CONNECTIONS_PER_IP: usize = 64;
+
+/// The connection caps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnLimits {
+    /// Open connections in total.
+    pub max_connections: usize,
+    /// Open connections per client address (0: no per-address cap). Connections
+    /// from trusted proxies are exempt: they carry many clients.
+    pub max_per_ip: usize,
+}
+
+impl Default for ConnLimits {
+    fn default() -> Self {
+        ConnLimits {
+            max_connections: MAX_CONNECTIONS,
+            max_per_ip: MAX_CONNECTIONS_PER_IP,
+        }
+    }
+}
+
+/// Counts open connections against [`ConnLimits`].
+struct ConnTracker {
+    limits: ConnLimits,
+    total: Arc<Semaphore>,
+    per_ip: Mutex<HashMap<String, usize>>,
+}
+
+/// One admitted connection; dropping it gives its places back.
+struct ConnSlot {
+    tracker: Arc<ConnTracker>,
+    key: Option<String>,
+    _total: OwnedSemaphorePermit,
+}
+
+impl ConnTracker {
+    fn new(limits: ConnLimits) -> Arc<Self> {
+        Arc::new(ConnTracker {
+            limits,
+            total: Arc::new(Semaphore::new(limits.max_connections)),
+            per_ip: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// A place for a connection from `peer`, or `None` when a cap is reached.
+    fn admit(self: &Arc<Self>, peer: IpAddr, exempt: bool) -> Option<ConnSlot> {
+        let total = self.total.clone().try_acquire_owned().ok()?;
+        let key = if exempt || self.limits.max_per_ip == 0 {
+            None
+        } else {
+            let key = crate::web::client_key(peer);
+            let mut map = self.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
+            let open = map.entry(key.clone()).or_insert(0);
+            if *open >= self.limits.max_per_ip {
+                return None;
+            }
+            *open += 1;
+            Some(key)
+        };
+        Some(ConnSlot {
+            tracker: self.clone(),
+            key,
+            _total: total,
+        })
+    }
+}
+
+impl Drop for ConnSlot {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            let mut map = self
+                .tracker
+                .per_ip
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(open) = map.get_mut(&key) {
+                *open = open.saturating_sub(1);
+                if *open == 0 {
+                    map.remove(&key);
+                }
+            }
+        }
+    }
+}
+
 /// Serves (over TLS when `tls` is given) until SIGTERM or SIGINT, then drains.
-pub async fn run(listener: TcpListener, state: Arc<AppState>, tls: Option<TlsAcceptor>) {
+pub async fn run(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    tls: Option<TlsAcceptor>,
+    limits: ConnLimits,
+) {
+    let tracker = ConnTracker::new(limits);
     let graceful = GracefulShutdown::new();
     let mut builder = http1::Builder::new();
     builder
@@ -45,6 +150,12 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, tls: Option<TlsAcc
                         continue;
                     }
                 };
+                let exempt = state.settings.trusted_proxies.contains(peer.ip());
+                let Some(slot) = tracker.admit(peer.ip(), exempt) else {
+                    tracing::debug!("connection from {peer} refused: too many open");
+                    drop(stream);
+                    continue;
+                };
                 let _ = stream.set_nodelay(true);
                 let state = state.clone();
                 let svc = service_fn(move |req| {
@@ -55,6 +166,7 @@ pub async fn run(listener: TcpListener, state: Arc<AppState>, tls: Option<TlsAcc
                 let builder = builder.clone();
                 let tls = tls.clone();
                 tokio::spawn(async move {
+                    let _slot = slot;
                     let result = match tls {
                         None => watcher.watch(builder.serve_connection(TokioIo::new(stream), svc)).await,
                         Some(tls) => {
@@ -104,7 +216,11 @@ async fn observed(
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let span = tracing::info_span!("request", id = %id, method = %method, path = %crate::metrics::route_label(&path));
-    let mut resp = route(state, req, peer).instrument(span).await;
+    let client = state
+        .settings
+        .trusted_proxies
+        .client_ip(peer.ip(), req.headers());
+    let mut resp = route(state, req, client).instrument(span).await;
     if let Ok(v) = hyper::header::HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-request-id", v);
     }

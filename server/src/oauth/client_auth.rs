@@ -49,7 +49,10 @@ pub fn authenticate(
                     "client_id differs from the Authorization header",
                 ));
             }
-            (id, Some(secret))
+            // `Basic base64(client_id:)`, an empty password, is how many libraries
+            // send a public client's id (RFC 6749 §2.3.1 encodes both parts; an
+            // empty secret is no secret).
+            (id, Some(secret).filter(|s| !s.is_empty()))
         }
         (None, secret) => {
             let id = form

@@ -48,7 +48,7 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
     }
     let scope = match req.form.get(params::SCOPE) {
         Some(asked) => {
-            let asked = split_scope(asked);
+            let asked = split_scope(asked)?;
             if let Some(bad) = asked
                 .iter()
                 .find(|s| !client.scopes.iter().any(|c| c == *s))

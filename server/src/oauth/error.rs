@@ -72,6 +72,18 @@ impl OAuthError {
     }
 }
 
+/// `401` for a request to a bearer-protected resource that carried no token at
+/// all: a bare `WWW-Authenticate: Bearer realm` with no `error` attribute and no
+/// error body, as RFC 6750 §3.1 asks ("SHOULD NOT include an error code").
+pub fn bearer_challenge() -> Resp {
+    let mut resp = response::empty(StatusCode::UNAUTHORIZED);
+    resp.headers_mut().insert(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"authgate\""),
+    );
+    resp
+}
+
 impl From<FormError> for OAuthError {
     fn from(e: FormError) -> Self {
         OAuthError::invalid_request(e.to_string())
@@ -86,6 +98,10 @@ impl From<BodyError> for OAuthError {
                 ..OAuthError::invalid_request("the request body is too large")
             },
             BodyError::Io => OAuthError::invalid_request("the request body could not be read"),
+            BodyError::TimedOut => OAuthError {
+                status: Some(StatusCode::REQUEST_TIMEOUT),
+                ..OAuthError::invalid_request("the request body took too long to arrive")
+            },
         }
     }
 }

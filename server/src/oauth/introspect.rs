@@ -105,7 +105,7 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
 
 /// `GET /oauth/tokeninfo`: a bearer token describes itself (RFC 6750 errors).
 pub fn tokeninfo(state: &AppState, headers: &HeaderMap, now: u64) -> Result<Resp, OAuthError> {
-    let token = headers
+    let Some(token) = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
@@ -114,7 +114,10 @@ pub fn tokeninfo(state: &AppState, headers: &HeaderMap, now: u64) -> Result<Resp
                 .eq_ignore_ascii_case("bearer")
                 .then_some(token.trim())
         })
-        .ok_or_else(|| OAuthError::new(ErrorCode::InvalidToken, "a bearer token is required"))?;
+    else {
+        // No credentials: a bare challenge, no error attribute (RFC 6750 §3.1).
+        return Ok(super::error::bearer_challenge());
+    };
     let (c, _) = active_access_token(state, token, now).ok_or_else(|| {
         OAuthError::new(
             ErrorCode::InvalidToken,

@@ -4,13 +4,30 @@ use authgate_proto::{params, paths};
 use hyper::StatusCode;
 
 use crate::http::response::{self, Resp};
-use crate::state::{AppState, SCOPES};
+use crate::state::AppState;
+
+/// The scopes a client of this server can actually be granted: the union of the
+/// scopes of enabled clients, sorted. Clients are few and admin-made, so reading
+/// them all is cheap; a built-in list would advertise scopes no client may ask for
+/// and omit ones an admin added.
+fn scopes_supported(state: &AppState) -> Vec<String> {
+    let clients = state.store.clients().unwrap_or_else(|e| {
+        tracing::error!("cannot list clients for metadata: {e}");
+        Vec::new()
+    });
+    let set: std::collections::BTreeSet<String> = clients
+        .into_iter()
+        .filter(|c| !c.disabled)
+        .flat_map(|c| c.scopes)
+        .collect();
+    set.into_iter().collect()
+}
 
 /// `GET /.well-known/oauth-authorization-server`.
 pub fn metadata(state: &AppState) -> Resp {
     let base = &state.settings.base_url;
     let url = |p: &str| format!("{base}{p}");
-    let scopes: Vec<&str> = SCOPES.iter().map(|(s, _)| *s).collect();
+    let scopes = scopes_supported(state);
     response::json(
         StatusCode::OK,
         &serde_json::json!({

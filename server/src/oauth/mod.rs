@@ -37,14 +37,19 @@ pub struct OAuthRequest {
 impl OAuthRequest {
     /// Reads and decodes a form POST, refusing other content types, oversized or
     /// non-UTF-8 bodies and repeated parameters with `invalid_request`.
-    pub async fn read(req: Request<Incoming>, ip: IpAddr) -> Result<Self, OAuthError> {
+    /// The body must arrive within `body_timeout` (408 otherwise).
+    pub async fn read(
+        req: Request<Incoming>,
+        ip: IpAddr,
+        body_timeout: std::time::Duration,
+    ) -> Result<Self, OAuthError> {
         let (parts, body) = req.into_parts();
         if !is_form(&parts.headers) {
             return Err(OAuthError::invalid_request(
                 "the body must be application/x-www-form-urlencoded",
             ));
         }
-        let bytes = read_limited(&parts.headers, body, FORM_LIMIT).await?;
+        let bytes = read_limited(&parts.headers, body, FORM_LIMIT, body_timeout).await?;
         let form = Form::parse(&bytes)?;
         Ok(OAuthRequest {
             headers: parts.headers,
@@ -63,13 +68,40 @@ impl OAuthRequest {
     }
 }
 
-/// Splits a scope parameter into its distinct values (RFC 6749 §3.3).
-pub fn split_scope(scope: &str) -> Vec<&str> {
+/// Most scope values one `scope` parameter may name (repeats counted). Clients
+/// here hold a handful; the cap keeps the per-request work of checking them fixed.
+pub const MAX_SCOPES: usize = 32;
+
+/// Splits a scope parameter into its distinct values (RFC 6749 §3.3), in order.
+/// Linear (a hash set finds repeats); more than [`MAX_SCOPES`] values are refused
+/// with `invalid_scope` before any is compared.
+pub fn split_scope(scope: &str) -> Result<Vec<&str>, OAuthError> {
     let mut out: Vec<&str> = Vec::new();
-    for s in scope.split(' ').filter(|s| !s.is_empty()) {
-        if !out.contains(&s) {
+    let mut seen = std::collections::HashSet::new();
+    for (i, s) in scope.split(' ').filter(|s| !s.is_empty()).enumerate() {
+        if i == MAX_SCOPES {
+            return Err(OAuthError::new(
+                authgate_proto::ErrorCode::InvalidScope,
+                format!("more than {MAX_SCOPES} scope values"),
+            ));
+        }
+        if seen.insert(s) {
             out.push(s);
         }
     }
-    out
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_are_deduplicated_in_order_and_capped() {
+        assert_eq!(split_scope("b a  b c").unwrap(), vec!["b", "a", "c"]);
+        let many = vec!["x"; MAX_SCOPES].join(" ");
+        assert_eq!(split_scope(&many).unwrap(), vec!["x"]);
+        let over = vec!["x"; MAX_SCOPES + 1].join(" ");
+        assert!(split_scope(&over).is_err());
+    }
 }

@@ -32,9 +32,10 @@ pub async fn handle(
     };
     let narrowed = match (asked_scope, current) {
         (Some(asked), Some((_, grant))) => {
-            let granted = split_scope(&grant.scope);
-            let asked = split_scope(asked);
-            if let Some(bad) = asked.iter().find(|s| !granted.contains(s)) {
+            // The grant's own scope was checked when it was made: a set, not capped.
+            let granted: std::collections::HashSet<&str> = grant.scope.split(' ').collect();
+            let asked = split_scope(asked)?;
+            if let Some(bad) = asked.iter().find(|s| !granted.contains(*s)) {
                 return Err(OAuthError::new(
                     ErrorCode::InvalidScope,
                     format!("scope `{bad}` was not granted"),

@@ -1,6 +1,7 @@
 //! Signing in and out.
 
 use askama::Template;
+use percent_encoding::percent_decode_str;
 use std::net::IpAddr;
 use std::time::Instant;
 
@@ -8,7 +9,7 @@ use hyper::Request;
 use hyper::StatusCode;
 use hyper::body::Incoming;
 
-use super::session::{Browser, IDLE_TIMEOUT_SECS, SESSION_COOKIE, cookie_string};
+use super::session::{Browser, IDLE_TIMEOUT_SECS, cookie_string, session_cookie};
 use super::{PageError, client_key, query, read_post, retry_after, user_agent};
 use crate::http::response::{self, Resp, set_cookie};
 use crate::secrets::{random_token, sha256};
@@ -16,13 +17,38 @@ use crate::state::AppState;
 use crate::store::{Session, SessionMeta};
 use crate::views::{LoginPage, MessagePage};
 
+/// Where a login goes when `next` is absent or refused.
+const DEFAULT_NEXT: &str = "/device";
+/// Longest `next` followed; real ones are a path and a user code.
+const NEXT_LIMIT: usize = 512;
+
 /// Only local paths are followed after login, so `next` can't bounce a user to
-/// another site (an open redirect).
+/// another site (an open redirect). Browsers strip tab, CR and LF from URLs and
+/// read `\` as `/`, so `/\t/evil.example` or `/\\evil.example` would become
+/// `//evil.example`: the value must be printable ASCII without a backslash, start
+/// with one `/` not followed by another, and the same must hold once
+/// percent-decoded (no `/%2F…`, `/%5C…`, `%09`). Anything else is replaced.
 fn safe_next(next: Option<&str>) -> &str {
+    let raw_ok = |c: u8| (0x21..0x7f).contains(&c) && c != b'\\';
+    // Once decoded, a space or a non-ASCII byte is harmless; control bytes aren't.
+    let decoded_ok = |c: u8| c >= 0x20 && c != 0x7f && c != b'\\';
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n,
-        _ => "/account",
+        Some(n)
+            if is_local_path(n.as_bytes(), raw_ok)
+                && is_local_path(&percent_decode_str(n).collect::<Vec<u8>>(), decoded_ok) =>
+        {
+            n
+        }
+        _ => DEFAULT_NEXT,
     }
+}
+
+/// One leading `/`, not followed by `/` or a backslash, every byte `allowed`, not too long.
+fn is_local_path(b: &[u8], allowed: impl Fn(u8) -> bool) -> bool {
+    b.len() <= NEXT_LIMIT
+        && b.first() == Some(&b'/')
+        && !matches!(b.get(1), Some(b'/' | b'\\'))
+        && b.iter().all(|&c| allowed(c))
 }
 
 /// `GET /login`.
@@ -146,7 +172,7 @@ pub async fn submit(
         &mut resp,
         &cookie_string(
             state,
-            SESSION_COOKIE,
+            session_cookie(state),
             &secret,
             "Lax",
             Some(state.settings.session_ttl),
@@ -182,7 +208,7 @@ pub async fn logout(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
     let mut resp = response::see_other("/login");
     set_cookie(
         &mut resp,
-        &cookie_string(state, SESSION_COOKIE, "", "Lax", Some(0)),
+        &cookie_string(state, session_cookie(state), "", "Lax", Some(0)),
     );
     Ok(resp)
 }
@@ -193,13 +219,36 @@ mod tests {
 
     #[test]
     fn next_stays_on_this_site() {
-        assert_eq!(
-            safe_next(Some("/device?user_code=X")),
-            "/device?user_code=X"
-        );
-        assert_eq!(safe_next(Some("//evil.example")), "/account");
-        assert_eq!(safe_next(Some("https://evil.example")), "/account");
-        assert_eq!(safe_next(Some("/\\evil.example")), "/account");
-        assert_eq!(safe_next(None), "/account");
+        for ok in [
+            "/device?user_code=ABCD-EFGH",
+            "/account",
+            "/",
+            "/a%2Fb",
+            "/x?y=%C3%A9",
+        ] {
+            assert_eq!(safe_next(Some(ok)), ok);
+        }
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil.example",
+            "\\\\evil",
+            "/\t/evil.example/x",
+            "/%09/evil.example/x",
+            "/%2F%2Fevil.example",
+            "/%2fevil.example",
+            "/%5Cevil",
+            "/x\r\nSet-Cookie: a=b",
+            "/x%0d%0aSet-Cookie:%20a=b",
+            "javascript:alert(1)",
+            " /x",
+            "/x y",
+            "/é",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/device", "{bad:?}");
+        }
+        assert_eq!(safe_next(Some(&format!("/{}", "a".repeat(600)))), "/device");
+        assert_eq!(safe_next(None), "/device");
     }
 }

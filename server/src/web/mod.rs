@@ -112,20 +112,30 @@ pub async fn read_post(
             "This page accepts only HTML form submissions.",
         ));
     }
-    let bytes = read_limited(&parts.headers, body, FORM_LIMIT)
-        .await
-        .map_err(|e| match e {
-            BodyError::TooLarge => PageError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "Too much data",
-                "The form was larger than allowed.",
-            ),
-            BodyError::Io => PageError::new(
-                StatusCode::BAD_REQUEST,
-                "Incomplete form",
-                "The form could not be read.",
-            ),
-        })?;
+    let bytes = read_limited(
+        &parts.headers,
+        body,
+        FORM_LIMIT,
+        state.settings.body_timeout,
+    )
+    .await
+    .map_err(|e| match e {
+        BodyError::TooLarge => PageError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Too much data",
+            "The form was larger than allowed.",
+        ),
+        BodyError::Io => PageError::new(
+            StatusCode::BAD_REQUEST,
+            "Incomplete form",
+            "The form could not be read.",
+        ),
+        BodyError::TimedOut => PageError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "Too slow",
+            "The form took too long to arrive. Please try again.",
+        ),
+    })?;
     let form = Form::parse(&bytes)
         .map_err(|e| PageError::new(StatusCode::BAD_REQUEST, "Invalid form", e.to_string()))?;
     if !browser.csrf_ok(state, form.get("csrf_token")) {

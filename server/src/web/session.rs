@@ -4,6 +4,12 @@
 //! database only their SHA-256. Every form carries a CSRF token that is an HMAC of
 //! a per-browser cookie (`authgate_csrf`) and, once logged in, the session: a page
 //! on another site can neither read nor forge it.
+//!
+//! Under an https base URL both cookies are named with the `__Host-` prefix: the
+//! browser then accepts them only with `Secure`, `Path=/` and no `Domain`, so a
+//! sibling subdomain (or a plain-http page) can't plant a CSRF seed or a session
+//! for us. Cookie values are accepted only in the exact format we issue (43
+//! base64url characters for 32 bytes); anything else counts as absent.
 
 use hmac::{Hmac, Mac};
 use hyper::header::{COOKIE, HeaderMap};
@@ -22,10 +28,42 @@ pub const IDLE_TIMEOUT_SECS: u64 = 3600;
 /// endpoints never look at sessions at all.
 pub const TOUCH_GAP_SECS: u64 = 300;
 
-/// Cookie holding the session secret.
+/// Cookie holding the session secret (plain http).
 pub const SESSION_COOKIE: &str = "authgate_session";
-/// Cookie the CSRF tokens are bound to.
+/// Cookie the CSRF tokens are bound to (plain http).
 pub const CSRF_COOKIE: &str = "authgate_csrf";
+/// The session cookie's name under https.
+pub const HOST_SESSION_COOKIE: &str = "__Host-authgate_session";
+/// The CSRF cookie's name under https.
+pub const HOST_CSRF_COOKIE: &str = "__Host-authgate_csrf";
+
+/// The session cookie's name for this deployment.
+pub fn session_cookie(state: &AppState) -> &'static str {
+    if state.settings.secure_cookies {
+        HOST_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// The CSRF cookie's name for this deployment.
+pub fn csrf_cookie(state: &AppState) -> &'static str {
+    if state.settings.secure_cookies {
+        HOST_CSRF_COOKIE
+    } else {
+        CSRF_COOKIE
+    }
+}
+
+/// Whether a cookie value has the exact shape of [`random_token`]: 32 bytes as
+/// 43 canonical base64url characters.
+fn well_formed(value: &str) -> bool {
+    use base64::Engine;
+    value.len() == 43
+        && base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(value)
+            .is_ok_and(|b| b.len() == 32)
+}
 
 /// What a page request knows about its browser.
 pub struct Browser {
@@ -55,7 +93,9 @@ impl Browser {
         headers: &HeaderMap,
         now: u64,
     ) -> Result<Self, StoreError> {
-        let session_hash = cookie(headers, SESSION_COOKIE).map(|v| sha256(v.as_bytes()));
+        let session_hash = cookie(headers, session_cookie(state))
+            .filter(|v| well_formed(v))
+            .map(|v| sha256(v.as_bytes()));
         let session = match &session_hash {
             Some(h) => match state.store.live_session(h, now)? {
                 Some((session, meta)) => {
@@ -68,8 +108,8 @@ impl Browser {
             },
             None => None,
         };
-        let (csrf_seed, new_csrf_seed) = match cookie(headers, CSRF_COOKIE) {
-            Some(v) if v.len() == 43 => (v.to_string(), false),
+        let (csrf_seed, new_csrf_seed) = match cookie(headers, csrf_cookie(state)) {
+            Some(v) if well_formed(v) => (v.to_string(), false),
             _ => (random_token(), true),
         };
         Ok(Browser {
@@ -117,7 +157,7 @@ impl Browser {
         if self.new_csrf_seed {
             set_cookie(
                 resp,
-                &cookie_string(state, CSRF_COOKIE, &self.csrf_seed, "Strict", None),
+                &cookie_string(state, csrf_cookie(state), &self.csrf_seed, "Strict", None),
             );
         }
     }
@@ -135,7 +175,8 @@ fn touch_later(state: &AppState, hash: [u8; 32], now: u64) {
     }
 }
 
-/// Builds a `Set-Cookie` value: HttpOnly, SameSite, Path=/, and Secure over https.
+/// Builds a `Set-Cookie` value: HttpOnly, SameSite, Path=/, no Domain, and Secure
+/// over https (which the `__Host-` names require).
 pub fn cookie_string(
     state: &AppState,
     name: &str,
