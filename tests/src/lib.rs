@@ -1093,10 +1093,14 @@ impl Browser {
         let csrf = csrf_token(&html)
             .unwrap_or_else(|| panic!("no csrf_token on the consent page: {html}"));
         let code = hidden_value(&html, "user_code").unwrap_or_else(|| user_code.to_owned());
+        let request = hidden_value(&html, "request").unwrap_or_default();
+        let binding = hidden_value(&html, "consent").unwrap_or_default();
         let r = self.post_form(
             "/device/consent",
             &[
                 ("user_code", &code),
+                ("request", &request),
+                ("consent", &binding),
                 ("decision", decision),
                 ("csrf_token", &csrf),
             ],

@@ -60,7 +60,7 @@ pub async fn route(state: Arc<AppState>, req: Request<Incoming>, peer: SocketAdd
         (&Method::POST, "/logout") => page(login::logout(state, req, now).await),
         (&Method::GET, paths::DEVICE_PAGE) => page(device::page(state, &req, ip, now)),
         (&Method::POST, paths::DEVICE_PAGE) => page(device::submit(state, req, ip, now).await),
-        (&Method::POST, "/device/consent") => page(device::decide(state, req, now).await),
+        (&Method::POST, "/device/consent") => page(device::decide(state, req, ip, now).await),
         (&Method::GET, "/account") => page(account::page(state, &req, now)),
         (&Method::POST, "/account/revoke") => page(account::revoke(state, req, now).await),
         (&Method::POST, "/account/sessions") => page(account::sign_out(state, req, now).await),
