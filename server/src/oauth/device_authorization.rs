@@ -19,7 +19,7 @@ const USER_CODE_ATTEMPTS: usize = 5;
 
 /// `POST /oauth/device/code`: issues a device code and a user code.
 pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Resp, OAuthError> {
-    let ip_key = req.ip.to_string();
+    let ip_key = crate::throttle::client_key(req.ip);
     if let Some(wait) = state
         .throttles
         .device_auth_ip
