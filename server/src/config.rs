@@ -103,6 +103,15 @@ pub struct ServeArgs {
     /// limit off (load tests, or a proxy in front that limits already).
     #[arg(long, env = "AUTHGATE_DEVICE_AUTH_RATE_PER_IP", default_value_t = crate::state::DEVICE_AUTH_PER_IP_PER_MINUTE)]
     pub device_auth_rate_per_ip: u32,
+    /// Device requests waiting for a decision, server-wide; past it, new device
+    /// authorizations get 429 (`temporarily_unavailable`) until some are answered
+    /// or expire. Bounds the database and the user-code lookup against a flood.
+    #[arg(long, env = "AUTHGATE_MAX_PENDING_CODES", default_value_t = crate::state::MAX_PENDING_CODES)]
+    pub max_pending_codes: usize,
+    /// Device requests waiting for a decision per client, so one (public) client
+    /// can't take the whole server-wide allowance.
+    #[arg(long, env = "AUTHGATE_MAX_PENDING_CODES_PER_CLIENT", default_value_t = crate::state::MAX_PENDING_CODES_PER_CLIENT)]
+    pub max_pending_codes_per_client: usize,
 }
 
 impl Default for ServeArgs {

@@ -35,6 +35,12 @@ pub const KEYS: &[(&str, &str, bool)] = &[
         "AUTHGATE_DEVICE_AUTH_RATE_PER_IP",
         false,
     ),
+    ("max_pending_codes", "AUTHGATE_MAX_PENDING_CODES", false),
+    (
+        "max_pending_codes_per_client",
+        "AUTHGATE_MAX_PENDING_CODES_PER_CLIENT",
+        false,
+    ),
     ("admin_password", "AUTHGATE_ADMIN_PASSWORD", true),
 ];
 
@@ -90,6 +96,12 @@ fn set(args: &mut ServeArgs, key: &str, v: &str) -> Result<(), String> {
         "metrics" => args.metrics = v.parse().map_err(|_| "use true or false")?,
         "device_auth_rate_per_ip" => {
             args.device_auth_rate_per_ip = v.parse().map_err(|_| "use a whole number")?;
+        }
+        "max_pending_codes" => {
+            args.max_pending_codes = v.parse().map_err(|_| "use a whole number")?;
+        }
+        "max_pending_codes_per_client" => {
+            args.max_pending_codes_per_client = v.parse().map_err(|_| "use a whole number")?;
         }
         "admin_password" => args.admin_password = Some(v.to_string()),
         _ => return Err("unknown key".into()),
@@ -198,6 +210,11 @@ pub fn print_effective(args: &ServeArgs, sources: &Sources) -> String {
         (
             "device_auth_rate_per_ip",
             Some(args.device_auth_rate_per_ip.to_string()),
+        ),
+        ("max_pending_codes", Some(args.max_pending_codes.to_string())),
+        (
+            "max_pending_codes_per_client",
+            Some(args.max_pending_codes_per_client.to_string()),
         ),
         (
             "admin_password",
