@@ -597,6 +597,16 @@ impl TestServer {
         run_admin(self.data_dir(), args)
     }
 
+    /// The server process id while it runs (to read `/proc/<pid>/status`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
     /// The shared non-redirecting HTTP client.
     pub fn http(&self) -> &Client {
         &self.http
