@@ -21,8 +21,7 @@ pub fn login_ok(state: &AppState, username: &str, ip: IpAddr) {
 /// the hash, after the request may already be gone.
 pub fn login_failed(store: &Store, username: &str, ip: IpAddr) {
     get().login_failures.inc();
-    store
-        .audit_detached(AuditEvent::new("login_failed", username, username).ip(ip));
+    store.audit_detached(AuditEvent::new("login_failed", username, username).ip(ip));
 }
 
 /// An attempt refused by a guess limit (`what`: `login`, `user_code`, `device_auth`).

@@ -177,9 +177,15 @@ mod tests {
         let h = hash_blocking("correct horse").unwrap();
         assert!(h.starts_with("$argon2id$"));
         let t = || p.admit("a").unwrap();
-        assert!(p.verify(t(), "correct horse".into(), Some(h.clone()), |_| {}).await);
+        assert!(
+            p.verify(t(), "correct horse".into(), Some(h.clone()), |_| {})
+                .await
+        );
         assert!(!p.verify(t(), "wrong".into(), Some(h), |_| {}).await);
-        assert!(!p.verify(t(), "not a real password".into(), None, |_| {}).await);
+        assert!(
+            !p.verify(t(), "not a real password".into(), None, |_| {})
+                .await
+        );
         let h2 = p.hash("new one".into()).await.unwrap();
         assert!(p.verify(t(), "new one".into(), Some(h2), |_| {}).await);
     }

@@ -156,7 +156,14 @@ mod tests {
         let t0 = Instant::now();
         for i in 0..10u8 {
             // All in one shard (same first byte).
-            t.record(&[0, i, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], Duration::from_secs(5), t0);
+            t.record(
+                &[
+                    0, i, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                    0, 0, 0, 0, 0, 0,
+                ],
+                Duration::from_secs(5),
+                t0,
+            );
         }
         assert_eq!(t.shards[0].lock().unwrap().len(), 1);
     }

@@ -53,7 +53,6 @@ pub fn client_key(ip: IpAddr) -> String {
     }
 }
 
-
 /// A limit of `max` attempts per `window` for each key.
 pub struct Throttle {
     max: u32,
@@ -192,7 +191,10 @@ impl Backoff {
     /// A success gives the reservation back with [`Backoff::refund`].
     pub fn reserve(&self, key: &str, now: Instant) -> Result<(), Duration> {
         let mut map = lock(&self.state);
-        if let Some(wait) = map.peek(key).and_then(|(last, n)| self.wait(*last, *n, now)) {
+        if let Some(wait) = map
+            .peek(key)
+            .and_then(|(last, n)| self.wait(*last, *n, now))
+        {
             return Err(wait);
         }
         self.count(&mut map, key, now);

@@ -53,29 +53,6 @@ fn consent_without_the_pages_binding_is_refused_and_cannot_approve() {
     let victim = server.device_code(None);
     let canonical = victim.user_code.replace('-', "");
 
-    // Another session's binding for that code doesn't transfer.
-    let mut other = server.browser();
-    other.login(ADMIN_USER, ADMIN_PASSWORD);
-    let page = other.enter_code(&victim.user_code);
-    assert_eq!(page.status, 200, "{}", page.text());
-    let html = page.text();
-    let (req, tag) = (
-        hidden_value(&html, "request").expect("consent page carries `request`"),
-        hidden_value(&html, "consent").expect("consent page carries `consent`"),
-    );
-    let csrf = b.csrf_of("/device");
-    let r = b.post_form(
-        "/device/consent",
-        &[
-            ("user_code", &canonical),
-            ("request", &req),
-            ("consent", &tag),
-            ("decision", "approve"),
-            ("csrf_token", &csrf),
-        ],
-    );
-    assert_eq!(r.status, 403, "someone else's binding: {}", r.text());
-
     // Guessing at /device is throttled after 10 wrong codes …
     let mut refused = None;
     for i in 0..12 {
@@ -118,6 +95,54 @@ fn consent_without_the_pages_binding_is_refused_and_cannot_approve() {
     server
         .poll(&victim.device_code)
         .assert_error(400, "authorization_pending");
+}
+
+#[test]
+fn a_consent_binding_does_not_transfer_to_another_session() {
+    let server = TestServer::start();
+    let mut b = server.browser();
+    b.login(ADMIN_USER, ADMIN_PASSWORD);
+    let victim = server.device_code(None);
+    let canonical = victim.user_code.replace('-', "");
+    // Another session's binding for that code doesn't transfer.
+    let mut other = server.browser();
+    other.login(ADMIN_USER, ADMIN_PASSWORD);
+    let page = other.enter_code(&victim.user_code);
+    assert_eq!(page.status, 200, "{}", page.text());
+    let html = page.text();
+    let (req, tag) = (
+        hidden_value(&html, "request").expect("consent page carries `request`"),
+        hidden_value(&html, "consent").expect("consent page carries `consent`"),
+    );
+    let csrf = b.csrf_of("/device");
+    let r = b.post_form(
+        "/device/consent",
+        &[
+            ("user_code", &canonical),
+            ("request", &req),
+            ("consent", &tag),
+            ("decision", "approve"),
+            ("csrf_token", &csrf),
+        ],
+    );
+    assert_eq!(r.status, 403, "someone else's binding: {}", r.text());
+    server
+        .poll(&victim.device_code)
+        .assert_error(400, "authorization_pending");
+    // Its own session can use it.
+    let csrf = other.csrf_of("/device");
+    let r = other.post_form(
+        "/device/consent",
+        &[
+            ("user_code", &canonical),
+            ("request", &req),
+            ("consent", &tag),
+            ("decision", "approve"),
+            ("csrf_token", &csrf),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    server.poll(&victim.device_code).assert_status(200);
 }
 
 // ---- item 2: hanging up doesn't escape the password limits ------------------------
@@ -390,7 +415,11 @@ fn a_user_name_with_a_newline_forges_no_audit_line() {
     let forged = "x\nlogin_ok admin";
     let r = server.browser().try_login(forged, "whatever");
     assert_eq!(r.status, 401, "{}", r.text());
-    assert!(r.text().contains("Wrong user name or password"), "{}", r.text());
+    assert!(
+        r.text().contains("Wrong user name or password"),
+        "{}",
+        r.text()
+    );
     // A real failure, for contrast, is logged.
     assert_eq!(server.browser().try_login("nobody", "x").status, 401);
     thread::sleep(Duration::from_millis(300));
@@ -402,13 +431,20 @@ fn a_user_name_with_a_newline_forges_no_audit_line() {
         }),
         "an invalid name reached the audit log: {events:?}"
     );
-    assert!(events.iter().any(|e| e["kind"] == "login_failed" && e["subject"] == "nobody"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "login_failed" && e["subject"] == "nobody")
+    );
     let text = cli(server.data_dir(), &["audit"], None, &[]);
     assert!(text.success, "{text:?}");
     for line in text.stdout.lines() {
         let fields: Vec<&str> = line.split('\t').collect();
         assert_eq!(fields.len(), 6, "one event per line, 6 fields: {line:?}");
-        assert!(fields[0].starts_with("20"), "line starts with a time: {line:?}");
+        assert!(
+            fields[0].starts_with("20"),
+            "line starts with a time: {line:?}"
+        );
         assert_ne!(fields[1], "admin", "forged line: {line:?}");
     }
     assert!(

@@ -211,7 +211,10 @@ pub fn print_effective(args: &ServeArgs, sources: &Sources) -> String {
             "device_auth_rate_per_ip",
             Some(args.device_auth_rate_per_ip.to_string()),
         ),
-        ("max_pending_codes", Some(args.max_pending_codes.to_string())),
+        (
+            "max_pending_codes",
+            Some(args.max_pending_codes.to_string()),
+        ),
         (
             "max_pending_codes_per_client",
             Some(args.max_pending_codes_per_client.to_string()),

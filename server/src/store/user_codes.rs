@@ -36,7 +36,11 @@ struct Index {
 
 impl Index {
     fn count(&mut self, e: &Entry) {
-        if self.live.insert((e.expires_at, e.id), e.client.clone()).is_none() {
+        if self
+            .live
+            .insert((e.expires_at, e.id), e.client.clone())
+            .is_none()
+        {
             *self.per_client.entry(e.client.clone()).or_default() += 1;
         }
     }
@@ -196,19 +200,55 @@ mod tests {
         assert!(codes.claim("AAAAAAAA", [1; 16], "tv", 100, 0));
         assert!(codes.claim("BBBBBBBB", [2; 16], "tv", 200, 0));
         assert!(codes.claim("CCCCCCCC", [3; 16], "cli", 300, 0));
-        assert_eq!(codes.pending("tv", 50), Pending { total: 3, client: 2 });
+        assert_eq!(
+            codes.pending("tv", 50),
+            Pending {
+                total: 3,
+                client: 2
+            }
+        );
         // Decided: released.
         codes.release("BBBBBBBB", &[2; 16]);
-        assert_eq!(codes.pending("tv", 50), Pending { total: 2, client: 1 });
+        assert_eq!(
+            codes.pending("tv", 50),
+            Pending {
+                total: 2,
+                client: 1
+            }
+        );
         // Expired: no longer counted, though still in the lookup until the sweep.
-        assert_eq!(codes.pending("tv", 100), Pending { total: 1, client: 0 });
+        assert_eq!(
+            codes.pending("tv", 100),
+            Pending {
+                total: 1,
+                client: 0
+            }
+        );
         assert_eq!(codes.len(), 2);
         // The sweep releasing an expired one doesn't count it twice.
         codes.release("AAAAAAAA", &[1; 16]);
-        assert_eq!(codes.pending("cli", 100), Pending { total: 1, client: 1 });
+        assert_eq!(
+            codes.pending("cli", 100),
+            Pending {
+                total: 1,
+                client: 1
+            }
+        );
         // An expired code reused by a new request counts the new one only.
         assert!(codes.claim("CCCCCCCC", [4; 16], "tv", 900, 400));
-        assert_eq!(codes.pending("tv", 400), Pending { total: 1, client: 1 });
-        assert_eq!(codes.pending("cli", 400), Pending { total: 1, client: 0 });
+        assert_eq!(
+            codes.pending("tv", 400),
+            Pending {
+                total: 1,
+                client: 1
+            }
+        );
+        assert_eq!(
+            codes.pending("cli", 400),
+            Pending {
+                total: 1,
+                client: 0
+            }
+        );
     }
 }

@@ -8,8 +8,8 @@ use hyper::Request;
 use hyper::StatusCode;
 use hyper::body::Incoming;
 
-use super::session::Browser;
 use super::attempt::{PasswordAttempt, Purpose};
+use super::session::Browser;
 use super::{PageError, query, read_post, retry_after, to_login};
 use crate::http::response::{self, Resp};
 use crate::secrets::{hex, unhex};
@@ -236,15 +236,20 @@ pub async fn change_password(
             "The two new passwords are not the same.",
         );
     }
-    let attempt = match PasswordAttempt::begin(state, ip, &session.username, Purpose::ChangePassword)
-    {
-        Ok(attempt) => attempt,
-        Err(no) => {
-            let mut resp = password_form(state, &browser, no.status(), Some(&no.message("wrong passwords")));
-            retry_after(&mut resp, no.secs());
-            return Ok(resp);
-        }
-    };
+    let attempt =
+        match PasswordAttempt::begin(state, ip, &session.username, Purpose::ChangePassword) {
+            Ok(attempt) => attempt,
+            Err(no) => {
+                let mut resp = password_form(
+                    state,
+                    &browser,
+                    no.status(),
+                    Some(&no.message("wrong passwords")),
+                );
+                retry_after(&mut resp, no.secs());
+                return Ok(resp);
+            }
+        };
     let user = state.store.user(&session.username)?;
     let hash = user
         .as_ref()

@@ -139,7 +139,10 @@ impl PasswordAttempt {
                 crate::events::login_failed(&store, &username, ip);
             }
         };
-        let ok = state.passwords.verify(ticket, password, hash, on_done).await;
+        let ok = state
+            .passwords
+            .verify(ticket, password, hash, on_done)
+            .await;
         if ok {
             state.throttles.login_ip.refund(&ip_key);
             state.throttles.login_account.refund(&account_key);

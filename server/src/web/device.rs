@@ -262,9 +262,20 @@ pub async fn decide(
     let shown = state
         .store
         .device_auth_by_user_code(code.as_str())?
-        .is_some_and(|a| ct_eq(request_ref(&a).as_bytes(), form.get("request").unwrap_or("").as_bytes()));
+        .is_some_and(|a| {
+            ct_eq(
+                request_ref(&a).as_bytes(),
+                form.get("request").unwrap_or("").as_bytes(),
+            )
+        });
     if !shown {
-        return Ok(decided_page(state, &browser, &session.username, &DecideOutcome::NotFound, false)?);
+        return Ok(decided_page(
+            state,
+            &browser,
+            &session.username,
+            &DecideOutcome::NotFound,
+            false,
+        )?);
     }
     let approving = matches!(decision, Decision::Approve { .. });
     let outcome = state

@@ -9,13 +9,13 @@ use hyper::body::Incoming;
 
 use super::session::{Browser, IDLE_TIMEOUT_SECS, SESSION_COOKIE, cookie_string};
 use super::{PageError, query, read_post, retry_after, user_agent};
-use crate::names::is_valid_name;
-use crate::web::attempt::{PasswordAttempt, Purpose};
 use crate::http::response::{self, Resp, set_cookie};
+use crate::names::is_valid_name;
 use crate::secrets::{random_token, sha256};
 use crate::state::AppState;
 use crate::store::{Session, SessionMeta};
 use crate::views::{LoginPage, MessagePage};
+use crate::web::attempt::{PasswordAttempt, Purpose};
 
 /// The one answer to a wrong user name or password (and to a name that can't exist).
 const WRONG: &str = "Wrong user name or password.";
@@ -96,7 +96,12 @@ pub async fn submit(
     };
     let user = state.store.user(&username)?.filter(|u| !u.disabled);
     let hash = user.as_ref().map(|u| u.password_hash.clone());
-    let Some(user) = attempt.verify(state, password, hash).await.then_some(user).flatten() else {
+    let Some(user) = attempt
+        .verify(state, password, hash)
+        .await
+        .then_some(user)
+        .flatten()
+    else {
         tracing::info!(%ip, "failed sign-in");
         return refuse(StatusCode::UNAUTHORIZED, WRONG, None);
     };
