@@ -138,10 +138,10 @@ impl UserCodes {
     /// that reused the code).
     pub fn release(&self, code: &str, id: &[u8; 16]) {
         let mut ix = self.lock();
-        if ix.map.get(code).is_some_and(|e| &e.id == id) {
-            if let Some(old) = ix.map.remove(code) {
-                ix.uncount(old.expires_at, old.id);
-            }
+        if ix.map.get(code).is_some_and(|e| &e.id == id)
+            && let Some(old) = ix.map.remove(code)
+        {
+            ix.uncount(old.expires_at, old.id);
         }
     }
 

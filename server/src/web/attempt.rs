@@ -98,10 +98,10 @@ impl PasswordAttempt {
         let th = &state.throttles;
         let ip_key = client_key(ip);
         let account_key = username.to_lowercase();
-        if th.login_ip.failed_recently(&ip_key, t) {
-            if let Some(wait) = th.login_account.blocked_for(&account_key, t) {
-                return Err(Refusal::backoff(wait));
-            }
+        if th.login_ip.failed_recently(&ip_key, t)
+            && let Some(wait) = th.login_account.blocked_for(&account_key, t)
+        {
+            return Err(Refusal::backoff(wait));
         }
         if let Some(wait) = th.login_ip.blocked_for(&ip_key, t) {
             return Err(Refusal::backoff(wait));

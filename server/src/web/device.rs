@@ -241,7 +241,7 @@ pub async fn decide(
     };
     let code = match bound_code(state, &browser, &form, &session_hash, ip) {
         Ok(code) => code,
-        Err(refused) => return Ok(refused),
+        Err(refused) => return Ok(*refused),
     };
     let decision = match form.get("decision") {
         Some("approve") => Decision::Approve {
@@ -269,13 +269,13 @@ pub async fn decide(
             )
         });
     if !shown {
-        return Ok(decided_page(
+        return decided_page(
             state,
             &browser,
             &session.username,
             &DecideOutcome::NotFound,
             false,
-        )?);
+        );
     }
     let approving = matches!(decision, Decision::Approve { .. });
     let outcome = state
@@ -294,7 +294,7 @@ fn bound_code(
     form: &Form,
     session_hash: &[u8; 32],
     ip: IpAddr,
-) -> Result<UserCode, Resp> {
+) -> Result<UserCode, Box<Resp>> {
     let typed = form.get("user_code").unwrap_or("");
     let request = form.get("request").unwrap_or("");
     let expected = consent_tag(state, session_hash, request, typed);
@@ -308,12 +308,15 @@ fn bound_code(
     let user_id = browser.session.as_ref().map_or("", |s| s.user_id.as_str());
     let keys = guess::GuessKeys::new(ip, Some(session_hash), user_id);
     if let Some(wait) = guess::blocked(&state.throttles, &keys, t) {
-        return Err(throttled(state, browser, "", wait));
+        return Err(Box::new(throttled(state, browser, "", wait)));
     }
     guess::wrong(&state.throttles, &keys, t);
     tracing::info!(%ip, "consent form without a valid binding");
-    Err(browser.page(state, StatusCode::FORBIDDEN, |csrf| {
-        MessagePage {
+    Err(Box::new(browser.page(
+        state,
+        StatusCode::FORBIDDEN,
+        |csrf| {
+            MessagePage {
             username: browser.session.as_ref().map(|s| s.username.as_str()),
             csrf,
             heading: "Form expired",
@@ -321,7 +324,8 @@ fn bound_code(
             link: Some(("/device", "Enter the code")),
         }
         .render()
-    }))
+        },
+    )))
 }
 
 /// The result page after a decision (and its audit event).
