@@ -234,16 +234,18 @@ fn hung_up_logins_count_against_the_backoff() {
     let server = TestServer::start();
     let mut b = server.browser();
     let (cookie, csrf) = login_form_credentials(&mut b);
-    // 14 wrong passwords, each abandoned 8 ms in, one after the other (an argon2
-    // check takes ~15-50 ms here, so each has finished before the next arrives).
-    for _ in 0..14 {
+    // 16 wrong passwords, each abandoned 8 ms in, one after the other (an argon2
+    // check takes ~15-50 ms here, so each has usually finished before the next
+    // arrives; one that finds the previous still in flight is refused uncounted,
+    // and 11 counted ones are enough).
+    for _ in 0..16 {
         dropped_login(&server, &cookie, &csrf, Duration::from_millis(8));
-        thread::sleep(Duration::from_millis(120));
+        thread::sleep(Duration::from_millis(150));
     }
     // 10 failures are free, then 1, 2, 4, 8 s: the address is in backoff now, even
     // for the right password (before the fix nothing was counted: 303).
     let r = server.browser().try_login(ADMIN_USER, ADMIN_PASSWORD);
-    assert_eq!(r.status, 429, "after 14 hung-up failures: {}", r.text());
+    assert_eq!(r.status, 429, "after 16 hung-up failures: {}", r.text());
     assert_retry_after(&r, "POST /login backoff");
 }
 
@@ -319,6 +321,62 @@ fn concurrent_wrong_passwords_from_one_address_are_not_all_evaluated() {
         replies.iter().filter(|r| r.status == 401).count() < 25,
         "all 25 evaluated"
     );
+}
+
+#[test]
+fn a_full_password_queue_answers_503_with_retry_after() {
+    // 30 addresses at once (127.0.0.0/8 is all loopback): each may have one check
+    // in flight, but the server admits only 10 (2 running, 8 waiting).
+    let server = TestServer::start();
+    let mut b = server.browser();
+    let (cookie, csrf) = login_form_credentials(&mut b);
+    let url = format!("{}/login", server.base_url());
+    let n = 30u8;
+    let barrier = Arc::new(Barrier::new(usize::from(n)));
+    let body = encode_form(&[
+        ("username", ADMIN_USER),
+        ("password", "not it"),
+        ("csrf_token", &csrf),
+    ]);
+    let handles: Vec<_> = (0..n)
+        .map(|i| {
+            let client = reqwest::blocking::Client::builder()
+                .local_address(std::net::IpAddr::from([127, 0, 0, 10 + i]))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client");
+            let (barrier, url, cookie, body) =
+                (barrier.clone(), url.clone(), cookie.clone(), body.clone());
+            thread::spawn(move || {
+                barrier.wait();
+                let r = client
+                    .post(url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .header("cookie", cookie)
+                    .body(body)
+                    .send()
+                    .expect("POST /login");
+                let retry = r
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned);
+                (r.status().as_u16(), retry)
+            })
+        })
+        .collect();
+    let replies: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .collect();
+    let busy = replies.iter().filter(|(s, _)| *s == 503).count();
+    assert!(busy >= 1, "no 503 with 30 checks at once: {replies:?}");
+    for (status, retry) in &replies {
+        assert!([401, 429, 503].contains(status), "{replies:?}");
+        if *status != 401 {
+            assert_eq!(retry.as_deref(), Some("1"), "{replies:?}");
+        }
+    }
 }
 
 #[test]
