@@ -257,25 +257,9 @@ pub async fn decide(
             ));
         }
     };
-    // The request the page showed must still be the one holding the code (a code
-    // can be reused by a new request once the old one expired).
-    let shown = state
-        .store
-        .device_auth_by_user_code(code.as_str())?
-        .is_some_and(|a| {
-            ct_eq(
-                request_ref(&a).as_bytes(),
-                form.get("request").unwrap_or("").as_bytes(),
-            )
-        });
-    if !shown {
-        return decided_page(
-            state,
-            &browser,
-            &session.username,
-            &DecideOutcome::NotFound,
-            false,
-        );
+    if !still_shown(state, &code, form.get("request").unwrap_or(""))? {
+        let gone = DecideOutcome::NotFound;
+        return decided_page(state, &browser, &session.username, &gone, false);
     }
     let approving = matches!(decision, Decision::Approve { .. });
     let outcome = state
@@ -326,6 +310,16 @@ fn bound_code(
         .render()
         },
     )))
+}
+
+/// Whether the request the consent page showed (its reference posted back) is
+/// still the one holding `code`: a code can be reused by a new request once the
+/// old one expired, and a binding must not carry over to it.
+fn still_shown(state: &AppState, code: &UserCode, request: &str) -> Result<bool, PageError> {
+    Ok(state
+        .store
+        .device_auth_by_user_code(code.as_str())?
+        .is_some_and(|a| ct_eq(request_ref(&a).as_bytes(), request.as_bytes())))
 }
 
 /// The result page after a decision (and its audit event).

@@ -13,7 +13,7 @@ use crate::http::response::{self, Resp, set_cookie};
 use crate::names::is_valid_name;
 use crate::secrets::{random_token, sha256};
 use crate::state::AppState;
-use crate::store::{Session, SessionMeta};
+use crate::store::{Session, SessionMeta, User};
 use crate::views::{LoginPage, MessagePage};
 use crate::web::attempt::{PasswordAttempt, Purpose};
 
@@ -105,7 +105,20 @@ pub async fn submit(
         tracing::info!(%ip, "failed sign-in");
         return refuse(StatusCode::UNAUTHORIZED, WRONG, None);
     };
-    // A new session id at every login (no session fixation); the old one ends.
+    signed_in(state, &browser, &user, ip, agent, &next, now).await
+}
+
+/// Starts a fresh session for `user` and redirects to `next`. A new session id at
+/// every login (no session fixation); the browser's old session ends.
+async fn signed_in(
+    state: &AppState,
+    browser: &Browser,
+    user: &User,
+    ip: IpAddr,
+    agent: String,
+    next: &str,
+    now: u64,
+) -> Result<Resp, PageError> {
     let secret = random_token();
     state
         .store
@@ -130,7 +143,7 @@ pub async fn submit(
         .await?;
     tracing::info!(user = %user.username, %ip, "signed in");
     crate::events::login_ok(state, &user.username, ip);
-    let mut resp = response::see_other(&next);
+    let mut resp = response::see_other(next);
     set_cookie(
         &mut resp,
         &cookie_string(
