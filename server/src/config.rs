@@ -119,6 +119,15 @@ pub struct ServeArgs {
     /// `X-Forwarded-For` header names the client. Empty: those headers are ignored.
     #[arg(long, env = "AUTHGATE_TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: TrustedProxies,
+    /// Device requests waiting for a decision, server-wide; past it, new device
+    /// authorizations get 429 (`temporarily_unavailable`) until some are answered
+    /// or expire. Bounds the database and the user-code lookup against a flood.
+    #[arg(long, env = "AUTHGATE_MAX_PENDING_CODES", default_value_t = crate::state::MAX_PENDING_CODES)]
+    pub max_pending_codes: usize,
+    /// Device requests waiting for a decision per client, so one (public) client
+    /// can't take the whole server-wide allowance.
+    #[arg(long, env = "AUTHGATE_MAX_PENDING_CODES_PER_CLIENT", default_value_t = crate::state::MAX_PENDING_CODES_PER_CLIENT)]
+    pub max_pending_codes_per_client: usize,
 }
 
 /// `max_connections` must be at least 1.

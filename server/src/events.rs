@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use crate::metrics::{Metrics, get};
 use crate::state::AppState;
-use crate::store::AuditEvent;
+use crate::store::{AuditEvent, Store};
 
 /// A successful sign-in.
 pub fn login_ok(state: &AppState, username: &str, ip: IpAddr) {
@@ -16,11 +16,12 @@ pub fn login_ok(state: &AppState, username: &str, ip: IpAddr) {
 }
 
 /// A failed sign-in (unknown user, wrong password or disabled account).
-pub fn login_failed(state: &AppState, username: &str, ip: IpAddr) {
+///
+/// Takes the store, not the state: it is called from the blocking task that ran
+/// the hash, after the request may already be gone.
+pub fn login_failed(store: &Store, username: &str, ip: IpAddr) {
     get().login_failures.inc();
-    state
-        .store
-        .audit_detached(AuditEvent::new("login_failed", username, username).ip(ip));
+    store.audit_detached(AuditEvent::new("login_failed", username, username).ip(ip));
 }
 
 /// An attempt refused by a guess limit (`what`: `login`, `user_code`, `device_auth`).

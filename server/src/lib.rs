@@ -12,6 +12,7 @@ pub mod events;
 pub mod http;
 pub mod keys;
 pub mod metrics;
+pub mod names;
 pub mod oauth;
 pub mod password;
 pub mod polls;

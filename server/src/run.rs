@@ -91,6 +91,8 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
         let settings = Settings {
             audience: base_url.clone(),
             secure_cookies: base_url.starts_with("https://"),
+            max_pending_codes: args.max_pending_codes,
+            max_pending_codes_per_client: args.max_pending_codes_per_client,
             base_url,
             device_code_ttl: args.device_code_ttl.as_secs(),
             poll_interval: args.poll_interval,

@@ -32,7 +32,19 @@ pub struct Settings {
     pub body_timeout: Duration,
     /// Peers whose `Forwarded` / `X-Forwarded-For` name the client.
     pub trusted_proxies: crate::http::client_ip::TrustedProxies,
+    /// Device requests awaiting a decision, server-wide (see `store::UserCodes`).
+    pub max_pending_codes: usize,
+    /// Device requests awaiting a decision, per client.
+    pub max_pending_codes_per_client: usize,
 }
+
+/// Default cap on device requests awaiting a decision, server-wide. A pending
+/// request costs ~300 bytes on disk and ~150 in memory, so 100,000 of them are
+/// ~45 MB at most; legitimate load is far below (one person, one code, minutes).
+pub const MAX_PENDING_CODES: usize = 100_000;
+
+/// Default cap on device requests awaiting a decision, per client.
+pub const MAX_PENDING_CODES_PER_CLIENT: usize = 10_000;
 
 /// Guess limits (RFC 8628 §5.1 for user codes; passwords likewise).
 pub struct Throttles {

@@ -4,15 +4,60 @@
 //! counters slow down password guessing. All in memory: a restart resets them, which
 //! costs an attacker a restart they cannot cause.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::hash_map::RandomState;
+use std::net::IpAddr;
+use std::num::NonZeroUsize;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use lru::LruCache;
+
+/// Keys each counter map holds at most. A full map forgets its least recently
+/// *used* key (O(1), no sweep under the lock). An attacker can only make us forget
+/// his own counter by touching more than this many other keys after his last
+/// attempt: 65,536 distinct addresses (IPv6: /64 networks) or sessions. For logins
+/// each such touch is a counted password check, and the server checks at most ~130
+/// passwords a second, so that takes over 8 minutes, longer than the longest
+/// backoff (5 minutes): eviction buys nothing that waiting doesn't.
+///
+/// Memory: at most ~65k × ~150 bytes ≈ 10 MiB per map.
+pub const MAP_CAPACITY: usize = 65_536;
+
+/// A bounded map from key to counter, least recently used out first.
+type Counters = Mutex<LruCache<String, (Instant, u32), RandomState>>;
+
+fn counters(capacity: usize) -> Counters {
+    let cap = NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN);
+    // SipHash with a random key: keys come from clients.
+    Mutex::new(LruCache::with_hasher(cap, RandomState::new()))
+}
+
+fn lock(map: &Counters) -> MutexGuard<'_, LruCache<String, (Instant, u32), RandomState>> {
+    // Every change is a single insert or update, so a poisoned map is consistent.
+    map.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The key a client address is throttled under: the address itself for IPv4, its
+/// /64 network for IPv6 (one subscriber usually holds a whole /64, so keying by the
+/// full address would give him 2^64 fresh counters).
+pub fn client_key(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
 
 /// A limit of `max` attempts per `window` for each key.
 pub struct Throttle {
     max: u32,
     window: Duration,
-    counts: Mutex<HashMap<String, (Instant, u32)>>,
+    counts: Counters,
 }
 
 impl Throttle {
@@ -22,7 +67,7 @@ impl Throttle {
         Throttle {
             max,
             window,
-            counts: Mutex::new(HashMap::new()),
+            counts: counters(MAP_CAPACITY),
         }
     }
 
@@ -31,8 +76,8 @@ impl Throttle {
         if self.max == 0 {
             return None;
         }
-        let map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        let (start, n) = map.get(key)?;
+        let map = lock(&self.counts);
+        let (start, n) = map.peek(key)?;
         let end = *start + self.window;
         (*n >= self.max && now < end).then(|| end - now)
     }
@@ -42,22 +87,22 @@ impl Throttle {
         if self.max == 0 {
             return;
         }
-        let mut map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            let window = self.window;
-            map.retain(|_, (start, _)| now.saturating_duration_since(*start) < window);
+        let mut map = lock(&self.counts);
+        match map.get_mut(key) {
+            Some(entry) if now.saturating_duration_since(entry.0) < self.window => {
+                entry.1 = entry.1.saturating_add(1);
+            }
+            Some(entry) => *entry = (now, 1),
+            None => {
+                map.push(key.to_string(), (now, 1));
+            }
         }
-        let entry = map.entry(key.to_string()).or_insert((now, 0));
-        if now.saturating_duration_since(entry.0) >= self.window {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
     }
 
     /// How many attempts `key` has made in its current window (0 once it is over).
     pub fn failures(&self, key: &str, now: Instant) -> u32 {
-        let map = self.counts.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(key) {
+        let map = lock(&self.counts);
+        match map.peek(key) {
             Some((start, n)) if now.saturating_duration_since(*start) < self.window => *n,
             _ => 0,
         }
@@ -74,7 +119,7 @@ pub struct Backoff {
     free: u32,
     max_wait: Duration,
     forget: Duration,
-    state: Mutex<HashMap<String, (Instant, u32)>>,
+    state: Counters,
 }
 
 impl Backoff {
@@ -85,7 +130,7 @@ impl Backoff {
             free,
             max_wait,
             forget,
-            state: Mutex::new(HashMap::new()),
+            state: counters(MAP_CAPACITY),
         }
     }
 
@@ -100,37 +145,117 @@ impl Backoff {
 
     /// If `key` must still wait, for how long.
     pub fn blocked_for(&self, key: &str, now: Instant) -> Option<Duration> {
-        let map = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        let (last, n) = map.get(key)?;
-        let until = *last + self.wait_after(*n);
+        let map = lock(&self.state);
+        let (last, n) = map.peek(key)?;
+        self.wait(*last, *n, now)
+    }
+
+    fn wait(&self, last: Instant, failures: u32, now: Instant) -> Option<Duration> {
+        let until = last + self.wait_after(failures);
         (now < until).then(|| until - now)
     }
 
     /// Whether `key` failed recently (within `forget`).
     pub fn failed_recently(&self, key: &str, now: Instant) -> bool {
-        let map = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        map.get(key)
+        let map = lock(&self.state);
+        map.peek(key)
             .is_some_and(|(last, _)| now.saturating_duration_since(*last) < self.forget)
     }
 
     /// Counts one failure by `key`.
     pub fn fail(&self, key: &str, now: Instant) {
-        let mut map = self.state.lock().unwrap_or_else(|p| p.into_inner());
-        if map.len() > 100_000 {
-            let forget = self.forget;
-            map.retain(|_, (last, _)| now.saturating_duration_since(*last) < forget);
+        let mut map = lock(&self.state);
+        self.count(&mut map, key, now);
+    }
+
+    fn count(
+        &self,
+        map: &mut LruCache<String, (Instant, u32), RandomState>,
+        key: &str,
+        now: Instant,
+    ) {
+        match map.get_mut(key) {
+            Some(entry) if now.saturating_duration_since(entry.0) < self.forget => {
+                *entry = (now, entry.1.saturating_add(1));
+            }
+            Some(entry) => *entry = (now, 1),
+            None => {
+                map.push(key.to_string(), (now, 1));
+            }
         }
-        let entry = map.entry(key.to_string()).or_insert((now, 0));
-        if now.saturating_duration_since(entry.0) >= self.forget {
-            entry.1 = 0;
+    }
+
+    /// Check-and-reserve in one step: if `key` must wait, for how long; otherwise
+    /// the attempt is counted as a failure *now*, before it is evaluated, so
+    /// concurrent attempts and attempts whose client hangs up are all counted.
+    /// A success gives the reservation back with [`Backoff::refund`].
+    pub fn reserve(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let mut map = lock(&self.state);
+        if let Some(wait) = map
+            .peek(key)
+            .and_then(|(last, n)| self.wait(*last, *n, now))
+        {
+            return Err(wait);
         }
-        *entry = (now, entry.1.saturating_add(1));
+        self.count(&mut map, key, now);
+        Ok(())
+    }
+
+    /// Gives back one reserved attempt that turned out to succeed.
+    pub fn refund(&self, key: &str) {
+        if let Some(entry) = lock(&self.state).peek_mut(key) {
+            entry.1 = entry.1.saturating_sub(1);
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_clients_are_keyed_by_their_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
+        assert_eq!(client_key(a), client_key(b));
+        assert_eq!(client_key(a), "2001:db8:1:2::/64");
+        let m: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert_eq!(client_key(m), "192.0.2.7");
+    }
+
+    #[test]
+    fn reserve_counts_before_and_refund_gives_back() {
+        let b = Backoff::new(2, Duration::from_secs(8), Duration::from_secs(600));
+        let t0 = Instant::now();
+        assert!(b.reserve("k", t0).is_ok());
+        assert!(b.reserve("k", t0).is_ok());
+        // Two reserved (in flight, say): the third is counted too, then blocked.
+        assert!(b.reserve("k", t0).is_ok());
+        assert_eq!(b.reserve("k", t0), Err(Duration::from_secs(1)));
+        b.refund("k");
+        assert_eq!(b.blocked_for("k", t0), None);
+    }
+
+    #[test]
+    fn maps_are_bounded_and_forget_the_least_recently_used() {
+        let t = Throttle {
+            max: 2,
+            window: Duration::from_secs(60),
+            counts: counters(3),
+        };
+        let t0 = Instant::now();
+        t.hit("attacker", t0);
+        t.hit("attacker", t0);
+        for k in ["a", "b"] {
+            t.hit(k, t0);
+        }
+        // The attacker's key is touched again, so it is not the one forgotten.
+        t.hit("attacker", t0);
+        t.hit("c", t0);
+        assert_eq!(lock(&t.counts).len(), 3);
+        assert!(t.blocked_for("attacker", t0).is_some());
+        assert_eq!(t.failures("a", t0), 0, "least recently used went first");
+    }
 
     #[test]
     fn blocks_after_max_until_the_window_ends() {

@@ -49,6 +49,11 @@ pub struct ConsentPage<'a> {
     pub client_id: &'a str,
     /// Canonical user code (posted back).
     pub user_code: &'a str,
+    /// Public reference of the request shown (posted back; see `web::device`).
+    pub request: &'a str,
+    /// The consent binding: an HMAC over session, request and code (posted back),
+    /// so the consent POST can't be used to look codes up.
+    pub consent: &'a str,
     /// `XXXX-XXXX`.
     pub display_code: &'a str,
     /// Scopes: `(scope, plain words)`.

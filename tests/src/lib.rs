@@ -597,6 +597,16 @@ impl TestServer {
         run_admin(self.data_dir(), args)
     }
 
+    /// The server process id while it runs (to read `/proc/<pid>/status`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
     /// The shared non-redirecting HTTP client.
     pub fn http(&self) -> &Client {
         &self.http
@@ -1093,10 +1103,14 @@ impl Browser {
         let csrf = csrf_token(&html)
             .unwrap_or_else(|| panic!("no csrf_token on the consent page: {html}"));
         let code = hidden_value(&html, "user_code").unwrap_or_else(|| user_code.to_owned());
+        let request = hidden_value(&html, "request").unwrap_or_default();
+        let binding = hidden_value(&html, "consent").unwrap_or_default();
         let r = self.post_form(
             "/device/consent",
             &[
                 ("user_code", &code),
+                ("request", &request),
+                ("consent", &binding),
                 ("decision", decision),
                 ("csrf_token", &csrf),
             ],

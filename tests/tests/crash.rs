@@ -11,7 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use authgate_tests::{
-    ADMIN_PASSWORD, ADMIN_USER, DEFAULT_CLIENT, DataDir, TestServer, encode_form,
+    ADMIN_PASSWORD, ADMIN_USER, DEFAULT_CLIENT, DataDir, TestServer, encode_form, hidden_value,
 };
 use reqwest::blocking::Client;
 use serde_json::Value;
@@ -91,9 +91,36 @@ impl Api {
         })
     }
 
+    /// Enters the code on the device page and returns the consent page's binding
+    /// (`user_code`, `request`, `consent`), as a browser would post it back.
+    fn consent_binding(&self, user_code: &str) -> Option<(String, String, String)> {
+        let resp = self
+            .http
+            .post(format!("{}/device", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", self.cookie.clone())
+            .body(encode_form(&[
+                ("user_code", user_code),
+                ("csrf_token", self.csrf.as_str()),
+            ]))
+            .send()
+            .ok()?;
+        let html = resp.text().ok()?;
+        Some((
+            hidden_value(&html, "user_code")?,
+            hidden_value(&html, "request")?,
+            hidden_value(&html, "consent")?,
+        ))
+    }
+
     fn approve(&self, user_code: &str) -> bool {
+        let Some((code, request, binding)) = self.consent_binding(user_code) else {
+            return false;
+        };
         let pairs = [
-            ("user_code", user_code),
+            ("user_code", code.as_str()),
+            ("request", request.as_str()),
+            ("consent", binding.as_str()),
             ("decision", "approve"),
             ("csrf_token", self.csrf.as_str()),
         ];

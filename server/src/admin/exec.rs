@@ -305,11 +305,11 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<String, String> {
                         out,
                         "{}\t{}\t{}\t{}\t{}\t{}",
                         time_str(ev.at),
-                        ev.kind,
-                        ev.actor,
-                        ev.subject,
-                        ev.ip,
-                        ev.detail
+                        text_field(&ev.kind),
+                        text_field(&ev.actor),
+                        text_field(&ev.subject),
+                        text_field(&ev.ip),
+                        text_field(&ev.detail)
                     );
                 }
             }
@@ -328,18 +328,32 @@ fn kind(c: &Client) -> &'static str {
 
 /// Names must be printable, without spaces, and short.
 fn check_name(name: &str) -> Result<(), String> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c));
-    if ok {
+    if crate::names::is_valid_name(name) {
         Ok(())
     } else {
         Err(format!(
             "`{name}`: use 1 to 64 letters, digits and - _ . @ only"
         ))
     }
+}
+
+/// One field of the tab-separated audit text: control characters (the tab and
+/// newline that separate fields and events among them), and the backslash that
+/// escapes them, are shown escaped (`\n`, `\t`, `\u{1b}`, `\\`), so every event
+/// is exactly one line and no field can forge another event.
+fn text_field(field: &str) -> std::borrow::Cow<'_, str> {
+    if !field.chars().any(|c| c.is_control() || c == '\\') {
+        return std::borrow::Cow::Borrowed(field);
+    }
+    let mut out = String::with_capacity(field.len() + 8);
+    for c in field.chars() {
+        if c.is_control() || c == '\\' {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// RFC 3339 UTC time of Unix seconds.
@@ -351,4 +365,16 @@ pub fn time_str(unix: u64) -> String {
                 .ok()
         })
         .unwrap_or_else(|| unix.to_string())
+}
+
+#[cfg(test)]
+mod text_tests {
+    use super::text_field;
+
+    #[test]
+    fn audit_fields_cannot_break_lines() {
+        assert_eq!(text_field("alice"), "alice");
+        assert_eq!(text_field("x\nlogin_ok admin"), "x\\nlogin_ok admin");
+        assert_eq!(text_field("a\tb\r\u{1b}[2J\\"), "a\\tb\\r\\u{1b}[2J\\\\");
+    }
 }

@@ -43,6 +43,12 @@ pub const KEYS: &[(&str, &str, bool)] = &[
     ),
     ("body_timeout", "AUTHGATE_BODY_TIMEOUT", false),
     ("trusted_proxies", "AUTHGATE_TRUSTED_PROXIES", false),
+    ("max_pending_codes", "AUTHGATE_MAX_PENDING_CODES", false),
+    (
+        "max_pending_codes_per_client",
+        "AUTHGATE_MAX_PENDING_CODES_PER_CLIENT",
+        false,
+    ),
     ("admin_password", "AUTHGATE_ADMIN_PASSWORD", true),
 ];
 
@@ -114,6 +120,12 @@ fn set(args: &mut ServeArgs, key: &str, v: &str) -> Result<(), String> {
         }
         "body_timeout" => args.body_timeout = dur(v)?,
         "trusted_proxies" => args.trusted_proxies = v.parse().map_err(|e| format!("{e}"))?,
+        "max_pending_codes" => {
+            args.max_pending_codes = v.parse().map_err(|_| "use a whole number")?;
+        }
+        "max_pending_codes_per_client" => {
+            args.max_pending_codes_per_client = v.parse().map_err(|_| "use a whole number")?;
+        }
         "admin_password" => args.admin_password = Some(v.to_string()),
         _ => return Err("unknown key".into()),
     }
@@ -231,6 +243,14 @@ pub fn print_effective(args: &ServeArgs, sources: &Sources) -> String {
         (
             "trusted_proxies",
             Some(q(&args.trusted_proxies.to_string())),
+        ),
+        (
+            "max_pending_codes",
+            Some(args.max_pending_codes.to_string()),
+        ),
+        (
+            "max_pending_codes_per_client",
+            Some(args.max_pending_codes_per_client.to_string()),
         ),
         (
             "admin_password",

@@ -94,7 +94,7 @@ async fn dispatch(state: &AppState, req: Request<Incoming>, ip: IpAddr) -> Resp 
         (&Method::POST, "/logout") => page(login::logout(state, req, now).await),
         (&Method::GET, paths::DEVICE_PAGE) => page(device::page(state, &req, ip, now)),
         (&Method::POST, paths::DEVICE_PAGE) => page(device::submit(state, req, ip, now).await),
-        (&Method::POST, "/device/consent") => page(device::decide(state, req, now).await),
+        (&Method::POST, "/device/consent") => page(device::decide(state, req, ip, now).await),
         (&Method::GET, "/account") => page(account::page(state, &req, now)),
         (&Method::POST, "/account/revoke") => page(account::revoke(state, req, now).await),
         (&Method::POST, "/account/sessions") => page(account::sign_out(state, req, now).await),

@@ -88,7 +88,7 @@ impl ConnTracker {
         let key = if exempt || self.limits.max_per_ip == 0 {
             None
         } else {
-            let key = crate::web::client_key(peer);
+            let key = crate::throttle::client_key(peer);
             let mut map = self.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
             let open = map.entry(key.clone()).or_insert(0);
             if *open >= self.limits.max_per_ip {

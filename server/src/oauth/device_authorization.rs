@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use authgate_proto::{DeviceAuthorizationResponse, ErrorCode, UserCode, params, paths};
 use hyper::StatusCode;
+use hyper::header::{HeaderValue, RETRY_AFTER};
 
 use super::client_auth::authenticate;
 use super::error::OAuthError;
@@ -17,25 +18,59 @@ use crate::store::{DeviceAuth, DeviceStatus};
 /// with 2.56 × 10^10 codes a second collision is already astronomically unlikely.
 const USER_CODE_ATTEMPTS: usize = 5;
 
+/// What a client refused for the pending caps is told to wait: slots free up as
+/// people answer requests, so a short wait is honest.
+const PENDING_RETRY_SECS: u64 = 10;
+
+/// A 429 `temporarily_unavailable` with `Retry-After` (RFC 6749 has no error code
+/// for rate limits; this is the one the endpoint has always used, with RFC 6585's
+/// status and header).
+fn too_many(description: String, secs: u64) -> Resp {
+    let mut resp = OAuthError {
+        status: Some(StatusCode::TOO_MANY_REQUESTS),
+        ..OAuthError::new(ErrorCode::TemporarilyUnavailable, description)
+    }
+    .into_response();
+    resp.headers_mut()
+        .insert(RETRY_AFTER, HeaderValue::from(secs));
+    resp
+}
+
+/// The refusal when too many requests await a decision, server-wide or from this
+/// client (checked in O(log n) against the in-memory lookup). Concurrent requests
+/// may overshoot a cap by at most the number in flight at that moment.
+fn over_pending_cap(state: &AppState, client_id: &str, now: u64) -> Option<Resp> {
+    let pending = state.store.pending_codes(client_id, now);
+    let s = &state.settings;
+    let which = if pending.total >= s.max_pending_codes {
+        "on this server"
+    } else if pending.client >= s.max_pending_codes_per_client {
+        "for this client"
+    } else {
+        return None;
+    };
+    crate::events::throttled("pending_codes");
+    Some(too_many(
+        format!("too many device requests await a decision {which}; retry later"),
+        PENDING_RETRY_SECS,
+    ))
+}
+
 /// `POST /oauth/device/code`: issues a device code and a user code.
 pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Resp, OAuthError> {
-    let ip_key = req.ip.to_string();
+    // Per address (IPv6: per /64, like every other throttle).
+    let ip_key = crate::throttle::client_key(req.ip);
     if let Some(wait) = state
         .throttles
         .device_auth_ip
         .blocked_for(&ip_key, Instant::now())
     {
         crate::events::throttled("device_auth");
-        return Err(OAuthError {
-            status: Some(StatusCode::TOO_MANY_REQUESTS),
-            ..OAuthError::new(
-                ErrorCode::TemporarilyUnavailable,
-                format!(
-                    "too many device authorizations; retry in {} s",
-                    wait.as_secs() + 1
-                ),
-            )
-        });
+        let secs = wait.as_secs() + 1;
+        return Ok(too_many(
+            format!("too many device authorizations; retry in {secs} s"),
+            secs,
+        ));
     }
     state.throttles.device_auth_ip.hit(&ip_key, Instant::now());
 
@@ -45,6 +80,9 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
             ErrorCode::UnauthorizedClient,
             "this client may not use the device flow",
         ));
+    }
+    if let Some(refused) = over_pending_cap(state, &client.id, now) {
+        return Ok(refused);
     }
     let scope = match req.form.get(params::SCOPE) {
         Some(asked) => {

@@ -34,6 +34,7 @@ pub use writer::BatchStats;
 
 use client_cache::ClientCache;
 use records::{Record, decode, encode};
+pub use user_codes::Pending;
 use user_codes::UserCodes;
 use writer::Writer;
 
@@ -108,12 +109,21 @@ impl Store {
         for entry in table.iter()? {
             let (k, v) = entry?;
             let auth: DeviceAuth = decode(tables::DEVICE_CODES.name(), v.value())?;
-            if let Ok(id) = <[u8; 16]>::try_from(k.value()) {
+            // Decided requests left the lookup when they were decided; only pending
+            // ones come back (and count against the pending caps).
+            let pending = auth.status == DeviceStatus::Pending;
+            if let (true, Ok(id)) = (pending, <[u8; 16]>::try_from(k.value())) {
                 self.user_codes
-                    .restore(&auth.user_code, id, auth.expires_at);
+                    .restore(&auth.user_code, id, &auth.client_id, auth.expires_at);
             }
         }
         Ok(())
+    }
+
+    /// Device requests awaiting a decision at `now` (entered, not decided, not
+    /// expired), server-wide and of `client_id`: O(log n), from the in-memory lookup.
+    pub fn pending_codes(&self, client_id: &str, now: u64) -> Pending {
+        self.user_codes.pending(client_id, now)
     }
 
     /// Checks that the database answers a read, for `/health`.

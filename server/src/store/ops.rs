@@ -272,7 +272,13 @@ impl Store {
         let result = self
             .writer
             .write(move |t| {
-                if !codes.claim(&auth.user_code, id, auth.expires_at, auth.created_at) {
+                if !codes.claim(
+                    &auth.user_code,
+                    id,
+                    &auth.client_id,
+                    auth.expires_at,
+                    auth.created_at,
+                ) {
                     return Ok(false);
                 }
                 Tx(t).put(DEVICE_CODES, id.as_slice(), &auth)?;

@@ -3,14 +3,14 @@
 
 use askama::Template;
 use std::net::IpAddr;
-use std::time::Instant;
 
 use hyper::Request;
 use hyper::StatusCode;
 use hyper::body::Incoming;
 
+use super::attempt::{PasswordAttempt, Purpose};
 use super::session::Browser;
-use super::{PageError, client_key, query, read_post, retry_after, to_login};
+use super::{PageError, query, read_post, retry_after, to_login};
 use crate::http::response::{self, Resp};
 use crate::secrets::{hex, unhex};
 use crate::state::{AppState, describe_scope};
@@ -236,32 +236,26 @@ pub async fn change_password(
             "The two new passwords are not the same.",
         );
     }
-    let th = &state.throttles;
-    let t = Instant::now();
-    let (ip_key, account_key) = (client_key(ip), session.username.to_lowercase());
-    if let Some(wait) = th.login_ip.blocked_for(&ip_key, t).or_else(|| {
-        th.login_account
-            .blocked_for(&account_key, t)
-            .filter(|_| th.login_ip.failed_recently(&ip_key, t))
-    }) {
-        let secs = wait.as_secs() + 1;
-        let mut resp = password_form(
-            state,
-            &browser,
-            StatusCode::TOO_MANY_REQUESTS,
-            Some(&format!("Too many wrong passwords. Try again in {secs} s.")),
-        );
-        retry_after(&mut resp, secs);
-        return Ok(resp);
-    }
+    let attempt =
+        match PasswordAttempt::begin(state, ip, &session.username, Purpose::ChangePassword) {
+            Ok(attempt) => attempt,
+            Err(no) => {
+                let mut resp = password_form(
+                    state,
+                    &browser,
+                    no.status(),
+                    Some(&no.message("wrong passwords")),
+                );
+                retry_after(&mut resp, no.secs());
+                return Ok(resp);
+            }
+        };
     let user = state.store.user(&session.username)?;
     let hash = user
         .as_ref()
         .filter(|u| u.id == session.user_id)
         .map(|u| u.password_hash.clone());
-    if !state.passwords.verify(current, hash).await {
-        th.login_ip.fail(&ip_key, t);
-        th.login_account.fail(&account_key, t);
+    if !attempt.verify(state, current, hash).await {
         return fail(
             StatusCode::UNAUTHORIZED,
             "Your current password is not right.",

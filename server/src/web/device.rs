@@ -1,8 +1,10 @@
 //! Entering a user code, and the consent decision (RFC 8628 §3.3).
 
 use askama::Template;
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use std::net::IpAddr;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use authgate_proto::{UserCode, UserCodeError};
 use hyper::Request;
@@ -11,10 +13,12 @@ use hyper::body::Incoming;
 
 use super::session::Browser;
 use super::{PageError, guess, query, read_post, retry_after, to_login};
+use crate::http::form::Form;
 use crate::http::response::Resp;
+use crate::secrets::{ct_eq, hex, sha256};
 use crate::state::{AppState, describe_scope};
 use crate::store::{DecideOutcome, Decision, DeviceAuth, DeviceStatus};
-use crate::views::{ConsentPage, DevicePage, ResultPage, ago, when};
+use crate::views::{ConsentPage, DevicePage, MessagePage, ResultPage, ago, when};
 
 /// `GET /device[?user_code=…]`: the code form, or straight to consent when the link
 /// (or QR code) carried a valid code.
@@ -88,21 +92,7 @@ fn lookup_and_consent(
         .unwrap_or("");
     let keys = guess::GuessKeys::new(ip, browser.session_hash.as_ref(), user_id);
     if let Some(wait) = guess::blocked(&state.throttles, &keys, t) {
-        crate::events::throttled("user_code");
-        let secs = wait.as_secs() + 1;
-        let msg = format!(
-            "Too many wrong codes. For your safety, codes can't be checked for a moment. \
-             Try again in {secs} s."
-        );
-        let mut resp = code_form(
-            state,
-            browser,
-            StatusCode::TOO_MANY_REQUESTS,
-            typed,
-            Some(&msg),
-        );
-        retry_after(&mut resp, secs);
-        return Ok(resp);
+        return Ok(throttled(state, browser, typed, wait));
     }
     let parsed = UserCode::parse(typed);
     let found = match &parsed {
@@ -137,6 +127,50 @@ fn lookup_and_consent(
     consent_page(state, browser, &auth, ip, now)
 }
 
+/// The code form, refused for `wait` because of too many wrong codes.
+fn throttled(state: &AppState, browser: &Browser, typed: &str, wait: Duration) -> Resp {
+    crate::events::throttled("user_code");
+    let secs = wait.as_secs() + 1;
+    let msg = format!(
+        "Too many wrong codes. For your safety, codes can't be checked for a moment. \
+         Try again in {secs} s."
+    );
+    let mut resp = code_form(
+        state,
+        browser,
+        StatusCode::TOO_MANY_REQUESTS,
+        typed,
+        Some(&msg),
+    );
+    retry_after(&mut resp, secs);
+    resp
+}
+
+/// The public reference of a device request shown on its consent page: a digest of
+/// its device code hash, so a code reused later by another request doesn't match.
+fn request_ref(auth: &DeviceAuth) -> String {
+    let mut input = b"authgate request\0".to_vec();
+    input.extend_from_slice(&auth.code_hash);
+    hex(&sha256(&input)[..16])
+}
+
+/// The consent binding: an HMAC (keyed by a key derived from the CSRF key) over the
+/// session, the request reference and the user code. Only the consent page, reached
+/// through the throttled code lookup, hands it out; `decide` checks it before it
+/// touches the store, so `POST /device/consent` can't be used to guess codes.
+fn consent_tag(state: &AppState, session_hash: &[u8; 32], request: &str, code: &str) -> String {
+    let mut key_input = b"authgate consent key\0".to_vec();
+    key_input.extend_from_slice(&state.csrf_key);
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&sha256(&key_input))
+        .expect("HMAC accepts keys of any length");
+    mac.update(session_hash);
+    for part in [request, code] {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part.as_bytes());
+    }
+    hex(&mac.finalize().into_bytes())
+}
+
 fn consent_page(
     state: &AppState,
     browser: &Browser,
@@ -156,6 +190,11 @@ fn consent_page(
             "This code is not valid.",
         )
     })?;
+    let request = request_ref(auth);
+    let consent = browser
+        .session_hash
+        .map(|h| consent_tag(state, &h, &request, code.as_str()))
+        .unwrap_or_default();
     Ok(browser.page(state, StatusCode::OK, |csrf| {
         ConsentPage {
             username: browser.session.as_ref().map(|s| s.username.as_str()),
@@ -163,6 +202,8 @@ fn consent_page(
             client_name: &client_name,
             client_id: &auth.client_id,
             user_code: code.as_str(),
+            request: &request,
+            consent: &consent,
             display_code: code.display().as_str(),
             scopes: auth
                 .scope
@@ -182,18 +223,26 @@ fn consent_page(
 }
 
 /// `POST /device/consent`: records Approve or Deny.
-pub async fn decide(state: &AppState, req: Request<Incoming>, now: u64) -> Result<Resp, PageError> {
+///
+/// The form must carry the binding the consent page issued for this session,
+/// request and code; anything else is refused *before* any lookup and counted as a
+/// wrong code (RFC 8628 §5.1), so this endpoint can only answer requests the
+/// browser was shown through the throttled code entry.
+pub async fn decide(
+    state: &AppState,
+    req: Request<Incoming>,
+    ip: IpAddr,
+    now: u64,
+) -> Result<Resp, PageError> {
     let (browser, form) = read_post(state, req, now).await?;
-    let Some(session) = browser.session.clone() else {
+    let (Some(session), Some(session_hash)) = (browser.session.clone(), browser.session_hash)
+    else {
         return Ok(to_login("/device"));
     };
-    let code = UserCode::parse(form.get("user_code").unwrap_or("")).map_err(|_| {
-        PageError::new(
-            StatusCode::BAD_REQUEST,
-            "Invalid code",
-            "The code in this form is not valid.",
-        )
-    })?;
+    let code = match bound_code(state, &browser, &form, &session_hash, ip) {
+        Ok(code) => code,
+        Err(refused) => return Ok(*refused),
+    };
     let decision = match form.get("decision") {
         Some("approve") => Decision::Approve {
             user_id: session.user_id.clone(),
@@ -208,21 +257,87 @@ pub async fn decide(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
             ));
         }
     };
+    if !still_shown(state, &code, form.get("request").unwrap_or(""))? {
+        let gone = DecideOutcome::NotFound;
+        return decided_page(state, &browser, &session.username, &gone, false);
+    }
     let approving = matches!(decision, Decision::Approve { .. });
     let outcome = state
         .store
         .decide(code.as_str().to_string(), decision, now)
         .await?;
-    let (status, kind, heading, text) = match &outcome {
+    decided_page(state, &browser, &session.username, &outcome, approving)
+}
+
+/// The user code of a consent form, if the form carries the binding the consent
+/// page issued to this session; otherwise the refusal to send (counted as a wrong
+/// code, or 429 while this source is blocked).
+fn bound_code(
+    state: &AppState,
+    browser: &Browser,
+    form: &Form,
+    session_hash: &[u8; 32],
+    ip: IpAddr,
+) -> Result<UserCode, Box<Resp>> {
+    let typed = form.get("user_code").unwrap_or("");
+    let request = form.get("request").unwrap_or("");
+    let expected = consent_tag(state, session_hash, request, typed);
+    let bound = form
+        .get("consent")
+        .is_some_and(|c| ct_eq(c.as_bytes(), expected.as_bytes()));
+    if let (true, Ok(code)) = (bound, UserCode::parse(typed)) {
+        return Ok(code);
+    }
+    let t = Instant::now();
+    let user_id = browser.session.as_ref().map_or("", |s| s.user_id.as_str());
+    let keys = guess::GuessKeys::new(ip, Some(session_hash), user_id);
+    if let Some(wait) = guess::blocked(&state.throttles, &keys, t) {
+        return Err(Box::new(throttled(state, browser, "", wait)));
+    }
+    guess::wrong(&state.throttles, &keys, t);
+    tracing::info!(%ip, "consent form without a valid binding");
+    Err(Box::new(browser.page(
+        state,
+        StatusCode::FORBIDDEN,
+        |csrf| {
+            MessagePage {
+            username: browser.session.as_ref().map(|s| s.username.as_str()),
+            csrf,
+            heading: "Form expired",
+            text: "This approval form is no longer valid. Enter the code from your device again.",
+            link: Some(("/device", "Enter the code")),
+        }
+        .render()
+        },
+    )))
+}
+
+/// Whether the request the consent page showed (its reference posted back) is
+/// still the one holding `code`: a code can be reused by a new request once the
+/// old one expired, and a binding must not carry over to it.
+fn still_shown(state: &AppState, code: &UserCode, request: &str) -> Result<bool, PageError> {
+    Ok(state
+        .store
+        .device_auth_by_user_code(code.as_str())?
+        .is_some_and(|a| ct_eq(request_ref(&a).as_bytes(), request.as_bytes())))
+}
+
+/// The result page after a decision (and its audit event).
+fn decided_page(
+    state: &AppState,
+    browser: &Browser,
+    username: &str,
+    outcome: &DecideOutcome,
+    approving: bool,
+) -> Result<Resp, PageError> {
+    let code = match outcome {
+        DecideOutcome::Done(a) => a.user_code.as_str(),
+        _ => "",
+    };
+    let (status, kind, heading, text) = match outcome {
         DecideOutcome::Done(_) if approving => {
-            tracing::info!(user = %session.username, "device approved");
-            crate::events::device_decided(
-                state,
-                &session.username,
-                code.as_str(),
-                true,
-                &device_detail(&outcome),
-            );
+            tracing::info!(user = %username, "device approved");
+            crate::events::device_decided(state, username, code, true, &device_detail(outcome));
             (
                 StatusCode::OK,
                 "approved",
@@ -232,14 +347,8 @@ pub async fn decide(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
             )
         }
         DecideOutcome::Done(_) => {
-            tracing::info!(user = %session.username, "device denied");
-            crate::events::device_decided(
-                state,
-                &session.username,
-                code.as_str(),
-                false,
-                &device_detail(&outcome),
-            );
+            tracing::info!(user = %username, "device denied");
+            crate::events::device_decided(state, username, code, false, &device_detail(outcome));
             (
                 StatusCode::OK,
                 "denied",
@@ -268,7 +377,7 @@ pub async fn decide(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
             "This request was already approved or denied.",
         ),
     };
-    let (client_name, scopes) = match &outcome {
+    let (client_name, scopes) = match outcome {
         DecideOutcome::Done(auth) => (
             state
                 .store
@@ -285,7 +394,7 @@ pub async fn decide(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
     };
     Ok(browser.page(state, status, |csrf| {
         ResultPage {
-            username: Some(&session.username),
+            username: Some(username),
             csrf,
             kind,
             heading,

@@ -13,7 +13,11 @@
 //!   needs a fresh address *and* a fresh account for every further guess, and
 //!   accounts are created by the operator.
 //!
-//! Only lookups that found nothing are counted; refused attempts are not, so a
+//! The consent POST is not a lookup: it must carry the binding its consent page
+//! issued (`web::device`), and a form without it is refused before any lookup and
+//! counted here as a wrong code.
+//!
+//! Only lookups that found nothing (and unbound consent forms) are counted; refused attempts are not, so a
 //! throttled client can't extend its own block forever by hammering, and a correct
 //! code never counts.
 

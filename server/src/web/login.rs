@@ -3,19 +3,23 @@
 use askama::Template;
 use percent_encoding::percent_decode_str;
 use std::net::IpAddr;
-use std::time::Instant;
 
 use hyper::Request;
 use hyper::StatusCode;
 use hyper::body::Incoming;
 
 use super::session::{Browser, IDLE_TIMEOUT_SECS, cookie_string, session_cookie};
-use super::{PageError, client_key, query, read_post, retry_after, user_agent};
+use super::{PageError, query, read_post, retry_after, user_agent};
 use crate::http::response::{self, Resp, set_cookie};
+use crate::names::is_valid_name;
 use crate::secrets::{random_token, sha256};
 use crate::state::AppState;
-use crate::store::{Session, SessionMeta};
+use crate::store::{Session, SessionMeta, User};
 use crate::views::{LoginPage, MessagePage};
+use crate::web::attempt::{PasswordAttempt, Purpose};
+
+/// The one answer to a wrong user name or password (and to a name that can't exist).
+const WRONG: &str = "Wrong user name or password.";
 
 /// Where a login goes when `next` is absent or refused.
 const DEFAULT_NEXT: &str = "/device";
@@ -87,7 +91,9 @@ fn login_form(
 ///
 /// The account's backoff is applied only to addresses that failed a sign-in
 /// recently: someone guessing `admin`'s password from elsewhere slows themselves
-/// down, not the owner signing in from a clean address.
+/// down, not the owner signing in from a clean address. Every attempt is counted
+/// *before* its hash runs and given back only when it succeeds, so neither
+/// concurrency nor hanging up escapes the count (see [`crate::password`]).
 pub async fn submit(
     state: &AppState,
     req: Request<Incoming>,
@@ -99,50 +105,46 @@ pub async fn submit(
     let next = safe_next(form.get("next")).to_string();
     let username = form.get("username").unwrap_or("").trim().to_string();
     let password = form.get("password").unwrap_or("").to_string();
-    let t = Instant::now();
-    let ip_key = client_key(ip);
-    let account_key = username.to_lowercase();
-    let th = &state.throttles;
-    let blocked = th.login_ip.blocked_for(&ip_key, t).or_else(|| {
-        th.login_account
-            .blocked_for(&account_key, t)
-            .filter(|_| th.login_ip.failed_recently(&ip_key, t))
-    });
-    if let Some(wait) = blocked {
-        crate::events::throttled("login");
-        let secs = wait.as_secs() + 1;
-        let msg = format!("Too many failed sign-ins. Try again in {secs} s.");
-        let mut resp = login_form(
-            state,
-            &browser,
-            StatusCode::TOO_MANY_REQUESTS,
-            &next,
-            &username,
-            Some(&msg),
-        );
-        retry_after(&mut resp, secs);
-        return Ok(resp);
-    }
-    let user = state.store.user(&username)?.filter(|u| !u.disabled);
-    let ok = state
-        .passwords
-        .verify(password, user.as_ref().map(|u| u.password_hash.clone()))
-        .await;
-    let Some(user) = user.filter(|_| ok) else {
-        th.login_ip.fail(&ip_key, t);
-        th.login_account.fail(&account_key, t);
-        tracing::info!(%ip, "failed sign-in");
-        crate::events::login_failed(state, &username, ip);
-        return Ok(login_form(
-            state,
-            &browser,
-            StatusCode::UNAUTHORIZED,
-            &next,
-            &username,
-            Some("Wrong user name or password."),
-        ));
+    let refuse = |status, msg: &str, wait: Option<u64>| {
+        let mut resp = login_form(state, &browser, status, &next, &username, Some(msg));
+        if let Some(secs) = wait {
+            retry_after(&mut resp, secs);
+        }
+        Ok(resp)
     };
-    // A new session id at every login (no session fixation); the old one ends.
+    // A name that can't exist touches no store, throttle or log.
+    if !is_valid_name(&username) {
+        return refuse(StatusCode::UNAUTHORIZED, WRONG, None);
+    }
+    let attempt = match PasswordAttempt::begin(state, ip, &username, Purpose::SignIn) {
+        Ok(attempt) => attempt,
+        Err(no) => return refuse(no.status(), &no.message("failed sign-ins"), Some(no.secs())),
+    };
+    let user = state.store.user(&username)?.filter(|u| !u.disabled);
+    let hash = user.as_ref().map(|u| u.password_hash.clone());
+    let Some(user) = attempt
+        .verify(state, password, hash)
+        .await
+        .then_some(user)
+        .flatten()
+    else {
+        tracing::info!(%ip, "failed sign-in");
+        return refuse(StatusCode::UNAUTHORIZED, WRONG, None);
+    };
+    signed_in(state, &browser, &user, ip, agent, &next, now).await
+}
+
+/// Starts a fresh session for `user` and redirects to `next`. A new session id at
+/// every login (no session fixation); the browser's old session ends.
+async fn signed_in(
+    state: &AppState,
+    browser: &Browser,
+    user: &User,
+    ip: IpAddr,
+    agent: String,
+    next: &str,
+    now: u64,
+) -> Result<Resp, PageError> {
     let secret = random_token();
     state
         .store
@@ -167,7 +169,7 @@ pub async fn submit(
         .await?;
     tracing::info!(user = %user.username, %ip, "signed in");
     crate::events::login_ok(state, &user.username, ip);
-    let mut resp = response::see_other(&next);
+    let mut resp = response::see_other(next);
     set_cookie(
         &mut resp,
         &cookie_string(

@@ -3,12 +3,11 @@
 //! store's.
 
 pub mod account;
+pub mod attempt;
 pub mod device;
 pub mod guess;
 pub mod login;
 pub mod session;
-
-use std::net::IpAddr;
 
 use askama::Template;
 use hyper::Request;
@@ -156,20 +155,7 @@ pub fn to_login(next: &str) -> Resp {
     response::see_other(&format!("/login?next={encoded}"))
 }
 
-/// The key a client address is throttled under: the address itself for IPv4, its
-/// /64 network for IPv6 (one subscriber usually holds a whole /64).
-pub fn client_key(ip: IpAddr) -> String {
-    match ip {
-        IpAddr::V4(v4) => v4.to_string(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.to_string(),
-            None => {
-                let s = v6.segments();
-                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
-            }
-        },
-    }
-}
+pub use crate::throttle::client_key;
 
 /// Adds `Retry-After: secs` to a throttled answer.
 pub fn retry_after(resp: &mut Resp, secs: u64) {
@@ -187,19 +173,4 @@ pub fn user_agent(headers: &HeaderMap) -> String {
         .chars()
         .take(200)
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::client_key;
-
-    #[test]
-    fn ipv6_clients_are_keyed_by_their_64() {
-        let a: std::net::IpAddr = "2001:db8:1:2:aaaa::1".parse().unwrap();
-        let b: std::net::IpAddr = "2001:db8:1:2:bbbb::9".parse().unwrap();
-        assert_eq!(client_key(a), client_key(b));
-        assert_eq!(client_key(a), "2001:db8:1:2::/64");
-        let m: std::net::IpAddr = "::ffff:192.0.2.7".parse().unwrap();
-        assert_eq!(client_key(m), "192.0.2.7");
-    }
 }

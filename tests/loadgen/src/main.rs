@@ -707,6 +707,12 @@ async fn run(args: Args) -> Result<u64, String> {
                 "1".to_string(),
                 "--device-auth-rate-per-ip".to_string(),
                 "0".to_string(),
+                // The scenarios keep hundreds of thousands of codes pending from
+                // one client: far past the flood caps a real server keeps.
+                "--max-pending-codes".to_string(),
+                "10000000".to_string(),
+                "--max-pending-codes-per-client".to_string(),
+                "10000000".to_string(),
             ];
             extra.extend(args.server_args.iter().cloned());
             Server::start(&bin, &parent, ADMIN_PASSWORD, &extra)?
