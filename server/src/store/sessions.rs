@@ -75,6 +75,17 @@ pub enum PasswordChange {
     UnknownUser,
 }
 
+/// Whether a sign-in got its session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionStart {
+    /// The session was recorded.
+    Started,
+    /// The user was disabled or deleted before the write: nothing was recorded,
+    /// so a cookie for it names no session. (A password check and a `user
+    /// disable` can race; the disable wins because this is checked in the write.)
+    UserInactive,
+}
+
 fn live(session: &Session, meta: Option<&SessionMeta>, now: u64) -> bool {
     session.expires_at > now && !meta.is_some_and(|m| m.idle_expired(now))
 }
@@ -82,13 +93,14 @@ fn live(session: &Session, meta: Option<&SessionMeta>, now: u64) -> bool {
 impl Store {
     /// Records a new sign-in: the session and its metadata in one transaction, and
     /// ends the browser's previous session (`replaces`) so every login gets a new id.
+    /// Only while the user is still enabled, checked in the same transaction.
     pub async fn start_session(
         &self,
         hash: [u8; 32],
         session: Session,
         meta: SessionMeta,
         replaces: Option<[u8; 32]>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<SessionStart, StoreError> {
         self.writer
             .write(move |t| {
                 let tx = Tx(t);
@@ -96,8 +108,12 @@ impl Store {
                     tx.remove(SESSIONS, old.as_slice())?;
                     tx.remove(SESSION_META, old.as_slice())?;
                 }
+                if !super::ops::user_active(&tx, &session.user_id, &session.username)? {
+                    return Ok(SessionStart::UserInactive);
+                }
                 tx.put(SESSIONS, hash.as_slice(), &session)?;
-                tx.put(SESSION_META, hash.as_slice(), &meta)
+                tx.put(SESSION_META, hash.as_slice(), &meta)?;
+                Ok(SessionStart::Started)
             })
             .await
     }
@@ -300,6 +316,20 @@ mod tests {
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("t.redb"), |_| {}).expect("open");
+        // Sessions are recorded only for users that exist and are enabled.
+        for name in ["u1", "u2"] {
+            let user = User {
+                id: name.into(),
+                username: name.into(),
+                password_hash: String::new(),
+                disabled: false,
+                created_at: 1,
+            };
+            store
+                .writer
+                .write_blocking(move |t| Tx(t).put(USERS, name, &user))
+                .expect("user");
+        }
         (dir, store)
     }
 

@@ -1,0 +1,213 @@
+//! The grant indexes: a user's grants (`GRANTS_BY_USER`) and the token records of
+//! a grant (`GRANT_TOKENS`), and deleting dead grants with everything they own.
+//!
+//! Without them the account page decoded every grant of every user, and revoking
+//! a device or disabling a user scanned the whole grants table inside the single
+//! writer: the cost of one person's request grew with everyone else's devices.
+//! With them each of those reads one user's key range, and a grant that can no
+//! longer be used (revoked, or its refresh token expired) is deleted by the sweep
+//! through the expiry index, so the grants table holds live grants only.
+
+use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
+
+use super::expiry::{self, Kind};
+use super::records::{AccessToken, Grant, RefreshToken, decode};
+use super::tables::{ACCESS_TOKENS, GRANT_TOKENS, GRANTS, GRANTS_BY_USER, META, REFRESH_TOKENS};
+use super::{StoreError, Tx};
+
+/// `META` key marking that the grant indexes were built for this database.
+const INDEX_BUILT: &str = "grant_indexes";
+
+/// The key prefix of a user's grants: the id's length (2 bytes, big-endian) and
+/// the id, so one user's prefix is never a prefix of another's.
+fn user_prefix(user_id: &str) -> Vec<u8> {
+    let len = u16::try_from(user_id.len()).unwrap_or(u16::MAX);
+    let mut out = Vec::with_capacity(2 + user_id.len() + 16);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(user_id.as_bytes());
+    out
+}
+
+/// The `GRANTS_BY_USER` key of one grant.
+pub fn user_key(user_id: &str, grant_id: &[u8; 16]) -> Vec<u8> {
+    let mut out = user_prefix(user_id);
+    out.extend_from_slice(grant_id);
+    out
+}
+
+/// The `GRANT_TOKENS` key of one token record of a grant.
+pub fn token_key(grant_id: &[u8; 16], kind: Kind, key: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(17 + key.len());
+    out.extend_from_slice(grant_id);
+    out.push(kind as u8);
+    out.extend_from_slice(key);
+    out
+}
+
+/// The ids of a user's grants, oldest first: one range read of the index.
+pub fn user_grant_ids(
+    index: &impl ReadableTable<&'static [u8], ()>,
+    user_id: &str,
+) -> Result<Vec<[u8; 16]>, StoreError> {
+    let prefix = user_prefix(user_id);
+    let mut start = prefix.clone();
+    start.extend_from_slice(&[0; 16]);
+    let mut end = prefix.clone();
+    end.extend_from_slice(&[0xff; 16]);
+    let mut out = Vec::new();
+    for entry in index.range::<&[u8]>(start.as_slice()..=end.as_slice())? {
+        let (k, _) = entry?;
+        if let Some(id) = k
+            .value()
+            .get(prefix.len()..)
+            .and_then(|b| <[u8; 16]>::try_from(b).ok())
+        {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// Stores a new grant with its index entry, and schedules its sweep for when its
+/// refresh token expires.
+pub fn create(tx: &Tx<'_>, grant: &Grant) -> Result<(), StoreError> {
+    tx.put(GRANTS, grant.id.as_slice(), grant)?;
+    tx.0.open_table(GRANTS_BY_USER)?
+        .insert(user_key(&grant.user_id, &grant.id).as_slice(), ())?;
+    expiry::schedule(tx.0, grant.expires_at, Kind::Grant, &grant.id)
+}
+
+/// Links a token record to the grant it was minted from.
+pub fn link_token(
+    t: &WriteTransaction,
+    grant_id: &[u8; 16],
+    kind: Kind,
+    key: &[u8],
+) -> Result<(), StoreError> {
+    t.open_table(GRANT_TOKENS)?
+        .insert(token_key(grant_id, kind, key).as_slice(), ())?;
+    Ok(())
+}
+
+/// Marks a grant revoked (refresh stops, its access tokens introspect inactive)
+/// and schedules it for deletion at the next sweep.
+pub fn revoke(tx: &Tx<'_>, grant: &mut Grant, now: u64) -> Result<(), StoreError> {
+    grant.revoked = true;
+    tx.put(GRANTS, grant.id.as_slice(), &*grant)?;
+    expiry::schedule(tx.0, now, Kind::Grant, &grant.id)
+}
+
+/// Revokes every unrevoked grant of a user (one index range); returns how many.
+pub fn revoke_user(tx: &Tx<'_>, user_id: &str, now: u64) -> Result<usize, StoreError> {
+    let ids = user_grant_ids(&tx.0.open_table(GRANTS_BY_USER)?, user_id)?;
+    let mut n = 0;
+    for id in ids {
+        if let Some(mut g) = tx.get::<_, Grant>(GRANTS, id.as_slice())?
+            && !g.revoked
+        {
+            revoke(tx, &mut g, now)?;
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Deletes the grant `id` if it is dead at `now` (revoked, or its refresh token
+/// expired), with its index entry and every token record minted from it. Returns
+/// how many token records went with it, `None` if the grant was kept or absent.
+pub fn delete_if_dead(
+    t: &WriteTransaction,
+    id: &[u8],
+    now: u64,
+) -> Result<Option<usize>, StoreError> {
+    let Ok(id) = <[u8; 16]>::try_from(id) else {
+        return Ok(None);
+    };
+    let mut grants = t.open_table(GRANTS)?;
+    let grant: Grant = match grants.get(id.as_slice())? {
+        Some(v) => decode("grants", v.value())?,
+        None => return Ok(None),
+    };
+    if !grant.revoked && grant.expires_at > now {
+        return Ok(None);
+    }
+    grants.remove(id.as_slice())?;
+    t.open_table(GRANTS_BY_USER)?
+        .remove(user_key(&grant.user_id, &id).as_slice())?;
+    let mut links = t.open_table(GRANT_TOKENS)?;
+    let mut start = id.to_vec();
+    start.push(0);
+    let mut end = id.to_vec();
+    end.push(0xff);
+    let mut owned = Vec::new();
+    for entry in links.range::<&[u8]>(start.as_slice()..end.as_slice())? {
+        owned.push(entry?.0.value().to_vec());
+    }
+    let mut refresh = t.open_table(REFRESH_TOKENS)?;
+    let mut access = t.open_table(ACCESS_TOKENS)?;
+    for link in &owned {
+        let key = link.get(17..).unwrap_or_default();
+        match link.get(16).copied() {
+            Some(k) if k == Kind::RefreshToken as u8 => {
+                refresh.remove(key)?;
+            }
+            Some(k) if k == Kind::AccessToken as u8 => {
+                if let Ok(jti) = std::str::from_utf8(key) {
+                    access.remove(jti)?;
+                }
+            }
+            _ => {}
+        }
+        links.remove(link.as_slice())?;
+    }
+    // Their expiry-index entries stay until due and then find nothing: cheaper
+    // than finding them now, and harmless.
+    Ok(Some(owned.len()))
+}
+
+/// Builds the grant indexes once for a database written before they existed:
+/// every grant gets its user entry and a sweep entry, every token record its link.
+/// Runs at open, before anything serves; later opens only read the marker.
+pub fn build_once(db: &redb::Database) -> Result<(), StoreError> {
+    {
+        let txn = db.begin_read()?;
+        if txn.open_table(META)?.get(INDEX_BUILT)?.is_some() {
+            return Ok(());
+        }
+    }
+    let t = db.begin_write()?;
+    let mut grants = 0usize;
+    {
+        let table = t.open_table(GRANTS)?;
+        let mut by_user = t.open_table(GRANTS_BY_USER)?;
+        for entry in table.iter()? {
+            let (_, v) = entry?;
+            let g: Grant = decode("grants", v.value())?;
+            by_user.insert(user_key(&g.user_id, &g.id).as_slice(), ())?;
+            let due = if g.revoked { 0 } else { g.expires_at };
+            expiry::schedule(&t, due, Kind::Grant, &g.id)?;
+            grants += 1;
+        }
+    }
+    {
+        let mut links = t.open_table(GRANT_TOKENS)?;
+        for entry in t.open_table(REFRESH_TOKENS)?.iter()? {
+            let (k, v) = entry?;
+            let rt: RefreshToken = decode("refresh_keys", v.value())?;
+            let key = token_key(&rt.grant_id, Kind::RefreshToken, k.value());
+            links.insert(key.as_slice(), ())?;
+        }
+        for entry in t.open_table(ACCESS_TOKENS)?.iter()? {
+            let (k, v) = entry?;
+            let at: AccessToken = decode("access_jtis", v.value())?;
+            let key = token_key(&at.grant_id, Kind::AccessToken, k.value().as_bytes());
+            links.insert(key.as_slice(), ())?;
+        }
+    }
+    t.open_table(META)?.insert(INDEX_BUILT, [1u8].as_slice())?;
+    t.commit()?;
+    if grants > 0 {
+        tracing::info!(grants, "built the grant indexes of an earlier storage format");
+    }
+    Ok(())
+}
