@@ -325,10 +325,9 @@ mod tests {
                 disabled: false,
                 created_at: 1,
             };
-            store
-                .writer
-                .write_blocking(move |t| Tx(t).put(USERS, name, &user))
-                .expect("user");
+            let t = store.db.begin_write().expect("write");
+            Tx(&t).put(USERS, name, &user).expect("user");
+            t.commit().expect("commit");
         }
         (dir, store)
     }
