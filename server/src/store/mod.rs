@@ -29,7 +29,9 @@ pub use admin::ClientChange;
 pub use audit::AuditEvent;
 pub use error::StoreError;
 pub use ops::{DecideOutcome, Decision, NewTokens, RedeemOutcome, RevokeOutcome, RotateOutcome};
-pub use records::{Client, DeviceAuth, DeviceStatus, Grant, PollCheck, Session, User};
+pub use records::{
+    Client, DeviceAuth, DeviceStatus, Grant, PollCheck, RefreshToken, Session, User,
+};
 pub use sessions::{EndSessions, PasswordChange, SessionInfo, SessionMeta, SessionStart};
 pub use writer::BatchStats;
 
