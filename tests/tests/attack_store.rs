@@ -46,7 +46,12 @@ fn an_approved_code_of_a_disabled_or_deleted_user_is_denied() {
         carol.login("carol", "carol-password");
         let code = server.device_code(Some("read"));
         carol.approve(&code.user_code).assert_status(200);
-        ok(&cli(server.data_dir(), &["user", change, "carol"], None, &[]));
+        ok(&cli(
+            server.data_dir(),
+            &["user", change, "carol"],
+            None,
+            &[],
+        ));
         let r = server.poll(&code.device_code);
         if r.status == 200 {
             // The old behaviour: show how far the tokens got, then fail.
@@ -77,7 +82,12 @@ fn disabling_or_deleting_after_redeem_ends_refresh_and_introspection() {
         let t = server.poll(&code.device_code).tokens();
         let before = server.introspect("rs", &secret, &t.access_token).json();
         assert_eq!(before["active"], true, "{before}");
-        ok(&cli(server.data_dir(), &["user", change, "carol"], None, &[]));
+        ok(&cli(
+            server.data_dir(),
+            &["user", change, "carol"],
+            None,
+            &[],
+        ));
         server
             .refresh(t.refresh())
             .assert_error(400, "invalid_grant");
@@ -159,7 +169,10 @@ fn a_resource_server_learns_only_about_tokens_meant_for_it() {
         out.field("client_secret").expect("secret")
     };
     let a = add_rs("rs-a", &["--audience", "https://a.example"]);
-    let b = add_rs("rs-b", &["--audiences", "https://b.example https://b2.example"]);
+    let b = add_rs(
+        "rs-b",
+        &["--audiences", "https://b.example https://b2.example"],
+    );
     let plain = add_rs("rs-plain", &[]);
     ok(&cli(
         d,
@@ -205,7 +218,9 @@ fn a_resource_server_learns_only_about_tokens_meant_for_it() {
     // Without audiences configured, tokens carry the default audience and a
     // resource server without audiences sees them, as before.
     let t = server.obtain_tokens(Some("read"));
-    let v = server.introspect("rs-plain", &plain, &t.access_token).json();
+    let v = server
+        .introspect("rs-plain", &plain, &t.access_token)
+        .json();
     assert_eq!(v["active"], true, "{v}");
     assert_eq!(v["aud"], server.base_url(), "{v}");
     assert_eq!(v["client_id"], DEFAULT_CLIENT, "{v}");

@@ -207,7 +207,58 @@ pub fn build_once(db: &redb::Database) -> Result<(), StoreError> {
     t.open_table(META)?.insert(INDEX_BUILT, [1u8].as_slice())?;
     t.commit()?;
     if grants > 0 {
-        tracing::info!(grants, "built the grant indexes of an earlier storage format");
+        tracing::info!(
+            grants,
+            "built the grant indexes of an earlier storage format"
+        );
     }
     Ok(())
+}
+
+impl super::Store {
+    /// Writes `n` live grants of `n` other users (`seed-user-…`), each with its
+    /// index entries and a refresh and an access-token record, straight into the
+    /// database in large transactions. Only for measuring (`examples/seed_grants`,
+    /// the load generator's `account` scenario): that one person's account page
+    /// and revocations cost the same with 1,000 or 100,000 other grants.
+    #[doc(hidden)]
+    pub fn seed_other_grants_blocking(&self, n: usize, now: u64) -> Result<(), StoreError> {
+        use crate::secrets::{keyed_token, new_jti, sha256, time_ordered_id};
+        const PER_TXN: usize = 10_000;
+        let mut done = 0;
+        while done < n {
+            let t = self.db.begin_write()?;
+            let tx = Tx(&t);
+            for i in done..n.min(done + PER_TXN) {
+                let refresh_id = time_ordered_id();
+                let new = super::NewTokens {
+                    grant_id: time_ordered_id(),
+                    refresh_id,
+                    refresh_hash: sha256(keyed_token(&refresh_id).as_bytes()),
+                    refresh_expires_at: now + 30 * 86_400,
+                    jti: new_jti(),
+                    access_expires_at: now + 30 * 86_400,
+                    device_ip: "192.0.2.1".into(),
+                };
+                let grant = Grant {
+                    id: new.grant_id,
+                    user_id: format!("seed-user-{i:07}"),
+                    username: format!("seed{i}"),
+                    client_id: "authgate-cli".into(),
+                    scope: "read".into(),
+                    created_at: now,
+                    last_refreshed_at: None,
+                    expires_at: new.refresh_expires_at,
+                    current_refresh: new.refresh_hash,
+                    revoked: false,
+                    device_ip: new.device_ip.clone(),
+                };
+                create(&tx, &grant)?;
+                super::ops::record_new_tokens(&tx, grant.id, &new)?;
+            }
+            t.commit()?;
+            done = n.min(done + PER_TXN);
+        }
+        Ok(())
+    }
 }

@@ -117,7 +117,11 @@ pub struct SweepStats {
 
 /// Records the refresh token and the access token `jti` an exchange mints for a
 /// grant; shared by redemption and rotation so both keep the same invariants.
-fn record_new_tokens(tx: &Tx<'_>, grant_id: [u8; 16], new: &NewTokens) -> Result<(), StoreError> {
+pub(super) fn record_new_tokens(
+    tx: &Tx<'_>,
+    grant_id: [u8; 16],
+    new: &NewTokens,
+) -> Result<(), StoreError> {
     tx.put(
         REFRESH_TOKENS,
         new.refresh_id.as_slice(),
@@ -592,7 +596,9 @@ impl Store {
                     return grants::revoke_user(&tx, &user_id, now);
                 };
                 let key = grants::user_key(&user_id, &id);
-                if redb::ReadableTable::get(&t.open_table(GRANTS_BY_USER)?, key.as_slice())?.is_none() {
+                if redb::ReadableTable::get(&t.open_table(GRANTS_BY_USER)?, key.as_slice())?
+                    .is_none()
+                {
                     return Ok(0);
                 }
                 match tx.get::<_, Grant>(GRANTS, id.as_slice())? {
@@ -993,7 +999,13 @@ mod tests {
         }
         // The redeemed grant no longer refreshes, and its access token is revoked.
         let out = store
-            .rotate_refresh(t.refresh_id, t.refresh_hash, "cli".into(), now, tokens(now + 7200))
+            .rotate_refresh(
+                t.refresh_id,
+                t.refresh_hash,
+                "cli".into(),
+                now,
+                tokens(now + 7200),
+            )
             .await
             .expect("rotate");
         assert_eq!(out, RotateOutcome::Invalid);
@@ -1049,7 +1061,9 @@ mod tests {
             })
             .await
             .expect("seed");
-        let mine = store.grants_of_user("id-alice").expect("only alice's range");
+        let mine = store
+            .grants_of_user("id-alice")
+            .expect("only alice's range");
         assert_eq!(mine.len(), 1);
         assert_eq!(mine[0].id, t.grant_id);
         let n = store
@@ -1146,5 +1160,4 @@ mod tests {
         }
         assert!(failed, "check() must fail without a writer");
     }
-
 }
