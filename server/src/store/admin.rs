@@ -8,8 +8,8 @@
 use redb::ReadableTable;
 
 use super::audit::{AuditEvent, append};
-use super::records::{Client, Grant, Session, User, decode};
-use super::tables::{CLIENTS, GRANTS, SESSION_META, SESSIONS, USERS};
+use super::records::{Client, Grant, User, decode};
+use super::tables::{CLIENTS, GRANTS, USERS};
 use super::{Store, StoreError, Tx};
 
 /// A change to an existing client.
@@ -35,22 +35,7 @@ pub struct Consequences {
 }
 
 fn end_sessions(tx: &Tx<'_>, user_id: &str) -> Result<usize, StoreError> {
-    let mut targets = Vec::new();
-    {
-        let table = tx.0.open_table(SESSIONS)?;
-        for entry in table.iter()? {
-            let (k, v) = entry?;
-            let session: Session = decode("sessions", v.value())?;
-            if session.user_id == user_id {
-                targets.push(k.value().to_vec());
-            }
-        }
-    }
-    for hash in &targets {
-        tx.remove(SESSIONS, hash.as_slice())?;
-        tx.remove(SESSION_META, hash.as_slice())?;
-    }
-    Ok(targets.len())
+    super::sessions::end_user_sessions_where(tx, user_id, |_| true)
 }
 
 /// Revokes every unrevoked grant of client `client_id`, in the caller's

@@ -20,7 +20,7 @@ const INDEX_BUILT: &str = "grant_indexes";
 
 /// The key prefix of a user's grants: the id's length (2 bytes, big-endian) and
 /// the id, so one user's prefix is never a prefix of another's.
-fn user_prefix(user_id: &str) -> Vec<u8> {
+pub(super) fn user_prefix(user_id: &str) -> Vec<u8> {
     let len = u16::try_from(user_id.len()).unwrap_or(u16::MAX);
     let mut out = Vec::with_capacity(2 + user_id.len() + 16);
     out.extend_from_slice(&len.to_be_bytes());

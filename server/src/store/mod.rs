@@ -77,6 +77,7 @@ impl Store {
         };
         store.create_tables()?;
         grants::build_once(&store.db)?;
+        sessions::build_index_once(&store.db)?;
         store.load_user_codes()?;
         Ok(store)
     }
@@ -100,6 +101,7 @@ impl Store {
         txn.open_table(tables::ACCESS_TOKENS)?;
         txn.open_table(tables::SESSIONS)?;
         txn.open_table(tables::SESSION_META)?;
+        txn.open_table(tables::SESSIONS_BY_USER)?;
         txn.open_table(tables::META)?;
         txn.open_table(tables::AUDIT)?;
         txn.commit()?;

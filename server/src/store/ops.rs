@@ -635,15 +635,21 @@ impl Store {
         total.sessions = self
             .writer
             .write(move |t| {
-                let mut n = 0;
-                t.open_table(SESSIONS)?.retain(|_, v| {
-                    let keep = decode::<Session>("sessions", v)
-                        .map(|s| s.expires_at > now)
-                        .unwrap_or(true);
-                    n += usize::from(!keep);
+                let mut ended = Vec::new();
+                t.open_table(SESSIONS)?.retain(|k, v| {
+                    let Ok(s) = decode::<Session>("sessions", v) else {
+                        return true;
+                    };
+                    let keep = s.expires_at > now;
+                    if !keep {
+                        ended.push((k.to_vec(), s.user_id));
+                    }
                     keep
                 })?;
-                Ok(n + super::sessions::sweep_session_meta(t, now)?)
+                for (k, user_id) in &ended {
+                    super::sessions::unindex(t, user_id, k)?;
+                }
+                Ok(ended.len() + super::sessions::sweep_session_meta(t, now)?)
             })
             .await?;
         Ok(total)
@@ -1098,6 +1104,24 @@ mod tests {
         assert_eq!(left, 0, "no token links outlive their grant");
     }
 
+    fn dave_session(now: u64) -> (Session, crate::store::SessionMeta) {
+        let session = Session {
+            user_id: "id-dave".into(),
+            username: "dave".into(),
+            created_at: now,
+            expires_at: now + 60,
+        };
+        let meta = crate::store::SessionMeta {
+            user_id: "id-dave".into(),
+            created_at: now,
+            last_seen_at: now,
+            idle_secs: 60,
+            ip: "127.0.0.1".into(),
+            user_agent: "t".into(),
+        };
+        (session, meta)
+    }
+
     #[tokio::test]
     async fn an_older_database_gets_its_grant_index_at_open() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -1110,13 +1134,20 @@ mod tests {
             let (id, hash) = approved(&store, "DAVEAAAA", "dave", now).await;
             let out = store.redeem(id, hash, "cli".into(), now, t.clone()).await;
             assert!(matches!(out, Ok(RedeemOutcome::Issued(_))), "{out:?}");
-            // Back to the earlier format: no indexes, no marker.
+            let (session, meta) = dave_session(now);
+            store
+                .start_session([5; 32], session, meta, None)
+                .await
+                .expect("session");
+            // Back to the earlier format: no indexes, no markers.
             store
                 .writer
                 .write(|t| {
                     t.delete_table(GRANTS_BY_USER)?;
                     t.delete_table(GRANT_TOKENS)?;
+                    t.delete_table(super::super::tables::SESSIONS_BY_USER)?;
                     t.open_table(META)?.remove("grant_indexes")?;
+                    t.open_table(META)?.remove("session_index")?;
                     Ok(())
                 })
                 .await
@@ -1133,7 +1164,12 @@ mod tests {
         let store = reopened.expect("reopens");
         let mine = store.grants_of_user("id-dave").expect("read");
         assert_eq!(mine.len(), 1, "the index was built at open");
-        disable(&store, "dave").await;
+        assert_eq!(
+            store.sessions_of_user("id-dave", now).expect("read").len(),
+            1
+        );
+        let done = disable(&store, "dave").await;
+        assert_eq!((done.sessions, done.grants), (1, 1));
         let stats = store.sweep(now).await.expect("sweep");
         assert_eq!(stats.grants, 1);
         assert!(store.access_token(&t.jti).expect("read").is_none());

@@ -43,6 +43,10 @@ pub const RETIRED: [&str; 4] = [
 ];
 /// SHA-256(session cookie) → [`super::Session`].
 pub const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions");
+/// `grants::user_key`-style key (user id, then the 32-byte session hash) →
+/// nothing: a user's browser sessions, so the account page and signing out read
+/// one user's range instead of every session.
+pub const SESSIONS_BY_USER: TableDefinition<&[u8], ()> = TableDefinition::new("sessions_by_user");
 /// Server-wide settings and secrets (schema version, CSRF key).
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// SHA-256(session cookie) → `sessions::SessionMeta`: where and when a browser
