@@ -68,13 +68,14 @@ pub fn user_grant_ids(
     Ok(out)
 }
 
-/// Stores a new grant with its index entry, and schedules its sweep for when its
-/// refresh token expires.
-pub fn create(tx: &Tx<'_>, grant: &Grant) -> Result<(), StoreError> {
+/// Stores a new grant with its index entry, and schedules its sweep for
+/// `sweep_at`: when neither its refresh token nor its newest access token is
+/// valid any more.
+pub fn create(tx: &Tx<'_>, grant: &Grant, sweep_at: u64) -> Result<(), StoreError> {
     tx.put(GRANTS, grant.id.as_slice(), grant)?;
     tx.0.open_table(GRANTS_BY_USER)?
         .insert(user_key(&grant.user_id, &grant.id).as_slice(), ())?;
-    expiry::schedule(tx.0, grant.expires_at, Kind::Grant, &grant.id)
+    expiry::schedule(tx.0, sweep_at, Kind::Grant, &grant.id)
 }
 
 /// Links a token record to the grant it was minted from.
@@ -113,7 +114,7 @@ pub fn revoke_user(tx: &Tx<'_>, user_id: &str, now: u64) -> Result<usize, StoreE
 }
 
 /// Deletes the grant `id` if it is dead at `now` (revoked, or its refresh token
-/// expired), with its index entry and every token record minted from it. Returns
+/// expired: its entry is due only once its access tokens expired too), with its index entry and every token record minted from it. Returns
 /// how many token records went with it, `None` if the grant was kept or absent.
 pub fn delete_if_dead(
     t: &WriteTransaction,
@@ -253,7 +254,7 @@ impl super::Store {
                     revoked: false,
                     device_ip: new.device_ip.clone(),
                 };
-                create(&tx, &grant)?;
+                create(&tx, &grant, new.refresh_expires_at)?;
                 super::ops::record_new_tokens(&tx, grant.id, &new)?;
             }
             t.commit()?;

@@ -424,7 +424,8 @@ impl Store {
                     revoked: false,
                     device_ip: new.device_ip.clone(),
                 };
-                grants::create(&tx, &grant)?;
+                let sweep_at = new.refresh_expires_at.max(new.access_expires_at);
+                grants::create(&tx, &grant, sweep_at)?;
                 record_new_tokens(&tx, grant.id, &new)?;
                 Ok(RedeemOutcome::Issued(Box::new(grant)))
             })
@@ -479,7 +480,8 @@ impl Store {
                 grant.last_refreshed_at = Some(now);
                 grant.expires_at = new.refresh_expires_at;
                 tx.put(GRANTS, grant.id.as_slice(), &grant)?;
-                expiry::schedule(t, grant.expires_at, Kind::Grant, &grant.id)?;
+                let sweep_at = grant.expires_at.max(new.access_expires_at);
+                expiry::schedule(t, sweep_at, Kind::Grant, &grant.id)?;
                 Ok(RotateOutcome::Rotated(Box::new(grant)))
             })
             .await
@@ -1094,12 +1096,11 @@ mod tests {
                 .expect("read")
                 .is_none()
         );
-        let left = store
-            .db
-            .begin_read()
-            .and_then(|r| Ok(r.open_table(GRANT_TOKENS).map(|t| t.len())))
-            .expect("read")
+        let read = store.db.begin_read().expect("read");
+        let left = read
+            .open_table(GRANT_TOKENS)
             .expect("table")
+            .len()
             .expect("len");
         assert_eq!(left, 0, "no token links outlive their grant");
     }
