@@ -65,22 +65,7 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
     {
         return Ok(response::json(
             StatusCode::OK,
-            &IntrospectionResponse {
-                active: true,
-                scope: Some(&c.scope),
-                client_id: Some(&c.client_id),
-                username: Some(&grant.username),
-                token_type: Some(authgate_proto::TOKEN_TYPE_BEARER),
-                exp: Some(c.exp),
-                iat: Some(c.iat),
-                nbf: Some(c.nbf),
-                sub: Some(&c.sub),
-                // The caller's own audience: the others the token may carry are
-                // other resource servers' business.
-                aud: Some(aud),
-                iss: Some(&c.iss),
-                jti: Some(&c.jti),
-            },
+            &access_answer(&c, &grant, aud),
         ));
     }
     if let Some((rt, grant)) = active_refresh_token(state, token, now)?
@@ -88,25 +73,58 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
     {
         return Ok(response::json(
             StatusCode::OK,
-            &IntrospectionResponse {
-                active: true,
-                scope: Some(&grant.scope),
-                client_id: Some(&grant.client_id),
-                username: Some(&grant.username),
-                // RFC 7662 §2.2's token_type names an access-token type (RFC
-                // 6749 §7.1); a refresh token has none, so it is left out.
-                token_type: None,
-                exp: Some(rt.expires_at),
-                iat: Some(grant.last_refreshed_at.unwrap_or(grant.created_at)),
-                nbf: None,
-                sub: Some(&grant.user_id),
-                aud: None,
-                iss: Some(&state.settings.base_url),
-                jti: None,
-            },
+            &refresh_answer(&rt, &grant, &state.settings.base_url),
         ));
     }
     Ok(response::json(StatusCode::OK, &inactive()))
+}
+
+/// What a resource server learns about an active access token meant for it.
+fn access_answer<'a>(
+    c: &'a AccessClaims,
+    grant: &'a Grant,
+    aud: &'a str,
+) -> IntrospectionResponse<'a> {
+    IntrospectionResponse {
+        active: true,
+        scope: Some(&c.scope),
+        client_id: Some(&c.client_id),
+        username: Some(&grant.username),
+        token_type: Some(authgate_proto::TOKEN_TYPE_BEARER),
+        exp: Some(c.exp),
+        iat: Some(c.iat),
+        nbf: Some(c.nbf),
+        sub: Some(&c.sub),
+        // The caller's own audience: the others the token may carry are other
+        // resource servers' business.
+        aud: Some(aud),
+        iss: Some(&c.iss),
+        jti: Some(&c.jti),
+    }
+}
+
+/// What a client learns about its own active refresh token.
+fn refresh_answer<'a>(
+    rt: &RefreshToken,
+    grant: &'a Grant,
+    iss: &'a str,
+) -> IntrospectionResponse<'a> {
+    IntrospectionResponse {
+        active: true,
+        scope: Some(&grant.scope),
+        client_id: Some(&grant.client_id),
+        username: Some(&grant.username),
+        // RFC 7662 §2.2's token_type names an access-token type (RFC 6749 §7.1);
+        // a refresh token has none, so it is left out.
+        token_type: None,
+        exp: Some(rt.expires_at),
+        iat: Some(grant.last_refreshed_at.unwrap_or(grant.created_at)),
+        nbf: None,
+        sub: Some(&grant.user_id),
+        aud: None,
+        iss: Some(iss),
+        jti: None,
+    }
 }
 
 /// The current, unexpired refresh token `token` of an unrevoked grant, with it.
