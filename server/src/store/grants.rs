@@ -1,5 +1,5 @@
-//! The grant indexes: a user's grants (`GRANTS_BY_USER`) and the token records of
-//! a grant (`GRANT_TOKENS`), and deleting dead grants with everything they own.
+//! The grant index (a user's grants, `GRANTS_BY_USER`), and deleting dead grants
+//! with their index entry and current token records.
 //!
 //! Without them the account page decoded every grant of every user, and revoking
 //! a device or disabling a user scanned the whole grants table inside the single
@@ -11,8 +11,8 @@
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::expiry::{self, Kind};
-use super::records::{AccessToken, Grant, RefreshToken, decode};
-use super::tables::{ACCESS_TOKENS, GRANT_TOKENS, GRANTS, GRANTS_BY_USER, META, REFRESH_TOKENS};
+use super::records::{Grant, decode};
+use super::tables::{ACCESS_TOKENS, GRANTS, GRANTS_BY_USER, META, REFRESH_TOKENS};
 use super::{StoreError, Tx};
 
 /// `META` key marking that the grant indexes were built for this database.
@@ -32,15 +32,6 @@ pub(super) fn user_prefix(user_id: &str) -> Vec<u8> {
 pub fn user_key(user_id: &str, grant_id: &[u8; 16]) -> Vec<u8> {
     let mut out = user_prefix(user_id);
     out.extend_from_slice(grant_id);
-    out
-}
-
-/// The `GRANT_TOKENS` key of one token record of a grant.
-pub fn token_key(grant_id: &[u8; 16], kind: Kind, key: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(17 + key.len());
-    out.extend_from_slice(grant_id);
-    out.push(kind as u8);
-    out.extend_from_slice(key);
     out
 }
 
@@ -78,18 +69,6 @@ pub fn create(tx: &Tx<'_>, grant: &Grant, sweep_at: u64) -> Result<(), StoreErro
     expiry::schedule(tx.0, sweep_at, Kind::Grant, &grant.id)
 }
 
-/// Links a token record to the grant it was minted from.
-pub fn link_token(
-    t: &WriteTransaction,
-    grant_id: &[u8; 16],
-    kind: Kind,
-    key: &[u8],
-) -> Result<(), StoreError> {
-    t.open_table(GRANT_TOKENS)?
-        .insert(token_key(grant_id, kind, key).as_slice(), ())?;
-    Ok(())
-}
-
 /// Marks a grant revoked (refresh stops, its access tokens introspect inactive)
 /// and schedules it for deletion at the next sweep.
 pub fn revoke(tx: &Tx<'_>, grant: &mut Grant, now: u64) -> Result<(), StoreError> {
@@ -114,7 +93,9 @@ pub fn revoke_user(tx: &Tx<'_>, user_id: &str, now: u64) -> Result<usize, StoreE
 }
 
 /// Deletes the grant `id` if it is dead at `now` (revoked, or its refresh token
-/// expired: its entry is due only once its access tokens expired too), with its index entry and every token record minted from it. Returns
+/// expired: its entry is due only once its access tokens expired too), with its
+/// index entry and its current refresh and access-token records (older token
+/// records are inert without the grant and leave at their own expiry). Returns
 /// how many token records went with it, `None` if the grant was kept or absent.
 pub fn delete_if_dead(
     t: &WriteTransaction,
@@ -135,39 +116,28 @@ pub fn delete_if_dead(
     grants.remove(id.as_slice())?;
     t.open_table(GRANTS_BY_USER)?
         .remove(user_key(&grant.user_id, &id).as_slice())?;
-    let mut links = t.open_table(GRANT_TOKENS)?;
-    let mut start = id.to_vec();
-    start.push(0);
-    let mut end = id.to_vec();
-    end.push(0xff);
-    let mut owned = Vec::new();
-    for entry in links.range::<&[u8]>(start.as_slice()..end.as_slice())? {
-        owned.push(entry?.0.value().to_vec());
+    let mut tokens = 0;
+    if grant.refresh_id != [0; 16] {
+        tokens += usize::from(
+            t.open_table(REFRESH_TOKENS)?
+                .remove(grant.refresh_id.as_slice())?
+                .is_some(),
+        );
     }
-    let mut refresh = t.open_table(REFRESH_TOKENS)?;
-    let mut access = t.open_table(ACCESS_TOKENS)?;
-    for link in &owned {
-        let key = link.get(17..).unwrap_or_default();
-        match link.get(16).copied() {
-            Some(k) if k == Kind::RefreshToken as u8 => {
-                refresh.remove(key)?;
-            }
-            Some(k) if k == Kind::AccessToken as u8 => {
-                if let Ok(jti) = std::str::from_utf8(key) {
-                    access.remove(jti)?;
-                }
-            }
-            _ => {}
-        }
-        links.remove(link.as_slice())?;
+    if !grant.jti.is_empty() {
+        tokens += usize::from(
+            t.open_table(ACCESS_TOKENS)?
+                .remove(grant.jti.as_str())?
+                .is_some(),
+        );
     }
     // Their expiry-index entries stay until due and then find nothing: cheaper
     // than finding them now, and harmless.
-    Ok(Some(owned.len()))
+    Ok(Some(tokens))
 }
 
-/// Builds the grant indexes once for a database written before they existed:
-/// every grant gets its user entry and a sweep entry, every token record its link.
+/// Builds the grant index once for a database written before it existed: every
+/// grant gets its user entry and a sweep entry.
 /// Runs at open, before anything serves; later opens only read the marker.
 pub fn build_once(db: &redb::Database) -> Result<(), StoreError> {
     {
@@ -188,21 +158,6 @@ pub fn build_once(db: &redb::Database) -> Result<(), StoreError> {
             let due = if g.revoked { 0 } else { g.expires_at };
             expiry::schedule(&t, due, Kind::Grant, &g.id)?;
             grants += 1;
-        }
-    }
-    {
-        let mut links = t.open_table(GRANT_TOKENS)?;
-        for entry in t.open_table(REFRESH_TOKENS)?.iter()? {
-            let (k, v) = entry?;
-            let rt: RefreshToken = decode("refresh_keys", v.value())?;
-            let key = token_key(&rt.grant_id, Kind::RefreshToken, k.value());
-            links.insert(key.as_slice(), ())?;
-        }
-        for entry in t.open_table(ACCESS_TOKENS)?.iter()? {
-            let (k, v) = entry?;
-            let at: AccessToken = decode("access_jtis", v.value())?;
-            let key = token_key(&at.grant_id, Kind::AccessToken, k.value().as_bytes());
-            links.insert(key.as_slice(), ())?;
         }
     }
     t.open_table(META)?.insert(INDEX_BUILT, [1u8].as_slice())?;
@@ -253,6 +208,8 @@ impl super::Store {
                     current_refresh: new.refresh_hash,
                     revoked: false,
                     device_ip: new.device_ip.clone(),
+                    refresh_id: new.refresh_id,
+                    jti: new.jti.clone(),
                 };
                 create(&tx, &grant, new.refresh_expires_at)?;
                 super::ops::record_new_tokens(&tx, grant.id, &new)?;

@@ -96,7 +96,6 @@ impl Store {
         txn.open_table(tables::DEVICE_CODES)?;
         txn.open_table(tables::GRANTS)?;
         txn.open_table(tables::GRANTS_BY_USER)?;
-        txn.open_table(tables::GRANT_TOKENS)?;
         txn.open_table(tables::REFRESH_TOKENS)?;
         txn.open_table(tables::ACCESS_TOKENS)?;
         txn.open_table(tables::SESSIONS)?;

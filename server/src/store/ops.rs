@@ -11,8 +11,8 @@ use super::records::{
     decode,
 };
 use super::tables::{
-    ACCESS_TOKENS, CLIENTS, DEVICE_CODES, EXPIRIES, GRANT_TOKENS, GRANTS, GRANTS_BY_USER, META,
-    REFRESH_TOKENS, SESSIONS, USERS,
+    ACCESS_TOKENS, CLIENTS, DEVICE_CODES, EXPIRIES, GRANTS, GRANTS_BY_USER, META, REFRESH_TOKENS,
+    SESSIONS, USERS,
 };
 use super::user_codes::UserCodes;
 use super::{Store, StoreError, Tx};
@@ -137,8 +137,6 @@ pub(super) fn record_new_tokens(
         Kind::RefreshToken,
         &new.refresh_id,
     )?;
-    grants::link_token(tx.0, &grant_id, Kind::RefreshToken, &new.refresh_id)?;
-    grants::link_token(tx.0, &grant_id, Kind::AccessToken, new.jti.as_bytes())?;
     tx.put(
         ACCESS_TOKENS,
         new.jti.as_str(),
@@ -423,6 +421,8 @@ impl Store {
                     current_refresh: new.refresh_hash,
                     revoked: false,
                     device_ip: new.device_ip.clone(),
+                    refresh_id: new.refresh_id,
+                    jti: new.jti.clone(),
                 };
                 let sweep_at = new.refresh_expires_at.max(new.access_expires_at);
                 grants::create(&tx, &grant, sweep_at)?;
@@ -477,6 +477,8 @@ impl Store {
                 }
                 record_new_tokens(&tx, grant.id, &new)?;
                 grant.current_refresh = new.refresh_hash;
+                grant.refresh_id = new.refresh_id;
+                grant.jti = new.jti.clone();
                 grant.last_refreshed_at = Some(now);
                 grant.expires_at = new.refresh_expires_at;
                 tx.put(GRANTS, grant.id.as_slice(), &grant)?;
@@ -700,7 +702,6 @@ fn sweep_chunk(
     let mut devices = t.open_table(DEVICE_CODES)?;
     let mut refresh = t.open_table(REFRESH_TOKENS)?;
     let mut access = t.open_table(ACCESS_TOKENS)?;
-    let mut links = t.open_table(GRANT_TOKENS)?;
     let mut dead_grants = Vec::new();
     for entry in &due {
         stats.entries += 1;
@@ -717,23 +718,12 @@ fn sweep_chunk(
                 }
             }
             Some(Kind::RefreshToken) => {
-                if let Some(v) = refresh.remove(entry.key.as_slice())? {
-                    stats.refresh_tokens += 1;
-                    if let Ok(rt) = decode::<RefreshToken>("refresh_keys", v.value()) {
-                        let link = grants::token_key(&rt.grant_id, Kind::RefreshToken, &entry.key);
-                        links.remove(link.as_slice())?;
-                    }
-                }
+                stats.refresh_tokens +=
+                    usize::from(refresh.remove(entry.key.as_slice())?.is_some());
             }
             Some(Kind::AccessToken) => {
-                if let Ok(jti) = std::str::from_utf8(&entry.key)
-                    && let Some(v) = access.remove(jti)?
-                {
-                    stats.access_tokens += 1;
-                    if let Ok(at) = decode::<AccessToken>("access_jtis", v.value()) {
-                        let link = grants::token_key(&at.grant_id, Kind::AccessToken, &entry.key);
-                        links.remove(link.as_slice())?;
-                    }
+                if let Ok(jti) = std::str::from_utf8(&entry.key) {
+                    stats.access_tokens += usize::from(access.remove(jti)?.is_some());
                 }
             }
             Some(Kind::Grant) => dead_grants.push(entry.key.clone()),
@@ -743,7 +733,7 @@ fn sweep_chunk(
     }
     // Grants own token records in the tables opened above: delete them after
     // those handles are closed.
-    drop((devices, refresh, access, links, index));
+    drop((devices, refresh, access, index));
     for id in dead_grants {
         stats.grants += usize::from(grants::delete_if_dead(t, &id, now)?.is_some());
     }
@@ -1096,13 +1086,6 @@ mod tests {
                 .expect("read")
                 .is_none()
         );
-        let read = store.db.begin_read().expect("read");
-        let left = read
-            .open_table(GRANT_TOKENS)
-            .expect("table")
-            .len()
-            .expect("len");
-        assert_eq!(left, 0, "no token links outlive their grant");
     }
 
     fn dave_session(now: u64) -> (Session, crate::store::SessionMeta) {
@@ -1145,7 +1128,6 @@ mod tests {
                 .writer
                 .write(|t| {
                     t.delete_table(GRANTS_BY_USER)?;
-                    t.delete_table(GRANT_TOKENS)?;
                     t.delete_table(super::super::tables::SESSIONS_BY_USER)?;
                     t.open_table(META)?.remove("grant_indexes")?;
                     t.open_table(META)?.remove("session_index")?;

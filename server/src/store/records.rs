@@ -232,9 +232,56 @@ pub struct Grant {
     pub revoked: bool,
     /// The device's IP at authorization.
     pub device_ip: String,
+    /// Key of the current refresh token's record, so deleting a dead grant deletes
+    /// it too (all zeros for a grant stored by version 1).
+    pub refresh_id: [u8; 16],
+    /// `jti` of the newest access token, deleted with the grant likewise (empty
+    /// for version 1). Older token records are inert once the grant is gone and
+    /// leave at their own expiry.
+    pub jti: String,
 }
 impl Record for Grant {
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
+
+    fn upgrade(version: u8, bytes: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        (version == 1).then(|| postcard::from_bytes::<GrantV1>(bytes).map(Grant::from))
+    }
+}
+
+/// A grant as version 1 stored it: without its current token keys.
+#[derive(Deserialize)]
+struct GrantV1 {
+    id: [u8; 16],
+    user_id: String,
+    username: String,
+    client_id: String,
+    scope: String,
+    created_at: u64,
+    last_refreshed_at: Option<u64>,
+    expires_at: u64,
+    current_refresh: [u8; 32],
+    revoked: bool,
+    device_ip: String,
+}
+
+impl From<GrantV1> for Grant {
+    fn from(g: GrantV1) -> Self {
+        Grant {
+            id: g.id,
+            user_id: g.user_id,
+            username: g.username,
+            client_id: g.client_id,
+            scope: g.scope,
+            created_at: g.created_at,
+            last_refreshed_at: g.last_refreshed_at,
+            expires_at: g.expires_at,
+            current_refresh: g.current_refresh,
+            revoked: g.revoked,
+            device_ip: g.device_ip,
+            refresh_id: [0; 16],
+            jti: String::new(),
+        }
+    }
 }
 
 /// A refresh token, keyed by the time-ordered id inside it.
@@ -419,6 +466,45 @@ mod tests {
         assert_eq!(c.audiences_or("http://default"), vec!["http://default"]);
         let again: Client = decode("clients", &encode(&c)).unwrap();
         assert_eq!(again, c);
+    }
+
+    #[test]
+    fn a_version_1_grant_reads_without_token_keys() {
+        #[derive(Serialize)]
+        struct V1<'a> {
+            id: [u8; 16],
+            user_id: &'a str,
+            username: &'a str,
+            client_id: &'a str,
+            scope: &'a str,
+            created_at: u64,
+            last_refreshed_at: Option<u64>,
+            expires_at: u64,
+            current_refresh: [u8; 32],
+            revoked: bool,
+            device_ip: &'a str,
+        }
+        let mut bytes = vec![1u8];
+        bytes.extend(
+            postcard::to_allocvec(&V1 {
+                id: [4; 16],
+                user_id: "u",
+                username: "n",
+                client_id: "c",
+                scope: "read",
+                created_at: 1,
+                last_refreshed_at: Some(2),
+                expires_at: 3,
+                current_refresh: [5; 32],
+                revoked: true,
+                device_ip: "192.0.2.1",
+            })
+            .unwrap(),
+        );
+        let g: Grant = decode("grants", &bytes).unwrap();
+        assert_eq!((g.id, g.expires_at, g.revoked), ([4; 16], 3, true));
+        assert_eq!((g.refresh_id, g.jti.as_str()), ([0; 16], ""));
+        assert_eq!(decode::<Grant>("grants", &encode(&g)).unwrap(), g);
     }
 
     #[test]

@@ -20,10 +20,6 @@ pub const GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("grants")
 /// account page, revoking and disabling read one user's range instead of every
 /// grant. Written with the grant, removed when the grant is deleted.
 pub const GRANTS_BY_USER: TableDefinition<&[u8], ()> = TableDefinition::new("grants_by_user");
-/// `grants::token_key(grant_id, kind, token key)` → nothing: the refresh and
-/// access-token records minted from a grant, so deleting a dead grant deletes them
-/// too. Removed with the token record (by the sweep) or with the grant.
-pub const GRANT_TOKENS: TableDefinition<&[u8], ()> = TableDefinition::new("grant_tokens");
 /// Refresh token id (the key inside the token) → [`super::RefreshToken`].
 pub const REFRESH_TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("refresh_keys");
 /// jti (time-ordered) → [`super::AccessToken`].
