@@ -11,7 +11,7 @@
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::expiry::{self, Kind};
-use super::records::{Grant, decode};
+use super::records::{AccessToken, Grant, decode};
 use super::tables::{ACCESS_TOKENS, GRANTS, GRANTS_BY_USER, META, REFRESH_TOKENS};
 use super::{StoreError, Tx};
 
@@ -92,11 +92,12 @@ pub fn revoke_user(tx: &Tx<'_>, user_id: &str, now: u64) -> Result<usize, StoreE
     Ok(n)
 }
 
-/// Deletes the grant `id` if it is dead at `now` (revoked, or its refresh token
-/// expired: its entry is due only once its access tokens expired too), with its
-/// index entry and its current refresh and access-token records (older token
-/// records are inert without the grant and leave at their own expiry). Returns
-/// how many token records went with it, `None` if the grant was kept or absent.
+/// Deletes the grant `id` if it is dead at `now` (revoked, or both its refresh
+/// token and its newest access token expired), with its index entry and its
+/// current refresh and access-token records (older token records are inert
+/// without the grant and leave at their own expiry). A grant still alive gets a
+/// new sweep entry for when it would next be dead. Returns how many token records
+/// went with it, `None` if the grant was kept or absent.
 pub fn delete_if_dead(
     t: &WriteTransaction,
     id: &[u8],
@@ -110,8 +111,20 @@ pub fn delete_if_dead(
         Some(v) => decode("grants", v.value())?,
         None => return Ok(None),
     };
-    if !grant.revoked && grant.expires_at > now {
-        return Ok(None);
+    if !grant.revoked {
+        let access_until = match grant.jti.as_str() {
+            "" => 0,
+            jti => match t.open_table(ACCESS_TOKENS)?.get(jti)? {
+                Some(v) => decode::<AccessToken>("access_jtis", v.value())?.expires_at,
+                None => 0,
+            },
+        };
+        let until = grant.expires_at.max(access_until);
+        if until > now {
+            drop(grants);
+            expiry::schedule(t, until, Kind::Grant, &id)?;
+            return Ok(None);
+        }
     }
     grants.remove(id.as_slice())?;
     t.open_table(GRANTS_BY_USER)?

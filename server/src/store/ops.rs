@@ -481,9 +481,10 @@ impl Store {
                 grant.jti = new.jti.clone();
                 grant.last_refreshed_at = Some(now);
                 grant.expires_at = new.refresh_expires_at;
+                // Its sweep entry stays where it is: when it comes due, the sweep
+                // finds the grant alive and moves the entry (once per refresh
+                // lifetime, instead of an index write per refresh).
                 tx.put(GRANTS, grant.id.as_slice(), &grant)?;
-                let sweep_at = grant.expires_at.max(new.access_expires_at);
-                expiry::schedule(t, sweep_at, Kind::Grant, &grant.id)?;
                 Ok(RotateOutcome::Rotated(Box::new(grant)))
             })
             .await
@@ -1156,6 +1157,46 @@ mod tests {
         let stats = store.sweep(now).await.expect("sweep");
         assert_eq!(stats.grants, 1);
         assert!(store.access_token(&t.jti).expect("read").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_refreshed_grant_outlives_its_first_sweep_entry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir);
+        let now = crate::clock::now();
+        add_user(&store, "erin").await;
+        let (id, hash) = approved(&store, "ERINAAAA", "erin", now).await;
+        let first = tokens(now + 100);
+        let out = store
+            .redeem(id, hash, "cli".into(), now, first.clone())
+            .await;
+        assert!(matches!(out, Ok(RedeemOutcome::Issued(_))), "{out:?}");
+        let second = tokens(now + 1000);
+        let out = store
+            .rotate_refresh(
+                first.refresh_id,
+                first.refresh_hash,
+                "cli".into(),
+                now + 50,
+                second.clone(),
+            )
+            .await
+            .expect("rotate");
+        assert!(matches!(out, RotateOutcome::Rotated(_)), "{out:?}");
+        // The creation's entry comes due: the grant is alive, so it stays and its
+        // entry moves to its new expiry.
+        let stats = store.sweep(now + 200).await.expect("sweep");
+        assert_eq!(stats.grants, 0);
+        assert_eq!(store.grants_of_user("id-erin").expect("read").len(), 1);
+        let (_, g) = store
+            .refresh_token(&second.refresh_id, &second.refresh_hash)
+            .expect("read")
+            .expect("current token kept");
+        assert!(!g.revoked);
+        // Past it, the grant goes.
+        let stats = store.sweep(now + 1000).await.expect("sweep");
+        assert_eq!(stats.grants, 1);
+        assert!(store.grants_of_user("id-erin").expect("read").is_empty());
     }
 
     #[tokio::test]
