@@ -20,7 +20,8 @@
 //!
 //! ```sh
 //! cargo build --release -p authgate-server -p authgate-loadgen --bins --example seed_grants
-//! target/release/loadgen --scenarios account --seed-grants 100000 --connections 4
+//! target/release/loadgen --scenarios account --seed-grants 100000 --connections 4 \
+//!     --duration 5 --account-grants 100
 //! ```
 
 mod conn;
