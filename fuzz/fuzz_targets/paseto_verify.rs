@@ -23,7 +23,7 @@ fn fixture() -> &'static Fixture {
         let claims = AccessClaims {
             iss: "http://127.0.0.1:8080".into(),
             sub: "u1".into(),
-            aud: "http://127.0.0.1:8080".into(),
+            aud: vec!["http://127.0.0.1:8080".into()],
             exp: 2_000_000_000,
             iat: 1_900_000_000,
             nbf: 1_900_000_000,

@@ -75,6 +75,7 @@ pub fn first_run(
         access_ttl: None,
         refresh_ttl: None,
         created_at: now,
+        audiences: Vec::new(),
     };
     let created = store.bootstrap_blocking(admin, vec![cli])?;
     Ok(created.then_some(FirstRun {

@@ -181,6 +181,7 @@ async fn sweeper(state: Arc<AppState>, data_dir: PathBuf, interval: Duration, re
                 Metrics::kind_by(&m.swept, "access_tokens", stats.access_tokens as u64);
                 Metrics::kind_by(&m.swept, "refresh_tokens", stats.refresh_tokens as u64);
                 Metrics::kind_by(&m.swept, "sessions", stats.sessions as u64);
+                Metrics::kind_by(&m.swept, "grants", stats.grants as u64);
                 tracing::debug!(?stats, "swept");
             }
             Err(e) => tracing::warn!("sweep failed: {e}"),

@@ -28,8 +28,8 @@ pub struct AccessClaims {
     pub iss: String,
     /// Subject: the user id.
     pub sub: String,
-    /// Audience.
-    pub aud: String,
+    /// Audiences: the resource servers the token is meant for (at least one).
+    pub aud: Vec<String>,
     /// Expiry.
     pub exp: u64,
     /// Issued at.
@@ -49,13 +49,42 @@ pub struct AccessClaims {
 struct Payload {
     iss: String,
     sub: String,
-    aud: String,
+    aud: AudClaim,
     exp: String,
     iat: String,
     nbf: String,
     jti: String,
     client_id: String,
     scope: String,
+}
+
+/// The `aud` claim on the wire: a string for one audience (as every token had
+/// before per-client audiences, so offline verifiers comparing a string keep
+/// working), an array for several.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum AudClaim {
+    /// One audience.
+    One(String),
+    /// Several audiences.
+    Many(Vec<String>),
+}
+
+impl AudClaim {
+    /// The wire form of `aud`.
+    pub fn of(aud: &[String]) -> Self {
+        match aud {
+            [one] => AudClaim::One(one.clone()),
+            many => AudClaim::Many(many.to_vec()),
+        }
+    }
+
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            AudClaim::One(one) => vec![one],
+            AudClaim::Many(many) => many,
+        }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -256,7 +285,7 @@ impl KeyRing {
         let payload = Payload {
             iss: claims.iss.clone(),
             sub: claims.sub.clone(),
-            aud: claims.aud.clone(),
+            aud: AudClaim::of(&claims.aud),
             exp: rfc3339(claims.exp),
             iat: rfc3339(claims.iat),
             nbf: rfc3339(claims.nbf),
@@ -314,7 +343,7 @@ fn claims_from_payload(payload: &[u8]) -> Option<AccessClaims> {
     Some(AccessClaims {
         iss: p.iss,
         sub: p.sub,
-        aud: p.aud,
+        aud: p.aud.into_vec(),
         exp: unix(&p.exp)?,
         iat: unix(&p.iat)?,
         nbf: unix(&p.nbf)?,
@@ -378,7 +407,7 @@ mod tests {
         AccessClaims {
             iss: "http://x".into(),
             sub: "u1".into(),
-            aud: "http://x".into(),
+            aud: vec!["http://x".into()],
             exp: 2_000_000_000,
             iat: 1_900_000_000,
             nbf: 1_900_000_000,

@@ -116,7 +116,7 @@ fn full_flow_token_introspect_refresh_revoke() {
     assert!(exp > now && exp <= now + 901, "exp {exp} now {now}");
     assert!(iat <= now + 1 && iat + 60 > now, "iat {iat} now {now}");
     if let Some(tt) = v.get("token_type") {
-        assert_eq!(tt, "access_token");
+        assert_eq!(tt, "Bearer", "RFC 7662 token_type is the access token type");
     }
 
     // client_secret_post works too.

@@ -98,6 +98,15 @@ pub struct ClientAddArgs {
     /// Refresh-token lifetime for this client [default: the server's].
     #[arg(long, value_parser = crate::config::parse_duration)]
     pub refresh_token_ttl: Option<std::time::Duration>,
+    /// An audience (resource server URI), repeatable. For a device client: the
+    /// `aud` of its access tokens. For a confidential client (a resource server):
+    /// the audiences it answers to, so introspection shows it only tokens meant
+    /// for it. [default: the server's audience, its base URL]
+    #[arg(long)]
+    pub audience: Vec<String>,
+    /// Audiences, space-separated (like `--scopes`); added to any `--audience`.
+    #[arg(long)]
+    pub audiences: Option<String>,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub data: DataDirArg,

@@ -216,13 +216,18 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<String, String> {
                 .ok_or_else(|| format!("no client `{id}`"))?;
             let ttl = |t: Option<u64>| t.map_or("server default".to_string(), |s| format!("{s}s"));
             Ok(format!(
-                "client_id: {}\nname: {}\nkind: {}\nstatus: {}\nscopes: {}\ngrant_types: {}\naccess_token_ttl: {}\nrefresh_token_ttl: {}\ncreated: {}\n",
+                "client_id: {}\nname: {}\nkind: {}\nstatus: {}\nscopes: {}\ngrant_types: {}\naudiences: {}\naccess_token_ttl: {}\nrefresh_token_ttl: {}\ncreated: {}\n",
                 c.id,
                 c.name,
                 kind(&c),
                 if c.disabled { "disabled" } else { "enabled" },
                 c.scopes.join(" "),
                 c.grant_types.join(" "),
+                if c.audiences.is_empty() {
+                    "server default".to_string()
+                } else {
+                    c.audiences.join(" ")
+                },
                 ttl(c.access_ttl),
                 ttl(c.refresh_ttl),
                 time_str(c.created_at),

@@ -122,6 +122,7 @@ pub fn client(cmd: ClientCommand, config: Option<&Path>) -> Result<(), String> {
                 access_ttl: a.access_token_ttl.map(|d| d.as_secs()),
                 refresh_ttl: a.refresh_token_ttl.map(|d| d.as_secs()),
                 created_at: crate::clock::now(),
+                audiences: audiences(&a.audience, a.audiences.as_deref())?,
             };
             send(&dir, Request::ClientAdd { client }, true)?;
             if let Some(s) = secret {
@@ -145,6 +146,35 @@ pub fn client(cmd: ClientCommand, config: Option<&Path>) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// Longest audience value accepted (a resource server URI).
+const MAX_AUDIENCE_LEN: usize = 256;
+
+/// The audiences of `client add`: every `--audience`, then the words of
+/// `--audiences`, without duplicates; each must be a printable value without
+/// spaces, as it goes into tokens and introspection answers verbatim.
+fn audiences(repeated: &[String], listed: Option<&str>) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for a in repeated
+        .iter()
+        .map(String::as_str)
+        .chain(listed.unwrap_or_default().split_whitespace())
+    {
+        if a.is_empty()
+            || a.len() > MAX_AUDIENCE_LEN
+            || a.chars().any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(format!(
+                "invalid audience `{}`: 1 to {MAX_AUDIENCE_LEN} printable characters, no spaces",
+                a.escape_debug()
+            ));
+        }
+        if !out.iter().any(|x| x == a) {
+            out.push(a.to_string());
+        }
+    }
+    Ok(out)
 }
 
 /// Runs `authgate key …`.
@@ -202,7 +232,7 @@ pub fn token(cmd: TokenCommand, config: Option<&Path>) -> Result<(), String> {
         .ok_or("invalid: not a token signed by one of this server's keys")?;
     let now = crate::clock::now();
     let json = serde_json::json!({
-        "iss": claims.iss, "sub": claims.sub, "aud": claims.aud,
+        "iss": claims.iss, "sub": claims.sub, "aud": crate::tokens::AudClaim::of(&claims.aud),
         "exp": claims.exp, "iat": claims.iat, "nbf": claims.nbf,
         "jti": claims.jti, "client_id": claims.client_id, "scope": claims.scope,
     });

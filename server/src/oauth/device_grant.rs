@@ -54,7 +54,7 @@ pub async fn handle(
         RedeemOutcome::Issued(grant) => {
             state.polls.forget(&hash);
             crate::events::tokens_issued();
-            token_response(state, &grant, &minted, &grant.scope)
+            token_response(state, client, &grant, &minted, &grant.scope)
         }
         RedeemOutcome::Refused(other) => Err(refusal(other)),
         RedeemOutcome::Unknown => Err(unknown()),

@@ -10,7 +10,7 @@ use super::error::OAuthError;
 use crate::http::response::{self, Resp};
 use crate::secrets::{ct_eq, keyed_token_id, sha256};
 use crate::state::AppState;
-use crate::store::Grant;
+use crate::store::{Grant, RefreshToken};
 use crate::tokens::AccessClaims;
 
 /// The claims of an access token that is valid right now: signed by one of our
@@ -47,7 +47,10 @@ fn inactive() -> IntrospectionResponse<'static> {
 }
 
 /// `POST /oauth/introspect`: only authenticated confidential clients (resource
-/// servers) may ask (RFC 7662 §2.1), so tokens can't be probed anonymously.
+/// servers) may ask (RFC 7662 §2.1), so tokens can't be probed anonymously, and
+/// each learns only about tokens meant for it (RFC 7662 §4): an access token whose
+/// `aud` names none of the caller's audiences, or another client's refresh token,
+/// is `{"active":false}`, exactly like an unknown one.
 pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Resp, OAuthError> {
     let caller = authenticate(state, &req.headers, &req.form)?;
     if !caller.confidential {
@@ -56,51 +59,90 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
         ));
     }
     let token = req.form.require(params::TOKEN)?;
-    if let Some((c, grant)) = active_access_token(state, token, now) {
-        return Ok(response::json(
-            StatusCode::OK,
-            &IntrospectionResponse {
-                active: true,
-                scope: Some(&c.scope),
-                client_id: Some(&c.client_id),
-                username: Some(&grant.username),
-                token_type: Some("access_token"),
-                exp: Some(c.exp),
-                iat: Some(c.iat),
-                nbf: Some(c.nbf),
-                sub: Some(&c.sub),
-                aud: Some(&c.aud),
-                iss: Some(&c.iss),
-                jti: Some(&c.jti),
-            },
-        ));
-    }
-    let hash = sha256(token.as_bytes());
-    if let Some(id) = keyed_token_id(token)
-        && let Some((rt, grant)) = state.store.refresh_token(&id, &hash)?
-        && ct_eq(&grant.current_refresh, &hash)
-        && !grant.revoked
-        && rt.expires_at > now
+    let mine = caller.client.audiences_or(&state.settings.audience);
+    if let Some((c, grant)) = active_access_token(state, token, now)
+        && let Some(aud) = c.aud.iter().find(|a| mine.contains(&a.as_str()))
     {
         return Ok(response::json(
             StatusCode::OK,
-            &IntrospectionResponse {
-                active: true,
-                scope: Some(&grant.scope),
-                client_id: Some(&grant.client_id),
-                username: Some(&grant.username),
-                token_type: Some("refresh_token"),
-                exp: Some(rt.expires_at),
-                iat: Some(grant.last_refreshed_at.unwrap_or(grant.created_at)),
-                nbf: None,
-                sub: Some(&grant.user_id),
-                aud: None,
-                iss: Some(&state.settings.base_url),
-                jti: None,
-            },
+            &access_answer(&c, &grant, aud),
+        ));
+    }
+    if let Some((rt, grant)) = active_refresh_token(state, token, now)?
+        && grant.client_id == caller.client.id
+    {
+        return Ok(response::json(
+            StatusCode::OK,
+            &refresh_answer(&rt, &grant, &state.settings.base_url),
         ));
     }
     Ok(response::json(StatusCode::OK, &inactive()))
+}
+
+/// What a resource server learns about an active access token meant for it.
+fn access_answer<'a>(
+    c: &'a AccessClaims,
+    grant: &'a Grant,
+    aud: &'a str,
+) -> IntrospectionResponse<'a> {
+    IntrospectionResponse {
+        active: true,
+        scope: Some(&c.scope),
+        client_id: Some(&c.client_id),
+        username: Some(&grant.username),
+        token_type: Some(authgate_proto::TOKEN_TYPE_BEARER),
+        exp: Some(c.exp),
+        iat: Some(c.iat),
+        nbf: Some(c.nbf),
+        sub: Some(&c.sub),
+        // The caller's own audience: the others the token may carry are other
+        // resource servers' business.
+        aud: Some(aud),
+        iss: Some(&c.iss),
+        jti: Some(&c.jti),
+    }
+}
+
+/// What a client learns about its own active refresh token.
+fn refresh_answer<'a>(
+    rt: &RefreshToken,
+    grant: &'a Grant,
+    iss: &'a str,
+) -> IntrospectionResponse<'a> {
+    IntrospectionResponse {
+        active: true,
+        scope: Some(&grant.scope),
+        client_id: Some(&grant.client_id),
+        username: Some(&grant.username),
+        // RFC 7662 §2.2's token_type names an access-token type (RFC 6749 §7.1);
+        // a refresh token has none, so it is left out.
+        token_type: None,
+        exp: Some(rt.expires_at),
+        iat: Some(grant.last_refreshed_at.unwrap_or(grant.created_at)),
+        nbf: None,
+        sub: Some(&grant.user_id),
+        aud: None,
+        iss: Some(iss),
+        jti: None,
+    }
+}
+
+/// The current, unexpired refresh token `token` of an unrevoked grant, with it.
+fn active_refresh_token(
+    state: &AppState,
+    token: &str,
+    now: u64,
+) -> Result<Option<(RefreshToken, Grant)>, OAuthError> {
+    let hash = sha256(token.as_bytes());
+    let Some(id) = keyed_token_id(token) else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .refresh_token(&id, &hash)?
+        .filter(|(rt, grant)| {
+            ct_eq(&grant.current_refresh, &hash) && !grant.revoked && rt.expires_at > now
+        }))
 }
 
 /// `GET /oauth/tokeninfo`: a bearer token describes itself (RFC 6750 errors).
@@ -132,7 +174,7 @@ pub fn tokeninfo(state: &AppState, headers: &HeaderMap, now: u64) -> Result<Resp
             "client_id": c.client_id,
             "scope": c.scope,
             "iss": c.iss,
-            "aud": c.aud,
+            "aud": crate::tokens::AudClaim::of(&c.aud),
             "exp": c.exp,
             "iat": c.iat,
             "jti": c.jti,

@@ -45,6 +45,7 @@ pub fn mint(state: &AppState, client: &Client, now: u64, device_ip: String) -> M
 /// Signs the access token and builds the RFC 6749 §5.1 response.
 pub fn token_response(
     state: &AppState,
+    client: &Client,
     grant: &Grant,
     minted: &Minted,
     scope: &str,
@@ -52,7 +53,11 @@ pub fn token_response(
     let claims = AccessClaims {
         iss: state.settings.base_url.clone(),
         sub: grant.user_id.clone(),
-        aud: state.settings.audience.clone(),
+        aud: client
+            .audiences_or(&state.settings.audience)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
         exp: minted.new.access_expires_at,
         iat: minted.now,
         nbf: minted.now,

@@ -54,7 +54,7 @@ pub async fn handle(
         RotateOutcome::Rotated(grant) => {
             let scope = narrowed.unwrap_or_else(|| grant.scope.clone());
             crate::events::tokens_refreshed();
-            token_response(state, &grant, &minted, &scope)
+            token_response(state, client, &grant, &minted, &scope)
         }
         RotateOutcome::ReuseDetected => {
             tracing::warn!(client = %client.id, "refresh token reuse detected; grant revoked");

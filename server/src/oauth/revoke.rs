@@ -29,7 +29,7 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
             Some(id) => {
                 state
                     .store
-                    .revoke_refresh(id, sha256(token.as_bytes()), client.id.clone())
+                    .revoke_refresh(id, sha256(token.as_bytes()), client.id.clone(), now)
                     .await?
             }
             None => RevokeOutcome::Unknown,

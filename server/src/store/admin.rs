@@ -8,8 +8,8 @@
 use redb::ReadableTable;
 
 use super::audit::{AuditEvent, append};
-use super::records::{Client, Grant, Session, User, decode};
-use super::tables::{CLIENTS, GRANTS, SESSION_META, SESSIONS, USERS};
+use super::records::{Client, Grant, User, decode};
+use super::tables::{CLIENTS, GRANTS, USERS};
 use super::{Store, StoreError, Tx};
 
 /// A change to an existing client.
@@ -35,45 +35,29 @@ pub struct Consequences {
 }
 
 fn end_sessions(tx: &Tx<'_>, user_id: &str) -> Result<usize, StoreError> {
-    let mut targets = Vec::new();
-    {
-        let table = tx.0.open_table(SESSIONS)?;
-        for entry in table.iter()? {
-            let (k, v) = entry?;
-            let session: Session = decode("sessions", v.value())?;
-            if session.user_id == user_id {
-                targets.push(k.value().to_vec());
-            }
-        }
-    }
-    for hash in &targets {
-        tx.remove(SESSIONS, hash.as_slice())?;
-        tx.remove(SESSION_META, hash.as_slice())?;
-    }
-    Ok(targets.len())
+    super::sessions::end_user_sessions_where(tx, user_id, |_| true)
 }
 
-/// Revokes every unrevoked grant `pick` selects, in the caller's transaction.
-pub(super) fn revoke_grants(
-    tx: &Tx<'_>,
-    pick: impl Fn(&Grant) -> bool,
-) -> Result<usize, StoreError> {
+/// Revokes every unrevoked grant of client `client_id`, in the caller's
+/// transaction. A scan of the grants table: only the `client disable|delete` admin
+/// commands use it (users' grants go through the by-user index).
+fn revoke_client_grants(tx: &Tx<'_>, client_id: &str, now: u64) -> Result<usize, StoreError> {
     let mut targets = Vec::new();
     {
         let table = tx.0.open_table(GRANTS)?;
         for entry in table.iter()? {
             let (_, v) = entry?;
             let g: Grant = decode("grants", v.value())?;
-            if !g.revoked && pick(&g) {
+            if !g.revoked && g.client_id == client_id {
                 targets.push(g);
             }
         }
     }
-    for mut g in targets.iter().cloned() {
-        g.revoked = true;
-        tx.put(GRANTS, g.id.as_slice(), &g)?;
+    let n = targets.len();
+    for mut g in targets {
+        super::grants::revoke(tx, &mut g, now)?;
     }
-    Ok(targets.len())
+    Ok(n)
 }
 
 impl Store {
@@ -135,7 +119,7 @@ impl Store {
                 let mut done = Consequences::default();
                 if disabled || delete {
                     done.sessions = end_sessions(&tx, &user.id)?;
-                    done.grants = revoke_grants(&tx, |g| g.user_id == user.id)?;
+                    done.grants = super::grants::revoke_user(&tx, &user.id, event.at)?;
                 }
                 if delete {
                     tx.remove(USERS, username.as_str())?;
@@ -191,7 +175,7 @@ impl Store {
                     let mut revoked = 0;
                     match change {
                         ClientChange::Disable | ClientChange::Delete => {
-                            revoked = revoke_grants(&tx, |g| g.client_id == id)?;
+                            revoked = revoke_client_grants(&tx, &id, event.at)?;
                             client.disabled = true;
                         }
                         ClientChange::Enable => client.disabled = false,

@@ -69,6 +69,7 @@ mod tests {
             access_ttl: None,
             refresh_ttl: None,
             created_at: 0,
+            audiences: Vec::new(),
         })
     }
 

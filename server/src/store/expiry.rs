@@ -22,6 +22,10 @@ pub enum Kind {
     RefreshToken = 2,
     /// An access token entry (`ACCESS_TOKENS`, key is the jti's bytes).
     AccessToken = 3,
+    /// A grant (`GRANTS`, key is its id), due when its refresh token expires or as
+    /// soon as it is revoked; the sweep deletes it only if it is dead by then (a
+    /// refresh schedules a later entry).
+    Grant = 4,
 }
 
 impl Kind {
@@ -30,6 +34,7 @@ impl Kind {
             1 => Some(Kind::DeviceRequest),
             2 => Some(Kind::RefreshToken),
             3 => Some(Kind::AccessToken),
+            4 => Some(Kind::Grant),
             _ => None,
         }
     }

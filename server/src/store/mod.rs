@@ -11,6 +11,7 @@ mod audit;
 mod client_cache;
 mod error;
 mod expiry;
+mod grants;
 mod ops;
 mod records;
 mod sessions;
@@ -28,8 +29,10 @@ pub use admin::ClientChange;
 pub use audit::AuditEvent;
 pub use error::StoreError;
 pub use ops::{DecideOutcome, Decision, NewTokens, RedeemOutcome, RevokeOutcome, RotateOutcome};
-pub use records::{Client, DeviceAuth, DeviceStatus, Grant, PollCheck, Session, User};
-pub use sessions::{EndSessions, PasswordChange, SessionInfo, SessionMeta};
+pub use records::{
+    Client, DeviceAuth, DeviceStatus, Grant, PollCheck, RefreshToken, Session, User,
+};
+pub use sessions::{EndSessions, PasswordChange, SessionInfo, SessionMeta, SessionStart};
 pub use writer::BatchStats;
 
 use client_cache::ClientCache;
@@ -74,6 +77,8 @@ impl Store {
             clients: Arc::default(),
         };
         store.create_tables()?;
+        grants::build_once(&store.db)?;
+        sessions::build_index_once(&store.db)?;
         store.load_user_codes()?;
         Ok(store)
     }
@@ -91,10 +96,12 @@ impl Store {
         txn.open_table(tables::CLIENTS)?;
         txn.open_table(tables::DEVICE_CODES)?;
         txn.open_table(tables::GRANTS)?;
+        txn.open_table(tables::GRANTS_BY_USER)?;
         txn.open_table(tables::REFRESH_TOKENS)?;
         txn.open_table(tables::ACCESS_TOKENS)?;
         txn.open_table(tables::SESSIONS)?;
         txn.open_table(tables::SESSION_META)?;
+        txn.open_table(tables::SESSIONS_BY_USER)?;
         txn.open_table(tables::META)?;
         txn.open_table(tables::AUDIT)?;
         txn.commit()?;
@@ -126,8 +133,13 @@ impl Store {
         self.user_codes.pending(client_id, now)
     }
 
-    /// Checks that the database answers a read, for `/health`.
+    /// Checks that the database answers a read and that the writer thread still
+    /// runs, for `/health`: without the writer no login, approval or token exchange
+    /// can succeed, so the server must not look healthy.
     pub fn check(&self) -> Result<(), StoreError> {
+        if !self.writer.is_alive() {
+            return Err(StoreError::WriterGone);
+        }
         let txn = self.db.begin_read()?;
         txn.open_table(tables::META)?;
         Ok(())

@@ -5,12 +5,14 @@ use std::sync::Arc;
 use redb::{ReadableDatabase, ReadableTableMetadata};
 
 use super::expiry::{self, Kind};
+use super::grants;
 use super::records::{
     AccessToken, Client, DeviceAuth, DeviceStatus, Grant, PollCheck, RefreshToken, Session, User,
     decode,
 };
 use super::tables::{
-    ACCESS_TOKENS, CLIENTS, DEVICE_CODES, EXPIRIES, GRANTS, META, REFRESH_TOKENS, SESSIONS, USERS,
+    ACCESS_TOKENS, CLIENTS, DEVICE_CODES, EXPIRIES, GRANTS, GRANTS_BY_USER, META, REFRESH_TOKENS,
+    SESSIONS, USERS,
 };
 use super::user_codes::UserCodes;
 use super::{Store, StoreError, Tx};
@@ -109,11 +111,17 @@ pub struct SweepStats {
     pub refresh_tokens: usize,
     /// Expired sessions.
     pub sessions: usize,
+    /// Dead grants (revoked or past their refresh expiry) deleted.
+    pub grants: usize,
 }
 
 /// Records the refresh token and the access token `jti` an exchange mints for a
 /// grant; shared by redemption and rotation so both keep the same invariants.
-fn record_new_tokens(tx: &Tx<'_>, grant_id: [u8; 16], new: &NewTokens) -> Result<(), StoreError> {
+pub(super) fn record_new_tokens(
+    tx: &Tx<'_>,
+    grant_id: [u8; 16],
+    new: &NewTokens,
+) -> Result<(), StoreError> {
     tx.put(
         REFRESH_TOKENS,
         new.refresh_id.as_slice(),
@@ -144,6 +152,15 @@ fn record_new_tokens(tx: &Tx<'_>, grant_id: [u8; 16], new: &NewTokens) -> Result
         Kind::AccessToken,
         new.jti.as_bytes(),
     )
+}
+
+/// Whether the user `username` exists, still has the id `user_id` (not deleted and
+/// re-created) and is enabled: checked inside the write that would hand that user
+/// tokens or a session, so a disable committed first always wins.
+pub(super) fn user_active(tx: &Tx<'_>, user_id: &str, username: &str) -> Result<bool, StoreError> {
+    Ok(tx
+        .get::<_, User>(USERS, username)?
+        .is_some_and(|u| u.id == user_id && !u.disabled))
 }
 
 /// The refresh token with key `id`, if `hash` (of the presented token) matches it.
@@ -241,13 +258,6 @@ impl Store {
         Ok(self
             .get::<_, Session>(SESSIONS, hash.as_slice())?
             .filter(|s| s.expires_at > now))
-    }
-
-    /// Records a new login session.
-    pub async fn create_session(&self, hash: [u8; 32], session: Session) -> Result<(), StoreError> {
-        self.writer
-            .write(move |t| Tx(t).put(SESSIONS, hash.as_slice(), &session))
-            .await
     }
 
     /// Ends a session (logout).
@@ -395,6 +405,14 @@ impl Store {
                     PollCheck::Approved { user_id, username } => (user_id, username),
                     other => return Ok(RedeemOutcome::Refused(other)),
                 };
+                // The approver was disabled or deleted since approving: the approval
+                // no longer stands. Recorded as a denial, so every later poll gets
+                // `access_denied` too.
+                if !user_active(&tx, &user_id, &username)? {
+                    auth.status = DeviceStatus::Denied { at: now };
+                    tx.put(DEVICE_CODES, id.as_slice(), &auth)?;
+                    return Ok(RedeemOutcome::Refused(PollCheck::Denied));
+                }
                 auth.status = DeviceStatus::Redeemed { at: now };
                 tx.put(DEVICE_CODES, id.as_slice(), &auth)?;
                 let grant = Grant {
@@ -409,8 +427,11 @@ impl Store {
                     current_refresh: new.refresh_hash,
                     revoked: false,
                     device_ip: new.device_ip.clone(),
+                    refresh_id: new.refresh_id,
+                    jti: new.jti.clone(),
                 };
-                tx.put(GRANTS, grant.id.as_slice(), &grant)?;
+                let sweep_at = new.refresh_expires_at.max(new.access_expires_at);
+                grants::create(&tx, &grant, sweep_at)?;
                 record_new_tokens(&tx, grant.id, &new)?;
                 Ok(RedeemOutcome::Issued(Box::new(grant)))
             })
@@ -448,17 +469,27 @@ impl Store {
                 if grant.revoked || old.expires_at <= now {
                     return Ok(RotateOutcome::Invalid);
                 }
+                // Its user was disabled or deleted (and the grant somehow escaped
+                // the revocation that goes with it): it ends here.
+                if !user_active(&tx, &grant.user_id, &grant.username)? {
+                    grants::revoke(&tx, &mut grant, now)?;
+                    return Ok(RotateOutcome::Invalid);
+                }
                 // A genuine token of this grant that is no longer the current one has
                 // already been exchanged: someone is replaying it.
                 if !ct_eq(&grant.current_refresh, &presented) {
-                    grant.revoked = true;
-                    tx.put(GRANTS, grant.id.as_slice(), &grant)?;
+                    grants::revoke(&tx, &mut grant, now)?;
                     return Ok(RotateOutcome::ReuseDetected);
                 }
                 record_new_tokens(&tx, grant.id, &new)?;
                 grant.current_refresh = new.refresh_hash;
+                grant.refresh_id = new.refresh_id;
+                grant.jti = new.jti.clone();
                 grant.last_refreshed_at = Some(now);
                 grant.expires_at = new.refresh_expires_at;
+                // Its sweep entry stays where it is: when it comes due, the sweep
+                // finds the grant alive and moves the entry (once per refresh
+                // lifetime, instead of an index write per refresh).
                 tx.put(GRANTS, grant.id.as_slice(), &grant)?;
                 Ok(RotateOutcome::Rotated(Box::new(grant)))
             })
@@ -497,6 +528,7 @@ impl Store {
         id: [u8; 16],
         hash: [u8; 32],
         client_id: String,
+        now: u64,
     ) -> Result<RevokeOutcome, StoreError> {
         self.writer
             .write(move |t| {
@@ -511,8 +543,9 @@ impl Store {
                 if grant.client_id != client_id {
                     return Ok(RevokeOutcome::WrongClient);
                 }
-                grant.revoked = true;
-                tx.put(GRANTS, grant.id.as_slice(), &grant)?;
+                if !grant.revoked {
+                    grants::revoke(&tx, &mut grant, now)?;
+                }
                 Ok(RevokeOutcome::Revoked)
             })
             .await
@@ -543,29 +576,49 @@ impl Store {
             .await
     }
 
-    /// The grants a user has given, newest first, for the account page.
+    /// The grants a user has given, newest first, for the account page: one range
+    /// of the by-user index, so the cost follows this user's grants only.
     pub fn grants_of_user(&self, user_id: &str) -> Result<Vec<Grant>, StoreError> {
-        let mut grants: Vec<Grant> = self
-            .scan::<_, Grant>(GRANTS)?
-            .into_iter()
-            .filter(|g| g.user_id == user_id)
-            .collect();
-        grants.sort_by_key(|g| std::cmp::Reverse(g.created_at));
-        Ok(grants)
+        let txn = self.db.begin_read()?;
+        let ids = grants::user_grant_ids(&txn.open_table(GRANTS_BY_USER)?, user_id)?;
+        let table = txn.open_table(GRANTS)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(v) = table.get(id.as_slice())? {
+                out.push(decode::<Grant>("grants", v.value())?);
+            }
+        }
+        out.sort_by_key(|g| std::cmp::Reverse(g.created_at));
+        Ok(out)
     }
 
-    /// Revokes grants of one user: the one with `grant_id`, or all when `None`.
-    /// Returns how many were revoked.
+    /// Revokes grants of one user: the one with `grant_id` (only if it is that
+    /// user's), or all when `None`. Returns how many were revoked.
     pub async fn revoke_user_grants(
         &self,
         user_id: String,
         grant_id: Option<[u8; 16]>,
+        now: u64,
     ) -> Result<usize, StoreError> {
         self.writer
             .write(move |t| {
-                super::admin::revoke_grants(&Tx(t), |g| {
-                    g.user_id == user_id && grant_id.is_none_or(|id| id == g.id)
-                })
+                let tx = Tx(t);
+                let Some(id) = grant_id else {
+                    return grants::revoke_user(&tx, &user_id, now);
+                };
+                let key = grants::user_key(&user_id, &id);
+                if redb::ReadableTable::get(&t.open_table(GRANTS_BY_USER)?, key.as_slice())?
+                    .is_none()
+                {
+                    return Ok(0);
+                }
+                match tx.get::<_, Grant>(GRANTS, id.as_slice())? {
+                    Some(mut g) if !g.revoked => {
+                        grants::revoke(&tx, &mut g, now)?;
+                        Ok(1)
+                    }
+                    _ => Ok(0),
+                }
             })
             .await
     }
@@ -585,6 +638,7 @@ impl Store {
             total.device_codes += chunk.device_codes;
             total.access_tokens += chunk.access_tokens;
             total.refresh_tokens += chunk.refresh_tokens;
+            total.grants += chunk.grants;
             if chunk.entries < SWEEP_CHUNK {
                 break;
             }
@@ -592,15 +646,21 @@ impl Store {
         total.sessions = self
             .writer
             .write(move |t| {
-                let mut n = 0;
-                t.open_table(SESSIONS)?.retain(|_, v| {
-                    let keep = decode::<Session>("sessions", v)
-                        .map(|s| s.expires_at > now)
-                        .unwrap_or(true);
-                    n += usize::from(!keep);
+                let mut ended = Vec::new();
+                t.open_table(SESSIONS)?.retain(|k, v| {
+                    let Ok(s) = decode::<Session>("sessions", v) else {
+                        return true;
+                    };
+                    let keep = s.expires_at > now;
+                    if !keep {
+                        ended.push((k.to_vec(), s.user_id));
+                    }
                     keep
                 })?;
-                Ok(n + super::sessions::sweep_session_meta(t, now)?)
+                for (k, user_id) in &ended {
+                    super::sessions::unindex(t, user_id, k)?;
+                }
+                Ok(ended.len() + super::sessions::sweep_session_meta(t, now)?)
             })
             .await?;
         Ok(total)
@@ -649,6 +709,7 @@ fn sweep_chunk(
     let mut devices = t.open_table(DEVICE_CODES)?;
     let mut refresh = t.open_table(REFRESH_TOKENS)?;
     let mut access = t.open_table(ACCESS_TOKENS)?;
+    let mut dead_grants = Vec::new();
     for entry in &due {
         stats.entries += 1;
         match entry.kind {
@@ -672,9 +733,16 @@ fn sweep_chunk(
                     stats.access_tokens += usize::from(access.remove(jti)?.is_some());
                 }
             }
+            Some(Kind::Grant) => dead_grants.push(entry.key.clone()),
             None => {}
         }
         index.remove(entry.entry.as_slice())?;
+    }
+    // Grants own token records in the tables opened above: delete them after
+    // those handles are closed.
+    drop((devices, refresh, access, index));
+    for id in dead_grants {
+        stats.grants += usize::from(grants::delete_if_dead(t, &id, now)?.is_some());
     }
     Ok(stats)
 }
@@ -801,10 +869,11 @@ mod tests {
         );
 
         // Tokens: one pair expired, one pair live.
+        add_user(&store, "admin").await;
         for (i, expires) in [(0u8, now - 1), (1, now + 3600)] {
             let (id, mut auth) = request(&format!("TOKEN{i}XX"), now - 10, 600);
             auth.status = DeviceStatus::Approved {
-                user_id: "u".into(),
+                user_id: "id-admin".into(),
                 username: "admin".into(),
                 at: now - 5,
             };
@@ -859,5 +928,302 @@ mod tests {
         assert_eq!(store.user_code_entries(), 4);
         // A second sweep finds nothing more to do.
         assert_eq!(store.sweep(now).await.expect("sweep").entries, 0);
+    }
+
+    fn user(name: &str) -> User {
+        User {
+            id: format!("id-{name}"),
+            username: name.into(),
+            password_hash: String::new(),
+            disabled: false,
+            created_at: 1,
+        }
+    }
+
+    /// A request approved by `username` (whose id is `id-{username}`); returns its
+    /// key and code hash.
+    async fn approved(store: &Store, code: &str, username: &str, now: u64) -> ([u8; 16], [u8; 32]) {
+        let (id, mut auth) = request(code, now - 10, 600);
+        assert!(
+            store
+                .create_device_auth(id, auth.clone())
+                .await
+                .expect("write")
+        );
+        auth.status = DeviceStatus::Approved {
+            user_id: format!("id-{username}"),
+            username: username.into(),
+            at: now - 5,
+        };
+        let hash = auth.code_hash;
+        store
+            .writer
+            .write(move |t| Tx(t).put(DEVICE_CODES, id.as_slice(), &auth))
+            .await
+            .expect("approve");
+        (id, hash)
+    }
+
+    async fn add_user(store: &Store, name: &str) {
+        let ev = crate::store::AuditEvent::new("user_added", "test", name);
+        assert!(store.admin_add_user(user(name), ev).await.expect("add"));
+    }
+
+    async fn disable(store: &Store, name: &str) -> super::super::admin::Consequences {
+        let ev = crate::store::AuditEvent::new("user_disabled", "test", name);
+        store
+            .admin_change_user(name.into(), true, false, ev)
+            .await
+            .expect("write")
+            .expect("user exists")
+    }
+
+    #[tokio::test]
+    async fn a_disabled_user_gets_no_tokens_refresh_or_session() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir);
+        let now = crate::clock::now();
+        add_user(&store, "carol").await;
+        // Approved, not yet redeemed, then disabled: the poll is refused, for good.
+        let (id, hash) = approved(&store, "CAROLAAA", "carol", now).await;
+        let (id2, hash2) = approved(&store, "CAROLBBB", "carol", now).await;
+        let t = tokens(now + 3600);
+        let out = store
+            .redeem(id2, hash2, "cli".into(), now, t.clone())
+            .await
+            .expect("redeem");
+        assert!(matches!(out, RedeemOutcome::Issued(_)), "{out:?}");
+        let done = disable(&store, "carol").await;
+        assert_eq!(done.grants, 1, "the redeemed grant is revoked");
+        for _ in 0..2 {
+            let out = store
+                .redeem(id, hash, "cli".into(), now, tokens(now + 3600))
+                .await
+                .expect("redeem");
+            assert_eq!(out, RedeemOutcome::Refused(PollCheck::Denied));
+        }
+        // The redeemed grant no longer refreshes, and its access token is revoked.
+        let out = store
+            .rotate_refresh(
+                t.refresh_id,
+                t.refresh_hash,
+                "cli".into(),
+                now,
+                tokens(now + 7200),
+            )
+            .await
+            .expect("rotate");
+        assert_eq!(out, RotateOutcome::Invalid);
+        let (_, grant) = store.access_token(&t.jti).expect("read").expect("entry");
+        assert!(grant.revoked);
+        // A sign-in whose password check raced the disable records no session.
+        let session = Session {
+            user_id: "id-carol".into(),
+            username: "carol".into(),
+            created_at: now,
+            expires_at: now + 60,
+        };
+        let meta = crate::store::SessionMeta {
+            user_id: "id-carol".into(),
+            created_at: now,
+            last_seen_at: now,
+            idle_secs: 60,
+            ip: "127.0.0.1".into(),
+            user_agent: "t".into(),
+        };
+        let started = store
+            .start_session([9; 32], session, meta, None)
+            .await
+            .expect("write");
+        assert_eq!(started, crate::store::SessionStart::UserInactive);
+        assert!(store.live_session(&[9; 32], now).expect("read").is_none());
+    }
+
+    #[tokio::test]
+    async fn account_listing_reads_only_the_users_index_range() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir);
+        let now = crate::clock::now();
+        add_user(&store, "alice").await;
+        let (id, hash) = approved(&store, "ALICEAAA", "alice", now).await;
+        let t = tokens(now + 3600);
+        let out = store.redeem(id, hash, "cli".into(), now, t.clone()).await;
+        assert!(matches!(out, Ok(RedeemOutcome::Issued(_))), "{out:?}");
+        // Other users' grants, stored as bytes no build can decode, with index
+        // entries of their own (one user id being a prefix of alice's): a listing
+        // or revocation that touched any of them would fail with `Corrupt`.
+        store
+            .writer
+            .write(|t| {
+                let mut grants_table = t.open_table(GRANTS)?;
+                let mut index = t.open_table(GRANTS_BY_USER)?;
+                for (i, owner) in ["id-alic", "id-alicee", "id-bob", "i"].iter().enumerate() {
+                    let gid = [u8::try_from(i).unwrap_or(0) + 1; 16];
+                    grants_table.insert(gid.as_slice(), [99u8, 1, 2].as_slice())?;
+                    index.insert(grants::user_key(owner, &gid).as_slice(), ())?;
+                }
+                Ok(())
+            })
+            .await
+            .expect("seed");
+        let mine = store
+            .grants_of_user("id-alice")
+            .expect("only alice's range");
+        assert_eq!(mine.len(), 1);
+        assert_eq!(mine[0].id, t.grant_id);
+        let n = store
+            .revoke_user_grants("id-alice".into(), Some(t.grant_id), now)
+            .await
+            .expect("revoke one");
+        assert_eq!(n, 1);
+        // Someone else's grant id can't be revoked through alice's account.
+        let n = store
+            .revoke_user_grants("id-alice".into(), Some([3; 16]), now)
+            .await
+            .expect("revoke other");
+        assert_eq!(n, 0);
+        // The sweep deletes the revoked grant, its index entry and token records.
+        let stats = store.sweep(now).await.expect("sweep");
+        assert_eq!(stats.grants, 1);
+        assert!(store.grants_of_user("id-alice").expect("read").is_empty());
+        assert!(store.access_token(&t.jti).expect("read").is_none());
+        assert!(
+            store
+                .refresh_token(&t.refresh_id, &t.refresh_hash)
+                .expect("read")
+                .is_none()
+        );
+    }
+
+    fn dave_session(now: u64) -> (Session, crate::store::SessionMeta) {
+        let session = Session {
+            user_id: "id-dave".into(),
+            username: "dave".into(),
+            created_at: now,
+            expires_at: now + 60,
+        };
+        let meta = crate::store::SessionMeta {
+            user_id: "id-dave".into(),
+            created_at: now,
+            last_seen_at: now,
+            idle_secs: 60,
+            ip: "127.0.0.1".into(),
+            user_agent: "t".into(),
+        };
+        (session, meta)
+    }
+
+    #[tokio::test]
+    async fn an_older_database_gets_its_grant_index_at_open() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("authgate.redb");
+        let now = crate::clock::now();
+        let t = tokens(now + 3600);
+        {
+            let store = open(&dir);
+            add_user(&store, "dave").await;
+            let (id, hash) = approved(&store, "DAVEAAAA", "dave", now).await;
+            let out = store.redeem(id, hash, "cli".into(), now, t.clone()).await;
+            assert!(matches!(out, Ok(RedeemOutcome::Issued(_))), "{out:?}");
+            let (session, meta) = dave_session(now);
+            store
+                .start_session([5; 32], session, meta, None)
+                .await
+                .expect("session");
+            // Back to the earlier format: no indexes, no markers.
+            store
+                .writer
+                .write(|t| {
+                    t.delete_table(GRANTS_BY_USER)?;
+                    t.delete_table(super::super::tables::SESSIONS_BY_USER)?;
+                    t.open_table(META)?.remove("grant_indexes")?;
+                    t.open_table(META)?.remove("session_index")?;
+                    Ok(())
+                })
+                .await
+                .expect("downgrade");
+        }
+        let mut reopened = Store::open(&path, |_| {});
+        for _ in 0..100 {
+            if reopened.is_ok() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            reopened = Store::open(&path, |_| {});
+        }
+        let store = reopened.expect("reopens");
+        let mine = store.grants_of_user("id-dave").expect("read");
+        assert_eq!(mine.len(), 1, "the index was built at open");
+        assert_eq!(
+            store.sessions_of_user("id-dave", now).expect("read").len(),
+            1
+        );
+        let done = disable(&store, "dave").await;
+        assert_eq!((done.sessions, done.grants), (1, 1));
+        let stats = store.sweep(now).await.expect("sweep");
+        assert_eq!(stats.grants, 1);
+        assert!(store.access_token(&t.jti).expect("read").is_none());
+    }
+
+    #[tokio::test]
+    async fn a_refreshed_grant_outlives_its_first_sweep_entry() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir);
+        let now = crate::clock::now();
+        add_user(&store, "erin").await;
+        let (id, hash) = approved(&store, "ERINAAAA", "erin", now).await;
+        let first = tokens(now + 100);
+        let out = store
+            .redeem(id, hash, "cli".into(), now, first.clone())
+            .await;
+        assert!(matches!(out, Ok(RedeemOutcome::Issued(_))), "{out:?}");
+        let second = tokens(now + 1000);
+        let out = store
+            .rotate_refresh(
+                first.refresh_id,
+                first.refresh_hash,
+                "cli".into(),
+                now + 50,
+                second.clone(),
+            )
+            .await
+            .expect("rotate");
+        assert!(matches!(out, RotateOutcome::Rotated(_)), "{out:?}");
+        // The creation's entry comes due: the grant is alive, so it stays and its
+        // entry moves to its new expiry.
+        let stats = store.sweep(now + 200).await.expect("sweep");
+        assert_eq!(stats.grants, 0);
+        assert_eq!(store.grants_of_user("id-erin").expect("read").len(), 1);
+        let (_, g) = store
+            .refresh_token(&second.refresh_id, &second.refresh_hash)
+            .expect("read")
+            .expect("current token kept");
+        assert!(!g.revoked);
+        // Past it, the grant goes.
+        let stats = store.sweep(now + 1000).await.expect("sweep");
+        assert_eq!(stats.grants, 1);
+        assert!(store.grants_of_user("id-erin").expect("read").is_empty());
+    }
+
+    #[tokio::test]
+    async fn health_check_fails_once_the_writer_is_gone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = open(&dir);
+        store.check().expect("healthy");
+        // A writer that panics (here: an operation that panics in its thread).
+        let died = store
+            .writer
+            .write(|_| -> Result<(), StoreError> { panic!("test: the writer dies") })
+            .await;
+        assert!(matches!(died, Err(StoreError::WriterGone)), "{died:?}");
+        let mut failed = false;
+        for _ in 0..100 {
+            if store.check().is_err() {
+                failed = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(failed, "check() must fail without a writer");
     }
 }

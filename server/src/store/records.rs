@@ -12,6 +12,13 @@ use super::StoreError;
 pub trait Record: Serialize + DeserializeOwned {
     /// Bumped whenever the encoded shape changes.
     const VERSION: u8;
+
+    /// Decodes the postcard bytes of an earlier `version` of this record into the
+    /// current shape; `None` for a version this build cannot read.
+    fn upgrade(version: u8, bytes: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        let _ = (version, bytes);
+        None
+    }
 }
 
 /// Encodes a record as its version byte followed by postcard bytes.
@@ -32,10 +39,16 @@ pub fn decode<T: Record>(table: &str, bytes: &[u8]) -> Result<T, StoreError> {
                 reason: e.to_string(),
             })
         }
-        Some((&v, _)) => Err(StoreError::Corrupt {
-            table: table.to_string(),
-            reason: format!("unknown record version {v}"),
-        }),
+        Some((&v, rest)) => match T::upgrade(v, rest) {
+            Some(upgraded) => upgraded.map_err(|e| StoreError::Corrupt {
+                table: table.to_string(),
+                reason: e.to_string(),
+            }),
+            None => Err(StoreError::Corrupt {
+                table: table.to_string(),
+                reason: format!("unknown record version {v}"),
+            }),
+        },
         None => Err(StoreError::Corrupt {
             table: table.to_string(),
             reason: "empty record".into(),
@@ -83,9 +96,60 @@ pub struct Client {
     pub refresh_ttl: Option<u64>,
     /// Unix seconds.
     pub created_at: u64,
+    /// The audiences (`aud`) of the access tokens issued to this client, and for a
+    /// confidential client (a resource server) the audiences it answers to at
+    /// introspection. Empty: the server's default audience (`Settings.audience`).
+    pub audiences: Vec<String>,
 }
 impl Record for Client {
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
+
+    fn upgrade(version: u8, bytes: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        (version == 1).then(|| postcard::from_bytes::<ClientV1>(bytes).map(Client::from))
+    }
+}
+
+/// A client as version 1 stored it: before per-client audiences.
+#[derive(Deserialize)]
+struct ClientV1 {
+    id: String,
+    name: String,
+    secret_hash: Option<[u8; 32]>,
+    scopes: Vec<String>,
+    grant_types: Vec<String>,
+    disabled: bool,
+    access_ttl: Option<u64>,
+    refresh_ttl: Option<u64>,
+    created_at: u64,
+}
+
+impl From<ClientV1> for Client {
+    fn from(c: ClientV1) -> Self {
+        Client {
+            id: c.id,
+            name: c.name,
+            secret_hash: c.secret_hash,
+            scopes: c.scopes,
+            grant_types: c.grant_types,
+            disabled: c.disabled,
+            access_ttl: c.access_ttl,
+            refresh_ttl: c.refresh_ttl,
+            created_at: c.created_at,
+            audiences: Vec::new(),
+        }
+    }
+}
+
+impl Client {
+    /// The audiences this client's access tokens carry, or that it answers to as a
+    /// resource server: its own list, or the server's `default` when it has none.
+    pub fn audiences_or<'a>(&'a self, default: &'a str) -> Vec<&'a str> {
+        if self.audiences.is_empty() {
+            vec![default]
+        } else {
+            self.audiences.iter().map(String::as_str).collect()
+        }
+    }
 }
 
 /// Where a device authorization request stands.
@@ -168,9 +232,56 @@ pub struct Grant {
     pub revoked: bool,
     /// The device's IP at authorization.
     pub device_ip: String,
+    /// Key of the current refresh token's record, so deleting a dead grant deletes
+    /// it too (all zeros for a grant stored by version 1).
+    pub refresh_id: [u8; 16],
+    /// `jti` of the newest access token, deleted with the grant likewise (empty
+    /// for version 1). Older token records are inert once the grant is gone and
+    /// leave at their own expiry.
+    pub jti: String,
 }
 impl Record for Grant {
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
+
+    fn upgrade(version: u8, bytes: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        (version == 1).then(|| postcard::from_bytes::<GrantV1>(bytes).map(Grant::from))
+    }
+}
+
+/// A grant as version 1 stored it: without its current token keys.
+#[derive(Deserialize)]
+struct GrantV1 {
+    id: [u8; 16],
+    user_id: String,
+    username: String,
+    client_id: String,
+    scope: String,
+    created_at: u64,
+    last_refreshed_at: Option<u64>,
+    expires_at: u64,
+    current_refresh: [u8; 32],
+    revoked: bool,
+    device_ip: String,
+}
+
+impl From<GrantV1> for Grant {
+    fn from(g: GrantV1) -> Self {
+        Grant {
+            id: g.id,
+            user_id: g.user_id,
+            username: g.username,
+            client_id: g.client_id,
+            scope: g.scope,
+            created_at: g.created_at,
+            last_refreshed_at: g.last_refreshed_at,
+            expires_at: g.expires_at,
+            current_refresh: g.current_refresh,
+            revoked: g.revoked,
+            device_ip: g.device_ip,
+            refresh_id: [0; 16],
+            jti: String::new(),
+        }
+    }
 }
 
 /// A refresh token, keyed by the time-ordered id inside it.
@@ -317,6 +428,83 @@ mod tests {
             PollCheck::Approved { .. }
         ));
         assert_eq!(auth(approved).poll_check("c", 250), PollCheck::Expired);
+    }
+
+    #[test]
+    fn a_version_1_client_reads_as_one_without_audiences() {
+        #[derive(Serialize)]
+        struct V1<'a> {
+            id: &'a str,
+            name: &'a str,
+            secret_hash: Option<[u8; 32]>,
+            scopes: Vec<&'a str>,
+            grant_types: Vec<&'a str>,
+            disabled: bool,
+            access_ttl: Option<u64>,
+            refresh_ttl: Option<u64>,
+            created_at: u64,
+        }
+        let mut bytes = vec![1u8];
+        bytes.extend(
+            postcard::to_allocvec(&V1 {
+                id: "rs",
+                name: "RS",
+                secret_hash: Some([3; 32]),
+                scopes: vec!["read"],
+                grant_types: vec![],
+                disabled: false,
+                access_ttl: Some(60),
+                refresh_ttl: None,
+                created_at: 7,
+            })
+            .unwrap(),
+        );
+        let c: Client = decode("clients", &bytes).unwrap();
+        assert_eq!(c.id, "rs");
+        assert_eq!(c.access_ttl, Some(60));
+        assert!(c.audiences.is_empty());
+        assert_eq!(c.audiences_or("http://default"), vec!["http://default"]);
+        let again: Client = decode("clients", &encode(&c)).unwrap();
+        assert_eq!(again, c);
+    }
+
+    #[test]
+    fn a_version_1_grant_reads_without_token_keys() {
+        #[derive(Serialize)]
+        struct V1<'a> {
+            id: [u8; 16],
+            user_id: &'a str,
+            username: &'a str,
+            client_id: &'a str,
+            scope: &'a str,
+            created_at: u64,
+            last_refreshed_at: Option<u64>,
+            expires_at: u64,
+            current_refresh: [u8; 32],
+            revoked: bool,
+            device_ip: &'a str,
+        }
+        let mut bytes = vec![1u8];
+        bytes.extend(
+            postcard::to_allocvec(&V1 {
+                id: [4; 16],
+                user_id: "u",
+                username: "n",
+                client_id: "c",
+                scope: "read",
+                created_at: 1,
+                last_refreshed_at: Some(2),
+                expires_at: 3,
+                current_refresh: [5; 32],
+                revoked: true,
+                device_ip: "192.0.2.1",
+            })
+            .unwrap(),
+        );
+        let g: Grant = decode("grants", &bytes).unwrap();
+        assert_eq!((g.id, g.expires_at, g.revoked), ([4; 16], 3, true));
+        assert_eq!((g.refresh_id, g.jti.as_str()), ([0; 16], ""));
+        assert_eq!(decode::<Grant>("grants", &encode(&g)).unwrap(), g);
     }
 
     #[test]

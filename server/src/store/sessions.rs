@@ -11,7 +11,7 @@ use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use super::records::{Record, Session, User, decode};
-use super::tables::{SESSION_META, SESSIONS, USERS};
+use super::tables::{META, SESSION_META, SESSIONS, SESSIONS_BY_USER, USERS};
 use super::{Store, StoreError, Tx};
 
 /// What a session looks like to its owner, keyed by the session's cookie hash.
@@ -75,6 +75,113 @@ pub enum PasswordChange {
     UnknownUser,
 }
 
+/// Whether a sign-in got its session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionStart {
+    /// The session was recorded.
+    Started,
+    /// The user was disabled or deleted before the write: nothing was recorded,
+    /// so a cookie for it names no session. (A password check and a `user
+    /// disable` can race; the disable wins because this is checked in the write.)
+    UserInactive,
+}
+
+/// `META` key marking that `SESSIONS_BY_USER` was built for this database.
+const INDEX_BUILT: &str = "session_index";
+
+/// The `SESSIONS_BY_USER` key of a session.
+fn user_key(user_id: &str, hash: &[u8]) -> Vec<u8> {
+    let mut out = super::grants::user_prefix(user_id);
+    out.extend_from_slice(hash);
+    out
+}
+
+/// The cookie hashes of a user's sessions: one range read of the index.
+fn user_session_hashes(
+    index: &impl ReadableTable<&'static [u8], ()>,
+    user_id: &str,
+) -> Result<Vec<[u8; 32]>, StoreError> {
+    let prefix = super::grants::user_prefix(user_id);
+    let mut start = prefix.clone();
+    start.extend_from_slice(&[0; 32]);
+    let mut end = prefix.clone();
+    end.extend_from_slice(&[0xff; 32]);
+    let mut out = Vec::new();
+    for entry in index.range::<&[u8]>(start.as_slice()..=end.as_slice())? {
+        let (k, _) = entry?;
+        if let Some(h) = k
+            .value()
+            .get(prefix.len()..)
+            .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        {
+            out.push(h);
+        }
+    }
+    Ok(out)
+}
+
+/// Removes a session, its metadata and its index entry; returns whether it
+/// existed.
+pub(super) fn remove_session(tx: &Tx<'_>, hash: &[u8]) -> Result<bool, StoreError> {
+    let Some(session) = tx.get::<_, Session>(SESSIONS, hash)? else {
+        tx.remove(SESSION_META, hash)?;
+        return Ok(false);
+    };
+    tx.remove(SESSIONS, hash)?;
+    tx.remove(SESSION_META, hash)?;
+    unindex(tx.0, &session.user_id, hash)?;
+    Ok(true)
+}
+
+/// Removes the index entry of a session already removed from `SESSIONS`.
+pub(super) fn unindex(
+    t: &redb::WriteTransaction,
+    user_id: &str,
+    hash: &[u8],
+) -> Result<(), StoreError> {
+    t.open_table(SESSIONS_BY_USER)?
+        .remove(user_key(user_id, hash).as_slice())?;
+    Ok(())
+}
+
+/// Ends every session of `user_id` that `pick` selects (by hash), through the
+/// index; returns how many ended.
+pub(super) fn end_user_sessions_where(
+    tx: &Tx<'_>,
+    user_id: &str,
+    pick: impl Fn(&[u8; 32]) -> bool,
+) -> Result<usize, StoreError> {
+    let hashes = user_session_hashes(&tx.0.open_table(SESSIONS_BY_USER)?, user_id)?;
+    let mut n = 0;
+    for h in hashes.iter().filter(|h| pick(h)) {
+        n += usize::from(remove_session(tx, h)?);
+    }
+    Ok(n)
+}
+
+/// Builds `SESSIONS_BY_USER` once for a database written before it existed.
+pub fn build_index_once(db: &redb::Database) -> Result<(), StoreError> {
+    {
+        let txn = db.begin_read()?;
+        if txn.open_table(META)?.get(INDEX_BUILT)?.is_some() {
+            return Ok(());
+        }
+    }
+    let t = db.begin_write()?;
+    {
+        let sessions = t.open_table(SESSIONS)?;
+        let mut index = t.open_table(SESSIONS_BY_USER)?;
+        for entry in sessions.iter()? {
+            let (k, v) = entry?;
+            let s: Session = decode("sessions", v.value())?;
+            index.insert(user_key(&s.user_id, k.value()).as_slice(), ())?;
+        }
+    }
+    t.open_table(META)?.insert(INDEX_BUILT, [1u8].as_slice())?;
+    t.commit()?;
+    Ok(())
+}
+
 fn live(session: &Session, meta: Option<&SessionMeta>, now: u64) -> bool {
     session.expires_at > now && !meta.is_some_and(|m| m.idle_expired(now))
 }
@@ -82,22 +189,28 @@ fn live(session: &Session, meta: Option<&SessionMeta>, now: u64) -> bool {
 impl Store {
     /// Records a new sign-in: the session and its metadata in one transaction, and
     /// ends the browser's previous session (`replaces`) so every login gets a new id.
+    /// Only while the user is still enabled, checked in the same transaction.
     pub async fn start_session(
         &self,
         hash: [u8; 32],
         session: Session,
         meta: SessionMeta,
         replaces: Option<[u8; 32]>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<SessionStart, StoreError> {
         self.writer
             .write(move |t| {
                 let tx = Tx(t);
                 if let Some(old) = replaces {
-                    tx.remove(SESSIONS, old.as_slice())?;
-                    tx.remove(SESSION_META, old.as_slice())?;
+                    remove_session(&tx, old.as_slice())?;
+                }
+                if !super::ops::user_active(&tx, &session.user_id, &session.username)? {
+                    return Ok(SessionStart::UserInactive);
                 }
                 tx.put(SESSIONS, hash.as_slice(), &session)?;
-                tx.put(SESSION_META, hash.as_slice(), &meta)
+                tx.put(SESSION_META, hash.as_slice(), &meta)?;
+                t.open_table(SESSIONS_BY_USER)?
+                    .insert(user_key(&session.user_id, &hash).as_slice(), ())?;
+                Ok(SessionStart::Started)
             })
             .await
     }
@@ -155,12 +268,12 @@ impl Store {
         now: u64,
     ) -> Result<Vec<SessionInfo>, StoreError> {
         let txn = self.db.begin_read()?;
+        let hashes = user_session_hashes(&txn.open_table(SESSIONS_BY_USER)?, user_id)?;
         let sessions = txn.open_table(SESSIONS)?;
         let metas = txn.open_table(SESSION_META)?;
         let mut out = Vec::new();
-        for entry in sessions.iter()? {
-            let (k, v) = entry?;
-            let Ok(hash) = <[u8; 32]>::try_from(k.value()) else {
+        for hash in hashes {
+            let Some(v) = sessions.get(hash.as_slice())? else {
                 continue;
             };
             let session: Session = decode("sessions", v.value())?;
@@ -192,11 +305,7 @@ impl Store {
     /// Ends one session (sign-out), with its metadata.
     pub async fn end_session(&self, hash: [u8; 32]) -> Result<(), StoreError> {
         self.writer
-            .write(move |t| {
-                let tx = Tx(t);
-                tx.remove(SESSIONS, hash.as_slice())?;
-                tx.remove(SESSION_META, hash.as_slice())
-            })
+            .write(move |t| remove_session(&Tx(t), hash.as_slice()).map(|_| ()))
             .await
     }
 
@@ -239,29 +348,10 @@ impl Store {
 }
 
 fn end_sessions_in(tx: &Tx<'_>, user_id: &str, which: EndSessions) -> Result<usize, StoreError> {
-    let mut targets = Vec::new();
-    {
-        let table = tx.0.open_table(SESSIONS)?;
-        for entry in table.iter()? {
-            let (k, v) = entry?;
-            let Ok(hash) = <[u8; 32]>::try_from(k.value()) else {
-                continue;
-            };
-            let session: Session = decode("sessions", v.value())?;
-            let chosen = match which {
-                EndSessions::One(h) => h == hash,
-                EndSessions::AllExcept(h) => h != hash,
-            };
-            if chosen && session.user_id == user_id {
-                targets.push(hash);
-            }
-        }
-    }
-    for hash in &targets {
-        tx.remove(SESSIONS, hash.as_slice())?;
-        tx.remove(SESSION_META, hash.as_slice())?;
-    }
-    Ok(targets.len())
+    end_user_sessions_where(tx, user_id, |hash| match which {
+        EndSessions::One(h) => h == *hash,
+        EndSessions::AllExcept(h) => h != *hash,
+    })
 }
 
 /// Inside the sweep's transaction: removes sessions idle past their timeout, and
@@ -279,16 +369,21 @@ pub(super) fn sweep_session_meta(
                 return true;
             };
             if meta.idle_expired(now) {
-                idle.push(k.to_vec());
+                idle.push((k.to_vec(), meta.user_id));
                 return false;
             }
             sessions.get(k).map(|s| s.is_some()).unwrap_or(true)
         })?;
     }
-    let mut sessions = t.open_table(SESSIONS)?;
     let mut n = 0;
-    for k in idle {
-        n += usize::from(sessions.remove(k.as_slice())?.is_some());
+    {
+        let mut sessions = t.open_table(SESSIONS)?;
+        for (k, _) in &idle {
+            n += usize::from(sessions.remove(k.as_slice())?.is_some());
+        }
+    }
+    for (k, user_id) in &idle {
+        unindex(t, user_id, k)?;
     }
     Ok(n)
 }
@@ -296,10 +391,24 @@ pub(super) fn sweep_session_meta(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use redb::ReadableTableMetadata;
 
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = Store::open(&dir.path().join("t.redb"), |_| {}).expect("open");
+        // Sessions are recorded only for users that exist and are enabled.
+        for name in ["u1", "u2"] {
+            let user = User {
+                id: name.into(),
+                username: name.into(),
+                password_hash: String::new(),
+                disabled: false,
+                created_at: 1,
+            };
+            let t = store.db.begin_write().expect("write");
+            Tx(&t).put(USERS, name, &user).expect("user");
+            t.commit().expect("commit");
+        }
         (dir, store)
     }
 
@@ -385,5 +494,16 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(n, 0);
+        // The by-user index holds exactly the sessions left, after sign-outs and
+        // sweeps alike; a logout removes the entry too.
+        let count = |s: &Store| {
+            let r = s.db.begin_read().unwrap();
+            let n = r.open_table(SESSIONS).unwrap().len().unwrap();
+            let i = r.open_table(SESSIONS_BY_USER).unwrap().len().unwrap();
+            (n, i)
+        };
+        assert_eq!(count(&s), (1, 1));
+        s.end_session(a).await.unwrap();
+        assert_eq!(count(&s), (0, 0));
     }
 }

@@ -16,6 +16,10 @@ pub const CLIENTS: TableDefinition<&str, &[u8]> = TableDefinition::new("clients"
 pub const DEVICE_CODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("device_requests");
 /// grant id → [`super::Grant`].
 pub const GRANTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("grants");
+/// `grants::user_key(user_id, grant_id)` → nothing: a user's grants, so the
+/// account page, revoking and disabling read one user's range instead of every
+/// grant. Written with the grant, removed when the grant is deleted.
+pub const GRANTS_BY_USER: TableDefinition<&[u8], ()> = TableDefinition::new("grants_by_user");
 /// Refresh token id (the key inside the token) → [`super::RefreshToken`].
 pub const REFRESH_TOKENS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("refresh_keys");
 /// jti (time-ordered) → [`super::AccessToken`].
@@ -35,6 +39,10 @@ pub const RETIRED: [&str; 4] = [
 ];
 /// SHA-256(session cookie) → [`super::Session`].
 pub const SESSIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sessions");
+/// `grants::user_key`-style key (user id, then the 32-byte session hash) →
+/// nothing: a user's browser sessions, so the account page and signing out read
+/// one user's range instead of every session.
+pub const SESSIONS_BY_USER: TableDefinition<&[u8], ()> = TableDefinition::new("sessions_by_user");
 /// Server-wide settings and secrets (schema version, CSRF key).
 pub const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 /// SHA-256(session cookie) → `sessions::SessionMeta`: where and when a browser

@@ -7,6 +7,7 @@
 //! single fsync covers hundreds of requests; when idle a lone write commits at once.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 
 use redb::{Database, WriteTransaction};
@@ -27,6 +28,19 @@ type Job = Box<dyn FnOnce(&WriteTransaction) -> (bool, Reply) + Send>;
 #[derive(Clone)]
 pub struct Writer {
     jobs: Sender<Job>,
+    /// Set by the writer thread while it runs; cleared when it ends for any reason
+    /// (a panic included), so `/health` can tell a server that can no longer write.
+    alive: Arc<AtomicBool>,
+}
+
+/// Clears the liveness flag when the writer thread's loop ends, by return or by
+/// unwinding.
+struct AliveGuard(Arc<AtomicBool>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 /// Statistics of one committed batch, for metrics and tests.
@@ -43,12 +57,26 @@ impl Writer {
     /// after finishing what was queued.
     pub fn start(db: Arc<Database>, on_batch: impl Fn(BatchStats) + Send + 'static) -> Self {
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let alive = Arc::new(AtomicBool::new(true));
+        let guard = AliveGuard(alive.clone());
         std::thread::Builder::new()
             .name("authgate-db-writer".into())
-            .spawn(move || run(&db, &rx, &on_batch))
+            .spawn(move || {
+                let _guard = guard;
+                run(&db, &rx, &on_batch);
+            })
             .map(|_| ())
-            .unwrap_or_else(|e| tracing::error!("cannot start the database writer: {e}"));
-        Writer { jobs }
+            .unwrap_or_else(|e| {
+                // The closure (and the guard in it) was dropped: `alive` is false.
+                tracing::error!("cannot start the database writer: {e}");
+            });
+        Writer { jobs, alive }
+    }
+
+    /// Whether the writer thread is still running: false once it has stopped or
+    /// panicked, when every write would fail with [`StoreError::WriterGone`].
+    pub fn is_alive(&self) -> bool {
+        self.alive.load(Ordering::SeqCst)
     }
 
     /// Runs `op` in the next group-committed transaction and returns its result once

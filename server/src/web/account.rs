@@ -135,7 +135,7 @@ pub async fn revoke(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
     };
     let n = state
         .store
-        .revoke_user_grants(session.user_id.clone(), target)
+        .revoke_user_grants(session.user_id.clone(), target, now)
         .await?;
     tracing::info!(user = %session.username, revoked = n, "grants revoked from the account page");
     crate::events::grants_revoked(state, &session.username, n);

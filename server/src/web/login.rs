@@ -14,7 +14,7 @@ use crate::http::response::{self, Resp, set_cookie};
 use crate::names::is_valid_name;
 use crate::secrets::{random_token, sha256};
 use crate::state::AppState;
-use crate::store::{Session, SessionMeta, User};
+use crate::store::{Session, SessionMeta, SessionStart, User};
 use crate::views::{LoginPage, MessagePage};
 use crate::web::attempt::{PasswordAttempt, Purpose};
 
@@ -146,7 +146,7 @@ async fn signed_in(
     now: u64,
 ) -> Result<Resp, PageError> {
     let secret = random_token();
-    state
+    let started = state
         .store
         .start_session(
             sha256(secret.as_bytes()),
@@ -167,6 +167,19 @@ async fn signed_in(
             browser.session_hash,
         )
         .await?;
+    if started == SessionStart::UserInactive {
+        // A `user disable` won the race against this password check.
+        tracing::info!(%ip, "sign-in refused: the account was disabled meanwhile");
+        let status = StatusCode::UNAUTHORIZED;
+        return Ok(login_form(
+            state,
+            browser,
+            status,
+            next,
+            &user.username,
+            Some(WRONG),
+        ));
+    }
     tracing::info!(user = %user.username, %ip, "signed in");
     crate::events::login_ok(state, &user.username, ip);
     let mut resp = response::see_other(next);

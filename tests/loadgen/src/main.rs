@@ -13,6 +13,16 @@
 //! approve in a logged-in browser session → token); refreshes; introspections.
 //! Every scenario keeps `--connections` keep-alive connections busy for
 //! `--duration` seconds after a warm-up, or paces them to `--rate` requests/s.
+//!
+//! The `account` scenario (not in the default list) measures one person's account
+//! page and device revocations while the database holds `--seed-grants` grants of
+//! other users, written before the server starts by the `seed_grants` example:
+//!
+//! ```sh
+//! cargo build --release -p authgate-server -p authgate-loadgen --bins --example seed_grants
+//! target/release/loadgen --scenarios account --seed-grants 100000 --connections 4 \
+//!     --duration 5 --account-grants 100
+//! ```
 
 mod conn;
 mod hist;
@@ -78,7 +88,20 @@ struct Args {
     /// Device codes created (and left pending) for the polling scenario.
     #[arg(long, default_value_t = 100_000)]
     codes: usize,
-    /// Comma-separated scenarios: device-auth, poll, flow, refresh, introspect, soak.
+    /// Grants of other users written into the fresh data directory before the
+    /// server starts (the `account` scenario's background).
+    #[arg(long, default_value_t = 0)]
+    seed_grants: usize,
+    /// The `seed_grants` example binary (default: `examples/seed_grants` next to
+    /// this binary).
+    #[arg(long)]
+    seed_bin: Option<PathBuf>,
+    /// Devices the `account` scenario's user approves (listed on the page, then
+    /// revoked one by one).
+    #[arg(long, default_value_t = 20)]
+    account_grants: usize,
+    /// Comma-separated scenarios: device-auth, poll, flow, refresh, introspect, soak,
+    /// account.
     #[arg(
         long,
         default_value = "device-auth,poll,flow,refresh,introspect",
@@ -155,6 +178,8 @@ enum Work {
     Flow { browser: Arc<BrowserSession> },
     /// `refresh_token` grant; each worker rotates its own tokens.
     Refresh,
+    /// `GET /account` in a logged-in browser session.
+    Account { browser: Arc<BrowserSession> },
     /// `POST /oauth/introspect` of the next token in a shared rotation.
     Introspect {
         bodies: Arc<Vec<Bytes>>,
@@ -371,6 +396,22 @@ async fn op(
             let j: TokensJson = serde_json::from_slice(&a.body).map_err(|e| e.to_string())?;
             own[slot] = j.refresh_token.to_string();
             Ok(())
+        }
+        Work::Account { browser } => {
+            let a = timed(
+                conn,
+                t,
+                Method::GET,
+                "/account",
+                None,
+                &[(COOKIE, &browser.cookie)],
+            )
+            .await?;
+            if a.status == 200 && contains(&a.body, b"name=\"grant\"") {
+                Ok(())
+            } else {
+                Err(bad("account page", &a))
+            }
         }
         Work::Introspect { bodies, next, auth } => {
             let i = next.fetch_add(1, Ordering::Relaxed) % bodies.len();
@@ -715,7 +756,16 @@ async fn run(args: Args) -> Result<u64, String> {
                 "10000000".to_string(),
             ];
             extra.extend(args.server_args.iter().cloned());
-            Server::start(&bin, &parent, ADMIN_PASSWORD, &extra)?
+            let seed = match args.seed_grants {
+                0 => None,
+                n => Some((
+                    args.seed_bin
+                        .clone()
+                        .unwrap_or_else(|| bin.with_file_name("examples").join("seed_grants")),
+                    n,
+                )),
+            };
+            Server::start(&bin, &parent, ADMIN_PASSWORD, &extra, seed)?
         }
     };
     let binary_bytes = if args.target.is_none() {
@@ -866,6 +916,13 @@ async fn run(args: Args) -> Result<u64, String> {
         rows.push(row);
     }
 
+    if wants("account") {
+        let (page, revokes) = account(&ctx).await?;
+        total_errors += page.errors + revokes.errors;
+        rows.push(page);
+        rows.push(revokes);
+    }
+
     let mut soak_rss = Vec::new();
     if wants("soak") {
         let b = browser.clone().ok_or("no browser session")?;
@@ -930,6 +987,119 @@ async fn run(args: Args) -> Result<u64, String> {
         std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(total_errors)
+}
+
+/// The `account` scenario: the user approves `--account-grants` devices, then
+/// `GET /account` is measured like any scenario, then every device is revoked on
+/// the page, one `POST /account/revoke` at a time, each timed.
+async fn account(ctx: &Ctx) -> Result<(Row, Row), String> {
+    let a = &ctx.args;
+    let browser = Arc::new(login(ctx.addr, &a.admin_password).await?);
+    let mut conn = Conn::new(ctx.addr);
+    let mut t = Tally::default();
+    let flow = Work::Flow {
+        browser: browser.clone(),
+    };
+    for i in 0..a.account_grants {
+        op(&mut conn, &flow, &mut t, &mut [], i).await?;
+    }
+    let work = Work::Account {
+        browser: browser.clone(),
+    };
+    let (mut page, _, _) = ctx.measure("account page", &work, vec![], a.duration).await;
+    page.note = format!(
+        "{} devices of this user, {} grants of other users",
+        a.account_grants, a.seed_grants
+    );
+    let html = conn
+        .send(
+            Method::GET,
+            Uri::from_static("/account"),
+            None,
+            &[(COOKIE, &browser.cookie)],
+            false,
+        )
+        .await
+        .map_err(|e| e.0)?;
+    let ids = grant_ids(&html.body);
+    let mut revokes = Tally::default();
+    let before = ctx.server.sample();
+    let started = Instant::now();
+    for id in &ids {
+        let body = form(&[("csrf_token", &browser.csrf), ("grant", id)]);
+        let r = timed(
+            &mut conn,
+            &mut revokes,
+            Method::POST,
+            "/account/revoke",
+            Some(body),
+            &[(COOKIE, &browser.cookie)],
+        )
+        .await?;
+        if r.status == 303 {
+            revokes.ops += 1;
+        } else {
+            revokes.errors += 1;
+            if revokes.first_errors.len() < 3 {
+                revokes.first_errors.push(bad("revoke", &r));
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_between(before, ctx.server.sample());
+    let row = Row {
+        scenario: "account revoke (one device)".into(),
+        ops_per_sec: (revokes.ops as f64 / elapsed).round(),
+        requests_per_sec: (revokes.requests as f64 / elapsed).round(),
+        p50_ms: ms(revokes.req.quantile(0.5)),
+        p99_ms: ms(revokes.req.quantile(0.99)),
+        max_ms: ms(revokes.req.max()),
+        op_p50_ms: ms(revokes.req.quantile(0.5)),
+        op_p99_ms: ms(revokes.req.quantile(0.99)),
+        operations: revokes.ops,
+        errors: revokes.errors,
+        server_cpu_cores: (cpu / elapsed * 100.0).round() / 100.0,
+        server_cpu_us_per_op: (cpu * 1e6 / revokes.ops.max(1) as f64).round(),
+        client_cpu_us_per_op: f64::NAN,
+        server_rss_mib: ctx
+            .server
+            .sample()
+            .map(|s| mib(s.rss_kib))
+            .unwrap_or(f64::NAN),
+        server_peak_rss_mib: ctx
+            .server
+            .sample()
+            .map(|s| mib(s.hwm_kib))
+            .unwrap_or(f64::NAN),
+        note: format!(
+            "{} revocations, one connection, one at a time, {} grants of other users{}",
+            ids.len(),
+            a.seed_grants,
+            if revokes.first_errors.is_empty() {
+                String::new()
+            } else {
+                format!("; errors e.g. {:?}", revokes.first_errors)
+            }
+        ),
+    };
+    eprintln!(
+        "  account revoke: p50 {} ms, p99 {} ms, errors {}",
+        row.p50_ms, row.p99_ms, row.errors
+    );
+    Ok((page, row))
+}
+
+/// The grant ids of the revoke forms on an account page (not the `all` one).
+fn grant_ids(body: &[u8]) -> Vec<String> {
+    const MARK: &str = r#"name="grant" value=""#;
+    let html = String::from_utf8_lossy(body);
+    html.match_indices(MARK)
+        .filter_map(|(at, _)| {
+            let rest = &html[at + MARK.len()..];
+            let id = &rest[..rest.find('"')?];
+            (id != "all").then(|| id.to_string())
+        })
+        .collect()
 }
 
 fn print_table(r: &Report) {

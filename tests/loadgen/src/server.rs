@@ -73,6 +73,7 @@ impl Server {
         parent: &Path,
         admin_password: &str,
         extra_args: &[String],
+        seed: Option<(PathBuf, usize)>,
     ) -> Result<Server, String> {
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -99,6 +100,20 @@ impl Server {
                     String::from_utf8_lossy(&add.stderr)
                 )
             })?;
+        if let Some((seed_bin, n)) = seed {
+            let out = Command::new(&seed_bin)
+                .arg(&dir)
+                .arg(n.to_string())
+                .output()
+                .map_err(|e| format!("{}: {e}", seed_bin.display()))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "seeding failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                ));
+            }
+            eprintln!("  {}", String::from_utf8_lossy(&out.stdout).trim());
+        }
         // The first run hashes the admin password with argon2 (19 MiB), which the
         // allocator keeps; start once to bootstrap, then again for a clean process.
         let (mut first, _) = spawn_serve(bin, &dir, admin_password, extra_args)?;
