@@ -1066,13 +1066,15 @@ impl Browser {
         )
     }
 
-    /// Logs in; panics unless the server answers `303` and sets `authgate_session`.
+    /// Logs in; panics unless the server answers `303` and sets `authgate_session`
+    /// (`__Host-authgate_session` under an https base URL).
     #[track_caller]
     pub fn login(&mut self, user: &str, password: &str) {
         let r = self.try_login(user, password);
         assert_eq!(r.status, 303, "login failed: {}", r.text());
         assert!(
-            self.cookies.contains_key("authgate_session"),
+            self.cookies.contains_key("authgate_session")
+                || self.cookies.contains_key("__Host-authgate_session"),
             "login set no authgate_session cookie; cookies: {:?}",
             self.cookies
         );

@@ -361,7 +361,7 @@ fn next_never_leaves_the_site() {
             ("next", "/%09/evil.example/x"),
         ],
     );
-    assert_eq!(r.header("location").as_deref(), Some("/device"));
+    assert_eq!(r.header("location").as_deref(), Some("/account"));
 }
 
 /// A legitimate `next` survives the trip: signed-out `/device?user_code=…` →

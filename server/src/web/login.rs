@@ -22,7 +22,7 @@ use crate::web::attempt::{PasswordAttempt, Purpose};
 const WRONG: &str = "Wrong user name or password.";
 
 /// Where a login goes when `next` is absent or refused.
-const DEFAULT_NEXT: &str = "/device";
+const DEFAULT_NEXT: &str = "/account";
 /// Longest `next` followed; real ones are a path and a user code.
 const NEXT_LIMIT: usize = 512;
 
@@ -261,9 +261,12 @@ mod tests {
             "/é",
             "",
         ] {
-            assert_eq!(safe_next(Some(bad)), "/device", "{bad:?}");
+            assert_eq!(safe_next(Some(bad)), DEFAULT_NEXT, "{bad:?}");
         }
-        assert_eq!(safe_next(Some(&format!("/{}", "a".repeat(600)))), "/device");
-        assert_eq!(safe_next(None), "/device");
+        assert_eq!(
+            safe_next(Some(&format!("/{}", "a".repeat(600)))),
+            DEFAULT_NEXT
+        );
+        assert_eq!(safe_next(None), DEFAULT_NEXT);
     }
 }
