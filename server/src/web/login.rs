@@ -230,7 +230,7 @@ pub async fn logout(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
 
 #[cfg(test)]
 mod tests {
-    use super::safe_next;
+    use super::{DEFAULT_NEXT, safe_next};
 
     #[test]
     fn next_stays_on_this_site() {
