@@ -277,10 +277,20 @@ async fn timed(
     body: Option<Bytes>,
     headers: &[(HeaderName, &HeaderValue)],
 ) -> Result<Answer, String> {
+    timed_uri(conn, t, method, Uri::from_static(path), body, headers).await
+}
+
+/// [`timed`] for a URI built at run time.
+async fn timed_uri(
+    conn: &mut Conn,
+    t: &mut Tally,
+    method: Method,
+    uri: Uri,
+    body: Option<Bytes>,
+    headers: &[(HeaderName, &HeaderValue)],
+) -> Result<Answer, String> {
     let start = Instant::now();
-    let r = conn
-        .send(method, Uri::from_static(path), body, headers, false)
-        .await;
+    let r = conn.send(method, uri, body, headers, false).await;
     t.req.record(start.elapsed().as_micros() as u64);
     t.requests += 1;
     r.map_err(|e| e.0)
@@ -351,10 +361,32 @@ async fn op(
             if !(a.status == 400 && contains(&a.body, b"\"authorization_pending\"")) {
                 return Err(bad("first poll", &a));
             }
+            // The person opens the device's link: the consent page carries the
+            // binding (`request`, `consent`) that the Approve button must send back.
+            let page_uri: Uri = format!("/device?user_code={uc}")
+                .parse()
+                .map_err(|e: hyper::http::uri::InvalidUri| e.to_string())?;
+            let page = timed_uri(
+                conn,
+                t,
+                Method::GET,
+                page_uri,
+                None,
+                &[(COOKIE, &browser.cookie)],
+            )
+            .await?;
+            if page.status != 200 {
+                return Err(bad("consent page", &page));
+            }
+            let request = hidden_input(&page.body, "request")?;
+            let binding = hidden_input(&page.body, "consent")?;
+            let shown_code = hidden_input(&page.body, "user_code")?;
             let consent = form(&[
-                ("user_code", &uc),
+                ("user_code", &shown_code),
                 ("decision", "approve"),
                 ("csrf_token", &browser.csrf),
+                ("request", &request),
+                ("consent", &binding),
             ]);
             let a = timed(
                 conn,
@@ -987,6 +1019,22 @@ async fn run(args: Args) -> Result<u64, String> {
         std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))?;
     }
     Ok(total_errors)
+}
+
+/// The value of `<input type="hidden" name="NAME" value="…">` in a page.
+fn hidden_input(body: &Bytes, name: &str) -> Result<String, String> {
+    let mark = format!(r#"<input type="hidden" name="{name}" value=""#);
+    let html = String::from_utf8_lossy(body);
+    let start = html
+        .find(&mark)
+        .ok_or_else(|| format!("no {name} input in page"))?
+        + mark.len();
+    let len = html[start..]
+        .find('"')
+        .ok_or_else(|| format!("unterminated {name} input"))?;
+    Ok(html[start..start + len]
+        .replace("&#x3D;", "=")
+        .replace("&amp;", "&"))
 }
 
 /// The `account` scenario: the user approves `--account-grants` devices, then
