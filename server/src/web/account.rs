@@ -5,8 +5,9 @@ use askama::Template;
 use std::net::IpAddr;
 
 use hyper::Request;
+
+use crate::http::body::RequestBody;
 use hyper::StatusCode;
-use hyper::body::Incoming;
 
 use super::attempt::{PasswordAttempt, Purpose};
 use super::session::Browser;
@@ -40,7 +41,11 @@ const NOTICES: &[(&str, &str)] = &[
 ];
 
 /// `GET /account`.
-pub fn page(state: &AppState, req: &Request<Incoming>, now: u64) -> Result<Resp, PageError> {
+pub fn page<B: RequestBody>(
+    state: &AppState,
+    req: &Request<B>,
+    now: u64,
+) -> Result<Resp, PageError> {
     let browser = Browser::from_headers(state, req.headers(), now)?;
     let Some(session) = &browser.session else {
         return Ok(to_login("/account"));
@@ -121,7 +126,11 @@ fn bad(heading: &'static str, text: &'static str) -> PageError {
 
 /// `POST /account/revoke` with `grant` = a grant id or `all`: stops refreshes and
 /// makes the grant's access tokens inactive at introspection.
-pub async fn revoke(state: &AppState, req: Request<Incoming>, now: u64) -> Result<Resp, PageError> {
+pub async fn revoke<B: RequestBody>(
+    state: &AppState,
+    req: Request<B>,
+    now: u64,
+) -> Result<Resp, PageError> {
     let (browser, form) = read_post(state, req, now).await?;
     let Some(session) = browser.session else {
         return Ok(to_login("/account"));
@@ -147,9 +156,9 @@ pub async fn revoke(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
 
 /// `POST /account/sessions` with `session` = a session id or `others`: signs that
 /// browser (or every other browser of this user) out.
-pub async fn sign_out(
+pub async fn sign_out<B: RequestBody>(
     state: &AppState,
-    req: Request<Incoming>,
+    req: Request<B>,
     now: u64,
 ) -> Result<Resp, PageError> {
     let (browser, form) = read_post(state, req, now).await?;
@@ -178,9 +187,9 @@ pub async fn sign_out(
 }
 
 /// `GET /account/password`.
-pub fn password_page(
+pub fn password_page<B: RequestBody>(
     state: &AppState,
-    req: &Request<Incoming>,
+    req: &Request<B>,
     now: u64,
 ) -> Result<Resp, PageError> {
     let browser = Browser::from_headers(state, req.headers(), now)?;
@@ -210,9 +219,9 @@ fn password_form(
 /// `confirm_password`): checks the current password (counted like a failed sign-in
 /// when wrong), hashes the new one with argon2id off the async workers, and signs
 /// every other browser out.
-pub async fn change_password(
+pub async fn change_password<B: RequestBody>(
     state: &AppState,
-    req: Request<Incoming>,
+    req: Request<B>,
     ip: IpAddr,
     now: u64,
 ) -> Result<Resp, PageError> {

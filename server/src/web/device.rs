@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use authgate_proto::{UserCode, UserCodeError};
 use hyper::Request;
+
+use crate::http::body::RequestBody;
 use hyper::StatusCode;
-use hyper::body::Incoming;
 
 use super::session::Browser;
 use super::{PageError, guess, query, read_post, retry_after, to_login};
@@ -22,9 +23,9 @@ use crate::views::{ConsentPage, DevicePage, MessagePage, ResultPage, ago, when};
 
 /// `GET /device[?user_code=…]`: the code form, or straight to consent when the link
 /// (or QR code) carried a valid code.
-pub fn page(
+pub fn page<B: RequestBody>(
     state: &AppState,
-    req: &Request<Incoming>,
+    req: &Request<B>,
     ip: IpAddr,
     now: u64,
 ) -> Result<Resp, PageError> {
@@ -44,9 +45,9 @@ pub fn page(
 }
 
 /// `POST /device`: looks up a typed code.
-pub async fn submit(
+pub async fn submit<B: RequestBody>(
     state: &AppState,
-    req: Request<Incoming>,
+    req: Request<B>,
     ip: IpAddr,
     now: u64,
 ) -> Result<Resp, PageError> {
@@ -228,9 +229,9 @@ fn consent_page(
 /// request and code; anything else is refused *before* any lookup and counted as a
 /// wrong code (RFC 8628 §5.1), so this endpoint can only answer requests the
 /// browser was shown through the throttled code entry.
-pub async fn decide(
+pub async fn decide<B: RequestBody>(
     state: &AppState,
-    req: Request<Incoming>,
+    req: Request<B>,
     ip: IpAddr,
     now: u64,
 ) -> Result<Resp, PageError> {

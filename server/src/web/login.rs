@@ -5,8 +5,9 @@ use percent_encoding::percent_decode_str;
 use std::net::IpAddr;
 
 use hyper::Request;
+
+use crate::http::body::RequestBody;
 use hyper::StatusCode;
-use hyper::body::Incoming;
 
 use super::session::{Browser, IDLE_TIMEOUT_SECS, cookie_string, session_cookie};
 use super::{PageError, query, read_post, retry_after, user_agent};
@@ -56,7 +57,11 @@ fn is_local_path(b: &[u8], allowed: impl Fn(u8) -> bool) -> bool {
 }
 
 /// `GET /login`.
-pub fn page(state: &AppState, req: &Request<Incoming>, now: u64) -> Result<Resp, PageError> {
+pub fn page<B: RequestBody>(
+    state: &AppState,
+    req: &Request<B>,
+    now: u64,
+) -> Result<Resp, PageError> {
     let browser = Browser::from_headers(state, req.headers(), now)?;
     let q = query(req);
     let next = safe_next(q.get("next"));
@@ -94,9 +99,9 @@ fn login_form(
 /// down, not the owner signing in from a clean address. Every attempt is counted
 /// *before* its hash runs and given back only when it succeeds, so neither
 /// concurrency nor hanging up escapes the count (see [`crate::password`]).
-pub async fn submit(
+pub async fn submit<B: RequestBody>(
     state: &AppState,
-    req: Request<Incoming>,
+    req: Request<B>,
     ip: IpAddr,
     now: u64,
 ) -> Result<Resp, PageError> {
@@ -197,7 +202,11 @@ async fn signed_in(
 }
 
 /// `GET /logout`: a page with the sign-out button (sign-out is a POST with CSRF).
-pub fn logout_page(state: &AppState, req: &Request<Incoming>, now: u64) -> Result<Resp, PageError> {
+pub fn logout_page<B: RequestBody>(
+    state: &AppState,
+    req: &Request<B>,
+    now: u64,
+) -> Result<Resp, PageError> {
     let browser = Browser::from_headers(state, req.headers(), now)?;
     let Some(session) = &browser.session else {
         return Ok(response::see_other("/login"));
@@ -215,7 +224,11 @@ pub fn logout_page(state: &AppState, req: &Request<Incoming>, now: u64) -> Resul
 }
 
 /// `POST /logout`: ends the session on the server and clears the cookie.
-pub async fn logout(state: &AppState, req: Request<Incoming>, now: u64) -> Result<Resp, PageError> {
+pub async fn logout<B: RequestBody>(
+    state: &AppState,
+    req: Request<B>,
+    now: u64,
+) -> Result<Resp, PageError> {
     let (browser, _) = read_post(state, req, now).await?;
     if let Some(h) = browser.session_hash {
         state.store.end_session(h).await?;

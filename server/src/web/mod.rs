@@ -12,10 +12,9 @@ pub mod session;
 use askama::Template;
 use hyper::Request;
 use hyper::StatusCode;
-use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 
-use crate::http::body::{BodyError, FORM_LIMIT, is_form, read_limited};
+use crate::http::body::{BodyError, FORM_LIMIT, RequestBody, is_form, read_limited};
 use crate::http::form::Form;
 use crate::http::response::{self, Resp};
 use crate::state::AppState;
@@ -42,6 +41,15 @@ impl PageError {
             heading,
             text: text.into(),
         }
+    }
+
+    /// The page for an address nothing answers.
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "Not found",
+            "There is no page at this address.",
+        )
     }
 
     /// The CSRF failure page.
@@ -97,9 +105,9 @@ pub fn html_or_error(status: StatusCode, rendered: askama::Result<String>) -> Re
 }
 
 /// A page's form POST: the browser, the form, and the checked CSRF token.
-pub async fn read_post(
+pub async fn read_post<B: RequestBody>(
     state: &AppState,
-    req: Request<Incoming>,
+    req: Request<B>,
     now: u64,
 ) -> Result<(Browser, Form), PageError> {
     let (parts, body) = req.into_parts();
@@ -144,7 +152,7 @@ pub async fn read_post(
 }
 
 /// Reads the query string of a GET as a form.
-pub fn query(req: &Request<Incoming>) -> Form {
+pub fn query<B: RequestBody>(req: &Request<B>) -> Form {
     Form::parse(req.uri().query().unwrap_or("").as_bytes()).unwrap_or_default()
 }
 
