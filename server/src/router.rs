@@ -418,3 +418,6 @@ mod tests {
         assert!(is_api(paths::METADATA) && is_api("/oauth/nope") && !is_api("/health"));
     }
 }
+
+#[cfg(test)]
+mod inprocess;
