@@ -8,6 +8,7 @@ use hyper::header::{HeaderValue, RETRY_AFTER};
 
 use super::client_auth::authenticate;
 use super::error::OAuthError;
+use super::grant_type::GrantType;
 use super::{OAuthRequest, split_scope};
 use crate::http::response::{self, Resp};
 use crate::secrets::{fill_random, keyed_token, sha256, time_ordered_id};
@@ -75,7 +76,7 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
     state.throttles.device_auth_ip.hit(&ip_key, Instant::now());
 
     let client = authenticate(state, &req.headers, &req.form)?.client;
-    if !client.grant_types.iter().any(|g| g == "device_code") {
+    if !GrantType::DeviceCode.allowed_for(&client) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
             "this client may not use the device flow",

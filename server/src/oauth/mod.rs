@@ -7,6 +7,7 @@ pub mod client_auth;
 pub mod device_authorization;
 mod device_grant;
 pub mod error;
+pub mod grant_type;
 pub mod introspect;
 mod issue;
 pub mod metadata;
