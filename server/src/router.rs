@@ -345,7 +345,7 @@ fn call_plain(plain: Plain, state: &AppState) -> Resp {
             "text/plain; version=0.0.4; charset=utf-8",
             metrics::get().render(),
         ),
-        Plain::Metrics => PageError::not_found().into_response(),
+        Plain::Metrics => PageError::NotFound.into_response(),
         Plain::Style => response::asset(
             "text/css; charset=utf-8",
             include_bytes!("../assets/style.css"),
@@ -358,19 +358,14 @@ fn call_plain(plain: Plain, state: &AppState) -> Resp {
 /// method.
 fn refused(path: &str) -> Resp {
     let Some(allow) = allowed(path) else {
-        return PageError::not_found().into_response();
+        return PageError::NotFound.into_response();
     };
     let mut resp = if is_api(path) {
         let mut e = OAuthError::invalid_request(format!("use {allow} on this endpoint"));
         e.status = Some(StatusCode::METHOD_NOT_ALLOWED);
         e.into_response()
     } else {
-        PageError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Not allowed",
-            format!("This address accepts {allow} only."),
-        )
-        .into_response()
+        PageError::MethodNotAllowed(allow.clone()).into_response()
     };
     if let Ok(v) = HeaderValue::from_str(&allow) {
         resp.headers_mut().insert(ALLOW, v);
@@ -386,7 +381,7 @@ fn too_long(path: &str) -> Resp {
         e.status = Some(StatusCode::URI_TOO_LONG);
         e.into_response()
     } else {
-        PageError::new(StatusCode::URI_TOO_LONG, "Address too long", text).into_response()
+        PageError::UriTooLong(QUERY_LIMIT).into_response()
     }
 }
 

@@ -120,10 +120,6 @@ pub fn page<B: RequestBody>(
     }))
 }
 
-fn bad(heading: &'static str, text: &'static str) -> PageError {
-    PageError::new(StatusCode::BAD_REQUEST, heading, text)
-}
-
 /// `POST /account/revoke` with `grant` = a grant id or `all`: stops refreshes and
 /// makes the grant's access tokens inactive at introspection.
 pub async fn revoke<B: RequestBody>(
@@ -137,10 +133,8 @@ pub async fn revoke<B: RequestBody>(
     };
     let target = match form.get("grant") {
         Some("all") => None,
-        Some(id) => Some(
-            unhex::<16>(id).ok_or_else(|| bad("Unknown device", "That device was not found."))?,
-        ),
-        None => return Err(bad("Unknown device", "No device was chosen.")),
+        Some(id) => Some(unhex::<16>(id).ok_or(PageError::UnknownDevice)?),
+        None => return Err(PageError::NoDevice),
     };
     let n = state
         .store
@@ -167,10 +161,8 @@ pub async fn sign_out<B: RequestBody>(
     };
     let which = match form.get("session") {
         Some("others") => EndSessions::AllExcept(mine),
-        Some(id) => EndSessions::One(
-            unhex::<32>(id).ok_or_else(|| bad("Unknown session", "That session was not found."))?,
-        ),
-        None => return Err(bad("Unknown session", "No session was chosen.")),
+        Some(id) => EndSessions::One(unhex::<32>(id).ok_or(PageError::UnknownSession)?),
+        None => return Err(PageError::NoSession),
     };
     let n = state
         .store
@@ -271,11 +263,7 @@ pub async fn change_password<B: RequestBody>(
         );
     }
     let Some(new_hash) = state.passwords.hash(new).await else {
-        return Err(PageError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong",
-            "The new password could not be stored. Please try again.",
-        ));
+        return Err(PageError::PasswordNotStored);
     };
     match state
         .store
@@ -286,10 +274,6 @@ pub async fn change_password<B: RequestBody>(
             tracing::info!(user = %session.username, signed_out, "password changed");
             Ok(response::see_other("/account?notice=password"))
         }
-        PasswordChange::UnknownUser => Err(PageError::new(
-            StatusCode::CONFLICT,
-            "Account changed",
-            "This account was changed meanwhile. Sign in again.",
-        )),
+        PasswordChange::UnknownUser => Err(PageError::AccountChanged),
     }
 }

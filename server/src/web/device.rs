@@ -184,13 +184,7 @@ fn consent_page(
         .client(&auth.client_id)?
         .map(|c| c.name.clone())
         .unwrap_or_else(|| auth.client_id.clone());
-    let code = UserCode::parse(&auth.user_code).map_err(|_| {
-        PageError::new(
-            StatusCode::BAD_REQUEST,
-            "Invalid code",
-            "This code is not valid.",
-        )
-    })?;
+    let code = UserCode::parse(&auth.user_code).map_err(|_| PageError::InvalidCode)?;
     let request = request_ref(auth);
     let consent = browser
         .session_hash
@@ -251,11 +245,7 @@ pub async fn decide<B: RequestBody>(
         },
         Some("deny") => Decision::Deny,
         _ => {
-            return Err(PageError::new(
-                StatusCode::BAD_REQUEST,
-                "No decision",
-                "Choose Approve or Deny.",
-            ));
+            return Err(PageError::NoDecision);
         }
     };
     if !still_shown(state, &code, form.get("request").unwrap_or(""))? {
