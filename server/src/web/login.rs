@@ -16,7 +16,7 @@ use crate::names::is_valid_name;
 use crate::secrets::{random_token, sha256};
 use crate::state::AppState;
 use crate::store::{Session, SessionMeta, SessionStart, User};
-use crate::views::{LoginPage, MessagePage};
+use crate::views::{LoginPage, Message};
 use crate::web::attempt::{PasswordAttempt, Purpose};
 
 /// The one answer to a wrong user name or password (and to a name that can't exist).
@@ -212,14 +212,9 @@ pub fn logout_page<B: RequestBody>(
         return Ok(response::see_other("/login"));
     };
     Ok(browser.page(state, StatusCode::OK, |csrf| {
-        MessagePage {
-            username: Some(&session.username),
-            csrf,
-            heading: "Sign out?",
-            text: "Use the Sign out button at the top of the page.",
-            link: None,
-        }
-        .render()
+        Message::SignOutPrompt
+            .page(Some(&session.username), csrf)
+            .render()
     }))
 }
 
