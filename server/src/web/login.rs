@@ -1,6 +1,7 @@
 //! Signing in and out.
 
 use askama::Template;
+use cookie::SameSite;
 use percent_encoding::percent_decode_str;
 use std::net::IpAddr;
 
@@ -194,7 +195,7 @@ async fn signed_in(
             state,
             session_cookie(state),
             &secret,
-            "Lax",
+            SameSite::Lax,
             Some(state.settings.session_ttl),
         ),
     );
@@ -231,7 +232,7 @@ pub async fn logout<B: RequestBody>(
     let mut resp = response::see_other("/login");
     set_cookie(
         &mut resp,
-        &cookie_string(state, session_cookie(state), "", "Lax", Some(0)),
+        &cookie_string(state, session_cookie(state), "", SameSite::Lax, Some(0)),
     );
     Ok(resp)
 }
