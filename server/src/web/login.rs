@@ -152,24 +152,13 @@ async fn signed_in(
     now: u64,
 ) -> Result<Resp, PageError> {
     let secret = random_token();
+    let (session, meta) = session_records(state, user, ip, agent, now);
     let started = state
         .store
         .start_session(
             sha256(secret.as_bytes()),
-            Session {
-                user_id: user.id.clone(),
-                username: user.username.clone(),
-                created_at: now,
-                expires_at: now + state.settings.session_ttl,
-            },
-            SessionMeta {
-                user_id: user.id.clone(),
-                created_at: now,
-                last_seen_at: now,
-                idle_secs: IDLE_TIMEOUT_SECS.min(state.settings.session_ttl),
-                ip: ip.to_string(),
-                user_agent: agent,
-            },
+            session,
+            meta,
             browser.session_hash,
         )
         .await?;
@@ -189,17 +178,35 @@ async fn signed_in(
     tracing::info!(user = %user.username, %ip, "signed in");
     crate::events::login_ok(state, &user.username, ip);
     let mut resp = response::see_other(next);
-    set_cookie(
-        &mut resp,
-        &cookie_string(
-            state,
-            session_cookie(state),
-            &secret,
-            SameSite::Lax,
-            Some(state.settings.session_ttl),
-        ),
-    );
+    let ttl = Some(state.settings.session_ttl);
+    let cookie = cookie_string(state, session_cookie(state), &secret, SameSite::Lax, ttl);
+    set_cookie(&mut resp, &cookie);
     Ok(resp)
+}
+
+/// The session record and its metadata for a sign-in of `user` at `now`.
+fn session_records(
+    state: &AppState,
+    user: &User,
+    ip: IpAddr,
+    agent: String,
+    now: u64,
+) -> (Session, SessionMeta) {
+    let session = Session {
+        user_id: user.id.clone(),
+        username: user.username.clone(),
+        created_at: now,
+        expires_at: now + state.settings.session_ttl,
+    };
+    let meta = SessionMeta {
+        user_id: user.id.clone(),
+        created_at: now,
+        last_seen_at: now,
+        idle_secs: IDLE_TIMEOUT_SECS.min(state.settings.session_ttl),
+        ip: ip.to_string(),
+        user_agent: agent,
+    };
+    (session, meta)
 }
 
 /// `GET /logout`: a page with the sign-out button (sign-out is a POST with CSRF).
