@@ -224,3 +224,95 @@ fn head_answers_like_get() {
         }
     });
 }
+
+/// The value of the hidden input `name` on a page.
+fn hidden<'a>(html: &'a str, name: &str) -> &'a str {
+    let field = format!("name=\"{name}\" value=\"");
+    let at = html.find(&field).expect("hidden field") + field.len();
+    let len = html[at..].find('"').expect("closing quote");
+    &html[at..at + len]
+}
+
+/// A browser's cookies, as `name=value` pairs, kept from `Set-Cookie` answers.
+#[derive(Default)]
+struct Jar(Vec<(String, String)>);
+
+impl Jar {
+    fn keep(&mut self, resp: &Resp) {
+        for v in resp.headers().get_all(SET_COOKIE) {
+            let pair = v.to_str().expect("ascii").split(';').next().expect("pair");
+            let (name, value) = pair.split_once('=').expect("name=value");
+            self.0.retain(|(n, _)| n != name);
+            self.0.push((name.to_string(), value.to_string()));
+        }
+    }
+
+    async fn send(&mut self, state: &AppState, mut req: Request<Full<Bytes>>) -> (Resp, String) {
+        let cookies: Vec<String> = self.0.iter().map(|(n, v)| format!("{n}={v}")).collect();
+        if !cookies.is_empty() {
+            let value = cookies.join("; ").parse().expect("header");
+            req.headers_mut().insert(COOKIE, value);
+        }
+        let (resp, text) = send(state, req).await;
+        self.keep(&resp);
+        (resp, text)
+    }
+}
+
+#[test]
+fn sign_in_approve_and_redeem_without_a_socket() {
+    run(|state| async move {
+        let code = device_code(&state).await;
+        let mut b = Jar::default();
+        let (_, html) = b.send(&state, request(Method::GET, "/login", "")).await;
+        let form = format!(
+            "csrf_token={}&username=admin&password=correct+horse+battery&next=%2Fdevice",
+            csrf_of(&html)
+        );
+        let (resp, _) = b.send(&state, request(Method::POST, "/login", &form)).await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_eq!(resp.headers()["location"], "/device");
+
+        // The user code is only on the device's screen; read it from the store.
+        let id = crate::secrets::keyed_token_id(&code).expect("id");
+        let hash = crate::secrets::sha256(code.as_bytes());
+        let auth = state
+            .store
+            .device_auth(&id, &hash)
+            .expect("read")
+            .expect("auth");
+        let uri = format!("/device?user_code={}", auth.user_code);
+        let (resp, html) = b.send(&state, request(Method::GET, &uri, "")).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{html}");
+        let consent = format!(
+            "csrf_token={}&user_code={}&request={}&consent={}&decision=approve",
+            hidden(&html, "csrf_token"),
+            hidden(&html, "user_code"),
+            hidden(&html, "request"),
+            hidden(&html, "consent"),
+        );
+        let (resp, html) = b
+            .send(&state, request(Method::POST, "/device/consent", &consent))
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "{html}");
+        assert!(html.contains("Device approved") && html.contains("result-approved"));
+
+        // Deciding again: the code no longer names a waiting request.
+        let (resp, html) = b
+            .send(&state, request(Method::POST, "/device/consent", &consent))
+            .await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert!(html.contains("Unknown code") && html.contains("result-problem"));
+
+        let poll = format!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Adevice_code\
+             &client_id=authgate-cli&device_code={code}"
+        );
+        let (resp, text) = send(&state, request(Method::POST, "/oauth/token", &poll)).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{text}");
+        assert_eq!(json(&text)["token_type"], "Bearer");
+        let (resp, text) = send(&state, request(Method::POST, "/oauth/token", &poll)).await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(json(&text)["error"], "invalid_grant");
+    });
+}
