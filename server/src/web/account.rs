@@ -4,14 +4,12 @@
 use askama::Template;
 use std::net::IpAddr;
 
-use hyper::Request;
-
-use crate::http::body::RequestBody;
-use hyper::StatusCode;
+use hyper::{Request, StatusCode};
 
 use super::attempt::{PasswordAttempt, Purpose};
 use super::session::Browser;
 use super::{PageError, query, read_post, retry_after, to_login};
+use crate::http::body::RequestBody;
 use crate::http::response::{self, Resp};
 use crate::secrets::{hex, unhex};
 use crate::state::{AppState, describe_scope};

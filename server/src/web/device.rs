@@ -7,13 +7,11 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use authgate_proto::{UserCode, UserCodeError};
-use hyper::Request;
-
-use crate::http::body::RequestBody;
-use hyper::StatusCode;
+use hyper::{Request, StatusCode};
 
 use super::session::Browser;
 use super::{PageError, guess, query, read_post, retry_after, to_login};
+use crate::http::body::RequestBody;
 use crate::http::form::Form;
 use crate::http::response::Resp;
 use crate::secrets::{ct_eq, hex, sha256};

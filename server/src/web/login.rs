@@ -5,13 +5,11 @@ use cookie::SameSite;
 use percent_encoding::percent_decode_str;
 use std::net::IpAddr;
 
-use hyper::Request;
-
-use crate::http::body::RequestBody;
-use hyper::StatusCode;
+use hyper::{Request, StatusCode};
 
 use super::session::{Browser, IDLE_TIMEOUT_SECS, cookie_string, session_cookie};
 use super::{PageError, query, read_post, retry_after, user_agent};
+use crate::http::body::RequestBody;
 use crate::http::response::{self, Resp, set_cookie};
 use crate::names::is_valid_name;
 use crate::secrets::{random_token, sha256};
