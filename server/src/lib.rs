@@ -16,6 +16,7 @@ pub mod names;
 pub mod oauth;
 pub mod password;
 pub mod polls;
+pub mod router;
 pub mod run;
 pub mod secrets;
 pub mod state;

@@ -132,7 +132,9 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
             max_connections: args.max_connections,
             max_per_ip: args.max_connections_per_ip,
         };
-        http::serve::run(listener, state.clone(), acceptor, limits).await;
+        let app = crate::router::App::new(state.clone());
+        let trusted = state.settings.trusted_proxies.clone();
+        http::serve::run(listener, app, trusted, acceptor, limits).await;
         admin_task.abort();
         let _ = std::fs::remove_file(admin::socket::path(&args.data_dir));
         // Everything queued before this empty write commits before it answers.

@@ -88,6 +88,75 @@ pub struct MessagePage<'a> {
     pub link: Option<(&'a str, &'a str)>,
 }
 
+/// How a consent decision ended, as the result page tells it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The device was approved.
+    Approved,
+    /// The device was denied.
+    Denied,
+    /// No pending request holds the code (or it is not the one shown).
+    NotFound,
+    /// The request expired before the decision.
+    Expired,
+    /// Someone decided first.
+    AlreadyDecided,
+}
+
+impl Outcome {
+    /// The HTTP status of the result page.
+    pub fn status(self) -> hyper::StatusCode {
+        use hyper::StatusCode;
+        match self {
+            Outcome::Approved | Outcome::Denied => StatusCode::OK,
+            Outcome::NotFound | Outcome::Expired => StatusCode::BAD_REQUEST,
+            Outcome::AlreadyDecided => StatusCode::CONFLICT,
+        }
+    }
+
+    /// `approved`, `denied` or `problem`: picks the icon and colour.
+    pub fn kind(self) -> &'static str {
+        match self {
+            Outcome::Approved => "approved",
+            Outcome::Denied => "denied",
+            _ => "problem",
+        }
+    }
+
+    /// The heading.
+    pub fn heading(self) -> &'static str {
+        match self {
+            Outcome::Approved => "Device approved",
+            Outcome::Denied => "Request denied",
+            Outcome::NotFound => "Unknown code",
+            Outcome::Expired => "Code expired",
+            Outcome::AlreadyDecided => "Already answered",
+        }
+    }
+
+    /// What happens next.
+    pub fn text(self) -> &'static str {
+        match self {
+            Outcome::Approved => {
+                "Go back to your device: it connects within a few seconds. \
+                 Changed your mind? Revoke it under Your devices."
+            }
+            Outcome::Denied => {
+                "The device was not given access, and its code can't be used again. \
+                 Nothing else is needed."
+            }
+            Outcome::NotFound => {
+                "No request is waiting with this code: it does not exist or was already \
+                 answered. Check the code on your device."
+            }
+            Outcome::Expired => {
+                "This code has expired. Start again on your device to get a new one."
+            }
+            Outcome::AlreadyDecided => "This request was already approved or denied.",
+        }
+    }
+}
+
 /// The answer to Approve or Deny (or why it could not be recorded).
 #[derive(Template)]
 #[template(path = "result.html")]
@@ -96,16 +165,156 @@ pub struct ResultPage<'a> {
     pub username: Option<&'a str>,
     /// CSRF token (for the sign-out form).
     pub csrf: &'a str,
-    /// `approved`, `denied` or `problem`: picks the icon and colour.
-    pub kind: &'a str,
-    /// Heading.
-    pub heading: &'a str,
-    /// What happens next.
-    pub text: &'a str,
+    /// How the decision ended: heading, text, icon.
+    pub outcome: Outcome,
     /// The client's display name (empty on problems).
     pub client_name: &'a str,
     /// What was granted, in plain words (approvals only).
     pub scopes: Vec<&'a str>,
+}
+
+/// A page with only a heading, a sentence and a link, fixed by the situation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// A consent form whose binding is missing or stale.
+    ConsentExpired,
+    /// `GET /logout`: sign-out is the button in the header.
+    SignOutPrompt,
+}
+
+impl Message {
+    /// The page for this message, for `username`, with the header's CSRF token.
+    pub fn page<'a>(self, username: Option<&'a str>, csrf: &'a str) -> MessagePage<'a> {
+        let (heading, text, link) = match self {
+            Message::ConsentExpired => (
+                "Form expired",
+                "This approval form is no longer valid. Enter the code from your device again.",
+                Some(("/device", "Enter the code")),
+            ),
+            Message::SignOutPrompt => (
+                "Sign out?",
+                "Use the Sign out button at the top of the page.",
+                None,
+            ),
+        };
+        MessagePage {
+            username,
+            csrf,
+            heading,
+            text,
+            link,
+        }
+    }
+}
+
+/// Why a typed user code was not taken, as the code form says it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CodeProblem {
+    /// A letter outside the alphabet (not counted as a guess).
+    #[error(
+        "A code has only the letters shown on your device (no vowels or digits). Check it and try again."
+    )]
+    InvalidCharacter,
+    /// The wrong length or shape (not counted as a guess).
+    #[error("A code has 8 letters, like BCDF-GHJK. Check it and try again.")]
+    Shape,
+    /// Well-formed but not a pending request (counted).
+    #[error(
+        "That code is wrong, expired or already used. Check the code on your device; if it has expired, start again there."
+    )]
+    Wrong,
+    /// The guess limit: try again after this many seconds.
+    #[error(
+        "Too many wrong codes. For your safety, codes can't be checked for a moment. Try again in {0} s."
+    )]
+    Throttled(u64),
+}
+
+/// A confirmation on the account page after a redirect: the query names a
+/// variant (`?notice=revoked`), so no text from the URL is ever shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// One device revoked.
+    Revoked,
+    /// Every device revoked.
+    RevokedAll,
+    /// One other browser signed out.
+    SignedOut,
+    /// Every other browser signed out.
+    SignedOutOthers,
+    /// The password changed.
+    Password,
+}
+
+impl Notice {
+    const ALL: [Notice; 5] = [
+        Notice::Revoked,
+        Notice::RevokedAll,
+        Notice::SignedOut,
+        Notice::SignedOutOthers,
+        Notice::Password,
+    ];
+
+    /// The query value naming this notice.
+    pub fn key(self) -> &'static str {
+        match self {
+            Notice::Revoked => "revoked",
+            Notice::RevokedAll => "revoked-all",
+            Notice::SignedOut => "signed-out",
+            Notice::SignedOutOthers => "signed-out-others",
+            Notice::Password => "password",
+        }
+    }
+
+    /// The notice a query value names, if any.
+    pub fn from_key(key: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|n| n.key() == key)
+    }
+
+    /// Where to redirect to show it: `/account?notice=…`.
+    pub fn location(self) -> &'static str {
+        match self {
+            Notice::Revoked => "/account?notice=revoked",
+            Notice::RevokedAll => "/account?notice=revoked-all",
+            Notice::SignedOut => "/account?notice=signed-out",
+            Notice::SignedOutOthers => "/account?notice=signed-out-others",
+            Notice::Password => "/account?notice=password",
+        }
+    }
+
+    /// The sentence shown.
+    pub fn text(self) -> &'static str {
+        match self {
+            Notice::Revoked => {
+                "Device revoked. It can no longer refresh, and its access token stopped working."
+            }
+            Notice::RevokedAll => {
+                "All devices revoked. None of them can use your account any more."
+            }
+            Notice::SignedOut => "That browser was signed out.",
+            Notice::SignedOutOthers => "Every other browser was signed out.",
+            Notice::Password => {
+                "Password changed. Every other browser was signed out; devices keep their access."
+            }
+        }
+    }
+}
+
+/// Why the change-password form was refused, as the form says it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PasswordProblem {
+    /// Under the minimum length.
+    #[error("The new password is too short: use at least {0} characters.")]
+    TooShort(usize),
+    /// The confirmation differs.
+    #[error("The two new passwords are not the same.")]
+    Mismatch,
+    /// The current password is wrong.
+    #[error("Your current password is not right.")]
+    WrongCurrent,
+    /// A guess limit or a busy hasher (the sentence comes from `web::attempt`).
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// One device on the account page.

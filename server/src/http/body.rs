@@ -4,12 +4,20 @@
 //! own a client could drip a body one byte at a time and hold a connection (and a
 //! task) forever. The deadline covers the whole body, draining included.
 
+use std::pin::{Pin, pin};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::Body;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderMap};
+
+/// Any request body the server can read: hyper's `Incoming` on a socket, or
+/// `http_body_util::Full<Bytes>` in a test that calls the router in-process. The
+/// body's own error type is not inspected (a failed frame is [`BodyError::Io`]).
+pub trait RequestBody: Body<Data = Bytes> + Send {}
+
+impl<B: Body<Data = Bytes> + Send> RequestBody for B {}
 
 /// Default total time a client has to send a request body. Forms are at most 8 KiB:
 /// even a 2G phone link sends that in well under a second.
@@ -37,9 +45,9 @@ const DRAIN_LIMIT: usize = 256 * 1024;
 /// Collects a body of at most `limit` bytes within `deadline`. Oversized bodies are
 /// drained (up to [`DRAIN_LIMIT`]) and refused, so an attacker can't make us buffer
 /// megabytes; a body still incomplete at the deadline is [`BodyError::TimedOut`].
-pub async fn read_limited(
+pub async fn read_limited<B: RequestBody>(
     headers: &HeaderMap,
-    body: Incoming,
+    body: B,
     limit: usize,
     deadline: Duration,
 ) -> Result<Bytes, BodyError> {
@@ -48,11 +56,12 @@ pub async fn read_limited(
         .unwrap_or(Err(BodyError::TimedOut))
 }
 
-async fn read_within(
+async fn read_within<B: RequestBody>(
     headers: &HeaderMap,
-    body: Incoming,
+    body: B,
     limit: usize,
 ) -> Result<Bytes, BodyError> {
+    let mut body = pin!(body);
     let declared = headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -63,7 +72,6 @@ async fn read_within(
         }
         return Err(BodyError::TooLarge);
     }
-    let mut body = body;
     let mut buf = Vec::new();
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
@@ -71,7 +79,7 @@ async fn read_within(
         };
         if let Ok(data) = frame.into_data() {
             if buf.len() + data.len() > limit {
-                drain(body).await;
+                drain(body.as_mut()).await;
                 return Err(BodyError::TooLarge);
             }
             buf.extend_from_slice(&data);
@@ -81,7 +89,7 @@ async fn read_within(
 }
 
 /// Reads and discards what is left of a body, up to [`DRAIN_LIMIT`].
-async fn drain(mut body: Incoming) {
+async fn drain<B: RequestBody>(mut body: Pin<&mut B>) {
     let mut seen = 0usize;
     while let Some(Ok(frame)) = body.frame().await {
         if let Ok(data) = frame.into_data() {

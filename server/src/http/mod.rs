@@ -1,10 +1,10 @@
-//! HTTP plumbing: the accept loop, routing, body limits, form decoding and response
-//! building. Nothing here knows OAuth; the handlers in `oauth` and `web` do.
+//! HTTP plumbing: the accept loop, body limits, form decoding, client addresses,
+//! TLS and response building. Nothing here knows OAuth, pages or routes (those are
+//! `crate::router`, `oauth` and `web`); this module imports none of them.
 
 pub mod body;
 pub mod client_ip;
 pub mod form;
 pub mod response;
-pub mod router;
 pub mod serve;
 pub mod tls;

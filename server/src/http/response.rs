@@ -42,6 +42,11 @@ pub fn html(status: StatusCode, body: String) -> Resp {
     resp
 }
 
+/// A body of any other type, with no caching headers (the metrics exposition).
+pub fn text(status: StatusCode, content_type: &'static str, body: String) -> Resp {
+    build(status, content_type, body)
+}
+
 /// A static asset that may be cached.
 pub fn asset(content_type: &'static str, body: &'static [u8]) -> Resp {
     let mut resp = build(StatusCode::OK, content_type, Bytes::from_static(body));

@@ -7,12 +7,18 @@
 //! flood costs us an accept and a close. The per-address counts live in a map whose
 //! entries disappear when their count reaches zero, so it never holds more entries
 //! than there are open connections (at most the global cap).
+//!
+//! This module is plumbing: it knows connections, not routes. What answers a
+//! request is the [`Handler`] the caller passes in (the crate's `router::App`).
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use hyper::Request;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -20,10 +26,17 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
-use tracing::Instrument;
 
-use super::router::route;
-use crate::state::AppState;
+use super::client_ip::TrustedProxies;
+use super::response::Resp;
+
+/// What the accept loop hands every request to, with the peer's socket address.
+/// Kept as a trait so `http` never names the application that implements it.
+pub trait Handler: Clone + Send + Sync + 'static {
+    /// Answers one request from `peer` (the TCP peer, before any proxy headers).
+    fn handle(&self, req: Request<Incoming>, peer: SocketAddr)
+    -> impl Future<Output = Resp> + Send;
+}
 
 /// How long a client may take to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -123,10 +136,12 @@ impl Drop for ConnSlot {
     }
 }
 
-/// Serves (over TLS when `tls` is given) until SIGTERM or SIGINT, then drains.
+/// Serves `app` (over TLS when `tls` is given) until SIGTERM or SIGINT, then
+/// drains. Connections from `trusted` proxies are exempt from the per-address cap.
 pub async fn run(
     listener: TcpListener,
-    state: Arc<AppState>,
+    app: impl Handler,
+    trusted: TrustedProxies,
     tls: Option<TlsAcceptor>,
     limits: ConnLimits,
 ) {
@@ -150,17 +165,17 @@ pub async fn run(
                         continue;
                     }
                 };
-                let exempt = state.settings.trusted_proxies.contains(peer.ip());
+                let exempt = trusted.contains(peer.ip());
                 let Some(slot) = tracker.admit(peer.ip(), exempt) else {
                     tracing::debug!("connection from {peer} refused: too many open");
                     drop(stream);
                     continue;
                 };
                 let _ = stream.set_nodelay(true);
-                let state = state.clone();
+                let app = app.clone();
                 let svc = service_fn(move |req| {
-                    let state = state.clone();
-                    async move { Ok::<_, std::convert::Infallible>(observed(state, req, peer).await) }
+                    let app = app.clone();
+                    async move { Ok::<_, std::convert::Infallible>(app.handle(req, peer).await) }
                 });
                 let watcher = graceful.watcher();
                 let builder = builder.clone();
@@ -202,35 +217,6 @@ pub async fn run(
     {
         tracing::warn!("drain deadline passed; closing remaining connections");
     }
-}
-
-/// Runs one request inside a span carrying a fresh request id (so every log line
-/// of the request shows it), answers with `X-Request-Id`, and counts it.
-async fn observed(
-    state: Arc<AppState>,
-    req: hyper::Request<hyper::body::Incoming>,
-    peer: std::net::SocketAddr,
-) -> super::response::Resp {
-    let started = std::time::Instant::now();
-    let id = crate::secrets::hex(&crate::secrets::random_bytes::<8>());
-    let method = req.method().clone();
-    let path = req.uri().path().to_string();
-    let span = tracing::info_span!("request", id = %id, method = %method, path = %crate::metrics::route_label(&path));
-    let client = state
-        .settings
-        .trusted_proxies
-        .client_ip(peer.ip(), req.headers());
-    let mut resp = route(state, req, client).instrument(span).await;
-    if let Ok(v) = hyper::header::HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
-    crate::metrics::get().request(
-        method.as_str(),
-        &path,
-        resp.status().as_u16(),
-        started.elapsed(),
-    );
-    resp
 }
 
 async fn shutdown_signal() {

@@ -32,9 +32,37 @@ pub fn authenticate(
     headers: &HeaderMap,
     form: &Form,
 ) -> Result<Authenticated, OAuthError> {
+    let (id, secret) = credentials(headers, form)?;
+    let client = state
+        .store
+        .client(&id)?
+        .filter(|c| !c.disabled)
+        .ok_or_else(|| OAuthError::invalid_client("unknown or disabled client"))?;
+    match (&client.secret_hash, secret) {
+        (None, None) => Ok(Authenticated {
+            client,
+            confidential: false,
+        }),
+        (Some(expected), Some(given)) if ct_eq(expected, &sha256(given.as_bytes())) => {
+            Ok(Authenticated {
+                client,
+                confidential: true,
+            })
+        }
+        (None, Some(_)) => Err(OAuthError::invalid_client(
+            "this is a public client; it has no secret",
+        )),
+        _ => Err(OAuthError::invalid_client("client authentication failed")),
+    }
+}
+
+/// The client id and secret a request presents: HTTP Basic or the form
+/// (`client_id`, `client_secret`), never both (RFC 6749 §2.3.1); a Basic id must
+/// match any `client_id` in the form.
+fn credentials(headers: &HeaderMap, form: &Form) -> Result<(String, Option<String>), OAuthError> {
     let basic = basic_credentials(headers)?;
     let body_secret = form.get(params::CLIENT_SECRET);
-    let (id, secret) = match (basic, body_secret) {
+    Ok(match (basic, body_secret) {
         (Some(_), Some(_)) => {
             return Err(OAuthError::invalid_request(
                 "use one client authentication method, not two",
@@ -60,28 +88,7 @@ pub fn authenticate(
                 .ok_or_else(|| OAuthError::invalid_client("client_id is missing"))?;
             (id.to_string(), secret.map(str::to_string))
         }
-    };
-    let client = state
-        .store
-        .client(&id)?
-        .filter(|c| !c.disabled)
-        .ok_or_else(|| OAuthError::invalid_client("unknown or disabled client"))?;
-    match (&client.secret_hash, secret) {
-        (None, None) => Ok(Authenticated {
-            client,
-            confidential: false,
-        }),
-        (Some(expected), Some(given)) if ct_eq(expected, &sha256(given.as_bytes())) => {
-            Ok(Authenticated {
-                client,
-                confidential: true,
-            })
-        }
-        (None, Some(_)) => Err(OAuthError::invalid_client(
-            "this is a public client; it has no secret",
-        )),
-        _ => Err(OAuthError::invalid_client("client authentication failed")),
-    }
+    })
 }
 
 /// Decodes `Authorization: Basic`, whose parts are form-urlencoded (RFC 6749 §2.3.1).

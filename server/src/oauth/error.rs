@@ -4,7 +4,7 @@ use std::borrow::Cow;
 
 use authgate_proto::{ErrorCode, ErrorResponse};
 use hyper::StatusCode;
-use hyper::header::{HeaderValue, WWW_AUTHENTICATE};
+use hyper::header::{HeaderValue, RETRY_AFTER, WWW_AUTHENTICATE};
 
 use crate::http::body::BodyError;
 use crate::http::form::FormError;
@@ -20,6 +20,8 @@ pub struct OAuthError {
     pub description: Cow<'static, str>,
     /// Overrides the status the code implies (413 for an oversized body).
     pub status: Option<StatusCode>,
+    /// Seconds for a `Retry-After` header (429 answers).
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthError {
@@ -29,6 +31,16 @@ impl OAuthError {
             code,
             description: description.into(),
             status: None,
+            retry_after: None,
+        }
+    }
+
+    /// `429` with `temporarily_unavailable` and `Retry-After: secs`.
+    pub fn too_many(description: impl Into<Cow<'static, str>>, secs: u64) -> Self {
+        OAuthError {
+            status: Some(StatusCode::TOO_MANY_REQUESTS),
+            retry_after: Some(secs),
+            ..Self::new(ErrorCode::TemporarilyUnavailable, description)
         }
     }
 
@@ -67,6 +79,10 @@ impl OAuthError {
         if let Some(c) = challenge {
             resp.headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static(c));
+        }
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
     }

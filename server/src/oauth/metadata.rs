@@ -1,8 +1,9 @@
 //! Authorization server metadata (RFC 8414) and the PASERK key document.
 
-use authgate_proto::{params, paths};
+use authgate_proto::paths;
 use hyper::StatusCode;
 
+use super::grant_type::GrantType;
 use crate::http::response::{self, Resp};
 use crate::state::AppState;
 
@@ -28,6 +29,7 @@ pub fn metadata(state: &AppState) -> Resp {
     let base = &state.settings.base_url;
     let url = |p: &str| format!("{base}{p}");
     let scopes = scopes_supported(state);
+    let grants = GrantType::ALL.map(GrantType::param);
     response::json(
         StatusCode::OK,
         &serde_json::json!({
@@ -36,7 +38,7 @@ pub fn metadata(state: &AppState) -> Resp {
             "token_endpoint": url(paths::TOKEN),
             "revocation_endpoint": url(paths::REVOCATION),
             "introspection_endpoint": url(paths::INTROSPECTION),
-            "grant_types_supported": [params::GRANT_TYPE_DEVICE_CODE, params::GRANT_TYPE_REFRESH_TOKEN],
+            "grant_types_supported": grants,
             "response_types_supported": [],
             "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
             "revocation_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],

@@ -7,6 +7,7 @@ pub mod client_auth;
 pub mod device_authorization;
 mod device_grant;
 pub mod error;
+pub mod grant_type;
 pub mod introspect;
 mod issue;
 pub mod metadata;
@@ -17,10 +18,9 @@ pub mod token;
 use std::net::IpAddr;
 
 use hyper::Request;
-use hyper::body::Incoming;
 use hyper::header::{HeaderMap, USER_AGENT};
 
-use crate::http::body::{FORM_LIMIT, is_form, read_limited};
+use crate::http::body::{FORM_LIMIT, RequestBody, is_form, read_limited};
 use crate::http::form::Form;
 use error::OAuthError;
 
@@ -38,8 +38,8 @@ impl OAuthRequest {
     /// Reads and decodes a form POST, refusing other content types, oversized or
     /// non-UTF-8 bodies and repeated parameters with `invalid_request`.
     /// The body must arrive within `body_timeout` (408 otherwise).
-    pub async fn read(
-        req: Request<Incoming>,
+    pub async fn read<B: RequestBody>(
+        req: Request<B>,
         ip: IpAddr,
         body_timeout: std::time::Duration,
     ) -> Result<Self, OAuthError> {

@@ -4,66 +4,63 @@
 use askama::Template;
 use std::net::IpAddr;
 
-use hyper::Request;
-use hyper::StatusCode;
-use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
 
 use super::attempt::{PasswordAttempt, Purpose};
 use super::session::Browser;
 use super::{PageError, query, read_post, retry_after, to_login};
+use crate::http::body::RequestBody;
 use crate::http::response::{self, Resp};
 use crate::secrets::{hex, unhex};
 use crate::state::{AppState, describe_scope};
-use crate::store::{EndSessions, PasswordChange};
-use crate::views::{AccountPage, DeviceRow, PasswordPage, SessionRow, ago, browser_name, when};
+use crate::store::{EndSessions, PasswordChange, Session};
+use crate::views::{
+    AccountPage, DeviceRow, Notice, PasswordPage, PasswordProblem, SessionRow, ago, browser_name,
+    when,
+};
 
 /// Shortest password the change form accepts.
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
-/// Confirmations shown after a redirect back to the account page: the query names
-/// one of these, so no text from the URL is ever shown.
-const NOTICES: &[(&str, &str)] = &[
-    (
-        "revoked",
-        "Device revoked. It can no longer refresh, and its access token stopped working.",
-    ),
-    (
-        "revoked-all",
-        "All devices revoked. None of them can use your account any more.",
-    ),
-    ("signed-out", "That browser was signed out."),
-    ("signed-out-others", "Every other browser was signed out."),
-    (
-        "password",
-        "Password changed. Every other browser was signed out; devices keep their access.",
-    ),
-];
-
 /// `GET /account`.
-pub fn page(state: &AppState, req: &Request<Incoming>, now: u64) -> Result<Resp, PageError> {
+pub fn page<B: RequestBody>(
+    state: &AppState,
+    req: &Request<B>,
+    now: u64,
+) -> Result<Resp, PageError> {
     let browser = Browser::from_headers(state, req.headers(), now)?;
     let Some(session) = &browser.session else {
         return Ok(to_login("/account"));
     };
-    let q = query(req);
-    let notice = q
-        .get("notice")
-        .and_then(|n| NOTICES.iter().find(|(k, _)| *k == n))
-        .map(|(_, text)| *text);
-    let devices = state
+    let notice = query(req).get("notice").and_then(Notice::from_key);
+    let devices = device_rows(state, &session.user_id, now)?;
+    let sessions = session_rows(state, &browser, &session.user_id, now)?;
+    Ok(browser.page(state, StatusCode::OK, |csrf| {
+        AccountPage {
+            username: Some(&session.username),
+            csrf,
+            notice: notice.map(Notice::text),
+            devices,
+            sessions,
+        }
+        .render()
+    }))
+}
+
+/// The user's live grants, as rows of the account page.
+fn device_rows(state: &AppState, user_id: &str, now: u64) -> Result<Vec<DeviceRow>, PageError> {
+    let client_name = |id: &str| {
+        let client = state.store.client(id).ok().flatten();
+        client.map_or_else(|| id.to_string(), |c| c.name.clone())
+    };
+    Ok(state
         .store
-        .grants_of_user(&session.user_id)?
+        .grants_of_user(user_id)?
         .into_iter()
         .filter(|g| !g.revoked && g.expires_at > now)
         .map(|g| DeviceRow {
             id: hex(&g.id),
-            client_name: state
-                .store
-                .client(&g.client_id)
-                .ok()
-                .flatten()
-                .map(|c| c.name.clone())
-                .unwrap_or_else(|| g.client_id.clone()),
+            client_name: client_name(&g.client_id),
             scopes: g
                 .scope
                 .split(' ')
@@ -78,11 +75,19 @@ pub fn page(state: &AppState, req: &Request<Incoming>, now: u64) -> Result<Resp,
             expires_at: when(g.expires_at),
             device_ip: g.device_ip,
         })
-        .collect();
-    let mut sessions = state.store.sessions_of_user(&session.user_id, now)?;
-    // This browser first, then the most recently active.
+        .collect())
+}
+
+/// The user's live browser sessions, this one first, then the most recently active.
+fn session_rows(
+    state: &AppState,
+    browser: &Browser,
+    user_id: &str,
+    now: u64,
+) -> Result<Vec<SessionRow>, PageError> {
+    let mut sessions = state.store.sessions_of_user(user_id, now)?;
     sessions.sort_by_key(|s| browser.session_hash != Some(s.hash));
-    let sessions = sessions
+    Ok(sessions
         .into_iter()
         .map(|s| {
             let current = browser.session_hash == Some(s.hash);
@@ -102,36 +107,24 @@ pub fn page(state: &AppState, req: &Request<Incoming>, now: u64) -> Result<Resp,
                 current,
             }
         })
-        .collect();
-    Ok(browser.page(state, StatusCode::OK, |csrf| {
-        AccountPage {
-            username: Some(&session.username),
-            csrf,
-            notice,
-            devices,
-            sessions,
-        }
-        .render()
-    }))
-}
-
-fn bad(heading: &'static str, text: &'static str) -> PageError {
-    PageError::new(StatusCode::BAD_REQUEST, heading, text)
+        .collect())
 }
 
 /// `POST /account/revoke` with `grant` = a grant id or `all`: stops refreshes and
 /// makes the grant's access tokens inactive at introspection.
-pub async fn revoke(state: &AppState, req: Request<Incoming>, now: u64) -> Result<Resp, PageError> {
+pub async fn revoke<B: RequestBody>(
+    state: &AppState,
+    req: Request<B>,
+    now: u64,
+) -> Result<Resp, PageError> {
     let (browser, form) = read_post(state, req, now).await?;
     let Some(session) = browser.session else {
         return Ok(to_login("/account"));
     };
     let target = match form.get("grant") {
         Some("all") => None,
-        Some(id) => Some(
-            unhex::<16>(id).ok_or_else(|| bad("Unknown device", "That device was not found."))?,
-        ),
-        None => return Err(bad("Unknown device", "No device was chosen.")),
+        Some(id) => Some(unhex::<16>(id).ok_or(PageError::UnknownDevice)?),
+        None => return Err(PageError::NoDevice),
     };
     let n = state
         .store
@@ -140,16 +133,16 @@ pub async fn revoke(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
     tracing::info!(user = %session.username, revoked = n, "grants revoked from the account page");
     crate::events::grants_revoked(state, &session.username, n);
     Ok(response::see_other(match target {
-        Some(_) => "/account?notice=revoked",
-        None => "/account?notice=revoked-all",
+        Some(_) => Notice::Revoked.location(),
+        None => Notice::RevokedAll.location(),
     }))
 }
 
 /// `POST /account/sessions` with `session` = a session id or `others`: signs that
 /// browser (or every other browser of this user) out.
-pub async fn sign_out(
+pub async fn sign_out<B: RequestBody>(
     state: &AppState,
-    req: Request<Incoming>,
+    req: Request<B>,
     now: u64,
 ) -> Result<Resp, PageError> {
     let (browser, form) = read_post(state, req, now).await?;
@@ -158,10 +151,8 @@ pub async fn sign_out(
     };
     let which = match form.get("session") {
         Some("others") => EndSessions::AllExcept(mine),
-        Some(id) => EndSessions::One(
-            unhex::<32>(id).ok_or_else(|| bad("Unknown session", "That session was not found."))?,
-        ),
-        None => return Err(bad("Unknown session", "No session was chosen.")),
+        Some(id) => EndSessions::One(unhex::<32>(id).ok_or(PageError::UnknownSession)?),
+        None => return Err(PageError::NoSession),
     };
     let n = state
         .store
@@ -172,15 +163,15 @@ pub async fn sign_out(
         return Ok(response::see_other("/login"));
     }
     Ok(response::see_other(match which {
-        EndSessions::One(_) => "/account?notice=signed-out",
-        EndSessions::AllExcept(_) => "/account?notice=signed-out-others",
+        EndSessions::One(_) => Notice::SignedOut.location(),
+        EndSessions::AllExcept(_) => Notice::SignedOutOthers.location(),
     }))
 }
 
 /// `GET /account/password`.
-pub fn password_page(
+pub fn password_page<B: RequestBody>(
     state: &AppState,
-    req: &Request<Incoming>,
+    req: &Request<B>,
     now: u64,
 ) -> Result<Resp, PageError> {
     let browser = Browser::from_headers(state, req.headers(), now)?;
@@ -194,13 +185,14 @@ fn password_form(
     state: &AppState,
     browser: &Browser,
     status: StatusCode,
-    error: Option<&str>,
+    problem: Option<PasswordProblem>,
 ) -> Resp {
+    let error = problem.map(|p| p.to_string());
     browser.page(state, status, |csrf| {
         PasswordPage {
             username: browser.session.as_ref().map(|s| s.username.as_str()),
             csrf,
-            error,
+            error: error.as_deref(),
         }
         .render()
     })
@@ -210,9 +202,9 @@ fn password_form(
 /// `confirm_password`): checks the current password (counted like a failed sign-in
 /// when wrong), hashes the new one with argon2id off the async workers, and signs
 /// every other browser out.
-pub async fn change_password(
+pub async fn change_password<B: RequestBody>(
     state: &AppState,
-    req: Request<Incoming>,
+    req: Request<B>,
     ip: IpAddr,
     now: u64,
 ) -> Result<Resp, PageError> {
@@ -220,53 +212,21 @@ pub async fn change_password(
     let (Some(session), Some(mine)) = (browser.session.clone(), browser.session_hash) else {
         return Ok(to_login("/account/password"));
     };
-    let current = form.get("current_password").unwrap_or("").to_string();
     let new = form.get("new_password").unwrap_or("").to_string();
-    let confirm = form.get("confirm_password").unwrap_or("");
-    let fail = |status, msg: &str| Ok(password_form(state, &browser, status, Some(msg)));
-    if new.chars().count() < MIN_PASSWORD_CHARS {
-        return fail(
+    if let Err(problem) = check_new(&new, form.get("confirm_password").unwrap_or("")) {
+        return Ok(password_form(
+            state,
+            &browser,
             StatusCode::BAD_REQUEST,
-            "The new password is too short: use at least 8 characters.",
-        );
+            Some(problem),
+        ));
     }
-    if new != confirm {
-        return fail(
-            StatusCode::BAD_REQUEST,
-            "The two new passwords are not the same.",
-        );
-    }
-    let attempt =
-        match PasswordAttempt::begin(state, ip, &session.username, Purpose::ChangePassword) {
-            Ok(attempt) => attempt,
-            Err(no) => {
-                let mut resp = password_form(
-                    state,
-                    &browser,
-                    no.status(),
-                    Some(&no.message("wrong passwords")),
-                );
-                retry_after(&mut resp, no.secs());
-                return Ok(resp);
-            }
-        };
-    let user = state.store.user(&session.username)?;
-    let hash = user
-        .as_ref()
-        .filter(|u| u.id == session.user_id)
-        .map(|u| u.password_hash.clone());
-    if !attempt.verify(state, current, hash).await {
-        return fail(
-            StatusCode::UNAUTHORIZED,
-            "Your current password is not right.",
-        );
+    let current = form.get("current_password").unwrap_or("").to_string();
+    if let Some(refused) = verify_current(state, &browser, &session, current, ip).await? {
+        return Ok(refused);
     }
     let Some(new_hash) = state.passwords.hash(new).await else {
-        return Err(PageError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong",
-            "The new password could not be stored. Please try again.",
-        ));
+        return Err(PageError::PasswordNotStored);
     };
     match state
         .store
@@ -275,12 +235,55 @@ pub async fn change_password(
     {
         PasswordChange::Changed { signed_out } => {
             tracing::info!(user = %session.username, signed_out, "password changed");
-            Ok(response::see_other("/account?notice=password"))
+            Ok(response::see_other(Notice::Password.location()))
         }
-        PasswordChange::UnknownUser => Err(PageError::new(
-            StatusCode::CONFLICT,
-            "Account changed",
-            "This account was changed meanwhile. Sign in again.",
-        )),
+        PasswordChange::UnknownUser => Err(PageError::AccountChanged),
     }
+}
+
+/// Whether a new password (and its confirmation) is acceptable.
+fn check_new(new: &str, confirm: &str) -> Result<(), PasswordProblem> {
+    if new.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(PasswordProblem::TooShort(MIN_PASSWORD_CHARS));
+    }
+    if new != confirm {
+        return Err(PasswordProblem::Mismatch);
+    }
+    Ok(())
+}
+
+/// Checks the current password under the sign-in guess limits: `None` when
+/// right, else the refused form to answer with.
+async fn verify_current(
+    state: &AppState,
+    browser: &Browser,
+    session: &Session,
+    current: String,
+    ip: IpAddr,
+) -> Result<Option<Resp>, PageError> {
+    let attempt =
+        match PasswordAttempt::begin(state, ip, &session.username, Purpose::ChangePassword) {
+            Ok(attempt) => attempt,
+            Err(no) => {
+                let problem = PasswordProblem::Refused(no.message("wrong passwords"));
+                let mut resp = password_form(state, browser, no.status(), Some(problem));
+                retry_after(&mut resp, no.secs());
+                return Ok(Some(resp));
+            }
+        };
+    let user = state.store.user(&session.username)?;
+    let hash = user
+        .as_ref()
+        .filter(|u| u.id == session.user_id)
+        .map(|u| u.password_hash.clone());
+    if attempt.verify(state, current, hash).await {
+        return Ok(None);
+    }
+    let wrong = Some(PasswordProblem::WrongCurrent);
+    Ok(Some(password_form(
+        state,
+        browser,
+        StatusCode::UNAUTHORIZED,
+        wrong,
+    )))
 }

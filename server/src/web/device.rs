@@ -7,24 +7,23 @@ use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 use authgate_proto::{UserCode, UserCodeError};
-use hyper::Request;
-use hyper::StatusCode;
-use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
 
 use super::session::Browser;
 use super::{PageError, guess, query, read_post, retry_after, to_login};
+use crate::http::body::RequestBody;
 use crate::http::form::Form;
 use crate::http::response::Resp;
 use crate::secrets::{ct_eq, hex, sha256};
 use crate::state::{AppState, describe_scope};
-use crate::store::{DecideOutcome, Decision, DeviceAuth, DeviceStatus};
-use crate::views::{ConsentPage, DevicePage, MessagePage, ResultPage, ago, when};
+use crate::store::{DecideOutcome, Decision, DeviceAuth, DeviceStatus, Session};
+use crate::views::{CodeProblem, ConsentPage, DevicePage, Message, Outcome, ResultPage, ago, when};
 
 /// `GET /device[?user_code=…]`: the code form, or straight to consent when the link
 /// (or QR code) carried a valid code.
-pub fn page(
+pub fn page<B: RequestBody>(
     state: &AppState,
-    req: &Request<Incoming>,
+    req: &Request<B>,
     ip: IpAddr,
     now: u64,
 ) -> Result<Resp, PageError> {
@@ -44,9 +43,9 @@ pub fn page(
 }
 
 /// `POST /device`: looks up a typed code.
-pub async fn submit(
+pub async fn submit<B: RequestBody>(
     state: &AppState,
-    req: Request<Incoming>,
+    req: Request<B>,
     ip: IpAddr,
     now: u64,
 ) -> Result<Resp, PageError> {
@@ -63,15 +62,16 @@ fn code_form(
     browser: &Browser,
     status: StatusCode,
     typed: &str,
-    error: Option<&str>,
+    problem: Option<CodeProblem>,
 ) -> Resp {
+    let error = problem.map(|p| p.to_string());
     browser.page(state, status, |csrf| {
         DevicePage {
             username: browser.session.as_ref().map(|s| s.username.as_str()),
             csrf,
             user_code: typed,
-            error,
-            throttled: status == StatusCode::TOO_MANY_REQUESTS,
+            error: error.as_deref(),
+            throttled: matches!(problem, Some(CodeProblem::Throttled(_))),
         }
         .render()
     })
@@ -103,26 +103,17 @@ fn lookup_and_consent(
         Err(_) => None,
     };
     let Some(auth) = found else {
-        let msg = match parsed {
+        let problem = match parsed {
             // A typo of the wrong shape is not a guess: it is not counted.
-            Err(UserCodeError::InvalidCharacter) => {
-                "A code has only the letters shown on your device (no vowels or digits). \
-                 Check it and try again."
-            }
-            Err(_) => "A code has 8 letters, like BCDF-GHJK. Check it and try again.",
+            Err(UserCodeError::InvalidCharacter) => CodeProblem::InvalidCharacter,
+            Err(_) => CodeProblem::Shape,
             Ok(_) => {
                 guess::wrong(&state.throttles, &keys, t);
-                "That code is wrong, expired or already used. Check the code on your device; \
-                 if it has expired, start again there."
+                CodeProblem::Wrong
             }
         };
-        return Ok(code_form(
-            state,
-            browser,
-            StatusCode::BAD_REQUEST,
-            typed,
-            Some(msg),
-        ));
+        let status = StatusCode::BAD_REQUEST;
+        return Ok(code_form(state, browser, status, typed, Some(problem)));
     };
     consent_page(state, browser, &auth, ip, now)
 }
@@ -131,17 +122,9 @@ fn lookup_and_consent(
 fn throttled(state: &AppState, browser: &Browser, typed: &str, wait: Duration) -> Resp {
     crate::events::throttled("user_code");
     let secs = wait.as_secs() + 1;
-    let msg = format!(
-        "Too many wrong codes. For your safety, codes can't be checked for a moment. \
-         Try again in {secs} s."
-    );
-    let mut resp = code_form(
-        state,
-        browser,
-        StatusCode::TOO_MANY_REQUESTS,
-        typed,
-        Some(&msg),
-    );
+    let status = StatusCode::TOO_MANY_REQUESTS;
+    let problem = Some(CodeProblem::Throttled(secs));
+    let mut resp = code_form(state, browser, status, typed, problem);
     retry_after(&mut resp, secs);
     resp
 }
@@ -178,18 +161,8 @@ fn consent_page(
     ip: IpAddr,
     now: u64,
 ) -> Result<Resp, PageError> {
-    let client_name = state
-        .store
-        .client(&auth.client_id)?
-        .map(|c| c.name.clone())
-        .unwrap_or_else(|| auth.client_id.clone());
-    let code = UserCode::parse(&auth.user_code).map_err(|_| {
-        PageError::new(
-            StatusCode::BAD_REQUEST,
-            "Invalid code",
-            "This code is not valid.",
-        )
-    })?;
+    let client_name = client_name(state, &auth.client_id)?;
+    let code = UserCode::parse(&auth.user_code).map_err(|_| PageError::InvalidCode)?;
     let request = request_ref(auth);
     let consent = browser
         .session_hash
@@ -228,9 +201,9 @@ fn consent_page(
 /// request and code; anything else is refused *before* any lookup and counted as a
 /// wrong code (RFC 8628 §5.1), so this endpoint can only answer requests the
 /// browser was shown through the throttled code entry.
-pub async fn decide(
+pub async fn decide<B: RequestBody>(
     state: &AppState,
-    req: Request<Incoming>,
+    req: Request<B>,
     ip: IpAddr,
     now: u64,
 ) -> Result<Resp, PageError> {
@@ -243,30 +216,35 @@ pub async fn decide(
         Ok(code) => code,
         Err(refused) => return Ok(*refused),
     };
-    let decision = match form.get("decision") {
-        Some("approve") => Decision::Approve {
-            user_id: session.user_id.clone(),
-            username: session.username.clone(),
-        },
-        Some("deny") => Decision::Deny,
-        _ => {
-            return Err(PageError::new(
-                StatusCode::BAD_REQUEST,
-                "No decision",
-                "Choose Approve or Deny.",
-            ));
-        }
-    };
+    let decision = decision_of(&form, &session)?;
     if !still_shown(state, &code, form.get("request").unwrap_or(""))? {
-        let gone = DecideOutcome::NotFound;
-        return decided_page(state, &browser, &session.username, &gone, false);
+        return decided_page(state, &browser, &session.username, Outcome::NotFound, None);
     }
     let approving = matches!(decision, Decision::Approve { .. });
-    let outcome = state
+    let result = state
         .store
         .decide(code.as_str().to_string(), decision, now)
         .await?;
-    decided_page(state, &browser, &session.username, &outcome, approving)
+    let (outcome, auth) = match result {
+        DecideOutcome::Done(auth) if approving => (Outcome::Approved, Some(auth)),
+        DecideOutcome::Done(auth) => (Outcome::Denied, Some(auth)),
+        DecideOutcome::NotFound => (Outcome::NotFound, None),
+        DecideOutcome::Expired => (Outcome::Expired, None),
+        DecideOutcome::AlreadyDecided => (Outcome::AlreadyDecided, None),
+    };
+    decided_page(state, &browser, &session.username, outcome, auth.as_deref())
+}
+
+/// The decision a consent form carries, on behalf of the signed-in user.
+fn decision_of(form: &Form, session: &Session) -> Result<Decision, PageError> {
+    match form.get("decision") {
+        Some("approve") => Ok(Decision::Approve {
+            user_id: session.user_id.clone(),
+            username: session.username.clone(),
+        }),
+        Some("deny") => Ok(Decision::Deny),
+        _ => Err(PageError::NoDecision),
+    }
 }
 
 /// The user code of a consent form, if the form carries the binding the consent
@@ -296,19 +274,11 @@ fn bound_code(
     }
     guess::wrong(&state.throttles, &keys, t);
     tracing::info!(%ip, "consent form without a valid binding");
+    let username = browser.session.as_ref().map(|s| s.username.as_str());
     Err(Box::new(browser.page(
         state,
         StatusCode::FORBIDDEN,
-        |csrf| {
-            MessagePage {
-            username: browser.session.as_ref().map(|s| s.username.as_str()),
-            csrf,
-            heading: "Form expired",
-            text: "This approval form is no longer valid. Enter the code from your device again.",
-            link: Some(("/device", "Enter the code")),
-        }
-        .render()
-        },
+        |csrf| Message::ConsentExpired.page(username, csrf).render(),
     )))
 }
 
@@ -322,83 +292,39 @@ fn still_shown(state: &AppState, code: &UserCode, request: &str) -> Result<bool,
         .is_some_and(|a| ct_eq(request_ref(&a).as_bytes(), request.as_bytes())))
 }
 
-/// The result page after a decision (and its audit event).
+/// The result page after a decision, and the decision's log line and audit
+/// event when one was recorded (`auth` is the decided request).
 fn decided_page(
     state: &AppState,
     browser: &Browser,
     username: &str,
-    outcome: &DecideOutcome,
-    approving: bool,
+    outcome: Outcome,
+    auth: Option<&DeviceAuth>,
 ) -> Result<Resp, PageError> {
-    let code = match outcome {
-        DecideOutcome::Done(a) => a.user_code.as_str(),
-        _ => "",
-    };
-    let (status, kind, heading, text) = match outcome {
-        DecideOutcome::Done(_) if approving => {
-            tracing::info!(user = %username, "device approved");
-            crate::events::device_decided(state, username, code, true, &device_detail(outcome));
-            (
-                StatusCode::OK,
-                "approved",
-                "Device approved",
-                "Go back to your device: it connects within a few seconds. \
-                 Changed your mind? Revoke it under Your devices.",
-            )
+    let (client_name, scopes) = match auth {
+        Some(auth) => {
+            let approved = outcome == Outcome::Approved;
+            if approved {
+                tracing::info!(user = %username, "device approved");
+            } else {
+                tracing::info!(user = %username, "device denied");
+            }
+            let detail = device_detail(auth);
+            crate::events::device_decided(state, username, &auth.user_code, approved, &detail);
+            (client_name(state, &auth.client_id)?, auth.scope.as_str())
         }
-        DecideOutcome::Done(_) => {
-            tracing::info!(user = %username, "device denied");
-            crate::events::device_decided(state, username, code, false, &device_detail(outcome));
-            (
-                StatusCode::OK,
-                "denied",
-                "Request denied",
-                "The device was not given access, and its code can't be used again. \
-                 Nothing else is needed.",
-            )
-        }
-        DecideOutcome::NotFound => (
-            StatusCode::BAD_REQUEST,
-            "problem",
-            "Unknown code",
-            "No request is waiting with this code: it does not exist or was already \
-             answered. Check the code on your device.",
-        ),
-        DecideOutcome::Expired => (
-            StatusCode::BAD_REQUEST,
-            "problem",
-            "Code expired",
-            "This code has expired. Start again on your device to get a new one.",
-        ),
-        DecideOutcome::AlreadyDecided => (
-            StatusCode::CONFLICT,
-            "problem",
-            "Already answered",
-            "This request was already approved or denied.",
-        ),
+        None => (String::new(), ""),
     };
-    let (client_name, scopes) = match outcome {
-        DecideOutcome::Done(auth) => (
-            state
-                .store
-                .client(&auth.client_id)?
-                .map(|c| c.name.clone())
-                .unwrap_or_else(|| auth.client_id.clone()),
-            auth.scope
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(describe_scope)
-                .collect(),
-        ),
-        _ => (String::new(), Vec::new()),
-    };
-    Ok(browser.page(state, status, |csrf| {
+    let scopes = scopes
+        .split(' ')
+        .filter(|s| !s.is_empty())
+        .map(describe_scope)
+        .collect();
+    Ok(browser.page(state, outcome.status(), |csrf| {
         ResultPage {
             username: Some(username),
             csrf,
-            kind,
-            heading,
-            text,
+            outcome,
             client_name: &client_name,
             scopes,
         }
@@ -406,13 +332,18 @@ fn decided_page(
     }))
 }
 
+/// A client's display name, or its id when it has none (or is gone).
+fn client_name(state: &AppState, client_id: &str) -> Result<String, PageError> {
+    Ok(state
+        .store
+        .client(client_id)?
+        .map_or_else(|| client_id.to_string(), |c| c.name.clone()))
+}
+
 /// What the audit log keeps about a decided request: client, scopes, device IP.
-fn device_detail(outcome: &DecideOutcome) -> String {
-    match outcome {
-        DecideOutcome::Done(a) => format!(
-            "client={} scope={} device_ip={}",
-            a.client_id, a.scope, a.requester_ip
-        ),
-        _ => String::new(),
-    }
+fn device_detail(a: &DeviceAuth) -> String {
+    format!(
+        "client={} scope={} device_ip={}",
+        a.client_id, a.scope, a.requester_ip
+    )
 }

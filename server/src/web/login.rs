@@ -1,21 +1,21 @@
 //! Signing in and out.
 
 use askama::Template;
+use cookie::SameSite;
 use percent_encoding::percent_decode_str;
 use std::net::IpAddr;
 
-use hyper::Request;
-use hyper::StatusCode;
-use hyper::body::Incoming;
+use hyper::{Request, StatusCode};
 
 use super::session::{Browser, IDLE_TIMEOUT_SECS, cookie_string, session_cookie};
 use super::{PageError, query, read_post, retry_after, user_agent};
+use crate::http::body::RequestBody;
 use crate::http::response::{self, Resp, set_cookie};
 use crate::names::is_valid_name;
 use crate::secrets::{random_token, sha256};
 use crate::state::AppState;
 use crate::store::{Session, SessionMeta, SessionStart, User};
-use crate::views::{LoginPage, MessagePage};
+use crate::views::{LoginPage, Message};
 use crate::web::attempt::{PasswordAttempt, Purpose};
 
 /// The one answer to a wrong user name or password (and to a name that can't exist).
@@ -56,7 +56,11 @@ fn is_local_path(b: &[u8], allowed: impl Fn(u8) -> bool) -> bool {
 }
 
 /// `GET /login`.
-pub fn page(state: &AppState, req: &Request<Incoming>, now: u64) -> Result<Resp, PageError> {
+pub fn page<B: RequestBody>(
+    state: &AppState,
+    req: &Request<B>,
+    now: u64,
+) -> Result<Resp, PageError> {
     let browser = Browser::from_headers(state, req.headers(), now)?;
     let q = query(req);
     let next = safe_next(q.get("next"));
@@ -94,9 +98,9 @@ fn login_form(
 /// down, not the owner signing in from a clean address. Every attempt is counted
 /// *before* its hash runs and given back only when it succeeds, so neither
 /// concurrency nor hanging up escapes the count (see [`crate::password`]).
-pub async fn submit(
+pub async fn submit<B: RequestBody>(
     state: &AppState,
-    req: Request<Incoming>,
+    req: Request<B>,
     ip: IpAddr,
     now: u64,
 ) -> Result<Resp, PageError> {
@@ -146,24 +150,13 @@ async fn signed_in(
     now: u64,
 ) -> Result<Resp, PageError> {
     let secret = random_token();
+    let (session, meta) = session_records(state, user, ip, agent, now);
     let started = state
         .store
         .start_session(
             sha256(secret.as_bytes()),
-            Session {
-                user_id: user.id.clone(),
-                username: user.username.clone(),
-                created_at: now,
-                expires_at: now + state.settings.session_ttl,
-            },
-            SessionMeta {
-                user_id: user.id.clone(),
-                created_at: now,
-                last_seen_at: now,
-                idle_secs: IDLE_TIMEOUT_SECS.min(state.settings.session_ttl),
-                ip: ip.to_string(),
-                user_agent: agent,
-            },
+            session,
+            meta,
             browser.session_hash,
         )
         .await?;
@@ -183,39 +176,60 @@ async fn signed_in(
     tracing::info!(user = %user.username, %ip, "signed in");
     crate::events::login_ok(state, &user.username, ip);
     let mut resp = response::see_other(next);
-    set_cookie(
-        &mut resp,
-        &cookie_string(
-            state,
-            session_cookie(state),
-            &secret,
-            "Lax",
-            Some(state.settings.session_ttl),
-        ),
-    );
+    let ttl = Some(state.settings.session_ttl);
+    let cookie = cookie_string(state, session_cookie(state), &secret, SameSite::Lax, ttl);
+    set_cookie(&mut resp, &cookie);
     Ok(resp)
 }
 
+/// The session record and its metadata for a sign-in of `user` at `now`.
+fn session_records(
+    state: &AppState,
+    user: &User,
+    ip: IpAddr,
+    agent: String,
+    now: u64,
+) -> (Session, SessionMeta) {
+    let session = Session {
+        user_id: user.id.clone(),
+        username: user.username.clone(),
+        created_at: now,
+        expires_at: now + state.settings.session_ttl,
+    };
+    let meta = SessionMeta {
+        user_id: user.id.clone(),
+        created_at: now,
+        last_seen_at: now,
+        idle_secs: IDLE_TIMEOUT_SECS.min(state.settings.session_ttl),
+        ip: ip.to_string(),
+        user_agent: agent,
+    };
+    (session, meta)
+}
+
 /// `GET /logout`: a page with the sign-out button (sign-out is a POST with CSRF).
-pub fn logout_page(state: &AppState, req: &Request<Incoming>, now: u64) -> Result<Resp, PageError> {
+pub fn logout_page<B: RequestBody>(
+    state: &AppState,
+    req: &Request<B>,
+    now: u64,
+) -> Result<Resp, PageError> {
     let browser = Browser::from_headers(state, req.headers(), now)?;
     let Some(session) = &browser.session else {
         return Ok(response::see_other("/login"));
     };
     Ok(browser.page(state, StatusCode::OK, |csrf| {
-        MessagePage {
-            username: Some(&session.username),
-            csrf,
-            heading: "Sign out?",
-            text: "Use the Sign out button at the top of the page.",
-            link: None,
-        }
-        .render()
+        Message::SignOutPrompt
+            .page(Some(&session.username), csrf)
+            .render()
     }))
 }
 
 /// `POST /logout`: ends the session on the server and clears the cookie.
-pub async fn logout(state: &AppState, req: Request<Incoming>, now: u64) -> Result<Resp, PageError> {
+pub async fn logout<B: RequestBody>(
+    state: &AppState,
+    req: Request<B>,
+    now: u64,
+) -> Result<Resp, PageError> {
     let (browser, _) = read_post(state, req, now).await?;
     if let Some(h) = browser.session_hash {
         state.store.end_session(h).await?;
@@ -223,7 +237,7 @@ pub async fn logout(state: &AppState, req: Request<Incoming>, now: u64) -> Resul
     let mut resp = response::see_other("/login");
     set_cookie(
         &mut resp,
-        &cookie_string(state, session_cookie(state), "", "Lax", Some(0)),
+        &cookie_string(state, session_cookie(state), "", SameSite::Lax, Some(0)),
     );
     Ok(resp)
 }

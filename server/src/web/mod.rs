@@ -5,6 +5,7 @@
 pub mod account;
 pub mod attempt;
 pub mod device;
+mod error;
 pub mod guess;
 pub mod login;
 pub mod session;
@@ -12,72 +13,15 @@ pub mod session;
 use askama::Template;
 use hyper::Request;
 use hyper::StatusCode;
-use hyper::body::Incoming;
 use hyper::header::{HeaderMap, HeaderValue, RETRY_AFTER, USER_AGENT};
 
-use crate::http::body::{BodyError, FORM_LIMIT, is_form, read_limited};
+use crate::http::body::{FORM_LIMIT, RequestBody, is_form, read_limited};
 use crate::http::form::Form;
 use crate::http::response::{self, Resp};
 use crate::state::AppState;
-use crate::store::StoreError;
-use crate::views::MessagePage;
 use session::Browser;
 
-/// A failure on a page, answered with an HTML page and the right status.
-#[derive(Debug)]
-pub struct PageError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// Heading.
-    pub heading: &'static str,
-    /// Sentence.
-    pub text: String,
-}
-
-impl PageError {
-    /// A page error.
-    pub fn new(status: StatusCode, heading: &'static str, text: impl Into<String>) -> Self {
-        PageError {
-            status,
-            heading,
-            text: text.into(),
-        }
-    }
-
-    /// The CSRF failure page.
-    pub fn csrf() -> Self {
-        Self::new(
-            StatusCode::FORBIDDEN,
-            "Form expired",
-            "This form is no longer valid. Go back, reload the page and try again.",
-        )
-    }
-
-    /// Renders the error page.
-    pub fn into_response(self) -> Resp {
-        render(
-            self.status,
-            &MessagePage {
-                username: None,
-                csrf: "",
-                heading: self.heading,
-                text: &self.text,
-                link: Some(("/device", "Start again")),
-            },
-        )
-    }
-}
-
-impl From<StoreError> for PageError {
-    fn from(e: StoreError) -> Self {
-        tracing::error!("storage failure: {e}");
-        PageError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Something went wrong",
-            "The server could not complete this request. Please try again.",
-        )
-    }
-}
+pub use error::PageError;
 
 /// Renders a template as an HTML response.
 pub fn render(status: StatusCode, page: &impl Template) -> Resp {
@@ -97,19 +41,15 @@ pub fn html_or_error(status: StatusCode, rendered: askama::Result<String>) -> Re
 }
 
 /// A page's form POST: the browser, the form, and the checked CSRF token.
-pub async fn read_post(
+pub async fn read_post<B: RequestBody>(
     state: &AppState,
-    req: Request<Incoming>,
+    req: Request<B>,
     now: u64,
 ) -> Result<(Browser, Form), PageError> {
     let (parts, body) = req.into_parts();
     let browser = Browser::from_headers(state, &parts.headers, now)?;
     if !is_form(&parts.headers) {
-        return Err(PageError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "Unsupported form",
-            "This page accepts only HTML form submissions.",
-        ));
+        return Err(PageError::NotAForm);
     }
     let bytes = read_limited(
         &parts.headers,
@@ -117,34 +57,16 @@ pub async fn read_post(
         FORM_LIMIT,
         state.settings.body_timeout,
     )
-    .await
-    .map_err(|e| match e {
-        BodyError::TooLarge => PageError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Too much data",
-            "The form was larger than allowed.",
-        ),
-        BodyError::Io => PageError::new(
-            StatusCode::BAD_REQUEST,
-            "Incomplete form",
-            "The form could not be read.",
-        ),
-        BodyError::TimedOut => PageError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "Too slow",
-            "The form took too long to arrive. Please try again.",
-        ),
-    })?;
-    let form = Form::parse(&bytes)
-        .map_err(|e| PageError::new(StatusCode::BAD_REQUEST, "Invalid form", e.to_string()))?;
+    .await?;
+    let form = Form::parse(&bytes)?;
     if !browser.csrf_ok(state, form.get("csrf_token")) {
-        return Err(PageError::csrf());
+        return Err(PageError::Csrf);
     }
     Ok((browser, form))
 }
 
 /// Reads the query string of a GET as a form.
-pub fn query(req: &Request<Incoming>) -> Form {
+pub fn query<B: RequestBody>(req: &Request<B>) -> Form {
     Form::parse(req.uri().query().unwrap_or("").as_bytes()).unwrap_or_default()
 }
 

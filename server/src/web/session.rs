@@ -11,6 +11,7 @@
 //! for us. Cookie values are accepted only in the exact format we issue (43
 //! base64url characters for 32 bytes); anything else counts as absent.
 
+use cookie::{Cookie, SameSite};
 use hmac::{Hmac, Mac};
 use hyper::header::{COOKIE, HeaderMap};
 use sha2::Sha256;
@@ -75,15 +76,17 @@ pub struct Browser {
     new_csrf_seed: bool,
 }
 
+/// The value of the first cookie called `name` in the request's `Cookie` headers,
+/// as sent (no percent-decoding); pairs the `cookie` crate can't parse are skipped.
 fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|c| c.trim().split_once('='))
-        .find(|(n, _)| *n == name)
-        .map(|(_, v)| v)
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .and_then(|c| c.value_raw())
 }
 
 impl Browser {
@@ -157,7 +160,13 @@ impl Browser {
         if self.new_csrf_seed {
             set_cookie(
                 resp,
-                &cookie_string(state, csrf_cookie(state), &self.csrf_seed, "Strict", None),
+                &cookie_string(
+                    state,
+                    csrf_cookie(state),
+                    &self.csrf_seed,
+                    SameSite::Strict,
+                    None,
+                ),
             );
         }
     }
@@ -176,20 +185,44 @@ fn touch_later(state: &AppState, hash: [u8; 32], now: u64) {
 }
 
 /// Builds a `Set-Cookie` value: HttpOnly, SameSite, Path=/, no Domain, and Secure
-/// over https (which the `__Host-` names require).
+/// over https (which the `__Host-` names require). `max_age` 0 deletes the cookie;
+/// `None` makes it last as long as the browser session.
 pub fn cookie_string(
     state: &AppState,
     name: &str,
     value: &str,
-    same_site: &str,
+    same_site: SameSite,
     max_age: Option<u64>,
 ) -> String {
-    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite={same_site}");
+    let mut c = Cookie::build((name, value))
+        .path("/")
+        .http_only(true)
+        .same_site(same_site);
     if let Some(age) = max_age {
-        c.push_str(&format!("; Max-Age={age}"));
+        let secs = i64::try_from(age).unwrap_or(i64::MAX);
+        c = c.max_age(cookie::time::Duration::seconds(secs));
     }
     if state.settings.secure_cookies {
-        c.push_str("; Secure");
+        c = c.secure(true);
     }
-    c
+    c.build().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hyper::header::HeaderValue;
+
+    #[test]
+    fn reads_the_first_cookie_of_that_name_as_sent() {
+        let mut h = HeaderMap::new();
+        h.append(COOKIE, HeaderValue::from_static("a=1; authgate_csrf=x%20y"));
+        h.append(
+            COOKIE,
+            HeaderValue::from_static("authgate_csrf=second; junk"),
+        );
+        assert_eq!(cookie(&h, "authgate_csrf"), Some("x%20y"));
+        assert_eq!(cookie(&h, "a"), Some("1"));
+        assert_eq!(cookie(&h, "missing"), None);
+    }
 }

@@ -1,0 +1,154 @@
+//! Why a page request failed, and the one place such a failure becomes an HTML
+//! page (the OAuth endpoints' counterpart is `oauth::error::OAuthError`).
+//!
+//! Each variant's `Display` is the sentence the page shows; [`PageError::status`]
+//! and [`PageError::heading`] give the rest. Internal failures (storage) are logged
+//! where they are converted and shown only as a generic sentence.
+
+use hyper::StatusCode;
+
+use super::render;
+use crate::http::body::BodyError;
+use crate::http::form::FormError;
+use crate::http::response::Resp;
+use crate::store::StoreError;
+use crate::views::MessagePage;
+
+/// A failure on a page, answered with an HTML page and the right status.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    /// No route has this path.
+    #[error("There is no page at this address.")]
+    NotFound,
+    /// A known path asked with another method; holds the `Allow` value.
+    #[error("This address accepts {0} only.")]
+    MethodNotAllowed(String),
+    /// The query string is over the router's limit.
+    #[error("The query string is longer than {0} bytes.")]
+    UriTooLong(usize),
+    /// The CSRF token is missing or wrong.
+    #[error("This form is no longer valid. Go back, reload the page and try again.")]
+    Csrf,
+    /// The body is not `application/x-www-form-urlencoded`.
+    #[error("This page accepts only HTML form submissions.")]
+    NotAForm,
+    /// The body is over the form limit.
+    #[error("The form was larger than allowed.")]
+    TooLarge,
+    /// The connection failed mid-body.
+    #[error("The form could not be read.")]
+    Incomplete,
+    /// The body missed its deadline.
+    #[error("The form took too long to arrive. Please try again.")]
+    TooSlow,
+    /// The body is not a valid form.
+    #[error("{0}")]
+    InvalidForm(FormError),
+    /// The store failed (already logged).
+    #[error("The server could not complete this request. Please try again.")]
+    Storage,
+    /// A consent form without a decision.
+    #[error("Choose Approve or Deny.")]
+    NoDecision,
+    /// A stored user code that no longer parses.
+    #[error("This code is not valid.")]
+    InvalidCode,
+    /// A device id that is not one.
+    #[error("That device was not found.")]
+    UnknownDevice,
+    /// A revoke form without a device.
+    #[error("No device was chosen.")]
+    NoDevice,
+    /// A session id that is not one.
+    #[error("That session was not found.")]
+    UnknownSession,
+    /// A sign-out form without a session.
+    #[error("No session was chosen.")]
+    NoSession,
+    /// Hashing the new password failed.
+    #[error("The new password could not be stored. Please try again.")]
+    PasswordNotStored,
+    /// The account changed between the check and the write.
+    #[error("This account was changed meanwhile. Sign in again.")]
+    AccountChanged,
+}
+
+impl PageError {
+    /// The HTTP status of the answer.
+    pub fn status(&self) -> StatusCode {
+        use PageError::*;
+        match self {
+            NotFound => StatusCode::NOT_FOUND,
+            MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            Csrf => StatusCode::FORBIDDEN,
+            NotAForm => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            TooSlow => StatusCode::REQUEST_TIMEOUT,
+            Storage | PasswordNotStored => StatusCode::INTERNAL_SERVER_ERROR,
+            AccountChanged => StatusCode::CONFLICT,
+            Incomplete | InvalidForm(_) | NoDecision | InvalidCode | UnknownDevice | NoDevice
+            | UnknownSession | NoSession => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The page heading.
+    pub fn heading(&self) -> &'static str {
+        use PageError::*;
+        match self {
+            NotFound => "Not found",
+            MethodNotAllowed(_) => "Not allowed",
+            UriTooLong(_) => "Address too long",
+            Csrf => "Form expired",
+            NotAForm => "Unsupported form",
+            TooLarge => "Too much data",
+            Incomplete => "Incomplete form",
+            TooSlow => "Too slow",
+            InvalidForm(_) => "Invalid form",
+            Storage | PasswordNotStored => "Something went wrong",
+            NoDecision => "No decision",
+            InvalidCode => "Invalid code",
+            UnknownDevice | NoDevice => "Unknown device",
+            UnknownSession | NoSession => "Unknown session",
+            AccountChanged => "Account changed",
+        }
+    }
+
+    /// Renders the error page: the only place a page failure becomes a response.
+    pub fn into_response(self) -> Resp {
+        let text = self.to_string();
+        render(
+            self.status(),
+            &MessagePage {
+                username: None,
+                csrf: "",
+                heading: self.heading(),
+                text: &text,
+                link: Some(("/device", "Start again")),
+            },
+        )
+    }
+}
+
+impl From<StoreError> for PageError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!("storage failure: {e}");
+        PageError::Storage
+    }
+}
+
+impl From<FormError> for PageError {
+    fn from(e: FormError) -> Self {
+        PageError::InvalidForm(e)
+    }
+}
+
+impl From<BodyError> for PageError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::TooLarge => PageError::TooLarge,
+            BodyError::Io => PageError::Incomplete,
+            BodyError::TimedOut => PageError::TooSlow,
+        }
+    }
+}
