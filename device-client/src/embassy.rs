@@ -38,7 +38,7 @@
 
 use embassy_time::{Duration as EmbassyDuration, Instant as EmbassyInstant, Timer, with_timeout};
 use embedded_nal_async::{Dns, TcpConnect};
-use heapless::String;
+use heapless::{String, Vec};
 use reqwless::client::HttpClient;
 use reqwless::request::{Method as HttpMethod, RequestBuilder};
 
@@ -73,15 +73,15 @@ pub fn now() -> Instant {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Step {
-    /// A request was answered and the answer handed to the flow. `result` is what
-    /// [`DeviceFlow::handle_response`] said (the flow has reacted already; it is for logs).
+    /// A request was answered and the answer (and its `Retry-After`, if any) handed to
+    /// the flow, which has reacted already and queued any event.
     Answered {
         /// What the request was for.
         kind: RequestKind,
         /// The HTTP status.
         status: u16,
-        /// The flow's verdict on the answer.
-        result: Result<(), Error>,
+        /// [`DeviceFlow::last_error`]: why the answer was unusual, for logs only.
+        error: Option<Error>,
     },
     /// A request got no answer; the flow was told through
     /// [`DeviceFlow::handle_transport_error`] and schedules a retry.
@@ -181,8 +181,10 @@ where
     /// the answer, or else sleeps until its next timer and fires it. Drain
     /// [`DeviceFlow::poll_event`] before each call.
     ///
-    /// Errors only if `form` is too small for the request ([`Error::BufferTooSmall`]);
-    /// network failures are the flow's business and come back as [`Step::NoAnswer`].
+    /// Errors only on a driver bug: `form` too small for the request
+    /// ([`Error::BufferTooSmall`]) or events not drained
+    /// ([`crate::ApiMisuse::EventsPending`]); network failures are the flow's business
+    /// and come back as [`Step::NoAnswer`], server errors as events.
     ///
     /// Dropping the future mid-request (e.g. losing a `select`) leaves the flow waiting
     /// for an answer; call [`DeviceFlow::handle_transport_error`] then.
@@ -212,14 +214,24 @@ where
                 }
             };
             return Ok(match answer {
-                Ok((status, body)) => Step::Answered {
-                    kind: tx.kind,
+                Ok(Answer {
                     status,
-                    result: flow.handle_response(now(), status, body),
-                },
+                    retry_after,
+                    body,
+                }) => {
+                    if let Some(value) = retry_after {
+                        flow.handle_retry_after(&value)?;
+                    }
+                    flow.handle_response(now(), status, body)?;
+                    Step::Answered {
+                        kind: tx.kind,
+                        status,
+                        error: flow.last_error(),
+                    }
+                }
                 Err(error) => {
-                    // The flow has scheduled its retry; the error it returns repeats ours.
-                    let _ = flow.handle_transport_error(now());
+                    // The flow schedules the retry and queues `Event::Retrying`.
+                    flow.handle_transport_error(now())?;
                     Step::NoAnswer {
                         kind: tx.kind,
                         error,
@@ -238,17 +250,37 @@ where
     }
 }
 
-/// One request on a fresh connection; the body borrows `rx`.
+/// Longest `Retry-After` value kept: delay-seconds up to 10 digits (an HTTP-date is
+/// longer, and the flow could not use it anyway).
+const RETRY_AFTER_CAP: usize = 16;
+
+/// One answer: status, `Retry-After` (copied, since the body reuses the buffer the
+/// headers were in) and the body, which borrows `rx`.
+struct Answer<'r> {
+    status: u16,
+    retry_after: Option<Vec<u8, RETRY_AFTER_CAP>>,
+    body: &'r [u8],
+}
+
+/// One request on a fresh connection.
 async fn exchange<'r, T: TcpConnect, D: Dns>(
     http: &mut HttpClient<'_, T, D>,
     method: HttpMethod,
     url: &str,
     body: &[u8],
     rx: &'r mut [u8],
-) -> Result<(u16, &'r [u8]), reqwless::Error> {
+) -> Result<Answer<'r>, reqwless::Error> {
     let mut request = http.request(method, url).await?.headers(HEADERS).body(body);
     let response = request.send(rx).await?;
     let status = response.status.0;
+    let retry_after = response
+        .headers()
+        .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
+        .and_then(|(_, value)| Vec::from_slice(value).ok());
     let body = response.body().read_to_end().await?;
-    Ok((status, body))
+    Ok(Answer {
+        status,
+        retry_after,
+        body,
+    })
 }

@@ -80,7 +80,10 @@ pub mod embassy;
 
 pub use error::{ApiMisuse, Error, Field, Malformed, OAuthError};
 pub use event::Event;
-pub use flow::{Backoff, CodeView, Config, DeviceFlow, Outcome};
+pub use flow::{
+    Backoff, CodeView, Config, DEFAULT_ASSUMED_LIFETIME, DEFAULT_MIN_REFRESH_DELAY, DeviceFlow,
+    Outcome, RETRY_AFTER_CAP,
+};
 pub use qr::{
     QR_BUFFER_LEN, QR_DEFAULT_QUIET_ZONE, QR_MAX_VERSION, Qr, QrCanvas, QrTooLong, TextStyle,
 };
