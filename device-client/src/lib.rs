@@ -75,6 +75,8 @@ mod tokens;
 
 #[cfg(feature = "std")]
 pub mod blocking;
+#[cfg(feature = "display")]
+pub mod display;
 #[cfg(feature = "embassy")]
 pub mod embassy;
 
