@@ -91,7 +91,8 @@ pub enum Step {
         /// Why.
         error: TransportError,
     },
-    /// The flow's timer fired and [`DeviceFlow::handle_timeout`] was called.
+    /// The flow's timer fired, or the sleep reached [`Transport::set_max_sleep`], and
+    /// [`DeviceFlow::handle_timeout`] was called.
     Timer,
     /// Nothing is left to do: the flow has finished ([`DeviceFlow::outcome`]).
     Idle,
@@ -124,6 +125,7 @@ where
     form: &'a mut [u8],
     rx: &'a mut [u8],
     timeout: EmbassyDuration,
+    max_sleep: Option<EmbassyDuration>,
 }
 
 impl<'a, T, D> Transport<'a, T, D>
@@ -169,12 +171,22 @@ where
             form,
             rx,
             timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_sleep: None,
         }
     }
 
     /// Replaces [`DEFAULT_REQUEST_TIMEOUT`].
     pub fn set_request_timeout(&mut self, timeout: EmbassyDuration) {
         self.timeout = timeout;
+    }
+
+    /// Caps how long one [`Transport::step`] sleeps waiting for the flow's next timer
+    /// (`None`, the default: until the timer). A firmware loop that feeds a watchdog,
+    /// checks its Wi-Fi link or redraws a countdown needs to come round at least this
+    /// often; a step woken early returns [`Step::Timer`] and the flow, told early,
+    /// does nothing ([`DeviceFlow::handle_timeout`]).
+    pub fn set_max_sleep(&mut self, max_sleep: Option<EmbassyDuration>) {
+        self.max_sleep = max_sleep;
     }
 
     /// Does the next thing `flow` asks for: sends its pending request and hands back
@@ -241,7 +253,11 @@ where
         }
         match flow.poll_timeout() {
             Some(at) => {
-                Timer::at(EmbassyInstant::from_millis(at.as_millis())).await;
+                let mut wake = EmbassyInstant::from_millis(at.as_millis());
+                if let Some(max) = self.max_sleep {
+                    wake = wake.min(EmbassyInstant::now().saturating_add(max));
+                }
+                Timer::at(wake).await;
                 flow.handle_timeout(now());
                 Ok(Step::Timer)
             }
