@@ -18,6 +18,8 @@
 #![no_main]
 
 use authgate_device::embassy::{Step, Transport, now};
+#[cfg(feature = "tls")]
+use authgate_device::embassy::{TlsConfig, TlsVerify};
 use authgate_device::{
     CodeView, Config, DeviceFlow, Event, QR_BUFFER_LEN, Qr, TOKENS_MAX_BYTES, TextStyle, Tokens,
 };
@@ -42,6 +44,8 @@ use esp_radio::wifi::{
 use esp_storage::FlashStorage;
 use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::map::{MapConfig, MapStorage};
+#[cfg(feature = "tls")]
+use static_cell::ConstStaticCell;
 use static_cell::StaticCell;
 
 esp_bootloader_esp_idf::esp_app_desc!();
@@ -57,6 +61,13 @@ const SERVER_URL: &str = env!(
 );
 const CLIENT_ID: &str = env!("CLIENT_ID", "set CLIENT_ID at build time");
 const TOKENS_KEY: u8 = 0;
+
+/// The server's CA certificate (DER), pinned (feature `tls`; see `build.rs`).
+#[cfg(feature = "tls")]
+static SERVER_CA: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/server_ca.der"));
+/// embedded-tls record buffers: a full TLS record (16 KiB + overhead) each way.
+#[cfg(feature = "tls")]
+const TLS_RECORD: usize = 16_640;
 
 /// RWDT period: longer than one turn of the main loop (at most ~35 s) plus a flash
 /// write, short enough that a hung board is back within a minute and a half.
@@ -156,10 +167,23 @@ async fn main(spawner: Spawner) -> ! {
     let tcp = TcpClient::new(stack, &tcp_state);
     let dns = DnsSocket::new(stack);
     let (mut form, mut rx) = ([0u8; authgate_device::REQUEST_BUFFER_LEN], [0u8; 4096]);
-    let mut transport = Transport::new(&tcp, &dns, SERVER_URL, &mut form, &mut rx);
-    // Come round often enough to feed the watchdog and redraw the status.
-    transport.set_max_sleep(Some(Duration::from_secs(5)));
+    #[cfg(feature = "tls")]
+    let (tls_rx, tls_tx) = {
+        static RX: ConstStaticCell<[u8; TLS_RECORD]> = ConstStaticCell::new([0; TLS_RECORD]);
+        static TX: ConstStaticCell<[u8; TLS_RECORD]> = ConstStaticCell::new([0; TLS_RECORD]);
+        (RX.take(), TX.take())
+    };
 
+    // A TLS image without a pinned CA would trust nobody or everybody: neither.
+    #[cfg(feature = "tls")]
+    if SERVER_CA.is_empty() {
+        println!("tls: built without SERVER_CA_DER; refusing to connect");
+        screen.show(Status::Error("TLS image built without SERVER_CA_DER"), None);
+        loop {
+            rtc.rwdt.feed();
+            Timer::after_secs(1).await;
+        }
+    }
     loop {
         rtc.rwdt.feed();
         // Saved tokens carry boot-relative expiry times: forget them, so the flow
@@ -246,7 +270,35 @@ async fn main(spawner: Spawner) -> ! {
                 }
                 esp_hal::system::software_reset();
             }
-            match transport.step(&mut flow).await {
+            let step = {
+                #[cfg(not(feature = "tls"))]
+                let mut transport = Transport::new(&tcp, &dns, SERVER_URL, &mut form, &mut rx);
+                // reqwless seeds its TLS RNG from the config on every connection, so one
+                // config would repeat the ECDHE key and client random on each handshake:
+                // a fresh seed from the hardware RNG per request (one request per step).
+                #[cfg(feature = "tls")]
+                let mut transport = Transport::new_with_tls(
+                    &tcp,
+                    &dns,
+                    TlsConfig::new(
+                        (u64::from(rng.random()) << 32) | u64::from(rng.random()),
+                        &mut *tls_rx,
+                        &mut *tls_tx,
+                        TlsVerify::Certificate {
+                            ca: SERVER_CA,
+                            cert: None,
+                            key: None,
+                        },
+                    ),
+                    SERVER_URL,
+                    &mut form,
+                    &mut rx,
+                );
+                // Come round often enough to beat the watchdog and check the link.
+                transport.set_max_sleep(Some(Duration::from_secs(5)));
+                transport.step(&mut flow).await
+            };
+            match step {
                 Ok(Step::Idle) if flow.is_authorized() => {
                     // Holding a token that never expires: nothing to do but stay alive.
                     Timer::after_secs(5).await;

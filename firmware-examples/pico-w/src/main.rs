@@ -20,6 +20,8 @@
 use core::fmt::Write as _;
 
 use authgate_device::embassy::{Step, Transport, now};
+#[cfg(feature = "tls")]
+use authgate_device::embassy::{TlsConfig, TlsVerify};
 use authgate_device::{
     CodeView, Config, DeviceFlow, Event, QR_BUFFER_LEN, Qr, TOKENS_MAX_BYTES, TextStyle, Tokens,
 };
@@ -43,6 +45,8 @@ use panic_probe as _;
 use portable_atomic::{AtomicBool, AtomicU64, Ordering};
 use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::map::{MapConfig, MapStorage};
+#[cfg(feature = "tls")]
+use static_cell::ConstStaticCell;
 use static_cell::StaticCell;
 
 bind_interrupts!(struct Irqs {
@@ -69,6 +73,13 @@ const FLASH_SIZE: usize = 2 * 1024 * 1024;
 /// Kept out of the program by `memory.x`; four 4 KiB sectors for wear levelling.
 const TOKEN_STORE: core::ops::Range<u32> = (FLASH_SIZE as u32 - 16 * 1024)..FLASH_SIZE as u32;
 const TOKENS_KEY: u8 = 0;
+
+/// The server's CA certificate (DER), pinned (feature `tls`; see `build.rs`).
+#[cfg(feature = "tls")]
+static SERVER_CA: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/server_ca.der"));
+/// embedded-tls record buffers: a full TLS record (16 KiB + overhead) each way.
+#[cfg(feature = "tls")]
+const TLS_RECORD: usize = 16_640;
 
 /// The hardware watchdog's period (the RP2040 allows at most ~8.3 s).
 const WATCHDOG_TIMEOUT: Duration = Duration::from_secs(8);
@@ -218,10 +229,23 @@ async fn main(spawner: Spawner) {
     let tcp = TcpClient::new(stack, &tcp_state);
     let dns = DnsSocket::new(stack);
     let (mut form, mut rx) = ([0u8; authgate_device::REQUEST_BUFFER_LEN], [0u8; 4096]);
-    let mut transport = Transport::new(&tcp, &dns, SERVER_URL, &mut form, &mut rx);
-    // Come round often enough to beat, check the link and notice a reset request.
-    transport.set_max_sleep(Some(Duration::from_secs(5)));
+    #[cfg(feature = "tls")]
+    let (tls_rx, tls_tx) = {
+        static RX: ConstStaticCell<[u8; TLS_RECORD]> = ConstStaticCell::new([0; TLS_RECORD]);
+        static TX: ConstStaticCell<[u8; TLS_RECORD]> = ConstStaticCell::new([0; TLS_RECORD]);
+        (RX.take(), TX.take())
+    };
 
+    // A TLS image without a pinned CA would trust nobody or everybody: neither.
+    #[cfg(feature = "tls")]
+    if SERVER_CA.is_empty() {
+        let _ = writeln!(con, "tls: built without SERVER_CA_DER; refusing to connect");
+        screen.show(Status::Error("TLS image built without SERVER_CA_DER"), None);
+        loop {
+            beat();
+            Timer::after_secs(1).await;
+        }
+    }
     loop {
         beat();
         // Saved tokens carry boot-relative expiry times: forget them, so the flow
@@ -323,7 +347,35 @@ async fn main(spawner: Spawner) {
                 join_wifi(&mut control, stack, &mut con).await;
                 no_answers = 0;
             }
-            match transport.step(&mut flow).await {
+            let step = {
+                #[cfg(not(feature = "tls"))]
+                let mut transport = Transport::new(&tcp, &dns, SERVER_URL, &mut form, &mut rx);
+                // reqwless seeds its TLS RNG from the config on every connection, so one
+                // config would repeat the ECDHE key and client random on each handshake:
+                // a fresh seed from the hardware RNG per request (one request per step).
+                #[cfg(feature = "tls")]
+                let mut transport = Transport::new_with_tls(
+                    &tcp,
+                    &dns,
+                    TlsConfig::new(
+                        RoscRng.next_u64(),
+                        &mut *tls_rx,
+                        &mut *tls_tx,
+                        TlsVerify::Certificate {
+                            ca: SERVER_CA,
+                            cert: None,
+                            key: None,
+                        },
+                    ),
+                    SERVER_URL,
+                    &mut form,
+                    &mut rx,
+                );
+                // Come round often enough to beat the watchdog and check the link.
+                transport.set_max_sleep(Some(Duration::from_secs(5)));
+                transport.step(&mut flow).await
+            };
+            match step {
                 Ok(Step::Idle) if flow.is_authorized() => {
                     // Holding a token that never expires: nothing to do but stay alive.
                     Timer::after_secs(5).await;
