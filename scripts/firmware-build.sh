@@ -3,7 +3,7 @@
 # firmware-examples/esp32-c3 for riscv32imc-unknown-none-elf) in release mode, each
 # with its own Cargo.lock and target/ directory, and prints the flash and RAM use of
 # each image plus the share of the AuthGate client core in it: first the default
-# images, then with feature `oled` (SSD1306 login screen). Both variants share the
+# images, then with feature `oled` (SSD1306 login screen), then with feature `tls`. Both variants share the
 # crate's target directory, so each report is printed right after its build.
 #
 # Idempotent: adds the rustup targets only if missing. Needs readelf and nm (binutils).
@@ -95,3 +95,10 @@ build firmware-examples/pico-w --features oled
 report_pico "+oled"
 build firmware-examples/esp32-c3 --features oled
 report_esp "+oled"
+
+# The same images with HTTPS (feature tls: embedded-tls, CA pinned at build time).
+# Without SERVER_CA_DER (a DER file) the images build but refuse to connect.
+build firmware-examples/pico-w --features tls
+report_pico "+tls"
+build firmware-examples/esp32-c3 --features tls
+report_esp "+tls"
