@@ -2,7 +2,9 @@
 # Builds the firmware examples (firmware-examples/pico-w for thumbv6m-none-eabi,
 # firmware-examples/esp32-c3 for riscv32imc-unknown-none-elf) in release mode, each
 # with its own Cargo.lock and target/ directory, and prints the flash and RAM use of
-# each image plus the share of the AuthGate client core in it.
+# each image plus the share of the AuthGate client core in it: first the default
+# images, then with feature `oled` (SSD1306 login screen), then with feature `tls`. Both variants share the
+# crate's target directory, so each report is printed right after its build.
 #
 # Idempotent: adds the rustup targets only if missing. Needs readelf and nm (binutils).
 # Wi-Fi and server settings: WIFI_SSID, WIFI_PASSWORD, SERVER_URL, CLIENT_ID from the
@@ -24,12 +26,13 @@ if command -v rustup >/dev/null; then
     done
 fi
 
-build() { # CRATE_DIR: release build with the crate's own lock file and target dir
-    log "building $1"
+build() { # CRATE_DIR [CARGO_ARGS...]: release build with the crate's own lock file and target dir
+    local dir=$1; shift
+    log "building $dir $*"
     # A path dependency (device-client) that gained a dependency makes the lock stale:
     # say so, then build with an updated lock rather than fail.
-    (cd "$root/$1" && { env -u CARGO_TARGET_DIR cargo build --release --locked \
-        || { log "$1/Cargo.lock is stale; building with an updated lock"; env -u CARGO_TARGET_DIR cargo build --release; }; })
+    (cd "$root/$dir" && { env -u CARGO_TARGET_DIR cargo build --release --locked "$@" \
+        || { log "$dir/Cargo.lock is stale; building with an updated lock"; env -u CARGO_TARGET_DIR cargo build --release "$@"; }; })
 }
 
 # Portable (mawk) hex to decimal.
@@ -71,14 +74,31 @@ report() { # NAME ELF FLASH_SECTIONS -- RAM_SECTIONS
         "$name" "$flash" $((flash / 1024)) "$ram" $((ram / 1024)) "$core" "$transport"
 }
 
-build firmware-examples/pico-w
-build firmware-examples/esp32-c3
-
 pico="$root/firmware-examples/pico-w/target/thumbv6m-none-eabi/release/authgate-pico-w"
 esp="$root/firmware-examples/esp32-c3/target/riscv32imc-unknown-none-elf/release/authgate-esp32-c3"
+report_pico() { report "pico-w$1" "$pico" .boot2 .vector_table .text .rodata .data -- .data .bss .uninit; }
+report_esp() {
+    report "esp32-c3$1" "$esp" .flash.appdesc .trap .rwtext .rwtext.wifi .text .rodata .rodata.wifi .data .data.wifi \
+        -- .trap .rwtext .rwtext.wifi .data .data.wifi .bss .noinit .dram2_uninit
+}
+
 echo "Image sizes (flash: bytes written to flash; static RAM: .data/.bss and RAM-resident code, without the stack)"
-report pico-w "$pico" .boot2 .vector_table .text .rodata .data -- .data .bss .uninit
-report esp32-c3 "$esp" .flash.appdesc .trap .rwtext .rwtext.wifi .text .rodata .rodata.wifi .data .data.wifi \
-    -- .trap .rwtext .rwtext.wifi .data .data.wifi .bss .noinit .dram2_uninit
+build firmware-examples/pico-w
+report_pico ""
 fw="$(nm -S "$pico" | awk "$HEX"' $4 ~ /authgate_pico_w8FIRMWARE/ { print hex($2) }')"
 echo "pico-w flash includes the CYW43439 Wi-Fi firmware blob: ${fw:-?} B"
+build firmware-examples/esp32-c3
+report_esp ""
+
+# The same images with the SSD1306 OLED login screen.
+build firmware-examples/pico-w --features oled
+report_pico "+oled"
+build firmware-examples/esp32-c3 --features oled
+report_esp "+oled"
+
+# The same images with HTTPS (feature tls: embedded-tls, CA pinned at build time).
+# Without SERVER_CA_DER (a DER file) the images build but refuse to connect.
+build firmware-examples/pico-w --features tls
+report_pico "+tls"
+build firmware-examples/esp32-c3 --features tls
+report_esp "+tls"

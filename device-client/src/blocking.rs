@@ -169,6 +169,17 @@ impl fmt::Display for TransportError {
 
 impl std::error::Error for TransportError {}
 
+/// One HTTP answer, as [`HttpTransport::send`] returns it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The raw `Retry-After` header, for [`DeviceFlow::handle_retry_after`].
+    pub retry_after: Option<Vec<u8>>,
+    /// The body, at most [`MAX_RESPONSE_BYTES`].
+    pub body: Vec<u8>,
+}
+
 /// Whether [`HttpTransport::run`] should go on after an event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
@@ -264,13 +275,9 @@ impl HttpTransport {
         self.tick = tick;
     }
 
-    /// Sends one request and returns its status and body (any status: OAuth errors
-    /// are answers, not failures).
-    pub fn send(
-        &self,
-        transmit: &Transmit<'_>,
-        body: &[u8],
-    ) -> Result<(u16, Vec<u8>), TransportError> {
+    /// Sends one request and returns its answer (any status: OAuth errors are
+    /// answers, not failures).
+    pub fn send(&self, transmit: &Transmit<'_>, body: &[u8]) -> Result<Answer, TransportError> {
         let url = self
             .endpoints
             .url(transmit.endpoint)
@@ -282,13 +289,22 @@ impl HttpTransport {
             .header("Accept", "application/json")
             .send(body)
             .map_err(|e| TransportError::Http(e.to_string()))?;
-        read_body(resp)
+        let retry_after = resp
+            .headers()
+            .get("retry-after")
+            .map(|v| v.as_bytes().to_vec());
+        let (status, body) = read_body(resp)?;
+        Ok(Answer {
+            status,
+            retry_after,
+            body,
+        })
     }
 
     /// Drives `flow` until the handler says [`Control::Stop`] or the flow has nothing
     /// left to do (finished, or holding tokens with no refresh to wait for).
     ///
-    /// Errors the flow reports about single answers are already turned into events
+    /// What the server answers is turned into events by the flow
     /// ([`Event::Retrying`], [`Event::Failed`], …), so only a caller bug ends `run`
     /// with `Err`.
     pub fn run(&self, flow: &mut DeviceFlow<'_>, handler: &mut impl Handler) -> Result<(), Error> {
@@ -302,9 +318,11 @@ impl HttpTransport {
             match flow.poll_transmit(unix_now(), &mut buf) {
                 Ok(Some(t)) => {
                     match self.send(&t, t.body(&buf)) {
-                        Ok((status, body)) => {
-                            // Reported through events; see the doc comment.
-                            let _ = flow.handle_response(unix_now(), status, &body);
+                        Ok(answer) => {
+                            if let Some(value) = &answer.retry_after {
+                                flow.handle_retry_after(value)?;
+                            }
+                            flow.handle_response(unix_now(), answer.status, &answer.body)?;
                         }
                         Err(e) => {
                             handler.transport_error(&e);

@@ -38,7 +38,7 @@
 
 use embassy_time::{Duration as EmbassyDuration, Instant as EmbassyInstant, Timer, with_timeout};
 use embedded_nal_async::{Dns, TcpConnect};
-use heapless::String;
+use heapless::{String, Vec};
 use reqwless::client::HttpClient;
 use reqwless::request::{Method as HttpMethod, RequestBuilder};
 
@@ -73,15 +73,15 @@ pub fn now() -> Instant {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Step {
-    /// A request was answered and the answer handed to the flow. `result` is what
-    /// [`DeviceFlow::handle_response`] said (the flow has reacted already; it is for logs).
+    /// A request was answered and the answer (and its `Retry-After`, if any) handed to
+    /// the flow, which has reacted already and queued any event.
     Answered {
         /// What the request was for.
         kind: RequestKind,
         /// The HTTP status.
         status: u16,
-        /// The flow's verdict on the answer.
-        result: Result<(), Error>,
+        /// [`DeviceFlow::last_error`]: why the answer was unusual, for logs only.
+        error: Option<Error>,
     },
     /// A request got no answer; the flow was told through
     /// [`DeviceFlow::handle_transport_error`] and schedules a retry.
@@ -91,7 +91,8 @@ pub enum Step {
         /// Why.
         error: TransportError,
     },
-    /// The flow's timer fired and [`DeviceFlow::handle_timeout`] was called.
+    /// The flow's timer fired, or the sleep reached [`Transport::set_max_sleep`], and
+    /// [`DeviceFlow::handle_timeout`] was called.
     Timer,
     /// Nothing is left to do: the flow has finished ([`DeviceFlow::outcome`]).
     Idle,
@@ -124,6 +125,7 @@ where
     form: &'a mut [u8],
     rx: &'a mut [u8],
     timeout: EmbassyDuration,
+    max_sleep: Option<EmbassyDuration>,
 }
 
 impl<'a, T, D> Transport<'a, T, D>
@@ -169,6 +171,7 @@ where
             form,
             rx,
             timeout: DEFAULT_REQUEST_TIMEOUT,
+            max_sleep: None,
         }
     }
 
@@ -177,12 +180,23 @@ where
         self.timeout = timeout;
     }
 
+    /// Caps how long one [`Transport::step`] sleeps waiting for the flow's next timer
+    /// (`None`, the default: until the timer). A firmware loop that feeds a watchdog,
+    /// checks its Wi-Fi link or redraws a countdown needs to come round at least this
+    /// often; a step woken early returns [`Step::Timer`] and the flow, told early,
+    /// does nothing ([`DeviceFlow::handle_timeout`]).
+    pub fn set_max_sleep(&mut self, max_sleep: Option<EmbassyDuration>) {
+        self.max_sleep = max_sleep;
+    }
+
     /// Does the next thing `flow` asks for: sends its pending request and hands back
     /// the answer, or else sleeps until its next timer and fires it. Drain
     /// [`DeviceFlow::poll_event`] before each call.
     ///
-    /// Errors only if `form` is too small for the request ([`Error::BufferTooSmall`]);
-    /// network failures are the flow's business and come back as [`Step::NoAnswer`].
+    /// Errors only on a driver bug: `form` too small for the request
+    /// ([`Error::BufferTooSmall`]) or events not drained
+    /// ([`crate::ApiMisuse::EventsPending`]); network failures are the flow's business
+    /// and come back as [`Step::NoAnswer`], server errors as events.
     ///
     /// Dropping the future mid-request (e.g. losing a `select`) leaves the flow waiting
     /// for an answer; call [`DeviceFlow::handle_transport_error`] then.
@@ -212,14 +226,24 @@ where
                 }
             };
             return Ok(match answer {
-                Ok((status, body)) => Step::Answered {
-                    kind: tx.kind,
+                Ok(Answer {
                     status,
-                    result: flow.handle_response(now(), status, body),
-                },
+                    retry_after,
+                    body,
+                }) => {
+                    if let Some(value) = retry_after {
+                        flow.handle_retry_after(&value)?;
+                    }
+                    flow.handle_response(now(), status, body)?;
+                    Step::Answered {
+                        kind: tx.kind,
+                        status,
+                        error: flow.last_error(),
+                    }
+                }
                 Err(error) => {
-                    // The flow has scheduled its retry; the error it returns repeats ours.
-                    let _ = flow.handle_transport_error(now());
+                    // The flow schedules the retry and queues `Event::Retrying`.
+                    flow.handle_transport_error(now())?;
                     Step::NoAnswer {
                         kind: tx.kind,
                         error,
@@ -229,7 +253,11 @@ where
         }
         match flow.poll_timeout() {
             Some(at) => {
-                Timer::at(EmbassyInstant::from_millis(at.as_millis())).await;
+                let mut wake = EmbassyInstant::from_millis(at.as_millis());
+                if let Some(max) = self.max_sleep {
+                    wake = wake.min(EmbassyInstant::now().saturating_add(max));
+                }
+                Timer::at(wake).await;
                 flow.handle_timeout(now());
                 Ok(Step::Timer)
             }
@@ -238,17 +266,37 @@ where
     }
 }
 
-/// One request on a fresh connection; the body borrows `rx`.
+/// Longest `Retry-After` value kept: delay-seconds up to 10 digits (an HTTP-date is
+/// longer, and the flow could not use it anyway).
+const RETRY_AFTER_CAP: usize = 16;
+
+/// One answer: status, `Retry-After` (copied, since the body reuses the buffer the
+/// headers were in) and the body, which borrows `rx`.
+struct Answer<'r> {
+    status: u16,
+    retry_after: Option<Vec<u8, RETRY_AFTER_CAP>>,
+    body: &'r [u8],
+}
+
+/// One request on a fresh connection.
 async fn exchange<'r, T: TcpConnect, D: Dns>(
     http: &mut HttpClient<'_, T, D>,
     method: HttpMethod,
     url: &str,
     body: &[u8],
     rx: &'r mut [u8],
-) -> Result<(u16, &'r [u8]), reqwless::Error> {
+) -> Result<Answer<'r>, reqwless::Error> {
     let mut request = http.request(method, url).await?.headers(HEADERS).body(body);
     let response = request.send(rx).await?;
     let status = response.status.0;
+    let retry_after = response
+        .headers()
+        .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
+        .and_then(|(_, value)| Vec::from_slice(value).ok());
     let body = response.body().read_to_end().await?;
-    Ok((status, body))
+    Ok(Answer {
+        status,
+        retry_after,
+        body,
+    })
 }

@@ -23,7 +23,9 @@ pub enum Error {
         status: u16,
     },
     /// The body was not the JSON the RFC promises: garbage, truncated, missing a field,
-    /// or longer than this crate's fixed buffers. Retried with backoff.
+    /// or longer than this crate's fixed buffers. [`Malformed::Truncated`] and
+    /// [`Malformed::Syntax`] are retried with backoff (a cut connection, a captive
+    /// portal's page); the others are permanent (see [`Error::is_transient`]).
     Malformed(Malformed),
     /// The request never got an answer (connection refused, DNS, TLS, timeout), as
     /// reported through [`crate::DeviceFlow::handle_transport_error`].
@@ -38,6 +40,39 @@ pub enum Error {
     RetriesExhausted,
     /// The caller used the API in a way its documentation rules out.
     ApiMisuse(ApiMisuse),
+}
+
+impl Error {
+    /// Whether trying again later may succeed. The flow retries transient errors
+    /// with backoff ([`crate::Event::Retrying`]) and stops on the others
+    /// ([`crate::Event::Failed`], once): a board should show a permanent error and
+    /// wait for a person or a firmware update instead of hammering the server.
+    ///
+    /// Transient: no answer ([`Error::Transport`]), an HTTP status without an OAuth
+    /// body ([`Error::Http`], e.g. a proxy's 502), OAuth `server_error`,
+    /// `temporarily_unavailable`, any 5xx or 429, and bodies that are cut short or not
+    /// JSON at all ([`Malformed::Truncated`], [`Malformed::Syntax`]).
+    ///
+    /// Permanent: every other OAuth error (a rejected client or scope), and well-formed
+    /// answers this build cannot use — a value longer than its fixed buffer
+    /// ([`Malformed::TooLong`]), an unusable value ([`Malformed::InvalidValue`]) or a
+    /// token type other than Bearer ([`Malformed::UnsupportedTokenType`]). The same
+    /// server sends the same answer again, so retrying them would loop forever (on a
+    /// poll: approve, fail to store, `invalid_grant`, new code, …).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Error::Server(o) => {
+                matches!(
+                    o.code,
+                    ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable
+                ) || o.status >= 500
+                    || o.status == 429
+            }
+            Error::Malformed(m) => matches!(m, Malformed::Truncated | Malformed::Syntax),
+            Error::Http { .. } | Error::Transport => true,
+            Error::BufferTooSmall { .. } | Error::RetriesExhausted | Error::ApiMisuse(_) => false,
+        }
+    }
 }
 
 /// An OAuth error answer: the code and the HTTP status it came with.
@@ -110,6 +145,10 @@ pub enum ApiMisuse {
     NoTokens,
     /// A command was given while a request is outstanding; deliver its answer first.
     RequestInFlight,
+    /// [`crate::DeviceFlow::poll_transmit`] was called while the event queue is more
+    /// than half full: drain [`crate::DeviceFlow::poll_event`] first (the documented
+    /// order). The flow starts no request until then, so no event is ever dropped.
+    EventsPending,
 }
 
 impl Field {
@@ -168,6 +207,7 @@ impl fmt::Display for ApiMisuse {
             ApiMisuse::NoRequestInFlight => "no request is outstanding",
             ApiMisuse::NoTokens => "the flow holds no tokens",
             ApiMisuse::RequestInFlight => "a request is still outstanding",
+            ApiMisuse::EventsPending => "events are waiting to be polled",
         })
     }
 }
@@ -186,3 +226,6 @@ impl From<ApiMisuse> for Error {
 
 #[cfg(feature = "std")]
 impl std::error::Error for Error {}
+
+#[cfg(feature = "std")]
+impl std::error::Error for ApiMisuse {}

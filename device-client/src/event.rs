@@ -62,7 +62,10 @@ pub enum Event<'a> {
         /// Whether the server acknowledged the revocation.
         confirmed: bool,
     },
-    /// The flow stopped for good because of `Error` (a rejected client or scope, or
-    /// retries exhausted). Show it; a person or a config change must intervene.
+    /// The flow stopped for good because of a permanent `Error`
+    /// ([`Error::is_transient`] is false: a rejected client or scope, a token too long
+    /// for its buffer or of another type than Bearer) or because retries ran out.
+    /// Emitted once; nothing is retried. Show it; a person, a config change or a
+    /// firmware update must intervene (the example boards show it, then reset).
     Failed(Error),
 }

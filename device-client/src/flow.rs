@@ -14,7 +14,10 @@ use crate::tokens::Tokens;
 /// Retry policy for server and transport failures: exponential backoff with a cap.
 ///
 /// The n-th consecutive failure waits `initial · 2^(n-1)`, at most `max` (and never
-/// less than the poll interval while polling). Any well-formed answer resets the count.
+/// less than the poll interval while polling, nor less than a `Retry-After` the server
+/// sent, see [`DeviceFlow::handle_retry_after`]). Any well-formed answer resets the
+/// count. With [`Config::jitter_seed`] set, each wait is drawn from `[d/2, d]`, so a
+/// fleet of boards that lost the same server does not come back in lockstep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Backoff {
     /// Wait after the first failure.
@@ -76,10 +79,26 @@ pub struct Config<'c> {
     pub refresh_margin: Duration,
     /// Retry policy for failures.
     pub backoff: Backoff,
+    /// Seed for the backoff jitter; `None` waits exactly [`Backoff::delay`]. A board
+    /// passes a value from its hardware RNG, a CLI something like its pid and the
+    /// time; tests pass a constant and get the same waits every run. The generator is
+    /// not cryptographic: it only spreads retries.
+    pub jitter_seed: Option<u64>,
+    /// The access-token lifetime assumed when a token answer has no `expires_in`
+    /// (RFC 6749 §5.1 makes it optional). The refresh is scheduled as if the token
+    /// lived this long: without an assumption, "unknown expiry" meant "refresh now",
+    /// and every refresh answer without `expires_in` triggered the next one at once
+    /// (a refresh storm that wore out a board's flash). Default 1 hour.
+    pub assumed_lifetime: Duration,
+    /// The shortest wait between receiving tokens and refreshing them, whatever
+    /// `expires_in` says (a server sending `expires_in: 1` must not make a board
+    /// refresh, and write flash, twice a second). Default 10 s.
+    pub min_refresh_delay: Duration,
 }
 
 impl<'c> Config<'c> {
-    /// AuthGate's default paths, no scope, stop on expiry, refresh 60 s early.
+    /// AuthGate's default paths, no scope, stop on expiry, refresh 60 s early, no
+    /// jitter, 1 h assumed token lifetime, at least 10 s between refreshes.
     pub const fn new(client_id: &'c str) -> Self {
         Config {
             client_id,
@@ -91,6 +110,9 @@ impl<'c> Config<'c> {
             restart_on_expiry: false,
             refresh_margin: Duration::from_secs(60),
             backoff: Backoff::DEFAULT,
+            jitter_seed: None,
+            assumed_lifetime: DEFAULT_ASSUMED_LIFETIME,
+            min_refresh_delay: DEFAULT_MIN_REFRESH_DELAY,
         }
     }
 
@@ -172,11 +194,57 @@ enum Queued {
     Failed(Error),
 }
 
+impl Queued {
+    /// Events that only inform a log or a status line; everything else changes what
+    /// the device shows or stores.
+    fn is_informational(&self) -> bool {
+        matches!(self, Queued::Retrying { .. } | Queued::SlowDown(_))
+    }
+}
+
+/// SplitMix64, to turn any seed (even 0 or 1) into a well-mixed xorshift state.
+const fn splitmix64(seed: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// RFC 9110 delay-seconds: ASCII digits, optional surrounding whitespace.
+fn parse_delay_seconds(value: &[u8]) -> Option<Duration> {
+    let v = value.trim_ascii();
+    if v.is_empty() || v.len() > 10 || !v.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let secs = v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    Some(Duration::from_secs(secs))
+}
+
 /// Revocations worth retrying before logging out unconfirmed: logout should not hang.
 const REVOKE_MAX_ATTEMPTS: u16 = 3;
 
-/// Events held between polls; the oldest is dropped if a driver never polls.
+/// Events held between polls.
+///
+/// Nothing is ever dropped: between two requests the flow queues at most
+/// [`EVENTS_PER_ROUND`] events (one per answer, one per fired timer), and
+/// [`DeviceFlow::poll_transmit`] starts no request while fewer than that many slots
+/// are free ([`ApiMisuse::EventsPending`]). A driver that follows the documented order
+/// (drain `poll_event`, then `poll_transmit`) never sees that error.
 const EVENT_QUEUE: usize = 8;
+
+/// Upper bound of events one round (a request, its answer, the timers until the next
+/// request) can queue; the real bound is 2, this leaves margin.
+const EVENTS_PER_ROUND: usize = 4;
+
+/// See [`Config::assumed_lifetime`].
+pub const DEFAULT_ASSUMED_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// See [`Config::min_refresh_delay`].
+pub const DEFAULT_MIN_REFRESH_DELAY: Duration = Duration::from_secs(10);
+
+/// The longest `Retry-After` honoured: a misconfigured or hostile server must not be
+/// able to park a device for days.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(3600);
 
 /// A deterministic OAuth 2.0 Device Authorization Grant client (RFC 8628), with
 /// refresh (RFC 6749 §6) and revocation (RFC 7009). It performs no I/O and reads no
@@ -212,6 +280,12 @@ pub struct DeviceFlow<'c> {
     failures: u16,
     events: Deque<Queued, EVENT_QUEUE>,
     now: Instant,
+    /// xorshift state for jitter; 0 means no jitter.
+    rng: u64,
+    /// `Retry-After` of the answer being handled, applied if it is retried.
+    retry_after: Option<Duration>,
+    /// Why the last input was not a normal protocol step (for logs).
+    last_error: Option<Error>,
 }
 
 impl<'c> DeviceFlow<'c> {
@@ -224,12 +298,21 @@ impl<'c> DeviceFlow<'c> {
 
     /// Continues a session from stored tokens (e.g. [`Tokens::from_bytes`] after a
     /// reboot). The access token is refreshed ahead of its expiry; with no known expiry
-    /// and a refresh token, it is refreshed right away.
+    /// and a refresh token, it is refreshed right away (once: the answer's expiry, or
+    /// [`Config::assumed_lifetime`], schedules the next). Tokens whose expiry was
+    /// forgotten ([`Tokens::forget_expiry`]) and that have no refresh token cannot be
+    /// trusted or renewed: they are discarded ([`Event::TokensDiscarded`]) and a new
+    /// device flow starts.
     pub fn resume(config: Config<'c>, tokens: Tokens, now: Instant) -> Self {
         let mut flow = Self::idle(config, now);
+        if tokens.expiry_forgotten && tokens.refresh_token.is_none() {
+            flow.tokens = Some(tokens);
+            flow.discard_tokens();
+            return flow;
+        }
         flow.tokens = Some(tokens);
         flow.phase = Phase::Authorized;
-        flow.schedule_refresh(now);
+        flow.schedule_refresh(now, false);
         flow
     }
 
@@ -247,6 +330,10 @@ impl<'c> DeviceFlow<'c> {
             failures: 0,
             events: Deque::new(),
             now,
+            // Mix the seed so that 0 and small seeds still give a usable state.
+            rng: config.jitter_seed.map_or(0, |s| splitmix64(s).max(1)),
+            retry_after: None,
+            last_error: None,
         }
     }
 
@@ -304,6 +391,15 @@ impl<'c> DeviceFlow<'c> {
         self.in_flight.map(|(k, _)| k)
     }
 
+    /// Why the last `handle_*` input was not a normal step of the protocol, or `None`
+    /// if it was. For logs and a status line only: the flow has already reacted and
+    /// queued the event that says what to do ([`Event::Retrying`],
+    /// [`Event::Failed`], [`Event::CodeExpired`], …), which is why the inputs
+    /// themselves return no protocol errors.
+    pub fn last_error(&self) -> Option<Error> {
+        self.last_error
+    }
+
     // ----- outputs -----
 
     /// The next instruction for the driver, or `None` when there is nothing to do.
@@ -358,6 +454,8 @@ impl<'c> DeviceFlow<'c> {
     /// A `buf` too small for the body gives [`Error::BufferTooSmall`] with the exact
     /// size needed; nothing is consumed, so call again with a bigger buffer. 2 KiB
     /// fits every request this crate makes with the documented token capacities.
+    /// Undelivered events filling more than half the queue give
+    /// [`ApiMisuse::EventsPending`]: drain [`DeviceFlow::poll_event`] and call again.
     #[must_use = "a due request must be sent"]
     pub fn poll_transmit(
         &mut self,
@@ -367,6 +465,9 @@ impl<'c> DeviceFlow<'c> {
         self.observe(now);
         if !self.due || self.in_flight.is_some() {
             return Ok(None);
+        }
+        if self.events.len() > EVENT_QUEUE - EVENTS_PER_ROUND {
+            return Err(ApiMisuse::EventsPending.into());
         }
         let Some(kind) = self.due_request() else {
             self.due = false;
@@ -431,12 +532,45 @@ impl<'c> DeviceFlow<'c> {
     /// Hands in the answer to the outstanding request: its HTTP status and body.
     ///
     /// The flow reacts before returning (schedules the next poll, retries, restarts,
-    /// stops); `Err` explains a response that was not a normal step of the protocol,
-    /// for logging. `authorization_pending`, `slow_down`, `expired_token` and
-    /// `access_denied` are normal steps: they give `Ok` and an [`Event`] if any.
-    pub fn handle_response(&mut self, now: Instant, status: u16, body: &[u8]) -> Result<(), Error> {
+    /// stops) and says so through [`DeviceFlow::poll_event`]; whatever the server
+    /// sent, this returns `Ok`. The only `Err` is a driver bug: no request was
+    /// outstanding. [`DeviceFlow::last_error`] keeps the reason of an unusual answer
+    /// for logs.
+    pub fn handle_response(
+        &mut self,
+        now: Instant,
+        status: u16,
+        body: &[u8],
+    ) -> Result<(), ApiMisuse> {
         self.observe(now);
         let (kind, sent_at) = self.in_flight.take().ok_or(ApiMisuse::NoRequestInFlight)?;
+        let result = self.on_answer(kind, sent_at, status, body);
+        self.retry_after = None;
+        self.last_error = result.err();
+        Ok(())
+    }
+
+    /// Hands in the `Retry-After` header of the answer about to be given to
+    /// [`DeviceFlow::handle_response`] (RFC 9110 §10.2.3). If that answer is retried
+    /// (a 429 or 503, typically), the retry waits at least this long, capped at
+    /// [`RETRY_AFTER_CAP`]. Only delay-seconds are understood; an HTTP-date needs a
+    /// wall clock the flow does not have and is ignored, as is anything unparsable.
+    /// The only `Err` is a driver bug: no request is outstanding.
+    pub fn handle_retry_after(&mut self, value: &[u8]) -> Result<(), ApiMisuse> {
+        if self.in_flight.is_none() {
+            return Err(ApiMisuse::NoRequestInFlight);
+        }
+        self.retry_after = parse_delay_seconds(value).map(|d| core::cmp::min(d, RETRY_AFTER_CAP));
+        Ok(())
+    }
+
+    fn on_answer(
+        &mut self,
+        kind: RequestKind,
+        sent_at: Instant,
+        status: u16,
+        body: &[u8],
+    ) -> Result<(), Error> {
         match kind {
             RequestKind::DeviceAuthorization => {
                 self.on_code_grant(Reply::classify(status, body, response::parse_code_grant))
@@ -460,19 +594,20 @@ impl<'c> DeviceFlow<'c> {
     }
 
     /// Reports that the outstanding request got no answer (connection, DNS, TLS or
-    /// timeout failure). It is retried with backoff.
-    pub fn handle_transport_error(&mut self, now: Instant) -> Result<(), Error> {
+    /// timeout failure). It is retried with backoff ([`Event::Retrying`]), or the flow
+    /// stops if [`Backoff::max_attempts`] ran out ([`Event::Failed`]). The only `Err`
+    /// is a driver bug: no request was outstanding.
+    pub fn handle_transport_error(&mut self, now: Instant) -> Result<(), ApiMisuse> {
         self.observe(now);
         self.in_flight.take().ok_or(ApiMisuse::NoRequestInFlight)?;
+        self.retry_after = None;
         let result = if let Phase::Revoking { .. } = self.phase {
             self.on_revoke(Reply::Bad(Error::Transport))
         } else {
             self.retry(Error::Transport)
         };
-        match result {
-            Err(Error::Transport) => Ok(()),
-            other => other,
-        }
+        self.last_error = result.err();
+        Ok(())
     }
 
     // ----- commands -----
@@ -549,10 +684,50 @@ impl<'c> DeviceFlow<'c> {
 
     fn push(&mut self, q: Queued) {
         if self.events.is_full() {
-            self.events.pop_front();
+            // Unreachable while `poll_transmit` keeps EVENTS_PER_ROUND slots free (see
+            // EVENT_QUEUE). Should it happen, lose a log-only event, never a state one.
+            if q.is_informational() {
+                return;
+            }
+            let mut kept: Deque<Queued, EVENT_QUEUE> = Deque::new();
+            let mut evicted = false;
+            while let Some(e) = self.events.pop_front() {
+                if !evicted && e.is_informational() {
+                    evicted = true;
+                } else {
+                    let _ = kept.push_back(e);
+                }
+            }
+            if !evicted {
+                // Only state events queued: the oldest is superseded by later ones.
+                kept.pop_front();
+            }
+            self.events = kept;
         }
         // Cannot fail after making room; ignoring keeps this path panic-free.
         let _ = self.events.push_back(q);
+    }
+
+    /// The next jitter value (xorshift64); only called when jitter is on.
+    fn next_random(&mut self) -> u64 {
+        let mut x = self.rng;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
+
+    /// `d` spread uniformly over `[d/2, d]` when jitter is on.
+    fn jitter(&mut self, d: Duration) -> Duration {
+        if self.rng == 0 {
+            return d;
+        }
+        let ms = d.as_millis();
+        let half = ms / 2;
+        let spread = ms - half;
+        let r = self.next_random() % (spread + 1);
+        Duration::from_millis(half + r)
     }
 
     fn start_authorization(&mut self) {
@@ -605,9 +780,15 @@ impl<'c> DeviceFlow<'c> {
         {
             self.fail(Error::RetriesExhausted)?;
         }
-        let mut delay = self.config.backoff.delay(self.failures);
+        let backoff = self.config.backoff.delay(self.failures);
+        let mut delay = self.jitter(backoff);
         if self.phase == Phase::Polling && delay < self.interval {
             delay = self.interval;
+        }
+        if let Some(after) = self.retry_after.take()
+            && delay < after
+        {
+            delay = after;
         }
         let retry_at = self.now + delay;
         self.timers.set(Timer::Poll, retry_at);
@@ -678,12 +859,22 @@ impl<'c> DeviceFlow<'c> {
 
     /// Arms the refresh ahead of expiry: `margin` early, but at most half the time
     /// left, so a short-lived token is not refreshed in a loop.
-    fn schedule_refresh(&mut self, now: Instant) {
+    ///
+    /// `fresh` tokens just came from the server: without `expires_in` they are assumed
+    /// to live [`Config::assumed_lifetime`], and no refresh comes sooner than
+    /// [`Config::min_refresh_delay`]. Resumed tokens of unknown age (`fresh` false,
+    /// no expiry) are refreshed at once: that happens once per boot.
+    fn schedule_refresh(&mut self, now: Instant, fresh: bool) {
         self.timers.clear();
         let Some(t) = self.tokens.as_ref() else {
             return;
         };
-        match (t.expires_at, t.refresh_token.is_some()) {
+        let expires_at = match t.expires_at {
+            Some(exp) => Some(exp),
+            None if fresh => Some(now + self.config.assumed_lifetime),
+            None => None,
+        };
+        match (expires_at, t.refresh_token.is_some()) {
             (Some(exp), true) => {
                 let left = exp - now;
                 let lead = if self.config.refresh_margin < left.half() {
@@ -691,11 +882,19 @@ impl<'c> DeviceFlow<'c> {
                 } else {
                     left.half()
                 };
-                self.timers.set(Timer::Poll, exp.saturating_sub(lead));
+                let mut at = exp.saturating_sub(lead);
+                if fresh {
+                    let earliest = now.saturating_add(self.config.min_refresh_delay);
+                    if at < earliest {
+                        at = earliest;
+                    }
+                }
+                self.timers.set(Timer::Poll, at);
             }
             (None, true) => self.due = true,
-            (Some(exp), false) => self.timers.set(Timer::Poll, exp),
-            (None, false) => {}
+            // Only a known expiry ends a token that cannot be refreshed.
+            (Some(exp), false) if t.expires_at.is_some() => self.timers.set(Timer::Poll, exp),
+            (_, false) => {}
         }
     }
 
@@ -713,7 +912,7 @@ impl<'c> DeviceFlow<'c> {
                 Ok(())
             }
             Reply::OAuth(e) => self.transient_or_fail(Error::Server(e)),
-            Reply::Bad(e) => self.retry(e),
+            Reply::Bad(e) => self.transient_or_fail(e),
         }
     }
 
@@ -724,7 +923,7 @@ impl<'c> DeviceFlow<'c> {
                 self.code = None;
                 self.tokens = Some(tokens);
                 self.phase = Phase::Authorized;
-                self.schedule_refresh(self.now);
+                self.schedule_refresh(self.now, true);
                 self.push(Queued::Authorized);
                 Ok(())
             }
@@ -758,7 +957,7 @@ impl<'c> DeviceFlow<'c> {
                 }
                 _ => self.transient_or_fail(Error::Server(e)),
             },
-            Reply::Bad(e) => self.retry(e),
+            Reply::Bad(e) => self.transient_or_fail(e),
         }
     }
 
@@ -774,7 +973,7 @@ impl<'c> DeviceFlow<'c> {
                     fresh.scope = self.tokens.as_mut().and_then(|t| t.scope.take());
                 }
                 self.tokens = Some(fresh);
-                self.schedule_refresh(self.now);
+                self.schedule_refresh(self.now, true);
                 self.push(Queued::Refreshed);
                 Ok(())
             }
@@ -783,7 +982,7 @@ impl<'c> DeviceFlow<'c> {
                 Err(Error::Server(e))
             }
             Reply::OAuth(e) => self.transient_or_fail(Error::Server(e)),
-            Reply::Bad(e) => self.retry(e),
+            Reply::Bad(e) => self.transient_or_fail(e),
         }
     }
 
@@ -808,7 +1007,7 @@ impl<'c> DeviceFlow<'c> {
             Reply::OAuth(e) => (false, Some(Error::Server(e))),
             Reply::Bad(e) => (false, Some(e)),
         };
-        let transient = err.as_ref().is_some_and(response::is_transient);
+        let transient = err.as_ref().is_some_and(Error::is_transient);
         if transient && attempts + 1 < REVOKE_MAX_ATTEMPTS {
             let attempts = attempts + 1;
             self.phase = Phase::Revoking {
@@ -844,7 +1043,7 @@ impl<'c> DeviceFlow<'c> {
     }
 
     fn transient_or_fail(&mut self, e: Error) -> Result<(), Error> {
-        if response::is_transient(&e) {
+        if e.is_transient() {
             self.retry(e)
         } else {
             self.fail(e)

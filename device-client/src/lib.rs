@@ -14,7 +14,24 @@
 //! [`USER_CODE_CAP`], [`URI_CAP`], [`SCOPE_CAP`]); tokens persist to flash as
 //! versioned postcard bytes ([`Tokens::to_bytes`]); [`Qr`] draws the verification URI
 //! as a QR code on a terminal or a display. The `std` feature adds a blocking HTTPS
-//! transport (`blocking` module) with RFC 8414 endpoint discovery.
+//! transport (`blocking` module) with RFC 8414 endpoint discovery; `embassy` an async
+//! one for firmware; `display` the 128×64 login screen (`display` module, drawn with
+//! embedded-graphics on an SSD1306 or, on a PC, by the `display-preview` tool).
+//!
+//! # Outcomes surface once
+//!
+//! Whatever a server answers, the inputs ([`DeviceFlow::handle_response`],
+//! [`DeviceFlow::handle_transport_error`], [`DeviceFlow::handle_retry_after`]) return
+//! `Ok`: the flow reacts and queues one [`Event`] saying what to do. Their only error
+//! is [`ApiMisuse`], a driver bug. [`DeviceFlow::last_error`] keeps the reason of an
+//! unusual answer for logs. Errors are either transient ([`Error::is_transient`]:
+//! retried with exponential backoff, with seeded jitter ([`Config::jitter_seed`]) and
+//! at least the server's `Retry-After`) or permanent: reported once as
+//! [`Event::Failed`], and the flow stops. The event queue never drops an event:
+//! [`DeviceFlow::poll_transmit`] starts no request while it is more than half full
+//! ([`ApiMisuse::EventsPending`]). Tokens without `expires_in` are refreshed as if they
+//! lived [`Config::assumed_lifetime`] (1 h), and never sooner than
+//! [`Config::min_refresh_delay`] (10 s) after they arrived.
 //!
 //! # Driving the flow
 //!
@@ -75,12 +92,17 @@ mod tokens;
 
 #[cfg(feature = "std")]
 pub mod blocking;
+#[cfg(feature = "display")]
+pub mod display;
 #[cfg(feature = "embassy")]
 pub mod embassy;
 
 pub use error::{ApiMisuse, Error, Field, Malformed, OAuthError};
 pub use event::Event;
-pub use flow::{Backoff, CodeView, Config, DeviceFlow, Outcome};
+pub use flow::{
+    Backoff, CodeView, Config, DEFAULT_ASSUMED_LIFETIME, DEFAULT_MIN_REFRESH_DELAY, DeviceFlow,
+    Outcome, RETRY_AFTER_CAP,
+};
 pub use qr::{
     QR_BUFFER_LEN, QR_DEFAULT_QUIET_ZONE, QR_MAX_VERSION, Qr, QrCanvas, QrTooLong, TextStyle,
 };

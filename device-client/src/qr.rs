@@ -77,6 +77,29 @@ impl<'b> Qr<'b> {
         .map_err(|_| QrTooLong)
     }
 
+    /// Encodes `text` as the smallest code possible: error-correction level L, raised
+    /// to the best level that still fits that version. For small displays, where one
+    /// version less means twice the pixels per module (a typical AuthGate
+    /// `verification_uri_complete` is version 3 here, 29 modules, instead of 33).
+    pub fn encode_compact(
+        text: &str,
+        out: &'b mut [u8; QR_BUFFER_LEN],
+        temp: &mut [u8; QR_BUFFER_LEN],
+    ) -> Result<Self, QrTooLong> {
+        QrCode::encode_text(
+            text,
+            temp,
+            out,
+            QrCodeEcc::Low,
+            Version::MIN,
+            Version::new(QR_MAX_VERSION),
+            None,
+            true,
+        )
+        .map(|code| Qr { code })
+        .map_err(|_| QrTooLong)
+    }
+
     /// Modules per side, without the quiet zone.
     pub fn size(&self) -> u16 {
         u16::try_from(self.code.size()).unwrap_or(0)

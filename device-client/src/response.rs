@@ -79,23 +79,6 @@ impl<T> Reply<T> {
     }
 }
 
-/// Whether an answer is worth retrying later (server trouble, throttling, garbage)
-/// rather than a verdict about this client or grant.
-pub(crate) fn is_transient(e: &Error) -> bool {
-    match e {
-        Error::Server(o) => {
-            matches!(
-                o.code,
-                authgate_proto::ErrorCode::ServerError
-                    | authgate_proto::ErrorCode::TemporarilyUnavailable
-            ) || o.status >= 500
-                || o.status == 429
-        }
-        Error::Http { .. } | Error::Malformed(_) | Error::Transport => true,
-        _ => false,
-    }
-}
-
 fn map_json(e: serde_json_core::de::Error) -> Malformed {
     use serde_json_core::de::Error as J;
     match e {
@@ -175,6 +158,7 @@ pub(crate) fn parse_tokens(body: &[u8], sent_at: Instant) -> Result<Tokens, Malf
         expires_at: r
             .expires_in
             .map(|s| sent_at + Duration::from_secs(u64::from(s))),
+        expiry_forgotten: false,
     })
 }
 

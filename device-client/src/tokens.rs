@@ -40,6 +40,10 @@ pub struct Tokens {
     pub(crate) refresh_token: Option<String<REFRESH_TOKEN_CAP>>,
     pub(crate) scope: Option<String<SCOPE_CAP>>,
     pub(crate) expires_at: Option<Instant>,
+    /// Set by [`Tokens::forget_expiry`] (never persisted): the expiry was known but
+    /// measured on another boot's clock, so the token's age is unknown. A resumed flow
+    /// refreshes such tokens at once, or logs in again if it cannot refresh them.
+    pub(crate) expiry_forgotten: bool,
 }
 
 /// Why stored token bytes could not be read back (or written).
@@ -116,6 +120,7 @@ impl Tokens {
                 None => None,
             },
             expires_at,
+            expiry_forgotten: false,
         })
     }
 
@@ -155,8 +160,13 @@ impl Tokens {
     ///
     /// Call this after loading tokens on a device whose clock restarts at boot: an
     /// expiry measured from the previous boot means nothing now.
+    ///
+    /// Tokens whose expiry was forgotten and that have no refresh token cannot be
+    /// checked or renewed: [`crate::DeviceFlow::resume`] discards them and starts a
+    /// new device flow ([`crate::Event::TokensDiscarded`]) instead of sitting idle.
     pub fn forget_expiry(&mut self) {
         self.expires_at = None;
+        self.expiry_forgotten = true;
     }
 
     /// Writes the versioned record (`[version][postcard]`) into `buf` and returns the
@@ -197,6 +207,7 @@ impl Tokens {
                     refresh_token: r.refresh_token,
                     scope: r.scope,
                     expires_at: r.expires_at_ms.map(Instant::from_millis),
+                    expiry_forgotten: false,
                 })
             }
             v => Err(PersistError::UnknownVersion(v)),

@@ -138,8 +138,11 @@ impl Harness {
         }
     }
 
+    /// Hands in an answer; `Err` is the flow's [`DeviceFlow::last_error`] (the input
+    /// itself only fails on API misuse).
     fn respond(&mut self, status: u16, body: &[u8]) -> Result<(), Error> {
-        self.flow.handle_response(self.now, status, body)
+        self.flow.handle_response(self.now, status, body)?;
+        self.flow.last_error().map_or(Ok(()), Err)
     }
 
     fn respond_fixture(&mut self, status: u16, name: &str) -> Result<(), Error> {
@@ -565,14 +568,16 @@ fn oversized_and_unknown_values_are_clear_errors() {
         r#"{{"access_token":"{}","token_type":"Bearer","expires_in":900}}"#,
         "a".repeat(ACCESS_TOKEN_CAP + 1)
     );
-    assert_eq!(
-        h.respond(200, huge.as_bytes()),
-        Err(Error::Malformed(Malformed::TooLong {
-            field: Field::AccessToken,
-            capacity: ACCESS_TOKEN_CAP
-        }))
-    );
-    h.events();
+    let too_long = Error::Malformed(Malformed::TooLong {
+        field: Field::AccessToken,
+        capacity: ACCESS_TOKEN_CAP,
+    });
+    assert_eq!(h.respond(200, huge.as_bytes()), Err(too_long));
+    // Permanent (issue 15): reported once, not retried.
+    assert_eq!(h.events(), vec![Ev::Failed(too_long)]);
+    assert_eq!(h.flow.poll_timeout(), None);
+    let mut h = Harness::default();
+    h.get_code();
     h.advance();
     h.expect_transmit(RequestKind::PollToken);
     assert_eq!(
@@ -581,6 +586,8 @@ fn oversized_and_unknown_values_are_clear_errors() {
     );
     h.events();
     // An exactly full token fits.
+    let mut h = Harness::default();
+    h.get_code();
     h.advance();
     h.expect_transmit(RequestKind::PollToken);
     let full = format!(
@@ -899,7 +906,7 @@ fn api_misuse_is_reported_not_panicked() {
     );
     assert_eq!(
         h.flow.handle_transport_error(h.now),
-        Err(Error::ApiMisuse(ApiMisuse::NoRequestInFlight))
+        Err(ApiMisuse::NoRequestInFlight)
     );
     assert_eq!(
         h.flow.logout(h.now),

@@ -32,6 +32,27 @@ fn main() {
     fs::write(out.join("nvram_rp2040.bin"), blob).unwrap();
     println!("cargo:rerun-if-changed=nvram_rp2040.txt");
 
+    // TLS (feature `tls`): the CA certificate (DER) of the server, pinned by the board,
+    // read from the file SERVER_CA_DER names. Unset: an empty file, and the firmware
+    // refuses to connect rather than trust anyone.
+    println!("cargo:rerun-if-env-changed=SERVER_CA_DER");
+    let ca = match env::var_os("SERVER_CA_DER") {
+        Some(path) => {
+            println!("cargo:rerun-if-changed={}", path.to_string_lossy());
+            fs::read(&path)
+                .unwrap_or_else(|e| panic!("SERVER_CA_DER {}: {e}", path.to_string_lossy()))
+        }
+        None => {
+            if env::var_os("CARGO_FEATURE_TLS").is_some() {
+                println!(
+                    "cargo:warning=SERVER_CA_DER is not set: this TLS image will refuse to connect"
+                );
+            }
+            Vec::new()
+        }
+    };
+    fs::write(out.join("server_ca.der"), ca).unwrap();
+
     for (var, placeholder) in [
         ("WIFI_SSID", "your-ssid"),
         ("SERVER_URL", "http://192.168.1.10:8080"),

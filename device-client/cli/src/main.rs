@@ -102,6 +102,12 @@ fn main() -> ExitCode {
 fn flow_config<'a>(session: &'a Session) -> Config<'a> {
     let mut c = Config::new(&session.client_id);
     c.scope = session.scope.as_deref();
+    // Spread retries of many CLIs that lost the same server (issue 15); the seed only
+    // needs to differ between processes, not be secret.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    c.jitter_seed = Some(u64::from(std::process::id()) << 32 | u64::from(nanos));
     c
 }
 

@@ -6,23 +6,35 @@
 //! Tokens are kept in the `nvs` data partition and reused after a reboot; the access
 //! token is refreshed before it expires. Settings come from the build environment: see
 //! `.cargo/config.toml`.
+//!
+//! Self-recovery: the RTC watchdog (RWDT, stage 0 resets the system) is armed for
+//! [`WATCHDOG_TIMEOUT`] and fed by every turn of the main loop, which comes round at
+//! least every 35 s (30 s request timeout, 5 s `max_sleep`); a hung loop or a panic
+//! (esp-backtrace halts) ends in a reset. A permanent error ([`Event::Failed`]) stays
+//! on the console and the screen for a minute, then the board resets.
+//! With feature `oled`, an SSD1306 128×64 I²C OLED (SDA GPIO4, SCL GPIO5, address 0x3C)
+//! shows the code, the URI, a QR code and a status line.
 #![no_std]
 #![no_main]
 
 use authgate_device::embassy::{Step, Transport, now};
+#[cfg(feature = "tls")]
+use authgate_device::embassy::{TlsConfig, TlsVerify};
 use authgate_device::{
-    Config, DeviceFlow, Event, QR_BUFFER_LEN, Qr, TOKENS_MAX_BYTES, TextStyle, Tokens,
+    CodeView, Config, DeviceFlow, Event, QR_BUFFER_LEN, Qr, TOKENS_MAX_BYTES, TextStyle, Tokens,
 };
+use core::fmt::Write as _;
 use embassy_embedded_hal::adapter::BlockingAsync;
 use embassy_executor::Spawner;
 use embassy_net::dns::DnsSocket;
 use embassy_net::tcp::client::{TcpClient, TcpClientState};
 use embassy_net::{Config as NetConfig, StackResources};
-use embassy_time::Timer;
+use embassy_time::{Duration, Timer};
 use esp_backtrace as _;
 use esp_bootloader_esp_idf::partitions::{self, DataPartitionSubType, PartitionType};
 use esp_hal::clock::CpuClock;
 use esp_hal::rng::Rng;
+use esp_hal::rtc_cntl::{Rtc, RwdtStage};
 use esp_hal::timer::timg::TimerGroup;
 use esp_println::println;
 use esp_radio::wifi::sta::StationConfig;
@@ -32,6 +44,8 @@ use esp_radio::wifi::{
 use esp_storage::FlashStorage;
 use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::map::{MapConfig, MapStorage};
+#[cfg(feature = "tls")]
+use static_cell::ConstStaticCell;
 use static_cell::StaticCell;
 
 esp_bootloader_esp_idf::esp_app_desc!();
@@ -47,6 +61,17 @@ const SERVER_URL: &str = env!(
 );
 const CLIENT_ID: &str = env!("CLIENT_ID", "set CLIENT_ID at build time");
 const TOKENS_KEY: u8 = 0;
+
+/// The server's CA certificate (DER), pinned (feature `tls`; see `build.rs`).
+#[cfg(feature = "tls")]
+static SERVER_CA: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/server_ca.der"));
+/// embedded-tls record buffers: a full TLS record (16 KiB + overhead) each way.
+#[cfg(feature = "tls")]
+const TLS_RECORD: usize = 16_640;
+
+/// RWDT period: longer than one turn of the main loop (at most ~35 s) plus a flash
+/// write, short enough that a hung board is back within a minute and a half.
+const WATCHDOG_TIMEOUT: esp_hal::time::Duration = esp_hal::time::Duration::from_secs(90);
 
 type Store =
     MapStorage<u8, BlockingAsync<FlashStorage<'static>>, Cache<Uncached, Uncached, Uncached, u8>>;
@@ -85,6 +110,14 @@ async fn main(spawner: Spawner) -> ! {
     let p = esp_hal::init(esp_hal::Config::default().with_cpu_clock(CpuClock::max()));
     esp_alloc::heap_allocator!(#[esp_hal::ram(reclaimed)] size: 64 * 1024);
     esp_alloc::heap_allocator!(size: 36 * 1024);
+    let mut rtc = Rtc::new(p.RTC_TIMER);
+    rtc.rwdt.set_timeout(RwdtStage::Stage0, WATCHDOG_TIMEOUT);
+    rtc.rwdt.enable();
+    #[cfg(feature = "oled")]
+    let mut screen = screen::Screen::new(p.I2C0, p.GPIO4, p.GPIO5);
+    #[cfg(not(feature = "oled"))]
+    let mut screen = screen::Screen;
+    screen.show(Status::JoiningWifi, None);
     let timg0 = TimerGroup::new(p.TIMG0);
     esp_rtos::start(timg0.timer0, p.FROM_CPU_INTR0);
 
@@ -101,7 +134,10 @@ async fn main(spawner: Spawner) -> ! {
     spawner.spawn(connection_task(controller).unwrap());
     spawner.spawn(net_task(runner).unwrap());
     println!("AuthGate on ESP32-C3, server {SERVER_URL}; waiting for Wi-Fi and DHCP");
-    stack.wait_config_up().await;
+    while !stack.is_config_up() {
+        rtc.rwdt.feed();
+        Timer::after_millis(200).await;
+    }
     if let Some(cfg) = stack.config_v4() {
         println!("IP address {}", cfg.address);
     }
@@ -122,6 +158,8 @@ async fn main(spawner: Spawner) -> ! {
     let mut record = [0u8; TOKENS_MAX_BYTES + 32];
     let config = Config {
         restart_on_expiry: true,
+        // Boards that lost the same server must not come back in lockstep.
+        jitter_seed: Some((u64::from(rng.random()) << 32) | u64::from(rng.random())),
         ..Config::new(CLIENT_ID)
     };
 
@@ -129,9 +167,25 @@ async fn main(spawner: Spawner) -> ! {
     let tcp = TcpClient::new(stack, &tcp_state);
     let dns = DnsSocket::new(stack);
     let (mut form, mut rx) = ([0u8; authgate_device::REQUEST_BUFFER_LEN], [0u8; 4096]);
-    let mut transport = Transport::new(&tcp, &dns, SERVER_URL, &mut form, &mut rx);
+    #[cfg(feature = "tls")]
+    let (tls_rx, tls_tx) = {
+        static RX: ConstStaticCell<[u8; TLS_RECORD]> = ConstStaticCell::new([0; TLS_RECORD]);
+        static TX: ConstStaticCell<[u8; TLS_RECORD]> = ConstStaticCell::new([0; TLS_RECORD]);
+        (RX.take(), TX.take())
+    };
 
+    // A TLS image without a pinned CA would trust nobody or everybody: neither.
+    #[cfg(feature = "tls")]
+    if SERVER_CA.is_empty() {
+        println!("tls: built without SERVER_CA_DER; refusing to connect");
+        screen.show(Status::Error("TLS image built without SERVER_CA_DER"), None);
+        loop {
+            rtc.rwdt.feed();
+            Timer::after_secs(1).await;
+        }
+    }
     loop {
+        rtc.rwdt.feed();
         // Saved tokens carry boot-relative expiry times: forget them, so the flow
         // refreshes at once and learns the real lifetime.
         let saved = match store.fetch_item::<&[u8]>(&mut record, &TOKENS_KEY).await {
@@ -152,28 +206,40 @@ async fn main(spawner: Spawner) -> ! {
             }
             None => DeviceFlow::new(config, now()),
         };
+        screen.show(Status::Connecting, None);
         loop {
+            rtc.rwdt.feed();
             let mut save = None;
             let mut erase = false;
+            let mut failed = None;
             while let Some(event) = flow.poll_event() {
                 match event {
                     Event::ShowCode {
                         user_code,
                         verification_uri,
                         verification_uri_complete,
-                        ..
+                        expires_at,
                     } => {
                         println!(
                             "\nOn your phone open {verification_uri}\nand enter the code {user_code}"
                         );
                         show_qr(verification_uri_complete.unwrap_or(verification_uri));
+                        let code = CodeView {
+                            user_code,
+                            verification_uri,
+                            verification_uri_complete,
+                            expires_at,
+                        };
+                        screen.show(Status::WaitingForApproval, Some(&code));
                     }
                     Event::Authorized(tokens) | Event::Refreshed(tokens) => {
                         let secs = tokens.remaining(now()).map_or(0, |d| d.as_secs());
                         println!("authorized; access token valid for {secs} s");
                         save = tokens.to_bytes(&mut record).ok().map(|b| b.len());
+                        screen.show(Status::SignedIn, None);
                     }
                     Event::TokensDiscarded | Event::LoggedOut { .. } => erase = true,
+                    Event::Failed(e) => failed = Some(e),
                     other => println!("{other:?}"),
                 }
             }
@@ -191,7 +257,52 @@ async fn main(spawner: Spawner) -> ! {
             if erase {
                 let _ = store.remove_item(&mut record, &TOKENS_KEY).await;
             }
-            match transport.step(&mut flow).await {
+            if let Some(e) = failed {
+                // Permanent (a rejected client, a token this build cannot store):
+                // retrying cannot help; show why, then start afresh from a reset.
+                let mut text: heapless::String<96> = heapless::String::new();
+                let _ = write!(text, "{e}; reset in 60 s");
+                println!("failed: {text}");
+                screen.show(Status::Error(&text), None);
+                for _ in 0..60 {
+                    rtc.rwdt.feed();
+                    Timer::after_secs(1).await;
+                }
+                esp_hal::system::software_reset();
+            }
+            let step = {
+                #[cfg(not(feature = "tls"))]
+                let mut transport = Transport::new(&tcp, &dns, SERVER_URL, &mut form, &mut rx);
+                // reqwless seeds its TLS RNG from the config on every connection, so one
+                // config would repeat the ECDHE key and client random on each handshake:
+                // a fresh seed from the hardware RNG per request (one request per step).
+                #[cfg(feature = "tls")]
+                let mut transport = Transport::new_with_tls(
+                    &tcp,
+                    &dns,
+                    TlsConfig::new(
+                        (u64::from(rng.random()) << 32) | u64::from(rng.random()),
+                        &mut *tls_rx,
+                        &mut *tls_tx,
+                        TlsVerify::Certificate {
+                            ca: SERVER_CA,
+                            cert: None,
+                            key: None,
+                        },
+                    ),
+                    SERVER_URL,
+                    &mut form,
+                    &mut rx,
+                );
+                // Come round often enough to beat the watchdog and check the link.
+                transport.set_max_sleep(Some(Duration::from_secs(5)));
+                transport.step(&mut flow).await
+            };
+            match step {
+                Ok(Step::Idle) if flow.is_authorized() => {
+                    // Holding a token that never expires: nothing to do but stay alive.
+                    Timer::after_secs(5).await;
+                }
                 Ok(Step::Idle) => break,
                 Ok(Step::NoAnswer { kind, error }) => println!("{kind:?}: no answer ({error:?})"),
                 Ok(_) => {}
@@ -202,7 +313,85 @@ async fn main(spawner: Spawner) -> ! {
             }
         }
         println!("flow ended: {:?}; starting over in 60 s", flow.outcome());
-        Timer::after_secs(60).await;
+        screen.show(Status::Error("Not signed in; new code in 60 s"), None);
+        for _ in 0..60 {
+            rtc.rwdt.feed();
+            Timer::after_secs(1).await;
+        }
+    }
+}
+
+use screen::Status;
+
+/// The OLED (feature `oled`): the same screen `display-preview` renders on a PC.
+#[cfg(feature = "oled")]
+mod screen {
+    use authgate_device::CodeView;
+    pub use authgate_device::display::Status;
+    use authgate_device::display::draw_screen;
+    use esp_hal::Blocking;
+    use esp_hal::i2c::master::{Config, I2c};
+    use esp_hal::peripherals::{GPIO4, GPIO5, I2C0};
+    use ssd1306::mode::BufferedGraphicsMode;
+    use ssd1306::prelude::*;
+    use ssd1306::{I2CDisplayInterface, Ssd1306};
+
+    type Oled = Ssd1306<
+        I2CInterface<I2c<'static, Blocking>>,
+        DisplaySize128x64,
+        BufferedGraphicsMode<DisplaySize128x64>,
+    >;
+
+    /// The display, or `None` if none answered at start-up (the console still works).
+    pub struct Screen(Option<Oled>);
+
+    impl Screen {
+        /// Initialises the SSD1306 at I²C address 0x3C on SDA GPIO4, SCL GPIO5.
+        pub fn new(i2c: I2C0<'static>, sda: GPIO4<'static>, scl: GPIO5<'static>) -> Self {
+            let Ok(i2c) = I2c::new(i2c, Config::default()) else {
+                return Screen(None);
+            };
+            let mut oled = Ssd1306::new(
+                I2CDisplayInterface::new(i2c.with_sda(sda).with_scl(scl)),
+                DisplaySize128x64,
+                DisplayRotation::Rotate0,
+            )
+            .into_buffered_graphics_mode();
+            Screen(oled.init().ok().map(|()| oled))
+        }
+
+        /// Draws the screen; a display that stopped answering is left alone.
+        pub fn show(&mut self, status: Status<'_>, code: Option<&CodeView<'_>>) {
+            if let Some(oled) = self.0.as_mut()
+                && draw_screen(oled, status, code).is_ok()
+            {
+                let _ = oled.flush();
+            }
+        }
+    }
+}
+
+/// Without feature `oled` the console says it all; the status is dropped.
+#[cfg(not(feature = "oled"))]
+mod screen {
+    use authgate_device::CodeView;
+
+    /// What the board is doing (the `oled` build draws it; here nothing reads it).
+    #[allow(dead_code)]
+    pub enum Status<'a> {
+        JoiningWifi,
+        Connecting,
+        WaitingForApproval,
+        SignedIn,
+        Error(&'a str),
+    }
+
+    /// No display.
+    pub struct Screen;
+
+    impl Screen {
+        /// Does nothing.
+        pub fn show(&mut self, _status: Status<'_>, _code: Option<&CodeView<'_>>) {}
     }
 }
 

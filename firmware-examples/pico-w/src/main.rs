@@ -5,14 +5,25 @@
 //! (UART0 TX on GP0, 115200 8N1). Tokens are kept in the last 16 KiB of flash and
 //! reused after a reboot; the access token is refreshed before it expires.
 //! Settings come from the build environment: see `.cargo/config.toml`.
+//!
+//! Self-recovery: the hardware watchdog (8.3 s at most on the RP2040) is fed by a small
+//! task only while the main loop keeps beating (at least every [`STALL_LIMIT_MS`]), so
+//! a hung loop, a hung flash write or a panic (panic-probe halts) ends in a reset. A
+//! dropped Wi-Fi link (or five requests in a row without an answer) makes the loop
+//! rejoin. A permanent error ([`Event::Failed`]) stays on the console and the screen
+//! for a minute, then the board resets.
+//! With feature `oled`, an SSD1306 128×64 I²C OLED (SDA GP4, SCL GP5, address 0x3C)
+//! shows the code, the URI, a QR code and a status line.
 #![no_std]
 #![no_main]
 
 use core::fmt::Write as _;
 
 use authgate_device::embassy::{Step, Transport, now};
+#[cfg(feature = "tls")]
+use authgate_device::embassy::{TlsConfig, TlsVerify};
 use authgate_device::{
-    Config, DeviceFlow, Event, QR_BUFFER_LEN, Qr, TOKENS_MAX_BYTES, TextStyle, Tokens,
+    CodeView, Config, DeviceFlow, Event, QR_BUFFER_LEN, Qr, TOKENS_MAX_BYTES, TextStyle, Tokens,
 };
 use cyw43::JoinOptions;
 use cyw43_pio::{DEFAULT_CLOCK_DIVIDER, PioSpi};
@@ -27,11 +38,15 @@ use embassy_rp::gpio::{Level, Output};
 use embassy_rp::peripherals::{DMA_CH0, FLASH, PIO0};
 use embassy_rp::pio::{InterruptHandler as PioIrq, Pio};
 use embassy_rp::uart::{self, UartTx};
+use embassy_rp::watchdog::Watchdog;
 use embassy_rp::{bind_interrupts, dma};
-use embassy_time::Timer;
+use embassy_time::{Duration, Instant as EmbassyInstant, Timer};
 use panic_probe as _;
+use portable_atomic::{AtomicBool, AtomicU64, Ordering};
 use sequential_storage::cache::{Cache, Uncached};
 use sequential_storage::map::{MapConfig, MapStorage};
+#[cfg(feature = "tls")]
+use static_cell::ConstStaticCell;
 use static_cell::StaticCell;
 
 bind_interrupts!(struct Irqs {
@@ -58,6 +73,32 @@ const FLASH_SIZE: usize = 2 * 1024 * 1024;
 /// Kept out of the program by `memory.x`; four 4 KiB sectors for wear levelling.
 const TOKEN_STORE: core::ops::Range<u32> = (FLASH_SIZE as u32 - 16 * 1024)..FLASH_SIZE as u32;
 const TOKENS_KEY: u8 = 0;
+
+/// The server's CA certificate (DER), pinned (feature `tls`; see `build.rs`).
+#[cfg(feature = "tls")]
+static SERVER_CA: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/server_ca.der"));
+/// embedded-tls record buffers: a full TLS record (16 KiB + overhead) each way.
+#[cfg(feature = "tls")]
+const TLS_RECORD: usize = 16_640;
+
+/// The hardware watchdog's period (the RP2040 allows at most ~8.3 s).
+const WATCHDOG_TIMEOUT: Duration = Duration::from_secs(8);
+/// The main loop must beat at least this often (ms). One step of the flow takes at
+/// most the 30 s request timeout or the 5 s `max_sleep`; a flash write well under 1 s.
+const STALL_LIMIT_MS: u64 = 60_000;
+/// Last beat of the main loop, in embassy-time ms since boot.
+static LAST_BEAT: AtomicU64 = AtomicU64::new(0);
+/// Set to reset the board through the watchdog (after a permanent error).
+static RESET: AtomicBool = AtomicBool::new(false);
+
+/// Tells the watchdog task that the main loop is alive.
+fn beat() {
+    LAST_BEAT.store(EmbassyInstant::now().as_millis(), Ordering::Relaxed);
+}
+
+/// Consecutive requests without an answer after which the Wi-Fi is rejoined even if
+/// the link looks up (an AP that still associates but no longer routes).
+const REJOIN_AFTER_NO_ANSWERS: u8 = 5;
 
 type Store = MapStorage<
     u8,
@@ -88,6 +129,26 @@ async fn cyw43_task(
     runner.run().await
 }
 
+/// Feeds the watchdog while the main loop beats; stops feeding (so the board resets)
+/// when it stalls for [`STALL_LIMIT_MS`], and resets at once when asked to.
+#[embassy_executor::task]
+async fn watchdog_task(mut wd: Watchdog) -> ! {
+    wd.pause_on_debug(true);
+    wd.start(WATCHDOG_TIMEOUT);
+    loop {
+        Timer::after_secs(1).await;
+        if RESET.load(Ordering::Relaxed) {
+            wd.trigger_reset();
+        }
+        let since = EmbassyInstant::now()
+            .as_millis()
+            .saturating_sub(LAST_BEAT.load(Ordering::Relaxed));
+        if since < STALL_LIMIT_MS {
+            wd.feed(WATCHDOG_TIMEOUT);
+        }
+    }
+}
+
 #[embassy_executor::task]
 async fn net_task(mut runner: embassy_net::Runner<'static, cyw43::NetDriver<'static>>) -> ! {
     runner.run().await
@@ -96,12 +157,24 @@ async fn net_task(mut runner: embassy_net::Runner<'static, cyw43::NetDriver<'sta
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
     let p = embassy_rp::init(Default::default());
+    beat();
+    spawner.spawn(watchdog_task(Watchdog::new(p.WATCHDOG)).unwrap());
     let mut con = Console(UartTx::new_blocking(
         p.UART0,
         p.PIN_0,
         uart::Config::default(),
     ));
     let _ = writeln!(con, "\nAuthGate on Pico W, server {SERVER_URL}");
+    #[cfg(feature = "oled")]
+    let mut screen = screen::Screen::new(embassy_rp::i2c::I2c::new_blocking(
+        p.I2C0,
+        p.PIN_5,
+        p.PIN_4,
+        embassy_rp::i2c::Config::default(),
+    ));
+    #[cfg(not(feature = "oled"))]
+    let mut screen = screen::Screen;
+    screen.show(Status::JoiningWifi, None);
 
     let nvram = cyw43::aligned_bytes!(concat!(env!("OUT_DIR"), "/nvram_rp2040.bin"));
     let pwr = Output::new(p.PIN_23, Level::Low);
@@ -136,19 +209,7 @@ async fn main(spawner: Spawner) {
         seed,
     );
     spawner.spawn(net_task(runner).unwrap());
-
-    while let Err(e) = control
-        .join(WIFI_SSID, JoinOptions::new(WIFI_PASSWORD.as_bytes()))
-        .await
-    {
-        let _ = writeln!(con, "Wi-Fi: join {WIFI_SSID} failed ({e:?}); retrying");
-        Timer::after_secs(2).await;
-    }
-    let _ = writeln!(con, "Wi-Fi: joined {WIFI_SSID}, waiting for DHCP");
-    stack.wait_config_up().await;
-    if let Some(cfg) = stack.config_v4() {
-        let _ = writeln!(con, "IP address {}", cfg.address);
-    }
+    join_wifi(&mut control, stack, &mut con).await;
 
     let flash = Flash::<_, Blocking, FLASH_SIZE>::new_blocking(p.FLASH);
     let mut store: Store = MapStorage::new(
@@ -159,6 +220,8 @@ async fn main(spawner: Spawner) {
     let mut record = [0u8; TOKENS_MAX_BYTES + 32];
     let config = Config {
         restart_on_expiry: true,
+        // Boards that lost the same server must not come back in lockstep.
+        jitter_seed: Some(RoscRng.next_u64()),
         ..Config::new(CLIENT_ID)
     };
 
@@ -166,9 +229,25 @@ async fn main(spawner: Spawner) {
     let tcp = TcpClient::new(stack, &tcp_state);
     let dns = DnsSocket::new(stack);
     let (mut form, mut rx) = ([0u8; authgate_device::REQUEST_BUFFER_LEN], [0u8; 4096]);
-    let mut transport = Transport::new(&tcp, &dns, SERVER_URL, &mut form, &mut rx);
+    #[cfg(feature = "tls")]
+    let (tls_rx, tls_tx) = {
+        static RX: ConstStaticCell<[u8; TLS_RECORD]> = ConstStaticCell::new([0; TLS_RECORD]);
+        static TX: ConstStaticCell<[u8; TLS_RECORD]> = ConstStaticCell::new([0; TLS_RECORD]);
+        (RX.take(), TX.take())
+    };
 
+    // A TLS image without a pinned CA would trust nobody or everybody: neither.
+    #[cfg(feature = "tls")]
+    if SERVER_CA.is_empty() {
+        let _ = writeln!(con, "tls: built without SERVER_CA_DER; refusing to connect");
+        screen.show(Status::Error("TLS image built without SERVER_CA_DER"), None);
+        loop {
+            beat();
+            Timer::after_secs(1).await;
+        }
+    }
     loop {
+        beat();
         // Saved tokens carry boot-relative expiry times: forget them, so the flow
         // refreshes at once and learns the real lifetime.
         let saved = match store.fetch_item::<&[u8]>(&mut record, &TOKENS_KEY).await {
@@ -189,32 +268,43 @@ async fn main(spawner: Spawner) {
             }
             None => DeviceFlow::new(config, now()),
         };
+        screen.show(Status::Connecting, None);
+        let mut no_answers = 0u8;
         loop {
+            beat();
             let mut save = None;
             let mut erase = false;
+            let mut failed = None;
             while let Some(event) = flow.poll_event() {
                 match event {
                     Event::ShowCode {
                         user_code,
                         verification_uri,
                         verification_uri_complete,
-                        ..
+                        expires_at,
                     } => {
                         let _ = writeln!(
                             con,
                             "\nOn your phone open {verification_uri}\nand enter the code {user_code}"
                         );
-                        show_qr(
-                            &mut con,
-                            verification_uri_complete.unwrap_or(verification_uri),
-                        );
+                        let uri = verification_uri_complete.unwrap_or(verification_uri);
+                        show_qr(&mut con, uri);
+                        let code = CodeView {
+                            user_code,
+                            verification_uri,
+                            verification_uri_complete,
+                            expires_at,
+                        };
+                        screen.show(Status::WaitingForApproval, Some(&code));
                     }
                     Event::Authorized(tokens) | Event::Refreshed(tokens) => {
                         let secs = tokens.remaining(now()).map_or(0, |d| d.as_secs());
                         let _ = writeln!(con, "authorized; access token valid for {secs} s");
                         save = tokens.to_bytes(&mut record).ok().map(|b| b.len());
+                        screen.show(Status::SignedIn, None);
                     }
                     Event::TokensDiscarded | Event::LoggedOut { .. } => erase = true,
+                    Event::Failed(e) => failed = Some(e),
                     other => {
                         let _ = writeln!(con, "{other:?}");
                     }
@@ -234,11 +324,68 @@ async fn main(spawner: Spawner) {
             if erase {
                 let _ = store.remove_item(&mut record, &TOKENS_KEY).await;
             }
-            match transport.step(&mut flow).await {
+            if let Some(e) = failed {
+                // Permanent (a rejected client, a token this build cannot store):
+                // retrying cannot help; show why, then start afresh from a reset.
+                let mut text: heapless::String<96> = heapless::String::new();
+                let _ = write!(text, "{e}; reset in 60 s");
+                let _ = writeln!(con, "failed: {text}");
+                screen.show(Status::Error(&text), None);
+                for _ in 0..60 {
+                    beat();
+                    Timer::after_secs(1).await;
+                }
+                RESET.store(true, Ordering::Relaxed);
+                loop {
+                    Timer::after_secs(1).await;
+                }
+            }
+            if !stack.is_link_up() || no_answers >= REJOIN_AFTER_NO_ANSWERS {
+                let _ = writeln!(con, "Wi-Fi: link lost; rejoining");
+                screen.show(Status::JoiningWifi, None);
+                control.leave().await;
+                join_wifi(&mut control, stack, &mut con).await;
+                no_answers = 0;
+            }
+            let step = {
+                #[cfg(not(feature = "tls"))]
+                let mut transport = Transport::new(&tcp, &dns, SERVER_URL, &mut form, &mut rx);
+                // reqwless seeds its TLS RNG from the config on every connection, so one
+                // config would repeat the ECDHE key and client random on each handshake:
+                // a fresh seed from the hardware RNG per request (one request per step).
+                #[cfg(feature = "tls")]
+                let mut transport = Transport::new_with_tls(
+                    &tcp,
+                    &dns,
+                    TlsConfig::new(
+                        RoscRng.next_u64(),
+                        &mut *tls_rx,
+                        &mut *tls_tx,
+                        TlsVerify::Certificate {
+                            ca: SERVER_CA,
+                            cert: None,
+                            key: None,
+                        },
+                    ),
+                    SERVER_URL,
+                    &mut form,
+                    &mut rx,
+                );
+                // Come round often enough to beat the watchdog and check the link.
+                transport.set_max_sleep(Some(Duration::from_secs(5)));
+                transport.step(&mut flow).await
+            };
+            match step {
+                Ok(Step::Idle) if flow.is_authorized() => {
+                    // Holding a token that never expires: nothing to do but stay alive.
+                    Timer::after_secs(5).await;
+                }
                 Ok(Step::Idle) => break,
                 Ok(Step::NoAnswer { kind, error }) => {
+                    no_answers = no_answers.saturating_add(1);
                     let _ = writeln!(con, "{kind:?}: no answer ({error:?})");
                 }
+                Ok(Step::Answered { .. }) => no_answers = 0,
                 Ok(_) => {}
                 Err(e) => {
                     let _ = writeln!(con, "transport: {e:?}");
@@ -251,7 +398,111 @@ async fn main(spawner: Spawner) {
             "flow ended: {:?}; starting over in 60 s",
             flow.outcome()
         );
-        Timer::after_secs(60).await;
+        screen.show(Status::Error("Not signed in; new code in 60 s"), None);
+        for _ in 0..60 {
+            beat();
+            Timer::after_secs(1).await;
+        }
+    }
+}
+
+/// Joins the configured network (retrying every 2 s) and waits for DHCP, beating all
+/// along so the watchdog waits too.
+async fn join_wifi(
+    control: &mut cyw43::Control<'_>,
+    stack: embassy_net::Stack<'_>,
+    con: &mut Console,
+) {
+    loop {
+        beat();
+        match control
+            .join(WIFI_SSID, JoinOptions::new(WIFI_PASSWORD.as_bytes()))
+            .await
+        {
+            Ok(()) => break,
+            Err(e) => {
+                let _ = writeln!(con, "Wi-Fi: join {WIFI_SSID} failed ({e:?}); retrying");
+                Timer::after_secs(2).await;
+            }
+        }
+    }
+    let _ = writeln!(con, "Wi-Fi: joined {WIFI_SSID}, waiting for DHCP");
+    while !stack.is_config_up() {
+        beat();
+        Timer::after_millis(200).await;
+    }
+    if let Some(cfg) = stack.config_v4() {
+        let _ = writeln!(con, "IP address {}", cfg.address);
+    }
+}
+
+use screen::Status;
+
+/// The OLED (feature `oled`): the same screen `display-preview` renders on a PC.
+#[cfg(feature = "oled")]
+mod screen {
+    use authgate_device::CodeView;
+    pub use authgate_device::display::Status;
+    use authgate_device::display::draw_screen;
+    use embassy_rp::i2c::{Blocking, I2c};
+    use embassy_rp::peripherals::I2C0;
+    use ssd1306::mode::BufferedGraphicsMode;
+    use ssd1306::prelude::*;
+    use ssd1306::{I2CDisplayInterface, Ssd1306};
+
+    type Oled = Ssd1306<
+        I2CInterface<I2c<'static, I2C0, Blocking>>,
+        DisplaySize128x64,
+        BufferedGraphicsMode<DisplaySize128x64>,
+    >;
+
+    /// The display, or `None` if none answered at start-up (the console still works).
+    pub struct Screen(Option<Oled>);
+
+    impl Screen {
+        /// Initialises the SSD1306 at I²C address 0x3C.
+        pub fn new(i2c: I2c<'static, I2C0, Blocking>) -> Self {
+            let mut oled = Ssd1306::new(
+                I2CDisplayInterface::new(i2c),
+                DisplaySize128x64,
+                DisplayRotation::Rotate0,
+            )
+            .into_buffered_graphics_mode();
+            Screen(oled.init().ok().map(|()| oled))
+        }
+
+        /// Draws the screen; a display that stopped answering is left alone.
+        pub fn show(&mut self, status: Status<'_>, code: Option<&CodeView<'_>>) {
+            if let Some(oled) = self.0.as_mut()
+                && draw_screen(oled, status, code).is_ok()
+            {
+                let _ = oled.flush();
+            }
+        }
+    }
+}
+
+/// Without feature `oled` the console says it all; the status is dropped.
+#[cfg(not(feature = "oled"))]
+mod screen {
+    use authgate_device::CodeView;
+
+    /// What the board is doing (the `oled` build draws it; here nothing reads it).
+    #[allow(dead_code)]
+    pub enum Status<'a> {
+        JoiningWifi,
+        Connecting,
+        WaitingForApproval,
+        SignedIn,
+        Error(&'a str),
+    }
+
+    /// No display.
+    pub struct Screen;
+
+    impl Screen {
+        /// Does nothing.
+        pub fn show(&mut self, _status: Status<'_>, _code: Option<&CodeView<'_>>) {}
     }
 }
 

@@ -81,7 +81,12 @@ impl Rig {
             "request body lacks expected text",
             line,
         );
-        self.flow.handle_response(self.now, status, body)
+        // The input only fails on API misuse; what the answer meant is an event, and
+        // `last_error` keeps the reason for logs (and for these checks).
+        if self.flow.handle_response(self.now, status, body).is_err() {
+            fail("handle_response: no request in flight", line);
+        }
+        self.flow.last_error().map_or(Ok(()), Err)
     }
 
     /// Jumps the fake clock to the next deadline; returns how far it moved.

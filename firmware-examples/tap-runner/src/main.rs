@@ -220,8 +220,8 @@ async fn run(stack: embassy_net::Stack<'static>, args: &Args) -> i32 {
             Ok(Step::Answered {
                 kind,
                 status,
-                result,
-            }) => println!("{kind:?} -> {status} {result:?}"),
+                error,
+            }) => println!("{kind:?} -> {status} {error:?}"),
             Ok(_) => {}
             Err(e) => {
                 eprintln!("tap-runner: {e:?}");
