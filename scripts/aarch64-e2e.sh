@@ -49,7 +49,9 @@ B=$(sed -n 's/^listening on //p' "$WORK/out" | head -1)
 [ -n "$B" ] || { cat "$WORK/err"; echo "no listening line"; exit 1; }
 echo "server at $B"
 json() { sed -n "s/.*\"$1\":\"\\([^\"]*\\)\".*/\\1/p"; }
-csrf() { sed -n 's/.*name="csrf_token" value="\([^"]*\)".*/\1/p' | head -1; }
+csrf() { field csrf_token; }
+# The value of the hidden input NAME on stdin's page (askama writes `=` as `&#x3D;`).
+field() { sed -n "s/.*name=\"$1\" value=\"\([^\"]*\)\".*/\1/p" | head -1 | sed 's/&#x3D;/=/g'; }
 
 # 1. The device asks for a code.
 CODE=$(curl -sS -d client_id=authgate-cli -d scope=read "$B/oauth/device/code")
@@ -69,7 +71,11 @@ T=$(curl -sS -c "$JAR" -b "$JAR" "$B/device" | csrf)
 curl -sS -c "$JAR" -b "$JAR" --data-urlencode "user_code=$USER_CODE" \
   --data-urlencode "csrf_token=$T" "$B/device" >"$WORK/consent"
 T=$(csrf <"$WORK/consent")
-curl -sS -o /dev/null -w '%{http_code}\n' -c "$JAR" -b "$JAR" --data-urlencode "user_code=$USER_CODE" \
+# The Approve button sends back the binding the consent page carries.
+curl -sS -o /dev/null -w '%{http_code}\n' -c "$JAR" -b "$JAR" \
+  --data-urlencode "user_code=$(field user_code <"$WORK/consent")" \
+  --data-urlencode "request=$(field request <"$WORK/consent")" \
+  --data-urlencode "consent=$(field consent <"$WORK/consent")" \
   --data-urlencode decision=approve --data-urlencode "csrf_token=$T" "$B/device/consent" | grep -q 200
 
 # 3. The device's next poll gets its tokens; the access token checks out.

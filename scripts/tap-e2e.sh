@@ -118,7 +118,9 @@ log "device shows user code $code"
 
 jar="$work/cookies.txt"
 page() { in_ns curl -sS --max-time 10 -c "$jar" -b "$jar" "$@"; }
-csrf_of() { grep -o 'name="csrf_token" value="[^"]*"' "$1" | head -n1 | sed 's/.*value="\([^"]*\)"/\1/'; }
+csrf_of() { field_of "$1" csrf_token; }
+# The value of the hidden input NAME in a page (askama writes `=` as `&#x3D;`).
+field_of() { grep -o "name=\"$2\" value=\"[^\"]*\"" "$1" | head -n1 | sed 's/.*value="\([^"]*\)"/\1/; s/&#x3D;/=/g'; }
 
 page -o "$work/login.html" "$url/login?next=/device"
 csrf="$(csrf_of "$work/login.html")"
@@ -132,7 +134,11 @@ status="$(page -o "$work/consent.html" -w '%{http_code}' -G --data-urlencode "us
 [ "$status" = 200 ] || die "GET /device?user_code= answered $status, expected 200"
 grep -q 'name="decision"' "$work/consent.html" || die "no consent form for $code"
 csrf="$(csrf_of "$work/consent.html")"
-status="$(page -o "$work/consent-post.html" -w '%{http_code}' --data-urlencode "user_code=$code" \
+# The Approve button sends back the binding the consent page carries.
+status="$(page -o "$work/consent-post.html" -w '%{http_code}' \
+    --data-urlencode "user_code=$(field_of "$work/consent.html" user_code)" \
+    --data-urlencode "request=$(field_of "$work/consent.html" request)" \
+    --data-urlencode "consent=$(field_of "$work/consent.html" consent)" \
     --data-urlencode decision=approve --data-urlencode "csrf_token=$csrf" "$url/device/consent")"
 [ "$status" = 200 ] || die "POST /device/consent answered $status, expected 200"
 log "approved $code as admin"
