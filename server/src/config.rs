@@ -49,7 +49,7 @@ config_keys! {
         /// Lifetime of a browser login session.
         session_ttl: [Duration] = "AUTHGATE_SESSION_TTL", parse_duration, (default_value = "12h");
         /// Log format: `human` or `json`.
-        log_format: [LogFormat] = "AUTHGATE_LOG_FORMAT", parse_log_format, (default_value = "human");
+        log_format: [LogFormat] = "AUTHGATE_LOG_FORMAT", parse_log_format ["human", "json"], (default_value = "human");
         /// Log filter: a level (`info`, `debug`) or `tracing` directives.
         log_level: [String] = "AUTHGATE_LOG", parse_text, (default_value = "info");
         /// PEM certificate chain: serve HTTPS (TLS 1.3 and 1.2). Reloaded on SIGHUP.
@@ -61,7 +61,7 @@ config_keys! {
         /// How often expired codes, tokens, sessions and audit events are removed.
         sweep_interval: [Duration] = "AUTHGATE_SWEEP_INTERVAL", parse_duration, (default_value = "60s");
         /// Serve Prometheus metrics at `/metrics` (`true`/`false`).
-        metrics: [bool] = "AUTHGATE_METRICS", parse_bool, (default_value_t = true, action = clap::ArgAction::Set);
+        metrics: [bool] = "AUTHGATE_METRICS", parse_bool ["true", "false"], (default_value_t = true, action = clap::ArgAction::Set);
         /// Device authorization requests allowed per client IP and minute; 0 turns the
         /// limit off (load tests, or a proxy in front that limits already).
         device_auth_rate_per_ip: [u32] = "AUTHGATE_DEVICE_AUTH_RATE_PER_IP", parse_u32,

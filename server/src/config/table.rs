@@ -2,10 +2,14 @@
 //! the [`KEYS`](super::KEYS) list, the file setter and the printout, and how each
 //! value type prints in `authgate config`.
 
+use std::ffi::OsStr;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+
+use super::ValueError;
 use crate::http::client_ip::TrustedProxies;
 
 /// Declares every configuration key once. A `flags` row is
@@ -17,7 +21,8 @@ macro_rules! config_keys {
     (
         flags { $(
             $(#[doc = $doc:literal])*
-            $name:ident : [$($ty:tt)+] = $env:literal, $parse:ident, ($($arg:tt)*);
+            $name:ident : [$($ty:tt)+] = $env:literal, $parse:ident $([$($value:literal),+])?,
+                ($($arg:tt)*);
         )* }
         secrets { $(
             $(#[doc = $sdoc:literal])*
@@ -29,7 +34,12 @@ macro_rules! config_keys {
         pub struct ServeArgs {
             $(
                 $(#[doc = $doc])*
-                #[arg(long, env = $env, value_parser = $parse, $($arg)*)]
+                #[arg(
+                    long,
+                    env = $env,
+                    value_parser = table::KeyParser::new($parse, &[$($($value),+)?]),
+                    $($arg)*
+                )]
                 pub $name: $($ty)+,
             )*
             $(
@@ -69,6 +79,47 @@ macro_rules! config_keys {
             }
         }
     };
+}
+
+/// The clap value parser of a key: its own parse function, and for keys with a
+/// closed set of values (`log_format`, `metrics`) that set, so `--help` and clap's
+/// error list them.
+#[derive(Clone)]
+pub(super) struct KeyParser<T> {
+    parse: fn(&str) -> Result<T, ValueError>,
+    values: &'static [&'static str],
+}
+
+impl<T> KeyParser<T> {
+    pub(super) fn new(
+        parse: fn(&str) -> Result<T, ValueError>,
+        values: &'static [&'static str],
+    ) -> Self {
+        KeyParser { parse, values }
+    }
+}
+
+impl<T: Clone + Send + Sync + 'static> TypedValueParser for KeyParser<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<T, clap::Error> {
+        if !self.values.is_empty() {
+            PossibleValuesParser::new(self.values).parse_ref(cmd, arg, value)?;
+        }
+        self.parse.parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        if self.values.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.values.iter().map(PossibleValue::new)))
+    }
 }
 
 /// A TOML string literal.
