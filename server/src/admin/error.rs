@@ -46,8 +46,8 @@ pub enum AdminError {
     #[error("the password must have at least 8 characters")]
     ShortPassword,
     /// argon2 refused to hash.
-    #[error("cannot hash the password")]
-    Hash,
+    #[error(transparent)]
+    Hash(#[from] crate::password::HashError),
     /// `token verify` with no key files.
     #[error("no signing keys in {0}")]
     NoKeys(String),

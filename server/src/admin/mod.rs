@@ -275,7 +275,7 @@ fn password(from_stdin: bool) -> Result<(String, bool), AdminError> {
 }
 
 fn hash(password: &str) -> Result<String, AdminError> {
-    crate::password::hash_blocking(password).ok_or(AdminError::Hash)
+    Ok(crate::password::hash_blocking(password)?)
 }
 
 /// Sends `req` to the running server, or runs it on the database directly when no
