@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use authgate_server::admin::{self, cli};
+use authgate_server::admin::AdminCommand;
 use authgate_server::config::{self, ServeArgs};
 use authgate_server::run;
 
@@ -32,20 +32,9 @@ enum Command {
     /// Print the effective configuration (flags, environment, `--config` file and
     /// defaults merged; secrets redacted) and check it, without starting.
     Config(ServeArgs),
-    /// Manage users (works while the server runs or is stopped).
-    #[command(subcommand)]
-    User(cli::UserCommand),
-    /// Manage OAuth clients (works while the server runs or is stopped).
-    #[command(subcommand)]
-    Client(cli::ClientCommand),
-    /// Manage token signing keys.
-    #[command(subcommand)]
-    Key(cli::KeyCommand),
-    /// Inspect access tokens offline.
-    #[command(subcommand)]
-    Token(cli::TokenCommand),
-    /// Read or export (JSON lines) the audit log of security events.
-    Audit(cli::AuditArgs),
+    /// `user`, `client`, `key`, `token`, `audit`.
+    #[command(flatten)]
+    Admin(AdminCommand),
 }
 
 /// Any failure of a subcommand: printed after `authgate: `, exit status 1.
@@ -73,11 +62,7 @@ fn main() -> ExitCode {
         Some(Command::Config(args)) => with_file(args)
             .and_then(|(a, s)| run::print_config(&a, &s))
             .map_err(Into::into),
-        Some(Command::User(c)) => admin::user(c, file).map_err(Into::into),
-        Some(Command::Client(c)) => admin::client(c, file).map_err(Into::into),
-        Some(Command::Key(c)) => admin::key(c, file).map_err(Into::into),
-        Some(Command::Token(c)) => admin::token(c, file).map_err(Into::into),
-        Some(Command::Audit(a)) => admin::audit(a, file).map_err(Into::into),
+        Some(Command::Admin(c)) => c.run(file).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

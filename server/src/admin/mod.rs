@@ -18,6 +18,7 @@ use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+pub use cli::AdminCommand;
 use cli::{AuditArgs, ClientCommand, DataDirArg, KeyCommand, TokenCommand, UserCommand};
 pub use error::AdminError;
 use exec::{Ctx, Request, UserAction};
@@ -25,6 +26,19 @@ use render::AuditFormat;
 
 use crate::secrets::{random_token, sha256};
 use crate::store::{Client, ClientChange};
+
+impl AdminCommand {
+    /// Runs the command; `config` is the `--config` file (for `data_dir`).
+    pub fn run(self, config: Option<&Path>) -> Result<(), AdminError> {
+        match self {
+            AdminCommand::User(c) => user(c, config),
+            AdminCommand::Client(c) => client(c, config),
+            AdminCommand::Key(c) => key(c, config),
+            AdminCommand::Token(c) => token(c, config),
+            AdminCommand::Audit(a) => audit(a, config),
+        }
+    }
+}
 
 /// Resolves `--data-dir` (flag, env, config file, default).
 fn data_dir(arg: &DataDirArg, config: Option<&Path>) -> Result<PathBuf, AdminError> {
@@ -35,7 +49,7 @@ fn data_dir(arg: &DataDirArg, config: Option<&Path>) -> Result<PathBuf, AdminErr
 }
 
 /// Runs `authgate user …`.
-pub fn user(cmd: UserCommand, config: Option<&Path>) -> Result<(), AdminError> {
+fn user(cmd: UserCommand, config: Option<&Path>) -> Result<(), AdminError> {
     match cmd {
         UserCommand::Add(a) => {
             let dir = data_dir(&a.data, config)?;
@@ -94,7 +108,7 @@ fn user_change(
 }
 
 /// Runs `authgate client …`.
-pub fn client(cmd: ClientCommand, config: Option<&Path>) -> Result<(), AdminError> {
+fn client(cmd: ClientCommand, config: Option<&Path>) -> Result<(), AdminError> {
     let change = |n: cli::NameArg, change: ClientChange| -> Result<(), AdminError> {
         send(
             &data_dir(&n.data, config)?,
@@ -180,7 +194,7 @@ fn audiences(repeated: &[String], listed: Option<&str>) -> Result<Vec<String>, A
 }
 
 /// Runs `authgate key …`.
-pub fn key(cmd: KeyCommand, config: Option<&Path>) -> Result<(), AdminError> {
+fn key(cmd: KeyCommand, config: Option<&Path>) -> Result<(), AdminError> {
     match cmd {
         KeyCommand::Rotate(d) => send(&data_dir(&d, config)?, Request::KeyRotate, true),
         KeyCommand::List(d) => send(&data_dir(&d, config)?, Request::KeyList, false),
@@ -188,7 +202,7 @@ pub fn key(cmd: KeyCommand, config: Option<&Path>) -> Result<(), AdminError> {
 }
 
 /// Runs `authgate audit`.
-pub fn audit(a: AuditArgs, config: Option<&Path>) -> Result<(), AdminError> {
+fn audit(a: AuditArgs, config: Option<&Path>) -> Result<(), AdminError> {
     let now = crate::clock::now();
     let since = match a.since.as_deref().map(str::trim) {
         None => 0,
@@ -218,7 +232,7 @@ pub fn audit(a: AuditArgs, config: Option<&Path>) -> Result<(), AdminError> {
 }
 
 /// Runs `authgate token verify`: signature, `nbf`, `exp`, against the key files.
-pub fn token(cmd: TokenCommand, config: Option<&Path>) -> Result<(), AdminError> {
+fn token(cmd: TokenCommand, config: Option<&Path>) -> Result<(), AdminError> {
     let TokenCommand::Verify(a) = cmd;
     let dir = data_dir(&a.data, config)?;
     let token = if a.token == "-" {
