@@ -326,21 +326,7 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<AdminReply, OpError>
             username,
             password_hash,
         } => user_add(ctx, username, password_hash).await,
-        Request::UserList => {
-            let mut users = ctx.store.users()?;
-            users.sort_by(|a, b| a.username.cmp(&b.username));
-            Ok(AdminReply::Users(
-                users
-                    .into_iter()
-                    .map(|u| UserView {
-                        username: u.username,
-                        id: u.id,
-                        disabled: u.disabled,
-                        created_at: u.created_at,
-                    })
-                    .collect(),
-            ))
-        }
+        Request::UserList => user_list(ctx),
         Request::UserPasswd {
             username,
             password_hash,
@@ -366,36 +352,14 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<AdminReply, OpError>
             }
             Ok(AdminReply::ClientAdded { id })
         }
-        Request::ClientList => {
-            let mut clients = ctx.store.clients()?;
-            clients.sort_by(|a, b| a.id.cmp(&b.id));
-            Ok(AdminReply::Clients(
-                clients.iter().map(ClientView::from).collect(),
-            ))
-        }
+        Request::ClientList => client_list(ctx),
         Request::ClientShow { id } => {
             let c = ctx.store.client(&id)?.ok_or(OpError::NoClient(id))?;
             Ok(AdminReply::Client(ClientView::from(&*c)))
         }
         Request::ClientChange { id, change } => client_change(ctx, id, change).await,
         Request::KeyRotate => key_rotate(ctx).await,
-        Request::KeyList => {
-            let files = crate::keys::key_files(ctx.data_dir)?;
-            let kids = crate::tokens::KeyRing::load_or_create(ctx.data_dir)?.kids();
-            let last = kids.len();
-            Ok(AdminReply::Keys(
-                files
-                    .iter()
-                    .zip(kids)
-                    .enumerate()
-                    .map(|(i, (f, kid))| KeyView {
-                        kid,
-                        created_at: f.created_at,
-                        signing: i + 1 == last,
-                    })
-                    .collect(),
-            ))
-        }
+        Request::KeyList => key_list(ctx),
         Request::Audit { since, limit } => {
             let events = ctx.store.audit_events(since, limit)?;
             Ok(AdminReply::Audit(
@@ -403,6 +367,40 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<AdminReply, OpError>
             ))
         }
     }
+}
+
+fn user_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
+    let mut users = ctx.store.users()?;
+    users.sort_by(|a, b| a.username.cmp(&b.username));
+    let users = users.into_iter().map(|u| UserView {
+        username: u.username,
+        id: u.id,
+        disabled: u.disabled,
+        created_at: u.created_at,
+    });
+    Ok(AdminReply::Users(users.collect()))
+}
+
+fn client_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
+    let mut clients = ctx.store.clients()?;
+    clients.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(AdminReply::Clients(
+        clients.iter().map(ClientView::from).collect(),
+    ))
+}
+
+/// Key files and key ids come in the same (creation) order; the newest signs.
+fn key_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
+    let files = crate::keys::key_files(ctx.data_dir)?;
+    let kids = crate::tokens::KeyRing::load_or_create(ctx.data_dir)?.kids();
+    let last = kids.len();
+    let keys = files.iter().zip(kids).enumerate();
+    let keys = keys.map(|(i, (f, kid))| KeyView {
+        kid,
+        created_at: f.created_at,
+        signing: i + 1 == last,
+    });
+    Ok(AdminReply::Keys(keys.collect()))
 }
 
 async fn user_add(
