@@ -23,6 +23,8 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        Err(FormError::NotUtf8 | FormError::Repeated(_) | FormError::Missing(_)) => {}
+        Err(
+            FormError::NotUtf8 | FormError::Repeated(_) | FormError::Missing(_) | FormError::TooMany,
+        ) => {}
     }
 });
