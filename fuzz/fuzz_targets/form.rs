@@ -24,7 +24,10 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         Err(
-            FormError::NotUtf8 | FormError::Repeated(_) | FormError::Missing(_) | FormError::TooMany,
+            FormError::NotUtf8
+            | FormError::Repeated(_)
+            | FormError::Missing(_)
+            | FormError::TooMany,
         ) => {}
     }
 });
