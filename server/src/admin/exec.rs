@@ -503,3 +503,76 @@ fn check_name(name: &str) -> Result<(), OpError> {
         Err(OpError::BadName(name.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::admin::render::{AuditFormat, render};
+
+    /// The socket path sends the reply as JSON; the offline path renders it
+    /// directly. Both must print the same text.
+    fn over_the_socket(answer: &Result<AdminReply, OpError>) -> Result<AdminReply, OpError> {
+        let line = serde_json::to_string(answer).unwrap();
+        serde_json::from_str(&line).unwrap()
+    }
+
+    #[tokio::test]
+    async fn replies_render_the_same_after_the_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::bootstrap::open_store(dir.path(), |_| {}).unwrap();
+        let ctx = Ctx {
+            store: &store,
+            data_dir: dir.path(),
+            keys: None,
+            actor: "cli uid=0".into(),
+        };
+        let added = execute(
+            &ctx,
+            Request::UserAdd {
+                username: "alice".into(),
+                password_hash: "x".into(),
+            },
+        )
+        .await;
+        let text = render(added.as_ref().unwrap(), AuditFormat::Text);
+        assert!(text.starts_with("user: alice\nid: "), "{text}");
+        let again = execute(
+            &ctx,
+            Request::UserAdd {
+                username: "alice".into(),
+                password_hash: "x".into(),
+            },
+        )
+        .await;
+        let refused = over_the_socket(&again).unwrap_err().to_string();
+        assert_eq!(refused, "a user `alice` already exists");
+        for req in [
+            Request::UserList,
+            Request::Audit {
+                since: 0,
+                limit: 10,
+            },
+        ] {
+            let direct = execute(&ctx, req).await;
+            let via_socket = over_the_socket(&direct);
+            for format in [AuditFormat::Text, AuditFormat::JsonLines] {
+                assert_eq!(
+                    render(direct.as_ref().unwrap(), format),
+                    render(via_socket.as_ref().unwrap(), format)
+                );
+            }
+        }
+        let bad = execute(
+            &ctx,
+            Request::UserChange {
+                username: "bob".into(),
+                action: UserAction::Disable,
+            },
+        )
+        .await;
+        assert_eq!(
+            over_the_socket(&bad).unwrap_err().to_string(),
+            "no user `bob`"
+        );
+    }
+}
