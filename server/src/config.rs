@@ -74,6 +74,7 @@ config_keys! {
         max_connections_per_ip: [usize] = "AUTHGATE_MAX_CONNECTIONS_PER_IP", parse_usize,
             (default_value_t = crate::http::serve::MAX_CONNECTIONS_PER_IP);
         /// Total time a client has to send a request body (`10s`); slower gets 408.
+        // Forms are at most 8 KiB: even a 2G phone link sends that in well under a second.
         body_timeout: [Duration] = "AUTHGATE_BODY_TIMEOUT", parse_duration, (default_value = "10s");
         /// Reverse proxies (comma-separated CIDRs or addresses) whose `Forwarded` or
         /// `X-Forwarded-For` header names the client. Empty: those headers are ignored.

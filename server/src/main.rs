@@ -6,9 +6,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
-use authgate_server::admin::AdminCommand;
-use authgate_server::config::{self, ServeArgs};
-use authgate_server::run;
+use authgate_server::{AdminCommand, ServeArgs, apply_file, print_config, serve};
 
 /// AuthGate: an OAuth 2.0 Device Authorization Grant (RFC 8628) server.
 ///
@@ -49,18 +47,17 @@ fn main() -> ExitCode {
     let file = cli.config.as_deref();
     let sub = matches.subcommand().map(|(_, m)| m);
     // Flags, then AUTHGATE_* variables, then the --config file, then defaults.
-    let with_file = |mut args: ServeArgs| {
-        config::apply_file(&mut args, sub, file).map(|sources| (args, sources))
-    };
-    let serve = |args: ServeArgs| -> Result<(), Failure> {
+    let with_file =
+        |mut args: ServeArgs| apply_file(&mut args, sub, file).map(|sources| (args, sources));
+    let run = |args: ServeArgs| -> Result<(), Failure> {
         let (args, _) = with_file(args)?;
-        Ok(run::serve(args)?)
+        Ok(serve(args)?)
     };
     let result: Result<(), Failure> = match cli.command {
-        None => serve(ServeArgs::default()),
-        Some(Command::Serve(args)) => serve(args),
+        None => run(ServeArgs::default()),
+        Some(Command::Serve(args)) => run(args),
         Some(Command::Config(args)) => with_file(args)
-            .and_then(|(a, s)| run::print_config(&a, &s))
+            .and_then(|(a, s)| print_config(&a, &s))
             .map_err(Into::into),
         Some(Command::Admin(c)) => c.run(file).map_err(Into::into),
     };
