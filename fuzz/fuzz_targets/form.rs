@@ -2,7 +2,7 @@
 //! distinct, or fail with a `FormError`; never a panic.
 #![no_main]
 
-use authgate_server::http::form::{Form, FormError};
+use authgate_server::{Form, FormError};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -23,6 +23,11 @@ fuzz_target!(|data: &[u8]| {
                 }
             }
         }
-        Err(FormError::NotUtf8 | FormError::Repeated(_) | FormError::Missing(_)) => {}
+        Err(
+            FormError::NotUtf8
+            | FormError::Repeated(_)
+            | FormError::Missing(_)
+            | FormError::TooMany,
+        ) => {}
     }
 });

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use authgate_server::tokens::{AccessClaims, KeyRing};
+use authgate_server::{AccessClaims, KeyRing};
 use libfuzzer_sys::fuzz_target;
 
 struct Fixture {

@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = authgate_server::store::check_record_bytes(data);
+    let _ = authgate_server::check_record_bytes(data);
 });

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use authgate_server::secrets::time_ordered_id;
+use authgate_server::time_ordered_id;
 use rand::RngCore;
 use redb::{Database, TableDefinition};
 

@@ -17,6 +17,9 @@ pub enum OpenError {
     /// The database could not be opened (often: the server is already running).
     #[error("database: {0} (is another authgate process using this data directory?)")]
     Store(#[from] StoreError),
+    /// The first-run admin password could not be hashed.
+    #[error(transparent)]
+    Hash(#[from] crate::password::HashError),
     /// The signing keys could not be loaded or created.
     #[error(transparent)]
     Keys(#[from] crate::tokens::KeyError),
@@ -61,7 +64,7 @@ pub fn first_run(
     let admin = User {
         id: crate::secrets::hex(&random_bytes::<8>()),
         username: "admin".into(),
-        password_hash: hash_blocking(&password).unwrap_or_default(),
+        password_hash: hash_blocking(&password)?,
         disabled: false,
         created_at: now,
     };

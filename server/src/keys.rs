@@ -25,6 +25,7 @@ impl Keys {
     }
 
     /// The current ring (a snapshot; a rotation swaps in a new one).
+    #[cfg(test)]
     pub fn ring(&self) -> Arc<KeyRing> {
         self.0.load_full()
     }

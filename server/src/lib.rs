@@ -1,27 +1,49 @@
 //! The AuthGate server as a library: the `authgate` binary is a thin shell over it,
-//! and fuzz targets and benchmarks reach the same code the server runs.
+//! and fuzz targets and examples reach the same code the server runs.
+//!
+//! Modules are private; this flat list is everything the binary, the examples
+//! and the fuzz targets use, so the compiler can flag the rest when it goes dead.
+//! Items only the fuzz targets need are `#[doc(hidden)]`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod admin;
-pub mod bootstrap;
-pub mod clock;
-pub mod config;
-pub mod events;
-pub mod http;
-pub mod keys;
-pub mod metrics;
-pub mod names;
-pub mod oauth;
-pub mod password;
-pub mod polls;
-pub mod router;
-pub mod run;
-pub mod secrets;
-pub mod state;
-pub mod store;
-pub mod throttle;
-pub mod tokens;
-pub mod views;
-pub mod web;
+mod admin;
+mod bootstrap;
+mod clock;
+mod config;
+mod events;
+mod http;
+mod keys;
+mod metrics;
+mod names;
+mod oauth;
+mod password;
+mod polls;
+mod router;
+mod run;
+mod secrets;
+mod state;
+mod store;
+mod throttle;
+mod tokens;
+mod views;
+mod web;
+
+// The binary: command line, configuration, serving, admin commands.
+pub use admin::{AdminCommand, AdminError};
+pub use config::{ConfigError, ServeArgs, Sources, apply_file};
+pub use run::{RunError, print_config, serve};
+
+// The examples (`seed_grants`, `key_order`).
+pub use clock::now;
+pub use secrets::time_ordered_id;
+pub use store::Store;
+
+// The fuzz targets.
+#[doc(hidden)]
+pub use http::form::{Form, FormError};
+#[doc(hidden)]
+pub use store::check_record_bytes;
+#[doc(hidden)]
+pub use tokens::{AccessClaims, KeyRing};

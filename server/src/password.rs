@@ -140,7 +140,7 @@ impl Passwords {
         tokio::task::spawn_blocking(move || {
             let hashed = hash_blocking(&password);
             drop(permit);
-            hashed
+            hashed.ok()
         })
         .await
         .ok()
@@ -148,13 +148,18 @@ impl Passwords {
     }
 }
 
+/// argon2 refused to hash (a parameter or salt error; not expected in practice).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot hash the password: {0}")]
+pub struct HashError(argon2::password_hash::Error);
+
 /// Hashes with argon2id and a random salt (for startup and offline commands).
-pub fn hash_blocking(password: &str) -> Option<String> {
-    let salt = SaltString::encode_b64(&crate::secrets::random_bytes::<16>()).ok()?;
+pub fn hash_blocking(password: &str) -> Result<String, HashError> {
+    let salt = SaltString::encode_b64(&crate::secrets::random_bytes::<16>()).map_err(HashError)?;
     Argon2::default()
         .hash_password(password.as_bytes(), &salt)
-        .ok()
         .map(|h| h.to_string())
+        .map_err(HashError)
 }
 
 fn verify_blocking(password: &str, hash: &str) -> bool {

@@ -68,7 +68,7 @@ pub enum Page {
     /// Signing in.
     LoginSubmit,
     /// The sign-out confirmation.
-    LogoutPage,
+    LogoutPrompt,
     /// Signing out.
     Logout,
     /// The code entry form (or consent, with `?user_code=`).
@@ -84,7 +84,7 @@ pub enum Page {
     /// Signing browsers out.
     SignOut,
     /// The change-password form.
-    PasswordPage,
+    PasswordForm,
     /// Changing the password.
     ChangePassword,
 }
@@ -152,7 +152,7 @@ pub static ROUTES: &[Route] = &[
     r(Get, "/metrics", N(Plain::Metrics)),
     r(Get, "/login", P(Page::Login)),
     r(Post, "/login", P(Page::LoginSubmit)),
-    r(Get, "/logout", P(Page::LogoutPage)),
+    r(Get, "/logout", P(Page::LogoutPrompt)),
     r(Post, "/logout", P(Page::Logout)),
     r(Get, paths::DEVICE_PAGE, P(Page::Device)),
     r(Post, paths::DEVICE_PAGE, P(Page::DeviceSubmit)),
@@ -160,7 +160,7 @@ pub static ROUTES: &[Route] = &[
     r(Get, "/account", P(Page::Account)),
     r(Post, "/account/revoke", P(Page::RevokeGrant)),
     r(Post, "/account/sessions", P(Page::SignOut)),
-    r(Get, "/account/password", P(Page::PasswordPage)),
+    r(Get, "/account/password", P(Page::PasswordForm)),
     r(Post, "/account/password", P(Page::ChangePassword)),
     r(Get, "/assets/style.css", N(Plain::Style)),
     r(Get, "/", N(Plain::Root)),
@@ -324,7 +324,7 @@ async fn call_page<B: RequestBody>(
     match page {
         Page::Login => login::page(state, &req, now),
         Page::LoginSubmit => login::submit(state, req, ip, now).await,
-        Page::LogoutPage => login::logout_page(state, &req, now),
+        Page::LogoutPrompt => login::logout_page(state, &req, now),
         Page::Logout => login::logout(state, req, now).await,
         Page::Device => device::page(state, &req, ip, now),
         Page::DeviceSubmit => device::submit(state, req, ip, now).await,
@@ -332,7 +332,7 @@ async fn call_page<B: RequestBody>(
         Page::Account => account::page(state, &req, now),
         Page::RevokeGrant => account::revoke(state, req, now).await,
         Page::SignOut => account::sign_out(state, req, now).await,
-        Page::PasswordPage => account::password_page(state, &req, now),
+        Page::PasswordForm => account::password_page(state, &req, now),
         Page::ChangePassword => account::change_password(state, req, ip, now).await,
     }
 }

@@ -12,19 +12,60 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::config::{self, ServeArgs, Sources};
+use crate::config::{self, ConfigError, LogFormat, ServeArgs, Sources};
 use crate::keys::Keys;
 use crate::metrics::{self, Metrics};
 use crate::state::{AppState, Settings, Throttles};
 use crate::{admin, bootstrap, clock, http, password, polls, secrets, tokens};
 
-fn init_logs(format: &str, filter: &str) {
+/// Why the server could not start (it never stops with an error once serving).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A configuration value was refused (the message names the key).
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The TLS certificate or key could not be loaded.
+    #[error("{0}")]
+    Tls(String),
+    /// The data directory or database could not be opened.
+    #[error(transparent)]
+    Open(#[from] bootstrap::OpenError),
+    /// The signing keys could not be loaded or created.
+    #[error(transparent)]
+    Keys(#[from] tokens::KeyError),
+    /// The database failed during startup.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    /// The stored CSRF key is not 32 bytes.
+    #[error("corrupt csrf_key in the database")]
+    CorruptCsrfKey,
+    /// The tokio runtime could not start.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(std::io::Error),
+    /// The admin socket could not be bound.
+    #[error(transparent)]
+    AdminSocket(#[from] admin::socket::SocketError),
+    /// The listening address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The configured address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The bound address could not be read back.
+    #[error("cannot read the listening address: {0}")]
+    LocalAddr(std::io::Error),
+}
+
+fn init_logs(format: LogFormat, filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    if format == "json" {
+    if format == LogFormat::Json {
         // The request span (with its id) is attached to every line of a request.
         builder
             .json()
@@ -37,52 +78,55 @@ fn init_logs(format: &str, filter: &str) {
 }
 
 /// `authgate config`: checks the configuration and prints it, secrets redacted.
-pub fn print_config(args: &ServeArgs, sources: &Sources) -> Result<(), String> {
-    config::file::validate(args)?;
+pub fn print_config(args: &ServeArgs, sources: &Sources) -> Result<(), ConfigError> {
+    config::validate(args)?;
     print!("{}", config::print_effective(args, sources));
     Ok(())
 }
 
 /// Runs the server until SIGTERM or SIGINT.
-pub fn serve(args: ServeArgs) -> Result<(), String> {
-    config::file::validate(&args)?;
+pub fn serve(args: ServeArgs) -> Result<(), RunError> {
+    config::validate(&args)?;
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(http::tls::acceptor(cert, key)?),
+        (Some(cert), Some(key)) => Some(http::tls::acceptor(cert, key).map_err(RunError::Tls)?),
         _ => None,
     };
-    init_logs(&args.log_format, &args.log_level);
+    init_logs(args.log_format, &args.log_level);
     metrics::ENABLED.store(args.metrics, Ordering::Relaxed);
     let store = bootstrap::open_store(&args.data_dir, |b| {
         let m = metrics::get();
         m.batch_size.observe(b.size as f64);
         m.commit_latency.observe(b.commit_micros as f64 / 1e6);
         tracing::trace!(size = b.size, micros = b.commit_micros, "group commit");
-    })
-    .map_err(|e| e.to_string())?;
-    let keys = tokens::KeyRing::load_or_create(&args.data_dir).map_err(|e| e.to_string())?;
-    let first = bootstrap::first_run(&store, clock::now(), args.admin_password.clone())
-        .map_err(|e| e.to_string())?;
+    })?;
+    let keys = tokens::KeyRing::load_or_create(&args.data_dir)?;
+    let first = bootstrap::first_run(&store, clock::now(), args.admin_password.clone())?;
     let csrf_key: [u8; 32] = store
-        .meta_secret_blocking("csrf_key", secrets::random_bytes::<32>().to_vec())
-        .map_err(|e| e.to_string())?
+        .meta_secret_blocking("csrf_key", secrets::random_bytes::<32>().to_vec())?
         .try_into()
-        .map_err(|_| "corrupt csrf_key in the database".to_string())?;
+        .map_err(|_| RunError::CorruptCsrfKey)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        .map_err(RunError::Runtime)?;
     runtime.block_on(async move {
         let admin_socket = admin::socket::bind(&args.data_dir)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
-            .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-        let bound = listener
-            .local_addr()
-            .map_err(|e| format!("cannot read the listening address: {e}"))?;
+            .map_err(|source| RunError::Listen {
+                addr: args.listen,
+                source,
+            })?;
+        let bound = listener.local_addr().map_err(RunError::LocalAddr)?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let base_url = match &args.base_url {
-            Some(url) => config::validate_base_url(url)?,
+            Some(url) => config::validate_base_url(url).map_err(|source| {
+                ConfigError::Invalid {
+                    key: "base_url",
+                    source,
+                }
+            })?,
             None => config::default_base_url(bound).replacen("http://", &format!("{scheme}://"), 1),
         };
         if let Some(first) = first {
@@ -142,7 +186,7 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
             tracing::error!("final commit failed: {e}");
         }
         tracing::info!("stopped");
-        Ok::<(), String>(())
+        Ok::<(), RunError>(())
     })
 }
 

@@ -4,6 +4,26 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+/// The admin subcommands, flattened into the binary's command line next to
+/// `serve` and `config`.
+#[derive(Subcommand, Debug)]
+pub enum AdminCommand {
+    /// Manage users (works while the server runs or is stopped).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage OAuth clients (works while the server runs or is stopped).
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage token signing keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Inspect access tokens offline.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Read or export (JSON lines) the audit log of security events.
+    Audit(AuditArgs),
+}
+
 /// `--data-dir` for admin commands: flag, then `AUTHGATE_DATA_DIR`, then `data_dir`
 /// in the `--config` file, then `authgate-data`.
 #[derive(Args, Debug, Clone)]

@@ -1,15 +1,17 @@
 //! The admin operations, as requests that run the same way whether they came over
 //! the running server's admin socket or were opened directly on a stopped server's
-//! database. Passwords are hashed and client secrets drawn by the command itself,
-//! so neither ever crosses the socket; only hashes do.
+//! database. An operation answers with data ([`AdminReply`]) or a refusal
+//! ([`OpError`]); the CLI renders either (`render.rs`), so the socket carries no
+//! formatted text. Passwords are hashed and client secrets drawn by the command
+//! itself, so neither ever crosses the socket; only hashes do.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
 use crate::keys::Keys;
-use crate::store::{AuditEvent, Client, ClientChange, Store, User};
+use crate::store::{AuditEvent, Client, ClientChange, Store, StoreError, User};
+use crate::tokens::KeyError;
 
 /// One admin request (a line of JSON on the socket).
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,10 +37,8 @@ pub enum Request {
     UserChange {
         /// Login name.
         username: String,
-        /// New disabled flag.
-        disabled: bool,
-        /// Delete instead.
-        delete: bool,
+        /// What to do.
+        action: UserAction,
     },
     /// Register a client.
     ClientAdd {
@@ -69,20 +69,236 @@ pub enum Request {
         since: u64,
         /// Most events.
         limit: usize,
-        /// JSON lines.
-        json: bool,
     },
 }
 
-/// The answer to a [`Request`].
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Reply {
-    /// Whether it succeeded.
-    pub ok: bool,
-    /// What to print on stdout.
-    pub stdout: String,
-    /// What went wrong, for stderr.
-    pub error: String,
+/// What `user disable|enable|delete` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserAction {
+    /// No sign-in; sessions end, grants are revoked.
+    Disable,
+    /// Sign-in again.
+    Enable,
+    /// Gone; sessions end, grants are revoked.
+    Delete,
+}
+
+/// What happened to a client, for the CLI's message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAction {
+    /// Disabled.
+    Disabled,
+    /// Enabled.
+    Enabled,
+    /// Deleted.
+    Deleted,
+    /// Has a new secret.
+    SecretRotated,
+}
+
+/// A user as the CLI lists it (no password hash).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct UserView {
+    /// Login name.
+    pub username: String,
+    /// Stable id.
+    pub id: String,
+    /// Whether sign-in is refused.
+    pub disabled: bool,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+/// A client as the CLI shows it (no secret hash, only whether it has one).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClientView {
+    /// `client_id`.
+    pub id: String,
+    /// Shown on the consent page.
+    pub name: String,
+    /// Has a secret (a resource server or backend).
+    pub confidential: bool,
+    /// Refused everywhere.
+    pub disabled: bool,
+    /// Scopes it may ask for.
+    pub scopes: Vec<String>,
+    /// Grant types it may use.
+    pub grant_types: Vec<String>,
+    /// Its audiences (empty: the server's default).
+    pub audiences: Vec<String>,
+    /// Access-token lifetime override, seconds.
+    pub access_ttl: Option<u64>,
+    /// Refresh-token lifetime override, seconds.
+    pub refresh_ttl: Option<u64>,
+    /// Unix seconds.
+    pub created_at: u64,
+}
+
+impl From<&Client> for ClientView {
+    fn from(c: &Client) -> Self {
+        ClientView {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            confidential: c.secret_hash.is_some(),
+            disabled: c.disabled,
+            scopes: c.scopes.clone(),
+            grant_types: c.grant_types.iter().map(ToString::to_string).collect(),
+            audiences: c.audiences.clone(),
+            access_ttl: c.access_ttl,
+            refresh_ttl: c.refresh_ttl,
+            created_at: c.created_at,
+        }
+    }
+}
+
+/// A signing key as the CLI lists it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct KeyView {
+    /// PASERK id.
+    pub kid: String,
+    /// Unix seconds.
+    pub created_at: u64,
+    /// The key new tokens are signed with (otherwise only published).
+    pub signing: bool,
+}
+
+/// An audit event as the CLI prints or exports it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuditView {
+    /// Unix seconds.
+    pub at: u64,
+    /// What happened.
+    pub kind: String,
+    /// Who did it.
+    pub actor: String,
+    /// What it was done to.
+    pub subject: String,
+    /// Client IP, if over HTTP.
+    pub ip: String,
+    /// Anything else.
+    pub detail: String,
+}
+
+impl From<AuditEvent> for AuditView {
+    fn from(ev: AuditEvent) -> Self {
+        AuditView {
+            at: ev.at,
+            kind: ev.kind.to_string(),
+            actor: ev.actor,
+            subject: ev.subject,
+            ip: ev.ip,
+            detail: ev.detail,
+        }
+    }
+}
+
+/// The answer to a [`Request`]: data for the CLI to render.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminReply {
+    /// `user add`.
+    UserAdded {
+        /// Login name.
+        username: String,
+        /// New id.
+        id: String,
+    },
+    /// `user list`, sorted by name.
+    Users(Vec<UserView>),
+    /// `user passwd`.
+    PasswordSet {
+        /// Login name.
+        username: String,
+        /// Browser sessions signed out.
+        sessions: usize,
+    },
+    /// `user disable|enable|delete`.
+    UserChanged {
+        /// Login name.
+        username: String,
+        /// What was done.
+        action: UserAction,
+        /// Browser sessions ended.
+        sessions: usize,
+        /// Grants revoked.
+        grants: usize,
+    },
+    /// `client add`.
+    ClientAdded {
+        /// `client_id`.
+        id: String,
+    },
+    /// `client list`, sorted by id.
+    Clients(Vec<ClientView>),
+    /// `client show`.
+    Client(ClientView),
+    /// `client disable|enable|delete|rotate-secret`.
+    ClientChanged {
+        /// `client_id`.
+        id: String,
+        /// What was done.
+        action: ClientAction,
+        /// Grants revoked.
+        revoked: usize,
+    },
+    /// `key rotate`.
+    KeyRotated {
+        /// The new key's id.
+        kid: String,
+        /// Whether a running server signs with it already.
+        live: bool,
+    },
+    /// `key list`, oldest first.
+    Keys(Vec<KeyView>),
+    /// `audit`, oldest first.
+    Audit(Vec<AuditView>),
+}
+
+/// Why an operation was refused; it crosses the socket, so it holds only text.
+#[derive(Debug, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum OpError {
+    /// A user or client name outside the allowed characters.
+    #[error("`{0}`: use 1 to 64 letters, digits and - _ . @ only")]
+    BadName(String),
+    /// `user add` of an existing name.
+    #[error("a user `{0}` already exists")]
+    UserExists(String),
+    /// No such user.
+    #[error("no user `{0}`")]
+    NoUser(String),
+    /// `client add` of an existing id.
+    #[error("a client `{0}` already exists")]
+    ClientExists(String),
+    /// No such client.
+    #[error("no client `{0}`")]
+    NoClient(String),
+    /// `rotate-secret` of a public client.
+    #[error("`{0}` is a public client: it has no secret to rotate")]
+    PublicClient(String),
+    /// The database failed (its message).
+    #[error("{0}")]
+    Store(String),
+    /// The key files failed (their message).
+    #[error("{0}")]
+    Keys(String),
+    /// The server could not read or decode the request line.
+    #[error("{0}")]
+    BadRequest(String),
+}
+
+impl From<StoreError> for OpError {
+    fn from(e: StoreError) -> Self {
+        OpError::Store(e.to_string())
+    }
+}
+
+impl From<KeyError> for OpError {
+    fn from(e: KeyError) -> Self {
+        OpError::Keys(e.to_string())
+    }
 }
 
 /// What an operation runs against.
@@ -97,289 +313,266 @@ pub struct Ctx<'a> {
     pub actor: String,
 }
 
-/// Runs one request; `Err` is a message for the operator.
-pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<String, String> {
-    let store = ctx.store;
-    let ev = |kind: &str, subject: &str| AuditEvent::new(kind, &ctx.actor, subject);
-    let e = |e: crate::store::StoreError| e.to_string();
+impl Ctx<'_> {
+    fn event(&self, kind: &str, subject: &str) -> AuditEvent {
+        AuditEvent::new(kind, &self.actor, subject)
+    }
+}
+
+/// Runs one request.
+pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<AdminReply, OpError> {
     match req {
         Request::UserAdd {
             username,
             password_hash,
-        } => {
-            check_name(&username)?;
-            let user = User {
-                id: crate::secrets::hex(&crate::secrets::random_bytes::<8>()),
-                username: username.clone(),
-                password_hash,
-                disabled: false,
-                created_at: crate::clock::now(),
-            };
-            let id = user.id.clone();
-            if !store
-                .admin_add_user(user, ev("user_added", &username))
-                .await
-                .map_err(e)?
-            {
-                return Err(format!("a user `{username}` already exists"));
-            }
-            Ok(format!("user: {username}\nid: {id}\n"))
-        }
-        Request::UserList => {
-            let mut out = String::new();
-            let mut users = store.users().map_err(e)?;
-            users.sort_by(|a, b| a.username.cmp(&b.username));
-            for u in users {
-                let status = if u.disabled { "disabled" } else { "enabled" };
-                let _ = writeln!(
-                    out,
-                    "{}\t{}\t{}\t{}",
-                    u.username,
-                    u.id,
-                    status,
-                    time_str(u.created_at)
-                );
-            }
-            Ok(out)
-        }
+        } => user_add(ctx, username, password_hash).await,
+        Request::UserList => user_list(ctx),
         Request::UserPasswd {
             username,
             password_hash,
         } => {
-            let done = store
-                .admin_set_password(
-                    username.clone(),
-                    password_hash,
-                    ev("user_password_set", &username),
-                )
-                .await
-                .map_err(e)?
-                .ok_or_else(|| format!("no user `{username}`"))?;
-            Ok(format!(
-                "password changed for {username}; {} session(s) signed out\n",
-                done.sessions
-            ))
+            let event = ctx.event("user_password_set", &username);
+            let done = ctx
+                .store
+                .admin_set_password(username.clone(), password_hash, event)
+                .await?
+                .ok_or_else(|| OpError::NoUser(username.clone()))?;
+            Ok(AdminReply::PasswordSet {
+                username,
+                sessions: done.sessions,
+            })
         }
-        Request::UserChange {
-            username,
-            disabled,
-            delete,
-        } => {
-            let (kind, verb) = match (delete, disabled) {
-                (true, _) => ("user_deleted", "deleted"),
-                (false, true) => ("user_disabled", "disabled"),
-                (false, false) => ("user_enabled", "enabled"),
-            };
-            let done = store
-                .admin_change_user(username.clone(), disabled, delete, ev(kind, &username))
-                .await
-                .map_err(e)?
-                .ok_or_else(|| format!("no user `{username}`"))?;
-            Ok(format!(
-                "user {username} {verb}; {} session(s) ended, {} grant(s) revoked\n",
-                done.sessions, done.grants
-            ))
-        }
+        Request::UserChange { username, action } => user_change(ctx, username, action).await,
         Request::ClientAdd { client } => {
             check_name(&client.id)?;
             let id = client.id.clone();
-            if !store
-                .admin_add_client(client, ev("client_added", &id))
-                .await
-                .map_err(e)?
-            {
-                return Err(format!("a client `{id}` already exists"));
+            let event = ctx.event("client_added", &id);
+            if !ctx.store.admin_add_client(client, event).await? {
+                return Err(OpError::ClientExists(id));
             }
-            Ok(format!("client_id: {id}\n"))
+            Ok(AdminReply::ClientAdded { id })
         }
-        Request::ClientList => {
-            let mut out = String::new();
-            let mut clients = store.clients().map_err(e)?;
-            clients.sort_by(|a, b| a.id.cmp(&b.id));
-            for c in clients {
-                let _ = writeln!(
-                    out,
-                    "{}\t{}\t{}\t{}\t{}",
-                    c.id,
-                    kind(&c),
-                    c.scopes.join(" "),
-                    c.name,
-                    if c.disabled { "disabled" } else { "enabled" }
-                );
-            }
-            Ok(out)
-        }
+        Request::ClientList => client_list(ctx),
         Request::ClientShow { id } => {
-            let c = store
-                .client(&id)
-                .map_err(e)?
-                .ok_or_else(|| format!("no client `{id}`"))?;
-            let ttl = |t: Option<u64>| t.map_or("server default".to_string(), |s| format!("{s}s"));
-            Ok(format!(
-                "client_id: {}\nname: {}\nkind: {}\nstatus: {}\nscopes: {}\ngrant_types: {}\naudiences: {}\naccess_token_ttl: {}\nrefresh_token_ttl: {}\ncreated: {}\n",
-                c.id,
-                c.name,
-                kind(&c),
-                if c.disabled { "disabled" } else { "enabled" },
-                c.scopes.join(" "),
-                c.grant_types.join(" "),
-                if c.audiences.is_empty() {
-                    "server default".to_string()
-                } else {
-                    c.audiences.join(" ")
-                },
-                ttl(c.access_ttl),
-                ttl(c.refresh_ttl),
-                time_str(c.created_at),
+            let c = ctx.store.client(&id)?.ok_or(OpError::NoClient(id))?;
+            Ok(AdminReply::Client(ClientView::from(&*c)))
+        }
+        Request::ClientChange { id, change } => client_change(ctx, id, change).await,
+        Request::KeyRotate => key_rotate(ctx).await,
+        Request::KeyList => key_list(ctx),
+        Request::Audit { since, limit } => {
+            let events = ctx.store.audit_events(since, limit)?;
+            Ok(AdminReply::Audit(
+                events.into_iter().map(AuditView::from).collect(),
             ))
-        }
-        Request::ClientChange { id, change } => {
-            if let ClientChange::SetSecret(_) = change {
-                let c = store
-                    .client(&id)
-                    .map_err(e)?
-                    .ok_or_else(|| format!("no client `{id}`"))?;
-                if c.secret_hash.is_none() {
-                    return Err(format!(
-                        "`{id}` is a public client: it has no secret to rotate"
-                    ));
-                }
-            }
-            let (kind, verb) = match change {
-                ClientChange::Disable => ("client_disabled", "disabled"),
-                ClientChange::Enable => ("client_enabled", "enabled"),
-                ClientChange::Delete => ("client_deleted", "deleted"),
-                ClientChange::SetSecret(_) => ("client_secret_rotated", "has a new secret"),
-            };
-            let revoked = store
-                .admin_change_client(id.clone(), change, ev(kind, &id))
-                .await
-                .map_err(e)?
-                .ok_or_else(|| format!("no client `{id}`"))?;
-            Ok(format!("client {id} {verb}; {revoked} grant(s) revoked\n"))
-        }
-        Request::KeyRotate => {
-            crate::keys::rotate(ctx.data_dir).map_err(|e| e.to_string())?;
-            let ring =
-                crate::tokens::KeyRing::load_or_create(ctx.data_dir).map_err(|e| e.to_string())?;
-            if let Some(keys) = ctx.keys {
-                keys.reload(ctx.data_dir).map_err(|e| e.to_string())?;
-            }
-            let kid = ring.signing_kid().to_string();
-            store.audit(ev("key_rotated", &kid)).await.map_err(e)?;
-            let live = if ctx.keys.is_some() {
-                "the running server signs with it now"
-            } else {
-                "the server will sign with it when started"
-            };
-            Ok(format!("kid: {kid}\n({live})\n"))
-        }
-        Request::KeyList => {
-            let files = crate::keys::key_files(ctx.data_dir).map_err(|e| e.to_string())?;
-            let ring =
-                crate::tokens::KeyRing::load_or_create(ctx.data_dir).map_err(|e| e.to_string())?;
-            let kids = ring.kids();
-            let mut out = String::new();
-            for (i, (f, kid)) in files.iter().zip(&kids).enumerate() {
-                let role = if i + 1 == kids.len() {
-                    "signing"
-                } else {
-                    "published"
-                };
-                let _ = writeln!(out, "{kid}\t{}\t{role}", time_str(f.created_at));
-            }
-            Ok(out)
-        }
-        Request::Audit { since, limit, json } => {
-            let events = store.audit_events(since, limit).map_err(e)?;
-            let mut out = String::new();
-            for ev in events {
-                if json {
-                    let line = serde_json::json!({
-                        "time": time_str(ev.at),
-                        "ts": ev.at,
-                        "kind": ev.kind,
-                        "actor": ev.actor,
-                        "subject": ev.subject,
-                        "ip": ev.ip,
-                        "detail": ev.detail,
-                    });
-                    let _ = writeln!(out, "{line}");
-                } else {
-                    let _ = writeln!(
-                        out,
-                        "{}\t{}\t{}\t{}\t{}\t{}",
-                        time_str(ev.at),
-                        text_field(&ev.kind),
-                        text_field(&ev.actor),
-                        text_field(&ev.subject),
-                        text_field(&ev.ip),
-                        text_field(&ev.detail)
-                    );
-                }
-            }
-            Ok(out)
         }
     }
 }
 
-fn kind(c: &Client) -> &'static str {
-    if c.secret_hash.is_some() {
-        "confidential"
-    } else {
-        "public"
+fn user_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
+    let mut users = ctx.store.users()?;
+    users.sort_by(|a, b| a.username.cmp(&b.username));
+    let users = users.into_iter().map(|u| UserView {
+        username: u.username,
+        id: u.id,
+        disabled: u.disabled,
+        created_at: u.created_at,
+    });
+    Ok(AdminReply::Users(users.collect()))
+}
+
+fn client_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
+    let mut clients = ctx.store.clients()?;
+    clients.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(AdminReply::Clients(
+        clients.iter().map(ClientView::from).collect(),
+    ))
+}
+
+/// Key files and key ids come in the same (creation) order; the newest signs.
+fn key_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
+    let files = crate::keys::key_files(ctx.data_dir)?;
+    let kids = crate::tokens::KeyRing::load_or_create(ctx.data_dir)?.kids();
+    let last = kids.len();
+    let keys = files.iter().zip(kids).enumerate();
+    let keys = keys.map(|(i, (f, kid))| KeyView {
+        kid,
+        created_at: f.created_at,
+        signing: i + 1 == last,
+    });
+    Ok(AdminReply::Keys(keys.collect()))
+}
+
+async fn user_add(
+    ctx: &Ctx<'_>,
+    username: String,
+    password_hash: String,
+) -> Result<AdminReply, OpError> {
+    check_name(&username)?;
+    let user = User {
+        id: crate::secrets::hex(&crate::secrets::random_bytes::<8>()),
+        username: username.clone(),
+        password_hash,
+        disabled: false,
+        created_at: crate::clock::now(),
+    };
+    let id = user.id.clone();
+    let event = ctx.event("user_added", &username);
+    if !ctx.store.admin_add_user(user, event).await? {
+        return Err(OpError::UserExists(username));
     }
+    Ok(AdminReply::UserAdded { username, id })
+}
+
+async fn user_change(
+    ctx: &Ctx<'_>,
+    username: String,
+    action: UserAction,
+) -> Result<AdminReply, OpError> {
+    let (kind, disabled, delete) = match action {
+        UserAction::Delete => ("user_deleted", true, true),
+        UserAction::Disable => ("user_disabled", true, false),
+        UserAction::Enable => ("user_enabled", false, false),
+    };
+    let event = ctx.event(kind, &username);
+    let done = ctx
+        .store
+        .admin_change_user(username.clone(), disabled, delete, event)
+        .await?
+        .ok_or_else(|| OpError::NoUser(username.clone()))?;
+    Ok(AdminReply::UserChanged {
+        username,
+        action,
+        sessions: done.sessions,
+        grants: done.grants,
+    })
+}
+
+async fn client_change(
+    ctx: &Ctx<'_>,
+    id: String,
+    change: ClientChange,
+) -> Result<AdminReply, OpError> {
+    if let ClientChange::SetSecret(_) = change {
+        let c = ctx
+            .store
+            .client(&id)?
+            .ok_or_else(|| OpError::NoClient(id.clone()))?;
+        if c.secret_hash.is_none() {
+            return Err(OpError::PublicClient(id));
+        }
+    }
+    let (kind, action) = match change {
+        ClientChange::Disable => ("client_disabled", ClientAction::Disabled),
+        ClientChange::Enable => ("client_enabled", ClientAction::Enabled),
+        ClientChange::Delete => ("client_deleted", ClientAction::Deleted),
+        ClientChange::SetSecret(_) => ("client_secret_rotated", ClientAction::SecretRotated),
+    };
+    let event = ctx.event(kind, &id);
+    let revoked = ctx
+        .store
+        .admin_change_client(id.clone(), change, event)
+        .await?
+        .ok_or_else(|| OpError::NoClient(id.clone()))?;
+    Ok(AdminReply::ClientChanged {
+        id,
+        action,
+        revoked,
+    })
+}
+
+async fn key_rotate(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
+    crate::keys::rotate(ctx.data_dir)?;
+    let ring = crate::tokens::KeyRing::load_or_create(ctx.data_dir)?;
+    if let Some(keys) = ctx.keys {
+        keys.reload(ctx.data_dir)?;
+    }
+    let kid = ring.signing_kid().to_string();
+    ctx.store.audit(ctx.event("key_rotated", &kid)).await?;
+    Ok(AdminReply::KeyRotated {
+        kid,
+        live: ctx.keys.is_some(),
+    })
 }
 
 /// Names must be printable, without spaces, and short.
-fn check_name(name: &str) -> Result<(), String> {
+fn check_name(name: &str) -> Result<(), OpError> {
     if crate::names::is_valid_name(name) {
         Ok(())
     } else {
-        Err(format!(
-            "`{name}`: use 1 to 64 letters, digits and - _ . @ only"
-        ))
+        Err(OpError::BadName(name.to_string()))
     }
-}
-
-/// One field of the tab-separated audit text: control characters (the tab and
-/// newline that separate fields and events among them), and the backslash that
-/// escapes them, are shown escaped (`\n`, `\t`, `\u{1b}`, `\\`), so every event
-/// is exactly one line and no field can forge another event.
-fn text_field(field: &str) -> std::borrow::Cow<'_, str> {
-    if !field.chars().any(|c| c.is_control() || c == '\\') {
-        return std::borrow::Cow::Borrowed(field);
-    }
-    let mut out = String::with_capacity(field.len() + 8);
-    for c in field.chars() {
-        if c.is_control() || c == '\\' {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    std::borrow::Cow::Owned(out)
-}
-
-/// RFC 3339 UTC time of Unix seconds.
-pub fn time_str(unix: u64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(i64::try_from(unix).unwrap_or(0))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| unix.to_string())
 }
 
 #[cfg(test)]
-mod text_tests {
-    use super::text_field;
+mod tests {
+    use super::*;
+    use crate::admin::render::{AuditFormat, render};
 
-    #[test]
-    fn audit_fields_cannot_break_lines() {
-        assert_eq!(text_field("alice"), "alice");
-        assert_eq!(text_field("x\nlogin_ok admin"), "x\\nlogin_ok admin");
-        assert_eq!(text_field("a\tb\r\u{1b}[2J\\"), "a\\tb\\r\\u{1b}[2J\\\\");
+    /// The socket path sends the reply as JSON; the offline path renders it
+    /// directly. Both must print the same text.
+    fn over_the_socket(answer: &Result<AdminReply, OpError>) -> Result<AdminReply, OpError> {
+        let line = serde_json::to_string(answer).unwrap();
+        serde_json::from_str(&line).unwrap()
+    }
+
+    #[tokio::test]
+    async fn replies_render_the_same_after_the_socket() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::bootstrap::open_store(dir.path(), |_| {}).unwrap();
+        let ctx = Ctx {
+            store: &store,
+            data_dir: dir.path(),
+            keys: None,
+            actor: "cli uid=0".into(),
+        };
+        let added = execute(
+            &ctx,
+            Request::UserAdd {
+                username: "alice".into(),
+                password_hash: "x".into(),
+            },
+        )
+        .await;
+        let text = render(added.as_ref().unwrap(), AuditFormat::Text);
+        assert!(text.starts_with("user: alice\nid: "), "{text}");
+        let again = execute(
+            &ctx,
+            Request::UserAdd {
+                username: "alice".into(),
+                password_hash: "x".into(),
+            },
+        )
+        .await;
+        let refused = over_the_socket(&again).unwrap_err().to_string();
+        assert_eq!(refused, "a user `alice` already exists");
+        for req in [
+            Request::UserList,
+            Request::Audit {
+                since: 0,
+                limit: 10,
+            },
+        ] {
+            let direct = execute(&ctx, req).await;
+            let via_socket = over_the_socket(&direct);
+            for format in [AuditFormat::Text, AuditFormat::JsonLines] {
+                assert_eq!(
+                    render(direct.as_ref().unwrap(), format),
+                    render(via_socket.as_ref().unwrap(), format)
+                );
+            }
+        }
+        let bad = execute(
+            &ctx,
+            Request::UserChange {
+                username: "bob".into(),
+                action: UserAction::Disable,
+            },
+        )
+        .await;
+        assert_eq!(
+            over_the_socket(&bad).unwrap_err().to_string(),
+            "no user `bob`"
+        );
     }
 }

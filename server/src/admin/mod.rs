@@ -3,30 +3,53 @@
 //! Every command works whether the server runs or not: it first tries the running
 //! server's admin socket ([`socket`]), and when no server answers it opens the
 //! database itself (redb allows one process per file, see `../shared/limits.md`).
-//! Either way the same [`exec::execute`] runs, so both paths behave identically.
-//! Nothing prompts: passwords come from `--password-stdin` or are generated.
+//! Either way the same [`exec::execute`] runs and answers with data
+//! ([`exec::AdminReply`]) that [`render`] turns into the printed text, so both paths
+//! behave identically. Nothing prompts: passwords come from `--password-stdin` or
+//! are generated.
 
 pub mod cli;
+mod error;
 pub mod exec;
+pub mod render;
 pub mod socket;
 
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+pub use cli::AdminCommand;
 use cli::{AuditArgs, ClientCommand, DataDirArg, KeyCommand, TokenCommand, UserCommand};
-use exec::{Ctx, Request};
+pub use error::AdminError;
+use exec::{Ctx, Request, UserAction};
+use render::AuditFormat;
 
 use crate::secrets::{random_token, sha256};
 use crate::store::{Client, ClientChange};
 
+impl AdminCommand {
+    /// Runs the command; `config` is the `--config` file (for `data_dir`).
+    pub fn run(self, config: Option<&Path>) -> Result<(), AdminError> {
+        match self {
+            AdminCommand::User(c) => user(c, config),
+            AdminCommand::Client(c) => client(c, config),
+            AdminCommand::Key(c) => key(c, config),
+            AdminCommand::Token(c) => token(c, config),
+            AdminCommand::Audit(a) => audit(a, config),
+        }
+    }
+}
+
 /// Resolves `--data-dir` (flag, env, config file, default).
-fn data_dir(arg: &DataDirArg, config: Option<&Path>) -> Result<PathBuf, String> {
-    crate::config::resolve_data_dir(arg.data_dir.clone(), config)
+fn data_dir(arg: &DataDirArg, config: Option<&Path>) -> Result<PathBuf, AdminError> {
+    Ok(crate::config::resolve_data_dir(
+        arg.data_dir.clone(),
+        config,
+    )?)
 }
 
 /// Runs `authgate user …`.
-pub fn user(cmd: UserCommand, config: Option<&Path>) -> Result<(), String> {
+fn user(cmd: UserCommand, config: Option<&Path>) -> Result<(), AdminError> {
     match cmd {
         UserCommand::Add(a) => {
             let dir = data_dir(&a.data, config)?;
@@ -63,32 +86,30 @@ pub fn user(cmd: UserCommand, config: Option<&Path>) -> Result<(), String> {
             }
             Ok(())
         }
-        UserCommand::Disable(n) => user_change(n, config, true, false),
-        UserCommand::Enable(n) => user_change(n, config, false, false),
-        UserCommand::Delete(n) => user_change(n, config, true, true),
+        UserCommand::Disable(n) => user_change(n, config, UserAction::Disable),
+        UserCommand::Enable(n) => user_change(n, config, UserAction::Enable),
+        UserCommand::Delete(n) => user_change(n, config, UserAction::Delete),
     }
 }
 
 fn user_change(
     n: cli::NameArg,
     config: Option<&Path>,
-    disabled: bool,
-    delete: bool,
-) -> Result<(), String> {
+    action: UserAction,
+) -> Result<(), AdminError> {
     send(
         &data_dir(&n.data, config)?,
         Request::UserChange {
             username: n.name,
-            disabled,
-            delete,
+            action,
         },
         false,
     )
 }
 
 /// Runs `authgate client …`.
-pub fn client(cmd: ClientCommand, config: Option<&Path>) -> Result<(), String> {
-    let change = |n: cli::NameArg, change: ClientChange| -> Result<(), String> {
+fn client(cmd: ClientCommand, config: Option<&Path>) -> Result<(), AdminError> {
+    let change = |n: cli::NameArg, change: ClientChange| -> Result<(), AdminError> {
         send(
             &data_dir(&n.data, config)?,
             Request::ClientChange { id: n.name, change },
@@ -108,9 +129,7 @@ pub fn client(cmd: ClientCommand, config: Option<&Path>) -> Result<(), String> {
                 .iter()
                 .find(|g| *g != "device_code" && *g != "refresh_token")
             {
-                return Err(format!(
-                    "unknown grant type `{g}` (use device_code, refresh_token)"
-                ));
+                return Err(AdminError::GrantType(g.clone()));
             }
             let client = Client {
                 id: a.id.clone(),
@@ -149,12 +168,12 @@ pub fn client(cmd: ClientCommand, config: Option<&Path>) -> Result<(), String> {
 }
 
 /// Longest audience value accepted (a resource server URI).
-const MAX_AUDIENCE_LEN: usize = 256;
+pub(crate) const MAX_AUDIENCE_LEN: usize = 256;
 
 /// The audiences of `client add`: every `--audience`, then the words of
 /// `--audiences`, without duplicates; each must be a printable value without
 /// spaces, as it goes into tokens and introspection answers verbatim.
-fn audiences(repeated: &[String], listed: Option<&str>) -> Result<Vec<String>, String> {
+fn audiences(repeated: &[String], listed: Option<&str>) -> Result<Vec<String>, AdminError> {
     let mut out: Vec<String> = Vec::new();
     for a in repeated
         .iter()
@@ -165,10 +184,7 @@ fn audiences(repeated: &[String], listed: Option<&str>) -> Result<Vec<String>, S
             || a.len() > MAX_AUDIENCE_LEN
             || a.chars().any(|c| c.is_whitespace() || c.is_control())
         {
-            return Err(format!(
-                "invalid audience `{}`: 1 to {MAX_AUDIENCE_LEN} printable characters, no spaces",
-                a.escape_debug()
-            ));
+            return Err(AdminError::Audience(a.to_string()));
         }
         if !out.iter().any(|x| x == a) {
             out.push(a.to_string());
@@ -178,7 +194,7 @@ fn audiences(repeated: &[String], listed: Option<&str>) -> Result<Vec<String>, S
 }
 
 /// Runs `authgate key …`.
-pub fn key(cmd: KeyCommand, config: Option<&Path>) -> Result<(), String> {
+fn key(cmd: KeyCommand, config: Option<&Path>) -> Result<(), AdminError> {
     match cmd {
         KeyCommand::Rotate(d) => send(&data_dir(&d, config)?, Request::KeyRotate, true),
         KeyCommand::List(d) => send(&data_dir(&d, config)?, Request::KeyList, false),
@@ -186,7 +202,7 @@ pub fn key(cmd: KeyCommand, config: Option<&Path>) -> Result<(), String> {
 }
 
 /// Runs `authgate audit`.
-pub fn audit(a: AuditArgs, config: Option<&Path>) -> Result<(), String> {
+fn audit(a: AuditArgs, config: Option<&Path>) -> Result<(), AdminError> {
     let now = crate::clock::now();
     let since = match a.since.as_deref().map(str::trim) {
         None => 0,
@@ -194,42 +210,45 @@ pub fn audit(a: AuditArgs, config: Option<&Path>) -> Result<(), String> {
             Ok(t) if t >= 1_000_000_000 => t,
             _ => now.saturating_sub(
                 crate::config::parse_duration(s)
-                    .map_err(|e| format!("--since `{s}`: {e}"))?
+                    .map_err(|e| AdminError::Since(s.to_string(), e))?
                     .as_secs(),
             ),
         },
     };
-    send(
+    let format = if a.json {
+        AuditFormat::JsonLines
+    } else {
+        AuditFormat::Text
+    };
+    send_as(
         &data_dir(&a.data, config)?,
         Request::Audit {
             since,
             limit: a.limit,
-            json: a.json,
         },
         false,
+        format,
     )
 }
 
 /// Runs `authgate token verify`: signature, `nbf`, `exp`, against the key files.
-pub fn token(cmd: TokenCommand, config: Option<&Path>) -> Result<(), String> {
+fn token(cmd: TokenCommand, config: Option<&Path>) -> Result<(), AdminError> {
     let TokenCommand::Verify(a) = cmd;
     let dir = data_dir(&a.data, config)?;
     let token = if a.token == "-" {
         let mut s = String::new();
         std::io::stdin()
             .read_to_string(&mut s)
-            .map_err(|e| format!("cannot read the token from stdin: {e}"))?;
+            .map_err(|e| AdminError::Stdin("token", e))?;
         s.trim().to_string()
     } else {
         a.token.trim().to_string()
     };
     if crate::keys::key_files(&dir).map_or(true, |f| f.is_empty()) {
-        return Err(format!("no signing keys in {}", dir.join("keys").display()));
+        return Err(AdminError::NoKeys(dir.join("keys").display().to_string()));
     }
-    let ring = crate::tokens::KeyRing::load_or_create(&dir).map_err(|e| e.to_string())?;
-    let claims = ring
-        .verify(&token)
-        .ok_or("invalid: not a token signed by one of this server's keys")?;
+    let ring = crate::tokens::KeyRing::load_or_create(&dir)?;
+    let claims = ring.verify(&token).ok_or(AdminError::TokenNotOurs)?;
     let now = crate::clock::now();
     let json = serde_json::json!({
         "iss": claims.iss, "sub": claims.sub, "aud": crate::tokens::AudClaim::of(&claims.aud),
@@ -241,70 +260,64 @@ pub fn token(cmd: TokenCommand, config: Option<&Path>) -> Result<(), String> {
         serde_json::to_string_pretty(&json).unwrap_or_default()
     );
     if claims.exp <= now {
-        return Err(format!(
-            "invalid: expired at {}",
-            exec::time_str(claims.exp)
-        ));
+        return Err(AdminError::TokenExpired(render::time_str(claims.exp)));
     }
     if claims.nbf > now + 60 {
-        return Err(format!(
-            "invalid: not valid before {}",
-            exec::time_str(claims.nbf)
-        ));
+        return Err(AdminError::TokenNotYet(render::time_str(claims.nbf)));
     }
     println!(
         "valid: signature ok, expires {}",
-        exec::time_str(claims.exp)
+        render::time_str(claims.exp)
     );
     Ok(())
 }
 
 /// The password for `user add|passwd`: stdin's first line, or a generated one.
-fn password(from_stdin: bool) -> Result<(String, bool), String> {
+fn password(from_stdin: bool) -> Result<(String, bool), AdminError> {
     if !from_stdin {
         return Ok((random_token()[..20].to_string(), true));
     }
     let mut s = String::new();
     std::io::stdin()
         .read_to_string(&mut s)
-        .map_err(|e| format!("cannot read the password from stdin: {e}"))?;
+        .map_err(|e| AdminError::Stdin("password", e))?;
     let line = s.lines().next().unwrap_or("").to_string();
     if line.chars().count() < 8 {
-        return Err("the password must have at least 8 characters".into());
+        return Err(AdminError::ShortPassword);
     }
     Ok((line, false))
 }
 
-fn hash(password: &str) -> Result<String, String> {
-    crate::password::hash_blocking(password).ok_or_else(|| "cannot hash the password".into())
+fn hash(password: &str) -> Result<String, AdminError> {
+    Ok(crate::password::hash_blocking(password)?)
 }
 
 /// Sends `req` to the running server, or runs it on the database directly when no
-/// server runs. `creates`: whether the command may create a missing data directory.
-fn send(dir: &Path, req: Request, creates: bool) -> Result<(), String> {
-    let reply = match socket::call(dir, &req)? {
-        Some(reply) => reply,
-        None => offline(dir, req, creates)?,
-    };
-    print!("{}", reply.stdout);
-    if reply.ok { Ok(()) } else { Err(reply.error) }
+/// server runs, and prints the answer. `creates`: whether the command may create a
+/// missing data directory.
+fn send(dir: &Path, req: Request, creates: bool) -> Result<(), AdminError> {
+    send_as(dir, req, creates, AuditFormat::Text)
 }
 
-fn offline(dir: &Path, req: Request, creates: bool) -> Result<exec::Reply, String> {
+fn send_as(dir: &Path, req: Request, creates: bool, format: AuditFormat) -> Result<(), AdminError> {
+    let answer = match socket::call(dir, &req)? {
+        Some(answer) => answer,
+        None => offline(dir, req, creates)?,
+    };
+    print!("{}", render::render(&answer?, format));
+    Ok(())
+}
+
+fn offline(dir: &Path, req: Request, creates: bool) -> Result<socket::Answer, AdminError> {
     if !creates && !dir.join("authgate.redb").exists() {
-        return Err(format!(
-            "no AuthGate database in {} (wrong --data-dir?)",
-            dir.display()
-        ));
+        return Err(AdminError::NoDatabase(dir.display().to_string()));
     }
-    let store = crate::bootstrap::open_store(dir, |_| {}).map_err(|e| e.to_string())?;
+    let store = crate::bootstrap::open_store(dir, |_| {})?;
     // A command on a fresh data directory does the first run the server would
     // have done (user `admin`, client `authgate-cli`), so starting the server later
     // doesn't skip it because a user or client already exists.
     let password = std::env::var("AUTHGATE_ADMIN_PASSWORD").ok();
-    if let Some(first) = crate::bootstrap::first_run(&store, crate::clock::now(), password)
-        .map_err(|e| e.to_string())?
-    {
+    if let Some(first) = crate::bootstrap::first_run(&store, crate::clock::now(), password)? {
         match first.admin_password {
             Some(p) => eprintln!("first run: created user `admin`, password (shown once): {p}"),
             None => {
@@ -318,12 +331,12 @@ fn offline(dir: &Path, req: Request, creates: bool) -> Result<exec::Reply, Strin
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        .map_err(AdminError::Runtime)?;
     let ctx = Ctx {
         store: &store,
         data_dir: dir,
         keys: None,
         actor: format!("cli uid={uid}"),
     };
-    Ok(socket::reply_of(runtime.block_on(exec::execute(&ctx, req))))
+    Ok(runtime.block_on(exec::execute(&ctx, req)))
 }

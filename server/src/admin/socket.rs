@@ -7,7 +7,8 @@
 //! only the data directory's owner (or root) can reach the socket, and the server
 //! also checks the peer's uid (`SO_PEERCRED`) against the directory's owner.
 //!
-//! Protocol: one JSON [`Request`] line in, one JSON [`Reply`] line out, then close.
+//! Protocol: one JSON [`Request`] line in, one JSON `Result<AdminReply, OpError>`
+//! line out (data, rendered by the CLI), then close.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -19,26 +20,59 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::UnixListener;
 
-use super::exec::{Ctx, Reply, Request, execute};
+use super::exec::{AdminReply, Ctx, OpError, Request, execute};
 use crate::state::AppState;
 
 /// Largest request line accepted (a client record with a long scope list fits).
 const MAX_LINE: u64 = 64 * 1024;
+
+/// What one exchange on the socket answers.
+pub type Answer = Result<AdminReply, OpError>;
+
+/// Why the admin socket could not be bound, reached or understood.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SocketError {
+    /// Binding, connecting, reading or writing failed.
+    #[error("admin socket {path}: {source}")]
+    Io {
+        /// The socket file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The server closed without answering (usually: the peer check refused us).
+    #[error(
+        "the server closed the admin socket {0} without answering (does your user own the data directory?)"
+    )]
+    Closed(String),
+    /// The request could not be encoded.
+    #[error("cannot encode the admin request: {0}")]
+    Encode(serde_json::Error),
+    /// The answer is not one this binary understands.
+    #[error("bad answer on the admin socket: {0}")]
+    BadAnswer(serde_json::Error),
+}
 
 /// The socket's path in a data directory.
 pub fn path(data_dir: &Path) -> PathBuf {
     data_dir.join("admin.sock")
 }
 
+fn io_error(p: &Path) -> impl Fn(std::io::Error) -> SocketError + '_ {
+    move |source| SocketError::Io {
+        path: p.display().to_string(),
+        source,
+    }
+}
+
 /// Binds the admin socket. Call only while holding the database (so any socket file
 /// already there is stale, left by a crash).
-pub fn bind(data_dir: &Path) -> Result<UnixListener, String> {
+pub fn bind(data_dir: &Path) -> Result<UnixListener, SocketError> {
     let p = path(data_dir);
     let _ = std::fs::remove_file(&p);
-    let listener =
-        UnixListener::bind(&p).map_err(|e| format!("admin socket {}: {e}", p.display()))?;
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| format!("admin socket {}: {e}", p.display()))?;
+    let listener = UnixListener::bind(&p).map_err(io_error(&p))?;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).map_err(io_error(&p))?;
     Ok(listener)
 }
 
@@ -66,56 +100,47 @@ pub async fn serve(listener: UnixListener, state: Arc<AppState>, data_dir: PathB
         let data_dir = data_dir.clone();
         tokio::spawn(async move {
             let (read, mut write) = stream.into_split();
-            let mut line = String::new();
             let mut reader =
                 tokio::io::BufReader::new(tokio::io::AsyncReadExt::take(read, MAX_LINE));
-            let reply = match reader.read_line(&mut line).await {
-                Ok(_) => match serde_json::from_str::<Request>(&line) {
-                    Ok(req) => {
-                        let ctx = Ctx {
-                            store: &state.store,
-                            data_dir: &data_dir,
-                            keys: Some(&state.keys),
-                            actor: format!("cli uid={}", uid.unwrap_or(0)),
-                        };
-                        let op = serde_json::to_value(&req)
-                            .ok()
-                            .and_then(|v| v.get("op").and_then(|o| o.as_str()).map(str::to_string))
-                            .unwrap_or_default();
-                        tracing::info!(%op, actor = %ctx.actor, "admin request");
-                        reply_of(execute(&ctx, req).await)
-                    }
-                    Err(e) => reply_of(Err(format!("bad admin request: {e}"))),
-                },
-                Err(e) => reply_of(Err(format!("cannot read the admin request: {e}"))),
+            let mut line = String::new();
+            let answer = match reader.read_line(&mut line).await {
+                Ok(_) => {
+                    let ctx = Ctx {
+                        store: &state.store,
+                        data_dir: &data_dir,
+                        keys: Some(&state.keys),
+                        actor: format!("cli uid={}", uid.unwrap_or(0)),
+                    };
+                    answer(&ctx, &line).await
+                }
+                Err(e) => Err(OpError::BadRequest(format!(
+                    "cannot read the admin request: {e}"
+                ))),
             };
-            let mut out = serde_json::to_string(&reply).unwrap_or_default();
+            let mut out = serde_json::to_string(&answer).unwrap_or_default();
             out.push('\n');
             let _ = write.write_all(out.as_bytes()).await;
         });
     }
 }
 
-/// Turns an operation's result into a reply.
-pub fn reply_of(result: Result<String, String>) -> Reply {
-    match result {
-        Ok(stdout) => Reply {
-            ok: true,
-            stdout,
-            error: String::new(),
-        },
-        Err(error) => Reply {
-            ok: false,
-            stdout: String::new(),
-            error,
-        },
-    }
+/// Decodes and runs one request line.
+async fn answer(ctx: &Ctx<'_>, line: &str) -> Answer {
+    let req = serde_json::from_str::<Request>(line)
+        .map_err(|e| OpError::BadRequest(format!("bad admin request: {e}")))?;
+    let op = serde_json::to_value(&req)
+        .ok()
+        .and_then(|v| v.get("op").and_then(|o| o.as_str()).map(str::to_string))
+        .unwrap_or_default();
+    tracing::info!(%op, actor = %ctx.actor, "admin request");
+    execute(ctx, req).await
 }
 
 /// Sends `req` to a running server. `Ok(None)` when no server is listening (no
 /// socket, or a stale one): the caller then opens the database itself.
-pub fn call(data_dir: &Path, req: &Request) -> Result<Option<Reply>, String> {
+pub fn call(data_dir: &Path, req: &Request) -> Result<Option<Answer>, SocketError> {
     let p = path(data_dir);
+    let io = io_error(&p);
     let mut stream = match StdUnixStream::connect(&p) {
         Ok(s) => s,
         Err(e)
@@ -126,24 +151,20 @@ pub fn call(data_dir: &Path, req: &Request) -> Result<Option<Reply>, String> {
         {
             return Ok(None);
         }
-        Err(e) => return Err(format!("admin socket {}: {e}", p.display())),
+        Err(e) => return Err(io(e)),
     };
-    let io = |e: std::io::Error| format!("admin socket {}: {e}", p.display());
     stream
         .set_read_timeout(Some(Duration::from_secs(120)))
-        .map_err(io)?;
-    let mut line = serde_json::to_string(req).map_err(|e| e.to_string())?;
+        .map_err(&io)?;
+    let mut line = serde_json::to_string(req).map_err(SocketError::Encode)?;
     line.push('\n');
-    stream.write_all(line.as_bytes()).map_err(io)?;
+    stream.write_all(line.as_bytes()).map_err(&io)?;
     let mut answer = String::new();
-    BufReader::new(stream).read_line(&mut answer).map_err(io)?;
+    BufReader::new(stream).read_line(&mut answer).map_err(&io)?;
     if answer.is_empty() {
-        return Err(format!(
-            "the server closed the admin socket {} without answering (does your user own the data directory?)",
-            p.display()
-        ));
+        return Err(SocketError::Closed(p.display().to_string()));
     }
     serde_json::from_str(&answer)
         .map(Some)
-        .map_err(|e| format!("bad answer on the admin socket: {e}"))
+        .map_err(SocketError::BadAnswer)
 }

@@ -19,10 +19,6 @@ pub trait RequestBody: Body<Data = Bytes> + Send {}
 
 impl<B: Body<Data = Bytes> + Send> RequestBody for B {}
 
-/// Default total time a client has to send a request body. Forms are at most 8 KiB:
-/// even a 2G phone link sends that in well under a second.
-pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// Largest form body any endpoint accepts. The largest legitimate one is a
 /// revocation or introspection request carrying an access token (~700 bytes).
 pub const FORM_LIMIT: usize = 8 * 1024;

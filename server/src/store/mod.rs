@@ -32,7 +32,7 @@ pub use ops::{DecideOutcome, Decision, NewTokens, RedeemOutcome, RevokeOutcome, 
 pub use records::{
     Client, DeviceAuth, DeviceStatus, Grant, PollCheck, RefreshToken, Session, User,
 };
-pub use sessions::{EndSessions, PasswordChange, SessionInfo, SessionMeta, SessionStart};
+pub use sessions::{EndSessions, PasswordChange, SessionMeta, SessionStart};
 pub use writer::BatchStats;
 
 use client_cache::ClientCache;
