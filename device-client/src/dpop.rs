@@ -440,7 +440,8 @@ impl<'o, 'b> B64<'o, 'b> {
             self.bits += 8;
             while self.bits >= 6 {
                 self.bits -= 6;
-                self.out.byte(B64URL[((self.acc >> self.bits) & 63) as usize]);
+                self.out
+                    .byte(B64URL[((self.acc >> self.bits) & 63) as usize]);
             }
             self.acc &= (1 << self.bits) - 1;
         }
@@ -597,7 +598,10 @@ mod tests {
             let n = base64url(input.as_bytes(), &mut out).unwrap();
             assert_eq!(&out[..n], want.as_bytes());
         }
-        assert_eq!(base64url(b"\xfb\xff", &mut out).map(|n| &out[..n]), Some(&b"-_8"[..]));
+        assert_eq!(
+            base64url(b"\xfb\xff", &mut out).map(|n| &out[..n]),
+            Some(&b"-_8"[..])
+        );
         assert_eq!(base64url(b"foobar", &mut [0u8; 7]), None);
     }
 
@@ -609,8 +613,14 @@ mod tests {
         assert_eq!(DpopKey::from_bytes(&bytes), Ok(key.clone()));
         let mut other = bytes;
         other[0] = 9;
-        assert_eq!(DpopKey::from_bytes(&other), Err(PersistError::UnknownVersion(9)));
-        assert_eq!(DpopKey::from_bytes(&bytes[..20]), Err(PersistError::Corrupt));
+        assert_eq!(
+            DpopKey::from_bytes(&other),
+            Err(PersistError::UnknownVersion(9))
+        );
+        assert_eq!(
+            DpopKey::from_bytes(&bytes[..20]),
+            Err(PersistError::Corrupt)
+        );
         assert_eq!(DpopKey::from_bytes(&[]), Err(PersistError::Corrupt));
         let debug = std::format!("{key:?}");
         assert!(debug.contains(key.thumbprint().as_str()), "{debug}");
@@ -642,16 +652,31 @@ mod tests {
         let jws = core::str::from_utf8(&big[..n]).unwrap();
         let claims = b64d(jws.split('.').nth(1).unwrap());
         let claims = core::str::from_utf8(&claims).unwrap();
-        assert!(claims.contains(r#""htu":"https://a.example/oauth/token""#), "{claims}");
-        assert!(claims.contains(r#""iat":1700000000,"nonce":"n-1","ath":""#), "{claims}");
+        assert!(
+            claims.contains(r#""htu":"https://a.example/oauth/token""#),
+            "{claims}"
+        );
+        assert!(
+            claims.contains(r#""iat":1700000000,"nonce":"n-1","ath":""#),
+            "{claims}"
+        );
     }
 
     #[test]
     fn http_dates_parse_strictly() {
-        assert_eq!(parse_http_date(b"Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777));
+        assert_eq!(
+            parse_http_date(b"Sun, 06 Nov 1994 08:49:37 GMT"),
+            Some(784_111_777)
+        );
         assert_eq!(parse_http_date(b"Thu, 01 Jan 1970 00:00:00 GMT"), Some(0));
-        assert_eq!(parse_http_date(b"Tue, 29 Feb 2028 23:59:59 GMT"), Some(1_835_481_599));
-        assert_eq!(parse_http_date(b"Sun, 29 Nov 2026 22:21:00 GMT"), Some(1_795_990_860));
+        assert_eq!(
+            parse_http_date(b"Tue, 29 Feb 2028 23:59:59 GMT"),
+            Some(1_835_481_599)
+        );
+        assert_eq!(
+            parse_http_date(b"Sun, 29 Nov 2026 22:21:00 GMT"),
+            Some(1_795_990_860)
+        );
         for bad in [
             &b"Mon, 06 Nov 1994 08:49:37 GMT"[..], // wrong weekday
             b"Sunday, 06-Nov-94 08:49:37 GMT",     // RFC 850
@@ -665,7 +690,12 @@ mod tests {
             b"Sun, 06 Nov 1994 08:4x:37 GMT",
             b"",
         ] {
-            assert_eq!(parse_http_date(bad), None, "{}", std::string::String::from_utf8_lossy(bad));
+            assert_eq!(
+                parse_http_date(bad),
+                None,
+                "{}",
+                std::string::String::from_utf8_lossy(bad)
+            );
         }
     }
 }

@@ -104,8 +104,8 @@ pub mod embassy;
 #[cfg(feature = "dpop")]
 pub use dpop::{
     DPOP_HEADER, DPOP_JWT_TYPE, DPOP_KEY_BYTES, DPOP_KEY_FORMAT_VERSION, DPOP_NONCE_HEADER,
-    DpopConfig, DpopKey, JKT_LEN, JTI_BYTES, Jkt, NONCE_CAP, Proof, access_token_hash,
-    base64url, parse_http_date, thumbprint,
+    DpopConfig, DpopKey, JKT_LEN, JTI_BYTES, Jkt, NONCE_CAP, Proof, access_token_hash, base64url,
+    parse_http_date, thumbprint,
 };
 pub use error::{ApiMisuse, Error, Field, Malformed, OAuthError};
 pub use event::Event;
