@@ -363,3 +363,43 @@ fn a_short_buffer_gets_the_size_of_body_and_proof() {
     let t = flow.poll_transmit(now, &mut exact).unwrap().unwrap();
     assert_eq!(t.len + t.dpop_len, need);
 }
+
+/// RFC 8037 Appendix A.1's private key (`d`), decoded.
+const RFC8037_SEED: [u8; 32] = [
+    0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c, 0xc4,
+    0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae, 0x7f, 0x60,
+];
+
+/// The first proof of a fixed flow (RFC 8037's key, a zero `jti` seed, a fixed clock)
+/// is byte for byte the one in `fixtures/14-dpop-proof.txt`, which the emulated
+/// Cortex-M3 (`firmware-examples/qemu-m3`) checks too: same bytes on both cores.
+#[test]
+fn the_fixed_flow_proof_matches_the_fixture() {
+    let key = DpopKey::from_seed(RFC8037_SEED);
+    assert_eq!(
+        key.thumbprint().as_str(),
+        "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+    );
+    let mut config = Config::new("authgate-firmware");
+    config.dpop = Some(DpopConfig {
+        key: &key,
+        jti_seed: [0; 32],
+        device_authorization_url: DEVICE_URL,
+        token_url: TOKEN_URL,
+    });
+    let now = Instant::from_millis(1_795_990_860_000);
+    let proof = transmit(&mut DeviceFlow::new(config, now), now)
+        .1
+        .expect("a proof");
+    let claims = verify(&proof, &key);
+    assert_eq!(
+        (claims.iat, claims.htu.as_str()),
+        (1_795_990_860, DEVICE_URL)
+    );
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/14-dpop-proof.txt");
+    if std::env::var_os("UPDATE_FIXTURES").is_some() {
+        std::fs::write(path, format!("{proof}\n")).unwrap();
+    }
+    let fixture = std::fs::read_to_string(path).expect("fixture");
+    assert_eq!(proof, fixture.trim_end());
+}
