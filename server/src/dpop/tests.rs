@@ -413,3 +413,31 @@ fn mangled_proofs_are_errors_not_panics() {
         let _ = verify_proof(&good[..i], &expected());
     }
 }
+
+/// Proofs signed by an independent library, Python's jwcrypto
+/// (`scripts/dpop_interop.py sign`), one EdDSA and one ES256, each with the
+/// thumbprint jwcrypto computes for its key.
+#[test]
+fn proofs_from_a_third_party_library_verify() {
+    let fixtures = include_str!("fixtures/14-jwcrypto-proofs.txt");
+    let expected = Expected {
+        nonce: Some("n-42"),
+        ..expected()
+    };
+    let mut algs = Vec::new();
+    for line in fixtures.lines() {
+        let mut fields = line.split(' ');
+        let (Some(alg), Some(proof), Some(jkt)) = (fields.next(), fields.next(), fields.next())
+        else {
+            panic!("bad fixture line {line}");
+        };
+        let p = verify_proof(proof, &expected).unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert_eq!(
+            p.jkt, jkt,
+            "{alg}: RFC 7638 thumbprint differs from jwcrypto's"
+        );
+        assert!(p.jti.starts_with("jwcrypto-"));
+        algs.push(alg);
+    }
+    assert_eq!(algs, SUPPORTED_ALGS);
+}
