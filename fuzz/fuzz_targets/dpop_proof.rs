@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
         method: "POST",
         uri: URI,
         now: NOW,
-        nonce: Some("n"),
+        nonce: Some(&"n"),
         access_token: Some("v4.public.t"),
     };
     let result = verify_dpop_proof(&proof, &expected);

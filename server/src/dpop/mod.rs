@@ -12,6 +12,7 @@
 
 mod cnf;
 mod htu;
+mod nonce;
 mod replay;
 
 use authgate_proto::ErrorCode;
@@ -23,6 +24,7 @@ use sha2::{Digest, Sha256};
 
 pub use cnf::Cnf;
 pub use htu::normalize_htu;
+pub use nonce::{NonceCheck, NonceIssuer};
 pub use replay::{MemoryReplayCache, ReplayCache};
 
 /// The largest `DPoP` header accepted: an Ed25519 proof with a nonce is about 450
@@ -59,8 +61,9 @@ pub struct Expected<'a> {
     pub uri: &'a str,
     /// The server's time, Unix seconds.
     pub now: u64,
-    /// The nonce the proof must carry, when the server requires nonces.
-    pub nonce: Option<&'a str>,
+    /// How the proof's nonce is judged, when the server requires nonces: one exact
+    /// value (`&"…"`) or a [`NonceIssuer`]'s time-stamped ones.
+    pub nonce: Option<&'a dyn NonceCheck>,
     /// The access token presented with the proof (resource requests): `ath` must be
     /// its SHA-256.
     pub access_token: Option<&'a str>,
@@ -228,8 +231,11 @@ pub fn verify_proof(proof: &str, expected: &Expected<'_>) -> Result<Proof, DpopE
         _ => return Err(DpopError::UriMismatch),
     }
     // Before `iat`: one answer then gives a clockless device both nonce and Date.
-    if let Some(want) = expected.nonce
-        && claims.nonce.as_deref() != Some(want)
+    if let Some(check) = expected.nonce
+        && !claims
+            .nonce
+            .as_deref()
+            .is_some_and(|n| check.accepts(n, expected.now))
     {
         return Err(DpopError::NonceRequired);
     }
@@ -275,6 +281,20 @@ pub fn verify_fresh(
     let p = verify_proof(proof, expected)?;
     check_replay(cache, &p, expected.now)?;
     Ok(p)
+}
+
+/// The `WWW-Authenticate` value for a DPoP challenge (RFC 9449 §7.1): the accepted
+/// algorithms, and the error when a proof or a bound token was refused. Descriptions
+/// are this module's fixed texts, so nothing needs escaping.
+pub fn www_authenticate(error: Option<&DpopError>) -> String {
+    let algs = SUPPORTED_ALGS.join(" ");
+    match error {
+        Some(e) => format!(
+            r#"DPoP error="{}", error_description="{e}", algs="{algs}""#,
+            e.code().as_str()
+        ),
+        None => format!(r#"DPoP algs="{algs}""#),
+    }
 }
 
 #[derive(Clone, Copy)]

@@ -302,7 +302,7 @@ fn claim_rules() {
 #[test]
 fn nonces_and_ath() {
     let want_nonce = Expected {
-        nonce: Some("n-42"),
+        nonce: Some(&"n-42"),
         ..expected()
     };
     let err = verify_proof(&device_proof(NOW, None, None, 1), &want_nonce).unwrap_err();
@@ -340,6 +340,36 @@ fn nonces_and_ath() {
     assert_eq!(
         verify_proof(&device_proof(NOW, None, None, 1), &with_token),
         Err(DpopError::AthMismatch)
+    );
+}
+
+#[test]
+fn issued_nonces_are_checked_by_time_and_mac() {
+    let issuer = NonceIssuer::new([5; 32], 300);
+    let nonce = issuer.issue(NOW - 10);
+    let exp = Expected {
+        nonce: Some(&issuer),
+        ..expected()
+    };
+    assert!(verify_proof(&device_proof(NOW, Some(&nonce), None, 1), &exp).is_ok());
+    let old = issuer.issue(NOW - 301);
+    assert_eq!(
+        verify_proof(&device_proof(NOW, Some(&old), None, 1), &exp),
+        Err(DpopError::NonceRequired)
+    );
+    let foreign = NonceIssuer::new([6; 32], 300).issue(NOW);
+    assert_eq!(
+        verify_proof(&device_proof(NOW, Some(&foreign), None, 1), &exp),
+        Err(DpopError::NonceRequired)
+    );
+}
+
+#[test]
+fn www_authenticate_follows_rfc9449_section7() {
+    assert_eq!(www_authenticate(None), r#"DPoP algs="EdDSA ES256""#);
+    assert_eq!(
+        www_authenticate(Some(&DpopError::NonceRequired)),
+        r#"DPoP error="use_dpop_nonce", error_description="DPoP proof must carry the server's current nonce", algs="EdDSA ES256""#
     );
 }
 
@@ -421,7 +451,7 @@ fn mangled_proofs_are_errors_not_panics() {
 fn proofs_from_a_third_party_library_verify() {
     let fixtures = include_str!("fixtures/14-jwcrypto-proofs.txt");
     let expected = Expected {
-        nonce: Some("n-42"),
+        nonce: Some(&"n-42"),
         ..expected()
     };
     let mut algs = Vec::new();
