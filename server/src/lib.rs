@@ -14,6 +14,7 @@ mod clock;
 mod config;
 mod events;
 mod http;
+mod i18n;
 mod keys;
 mod metrics;
 mod names;

@@ -15,7 +15,7 @@ use crate::http::body::RequestBody;
 use crate::http::form::Form;
 use crate::http::response::Resp;
 use crate::secrets::{ct_eq, hex, sha256};
-use crate::state::{AppState, describe_scope};
+use crate::state::AppState;
 use crate::store::{DecideOutcome, Decision, DeviceAuth, DeviceStatus, Session};
 use crate::views::{CodeProblem, ConsentPage, DevicePage, Message, Outcome, ResultPage, ago, when};
 
@@ -64,13 +64,13 @@ fn code_form(
     typed: &str,
     problem: Option<CodeProblem>,
 ) -> Resp {
-    let error = problem.map(|p| p.to_string());
     browser.page(state, status, |csrf| {
         DevicePage {
+            lang: browser.lang,
             username: browser.session.as_ref().map(|s| s.username.as_str()),
             csrf,
             user_code: typed,
-            error: error.as_deref(),
+            error: problem,
             throttled: matches!(problem, Some(CodeProblem::Throttled(_))),
         }
         .render()
@@ -170,6 +170,7 @@ fn consent_page(
         .unwrap_or_default();
     Ok(browser.page(state, StatusCode::OK, |csrf| {
         ConsentPage {
+            lang: browser.lang,
             username: browser.session.as_ref().map(|s| s.username.as_str()),
             csrf,
             client_name: &client_name,
@@ -182,7 +183,6 @@ fn consent_page(
                 .scope
                 .split(' ')
                 .filter(|s| !s.is_empty())
-                .map(|s| (s, describe_scope(s)))
                 .collect(),
             requested_at: when(auth.created_at),
             requested_ago: ago(now, auth.created_at),
@@ -278,7 +278,7 @@ fn bound_code(
     Err(Box::new(browser.page(
         state,
         StatusCode::FORBIDDEN,
-        |csrf| Message::ConsentExpired.page(username, csrf).render(),
+        |csrf| Message::ConsentExpired.page(browser.lang, username, csrf).render(),
     )))
 }
 
@@ -318,10 +318,10 @@ fn decided_page(
     let scopes = scopes
         .split(' ')
         .filter(|s| !s.is_empty())
-        .map(describe_scope)
         .collect();
     Ok(browser.page(state, outcome.status(), |csrf| {
         ResultPage {
+            lang: browser.lang,
             username: Some(username),
             csrf,
             outcome,
