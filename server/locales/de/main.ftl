@@ -1,213 +1,221 @@
-# AuthGate pages, English: the default and the fallback, and the reference every
-# other locale must match id for id (a unit test checks it).
-# Technical tokens (codes like BCDF-GHJK, addresses, scope names) stay as they are.
+# AuthGate-Seiten, Deutsch. Dieselben Nachrichten-IDs wie en/main.ftl.
+# Technische Angaben (Codes wie BCDF-GHJK, Adressen, Scope-Namen) bleiben unverändert.
 
-## Every page
+## Jede Seite
 
-page-skip = Skip to content
-nav-account = Account
-nav-your-account = Your account:
-nav-sign-out = Sign out
-lang-switch = Language
+page-skip = Zum Inhalt springen
+nav-account = Konto
+nav-your-account = Ihr Konto:
+nav-sign-out = Abmelden
+lang-switch = Sprache
 
-## Sign in
+## Anmelden
 
-login-title = Sign in
-login-lead = Sign in to connect a device to your account, or to manage the devices that have access.
-login-username = User name
-login-password = Password
-login-wrong = Wrong user name or password.
-login-too-many = Too many failed sign-ins. Try again in { $secs } s.
-attempt-in-flight = Your previous attempt is still being checked. Try again in 1 s.
-attempt-busy = The server is busy checking passwords. Try again in 1 s.
+login-title = Anmelden
+login-lead = Melden Sie sich an, um ein Gerät mit Ihrem Konto zu verbinden oder die Geräte mit Zugriff zu verwalten.
+login-username = Benutzername
+login-password = Passwort
+login-wrong = Benutzername oder Passwort ist falsch.
+login-too-many = { $secs ->
+    [one] Zu viele fehlgeschlagene Anmeldungen. Versuchen Sie es in 1 Sekunde erneut.
+   *[other] Zu viele fehlgeschlagene Anmeldungen. Versuchen Sie es in { $secs } Sekunden erneut.
+}
+attempt-in-flight = Ihr vorheriger Versuch wird noch geprüft. Versuchen Sie es in 1 Sekunde erneut.
+attempt-busy = Der Server prüft gerade sehr viele Passwörter. Versuchen Sie es in 1 Sekunde erneut.
 
-## Entering a code
+## Code eingeben
 
-device-title = Connect a device
-device-lead = Type the code your device is showing.
-device-wait = Please wait.
-device-check = Check the code.
+device-title = Gerät verbinden
+device-lead = Geben Sie den Code ein, den Ihr Gerät anzeigt.
+device-wait = Bitte warten.
+device-check = Prüfen Sie den Code.
 device-code = Code
-device-code-help = 8 letters, like BCDF-GHJK. Capitals, dashes and spaces don't matter.
-device-continue = Continue
-device-aside = Scanned a QR code or opened a link from the device? Then you skip this step.
-code-invalid-character = A code has only the letters shown on your device (no vowels or digits). Check it and try again.
-code-shape = A code has 8 letters, like BCDF-GHJK. Check it and try again.
-code-wrong = That code is wrong, expired or already used. Check the code on your device; if it has expired, start again there.
-code-throttled = Too many wrong codes. For your safety, codes can't be checked for a moment. Try again in { $secs } s.
+device-code-help = 8 Buchstaben, etwa BCDF-GHJK. Groß- und Kleinschreibung, Bindestriche und Leerzeichen spielen keine Rolle.
+device-continue = Weiter
+device-aside = Haben Sie einen QR-Code gescannt oder einen Link vom Gerät geöffnet? Dann entfällt dieser Schritt.
+code-invalid-character = Ein Code besteht nur aus den Buchstaben, die Ihr Gerät anzeigt (keine Vokale, keine Ziffern). Prüfen Sie ihn und versuchen Sie es erneut.
+code-shape = Ein Code hat 8 Buchstaben, etwa BCDF-GHJK. Prüfen Sie ihn und versuchen Sie es erneut.
+code-wrong = Dieser Code ist falsch, abgelaufen oder wurde schon verwendet. Prüfen Sie den Code auf Ihrem Gerät; ist er abgelaufen, beginnen Sie dort von vorn.
+code-throttled = { $secs ->
+    [one] Zu viele falsche Codes. Zu Ihrer Sicherheit können Codes kurzzeitig nicht geprüft werden. Versuchen Sie es in 1 Sekunde erneut.
+   *[other] Zu viele falsche Codes. Zu Ihrer Sicherheit können Codes kurzzeitig nicht geprüft werden. Versuchen Sie es in { $secs } Sekunden erneut.
+}
 
-## Consent
+## Zustimmung
 
-consent-title = Approve { $client }?
-consent-eyebrow = Device sign-in request
-consent-heading = Connect { $client } to your account?
-consent-code = Code on the device
-consent-warning-strong = Only approve a device you are holding that is showing this code right now.
-consent-warning = If someone sent you this code or link, or asked you to enter it, press Deny: approving would let them into your account.
-consent-can = It will be able to
-consent-about = About this request
-consent-app = App
-consent-asked = Asked
-consent-from = From address
-consent-same-network = (the network you are on)
-consent-software = Device software
-consent-expires = Code expires in
-consent-approve = Approve
-consent-deny = Deny
+consent-title = { $client } zulassen?
+consent-eyebrow = Anmeldeanfrage eines Geräts
+consent-heading = { $client } mit Ihrem Konto verbinden?
+consent-code = Code auf dem Gerät
+consent-warning-strong = Lassen Sie nur ein Gerät zu, das Sie gerade in der Hand halten und das genau jetzt diesen Code anzeigt.
+consent-warning = Hat Ihnen jemand diesen Code oder Link geschickt oder Sie gebeten, ihn einzugeben, tippen Sie auf „Ablehnen“: Mit einer Zustimmung erhielte diese Person Zugriff auf Ihr Konto.
+consent-can = Das Gerät darf dann
+consent-about = Zu dieser Anfrage
+consent-app = Anwendung
+consent-asked = Angefragt
+consent-from = Von Adresse
+consent-same-network = (das Netz, in dem Sie gerade sind)
+consent-software = Software des Geräts
+consent-expires = Code noch gültig für
+consent-approve = Zulassen
+consent-deny = Ablehnen
 
-## What a device may do
+## Was ein Gerät darf
 
-scope-profile = See your user name
-scope-read = Read your data
-scope-write = Change your data
+scope-profile = Ihren Benutzernamen sehen
+scope-read = Ihre Daten lesen
+scope-write = Ihre Daten ändern
 
-## Durations and times
+## Dauer und Zeit
 
-duration-under-minute = less than a minute
+duration-under-minute = weniger als eine Minute
 duration-minutes = { $n ->
-    [one] 1 minute
-   *[other] { $n } minutes
+    [one] 1 Minute
+   *[other] { $n } Minuten
 }
 duration-hours = { $n ->
-    [one] 1 hour
-   *[other] { $n } hours
+    [one] 1 Stunde
+   *[other] { $n } Stunden
 }
 duration-days = { $n ->
-    [one] 1 day
-   *[other] { $n } days
+    [one] 1 Tag
+   *[other] { $n } Tage
 }
-ago-under-minute = less than a minute ago
+ago-under-minute = vor weniger als einer Minute
 ago-minutes = { $n ->
-    [one] 1 minute ago
-   *[other] { $n } minutes ago
+    [one] vor 1 Minute
+   *[other] vor { $n } Minuten
 }
 ago-hours = { $n ->
-    [one] 1 hour ago
-   *[other] { $n } hours ago
+    [one] vor 1 Stunde
+   *[other] vor { $n } Stunden
 }
 ago-days = { $n ->
-    [one] 1 day ago
-   *[other] { $n } days ago
+    [one] vor 1 Tag
+   *[other] vor { $n } Tagen
 }
-time-now = now
-time-unknown = unknown
-time-never = never
+time-now = jetzt
+time-unknown = unbekannt
+time-never = noch nie
 
-## After Approve or Deny
+## Nach Zulassen oder Ablehnen
 
-outcome-approved = Device approved
-outcome-approved-text = Go back to your device: it connects within a few seconds. Changed your mind? Revoke it under Your devices.
-outcome-denied = Request denied
-outcome-denied-text = The device was not given access, and its code can't be used again. Nothing else is needed.
-outcome-not-found = Unknown code
-outcome-not-found-text = No request is waiting with this code: it does not exist or was already answered. Check the code on your device.
-outcome-expired = Code expired
-outcome-expired-text = This code has expired. Start again on your device to get a new one.
-outcome-already = Already answered
-outcome-already-text = This request was already approved or denied.
-result-connected = { $client } is now connected to your account.
-result-not-connected = { $client } was not connected.
-result-it-can = It can:
-result-your-devices = Your devices
-result-connect-another = Connect another device
+outcome-approved = Gerät zugelassen
+outcome-approved-text = Kehren Sie zu Ihrem Gerät zurück: Es verbindet sich innerhalb weniger Sekunden. Doch anders entschieden? Widerrufen Sie den Zugriff unter „Ihre Geräte“.
+outcome-denied = Anfrage abgelehnt
+outcome-denied-text = Das Gerät hat keinen Zugriff erhalten, und sein Code kann nicht erneut verwendet werden. Sie müssen nichts weiter tun.
+outcome-not-found = Unbekannter Code
+outcome-not-found-text = Zu diesem Code wartet keine Anfrage: Es gibt ihn nicht, oder er wurde schon beantwortet. Prüfen Sie den Code auf Ihrem Gerät.
+outcome-expired = Code abgelaufen
+outcome-expired-text = Dieser Code ist abgelaufen. Beginnen Sie auf Ihrem Gerät von vorn, um einen neuen zu erhalten.
+outcome-already = Bereits beantwortet
+outcome-already-text = Diese Anfrage wurde bereits zugelassen oder abgelehnt.
+result-connected = { $client } ist jetzt mit Ihrem Konto verbunden.
+result-not-connected = { $client } wurde nicht verbunden.
+result-it-can = Das Gerät darf:
+result-your-devices = Ihre Geräte
+result-connect-another = Weiteres Gerät verbinden
 
-## Short pages
+## Kurze Seiten
 
-message-form-expired = Form expired
-message-consent-expired-text = This approval form is no longer valid. Enter the code from your device again.
-message-enter-code = Enter the code
-message-sign-out = Sign out?
-message-sign-out-text = Use the Sign out button at the top of the page.
+message-form-expired = Formular abgelaufen
+message-consent-expired-text = Dieses Zustimmungsformular ist nicht mehr gültig. Geben Sie den Code von Ihrem Gerät erneut ein.
+message-enter-code = Code eingeben
+message-sign-out = Abmelden?
+message-sign-out-text = Verwenden Sie die Schaltfläche „Abmelden“ oben auf der Seite.
 
-## Your account
+## Ihr Konto
 
-account-title = Your account
-account-devices = Devices with access
+account-title = Ihr Konto
+account-devices = Geräte mit Zugriff
 account-device-count = { $n ->
-    [0] No device can use your account.
-    [one] One device can use your account.
-   *[other] { $n } devices can use your account.
+    [0] Kein Gerät kann Ihr Konto verwenden.
+    [one] Ein Gerät kann Ihr Konto verwenden.
+   *[other] { $n } Geräte können Ihr Konto verwenden.
 }
-account-revoke-hint = Revoking a device stops it at once: it can't refresh, and its current access token stops working.
-account-approved = Approved
-account-last-refreshed = Last refreshed
-account-expires = Expires
-account-device-address = Device address
-account-revoke = Revoke
-account-revoke-which = { $client }, approved { $date }
-account-revoke-all = Revoke all devices
-account-sessions = Where you're signed in
+account-revoke-hint = Ein Widerruf stoppt das Gerät sofort: Es kann sich nicht mehr erneuern, und sein aktuelles Zugriffstoken funktioniert nicht mehr.
+account-approved = Zugelassen
+account-last-refreshed = Zuletzt erneuert
+account-expires = Läuft ab
+account-device-address = Adresse des Geräts
+account-revoke = Widerrufen
+account-revoke-which = { $client }, zugelassen am { $date }
+account-revoke-all = Alle Geräte widerrufen
+account-sessions = Wo Sie angemeldet sind
 account-session-count = { $n ->
-    [one] You are signed in in one browser.
-   *[other] You are signed in in { $n } browsers.
+    [one] Sie sind in einem Browser angemeldet.
+   *[other] Sie sind in { $n } Browsern angemeldet.
 }
-account-this-browser = This browser
-account-address = Address
-account-signed-in = Signed in
-account-last-active = Last active
-account-sign-out = Sign out
-account-sign-out-this = this browser
-account-sign-out-which = { $browser }, signed in { $date }
-account-sign-out-others = Sign out everywhere else
-account-password = Password
-browser-unknown = Unknown browser
-browser-generic = A browser
-browser-on = { $browser } on { $os }
-notice-revoked = Device revoked. It can no longer refresh, and its access token stopped working.
-notice-revoked-all = All devices revoked. None of them can use your account any more.
-notice-signed-out = That browser was signed out.
-notice-signed-out-others = Every other browser was signed out.
-notice-password = Password changed. Every other browser was signed out; devices keep their access.
+account-this-browser = Dieser Browser
+account-address = Adresse
+account-signed-in = Angemeldet
+account-last-active = Zuletzt aktiv
+account-sign-out = Abmelden
+account-sign-out-this = in diesem Browser
+account-sign-out-which = { $browser }, angemeldet am { $date }
+account-sign-out-others = Überall sonst abmelden
+account-password = Passwort
+browser-unknown = Unbekannter Browser
+browser-generic = Ein Browser
+browser-on = { $browser } unter { $os }
+notice-revoked = Gerät widerrufen. Es kann sich nicht mehr erneuern, und sein Zugriffstoken funktioniert nicht mehr.
+notice-revoked-all = Alle Geräte widerrufen. Keines davon kann Ihr Konto noch verwenden.
+notice-signed-out = Dieser Browser wurde abgemeldet.
+notice-signed-out-others = Alle anderen Browser wurden abgemeldet.
+notice-password = Passwort geändert. Alle anderen Browser wurden abgemeldet; Geräte behalten ihren Zugriff.
 
-## Changing the password
+## Passwort ändern
 
-password-title = Change password
-password-lead = Every other browser signed in to your account is signed out. Connected devices keep their access; you can revoke them on your account page.
-password-current = Current password
-password-new = New password
-password-new-help = At least 8 characters. A few unrelated words make a good one.
-password-again = New password again
-password-back = Back to your account
+password-title = Passwort ändern
+password-lead = Alle anderen Browser, die bei Ihrem Konto angemeldet sind, werden abgemeldet. Verbundene Geräte behalten ihren Zugriff; Sie können ihn auf Ihrer Kontoseite widerrufen.
+password-current = Aktuelles Passwort
+password-new = Neues Passwort
+password-new-help = Mindestens 8 Zeichen. Ein paar Wörter, die nichts miteinander zu tun haben, ergeben ein gutes.
+password-again = Neues Passwort wiederholen
+password-back = Zurück zu Ihrem Konto
 password-too-short = { $n ->
-    [one] The new password is too short: use at least 1 character.
-   *[other] The new password is too short: use at least { $n } characters.
+    [one] Das neue Passwort ist zu kurz: Verwenden Sie mindestens 1 Zeichen.
+   *[other] Das neue Passwort ist zu kurz: Verwenden Sie mindestens { $n } Zeichen.
 }
-password-mismatch = The two new passwords are not the same.
-password-wrong-current = Your current password is not right.
-password-too-many = Too many wrong passwords. Try again in { $secs } s.
+password-mismatch = Die beiden neuen Passwörter stimmen nicht überein.
+password-wrong-current = Ihr aktuelles Passwort ist nicht richtig.
+password-too-many = { $secs ->
+    [one] Zu viele falsche Passwörter. Versuchen Sie es in 1 Sekunde erneut.
+   *[other] Zu viele falsche Passwörter. Versuchen Sie es in { $secs } Sekunden erneut.
+}
 
-## When something goes wrong
+## Wenn etwas schiefgeht
 
-error-start-again = Start again
-error-not-found = Not found
-error-not-found-text = There is no page at this address.
-error-not-allowed = Not allowed
-error-not-allowed-text = This address accepts { $methods } only.
-error-uri-too-long = Address too long
-error-uri-too-long-text = The query string is longer than { $limit } bytes.
-error-csrf-text = This form is no longer valid. Go back, reload the page and try again.
-error-not-a-form = Unsupported form
-error-not-a-form-text = This page accepts only HTML form submissions.
-error-too-large = Too much data
-error-too-large-text = The form was larger than allowed.
-error-incomplete = Incomplete form
-error-incomplete-text = The form could not be read.
-error-too-slow = Too slow
-error-too-slow-text = The form took too long to arrive. Please try again.
-error-invalid-form = Invalid form
-error-invalid-form-text = The form could not be read: it is not well-formed. Go back and try again.
-error-storage = Something went wrong
-error-storage-text = The server could not complete this request. Please try again.
-error-password-not-stored-text = The new password could not be stored. Please try again.
-error-no-decision = No decision
-error-no-decision-text = Choose Approve or Deny.
-error-invalid-code = Invalid code
-error-invalid-code-text = This code is not valid.
-error-unknown-device = Unknown device
-error-unknown-device-text = That device was not found.
-error-no-device-text = No device was chosen.
-error-unknown-session = Unknown session
-error-unknown-session-text = That session was not found.
-error-no-session-text = No session was chosen.
-error-account-changed = Account changed
-error-account-changed-text = This account was changed meanwhile. Sign in again.
+error-start-again = Neu beginnen
+error-not-found = Nicht gefunden
+error-not-found-text = Unter dieser Adresse gibt es keine Seite.
+error-not-allowed = Nicht erlaubt
+error-not-allowed-text = Diese Adresse akzeptiert nur { $methods }.
+error-uri-too-long = Adresse zu lang
+error-uri-too-long-text = Die Abfrage ist länger als { $limit } Bytes.
+error-csrf-text = Dieses Formular ist nicht mehr gültig. Gehen Sie zurück, laden Sie die Seite neu und versuchen Sie es noch einmal.
+error-not-a-form = Formular nicht unterstützt
+error-not-a-form-text = Diese Seite nimmt nur HTML-Formulare entgegen.
+error-too-large = Zu viele Daten
+error-too-large-text = Das Formular war größer als erlaubt.
+error-incomplete = Unvollständiges Formular
+error-incomplete-text = Das Formular konnte nicht gelesen werden.
+error-too-slow = Zu langsam
+error-too-slow-text = Das Formular kam zu langsam an. Bitte versuchen Sie es erneut.
+error-invalid-form = Ungültiges Formular
+error-invalid-form-text = Das Formular konnte nicht gelesen werden, weil es fehlerhaft ist. Gehen Sie zurück und versuchen Sie es erneut.
+error-storage = Etwas ist schiefgegangen
+error-storage-text = Der Server konnte diese Anfrage nicht abschließen. Bitte versuchen Sie es erneut.
+error-password-not-stored-text = Das neue Passwort konnte nicht gespeichert werden. Bitte versuchen Sie es erneut.
+error-no-decision = Keine Entscheidung
+error-no-decision-text = Wählen Sie „Zulassen“ oder „Ablehnen“.
+error-invalid-code = Ungültiger Code
+error-invalid-code-text = Dieser Code ist nicht gültig.
+error-unknown-device = Unbekanntes Gerät
+error-unknown-device-text = Dieses Gerät wurde nicht gefunden.
+error-no-device-text = Es wurde kein Gerät ausgewählt.
+error-unknown-session = Unbekannte Sitzung
+error-unknown-session-text = Diese Sitzung wurde nicht gefunden.
+error-no-session-text = Es wurde keine Sitzung ausgewählt.
+error-account-changed = Konto geändert
+error-account-changed-text = Dieses Konto wurde inzwischen geändert. Melden Sie sich erneut an.

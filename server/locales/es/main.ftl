@@ -1,213 +1,221 @@
-# AuthGate pages, English: the default and the fallback, and the reference every
-# other locale must match id for id (a unit test checks it).
-# Technical tokens (codes like BCDF-GHJK, addresses, scope names) stay as they are.
+# Páginas de AuthGate, español. Los mismos identificadores que en/main.ftl.
+# Los elementos técnicos (códigos como BCDF-GHJK, direcciones, nombres de scope) no se traducen.
 
-## Every page
+## Todas las páginas
 
-page-skip = Skip to content
-nav-account = Account
-nav-your-account = Your account:
-nav-sign-out = Sign out
-lang-switch = Language
+page-skip = Saltar al contenido
+nav-account = Cuenta
+nav-your-account = Tu cuenta:
+nav-sign-out = Cerrar sesión
+lang-switch = Idioma
 
-## Sign in
+## Iniciar sesión
 
-login-title = Sign in
-login-lead = Sign in to connect a device to your account, or to manage the devices that have access.
-login-username = User name
-login-password = Password
-login-wrong = Wrong user name or password.
-login-too-many = Too many failed sign-ins. Try again in { $secs } s.
-attempt-in-flight = Your previous attempt is still being checked. Try again in 1 s.
-attempt-busy = The server is busy checking passwords. Try again in 1 s.
+login-title = Iniciar sesión
+login-lead = Inicia sesión para conectar un dispositivo a tu cuenta o para gestionar los dispositivos que tienen acceso.
+login-username = Nombre de usuario
+login-password = Contraseña
+login-wrong = Nombre de usuario o contraseña incorrectos.
+login-too-many = { $secs ->
+    [one] Demasiados intentos fallidos. Vuelve a intentarlo dentro de 1 segundo.
+   *[other] Demasiados intentos fallidos. Vuelve a intentarlo dentro de { $secs } segundos.
+}
+attempt-in-flight = Todavía se está comprobando tu intento anterior. Vuelve a intentarlo dentro de 1 segundo.
+attempt-busy = El servidor está ocupado comprobando contraseñas. Vuelve a intentarlo dentro de 1 segundo.
 
-## Entering a code
+## Introducir un código
 
-device-title = Connect a device
-device-lead = Type the code your device is showing.
-device-wait = Please wait.
-device-check = Check the code.
-device-code = Code
-device-code-help = 8 letters, like BCDF-GHJK. Capitals, dashes and spaces don't matter.
-device-continue = Continue
-device-aside = Scanned a QR code or opened a link from the device? Then you skip this step.
-code-invalid-character = A code has only the letters shown on your device (no vowels or digits). Check it and try again.
-code-shape = A code has 8 letters, like BCDF-GHJK. Check it and try again.
-code-wrong = That code is wrong, expired or already used. Check the code on your device; if it has expired, start again there.
-code-throttled = Too many wrong codes. For your safety, codes can't be checked for a moment. Try again in { $secs } s.
+device-title = Conectar un dispositivo
+device-lead = Escribe el código que muestra tu dispositivo.
+device-wait = Espera un momento.
+device-check = Revisa el código.
+device-code = Código
+device-code-help = 8 letras, como BCDF-GHJK. Da igual si usas mayúsculas, guiones o espacios.
+device-continue = Continuar
+device-aside = ¿Has escaneado un código QR o abierto un enlace desde el dispositivo? Entonces te saltas este paso.
+code-invalid-character = Un código solo tiene las letras que muestra tu dispositivo (sin vocales ni números). Revísalo y vuelve a intentarlo.
+code-shape = Un código tiene 8 letras, como BCDF-GHJK. Revísalo y vuelve a intentarlo.
+code-wrong = Ese código es incorrecto, ha caducado o ya se ha usado. Revisa el código en tu dispositivo; si ha caducado, empieza de nuevo allí.
+code-throttled = { $secs ->
+    [one] Demasiados códigos incorrectos. Por tu seguridad, los códigos no se pueden comprobar durante un momento. Vuelve a intentarlo dentro de 1 segundo.
+   *[other] Demasiados códigos incorrectos. Por tu seguridad, los códigos no se pueden comprobar durante un momento. Vuelve a intentarlo dentro de { $secs } segundos.
+}
 
-## Consent
+## Autorización
 
-consent-title = Approve { $client }?
-consent-eyebrow = Device sign-in request
-consent-heading = Connect { $client } to your account?
-consent-code = Code on the device
-consent-warning-strong = Only approve a device you are holding that is showing this code right now.
-consent-warning = If someone sent you this code or link, or asked you to enter it, press Deny: approving would let them into your account.
-consent-can = It will be able to
-consent-about = About this request
-consent-app = App
-consent-asked = Asked
-consent-from = From address
-consent-same-network = (the network you are on)
-consent-software = Device software
-consent-expires = Code expires in
-consent-approve = Approve
-consent-deny = Deny
+consent-title = ¿Aprobar { $client }?
+consent-eyebrow = Solicitud de inicio de sesión de un dispositivo
+consent-heading = ¿Conectar { $client } a tu cuenta?
+consent-code = Código en el dispositivo
+consent-warning-strong = Aprueba solo un dispositivo que tengas en la mano y que esté mostrando este código ahora mismo.
+consent-warning = Si alguien te ha enviado este código o enlace, o te ha pedido que lo introduzcas, pulsa «Denegar»: si lo apruebas, esa persona podría entrar en tu cuenta.
+consent-can = Podrá
+consent-about = Sobre esta solicitud
+consent-app = Aplicación
+consent-asked = Solicitado
+consent-from = Desde la dirección
+consent-same-network = (la red en la que estás)
+consent-software = Software del dispositivo
+consent-expires = El código caduca en
+consent-approve = Aprobar
+consent-deny = Denegar
 
-## What a device may do
+## Lo que puede hacer un dispositivo
 
-scope-profile = See your user name
-scope-read = Read your data
-scope-write = Change your data
+scope-profile = Ver tu nombre de usuario
+scope-read = Leer tus datos
+scope-write = Modificar tus datos
 
-## Durations and times
+## Duraciones y fechas
 
-duration-under-minute = less than a minute
+duration-under-minute = menos de un minuto
 duration-minutes = { $n ->
-    [one] 1 minute
-   *[other] { $n } minutes
+    [one] 1 minuto
+   *[other] { $n } minutos
 }
 duration-hours = { $n ->
-    [one] 1 hour
-   *[other] { $n } hours
+    [one] 1 hora
+   *[other] { $n } horas
 }
 duration-days = { $n ->
-    [one] 1 day
-   *[other] { $n } days
+    [one] 1 día
+   *[other] { $n } días
 }
-ago-under-minute = less than a minute ago
+ago-under-minute = hace menos de un minuto
 ago-minutes = { $n ->
-    [one] 1 minute ago
-   *[other] { $n } minutes ago
+    [one] hace 1 minuto
+   *[other] hace { $n } minutos
 }
 ago-hours = { $n ->
-    [one] 1 hour ago
-   *[other] { $n } hours ago
+    [one] hace 1 hora
+   *[other] hace { $n } horas
 }
 ago-days = { $n ->
-    [one] 1 day ago
-   *[other] { $n } days ago
+    [one] hace 1 día
+   *[other] hace { $n } días
 }
-time-now = now
-time-unknown = unknown
-time-never = never
+time-now = ahora
+time-unknown = desconocido
+time-never = nunca
 
-## After Approve or Deny
+## Tras aprobar o denegar
 
-outcome-approved = Device approved
-outcome-approved-text = Go back to your device: it connects within a few seconds. Changed your mind? Revoke it under Your devices.
-outcome-denied = Request denied
-outcome-denied-text = The device was not given access, and its code can't be used again. Nothing else is needed.
-outcome-not-found = Unknown code
-outcome-not-found-text = No request is waiting with this code: it does not exist or was already answered. Check the code on your device.
-outcome-expired = Code expired
-outcome-expired-text = This code has expired. Start again on your device to get a new one.
-outcome-already = Already answered
-outcome-already-text = This request was already approved or denied.
-result-connected = { $client } is now connected to your account.
-result-not-connected = { $client } was not connected.
-result-it-can = It can:
-result-your-devices = Your devices
-result-connect-another = Connect another device
+outcome-approved = Dispositivo aprobado
+outcome-approved-text = Vuelve a tu dispositivo: se conectará en unos segundos. ¿Has cambiado de opinión? Revoca el acceso en «Tus dispositivos».
+outcome-denied = Solicitud denegada
+outcome-denied-text = El dispositivo no ha obtenido acceso y su código ya no se puede usar. No tienes que hacer nada más.
+outcome-not-found = Código desconocido
+outcome-not-found-text = No hay ninguna solicitud pendiente con este código: no existe o ya se respondió. Revisa el código en tu dispositivo.
+outcome-expired = Código caducado
+outcome-expired-text = Este código ha caducado. Empieza de nuevo en tu dispositivo para obtener otro.
+outcome-already = Ya respondida
+outcome-already-text = Esta solicitud ya se aprobó o se denegó.
+result-connected = { $client } ya está conectado a tu cuenta.
+result-not-connected = { $client } no se ha conectado.
+result-it-can = Podrá:
+result-your-devices = Tus dispositivos
+result-connect-another = Conectar otro dispositivo
 
-## Short pages
+## Páginas breves
 
-message-form-expired = Form expired
-message-consent-expired-text = This approval form is no longer valid. Enter the code from your device again.
-message-enter-code = Enter the code
-message-sign-out = Sign out?
-message-sign-out-text = Use the Sign out button at the top of the page.
+message-form-expired = Formulario caducado
+message-consent-expired-text = Este formulario de aprobación ya no es válido. Vuelve a introducir el código de tu dispositivo.
+message-enter-code = Introducir el código
+message-sign-out = ¿Cerrar sesión?
+message-sign-out-text = Usa el botón «Cerrar sesión» de la parte superior de la página.
 
-## Your account
+## Tu cuenta
 
-account-title = Your account
-account-devices = Devices with access
+account-title = Tu cuenta
+account-devices = Dispositivos con acceso
 account-device-count = { $n ->
-    [0] No device can use your account.
-    [one] One device can use your account.
-   *[other] { $n } devices can use your account.
+    [0] Ningún dispositivo puede usar tu cuenta.
+    [one] Un dispositivo puede usar tu cuenta.
+   *[other] { $n } dispositivos pueden usar tu cuenta.
 }
-account-revoke-hint = Revoking a device stops it at once: it can't refresh, and its current access token stops working.
-account-approved = Approved
-account-last-refreshed = Last refreshed
-account-expires = Expires
-account-device-address = Device address
-account-revoke = Revoke
-account-revoke-which = { $client }, approved { $date }
-account-revoke-all = Revoke all devices
-account-sessions = Where you're signed in
+account-revoke-hint = Revocar un dispositivo lo detiene al instante: ya no podrá renovar su acceso y su token de acceso actual dejará de funcionar.
+account-approved = Aprobado
+account-last-refreshed = Última renovación
+account-expires = Caduca
+account-device-address = Dirección del dispositivo
+account-revoke = Revocar
+account-revoke-which = { $client }, aprobado el { $date }
+account-revoke-all = Revocar todos los dispositivos
+account-sessions = Dónde has iniciado sesión
 account-session-count = { $n ->
-    [one] You are signed in in one browser.
-   *[other] You are signed in in { $n } browsers.
+    [one] Has iniciado sesión en un navegador.
+   *[other] Has iniciado sesión en { $n } navegadores.
 }
-account-this-browser = This browser
-account-address = Address
-account-signed-in = Signed in
-account-last-active = Last active
-account-sign-out = Sign out
-account-sign-out-this = this browser
-account-sign-out-which = { $browser }, signed in { $date }
-account-sign-out-others = Sign out everywhere else
-account-password = Password
-browser-unknown = Unknown browser
-browser-generic = A browser
-browser-on = { $browser } on { $os }
-notice-revoked = Device revoked. It can no longer refresh, and its access token stopped working.
-notice-revoked-all = All devices revoked. None of them can use your account any more.
-notice-signed-out = That browser was signed out.
-notice-signed-out-others = Every other browser was signed out.
-notice-password = Password changed. Every other browser was signed out; devices keep their access.
+account-this-browser = Este navegador
+account-address = Dirección
+account-signed-in = Inicio de sesión
+account-last-active = Última actividad
+account-sign-out = Cerrar sesión
+account-sign-out-this = en este navegador
+account-sign-out-which = { $browser }, sesión iniciada el { $date }
+account-sign-out-others = Cerrar sesión en todos los demás
+account-password = Contraseña
+browser-unknown = Navegador desconocido
+browser-generic = Un navegador
+browser-on = { $browser } en { $os }
+notice-revoked = Dispositivo revocado. Ya no puede renovar su acceso y su token de acceso ha dejado de funcionar.
+notice-revoked-all = Todos los dispositivos revocados. Ninguno de ellos puede seguir usando tu cuenta.
+notice-signed-out = Se ha cerrado la sesión en ese navegador.
+notice-signed-out-others = Se ha cerrado la sesión en todos los demás navegadores.
+notice-password = Contraseña cambiada. Se ha cerrado la sesión en todos los demás navegadores; los dispositivos conservan su acceso.
 
-## Changing the password
+## Cambiar la contraseña
 
-password-title = Change password
-password-lead = Every other browser signed in to your account is signed out. Connected devices keep their access; you can revoke them on your account page.
-password-current = Current password
-password-new = New password
-password-new-help = At least 8 characters. A few unrelated words make a good one.
-password-again = New password again
-password-back = Back to your account
+password-title = Cambiar la contraseña
+password-lead = Se cerrará la sesión en todos los demás navegadores conectados a tu cuenta. Los dispositivos conectados conservan su acceso; puedes revocarlo en la página de tu cuenta.
+password-current = Contraseña actual
+password-new = Nueva contraseña
+password-new-help = Al menos 8 caracteres. Unas cuantas palabras sin relación entre sí forman una buena contraseña.
+password-again = Repite la nueva contraseña
+password-back = Volver a tu cuenta
 password-too-short = { $n ->
-    [one] The new password is too short: use at least 1 character.
-   *[other] The new password is too short: use at least { $n } characters.
+    [one] La nueva contraseña es demasiado corta: usa al menos 1 carácter.
+   *[other] La nueva contraseña es demasiado corta: usa al menos { $n } caracteres.
 }
-password-mismatch = The two new passwords are not the same.
-password-wrong-current = Your current password is not right.
-password-too-many = Too many wrong passwords. Try again in { $secs } s.
+password-mismatch = Las dos contraseñas nuevas no coinciden.
+password-wrong-current = Tu contraseña actual no es correcta.
+password-too-many = { $secs ->
+    [one] Demasiadas contraseñas incorrectas. Vuelve a intentarlo dentro de 1 segundo.
+   *[other] Demasiadas contraseñas incorrectas. Vuelve a intentarlo dentro de { $secs } segundos.
+}
 
-## When something goes wrong
+## Cuando algo falla
 
-error-start-again = Start again
-error-not-found = Not found
-error-not-found-text = There is no page at this address.
-error-not-allowed = Not allowed
-error-not-allowed-text = This address accepts { $methods } only.
-error-uri-too-long = Address too long
-error-uri-too-long-text = The query string is longer than { $limit } bytes.
-error-csrf-text = This form is no longer valid. Go back, reload the page and try again.
-error-not-a-form = Unsupported form
-error-not-a-form-text = This page accepts only HTML form submissions.
-error-too-large = Too much data
-error-too-large-text = The form was larger than allowed.
-error-incomplete = Incomplete form
-error-incomplete-text = The form could not be read.
-error-too-slow = Too slow
-error-too-slow-text = The form took too long to arrive. Please try again.
-error-invalid-form = Invalid form
-error-invalid-form-text = The form could not be read: it is not well-formed. Go back and try again.
-error-storage = Something went wrong
-error-storage-text = The server could not complete this request. Please try again.
-error-password-not-stored-text = The new password could not be stored. Please try again.
-error-no-decision = No decision
-error-no-decision-text = Choose Approve or Deny.
-error-invalid-code = Invalid code
-error-invalid-code-text = This code is not valid.
-error-unknown-device = Unknown device
-error-unknown-device-text = That device was not found.
-error-no-device-text = No device was chosen.
-error-unknown-session = Unknown session
-error-unknown-session-text = That session was not found.
-error-no-session-text = No session was chosen.
-error-account-changed = Account changed
-error-account-changed-text = This account was changed meanwhile. Sign in again.
+error-start-again = Empezar de nuevo
+error-not-found = No encontrada
+error-not-found-text = No hay ninguna página en esta dirección.
+error-not-allowed = No permitido
+error-not-allowed-text = Esta dirección solo acepta { $methods }.
+error-uri-too-long = Dirección demasiado larga
+error-uri-too-long-text = La consulta ocupa más de { $limit } bytes.
+error-csrf-text = Este formulario ya no es válido. Vuelve atrás, recarga la página e inténtalo de nuevo.
+error-not-a-form = Formulario no admitido
+error-not-a-form-text = Esta página solo acepta envíos de formularios HTML.
+error-too-large = Demasiados datos
+error-too-large-text = El formulario superaba el tamaño permitido.
+error-incomplete = Formulario incompleto
+error-incomplete-text = No se ha podido leer el formulario.
+error-too-slow = Demasiado lento
+error-too-slow-text = El formulario tardó demasiado en llegar. Inténtalo de nuevo.
+error-invalid-form = Formulario no válido
+error-invalid-form-text = No se ha podido leer el formulario porque está mal formado. Vuelve atrás e inténtalo de nuevo.
+error-storage = Algo ha fallado
+error-storage-text = El servidor no ha podido completar esta solicitud. Inténtalo de nuevo.
+error-password-not-stored-text = No se ha podido guardar la nueva contraseña. Inténtalo de nuevo.
+error-no-decision = Sin decisión
+error-no-decision-text = Elige «Aprobar» o «Denegar».
+error-invalid-code = Código no válido
+error-invalid-code-text = Este código no es válido.
+error-unknown-device = Dispositivo desconocido
+error-unknown-device-text = No se ha encontrado ese dispositivo.
+error-no-device-text = No se ha elegido ningún dispositivo.
+error-unknown-session = Sesión desconocida
+error-unknown-session-text = No se ha encontrado esa sesión.
+error-no-session-text = No se ha elegido ninguna sesión.
+error-account-changed = Cuenta modificada
+error-account-changed-text = Esta cuenta se ha modificado mientras tanto. Vuelve a iniciar sesión.

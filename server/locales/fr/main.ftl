@@ -1,213 +1,221 @@
-# AuthGate pages, English: the default and the fallback, and the reference every
-# other locale must match id for id (a unit test checks it).
-# Technical tokens (codes like BCDF-GHJK, addresses, scope names) stay as they are.
+# Pages d’AuthGate, français. Les mêmes identifiants que en/main.ftl.
+# Les éléments techniques (codes comme BCDF-GHJK, adresses, noms de scope) restent tels quels.
 
-## Every page
+## Toutes les pages
 
-page-skip = Skip to content
-nav-account = Account
-nav-your-account = Your account:
-nav-sign-out = Sign out
-lang-switch = Language
+page-skip = Aller au contenu
+nav-account = Compte
+nav-your-account = Votre compte :
+nav-sign-out = Se déconnecter
+lang-switch = Langue
 
-## Sign in
+## Connexion
 
-login-title = Sign in
-login-lead = Sign in to connect a device to your account, or to manage the devices that have access.
-login-username = User name
-login-password = Password
-login-wrong = Wrong user name or password.
-login-too-many = Too many failed sign-ins. Try again in { $secs } s.
-attempt-in-flight = Your previous attempt is still being checked. Try again in 1 s.
-attempt-busy = The server is busy checking passwords. Try again in 1 s.
+login-title = Se connecter
+login-lead = Connectez-vous pour associer un appareil à votre compte ou pour gérer les appareils qui y ont accès.
+login-username = Nom d’utilisateur
+login-password = Mot de passe
+login-wrong = Nom d’utilisateur ou mot de passe incorrect.
+login-too-many = { $secs ->
+    [one] Trop de connexions échouées. Réessayez dans { $secs } seconde.
+   *[other] Trop de connexions échouées. Réessayez dans { $secs } secondes.
+}
+attempt-in-flight = Votre tentative précédente est encore en cours de vérification. Réessayez dans 1 seconde.
+attempt-busy = Le serveur est occupé à vérifier des mots de passe. Réessayez dans 1 seconde.
 
-## Entering a code
+## Saisir un code
 
-device-title = Connect a device
-device-lead = Type the code your device is showing.
-device-wait = Please wait.
-device-check = Check the code.
+device-title = Associer un appareil
+device-lead = Saisissez le code affiché par votre appareil.
+device-wait = Veuillez patienter.
+device-check = Vérifiez le code.
 device-code = Code
-device-code-help = 8 letters, like BCDF-GHJK. Capitals, dashes and spaces don't matter.
-device-continue = Continue
-device-aside = Scanned a QR code or opened a link from the device? Then you skip this step.
-code-invalid-character = A code has only the letters shown on your device (no vowels or digits). Check it and try again.
-code-shape = A code has 8 letters, like BCDF-GHJK. Check it and try again.
-code-wrong = That code is wrong, expired or already used. Check the code on your device; if it has expired, start again there.
-code-throttled = Too many wrong codes. For your safety, codes can't be checked for a moment. Try again in { $secs } s.
+device-code-help = 8 lettres, par exemple BCDF-GHJK. Majuscules, tirets et espaces n’ont pas d’importance.
+device-continue = Continuer
+device-aside = Vous avez scanné un code QR ou ouvert un lien depuis l’appareil ? Dans ce cas, cette étape est inutile.
+code-invalid-character = Un code ne contient que les lettres affichées sur votre appareil (ni voyelles ni chiffres). Vérifiez-le et réessayez.
+code-shape = Un code comporte 8 lettres, par exemple BCDF-GHJK. Vérifiez-le et réessayez.
+code-wrong = Ce code est erroné, expiré ou déjà utilisé. Vérifiez le code sur votre appareil ; s’il a expiré, recommencez depuis l’appareil.
+code-throttled = { $secs ->
+    [one] Trop de codes erronés. Pour votre sécurité, les codes ne peuvent pas être vérifiés pendant un moment. Réessayez dans { $secs } seconde.
+   *[other] Trop de codes erronés. Pour votre sécurité, les codes ne peuvent pas être vérifiés pendant un moment. Réessayez dans { $secs } secondes.
+}
 
-## Consent
+## Autorisation
 
-consent-title = Approve { $client }?
-consent-eyebrow = Device sign-in request
-consent-heading = Connect { $client } to your account?
-consent-code = Code on the device
-consent-warning-strong = Only approve a device you are holding that is showing this code right now.
-consent-warning = If someone sent you this code or link, or asked you to enter it, press Deny: approving would let them into your account.
-consent-can = It will be able to
-consent-about = About this request
-consent-app = App
-consent-asked = Asked
-consent-from = From address
-consent-same-network = (the network you are on)
-consent-software = Device software
-consent-expires = Code expires in
-consent-approve = Approve
-consent-deny = Deny
+consent-title = Autoriser { $client } ?
+consent-eyebrow = Demande de connexion d’un appareil
+consent-heading = Associer { $client } à votre compte ?
+consent-code = Code sur l’appareil
+consent-warning-strong = N’autorisez qu’un appareil que vous avez en main et qui affiche ce code en ce moment même.
+consent-warning = Si quelqu’un vous a envoyé ce code ou ce lien, ou vous a demandé de le saisir, appuyez sur « Refuser » : l’autoriser lui donnerait accès à votre compte.
+consent-can = Il pourra
+consent-about = À propos de cette demande
+consent-app = Application
+consent-asked = Demandé
+consent-from = Depuis l’adresse
+consent-same-network = (le réseau sur lequel vous êtes)
+consent-software = Logiciel de l’appareil
+consent-expires = Le code expire dans
+consent-approve = Autoriser
+consent-deny = Refuser
 
-## What a device may do
+## Ce qu’un appareil peut faire
 
-scope-profile = See your user name
-scope-read = Read your data
-scope-write = Change your data
+scope-profile = Voir votre nom d’utilisateur
+scope-read = Lire vos données
+scope-write = Modifier vos données
 
-## Durations and times
+## Durées et dates
 
-duration-under-minute = less than a minute
+duration-under-minute = moins d’une minute
 duration-minutes = { $n ->
-    [one] 1 minute
+    [one] { $n } minute
    *[other] { $n } minutes
 }
 duration-hours = { $n ->
-    [one] 1 hour
-   *[other] { $n } hours
+    [one] { $n } heure
+   *[other] { $n } heures
 }
 duration-days = { $n ->
-    [one] 1 day
-   *[other] { $n } days
+    [one] { $n } jour
+   *[other] { $n } jours
 }
-ago-under-minute = less than a minute ago
+ago-under-minute = il y a moins d’une minute
 ago-minutes = { $n ->
-    [one] 1 minute ago
-   *[other] { $n } minutes ago
+    [one] il y a { $n } minute
+   *[other] il y a { $n } minutes
 }
 ago-hours = { $n ->
-    [one] 1 hour ago
-   *[other] { $n } hours ago
+    [one] il y a { $n } heure
+   *[other] il y a { $n } heures
 }
 ago-days = { $n ->
-    [one] 1 day ago
-   *[other] { $n } days ago
+    [one] il y a { $n } jour
+   *[other] il y a { $n } jours
 }
-time-now = now
-time-unknown = unknown
-time-never = never
+time-now = maintenant
+time-unknown = inconnue
+time-never = jamais
 
-## After Approve or Deny
+## Après Autoriser ou Refuser
 
-outcome-approved = Device approved
-outcome-approved-text = Go back to your device: it connects within a few seconds. Changed your mind? Revoke it under Your devices.
-outcome-denied = Request denied
-outcome-denied-text = The device was not given access, and its code can't be used again. Nothing else is needed.
-outcome-not-found = Unknown code
-outcome-not-found-text = No request is waiting with this code: it does not exist or was already answered. Check the code on your device.
-outcome-expired = Code expired
-outcome-expired-text = This code has expired. Start again on your device to get a new one.
-outcome-already = Already answered
-outcome-already-text = This request was already approved or denied.
-result-connected = { $client } is now connected to your account.
-result-not-connected = { $client } was not connected.
-result-it-can = It can:
-result-your-devices = Your devices
-result-connect-another = Connect another device
+outcome-approved = Appareil autorisé
+outcome-approved-text = Retournez à votre appareil : il se connecte dans quelques secondes. Vous avez changé d’avis ? Révoquez-le dans « Vos appareils ».
+outcome-denied = Demande refusée
+outcome-denied-text = L’appareil n’a pas obtenu l’accès, et son code ne peut plus être utilisé. Vous n’avez rien d’autre à faire.
+outcome-not-found = Code inconnu
+outcome-not-found-text = Aucune demande n’attend avec ce code : il n’existe pas ou a déjà reçu une réponse. Vérifiez le code sur votre appareil.
+outcome-expired = Code expiré
+outcome-expired-text = Ce code a expiré. Recommencez depuis votre appareil pour en obtenir un nouveau.
+outcome-already = Déjà traitée
+outcome-already-text = Cette demande a déjà été autorisée ou refusée.
+result-connected = { $client } est maintenant associé à votre compte.
+result-not-connected = { $client } n’a pas été associé.
+result-it-can = Il peut :
+result-your-devices = Vos appareils
+result-connect-another = Associer un autre appareil
 
-## Short pages
+## Pages courtes
 
-message-form-expired = Form expired
-message-consent-expired-text = This approval form is no longer valid. Enter the code from your device again.
-message-enter-code = Enter the code
-message-sign-out = Sign out?
-message-sign-out-text = Use the Sign out button at the top of the page.
+message-form-expired = Formulaire expiré
+message-consent-expired-text = Ce formulaire d’autorisation n’est plus valable. Saisissez à nouveau le code de votre appareil.
+message-enter-code = Saisir le code
+message-sign-out = Se déconnecter ?
+message-sign-out-text = Utilisez le bouton « Se déconnecter » en haut de la page.
 
-## Your account
+## Votre compte
 
-account-title = Your account
-account-devices = Devices with access
+account-title = Votre compte
+account-devices = Appareils ayant accès
 account-device-count = { $n ->
-    [0] No device can use your account.
-    [one] One device can use your account.
-   *[other] { $n } devices can use your account.
+    [0] Aucun appareil ne peut utiliser votre compte.
+    [one] Un appareil peut utiliser votre compte.
+   *[other] { $n } appareils peuvent utiliser votre compte.
 }
-account-revoke-hint = Revoking a device stops it at once: it can't refresh, and its current access token stops working.
-account-approved = Approved
-account-last-refreshed = Last refreshed
-account-expires = Expires
-account-device-address = Device address
-account-revoke = Revoke
-account-revoke-which = { $client }, approved { $date }
-account-revoke-all = Revoke all devices
-account-sessions = Where you're signed in
+account-revoke-hint = Révoquer un appareil l’arrête aussitôt : il ne peut plus renouveler son accès, et son jeton d’accès actuel cesse de fonctionner.
+account-approved = Autorisé le
+account-last-refreshed = Dernier renouvellement
+account-expires = Expire le
+account-device-address = Adresse de l’appareil
+account-revoke = Révoquer
+account-revoke-which = { $client }, autorisé le { $date }
+account-revoke-all = Révoquer tous les appareils
+account-sessions = Où vous êtes connecté
 account-session-count = { $n ->
-    [one] You are signed in in one browser.
-   *[other] You are signed in in { $n } browsers.
+    [one] Vous êtes connecté dans { $n } navigateur.
+   *[other] Vous êtes connecté dans { $n } navigateurs.
 }
-account-this-browser = This browser
-account-address = Address
-account-signed-in = Signed in
-account-last-active = Last active
-account-sign-out = Sign out
-account-sign-out-this = this browser
-account-sign-out-which = { $browser }, signed in { $date }
-account-sign-out-others = Sign out everywhere else
-account-password = Password
-browser-unknown = Unknown browser
-browser-generic = A browser
-browser-on = { $browser } on { $os }
-notice-revoked = Device revoked. It can no longer refresh, and its access token stopped working.
-notice-revoked-all = All devices revoked. None of them can use your account any more.
-notice-signed-out = That browser was signed out.
-notice-signed-out-others = Every other browser was signed out.
-notice-password = Password changed. Every other browser was signed out; devices keep their access.
+account-this-browser = Ce navigateur
+account-address = Adresse
+account-signed-in = Connexion
+account-last-active = Dernière activité
+account-sign-out = Déconnecter
+account-sign-out-this = ce navigateur
+account-sign-out-which = { $browser }, connecté le { $date }
+account-sign-out-others = Se déconnecter partout ailleurs
+account-password = Mot de passe
+browser-unknown = Navigateur inconnu
+browser-generic = Un navigateur
+browser-on = { $browser } sur { $os }
+notice-revoked = Appareil révoqué. Il ne peut plus renouveler son accès, et son jeton d’accès ne fonctionne plus.
+notice-revoked-all = Tous les appareils ont été révoqués. Aucun d’eux ne peut plus utiliser votre compte.
+notice-signed-out = Ce navigateur a été déconnecté.
+notice-signed-out-others = Tous les autres navigateurs ont été déconnectés.
+notice-password = Mot de passe modifié. Tous les autres navigateurs ont été déconnectés ; les appareils conservent leur accès.
 
-## Changing the password
+## Changer le mot de passe
 
-password-title = Change password
-password-lead = Every other browser signed in to your account is signed out. Connected devices keep their access; you can revoke them on your account page.
-password-current = Current password
-password-new = New password
-password-new-help = At least 8 characters. A few unrelated words make a good one.
-password-again = New password again
-password-back = Back to your account
+password-title = Changer le mot de passe
+password-lead = Tous les autres navigateurs connectés à votre compte seront déconnectés. Les appareils associés conservent leur accès ; vous pouvez le révoquer sur la page de votre compte.
+password-current = Mot de passe actuel
+password-new = Nouveau mot de passe
+password-new-help = Au moins 8 caractères. Quelques mots sans rapport entre eux font un bon mot de passe.
+password-again = Confirmez le nouveau mot de passe
+password-back = Retour à votre compte
 password-too-short = { $n ->
-    [one] The new password is too short: use at least 1 character.
-   *[other] The new password is too short: use at least { $n } characters.
+    [one] Le nouveau mot de passe est trop court : utilisez au moins { $n } caractère.
+   *[other] Le nouveau mot de passe est trop court : utilisez au moins { $n } caractères.
 }
-password-mismatch = The two new passwords are not the same.
-password-wrong-current = Your current password is not right.
-password-too-many = Too many wrong passwords. Try again in { $secs } s.
+password-mismatch = Les deux nouveaux mots de passe ne sont pas identiques.
+password-wrong-current = Votre mot de passe actuel est incorrect.
+password-too-many = { $secs ->
+    [one] Trop de mots de passe erronés. Réessayez dans { $secs } seconde.
+   *[other] Trop de mots de passe erronés. Réessayez dans { $secs } secondes.
+}
 
-## When something goes wrong
+## En cas de problème
 
-error-start-again = Start again
-error-not-found = Not found
-error-not-found-text = There is no page at this address.
-error-not-allowed = Not allowed
-error-not-allowed-text = This address accepts { $methods } only.
-error-uri-too-long = Address too long
-error-uri-too-long-text = The query string is longer than { $limit } bytes.
-error-csrf-text = This form is no longer valid. Go back, reload the page and try again.
-error-not-a-form = Unsupported form
-error-not-a-form-text = This page accepts only HTML form submissions.
-error-too-large = Too much data
-error-too-large-text = The form was larger than allowed.
-error-incomplete = Incomplete form
-error-incomplete-text = The form could not be read.
-error-too-slow = Too slow
-error-too-slow-text = The form took too long to arrive. Please try again.
-error-invalid-form = Invalid form
-error-invalid-form-text = The form could not be read: it is not well-formed. Go back and try again.
-error-storage = Something went wrong
-error-storage-text = The server could not complete this request. Please try again.
-error-password-not-stored-text = The new password could not be stored. Please try again.
-error-no-decision = No decision
-error-no-decision-text = Choose Approve or Deny.
-error-invalid-code = Invalid code
-error-invalid-code-text = This code is not valid.
-error-unknown-device = Unknown device
-error-unknown-device-text = That device was not found.
-error-no-device-text = No device was chosen.
-error-unknown-session = Unknown session
-error-unknown-session-text = That session was not found.
-error-no-session-text = No session was chosen.
-error-account-changed = Account changed
-error-account-changed-text = This account was changed meanwhile. Sign in again.
+error-start-again = Recommencer
+error-not-found = Introuvable
+error-not-found-text = Il n’y a aucune page à cette adresse.
+error-not-allowed = Non autorisé
+error-not-allowed-text = Cette adresse n’accepte que { $methods }.
+error-uri-too-long = Adresse trop longue
+error-uri-too-long-text = La chaîne de requête dépasse { $limit } octets.
+error-csrf-text = Ce formulaire n’est plus valable. Revenez en arrière, rechargez la page et réessayez.
+error-not-a-form = Formulaire non pris en charge
+error-not-a-form-text = Cette page n’accepte que l’envoi de formulaires HTML.
+error-too-large = Trop de données
+error-too-large-text = Le formulaire dépassait la taille autorisée.
+error-incomplete = Formulaire incomplet
+error-incomplete-text = Le formulaire n’a pas pu être lu.
+error-too-slow = Trop lent
+error-too-slow-text = Le formulaire a mis trop de temps à arriver. Veuillez réessayer.
+error-invalid-form = Formulaire non valide
+error-invalid-form-text = Le formulaire n’a pas pu être lu : il est mal formé. Revenez en arrière et réessayez.
+error-storage = Une erreur s’est produite
+error-storage-text = Le serveur n’a pas pu traiter cette demande. Veuillez réessayer.
+error-password-not-stored-text = Le nouveau mot de passe n’a pas pu être enregistré. Veuillez réessayer.
+error-no-decision = Aucune décision
+error-no-decision-text = Choisissez « Autoriser » ou « Refuser ».
+error-invalid-code = Code non valide
+error-invalid-code-text = Ce code n’est pas valide.
+error-unknown-device = Appareil inconnu
+error-unknown-device-text = Cet appareil est introuvable.
+error-no-device-text = Aucun appareil n’a été choisi.
+error-unknown-session = Session inconnue
+error-unknown-session-text = Cette session est introuvable.
+error-no-session-text = Aucune session n’a été choisie.
+error-account-changed = Compte modifié
+error-account-changed-text = Ce compte a été modifié entre-temps. Reconnectez-vous.

@@ -1,213 +1,187 @@
-# AuthGate pages, English: the default and the fallback, and the reference every
-# other locale must match id for id (a unit test checks it).
-# Technical tokens (codes like BCDF-GHJK, addresses, scope names) stay as they are.
+# AuthGate のページ、日本語。メッセージ ID は en/main.ftl とまったく同じです。
+# 技術的な要素（BCDF-GHJK のようなコード、アドレス、scope 名）はそのまま残します。
 
-## Every page
+## すべてのページ
 
-page-skip = Skip to content
-nav-account = Account
-nav-your-account = Your account:
-nav-sign-out = Sign out
-lang-switch = Language
+page-skip = 本文へスキップ
+nav-account = アカウント
+nav-your-account = あなたのアカウント：
+nav-sign-out = ログアウト
+lang-switch = 言語
 
-## Sign in
+## ログイン
 
-login-title = Sign in
-login-lead = Sign in to connect a device to your account, or to manage the devices that have access.
-login-username = User name
-login-password = Password
-login-wrong = Wrong user name or password.
-login-too-many = Too many failed sign-ins. Try again in { $secs } s.
-attempt-in-flight = Your previous attempt is still being checked. Try again in 1 s.
-attempt-busy = The server is busy checking passwords. Try again in 1 s.
+login-title = ログイン
+login-lead = ログインすると、デバイスをアカウントに接続したり、アクセス権を持つデバイスを管理したりできます。
+login-username = ユーザー名
+login-password = パスワード
+login-wrong = ユーザー名またはパスワードが違います。
+login-too-many = ログインの失敗が多すぎます。{ $secs } 秒後にもう一度お試しください。
+attempt-in-flight = 前回の試行をまだ確認しています。1 秒後にもう一度お試しください。
+attempt-busy = サーバーはパスワードの確認で混み合っています。1 秒後にもう一度お試しください。
 
-## Entering a code
+## コードの入力
 
-device-title = Connect a device
-device-lead = Type the code your device is showing.
-device-wait = Please wait.
-device-check = Check the code.
-device-code = Code
-device-code-help = 8 letters, like BCDF-GHJK. Capitals, dashes and spaces don't matter.
-device-continue = Continue
-device-aside = Scanned a QR code or opened a link from the device? Then you skip this step.
-code-invalid-character = A code has only the letters shown on your device (no vowels or digits). Check it and try again.
-code-shape = A code has 8 letters, like BCDF-GHJK. Check it and try again.
-code-wrong = That code is wrong, expired or already used. Check the code on your device; if it has expired, start again there.
-code-throttled = Too many wrong codes. For your safety, codes can't be checked for a moment. Try again in { $secs } s.
+device-title = デバイスを接続
+device-lead = デバイスに表示されているコードを入力してください。
+device-wait = しばらくお待ちください。
+device-check = コードを確認してください。
+device-code = コード
+device-code-help = BCDF-GHJK のような 8 文字の英字です。大文字・小文字、ハイフン、スペースは区別しません。
+device-continue = 次へ
+device-aside = デバイスの QR コードを読み取ったか、デバイスのリンクを開いた場合は、この手順は不要です。
+code-invalid-character = コードに含まれるのは、デバイスに表示される英字だけです（母音と数字は使われません）。確認してもう一度お試しください。
+code-shape = コードは BCDF-GHJK のような 8 文字です。確認してもう一度お試しください。
+code-wrong = このコードは間違っているか、有効期限切れか、すでに使用されています。デバイスに表示されたコードを確認し、期限切れの場合はデバイスで最初からやり直してください。
+code-throttled = 間違ったコードが多すぎます。安全のため、しばらくの間コードを確認できません。{ $secs } 秒後にもう一度お試しください。
 
-## Consent
+## 承認
 
-consent-title = Approve { $client }?
-consent-eyebrow = Device sign-in request
-consent-heading = Connect { $client } to your account?
-consent-code = Code on the device
-consent-warning-strong = Only approve a device you are holding that is showing this code right now.
-consent-warning = If someone sent you this code or link, or asked you to enter it, press Deny: approving would let them into your account.
-consent-can = It will be able to
-consent-about = About this request
-consent-app = App
-consent-asked = Asked
-consent-from = From address
-consent-same-network = (the network you are on)
-consent-software = Device software
-consent-expires = Code expires in
-consent-approve = Approve
-consent-deny = Deny
+consent-title = { $client } を承認しますか？
+consent-eyebrow = デバイスからのログイン要求
+consent-heading = { $client } をあなたのアカウントに接続しますか？
+consent-code = デバイスに表示されたコード
+consent-warning-strong = 承認するのは、いま手元にあり、まさにこのコードを表示しているデバイスだけにしてください。
+consent-warning = 誰かからこのコードやリンクが送られてきた場合や、入力するよう頼まれた場合は、「拒否」を押してください。承認すると、その人があなたのアカウントに入れるようになります。
+consent-can = このデバイスができること
+consent-about = この要求について
+consent-app = アプリ
+consent-asked = 要求日時
+consent-from = 送信元アドレス
+consent-same-network = （現在お使いのネットワーク）
+consent-software = デバイスのソフトウェア
+consent-expires = コードの残り有効時間
+consent-approve = 承認
+consent-deny = 拒否
 
-## What a device may do
+## デバイスができること
 
-scope-profile = See your user name
-scope-read = Read your data
-scope-write = Change your data
+scope-profile = ユーザー名の参照
+scope-read = データの読み取り
+scope-write = データの変更
 
-## Durations and times
+## 期間と日時
 
-duration-under-minute = less than a minute
-duration-minutes = { $n ->
-    [one] 1 minute
-   *[other] { $n } minutes
-}
-duration-hours = { $n ->
-    [one] 1 hour
-   *[other] { $n } hours
-}
-duration-days = { $n ->
-    [one] 1 day
-   *[other] { $n } days
-}
-ago-under-minute = less than a minute ago
-ago-minutes = { $n ->
-    [one] 1 minute ago
-   *[other] { $n } minutes ago
-}
-ago-hours = { $n ->
-    [one] 1 hour ago
-   *[other] { $n } hours ago
-}
-ago-days = { $n ->
-    [one] 1 day ago
-   *[other] { $n } days ago
-}
-time-now = now
-time-unknown = unknown
-time-never = never
+duration-under-minute = 1 分未満
+duration-minutes = { $n } 分
+duration-hours = { $n } 時間
+duration-days = { $n } 日
+ago-under-minute = たった今
+ago-minutes = { $n } 分前
+ago-hours = { $n } 時間前
+ago-days = { $n } 日前
+time-now = 現在
+time-unknown = 不明
+time-never = なし
 
-## After Approve or Deny
+## 承認または拒否のあと
 
-outcome-approved = Device approved
-outcome-approved-text = Go back to your device: it connects within a few seconds. Changed your mind? Revoke it under Your devices.
-outcome-denied = Request denied
-outcome-denied-text = The device was not given access, and its code can't be used again. Nothing else is needed.
-outcome-not-found = Unknown code
-outcome-not-found-text = No request is waiting with this code: it does not exist or was already answered. Check the code on your device.
-outcome-expired = Code expired
-outcome-expired-text = This code has expired. Start again on your device to get a new one.
-outcome-already = Already answered
-outcome-already-text = This request was already approved or denied.
-result-connected = { $client } is now connected to your account.
-result-not-connected = { $client } was not connected.
-result-it-can = It can:
-result-your-devices = Your devices
-result-connect-another = Connect another device
+outcome-approved = デバイスを承認しました
+outcome-approved-text = デバイスに戻ってください。数秒以内に接続されます。気が変わった場合は、「あなたのデバイス」からアクセス権を取り消せます。
+outcome-denied = 要求を拒否しました
+outcome-denied-text = デバイスにアクセス権は与えられず、そのコードは二度と使えません。これ以上の操作は不要です。
+outcome-not-found = 不明なコード
+outcome-not-found-text = このコードで待機中の要求はありません。コードが存在しないか、すでに応答済みです。デバイスに表示されたコードを確認してください。
+outcome-expired = コードの有効期限切れ
+outcome-expired-text = このコードは有効期限が切れています。デバイスで最初からやり直して、新しいコードを取得してください。
+outcome-already = 応答済み
+outcome-already-text = この要求はすでに承認または拒否されています。
+result-connected = { $client } があなたのアカウントに接続されました。
+result-not-connected = { $client } は接続されませんでした。
+result-it-can = このデバイスができること：
+result-your-devices = あなたのデバイス
+result-connect-another = 別のデバイスを接続
 
-## Short pages
+## 短いページ
 
-message-form-expired = Form expired
-message-consent-expired-text = This approval form is no longer valid. Enter the code from your device again.
-message-enter-code = Enter the code
-message-sign-out = Sign out?
-message-sign-out-text = Use the Sign out button at the top of the page.
+message-form-expired = フォームの有効期限切れ
+message-consent-expired-text = この承認フォームは無効になりました。デバイスのコードをもう一度入力してください。
+message-enter-code = コードを入力
+message-sign-out = ログアウトしますか？
+message-sign-out-text = ページ上部の「ログアウト」ボタンを使ってください。
 
-## Your account
+## あなたのアカウント
 
-account-title = Your account
-account-devices = Devices with access
+account-title = あなたのアカウント
+account-devices = アクセス権を持つデバイス
 account-device-count = { $n ->
-    [0] No device can use your account.
-    [one] One device can use your account.
-   *[other] { $n } devices can use your account.
+    [0] あなたのアカウントを使えるデバイスはありません。
+   *[other] { $n } 台のデバイスがあなたのアカウントを使えます。
 }
-account-revoke-hint = Revoking a device stops it at once: it can't refresh, and its current access token stops working.
-account-approved = Approved
-account-last-refreshed = Last refreshed
-account-expires = Expires
-account-device-address = Device address
-account-revoke = Revoke
-account-revoke-which = { $client }, approved { $date }
-account-revoke-all = Revoke all devices
-account-sessions = Where you're signed in
-account-session-count = { $n ->
-    [one] You are signed in in one browser.
-   *[other] You are signed in in { $n } browsers.
-}
-account-this-browser = This browser
-account-address = Address
-account-signed-in = Signed in
-account-last-active = Last active
-account-sign-out = Sign out
-account-sign-out-this = this browser
-account-sign-out-which = { $browser }, signed in { $date }
-account-sign-out-others = Sign out everywhere else
-account-password = Password
-browser-unknown = Unknown browser
-browser-generic = A browser
-browser-on = { $browser } on { $os }
-notice-revoked = Device revoked. It can no longer refresh, and its access token stopped working.
-notice-revoked-all = All devices revoked. None of them can use your account any more.
-notice-signed-out = That browser was signed out.
-notice-signed-out-others = Every other browser was signed out.
-notice-password = Password changed. Every other browser was signed out; devices keep their access.
+account-revoke-hint = デバイスのアクセス権を取り消すと、すぐに停止します。更新はできなくなり、現在のアクセストークンも使えなくなります。
+account-approved = 承認日時
+account-last-refreshed = 最終更新
+account-expires = 有効期限
+account-device-address = デバイスのアドレス
+account-revoke = 取り消す
+account-revoke-which = { $client }（{ $date } に承認）
+account-revoke-all = すべてのデバイスを取り消す
+account-sessions = ログイン中の場所
+account-session-count = { $n } 個のブラウザでログインしています。
+account-this-browser = このブラウザ
+account-address = アドレス
+account-signed-in = ログイン日時
+account-last-active = 最終アクティビティ
+account-sign-out = ログアウト
+account-sign-out-this = このブラウザ
+account-sign-out-which = { $browser }（{ $date } にログイン）
+account-sign-out-others = 他のすべての場所からログアウト
+account-password = パスワード
+browser-unknown = 不明なブラウザ
+browser-generic = ブラウザ
+browser-on = { $os } の { $browser }
+notice-revoked = デバイスのアクセス権を取り消しました。このデバイスは更新できなくなり、アクセストークンも使えなくなりました。
+notice-revoked-all = すべてのデバイスのアクセス権を取り消しました。どのデバイスもあなたのアカウントを使えなくなりました。
+notice-signed-out = そのブラウザをログアウトさせました。
+notice-signed-out-others = 他のすべてのブラウザをログアウトさせました。
+notice-password = パスワードを変更しました。他のすべてのブラウザはログアウトしました。デバイスのアクセス権はそのままです。
 
-## Changing the password
+## パスワードの変更
 
-password-title = Change password
-password-lead = Every other browser signed in to your account is signed out. Connected devices keep their access; you can revoke them on your account page.
-password-current = Current password
-password-new = New password
-password-new-help = At least 8 characters. A few unrelated words make a good one.
-password-again = New password again
-password-back = Back to your account
-password-too-short = { $n ->
-    [one] The new password is too short: use at least 1 character.
-   *[other] The new password is too short: use at least { $n } characters.
-}
-password-mismatch = The two new passwords are not the same.
-password-wrong-current = Your current password is not right.
-password-too-many = Too many wrong passwords. Try again in { $secs } s.
+password-title = パスワードを変更
+password-lead = あなたのアカウントにログインしている他のすべてのブラウザはログアウトされます。接続済みのデバイスのアクセス権はそのままです。アクセス権はアカウントページで取り消せます。
+password-current = 現在のパスワード
+password-new = 新しいパスワード
+password-new-help = 8 文字以上。関連のない単語をいくつか組み合わせると、良いパスワードになります。
+password-again = 新しいパスワード（確認）
+password-back = アカウントに戻る
+password-too-short = 新しいパスワードが短すぎます。{ $n } 文字以上にしてください。
+password-mismatch = 2 つの新しいパスワードが一致しません。
+password-wrong-current = 現在のパスワードが正しくありません。
+password-too-many = パスワードの間違いが多すぎます。{ $secs } 秒後にもう一度お試しください。
 
-## When something goes wrong
+## 問題が起きたとき
 
-error-start-again = Start again
-error-not-found = Not found
-error-not-found-text = There is no page at this address.
-error-not-allowed = Not allowed
-error-not-allowed-text = This address accepts { $methods } only.
-error-uri-too-long = Address too long
-error-uri-too-long-text = The query string is longer than { $limit } bytes.
-error-csrf-text = This form is no longer valid. Go back, reload the page and try again.
-error-not-a-form = Unsupported form
-error-not-a-form-text = This page accepts only HTML form submissions.
-error-too-large = Too much data
-error-too-large-text = The form was larger than allowed.
-error-incomplete = Incomplete form
-error-incomplete-text = The form could not be read.
-error-too-slow = Too slow
-error-too-slow-text = The form took too long to arrive. Please try again.
-error-invalid-form = Invalid form
-error-invalid-form-text = The form could not be read: it is not well-formed. Go back and try again.
-error-storage = Something went wrong
-error-storage-text = The server could not complete this request. Please try again.
-error-password-not-stored-text = The new password could not be stored. Please try again.
-error-no-decision = No decision
-error-no-decision-text = Choose Approve or Deny.
-error-invalid-code = Invalid code
-error-invalid-code-text = This code is not valid.
-error-unknown-device = Unknown device
-error-unknown-device-text = That device was not found.
-error-no-device-text = No device was chosen.
-error-unknown-session = Unknown session
-error-unknown-session-text = That session was not found.
-error-no-session-text = No session was chosen.
-error-account-changed = Account changed
-error-account-changed-text = This account was changed meanwhile. Sign in again.
+error-start-again = 最初からやり直す
+error-not-found = ページが見つかりません
+error-not-found-text = このアドレスにはページがありません。
+error-not-allowed = 許可されていません
+error-not-allowed-text = このアドレスで使えるのは { $methods } だけです。
+error-uri-too-long = アドレスが長すぎます
+error-uri-too-long-text = クエリ文字列が { $limit } バイトを超えています。
+error-csrf-text = このフォームは無効になりました。前のページに戻り、ページを再読み込みしてからもう一度お試しください。
+error-not-a-form = 対応していないフォーム
+error-not-a-form-text = このページは HTML フォームの送信だけを受け付けます。
+error-too-large = データが多すぎます
+error-too-large-text = フォームが許可されたサイズを超えていました。
+error-incomplete = 不完全なフォーム
+error-incomplete-text = フォームを読み取れませんでした。
+error-too-slow = 時間切れ
+error-too-slow-text = フォームの送信に時間がかかりすぎました。もう一度お試しください。
+error-invalid-form = 無効なフォーム
+error-invalid-form-text = フォームの形式が正しくないため、読み取れませんでした。前のページに戻ってもう一度お試しください。
+error-storage = 問題が発生しました
+error-storage-text = サーバーはこの要求を完了できませんでした。もう一度お試しください。
+error-password-not-stored-text = 新しいパスワードを保存できませんでした。もう一度お試しください。
+error-no-decision = 選択されていません
+error-no-decision-text = 「承認」か「拒否」を選んでください。
+error-invalid-code = 無効なコード
+error-invalid-code-text = このコードは無効です。
+error-unknown-device = 不明なデバイス
+error-unknown-device-text = そのデバイスは見つかりませんでした。
+error-no-device-text = デバイスが選択されていません。
+error-unknown-session = 不明なセッション
+error-unknown-session-text = そのセッションは見つかりませんでした。
+error-no-session-text = セッションが選択されていません。
+error-account-changed = アカウントが変更されました
+error-account-changed-text = このアカウントはその間に変更されました。もう一度ログインしてください。

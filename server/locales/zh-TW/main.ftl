@@ -1,213 +1,187 @@
-# AuthGate pages, English: the default and the fallback, and the reference every
-# other locale must match id for id (a unit test checks it).
-# Technical tokens (codes like BCDF-GHJK, addresses, scope names) stay as they are.
+# AuthGate 頁面，繁體中文（台灣）。訊息 ID 與 en/main.ftl 完全相同。
+# 技術性內容（例如 BCDF-GHJK 這類代碼、網址、scope 名稱）保持原樣。
 
-## Every page
+## 每個頁面
 
-page-skip = Skip to content
-nav-account = Account
-nav-your-account = Your account:
-nav-sign-out = Sign out
-lang-switch = Language
+page-skip = 跳至主要內容
+nav-account = 帳戶
+nav-your-account = 你的帳戶：
+nav-sign-out = 登出
+lang-switch = 語言
 
-## Sign in
+## 登入
 
-login-title = Sign in
-login-lead = Sign in to connect a device to your account, or to manage the devices that have access.
-login-username = User name
-login-password = Password
-login-wrong = Wrong user name or password.
-login-too-many = Too many failed sign-ins. Try again in { $secs } s.
-attempt-in-flight = Your previous attempt is still being checked. Try again in 1 s.
-attempt-busy = The server is busy checking passwords. Try again in 1 s.
+login-title = 登入
+login-lead = 登入後即可將裝置連結到你的帳戶，或管理可存取帳戶的裝置。
+login-username = 使用者名稱
+login-password = 密碼
+login-wrong = 使用者名稱或密碼錯誤。
+login-too-many = 登入失敗次數過多。請在 { $secs } 秒後再試一次。
+attempt-in-flight = 你上一次的嘗試仍在檢查中。請在 1 秒後再試一次。
+attempt-busy = 伺服器正忙於檢查密碼。請在 1 秒後再試一次。
 
-## Entering a code
+## 輸入代碼
 
-device-title = Connect a device
-device-lead = Type the code your device is showing.
-device-wait = Please wait.
-device-check = Check the code.
-device-code = Code
-device-code-help = 8 letters, like BCDF-GHJK. Capitals, dashes and spaces don't matter.
-device-continue = Continue
-device-aside = Scanned a QR code or opened a link from the device? Then you skip this step.
-code-invalid-character = A code has only the letters shown on your device (no vowels or digits). Check it and try again.
-code-shape = A code has 8 letters, like BCDF-GHJK. Check it and try again.
-code-wrong = That code is wrong, expired or already used. Check the code on your device; if it has expired, start again there.
-code-throttled = Too many wrong codes. For your safety, codes can't be checked for a moment. Try again in { $secs } s.
+device-title = 連結裝置
+device-lead = 請輸入裝置上顯示的代碼。
+device-wait = 請稍候。
+device-check = 請檢查代碼。
+device-code = 代碼
+device-code-help = 8 個字母，例如 BCDF-GHJK。大小寫、連字號和空格都沒有影響。
+device-continue = 繼續
+device-aside = 已經掃描 QR 碼或從裝置開啟連結了嗎？那就可以略過這個步驟。
+code-invalid-character = 代碼只包含裝置上顯示的字母（沒有母音，也沒有數字）。請檢查後再試一次。
+code-shape = 代碼共有 8 個字母，例如 BCDF-GHJK。請檢查後再試一次。
+code-wrong = 這個代碼錯誤、已過期或已被使用。請檢查裝置上的代碼；如果已過期，請在裝置上重新開始。
+code-throttled = 錯誤的代碼太多。為了你的安全，暫時無法檢查代碼。請在 { $secs } 秒後再試一次。
 
-## Consent
+## 授權確認
 
-consent-title = Approve { $client }?
-consent-eyebrow = Device sign-in request
-consent-heading = Connect { $client } to your account?
-consent-code = Code on the device
-consent-warning-strong = Only approve a device you are holding that is showing this code right now.
-consent-warning = If someone sent you this code or link, or asked you to enter it, press Deny: approving would let them into your account.
-consent-can = It will be able to
-consent-about = About this request
-consent-app = App
-consent-asked = Asked
-consent-from = From address
-consent-same-network = (the network you are on)
-consent-software = Device software
-consent-expires = Code expires in
-consent-approve = Approve
-consent-deny = Deny
+consent-title = 要核准 { $client } 嗎？
+consent-eyebrow = 裝置登入請求
+consent-heading = 要將 { $client } 連結到你的帳戶嗎？
+consent-code = 裝置上的代碼
+consent-warning-strong = 只核准你手上正拿著、而且此刻正顯示這組代碼的裝置。
+consent-warning = 如果有人傳給你這組代碼或連結，或要求你輸入它，請按「拒絕」：一旦核准，對方就能進入你的帳戶。
+consent-can = 它將可以
+consent-about = 關於這項請求
+consent-app = 應用程式
+consent-asked = 請求時間
+consent-from = 來源位址
+consent-same-network = （與你目前使用的網路相同）
+consent-software = 裝置軟體
+consent-expires = 代碼剩餘有效時間
+consent-approve = 核准
+consent-deny = 拒絕
 
-## What a device may do
+## 裝置可以做什麼
 
-scope-profile = See your user name
-scope-read = Read your data
-scope-write = Change your data
+scope-profile = 查看你的使用者名稱
+scope-read = 讀取你的資料
+scope-write = 變更你的資料
 
-## Durations and times
+## 時間長度與時間
 
-duration-under-minute = less than a minute
-duration-minutes = { $n ->
-    [one] 1 minute
-   *[other] { $n } minutes
-}
-duration-hours = { $n ->
-    [one] 1 hour
-   *[other] { $n } hours
-}
-duration-days = { $n ->
-    [one] 1 day
-   *[other] { $n } days
-}
-ago-under-minute = less than a minute ago
-ago-minutes = { $n ->
-    [one] 1 minute ago
-   *[other] { $n } minutes ago
-}
-ago-hours = { $n ->
-    [one] 1 hour ago
-   *[other] { $n } hours ago
-}
-ago-days = { $n ->
-    [one] 1 day ago
-   *[other] { $n } days ago
-}
-time-now = now
-time-unknown = unknown
-time-never = never
+duration-under-minute = 不到 1 分鐘
+duration-minutes = { $n } 分鐘
+duration-hours = { $n } 小時
+duration-days = { $n } 天
+ago-under-minute = 不到 1 分鐘前
+ago-minutes = { $n } 分鐘前
+ago-hours = { $n } 小時前
+ago-days = { $n } 天前
+time-now = 現在
+time-unknown = 不明
+time-never = 從未
 
-## After Approve or Deny
+## 核准或拒絕之後
 
-outcome-approved = Device approved
-outcome-approved-text = Go back to your device: it connects within a few seconds. Changed your mind? Revoke it under Your devices.
-outcome-denied = Request denied
-outcome-denied-text = The device was not given access, and its code can't be used again. Nothing else is needed.
-outcome-not-found = Unknown code
-outcome-not-found-text = No request is waiting with this code: it does not exist or was already answered. Check the code on your device.
-outcome-expired = Code expired
-outcome-expired-text = This code has expired. Start again on your device to get a new one.
-outcome-already = Already answered
-outcome-already-text = This request was already approved or denied.
-result-connected = { $client } is now connected to your account.
-result-not-connected = { $client } was not connected.
-result-it-can = It can:
-result-your-devices = Your devices
-result-connect-another = Connect another device
+outcome-approved = 已核准裝置
+outcome-approved-text = 請回到你的裝置：它會在幾秒內完成連線。改變心意了嗎？可以在「你的裝置」中撤銷它。
+outcome-denied = 已拒絕請求
+outcome-denied-text = 這台裝置沒有取得存取權，它的代碼也無法再次使用。你不需要再做任何事。
+outcome-not-found = 未知的代碼
+outcome-not-found-text = 沒有任何請求在等待這組代碼：它不存在，或已經被回應過。請檢查裝置上的代碼。
+outcome-expired = 代碼已過期
+outcome-expired-text = 這組代碼已過期。請在裝置上重新開始，以取得新的代碼。
+outcome-already = 已經回應過
+outcome-already-text = 這項請求已經被核准或拒絕。
+result-connected = { $client } 現在已連結到你的帳戶。
+result-not-connected = { $client } 沒有被連結。
+result-it-can = 它可以：
+result-your-devices = 你的裝置
+result-connect-another = 連結其他裝置
 
-## Short pages
+## 簡短頁面
 
-message-form-expired = Form expired
-message-consent-expired-text = This approval form is no longer valid. Enter the code from your device again.
-message-enter-code = Enter the code
-message-sign-out = Sign out?
-message-sign-out-text = Use the Sign out button at the top of the page.
+message-form-expired = 表單已失效
+message-consent-expired-text = 這份核准表單已經失效。請再次輸入裝置上的代碼。
+message-enter-code = 輸入代碼
+message-sign-out = 要登出嗎？
+message-sign-out-text = 請使用頁面頂端的「登出」按鈕。
 
-## Your account
+## 你的帳戶
 
-account-title = Your account
-account-devices = Devices with access
+account-title = 你的帳戶
+account-devices = 具有存取權的裝置
 account-device-count = { $n ->
-    [0] No device can use your account.
-    [one] One device can use your account.
-   *[other] { $n } devices can use your account.
+    [0] 目前沒有任何裝置可以使用你的帳戶。
+   *[other] 有 { $n } 台裝置可以使用你的帳戶。
 }
-account-revoke-hint = Revoking a device stops it at once: it can't refresh, and its current access token stops working.
-account-approved = Approved
-account-last-refreshed = Last refreshed
-account-expires = Expires
-account-device-address = Device address
-account-revoke = Revoke
-account-revoke-which = { $client }, approved { $date }
-account-revoke-all = Revoke all devices
-account-sessions = Where you're signed in
-account-session-count = { $n ->
-    [one] You are signed in in one browser.
-   *[other] You are signed in in { $n } browsers.
-}
-account-this-browser = This browser
-account-address = Address
-account-signed-in = Signed in
-account-last-active = Last active
-account-sign-out = Sign out
-account-sign-out-this = this browser
-account-sign-out-which = { $browser }, signed in { $date }
-account-sign-out-others = Sign out everywhere else
-account-password = Password
-browser-unknown = Unknown browser
-browser-generic = A browser
-browser-on = { $browser } on { $os }
-notice-revoked = Device revoked. It can no longer refresh, and its access token stopped working.
-notice-revoked-all = All devices revoked. None of them can use your account any more.
-notice-signed-out = That browser was signed out.
-notice-signed-out-others = Every other browser was signed out.
-notice-password = Password changed. Every other browser was signed out; devices keep their access.
+account-revoke-hint = 撤銷裝置會立即停止它：它將無法更新存取權，目前的存取權杖也會立刻失效。
+account-approved = 核准時間
+account-last-refreshed = 上次更新
+account-expires = 到期時間
+account-device-address = 裝置位址
+account-revoke = 撤銷
+account-revoke-which = { $client }，核准於 { $date }
+account-revoke-all = 撤銷所有裝置
+account-sessions = 你在哪些地方登入
+account-session-count = 你已在 { $n } 個瀏覽器中登入。
+account-this-browser = 此瀏覽器
+account-address = 位址
+account-signed-in = 登入時間
+account-last-active = 上次活動
+account-sign-out = 登出
+account-sign-out-this = 此瀏覽器
+account-sign-out-which = { $browser }，登入於 { $date }
+account-sign-out-others = 登出其他所有地方
+account-password = 密碼
+browser-unknown = 不明的瀏覽器
+browser-generic = 某個瀏覽器
+browser-on = { $os } 上的 { $browser }
+notice-revoked = 已撤銷裝置。它無法再更新存取權，它的存取權杖也已失效。
+notice-revoked-all = 已撤銷所有裝置。它們都無法再使用你的帳戶。
+notice-signed-out = 該瀏覽器已登出。
+notice-signed-out-others = 其他所有瀏覽器都已登出。
+notice-password = 密碼已變更。其他所有瀏覽器都已登出；裝置則保留其存取權。
 
-## Changing the password
+## 變更密碼
 
-password-title = Change password
-password-lead = Every other browser signed in to your account is signed out. Connected devices keep their access; you can revoke them on your account page.
-password-current = Current password
-password-new = New password
-password-new-help = At least 8 characters. A few unrelated words make a good one.
-password-again = New password again
-password-back = Back to your account
-password-too-short = { $n ->
-    [one] The new password is too short: use at least 1 character.
-   *[other] The new password is too short: use at least { $n } characters.
-}
-password-mismatch = The two new passwords are not the same.
-password-wrong-current = Your current password is not right.
-password-too-many = Too many wrong passwords. Try again in { $secs } s.
+password-title = 變更密碼
+password-lead = 其他所有登入你帳戶的瀏覽器都會被登出。已連結的裝置會保留存取權；你可以在帳戶頁面撤銷它們。
+password-current = 目前的密碼
+password-new = 新密碼
+password-new-help = 至少 8 個字元。幾個彼此無關的詞組合起來就是好密碼。
+password-again = 再次輸入新密碼
+password-back = 返回你的帳戶
+password-too-short = 新密碼太短：請至少使用 { $n } 個字元。
+password-mismatch = 兩次輸入的新密碼不一致。
+password-wrong-current = 目前的密碼不正確。
+password-too-many = 密碼錯誤次數過多。請在 { $secs } 秒後再試一次。
 
-## When something goes wrong
+## 發生問題時
 
-error-start-again = Start again
-error-not-found = Not found
-error-not-found-text = There is no page at this address.
-error-not-allowed = Not allowed
-error-not-allowed-text = This address accepts { $methods } only.
-error-uri-too-long = Address too long
-error-uri-too-long-text = The query string is longer than { $limit } bytes.
-error-csrf-text = This form is no longer valid. Go back, reload the page and try again.
-error-not-a-form = Unsupported form
-error-not-a-form-text = This page accepts only HTML form submissions.
-error-too-large = Too much data
-error-too-large-text = The form was larger than allowed.
-error-incomplete = Incomplete form
-error-incomplete-text = The form could not be read.
-error-too-slow = Too slow
-error-too-slow-text = The form took too long to arrive. Please try again.
-error-invalid-form = Invalid form
-error-invalid-form-text = The form could not be read: it is not well-formed. Go back and try again.
-error-storage = Something went wrong
-error-storage-text = The server could not complete this request. Please try again.
-error-password-not-stored-text = The new password could not be stored. Please try again.
-error-no-decision = No decision
-error-no-decision-text = Choose Approve or Deny.
-error-invalid-code = Invalid code
-error-invalid-code-text = This code is not valid.
-error-unknown-device = Unknown device
-error-unknown-device-text = That device was not found.
-error-no-device-text = No device was chosen.
-error-unknown-session = Unknown session
-error-unknown-session-text = That session was not found.
-error-no-session-text = No session was chosen.
-error-account-changed = Account changed
-error-account-changed-text = This account was changed meanwhile. Sign in again.
+error-start-again = 重新開始
+error-not-found = 找不到頁面
+error-not-found-text = 這個網址沒有任何頁面。
+error-not-allowed = 不允許的操作
+error-not-allowed-text = 這個網址只接受 { $methods }。
+error-uri-too-long = 網址過長
+error-uri-too-long-text = 查詢字串超過 { $limit } 位元組。
+error-csrf-text = 這份表單已經失效。請返回上一頁，重新載入後再試一次。
+error-not-a-form = 不支援的表單
+error-not-a-form-text = 這個頁面只接受 HTML 表單提交。
+error-too-large = 資料過多
+error-too-large-text = 表單超過允許的大小。
+error-incomplete = 表單不完整
+error-incomplete-text = 無法讀取表單。
+error-too-slow = 傳送太慢
+error-too-slow-text = 表單傳送時間過長。請再試一次。
+error-invalid-form = 無效的表單
+error-invalid-form-text = 表單格式有誤，無法讀取。請返回上一頁再試一次。
+error-storage = 發生錯誤
+error-storage-text = 伺服器無法完成這項請求。請再試一次。
+error-password-not-stored-text = 無法儲存新密碼。請再試一次。
+error-no-decision = 尚未選擇
+error-no-decision-text = 請選擇「核准」或「拒絕」。
+error-invalid-code = 無效的代碼
+error-invalid-code-text = 這組代碼無效。
+error-unknown-device = 未知的裝置
+error-unknown-device-text = 找不到該裝置。
+error-no-device-text = 沒有選擇任何裝置。
+error-unknown-session = 未知的工作階段
+error-unknown-session-text = 找不到該工作階段。
+error-no-session-text = 沒有選擇任何工作階段。
+error-account-changed = 帳戶已變更
+error-account-changed-text = 這個帳戶在此期間已被變更。請重新登入。

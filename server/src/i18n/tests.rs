@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use fluent_bundle::FluentResource;
-use fluent_bundle::ast::Entry;
+use fluent_syntax::ast::Entry;
 
 use super::*;
 use crate::views::{
