@@ -53,7 +53,11 @@ pub const HOST_LANG_COOKIE: &str = "__Host-lang";
 
 /// The language cookie's name for this deployment.
 pub fn lang_cookie(secure: bool) -> &'static str {
-    if secure { HOST_LANG_COOKIE } else { LANG_COOKIE }
+    if secure {
+        HOST_LANG_COOKIE
+    } else {
+        LANG_COOKIE
+    }
 }
 
 /// Why a message could not be formatted.
@@ -220,7 +224,10 @@ impl Lang {
             let mut q = Some(1000u16);
             for param in fields {
                 let param = param.trim();
-                if let Some(v) = param.strip_prefix("q=").or_else(|| param.strip_prefix("Q=")) {
+                if let Some(v) = param
+                    .strip_prefix("q=")
+                    .or_else(|| param.strip_prefix("Q="))
+                {
                     q = parse_q(v.trim());
                 }
             }
@@ -365,7 +372,8 @@ fn escape_html(s: &str) -> String {
 /// The language for a page request: a valid `lang` cookie (the switch), else
 /// `Accept-Language`, else English. `secure`: the deployment's cookies are `__Host-`.
 pub fn pick(headers: &HeaderMap, secure: bool) -> Lang {
-    if let Some(lang) = crate::web::session::cookie(headers, lang_cookie(secure)).and_then(Lang::from_tag)
+    if let Some(lang) =
+        crate::web::session::cookie(headers, lang_cookie(secure)).and_then(Lang::from_tag)
     {
         return lang;
     }

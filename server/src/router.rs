@@ -26,10 +26,10 @@ use tracing::Instrument;
 use crate::http::body::RequestBody;
 use crate::http::response::{self, Resp, harden};
 use crate::http::serve::Handler;
+use crate::i18n::{self, Lang};
 use crate::oauth::error::OAuthError;
 use crate::oauth::{OAuthRequest, device_authorization, introspect, metadata, revoke, token};
 use crate::state::AppState;
-use crate::i18n::{self, Lang};
 use crate::web::{PageError, account, device, language, login};
 use crate::{clock, metrics};
 

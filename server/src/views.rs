@@ -593,7 +593,9 @@ impl BrowserName {
         if self.unknown {
             return lang.t("browser-unknown");
         }
-        let brand = self.brand.map_or_else(|| lang.t("browser-generic"), str::to_string);
+        let brand = self
+            .brand
+            .map_or_else(|| lang.t("browser-generic"), str::to_string);
         match self.os {
             Some(os) => lang.t2("browser-on", "browser", brand, "os", os),
             None => brand,

@@ -121,7 +121,9 @@ fn text_of(html: &str) -> String {
             "gt" => Some('>'),
             "quot" => Some('"'),
             "apos" => Some('\''),
-            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16).ok().and_then(char::from_u32),
+            e if e.starts_with("#x") => u32::from_str_radix(&e[2..], 16)
+                .ok()
+                .and_then(char::from_u32),
             e if e.starts_with('#') => e[1..].parse().ok().and_then(char::from_u32),
             _ => None,
         };
@@ -197,7 +199,11 @@ fn every_page_in(lang: &str, english: &[String]) {
 
     let r = b.get("/login");
     assert_eq!(r.status, 200);
-    page("sign-in", &r, &["login-title", "login-lead", "login-username"]);
+    page(
+        "sign-in",
+        &r,
+        &["login-title", "login-lead", "login-username"],
+    );
     let csrf = csrf_token(&r.text()).expect("csrf");
     let r = b.post_form(
         "/login",
@@ -212,12 +218,25 @@ fn every_page_in(lang: &str, english: &[String]) {
     page("sign-in failed", &r, &["login-wrong"]);
     let r = b.post_form("/login", &[("username", ADMIN_USER), ("password", "x")]);
     assert_eq!(r.status, 403);
-    page("form expired", &r, &["error-csrf-text", "error-start-again"]);
+    page(
+        "form expired",
+        &r,
+        &["error-csrf-text", "error-start-again"],
+    );
     b.login(ADMIN_USER, ADMIN_PASSWORD);
 
     let r = b.get("/device");
     assert_eq!(r.status, 200);
-    page("enter code", &r, &["device-title", "device-lead", "device-code-help", "device-aside"]);
+    page(
+        "enter code",
+        &r,
+        &[
+            "device-title",
+            "device-lead",
+            "device-code-help",
+            "device-aside",
+        ],
+    );
     let r = b.enter_code("BBBB-BBBB");
     assert_eq!(r.status, 400);
     page("wrong code", &r, &["code-wrong", "device-check"]);
@@ -244,10 +263,12 @@ fn every_page_in(lang: &str, english: &[String]) {
         ],
     );
     let r = b.approve(&a.user_code);
-    page("approved", &r, &["outcome-approved", "outcome-approved-text", "result-it-can"]);
-    server
-        .poll_until_done(&a, Duration::from_secs(20))
-        .tokens();
+    page(
+        "approved",
+        &r,
+        &["outcome-approved", "outcome-approved-text", "result-it-can"],
+    );
+    server.poll_until_done(&a, Duration::from_secs(20)).tokens();
     let d = server.device_code(Some("read"));
     let r = b.deny(&d.user_code);
     page("denied", &r, &["outcome-denied", "outcome-denied-text"]);
@@ -276,12 +297,21 @@ fn every_page_in(lang: &str, english: &[String]) {
     page(
         "account",
         &r,
-        &["account-title", "account-revoke-hint", "account-this-browser", "account-sign-out-others"],
+        &[
+            "account-title",
+            "account-revoke-hint",
+            "account-this-browser",
+            "account-sign-out-others",
+        ],
     );
     let r = b.get("/account?notice=revoked");
     page("account notice", &r, &["notice-revoked"]);
     let r = b.get("/account/password");
-    page("change password", &r, &["password-title", "password-lead", "password-new-help"]);
+    page(
+        "change password",
+        &r,
+        &["password-title", "password-lead", "password-new-help"],
+    );
     let csrf = csrf_token(&r.text()).expect("csrf");
     let r = b.post_form(
         "/account/password",
@@ -295,10 +325,18 @@ fn every_page_in(lang: &str, english: &[String]) {
     assert_eq!(r.status, 400);
     page("password too short", &r, &["password-too-short"]);
     let r = b.get("/logout");
-    page("sign out?", &r, &["message-sign-out", "message-sign-out-text"]);
+    page(
+        "sign out?",
+        &r,
+        &["message-sign-out", "message-sign-out-text"],
+    );
     let r = b.get("/no-such-page");
     assert_eq!(r.status, 404);
-    page("not found", &r, &["error-not-found", "error-not-found-text"]);
+    page(
+        "not found",
+        &r,
+        &["error-not-found", "error-not-found-text"],
+    );
     let r = b.get("/device/consent");
     assert_eq!(r.status, 405);
     page("method not allowed", &r, &["error-not-allowed"]);
@@ -331,10 +369,12 @@ fn the_switch_sets_a_validated_cookie_that_beats_accept_language() {
         .filter_map(|s| s.split('"').next())
         .find(|h| h.starts_with("/language?set=de&"))
         .expect("a switch to German");
-    let r = b.get(&href);
+    let r = b.get(href);
     assert_eq!(r.status, 303);
     assert_eq!(
-        r.header("location").map(|l| l.replace("%5F", "_")).as_deref(),
+        r.header("location")
+            .map(|l| l.replace("%5F", "_"))
+            .as_deref(),
         Some("/login?next=%2Fdevice%3Fuser_code%3DBCDFGHJK"),
         "back to the page, its `next` kept"
     );
@@ -346,10 +386,20 @@ fn the_switch_sets_a_validated_cookie_that_beats_accept_language() {
         .find(|c| c.starts_with("lang="))
         .expect("a lang cookie");
     assert!(cookie.starts_with("lang=de;"), "{cookie}");
-    assert!(cookie.contains("SameSite=Lax") && cookie.contains("Path=/"), "{cookie}");
-    assert!(cookie.contains("Max-Age="), "remembered past the browser session: {cookie}");
+    assert!(
+        cookie.contains("SameSite=Lax") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(
+        cookie.contains("Max-Age="),
+        "remembered past the browser session: {cookie}"
+    );
     let html = b.get("/login?next=%2Fdevice%3Fuser_code%3DBCDFGHJK").text();
-    assert_eq!(html_lang(&html), "de", "the cookie wins over Accept-Language");
+    assert_eq!(
+        html_lang(&html),
+        "de",
+        "the cookie wins over Accept-Language"
+    );
     assert!(html.contains("Anmelden"), "{html}");
     assert!(
         html.contains(r#"name="next" value="/device?user_code=BCDFGHJK""#),
@@ -360,7 +410,12 @@ fn the_switch_sets_a_validated_cookie_that_beats_accept_language() {
     let r = b.get("/language?set=xx&next=/device");
     assert_eq!(r.header("location").as_deref(), Some("/device"));
     assert!(r.header("set-cookie").is_none(), "{:?}", r.headers);
-    for evil in ["//evil.example", "https://evil.example/", "/%2F%2Fevil.example", "/\\evil"] {
+    for evil in [
+        "//evil.example",
+        "https://evil.example/",
+        "/%2F%2Fevil.example",
+        "/\\evil",
+    ] {
         let r = b.get(&format!("/language?set=ja&next={evil}"));
         assert_eq!(r.status, 303);
         assert_eq!(r.header("location").as_deref(), Some("/account"), "{evil}");
@@ -395,6 +450,10 @@ fn accept_language_picks_the_language() {
         let r = b.get("/login");
         assert_eq!(html_lang(&r.text()), want, "Accept-Language: {header:?}");
         // Error pages follow it too.
-        assert_eq!(html_lang(&b.get("/nope").text()), want, "404 with {header:?}");
+        assert_eq!(
+            html_lang(&b.get("/nope").text()),
+            want,
+            "404 with {header:?}"
+        );
     }
 }

@@ -118,7 +118,12 @@ fn every_sentence_built_in_code_formats_in_every_language() {
         ] {
             texts.push(p.text(l));
         }
-        for w in [Wait::Backoff(1), Wait::Backoff(30), Wait::InFlight, Wait::Busy] {
+        for w in [
+            Wait::Backoff(1),
+            Wait::Backoff(30),
+            Wait::InFlight,
+            Wait::Busy,
+        ] {
             texts.push(LoginProblem::Refused(w).text(l));
             texts.push(PasswordProblem::Refused(w).text(l));
         }

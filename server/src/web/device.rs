@@ -179,11 +179,7 @@ fn consent_page(
             request: &request,
             consent: &consent,
             display_code: code.display().as_str(),
-            scopes: auth
-                .scope
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .collect(),
+            scopes: auth.scope.split(' ').filter(|s| !s.is_empty()).collect(),
             requested_at: when(auth.created_at),
             requested_ago: ago(now, auth.created_at),
             expires_in: ago(auth.expires_at, now),
@@ -278,7 +274,11 @@ fn bound_code(
     Err(Box::new(browser.page(
         state,
         StatusCode::FORBIDDEN,
-        |csrf| Message::ConsentExpired.page(browser.lang, username, csrf).render(),
+        |csrf| {
+            Message::ConsentExpired
+                .page(browser.lang, username, csrf)
+                .render()
+        },
     )))
 }
 
@@ -315,10 +315,7 @@ fn decided_page(
         }
         None => (String::new(), ""),
     };
-    let scopes = scopes
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .collect();
+    let scopes = scopes.split(' ').filter(|s| !s.is_empty()).collect();
     Ok(browser.page(state, outcome.status(), |csrf| {
         ResultPage {
             lang: browser.lang,

@@ -26,13 +26,7 @@ pub fn switch<B: RequestBody>(state: &AppState, req: &Request<B>) -> Result<Resp
     let mut resp = response::see_other(safe_next(q.get("next")));
     if let Some(lang) = q.get("set").and_then(Lang::from_tag) {
         let name = lang_cookie(state.settings.secure_cookies);
-        let cookie = cookie_string(
-            state,
-            name,
-            lang.tag(),
-            SameSite::Lax,
-            Some(REMEMBER_SECS),
-        );
+        let cookie = cookie_string(state, name, lang.tag(), SameSite::Lax, Some(REMEMBER_SECS));
         set_cookie(&mut resp, &cookie);
     }
     Ok(resp)
