@@ -138,8 +138,8 @@ account-revoke-which = { $client }, approved { $date }
 account-revoke-all = Revoke all devices
 account-sessions = Where you're signed in
 account-session-count = { $n ->
-    [one] You are signed in in one browser.
-   *[other] You are signed in in { $n } browsers.
+    [one] You are signed in on one browser.
+   *[other] You are signed in on { $n } browsers.
 }
 account-this-browser = This browser
 account-address = Address
