@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod clock;
 pub mod config;
 pub mod events;
+pub mod grant;
 pub mod http;
 pub mod keys;
 pub mod metrics;

@@ -56,6 +56,9 @@ pub fn serve(args: ServeArgs) -> Result<(), String> {
         let m = metrics::get();
         m.batch_size.observe(b.size as f64);
         m.commit_latency.observe(b.commit_micros as f64 / 1e6);
+        for kind in &b.audited {
+            metrics::Metrics::kind(&m.audit_events, kind.as_str());
+        }
         tracing::trace!(size = b.size, micros = b.commit_micros, "group commit");
     })
     .map_err(|e| e.to_string())?;

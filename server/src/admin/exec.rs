@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::keys::Keys;
-use crate::store::{AuditEvent, Client, ClientChange, Store, User};
+use crate::store::{AuditEvent, AuditKind, Client, ClientChange, Store, User};
 
 /// One admin request (a line of JSON on the socket).
 #[derive(Debug, Serialize, Deserialize)]
@@ -100,7 +100,7 @@ pub struct Ctx<'a> {
 /// Runs one request; `Err` is a message for the operator.
 pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<String, String> {
     let store = ctx.store;
-    let ev = |kind: &str, subject: &str| AuditEvent::new(kind, &ctx.actor, subject);
+    let ev = |kind: AuditKind, subject: &str| AuditEvent::new(kind, &ctx.actor, subject);
     let e = |e: crate::store::StoreError| e.to_string();
     match req {
         Request::UserAdd {
@@ -117,7 +117,7 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<String, String> {
             };
             let id = user.id.clone();
             if !store
-                .admin_add_user(user, ev("user_added", &username))
+                .admin_add_user(user, ev(AuditKind::UserAdded, &username))
                 .await
                 .map_err(e)?
             {
@@ -150,7 +150,7 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<String, String> {
                 .admin_set_password(
                     username.clone(),
                     password_hash,
-                    ev("user_password_set", &username),
+                    ev(AuditKind::UserPasswordSet, &username),
                 )
                 .await
                 .map_err(e)?
@@ -166,9 +166,9 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<String, String> {
             delete,
         } => {
             let (kind, verb) = match (delete, disabled) {
-                (true, _) => ("user_deleted", "deleted"),
-                (false, true) => ("user_disabled", "disabled"),
-                (false, false) => ("user_enabled", "enabled"),
+                (true, _) => (AuditKind::UserDeleted, "deleted"),
+                (false, true) => (AuditKind::UserDisabled, "disabled"),
+                (false, false) => (AuditKind::UserEnabled, "enabled"),
             };
             let done = store
                 .admin_change_user(username.clone(), disabled, delete, ev(kind, &username))
@@ -184,7 +184,7 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<String, String> {
             check_name(&client.id)?;
             let id = client.id.clone();
             if !store
-                .admin_add_client(client, ev("client_added", &id))
+                .admin_add_client(client, ev(AuditKind::ClientAdded, &id))
                 .await
                 .map_err(e)?
             {
@@ -246,10 +246,10 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<String, String> {
                 }
             }
             let (kind, verb) = match change {
-                ClientChange::Disable => ("client_disabled", "disabled"),
-                ClientChange::Enable => ("client_enabled", "enabled"),
-                ClientChange::Delete => ("client_deleted", "deleted"),
-                ClientChange::SetSecret(_) => ("client_secret_rotated", "has a new secret"),
+                ClientChange::Disable => (AuditKind::ClientDisabled, "disabled"),
+                ClientChange::Enable => (AuditKind::ClientEnabled, "enabled"),
+                ClientChange::Delete => (AuditKind::ClientDeleted, "deleted"),
+                ClientChange::SetSecret(_) => (AuditKind::ClientSecretRotated, "has a new secret"),
             };
             let revoked = store
                 .admin_change_client(id.clone(), change, ev(kind, &id))
@@ -266,7 +266,7 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<String, String> {
                 keys.reload(ctx.data_dir).map_err(|e| e.to_string())?;
             }
             let kid = ring.signing_kid().to_string();
-            store.audit(ev("key_rotated", &kid)).await.map_err(e)?;
+            store.audit(ev(AuditKind::KeyRotated, &kid)).await.map_err(e)?;
             let live = if ctx.keys.is_some() {
                 "the running server signs with it now"
             } else {
@@ -310,7 +310,7 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<String, String> {
                         out,
                         "{}\t{}\t{}\t{}\t{}\t{}",
                         time_str(ev.at),
-                        text_field(&ev.kind),
+                        text_field(ev.kind.as_str()),
                         text_field(&ev.actor),
                         text_field(&ev.subject),
                         text_field(&ev.ip),

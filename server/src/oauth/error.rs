@@ -68,6 +68,10 @@ impl OAuthError {
             resp.headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static(c));
         }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(hyper::header::RETRY_AFTER, HeaderValue::from(STORE_BUSY_RETRY_SECS));
+        }
         resp
     }
 }
@@ -106,8 +110,18 @@ impl From<BodyError> for OAuthError {
     }
 }
 
+/// `Retry-After` for a 503 when the store's write queue is full.
+const STORE_BUSY_RETRY_SECS: u64 = 1;
+
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
+        if e.is_busy() {
+            tracing::warn!("storage busy: {e}");
+            return OAuthError {
+                status: Some(StatusCode::SERVICE_UNAVAILABLE),
+                ..OAuthError::new(ErrorCode::TemporarilyUnavailable, "the server is busy; retry shortly")
+            };
+        }
         tracing::error!("storage failure: {e}");
         OAuthError::new(ErrorCode::ServerError, "internal storage error")
     }

@@ -8,7 +8,7 @@
 use redb::ReadableTable;
 
 use super::audit::{AuditEvent, append};
-use super::records::{Client, Grant, User, decode};
+use super::records::{Client, User};
 use super::tables::{CLIENTS, GRANTS, USERS};
 use super::{Store, StoreError, Tx};
 
@@ -44,18 +44,18 @@ fn end_sessions(tx: &Tx<'_>, user_id: &str) -> Result<usize, StoreError> {
 fn revoke_client_grants(tx: &Tx<'_>, client_id: &str, now: u64) -> Result<usize, StoreError> {
     let mut targets = Vec::new();
     {
-        let table = tx.0.open_table(GRANTS)?;
+        let table = tx.txn().open_table(GRANTS.def())?;
         for entry in table.iter()? {
             let (_, v) = entry?;
-            let g: Grant = decode("grants", v.value())?;
+            let g = GRANTS.decode(v.value())?;
             if !g.revoked && g.client_id == client_id {
                 targets.push(g);
             }
         }
     }
     let n = targets.len();
-    for mut g in targets {
-        super::grants::revoke(tx, &mut g, now)?;
+    for g in targets {
+        super::grants::revoke(tx, g, now)?;
     }
     Ok(n)
 }
@@ -64,13 +64,12 @@ impl Store {
     /// Adds a user unless the name is taken; returns whether it did.
     pub async fn admin_add_user(&self, user: User, event: AuditEvent) -> Result<bool, StoreError> {
         self.writer
-            .write(move |t| {
-                let tx = Tx(t);
-                if tx.get::<_, User>(USERS, user.username.as_str())?.is_some() {
+            .write(move |tx| {
+                if tx.get(USERS, user.username.as_str())?.is_some() {
                     return Ok(false);
                 }
                 tx.put(USERS, user.username.as_str(), &user)?;
-                append(&tx, event)?;
+                append(tx, event.clone())?;
                 Ok(true)
             })
             .await
@@ -84,15 +83,14 @@ impl Store {
         event: AuditEvent,
     ) -> Result<Option<Consequences>, StoreError> {
         self.writer
-            .write(move |t| {
-                let tx = Tx(t);
-                let Some(mut user) = tx.get::<_, User>(USERS, username.as_str())? else {
+            .write(move |tx| {
+                let Some(mut user) = tx.get(USERS, username.as_str())? else {
                     return Ok(None);
                 };
-                user.password_hash = hash;
+                user.password_hash = hash.clone();
                 tx.put(USERS, username.as_str(), &user)?;
-                let sessions = end_sessions(&tx, &user.id)?;
-                append(&tx, event)?;
+                let sessions = end_sessions(tx, &user.id)?;
+                append(tx, event.clone())?;
                 Ok(Some(Consequences {
                     sessions,
                     grants: 0,
@@ -111,15 +109,14 @@ impl Store {
         event: AuditEvent,
     ) -> Result<Option<Consequences>, StoreError> {
         self.writer
-            .write(move |t| {
-                let tx = Tx(t);
-                let Some(mut user) = tx.get::<_, User>(USERS, username.as_str())? else {
+            .write(move |tx| {
+                let Some(mut user) = tx.get(USERS, username.as_str())? else {
                     return Ok(None);
                 };
                 let mut done = Consequences::default();
                 if disabled || delete {
-                    done.sessions = end_sessions(&tx, &user.id)?;
-                    done.grants = super::grants::revoke_user(&tx, &user.id, event.at)?;
+                    done.sessions = end_sessions(tx, &user.id)?;
+                    done.grants = super::grants::revoke_user(tx, &user.id, event.at)?;
                 }
                 if delete {
                     tx.remove(USERS, username.as_str())?;
@@ -127,7 +124,7 @@ impl Store {
                     user.disabled = disabled;
                     tx.put(USERS, username.as_str(), &user)?;
                 }
-                append(&tx, event)?;
+                append(tx, event.clone())?;
                 Ok(Some(done))
             })
             .await
@@ -142,16 +139,15 @@ impl Store {
         let clients = self.clients.clone();
         self.writer
             .write_then(
-                move |t| {
-                    let tx = Tx(t);
-                    if tx.get::<_, Client>(CLIENTS, client.id.as_str())?.is_some() {
+                move |tx| {
+                    if tx.get(CLIENTS, client.id.as_str())?.is_some() {
                         return Ok(false);
                     }
                     tx.put(CLIENTS, client.id.as_str(), &client)?;
-                    append(&tx, event)?;
+                    append(tx, event.clone())?;
                     Ok(true)
                 },
-                move || clients.invalidate(),
+                move |_| clients.invalidate(),
             )
             .await
     }
@@ -167,15 +163,14 @@ impl Store {
         let clients = self.clients.clone();
         self.writer
             .write_then(
-                move |t| {
-                    let tx = Tx(t);
-                    let Some(mut client) = tx.get::<_, Client>(CLIENTS, id.as_str())? else {
+                move |tx| {
+                    let Some(mut client) = tx.get(CLIENTS, id.as_str())? else {
                         return Ok(None);
                     };
                     let mut revoked = 0;
                     match change {
                         ClientChange::Disable | ClientChange::Delete => {
-                            revoked = revoke_client_grants(&tx, &id, event.at)?;
+                            revoked = revoke_client_grants(tx, &id, event.at)?;
                             client.disabled = true;
                         }
                         ClientChange::Enable => client.disabled = false,
@@ -186,10 +181,10 @@ impl Store {
                     } else {
                         tx.put(CLIENTS, id.as_str(), &client)?;
                     }
-                    append(&tx, event)?;
+                    append(tx, event.clone())?;
                     Ok(Some(revoked))
                 },
-                move || clients.invalidate(),
+                move |_| clients.invalidate(),
             )
             .await
     }

@@ -10,7 +10,9 @@
 use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
-use super::records::{Record, Session, User, decode};
+use super::records::{Record, Session};
+use super::users::standing;
+use crate::grant::Standing;
 use super::tables::{META, SESSION_META, SESSIONS, SESSIONS_BY_USER, USERS};
 use super::{Store, StoreError, Tx};
 
@@ -123,13 +125,13 @@ fn user_session_hashes(
 /// Removes a session, its metadata and its index entry; returns whether it
 /// existed.
 pub(super) fn remove_session(tx: &Tx<'_>, hash: &[u8]) -> Result<bool, StoreError> {
-    let Some(session) = tx.get::<_, Session>(SESSIONS, hash)? else {
+    let Some(session) = tx.get(SESSIONS, hash)? else {
         tx.remove(SESSION_META, hash)?;
         return Ok(false);
     };
     tx.remove(SESSIONS, hash)?;
     tx.remove(SESSION_META, hash)?;
-    unindex(tx.0, &session.user_id, hash)?;
+    unindex(tx.txn(), &session.user_id, hash)?;
     Ok(true)
 }
 
@@ -151,7 +153,7 @@ pub(super) fn end_user_sessions_where(
     user_id: &str,
     pick: impl Fn(&[u8; 32]) -> bool,
 ) -> Result<usize, StoreError> {
-    let hashes = user_session_hashes(&tx.0.open_table(SESSIONS_BY_USER)?, user_id)?;
+    let hashes = user_session_hashes(&tx.txn().open_table(SESSIONS_BY_USER)?, user_id)?;
     let mut n = 0;
     for h in hashes.iter().filter(|h| pick(h)) {
         n += usize::from(remove_session(tx, h)?);
@@ -169,11 +171,11 @@ pub fn build_index_once(db: &redb::Database) -> Result<(), StoreError> {
     }
     let t = db.begin_write()?;
     {
-        let sessions = t.open_table(SESSIONS)?;
+        let sessions = t.open_table(SESSIONS.def())?;
         let mut index = t.open_table(SESSIONS_BY_USER)?;
         for entry in sessions.iter()? {
             let (k, v) = entry?;
-            let s: Session = decode("sessions", v.value())?;
+            let s: Session = SESSIONS.decode(v.value())?;
             index.insert(user_key(&s.user_id, k.value()).as_slice(), ())?;
         }
     }
@@ -198,17 +200,18 @@ impl Store {
         replaces: Option<[u8; 32]>,
     ) -> Result<SessionStart, StoreError> {
         self.writer
-            .write(move |t| {
-                let tx = Tx(t);
+            .write(move |tx| {
                 if let Some(old) = replaces {
-                    remove_session(&tx, old.as_slice())?;
+                    remove_session(tx, old.as_slice())?;
                 }
-                if !super::ops::user_active(&tx, &session.user_id, &session.username)? {
+                let standing = standing(tx, &session.user_id, &session.username)?;
+                if standing != Standing::Active {
                     return Ok(SessionStart::UserInactive);
                 }
                 tx.put(SESSIONS, hash.as_slice(), &session)?;
                 tx.put(SESSION_META, hash.as_slice(), &meta)?;
-                t.open_table(SESSIONS_BY_USER)?
+                tx.txn()
+                    .open_table(SESSIONS_BY_USER)?
                     .insert(user_key(&session.user_id, &hash).as_slice(), ())?;
                 Ok(SessionStart::Started)
             })
@@ -223,14 +226,14 @@ impl Store {
         now: u64,
     ) -> Result<Option<(Session, Option<SessionMeta>)>, StoreError> {
         let txn = self.db.begin_read()?;
-        let sessions = txn.open_table(SESSIONS)?;
+        let sessions = txn.open_table(SESSIONS.def())?;
         let Some(v) = sessions.get(hash.as_slice())? else {
             return Ok(None);
         };
-        let session: Session = decode("sessions", v.value())?;
-        let metas = txn.open_table(SESSION_META)?;
+        let session: Session = SESSIONS.decode(v.value())?;
+        let metas = txn.open_table(SESSION_META.def())?;
         let meta = match metas.get(hash.as_slice())? {
-            Some(v) => Some(decode::<SessionMeta>("session_meta", v.value())?),
+            Some(v) => Some(SESSION_META.decode(v.value())?),
             None => None,
         };
         Ok(live(&session, meta.as_ref(), now).then_some((session, meta)))
@@ -246,9 +249,8 @@ impl Store {
         min_gap: u64,
     ) -> Result<(), StoreError> {
         self.writer
-            .write(move |t| {
-                let tx = Tx(t);
-                let Some(mut meta) = tx.get::<_, SessionMeta>(SESSION_META, hash.as_slice())?
+            .write(move |tx| {
+                let Some(mut meta) = tx.get(SESSION_META, hash.as_slice())?
                 else {
                     return Ok(());
                 };
@@ -269,19 +271,19 @@ impl Store {
     ) -> Result<Vec<SessionInfo>, StoreError> {
         let txn = self.db.begin_read()?;
         let hashes = user_session_hashes(&txn.open_table(SESSIONS_BY_USER)?, user_id)?;
-        let sessions = txn.open_table(SESSIONS)?;
-        let metas = txn.open_table(SESSION_META)?;
+        let sessions = txn.open_table(SESSIONS.def())?;
+        let metas = txn.open_table(SESSION_META.def())?;
         let mut out = Vec::new();
         for hash in hashes {
             let Some(v) = sessions.get(hash.as_slice())? else {
                 continue;
             };
-            let session: Session = decode("sessions", v.value())?;
+            let session: Session = SESSIONS.decode(v.value())?;
             if session.user_id != user_id {
                 continue;
             }
             let meta = match metas.get(hash.as_slice())? {
-                Some(v) => Some(decode::<SessionMeta>("session_meta", v.value())?),
+                Some(v) => Some(SESSION_META.decode(v.value())?),
                 None => None,
             };
             if live(&session, meta.as_ref(), now) {
@@ -305,7 +307,7 @@ impl Store {
     /// Ends one session (sign-out), with its metadata.
     pub async fn end_session(&self, hash: [u8; 32]) -> Result<(), StoreError> {
         self.writer
-            .write(move |t| remove_session(&Tx(t), hash.as_slice()).map(|_| ()))
+            .write(move |tx| remove_session(tx, hash.as_slice()).map(|_| ()))
             .await
     }
 
@@ -316,7 +318,7 @@ impl Store {
         which: EndSessions,
     ) -> Result<usize, StoreError> {
         self.writer
-            .write(move |t| end_sessions_in(&Tx(t), &user_id, which))
+            .write(move |tx| end_sessions_in(tx, &user_id, which))
             .await
     }
 
@@ -330,17 +332,16 @@ impl Store {
         keep: [u8; 32],
     ) -> Result<PasswordChange, StoreError> {
         self.writer
-            .write(move |t| {
-                let tx = Tx(t);
-                let Some(mut user) = tx.get::<_, User>(USERS, username.as_str())? else {
+            .write(move |tx| {
+                let Some(mut user) = tx.get(USERS, username.as_str())? else {
                     return Ok(PasswordChange::UnknownUser);
                 };
                 if user.id != user_id {
                     return Ok(PasswordChange::UnknownUser);
                 }
-                user.password_hash = new_hash;
+                user.password_hash = new_hash.clone();
                 tx.put(USERS, username.as_str(), &user)?;
-                let signed_out = end_sessions_in(&tx, &user_id, EndSessions::AllExcept(keep))?;
+                let signed_out = end_sessions_in(tx, &user_id, EndSessions::AllExcept(keep))?;
                 Ok(PasswordChange::Changed { signed_out })
             })
             .await
@@ -362,10 +363,10 @@ pub(super) fn sweep_session_meta(
 ) -> Result<usize, StoreError> {
     let mut idle = Vec::new();
     {
-        let sessions = t.open_table(SESSIONS)?;
-        let mut metas = t.open_table(SESSION_META)?;
+        let sessions = t.open_table(SESSIONS.def())?;
+        let mut metas = t.open_table(SESSION_META.def())?;
         metas.retain(|k, v| {
-            let Ok(meta) = decode::<SessionMeta>("session_meta", v) else {
+            let Ok(meta) = SESSION_META.decode(v) else {
                 return true;
             };
             if meta.idle_expired(now) {
@@ -377,7 +378,7 @@ pub(super) fn sweep_session_meta(
     }
     let mut n = 0;
     {
-        let mut sessions = t.open_table(SESSIONS)?;
+        let mut sessions = t.open_table(SESSIONS.def())?;
         for (k, _) in &idle {
             n += usize::from(sessions.remove(k.as_slice())?.is_some());
         }
@@ -406,7 +407,7 @@ mod tests {
                 created_at: 1,
             };
             let t = store.db.begin_write().expect("write");
-            Tx(&t).put(USERS, name, &user).expect("user");
+            Tx::new(&t).put(USERS, name, &user).expect("user");
             t.commit().expect("commit");
         }
         (dir, store)

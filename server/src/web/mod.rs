@@ -53,9 +53,10 @@ impl PageError {
         )
     }
 
-    /// Renders the error page.
+    /// Renders the error page (a 503 says when to retry).
     pub fn into_response(self) -> Resp {
-        render(
+        let busy = self.status == StatusCode::SERVICE_UNAVAILABLE;
+        let mut resp = render(
             self.status,
             &MessagePage {
                 username: None,
@@ -64,12 +65,24 @@ impl PageError {
                 text: &self.text,
                 link: Some(("/device", "Start again")),
             },
-        )
+        );
+        if busy {
+            retry_after(&mut resp, 1);
+        }
+        resp
     }
 }
 
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
+        if e.is_busy() {
+            tracing::warn!("storage busy: {e}");
+            return PageError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Busy",
+                "The server is busy. Please try again in a moment.",
+            );
+        }
         tracing::error!("storage failure: {e}");
         PageError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
