@@ -392,6 +392,7 @@ pub(super) fn sweep_session_meta(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::records::User;
     use redb::ReadableTableMetadata;
 
     fn store() -> (tempfile::TempDir, Store) {
@@ -468,7 +469,7 @@ mod tests {
         // The sweep ends b (idle) but not a (touched) nor c's user.
         let swept = s
             .writer
-            .write(move |t| sweep_session_meta(t, now + 4000))
+            .write(move |tx| sweep_session_meta(tx.txn(), now + 4000))
             .await
             .unwrap();
         assert_eq!(swept, 2, "b and c were idle");
@@ -499,7 +500,7 @@ mod tests {
         // sweeps alike; a logout removes the entry too.
         let count = |s: &Store| {
             let r = s.db.begin_read().unwrap();
-            let n = r.open_table(SESSIONS).unwrap().len().unwrap();
+            let n = r.open_table(SESSIONS.def()).unwrap().len().unwrap();
             let i = r.open_table(SESSIONS_BY_USER).unwrap().len().unwrap();
             (n, i)
         };

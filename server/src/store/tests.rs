@@ -139,8 +139,8 @@ async fn sweep_removes_what_expired_in_chunks_and_keeps_the_rest() {
         );
         let done = store
             .writer
-            .write(move |t| {
-                Tx(t).put(DEVICE_CODES, id.as_slice(), &auth)?;
+            .write(move |tx| {
+                tx.put(DEVICE_REQUESTS, id.as_slice(), &auth)?;
                 Ok(())
             })
             .await;
@@ -416,7 +416,9 @@ async fn an_older_database_gets_its_grant_index_at_open() {
     );
     let done = disable(&store, "dave").await;
     assert_eq!((done.sessions, done.grants), (1, 1));
-    let stats = store.sweep(now).await.expect("sweep");
+    // The revocation is due at the disable's own clock reading, which may be a
+    // second past `now`.
+    let stats = store.sweep(crate::clock::now()).await.expect("sweep");
     assert_eq!(stats.grants, 1);
     assert!(store.access_token(&t.jti).expect("read").is_none());
 }
@@ -481,4 +483,115 @@ async fn health_check_fails_once_the_writer_is_gone() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     assert!(failed, "check() must fail without a writer");
+}
+
+/// Holds the writer thread inside a job until the returned sender is dropped or
+/// sent to, so what is queued meanwhile lands in one batch.
+fn hold_writer(store: &Store) -> std::sync::mpsc::Sender<()> {
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let wait = std::sync::Mutex::new(wait);
+    let (started_tx, started) = std::sync::mpsc::channel::<()>();
+    let _held = store.writer.write_then(
+        move |_| {
+            let _ = started_tx.send(());
+            let _ = wait.lock().map(|w| w.recv());
+            Ok(())
+        },
+        |_| {},
+    );
+    started.recv().expect("the writer runs the holding job");
+    release
+}
+
+#[tokio::test]
+async fn a_failing_job_does_not_fail_the_others_in_its_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let release = hold_writer(&store);
+    let mut writes = Vec::new();
+    for i in 0..5u8 {
+        writes.push(store.writer.write_then(
+            move |tx| {
+                tx.txn()
+                    .open_table(META)?
+                    .insert(format!("k{i}").as_str(), [i].as_slice())?;
+                if i == 2 {
+                    // It wrote, then failed: its write must not survive either.
+                    return Err(StoreError::WriterGone);
+                }
+                Ok(i)
+            },
+            |_| {},
+        ));
+    }
+    drop(release);
+    for (i, w) in writes.into_iter().enumerate() {
+        let out = w.await;
+        if i == 2 {
+            assert!(matches!(out, Err(StoreError::WriterGone)), "{out:?}");
+        } else {
+            assert_eq!(out.expect("survivor commits"), u8::try_from(i).unwrap_or(0));
+        }
+    }
+    let txn = store.db.begin_read().expect("read");
+    let meta = txn.open_table(META).expect("meta");
+    for i in 0..5u8 {
+        let found = redb::ReadableTable::get(&meta, format!("k{i}").as_str())
+            .expect("get")
+            .is_some();
+        assert_eq!(found, i != 2, "k{i}");
+    }
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_busy_at_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let release = hold_writer(&store);
+    let mut queued = Vec::new();
+    let mut busy = false;
+    for _ in 0..=writer::QUEUE_BOUND {
+        let w = store.writer.write_then(|_| Ok(()), |_| {});
+        queued.push(w);
+    }
+    let extra = store.writer.write(|_| Ok(())).await;
+    if matches!(extra, Err(StoreError::Busy)) {
+        busy = true;
+    }
+    assert!(busy, "{extra:?}");
+    assert!(StoreError::Busy.is_busy());
+    drop(release);
+    let mut ok = 0;
+    for w in queued {
+        ok += usize::from(w.await.is_ok());
+    }
+    assert!(ok >= writer::QUEUE_BOUND - 1, "{ok}");
+}
+
+#[tokio::test]
+async fn audit_kinds_reach_the_batch_report_only_when_committed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    let store = Store::open(&dir.path().join("authgate.redb"), move |b| {
+        if let Ok(mut s) = sink.lock() {
+            s.extend(b.audited);
+        }
+    })
+    .expect("store opens");
+    store
+        .audit(AuditEvent::new(AuditKind::LoginOk, "a", "a"))
+        .await
+        .expect("audit");
+    let failed = store
+        .writer
+        .write(|tx| {
+            audit::append(tx, AuditEvent::new(AuditKind::LoginFailed, "b", "b"))?;
+            Err::<(), _>(StoreError::WriterGone)
+        })
+        .await;
+    assert!(failed.is_err());
+    store.flush().await.expect("flush");
+    let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
+    assert_eq!(seen, vec![AuditKind::LoginOk]);
 }

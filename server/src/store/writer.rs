@@ -29,7 +29,7 @@ const MAX_BATCH: usize = 512;
 
 /// Most operations waiting for the writer; beyond it callers get `Busy`. Several
 /// batches' worth, so bursts queue but a stalled disk can't grow memory unbounded.
-const QUEUE_BOUND: usize = 16 * MAX_BATCH;
+pub(super) const QUEUE_BOUND: usize = 16 * MAX_BATCH;
 
 /// One queued operation, type-erased for the writer thread.
 trait Job: Send {
