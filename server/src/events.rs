@@ -87,6 +87,7 @@ pub fn token_revoked(state: &AppState, client_id: &str, kind: &str, ip: IpAddr) 
 pub fn grants_revoked(state: &AppState, username: &str, n: usize) {
     Metrics::kind_by(&get().tokens, "revoked", n as u64);
     state.store.audit_detached(
-        AuditEvent::new(AuditKind::GrantRevoked, username, username).detail(format!("{n} grant(s)")),
+        AuditEvent::new(AuditKind::GrantRevoked, username, username)
+            .detail(format!("{n} grant(s)")),
     );
 }

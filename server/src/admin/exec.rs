@@ -266,7 +266,10 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<String, String> {
                 keys.reload(ctx.data_dir).map_err(|e| e.to_string())?;
             }
             let kid = ring.signing_kid().to_string();
-            store.audit(ev(AuditKind::KeyRotated, &kid)).await.map_err(e)?;
+            store
+                .audit(ev(AuditKind::KeyRotated, &kid))
+                .await
+                .map_err(e)?;
             let live = if ctx.keys.is_some() {
                 "the running server signs with it now"
             } else {

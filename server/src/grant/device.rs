@@ -183,7 +183,7 @@ pub enum Redemption {
         /// The request, now spent.
         device: Redeemed,
         /// The new grant and the permission to mint its tokens.
-        issue: Issue,
+        issue: Box<Issue>,
     },
     /// The approver was disabled or deleted since approving: the approval no longer
     /// stands and is recorded as a denial, so every later poll gets `access_denied`.
@@ -205,8 +205,7 @@ impl Approved {
     /// `now`, if the approver still stands.
     pub fn redeem(self, standing: Standing, now: u64, new: &NewTokens) -> Redemption {
         let mut auth = self.0;
-        let (user_id, username) = match std::mem::replace(&mut auth.status, DeviceStatus::Pending)
-        {
+        let (user_id, username) = match std::mem::replace(&mut auth.status, DeviceStatus::Pending) {
             DeviceStatus::Approved {
                 user_id, username, ..
             } if standing == Standing::Active => (user_id, username),
@@ -233,7 +232,7 @@ impl Approved {
         };
         Redemption::Issued {
             device: Redeemed(auth),
-            issue: Issue::new(grant, new, now),
+            issue: Box::new(Issue::new(grant, new, now)),
         }
     }
 
@@ -348,7 +347,10 @@ mod tests {
         let done = auth(DeviceStatus::Pending)
             .decide(approve.clone(), 150)
             .expect("pending");
-        assert!(matches!(done.status, DeviceStatus::Approved { at: 150, .. }));
+        assert!(matches!(
+            done.status,
+            DeviceStatus::Approved { at: 150, .. }
+        ));
         let again = done.clone().decide(Decision::Deny, 151);
         assert_eq!(again, Err(DecideRefusal::AlreadyDecided));
         let denied = auth(DeviceStatus::Pending).decide(Decision::Deny, 150);

@@ -23,11 +23,13 @@ mod issue;
 mod refresh;
 
 pub use device::{
-    Approved, DecideRefusal, Decision, Denied, DeviceAuth, DeviceStatus, Pending, Poll,
-    Redeemed, Redemption, Refusal,
+    Approved, DecideRefusal, Decision, Denied, DeviceAuth, DeviceStatus, Pending, Poll, Redeemed,
+    Redemption, Refusal,
 };
 pub use issue::{Issue, NewTokens};
-pub use refresh::{Current, Exchange, Grant, Refresh, RefreshToken, Revoked, Rotated, refresh_is_live};
+pub use refresh::{
+    Current, Exchange, Grant, Refresh, RefreshToken, Revoked, Rotated, refresh_is_live,
+};
 
 /// Whether the user a grant or an approval belongs to may still receive tokens.
 ///

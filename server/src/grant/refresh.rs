@@ -59,7 +59,12 @@ pub struct RefreshToken {
 /// Whether the refresh token `token` (presented with hash `presented`) of `grant`
 /// is live at `now`: the grant's current token, unexpired, of an unrevoked grant.
 /// The one definition introspection and rotation share.
-pub fn refresh_is_live(token: &RefreshToken, grant: &Grant, presented: &[u8; 32], now: u64) -> bool {
+pub fn refresh_is_live(
+    token: &RefreshToken,
+    grant: &Grant,
+    presented: &[u8; 32],
+    now: u64,
+) -> bool {
     ct_eq(&grant.current_refresh, presented) && !grant.revoked && token.expires_at > now
 }
 
@@ -228,13 +233,17 @@ mod tests {
     #[test]
     fn the_current_token_rotates_once_then_its_reuse_revokes() {
         let t = token([5; 32], 1000);
-        let Exchange::Issued(issue) = exchange(&t, grant([5; 32], false), [5; 32], Standing::Active)
+        let Exchange::Issued(issue) =
+            exchange(&t, grant([5; 32], false), [5; 32], Standing::Active)
         else {
             panic!("rotated");
         };
         let g = issue.grant().clone();
         assert_eq!((g.current_refresh, g.refresh_id), ([7; 32], [8; 16]));
-        assert_eq!((g.jti.as_str(), g.last_refreshed_at, g.expires_at), ("j1", Some(100), 2000));
+        assert_eq!(
+            (g.jti.as_str(), g.last_refreshed_at, g.expires_at),
+            ("j1", Some(100), 2000)
+        );
         assert_eq!(g.id, [1; 16], "rotation keeps the grant");
         // The old token, presented again, is a superseded one: reuse.
         assert!(!refresh_is_live(&t, &g, &[5; 32], 100));
@@ -252,7 +261,12 @@ mod tests {
     #[test]
     fn expired_revoked_and_foreign_tokens_are_invalid_and_change_nothing() {
         let expired = token([5; 32], 100);
-        assert!(!refresh_is_live(&expired, &grant([5; 32], false), &[5; 32], 100));
+        assert!(!refresh_is_live(
+            &expired,
+            &grant([5; 32], false),
+            &[5; 32],
+            100
+        ));
         let out = exchange(&expired, grant([5; 32], false), [5; 32], Standing::Active);
         assert!(matches!(out, Exchange::Invalid));
         let live = token([5; 32], 1000);

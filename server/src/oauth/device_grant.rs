@@ -10,11 +10,11 @@ use authgate_proto::{ErrorCode, params};
 use super::OAuthRequest;
 use super::error::OAuthError;
 use super::issue::{draw, token_response};
+use crate::grant::{Poll, Refusal};
 use crate::http::response::Resp;
 use crate::polls::Pacing;
 use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
-use crate::grant::{Poll, Refusal};
 use crate::store::{Client, RedeemOutcome};
 
 /// Exchanges a device code, or tells the device to keep waiting.

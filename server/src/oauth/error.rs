@@ -69,8 +69,10 @@ impl OAuthError {
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static(c));
         }
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            resp.headers_mut()
-                .insert(hyper::header::RETRY_AFTER, HeaderValue::from(STORE_BUSY_RETRY_SECS));
+            resp.headers_mut().insert(
+                hyper::header::RETRY_AFTER,
+                HeaderValue::from(STORE_BUSY_RETRY_SECS),
+            );
         }
         resp
     }
@@ -119,7 +121,10 @@ impl From<StoreError> for OAuthError {
             tracing::warn!("storage busy: {e}");
             return OAuthError {
                 status: Some(StatusCode::SERVICE_UNAVAILABLE),
-                ..OAuthError::new(ErrorCode::TemporarilyUnavailable, "the server is busy; retry shortly")
+                ..OAuthError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the server is busy; retry shortly",
+                )
             };
         }
         tracing::error!("storage failure: {e}");

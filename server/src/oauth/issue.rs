@@ -6,10 +6,10 @@ use authgate_proto::TokenResponse;
 use hyper::StatusCode;
 
 use super::error::OAuthError;
+use crate::grant::{Issue, NewTokens};
 use crate::http::response::{self, Resp};
 use crate::secrets::{keyed_token, new_jti, sha256, time_ordered_id};
 use crate::state::AppState;
-use crate::grant::{Issue, NewTokens};
 use crate::store::Client;
 use crate::tokens::AccessClaims;
 
@@ -72,8 +72,7 @@ pub fn token_response(
         tracing::error!("signing failed: {e}");
         OAuthError::new(authgate_proto::ErrorCode::ServerError, "signing failed")
     })?;
-    let expires_in =
-        u32::try_from(issue.access_expires_at() - issue.now()).unwrap_or(u32::MAX);
+    let expires_in = u32::try_from(issue.access_expires_at() - issue.now()).unwrap_or(u32::MAX);
     Ok(response::json(
         StatusCode::OK,
         &TokenResponse {

@@ -258,7 +258,11 @@ mod tests {
         let store = Store::open(&dir.path().join("db"), |_| {}).unwrap();
         for i in 0..5 {
             store
-                .audit(AuditEvent::new(AuditKind::LoginFailed, "x", &format!("u{i}")))
+                .audit(AuditEvent::new(
+                    AuditKind::LoginFailed,
+                    "x",
+                    &format!("u{i}"),
+                ))
                 .await
                 .unwrap();
         }

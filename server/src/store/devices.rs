@@ -190,7 +190,7 @@ impl Store {
                         let sweep_at = new.refresh_expires_at.max(new.access_expires_at);
                         grants::create(tx, issue.grant(), sweep_at)?;
                         grants::record_new_tokens(tx, issue.grant().id, &new)?;
-                        Ok(RedeemOutcome::Issued(Box::new(issue)))
+                        Ok(RedeemOutcome::Issued(issue))
                     }
                 }
             })

@@ -325,10 +325,9 @@ impl Store {
     ) -> Result<RotateOutcome, StoreError> {
         self.writer
             .write(move |tx| {
-                let Some(old) = matching_refresh(
-                    tx.get(REFRESH_TOKENS, presented_id.as_slice())?,
-                    &presented,
-                ) else {
+                let Some(old) =
+                    matching_refresh(tx.get(REFRESH_TOKENS, presented_id.as_slice())?, &presented)
+                else {
                     return Ok(RotateOutcome::Invalid);
                 };
                 let Some(grant) = tx.get(GRANTS, old.grant_id.as_slice())? else {

@@ -32,15 +32,15 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
 
+pub use crate::grant::{Decision, NewTokens, Refusal};
 pub use admin::ClientChange;
 pub use audit::{AuditEvent, AuditKind};
-pub use error::StoreError;
-pub use crate::grant::{Decision, NewTokens, Refusal};
 pub use devices::{DecideOutcome, RedeemOutcome};
+pub use error::StoreError;
 pub use grants::{RevokeOutcome, RotateOutcome};
-pub use sweep::SweepStats;
 pub use records::{Client, DeviceAuth, DeviceStatus, Grant, RefreshToken, Session, User};
 pub use sessions::{EndSessions, PasswordChange, SessionInfo, SessionMeta, SessionStart};
+pub use sweep::SweepStats;
 pub use writer::BatchStats;
 
 use client_cache::ClientCache;

@@ -11,10 +11,10 @@ use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
 use super::records::{Record, Session};
-use super::users::standing;
-use crate::grant::Standing;
 use super::tables::{META, SESSION_META, SESSIONS, SESSIONS_BY_USER, USERS};
+use super::users::standing;
 use super::{Store, StoreError, Tx};
+use crate::grant::Standing;
 
 /// What a session looks like to its owner, keyed by the session's cookie hash.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -250,8 +250,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.writer
             .write(move |tx| {
-                let Some(mut meta) = tx.get(SESSION_META, hash.as_slice())?
-                else {
+                let Some(mut meta) = tx.get(SESSION_META, hash.as_slice())? else {
                     return Ok(());
                 };
                 if meta.last_seen_at.saturating_add(min_gap) <= now {

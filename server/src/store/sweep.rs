@@ -40,7 +40,10 @@ impl Store {
     pub async fn sweep(&self, now: u64) -> Result<SweepStats, StoreError> {
         let mut total = SweepStats::default();
         loop {
-            let Chunk { stats: chunk, released } = self
+            let Chunk {
+                stats: chunk,
+                released,
+            } = self
                 .writer
                 .write(move |tx| sweep_chunk(tx, now, SWEEP_CHUNK))
                 .await?;
@@ -80,7 +83,6 @@ impl Store {
             .await?;
         Ok(total)
     }
-
 }
 
 /// Removes up to `limit` due entries of the expiry index and the records they
@@ -131,4 +133,3 @@ fn sweep_chunk(tx: &Tx<'_>, now: u64, limit: usize) -> Result<Chunk, StoreError>
     }
     Ok(Chunk { stats, released })
 }
-

@@ -16,7 +16,9 @@ use redb::{TableDefinition, TableHandle};
 
 use super::StoreError;
 use super::audit::AuditEvent;
-use super::records::{AccessToken, Client, DeviceAuth, Grant, Record, RefreshToken, Session, User, decode};
+use super::records::{
+    AccessToken, Client, DeviceAuth, Grant, Record, RefreshToken, Session, User, decode,
+};
 use super::sessions::SessionMeta;
 
 /// A table of `V` records keyed by `K`: a redb byte table whose values are decoded
