@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use crate::metrics::{Metrics, get};
 use crate::state::AppState;
+use crate::store::prelude::*;
 use crate::store::{AuditEvent, AuditKind, Store};
 
 /// A successful sign-in.

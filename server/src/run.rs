@@ -16,6 +16,7 @@ use crate::config::{self, ServeArgs, Sources};
 use crate::keys::Keys;
 use crate::metrics::{self, Metrics};
 use crate::state::{AppState, Settings, Throttles};
+use crate::store::prelude::*;
 use crate::{admin, bootstrap, clock, http, password, polls, secrets, tokens};
 
 fn init_logs(format: &str, filter: &str) {

@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::keys::Keys;
+use crate::store::prelude::*;
 use crate::store::{AuditEvent, AuditKind, Client, ClientChange, Store, User};
 
 /// One admin request (a line of JSON on the socket).

@@ -15,6 +15,7 @@ use crate::http::response::Resp;
 use crate::polls::Pacing;
 use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
+use crate::store::prelude::*;
 use crate::store::{Client, RedeemOutcome};
 
 /// Exchanges a device code, or tells the device to keep waiting.

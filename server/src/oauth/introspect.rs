@@ -10,6 +10,7 @@ use super::error::OAuthError;
 use crate::http::response::{self, Resp};
 use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
+use crate::store::prelude::*;
 use crate::store::{Grant, RefreshToken};
 use crate::tokens::AccessClaims;
 

@@ -5,6 +5,7 @@ use hyper::StatusCode;
 
 use crate::http::response::{self, Resp};
 use crate::state::AppState;
+use crate::store::prelude::*;
 
 /// The scopes a client of this server can actually be granted: the union of the
 /// scopes of enabled clients, sorted. Clients are few and admin-made, so reading

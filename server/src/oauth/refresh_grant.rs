@@ -8,6 +8,7 @@ use super::{OAuthRequest, split_scope};
 use crate::http::response::Resp;
 use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
+use crate::store::prelude::*;
 use crate::store::{Client, RotateOutcome};
 
 /// Exchanges a refresh token for a new access token and a new refresh token.

@@ -10,7 +10,7 @@ use redb::ReadableTable;
 use super::audit::{AuditEvent, append};
 use super::records::{Client, User};
 use super::tables::{CLIENTS, GRANTS, USERS};
-use super::{Store, StoreError, Tx};
+use super::{Clients, Store, StoreError, Tx};
 
 /// A change to an existing client.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -60,9 +60,61 @@ fn revoke_client_grants(tx: &Tx<'_>, client_id: &str, now: u64) -> Result<usize,
     Ok(n)
 }
 
-impl Store {
+/// The `authgate user|client` admin commands, each committed with its audit record. Part of the storage interface: the handlers call
+/// these, the redb [`Store`] implements them, and another backend would too.
+pub trait Admin {
     /// Adds a user unless the name is taken; returns whether it did.
-    pub async fn admin_add_user(&self, user: User, event: AuditEvent) -> Result<bool, StoreError> {
+    fn admin_add_user(
+        &self,
+        user: User,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Sets a user's password hash and ends their sessions. `None`: no such user.
+    fn admin_set_password(
+        &self,
+        username: String,
+        hash: String,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<Option<Consequences>, StoreError>> + Send;
+
+    /// Disables (ending sessions and revoking grants) or enables a user, or deletes
+    /// one (`delete`, same consequences). `None`: no such user.
+    fn admin_change_user(
+        &self,
+        username: String,
+        disabled: bool,
+        delete: bool,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<Option<Consequences>, StoreError>> + Send;
+
+    /// Registers a client unless the id is taken; returns whether it did.
+    fn admin_add_client(
+        &self,
+        client: Client,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Applies `change` to client `id`; returns the grants revoked, `None` if there
+    /// is no such client.
+    fn admin_change_client(
+        &self,
+        id: String,
+        change: ClientChange,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<Option<usize>, StoreError>> + Send;
+
+    /// Waits until every write queued before this call is durable (shutdown).
+    fn flush(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The longest access-token lifetime any client can get, given the default:
+    /// how long a retired signing key must stay published.
+    fn max_access_ttl(&self, default: u64) -> Result<u64, StoreError>;
+}
+
+impl Admin for Store {
+    /// Adds a user unless the name is taken; returns whether it did.
+    async fn admin_add_user(&self, user: User, event: AuditEvent) -> Result<bool, StoreError> {
         self.writer
             .write(move |tx| {
                 if tx.get(USERS, user.username.as_str())?.is_some() {
@@ -76,7 +128,7 @@ impl Store {
     }
 
     /// Sets a user's password hash and ends their sessions. `None`: no such user.
-    pub async fn admin_set_password(
+    async fn admin_set_password(
         &self,
         username: String,
         hash: String,
@@ -101,7 +153,7 @@ impl Store {
 
     /// Disables (ending sessions and revoking grants) or enables a user, or deletes
     /// one (`delete`, same consequences). `None`: no such user.
-    pub async fn admin_change_user(
+    async fn admin_change_user(
         &self,
         username: String,
         disabled: bool,
@@ -131,7 +183,7 @@ impl Store {
     }
 
     /// Registers a client unless the id is taken; returns whether it did.
-    pub async fn admin_add_client(
+    async fn admin_add_client(
         &self,
         client: Client,
         event: AuditEvent,
@@ -154,7 +206,7 @@ impl Store {
 
     /// Applies `change` to client `id`; returns the grants revoked, `None` if there
     /// is no such client.
-    pub async fn admin_change_client(
+    async fn admin_change_client(
         &self,
         id: String,
         change: ClientChange,
@@ -190,13 +242,13 @@ impl Store {
     }
 
     /// Waits until every write queued before this call is durable (shutdown).
-    pub async fn flush(&self) -> Result<(), StoreError> {
+    async fn flush(&self) -> Result<(), StoreError> {
         self.writer.write(|_| Ok(())).await
     }
 
     /// The longest access-token lifetime any client can get, given the default:
     /// how long a retired signing key must stay published.
-    pub fn max_access_ttl(&self, default: u64) -> Result<u64, StoreError> {
+    fn max_access_ttl(&self, default: u64) -> Result<u64, StoreError> {
         Ok(self
             .clients()?
             .iter()

@@ -199,9 +199,26 @@ pub(super) fn append(tx: &Tx<'_>, mut event: AuditEvent) -> Result<(), StoreErro
     Ok(())
 }
 
-impl Store {
+/// The audit log: appending, reading, retention. Part of the storage interface: the handlers call
+/// these, the redb [`Store`] implements them, and another backend would too.
+pub trait AuditLog {
     /// Queues an audit event for the next group commit without waiting for it.
-    pub fn audit_detached(&self, event: AuditEvent) {
+    fn audit_detached(&self, event: AuditEvent);
+
+    /// Records an audit event and waits until it is durable.
+    fn audit(&self, event: AuditEvent) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Events at or after `since` (Unix seconds), oldest first; at most `limit`, the
+    /// newest ones when there are more.
+    fn audit_events(&self, since: u64, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
+
+    /// Removes events older than `before` (Unix seconds); returns how many.
+    fn sweep_audit(&self, before: u64) -> impl Future<Output = Result<usize, StoreError>> + Send;
+}
+
+impl AuditLog for Store {
+    /// Queues an audit event for the next group commit without waiting for it.
+    fn audit_detached(&self, event: AuditEvent) {
         let (tx, _rx) = tokio::sync::oneshot::channel::<Result<(), StoreError>>();
         let op = move |tx: &Tx<'_>| append(tx, event.clone());
         if let Err(e) = self.writer.submit(op, tx, |_| {}) {
@@ -210,13 +227,13 @@ impl Store {
     }
 
     /// Records an audit event and waits until it is durable.
-    pub async fn audit(&self, event: AuditEvent) -> Result<(), StoreError> {
+    async fn audit(&self, event: AuditEvent) -> Result<(), StoreError> {
         self.writer.write(move |tx| append(tx, event.clone())).await
     }
 
     /// Events at or after `since` (Unix seconds), oldest first; at most `limit`, the
     /// newest ones when there are more.
-    pub fn audit_events(&self, since: u64, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+    fn audit_events(&self, since: u64, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(AUDIT.def())?;
         let mut out = Vec::new();
@@ -232,7 +249,7 @@ impl Store {
     }
 
     /// Removes events older than `before` (Unix seconds); returns how many.
-    pub async fn sweep_audit(&self, before: u64) -> Result<usize, StoreError> {
+    async fn sweep_audit(&self, before: u64) -> Result<usize, StoreError> {
         self.writer
             .write(move |tx| {
                 let mut table = tx.txn().open_table(AUDIT.def())?;

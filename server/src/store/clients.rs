@@ -6,9 +6,19 @@ use super::records::Client;
 use super::tables::CLIENTS;
 use super::{Store, StoreError};
 
-impl Store {
+/// OAuth clients, read through the in-memory cache. Part of the storage interface: the handlers call
+/// these, the redb [`Store`] implements them, and another backend would too.
+pub trait Clients {
     /// The client with this id (from memory after the first lookup).
-    pub fn client(&self, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
+    fn client(&self, id: &str) -> Result<Option<Arc<Client>>, StoreError>;
+
+    /// Every client, for admin listings.
+    fn clients(&self) -> Result<Vec<Client>, StoreError>;
+}
+
+impl Clients for Store {
+    /// The client with this id (from memory after the first lookup).
+    fn client(&self, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
         let (cached, generation) = self.clients.get(id);
         if cached.is_some() {
             return Ok(cached);
@@ -22,7 +32,7 @@ impl Store {
     }
 
     /// Every client, for admin listings.
-    pub fn clients(&self) -> Result<Vec<Client>, StoreError> {
+    fn clients(&self) -> Result<Vec<Client>, StoreError> {
         self.scan(CLIENTS)
     }
 }

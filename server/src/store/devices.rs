@@ -44,18 +44,70 @@ pub enum RedeemOutcome {
     Unknown,
 }
 
-impl Store {
+/// Device authorization requests: creation, the polling read, decisions and redemption (RFC 8628). Part of the storage interface: the handlers call
+/// these, the redb [`Store`] implements them, and another backend would too.
+pub trait DeviceRequests {
     /// Stores a new device authorization under `id` (the key inside its device
     /// code). Returns `false` (and stores nothing) if the user code is already taken
     /// by a live request; the caller draws another.
     ///
     /// The user code is claimed in memory before the write joins a batch (so two
     /// requests can't both take it) and given up again if the write fails.
-    pub async fn create_device_auth(
+    fn create_device_auth(
         &self,
         id: [u8; 16],
         auth: DeviceAuth,
-    ) -> Result<bool, StoreError> {
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// The device authorization with key `id`, if `code_hash` (of the presented
+    /// device code) matches it: the polling path, a read.
+    fn device_auth(
+        &self,
+        id: &[u8; 16],
+        code_hash: &[u8; 32],
+    ) -> Result<Option<DeviceAuth>, StoreError>;
+
+    /// The device authorization a user code points at.
+    fn device_auth_by_user_code(&self, user_code: &str) -> Result<Option<DeviceAuth>, StoreError>;
+
+    /// Records Approve or Deny for the pending request with this user code.
+    fn decide(
+        &self,
+        user_code: String,
+        decision: Decision,
+        now: u64,
+    ) -> impl Future<Output = Result<DecideOutcome, StoreError>> + Send;
+
+    /// Exchanges an approved device code for a new grant, exactly once: the check and
+    /// the `Redeemed` mark happen in the same serialized write, so two racing polls
+    /// can't both win. The tokens drawn in `new` may be handed out only if this
+    /// returns [`RedeemOutcome::Issued`], once it is durable.
+    fn redeem(
+        &self,
+        id: [u8; 16],
+        code_hash: [u8; 32],
+        client_id: String,
+        now: u64,
+        new: NewTokens,
+    ) -> impl Future<Output = Result<RedeemOutcome, StoreError>> + Send;
+
+    /// How many device codes expired in `(from, to]` without being redeemed or
+    /// denied, for the `expired` device-code metric (a read of the expiry index
+    /// over that window; the sweeper calls it).
+    fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError>;
+
+    /// Live entries in the in-memory user code lookup (tests, metrics).
+    fn user_code_entries(&self) -> usize;
+}
+
+impl DeviceRequests for Store {
+    /// Stores a new device authorization under `id` (the key inside its device
+    /// code). Returns `false` (and stores nothing) if the user code is already taken
+    /// by a live request; the caller draws another.
+    ///
+    /// The user code is claimed in memory before the write joins a batch (so two
+    /// requests can't both take it) and given up again if the write fails.
+    async fn create_device_auth(&self, id: [u8; 16], auth: DeviceAuth) -> Result<bool, StoreError> {
         if !self.user_codes.claim(
             &auth.user_code,
             id,
@@ -90,7 +142,7 @@ impl Store {
 
     /// The device authorization with key `id`, if `code_hash` (of the presented
     /// device code) matches it: the polling path, a read.
-    pub fn device_auth(
+    fn device_auth(
         &self,
         id: &[u8; 16],
         code_hash: &[u8; 32],
@@ -101,10 +153,7 @@ impl Store {
     }
 
     /// The device authorization a user code points at.
-    pub fn device_auth_by_user_code(
-        &self,
-        user_code: &str,
-    ) -> Result<Option<DeviceAuth>, StoreError> {
+    fn device_auth_by_user_code(&self, user_code: &str) -> Result<Option<DeviceAuth>, StoreError> {
         match self.user_codes.lookup(user_code) {
             Some(id) => Ok(self
                 .get(DEVICE_REQUESTS, id.as_slice())?
@@ -114,7 +163,7 @@ impl Store {
     }
 
     /// Records Approve or Deny for the pending request with this user code.
-    pub async fn decide(
+    async fn decide(
         &self,
         user_code: String,
         decision: Decision,
@@ -157,7 +206,7 @@ impl Store {
     /// the `Redeemed` mark happen in the same serialized write, so two racing polls
     /// can't both win. The tokens drawn in `new` may be handed out only if this
     /// returns [`RedeemOutcome::Issued`], once it is durable.
-    pub async fn redeem(
+    async fn redeem(
         &self,
         id: [u8; 16],
         code_hash: [u8; 32],
@@ -200,7 +249,7 @@ impl Store {
     /// How many device codes expired in `(from, to]` without being redeemed or
     /// denied, for the `expired` device-code metric (a read of the expiry index
     /// over that window; the sweeper calls it).
-    pub fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError> {
+    fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError> {
         let txn = self.db.begin_read()?;
         let index = txn.open_table(EXPIRIES)?;
         let codes = txn.open_table(DEVICE_REQUESTS.def())?;
@@ -221,7 +270,7 @@ impl Store {
     }
 
     /// Live entries in the in-memory user code lookup (tests, metrics).
-    pub fn user_code_entries(&self) -> usize {
+    fn user_code_entries(&self) -> usize {
         self.user_codes.len()
     }
 }

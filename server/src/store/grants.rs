@@ -310,12 +310,71 @@ fn matching_refresh(rt: Option<RefreshToken>, hash: &[u8; 32]) -> Option<Refresh
     rt.filter(|rt| ct_eq(&rt.token_hash, hash))
 }
 
-impl Store {
+/// Grants and their tokens: rotation, revocation, introspection lookups, the account page. Part of the storage interface: the handlers call
+/// these, the redb [`Store`] implements them, and another backend would too.
+pub trait Grants {
     /// Rotates a refresh token: the presented one is superseded and a new one becomes
     /// current. Presenting a superseded token revokes the whole grant (RFC 6819
     /// §5.2.2.3 / OAuth 2.0 Security BCP §4.14), including its newest refresh token.
     /// The rules are [`Refresh::exchange`]'s; this persists its outcome.
-    pub async fn rotate_refresh(
+    fn rotate_refresh(
+        &self,
+        presented_id: [u8; 16],
+        presented: [u8; 32],
+        client_id: String,
+        now: u64,
+        new: NewTokens,
+    ) -> impl Future<Output = Result<RotateOutcome, StoreError>> + Send;
+
+    /// A refresh token (key `id`, if `hash` matches) and its grant, for
+    /// introspection and scope checks. Whether it is live is
+    /// [`crate::grant::refresh_is_live`]'s to say.
+    fn refresh_token(
+        &self,
+        id: &[u8; 16],
+        hash: &[u8; 32],
+    ) -> Result<Option<(RefreshToken, Grant)>, StoreError>;
+
+    /// An issued access token's record and its grant, for introspection.
+    fn access_token(&self, jti: &str) -> Result<Option<(AccessToken, Grant)>, StoreError>;
+
+    /// Revokes the grant a refresh token belongs to (RFC 7009 §2.1: revoking a
+    /// refresh token also invalidates the access tokens of the same grant).
+    fn revoke_refresh(
+        &self,
+        id: [u8; 16],
+        hash: [u8; 32],
+        client_id: String,
+        now: u64,
+    ) -> impl Future<Output = Result<RevokeOutcome, StoreError>> + Send;
+
+    /// Revokes one access token by `jti`; remembered until the token expires.
+    fn revoke_access(
+        &self,
+        jti: String,
+        client_id: String,
+    ) -> impl Future<Output = Result<RevokeOutcome, StoreError>> + Send;
+
+    /// The grants a user has given, newest first, for the account page: one range
+    /// of the by-user index, so the cost follows this user's grants only.
+    fn grants_of_user(&self, user_id: &str) -> Result<Vec<Grant>, StoreError>;
+
+    /// Revokes grants of one user: the one with `grant_id` (only if it is that
+    /// user's), or all when `None`. Returns how many were revoked.
+    fn revoke_user_grants(
+        &self,
+        user_id: String,
+        grant_id: Option<[u8; 16]>,
+        now: u64,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+}
+
+impl Grants for Store {
+    /// Rotates a refresh token: the presented one is superseded and a new one becomes
+    /// current. Presenting a superseded token revokes the whole grant (RFC 6819
+    /// §5.2.2.3 / OAuth 2.0 Security BCP §4.14), including its newest refresh token.
+    /// The rules are [`Refresh::exchange`]'s; this persists its outcome.
+    async fn rotate_refresh(
         &self,
         presented_id: [u8; 16],
         presented: [u8; 32],
@@ -361,7 +420,7 @@ impl Store {
     /// A refresh token (key `id`, if `hash` matches) and its grant, for
     /// introspection and scope checks. Whether it is live is
     /// [`crate::grant::refresh_is_live`]'s to say.
-    pub fn refresh_token(
+    fn refresh_token(
         &self,
         id: &[u8; 16],
         hash: &[u8; 32],
@@ -373,7 +432,7 @@ impl Store {
     }
 
     /// An issued access token's record and its grant, for introspection.
-    pub fn access_token(&self, jti: &str) -> Result<Option<(AccessToken, Grant)>, StoreError> {
+    fn access_token(&self, jti: &str) -> Result<Option<(AccessToken, Grant)>, StoreError> {
         let Some(at) = self.get(ACCESS_TOKENS, jti)? else {
             return Ok(None);
         };
@@ -382,7 +441,7 @@ impl Store {
 
     /// Revokes the grant a refresh token belongs to (RFC 7009 §2.1: revoking a
     /// refresh token also invalidates the access tokens of the same grant).
-    pub async fn revoke_refresh(
+    async fn revoke_refresh(
         &self,
         id: [u8; 16],
         hash: [u8; 32],
@@ -410,7 +469,7 @@ impl Store {
     }
 
     /// Revokes one access token by `jti`; remembered until the token expires.
-    pub async fn revoke_access(
+    async fn revoke_access(
         &self,
         jti: String,
         client_id: String,
@@ -433,7 +492,7 @@ impl Store {
 
     /// The grants a user has given, newest first, for the account page: one range
     /// of the by-user index, so the cost follows this user's grants only.
-    pub fn grants_of_user(&self, user_id: &str) -> Result<Vec<Grant>, StoreError> {
+    fn grants_of_user(&self, user_id: &str) -> Result<Vec<Grant>, StoreError> {
         let txn = self.db.begin_read()?;
         let ids = user_grant_ids(&txn.open_table(GRANTS_BY_USER)?, user_id)?;
         let table = txn.open_table(GRANTS.def())?;
@@ -449,7 +508,7 @@ impl Store {
 
     /// Revokes grants of one user: the one with `grant_id` (only if it is that
     /// user's), or all when `None`. Returns how many were revoked.
-    pub async fn revoke_user_grants(
+    async fn revoke_user_grants(
         &self,
         user_id: String,
         grant_id: Option<[u8; 16]>,

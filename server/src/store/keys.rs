@@ -5,9 +5,20 @@ use redb::{ReadableDatabase, ReadableTable};
 use super::tables::META;
 use super::{Store, StoreError};
 
-impl Store {
+/// Server-wide secrets kept with the data. Part of the storage interface: the handlers call
+/// these, the redb [`Store`] implements them, and another backend would too.
+pub trait Secrets {
     /// A server-wide secret, created with `init` on first use and stable afterwards.
-    pub fn meta_secret_blocking(
+    fn meta_secret_blocking(
+        &self,
+        name: &'static str,
+        init: Vec<u8>,
+    ) -> Result<Vec<u8>, StoreError>;
+}
+
+impl Secrets for Store {
+    /// A server-wide secret, created with `init` on first use and stable afterwards.
+    fn meta_secret_blocking(
         &self,
         name: &'static str,
         init: Vec<u8>,

@@ -1,10 +1,22 @@
 //! Storage: the only module that touches redb.
 //!
 //! The rest of the server calls operations shaped like the domain ("approve this
-//! code", "rotate this refresh token"); each write runs in the group-committed
-//! transaction of [`writer`] and returns only once it is durable. Reads open a fresh
-//! read transaction and never block on the writer. A PostgreSQL backend could later
-//! implement the same operations.
+//! code", "rotate this refresh token"), declared as one trait per domain
+//! ([`DeviceRequests`], [`Grants`], [`Users`], [`Clients`], [`Sessions`],
+//! [`Secrets`], [`AuditLog`], [`Admin`], [`Sweeper`]; all in [`prelude`]) and
+//! implemented here by the redb [`Store`]. The protocol rules are not here: the
+//! store asks `crate::grant` what a poll, a redemption or a refresh means and
+//! persists what it decided.
+//!
+//! Why traits over a concrete type: a PostgreSQL backend implements the same
+//! traits, and `Store` becomes an enum over the two backends that dispatches each
+//! method (static dispatch, no boxed futures, no generic parameter threaded through
+//! `AppState` and every handler; handler call sites stay as they are). Async
+//! methods return `impl Future + Send`, so handlers' futures stay `Send`.
+//!
+//! Each write runs in the group-committed transaction of [`writer`] and returns only
+//! once it is durable. Reads open a fresh read transaction and never block on the
+//! writer. Tables are typed by their record ([`tables`]).
 
 mod admin;
 mod audit;
@@ -42,6 +54,24 @@ pub use records::{Client, DeviceAuth, DeviceStatus, Grant, RefreshToken, Session
 pub use sessions::{EndSessions, PasswordChange, SessionInfo, SessionMeta, SessionStart};
 pub use sweep::SweepStats;
 pub use writer::BatchStats;
+
+pub use admin::Admin;
+pub use audit::AuditLog;
+pub use clients::Clients;
+pub use devices::DeviceRequests;
+pub use grants::Grants;
+pub use keys::Secrets;
+pub use sessions::Sessions;
+pub use sweep::Sweeper;
+pub use users::Users;
+
+/// The storage interface in one import (`use crate::store::prelude::*`), for code
+/// that calls the store.
+pub mod prelude {
+    pub use super::{
+        Admin, AuditLog, Clients, DeviceRequests, Grants, Secrets, Sessions, Sweeper, Users,
+    };
+}
 
 use client_cache::ClientCache;
 use records::{Record, decode, encode};

@@ -188,11 +188,67 @@ fn live(session: &Session, meta: Option<&SessionMeta>, now: u64) -> bool {
     session.expires_at > now && !meta.is_some_and(|m| m.idle_expired(now))
 }
 
-impl Store {
+/// Browser sessions: sign-in, idle timeout, signing out, password changes. Part of the storage interface: the handlers call
+/// these, the redb [`Store`] implements them, and another backend would too.
+pub trait Sessions {
     /// Records a new sign-in: the session and its metadata in one transaction, and
     /// ends the browser's previous session (`replaces`) so every login gets a new id.
     /// Only while the user is still enabled, checked in the same transaction.
-    pub async fn start_session(
+    fn start_session(
+        &self,
+        hash: [u8; 32],
+        session: Session,
+        meta: SessionMeta,
+        replaces: Option<[u8; 32]>,
+    ) -> impl Future<Output = Result<SessionStart, StoreError>> + Send;
+
+    /// The session with this cookie hash if it is live at `now`: before its
+    /// absolute expiry and not idle for longer than its idle timeout.
+    fn live_session(
+        &self,
+        hash: &[u8; 32],
+        now: u64,
+    ) -> Result<Option<(Session, Option<SessionMeta>)>, StoreError>;
+
+    /// Records activity of a session at `now`, unless it was recorded less than
+    /// `min_gap` seconds ago: the check is repeated inside the write, so a burst of
+    /// requests costs at most one update per `min_gap`.
+    fn touch_session(
+        &self,
+        hash: [u8; 32],
+        now: u64,
+        min_gap: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The live sessions of a user, most recently active first.
+    fn sessions_of_user(&self, user_id: &str, now: u64) -> Result<Vec<SessionInfo>, StoreError>;
+
+    /// Ends one session (sign-out), with its metadata.
+    fn end_session(&self, hash: [u8; 32]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Ends sessions of `user_id` as `which` says; returns how many ended.
+    fn end_user_sessions(
+        &self,
+        user_id: String,
+        which: EndSessions,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// Replaces the password hash of the user `username` (whose id must still be
+    /// `user_id`) and signs out every other session of theirs, in one transaction.
+    fn change_password(
+        &self,
+        user_id: String,
+        username: String,
+        new_hash: String,
+        keep: [u8; 32],
+    ) -> impl Future<Output = Result<PasswordChange, StoreError>> + Send;
+}
+
+impl Sessions for Store {
+    /// Records a new sign-in: the session and its metadata in one transaction, and
+    /// ends the browser's previous session (`replaces`) so every login gets a new id.
+    /// Only while the user is still enabled, checked in the same transaction.
+    async fn start_session(
         &self,
         hash: [u8; 32],
         session: Session,
@@ -220,7 +276,7 @@ impl Store {
 
     /// The session with this cookie hash if it is live at `now`: before its
     /// absolute expiry and not idle for longer than its idle timeout.
-    pub fn live_session(
+    fn live_session(
         &self,
         hash: &[u8; 32],
         now: u64,
@@ -242,7 +298,7 @@ impl Store {
     /// Records activity of a session at `now`, unless it was recorded less than
     /// `min_gap` seconds ago: the check is repeated inside the write, so a burst of
     /// requests costs at most one update per `min_gap`.
-    pub async fn touch_session(
+    async fn touch_session(
         &self,
         hash: [u8; 32],
         now: u64,
@@ -263,11 +319,7 @@ impl Store {
     }
 
     /// The live sessions of a user, most recently active first.
-    pub fn sessions_of_user(
-        &self,
-        user_id: &str,
-        now: u64,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
+    fn sessions_of_user(&self, user_id: &str, now: u64) -> Result<Vec<SessionInfo>, StoreError> {
         let txn = self.db.begin_read()?;
         let hashes = user_session_hashes(&txn.open_table(SESSIONS_BY_USER)?, user_id)?;
         let sessions = txn.open_table(SESSIONS.def())?;
@@ -304,14 +356,14 @@ impl Store {
     }
 
     /// Ends one session (sign-out), with its metadata.
-    pub async fn end_session(&self, hash: [u8; 32]) -> Result<(), StoreError> {
+    async fn end_session(&self, hash: [u8; 32]) -> Result<(), StoreError> {
         self.writer
             .write(move |tx| remove_session(tx, hash.as_slice()).map(|_| ()))
             .await
     }
 
     /// Ends sessions of `user_id` as `which` says; returns how many ended.
-    pub async fn end_user_sessions(
+    async fn end_user_sessions(
         &self,
         user_id: String,
         which: EndSessions,
@@ -323,7 +375,7 @@ impl Store {
 
     /// Replaces the password hash of the user `username` (whose id must still be
     /// `user_id`) and signs out every other session of theirs, in one transaction.
-    pub async fn change_password(
+    async fn change_password(
         &self,
         user_id: String,
         username: String,

@@ -33,11 +33,20 @@ struct Chunk {
     released: Vec<(String, [u8; 16])>,
 }
 
-impl Store {
+/// Removing what can no longer matter. Part of the storage interface: the handlers call
+/// these, the redb [`Store`] implements them, and another backend would too.
+pub trait Sweeper {
     /// Removes what can no longer matter: device codes an hour past expiry, access
     /// token entries and refresh tokens past expiry (from the expiry index, a chunk
     /// per transaction), and expired sessions.
-    pub async fn sweep(&self, now: u64) -> Result<SweepStats, StoreError> {
+    fn sweep(&self, now: u64) -> impl Future<Output = Result<SweepStats, StoreError>> + Send;
+}
+
+impl Sweeper for Store {
+    /// Removes what can no longer matter: device codes an hour past expiry, access
+    /// token entries and refresh tokens past expiry (from the expiry index, a chunk
+    /// per transaction), and expired sessions.
+    async fn sweep(&self, now: u64) -> Result<SweepStats, StoreError> {
         let mut total = SweepStats::default();
         loop {
             let Chunk {

@@ -18,24 +18,34 @@ pub(super) fn standing(tx: &Tx<'_>, user_id: &str, username: &str) -> Result<Sta
     ))
 }
 
-impl Store {
+/// Accounts: lookups and the first-run bootstrap. Part of the storage interface: the handlers call
+/// these, the redb [`Store`] implements them, and another backend would too.
+pub trait Users {
     /// The user with this login name.
-    pub fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
+    fn user(&self, username: &str) -> Result<Option<User>, StoreError>;
+
+    /// Every user, for admin listings.
+    fn users(&self) -> Result<Vec<User>, StoreError>;
+
+    /// Creates a user and a client together if no user exists yet (first run), in
+    /// one transaction so a crash can't leave half a bootstrap. Returns whether it did.
+    fn bootstrap_blocking(&self, admin: User, clients: Vec<Client>) -> Result<bool, StoreError>;
+}
+
+impl Users for Store {
+    /// The user with this login name.
+    fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
         self.get(USERS, username)
     }
 
     /// Every user, for admin listings.
-    pub fn users(&self) -> Result<Vec<User>, StoreError> {
+    fn users(&self) -> Result<Vec<User>, StoreError> {
         self.scan(USERS)
     }
 
     /// Creates a user and a client together if no user exists yet (first run), in
     /// one transaction so a crash can't leave half a bootstrap. Returns whether it did.
-    pub fn bootstrap_blocking(
-        &self,
-        admin: User,
-        clients: Vec<Client>,
-    ) -> Result<bool, StoreError> {
+    fn bootstrap_blocking(&self, admin: User, clients: Vec<Client>) -> Result<bool, StoreError> {
         let cache = self.clients.clone();
         let created = self.writer.write_blocking(move |tx| {
             if tx.txn().open_table(USERS.def())?.len()? > 0 {

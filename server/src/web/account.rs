@@ -14,6 +14,7 @@ use super::{PageError, query, read_post, retry_after, to_login};
 use crate::http::response::{self, Resp};
 use crate::secrets::{hex, unhex};
 use crate::state::{AppState, describe_scope};
+use crate::store::prelude::*;
 use crate::store::{EndSessions, PasswordChange};
 use crate::views::{AccountPage, DeviceRow, PasswordPage, SessionRow, ago, browser_name, when};
 

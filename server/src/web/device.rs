@@ -17,6 +17,7 @@ use crate::http::form::Form;
 use crate::http::response::Resp;
 use crate::secrets::{ct_eq, hex, sha256};
 use crate::state::{AppState, describe_scope};
+use crate::store::prelude::*;
 use crate::store::{DecideOutcome, Decision, DeviceAuth, DeviceStatus};
 use crate::views::{ConsentPage, DevicePage, MessagePage, ResultPage, ago, when};
 
