@@ -100,14 +100,21 @@ impl DeviceAuth {
         }
     }
 
+    /// Whether a person may still approve or deny it at `now` (the consent page
+    /// shows only such requests; [`DeviceAuth::decide`] applies the same rule).
+    pub fn awaits_decision(&self, now: u64) -> bool {
+        now < self.expires_at && self.status == DeviceStatus::Pending
+    }
+
     /// Records a person's decision at `now`: the request must still be pending and
     /// unexpired. Returns the request as it now stands, to persist.
     pub fn decide(self, decision: Decision, now: u64) -> Result<DeviceAuth, DecideRefusal> {
-        if now >= self.expires_at {
-            return Err(DecideRefusal::Expired);
-        }
-        if self.status != DeviceStatus::Pending {
-            return Err(DecideRefusal::AlreadyDecided);
+        if !self.awaits_decision(now) {
+            return Err(if now >= self.expires_at {
+                DecideRefusal::Expired
+            } else {
+                DecideRefusal::AlreadyDecided
+            });
         }
         let pending = Pending(self);
         Ok(match decision {
@@ -358,6 +365,9 @@ mod tests {
             denied.map(|d| d.status),
             Ok(DeviceStatus::Denied { at: 150 })
         );
+        assert!(auth(DeviceStatus::Pending).awaits_decision(199));
+        assert!(!auth(DeviceStatus::Pending).awaits_decision(200));
+        assert!(!auth(DeviceStatus::Denied { at: 1 }).awaits_decision(150));
         let late = auth(DeviceStatus::Pending).decide(approve, 200);
         assert_eq!(late, Err(DecideRefusal::Expired));
         // Expiry is reported before "already decided".
