@@ -351,10 +351,32 @@ async fn op(
             if !(a.status == 400 && contains(&a.body, b"\"authorization_pending\"")) {
                 return Err(bad("first poll", &a));
             }
+            let lookup = form(&[("user_code", &uc), ("csrf_token", &browser.csrf)]);
+            let page = timed(
+                conn,
+                t,
+                Method::POST,
+                "/device",
+                Some(lookup),
+                &[(COOKIE, &browser.cookie)],
+            )
+            .await?;
+            let field = |name: &str| -> String {
+                let body = String::from_utf8_lossy(&page.body);
+                let key = format!("name=\"{name}\" value=\"");
+                body.split_once(&key)
+                    .and_then(|(_, rest)| rest.split_once('"'))
+                    .map(|(v, _)| v.to_string())
+                    .unwrap_or_default()
+            };
+            let (request, binding) = (field("request"), field("consent"));
+            let shown = field("user_code");
             let consent = form(&[
-                ("user_code", &uc),
+                ("user_code", &shown),
                 ("decision", "approve"),
                 ("csrf_token", &browser.csrf),
+                ("request", &request),
+                ("consent", &binding),
             ]);
             let a = timed(
                 conn,
@@ -366,6 +388,9 @@ async fn op(
             )
             .await?;
             if a.status != 200 {
+                if request.is_empty() || binding.is_empty() {
+                    return Err(bad("consent page", &page));
+                }
                 return Err(bad("approve", &a));
             }
             let a = timed(conn, t, Method::POST, TOKEN_PATH, Some(poll), &[]).await?;
