@@ -16,6 +16,7 @@ use crate::config::{self, ConfigError, LogFormat, ServeArgs, Sources};
 use crate::keys::Keys;
 use crate::metrics::{self, Metrics};
 use crate::state::{AppState, Settings, Throttles};
+use crate::store::prelude::*;
 use crate::{admin, bootstrap, clock, http, password, polls, secrets, tokens};
 
 /// Why the server could not start (it never stops with an error once serving).
@@ -97,6 +98,9 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
         let m = metrics::get();
         m.batch_size.observe(b.size as f64);
         m.commit_latency.observe(b.commit_micros as f64 / 1e6);
+        for kind in &b.audited {
+            metrics::Metrics::kind(&m.audit_events, kind.as_str());
+        }
         tracing::trace!(size = b.size, micros = b.commit_micros, "group commit");
     })?;
     let keys = tokens::KeyRing::load_or_create(&args.data_dir)?;

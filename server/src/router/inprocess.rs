@@ -14,6 +14,7 @@ use super::route;
 use crate::http::client_ip::TrustedProxies;
 use crate::http::response::Resp;
 use crate::state::{AppState, Settings, Throttles};
+use crate::store::prelude::*;
 use crate::{bootstrap, clock, keys, password, polls, tokens};
 
 const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));

@@ -47,6 +47,9 @@ pub enum PageError {
     /// The store failed (already logged).
     #[error("The server could not complete this request. Please try again.")]
     Storage,
+    /// The store's write queue is full: retry in a moment (503, `Retry-After`).
+    #[error("The server is busy. Please try again in a moment.")]
+    Busy,
     /// A consent form without a decision.
     #[error("Choose Approve or Deny.")]
     NoDecision,
@@ -86,6 +89,7 @@ impl PageError {
             TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             TooSlow => StatusCode::REQUEST_TIMEOUT,
             Storage | PasswordNotStored => StatusCode::INTERNAL_SERVER_ERROR,
+            Busy => StatusCode::SERVICE_UNAVAILABLE,
             AccountChanged => StatusCode::CONFLICT,
             Incomplete | InvalidForm(_) | NoDecision | InvalidCode | UnknownDevice | NoDevice
             | UnknownSession | NoSession => StatusCode::BAD_REQUEST,
@@ -106,6 +110,7 @@ impl PageError {
             TooSlow => "Too slow",
             InvalidForm(_) => "Invalid form",
             Storage | PasswordNotStored => "Something went wrong",
+            Busy => "Busy",
             NoDecision => "No decision",
             InvalidCode => "Invalid code",
             UnknownDevice | NoDevice => "Unknown device",
@@ -117,7 +122,8 @@ impl PageError {
     /// Renders the error page: the only place a page failure becomes a response.
     pub fn into_response(self) -> Resp {
         let text = self.to_string();
-        render(
+        let busy = matches!(self, PageError::Busy);
+        let mut resp = render(
             self.status(),
             &MessagePage {
                 username: None,
@@ -126,12 +132,23 @@ impl PageError {
                 text: &text,
                 link: Some(("/device", "Start again")),
             },
-        )
+        );
+        if busy {
+            super::retry_after(&mut resp, STORE_BUSY_RETRY_SECS);
+        }
+        resp
     }
 }
 
+/// `Retry-After` for a 503 when the store's write queue is full.
+const STORE_BUSY_RETRY_SECS: u64 = 1;
+
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
+        if e.is_busy() {
+            tracing::warn!("storage busy: {e}");
+            return PageError::Busy;
+        }
         tracing::error!("storage failure: {e}");
         PageError::Storage
     }
