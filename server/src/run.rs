@@ -27,8 +27,8 @@ pub enum RunError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The TLS certificate or key could not be loaded.
-    #[error("{0}")]
-    Tls(String),
+    #[error(transparent)]
+    Tls(#[from] crate::http::tls::TlsError),
     /// The data directory or database could not be opened.
     #[error(transparent)]
     Open(#[from] bootstrap::OpenError),

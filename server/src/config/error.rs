@@ -118,6 +118,6 @@ pub enum ConfigError {
         missing: &'static str,
     },
     /// The TLS certificate or key could not be loaded (the message names the file).
-    #[error("{0}")]
-    Tls(String),
+    #[error(transparent)]
+    Tls(#[from] crate::http::tls::TlsError),
 }
