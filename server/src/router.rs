@@ -100,6 +100,8 @@ pub enum Plain {
     Style,
     /// `/` → `/device`.
     Root,
+    /// The OpenAPI document of the JSON endpoints.
+    OpenApi,
 }
 
 /// What answers a route, grouped by how its errors look.
@@ -149,6 +151,7 @@ pub static ROUTES: &[Route] = &[
     r(Get, paths::KEYS, A(Api::Keys)),
     r(Get, paths::METADATA, A(Api::Metadata)),
     r(Get, "/health", N(Plain::Health)),
+    r(Get, "/openapi.json", N(Plain::OpenApi)),
     r(Get, "/metrics", N(Plain::Metrics)),
     r(Get, "/login", P(Page::Login)),
     r(Post, "/login", P(Page::LoginSubmit)),
@@ -351,8 +354,24 @@ fn call_plain(plain: Plain, state: &AppState) -> Resp {
             include_bytes!("../assets/style.css"),
         ),
         Plain::Root => response::see_other(paths::DEVICE_PAGE),
+        Plain::OpenApi => {
+            let mut resp = response::asset("application/json", OPENAPI);
+            resp.headers_mut().insert(
+                hyper::header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            );
+            resp
+        }
     }
 }
+
+/// The OpenAPI 3.1 description of every JSON route above, served at
+/// `/openapi.json` for integrators to generate clients from. It is written by
+/// hand and kept honest by tests: `openapi_check` compares its paths with
+/// [`ROUTES`], its error codes with `authgate_proto::ErrorCode` and its metadata
+/// keys with the metadata handler, and `scripts/api-fuzz.sh` fuzzes the running
+/// binary against it.
+pub const OPENAPI: &[u8] = include_bytes!("../openapi.json");
 
 /// `404` for an unknown path, `405` with `Allow` for a known path and another
 /// method.
@@ -416,3 +435,6 @@ mod tests {
 
 #[cfg(test)]
 mod inprocess;
+
+#[cfg(test)]
+mod openapi_check;
