@@ -93,6 +93,9 @@ config_keys! {
         /// Password of `admin` on first run (env or config file only; never a flag,
         /// it would show in `ps`).
         admin_password = "AUTHGATE_ADMIN_PASSWORD";
+        /// Bearer token `/metrics` requires (`Authorization: Bearer <token>`); unset,
+        /// `/metrics` is open. Env or config file only, like every secret.
+        metrics_token = "AUTHGATE_METRICS_TOKEN";
     }
 }
 
@@ -241,6 +244,12 @@ pub fn validate(args: &ServeArgs) -> Result<(), ConfigError> {
             key: "base_url",
             source,
         })?;
+    }
+    if args.metrics_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+        return Err(ConfigError::Invalid {
+            key: "metrics_token",
+            source: ValueError::Empty,
+        });
     }
     tracing_subscriber::EnvFilter::try_new(&args.log_level).map_err(|e| ConfigError::Invalid {
         key: "log_level",

@@ -19,15 +19,18 @@ use std::time::Instant;
 
 use authgate_proto::paths;
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, CONNECTION, HeaderValue, STRICT_TRANSPORT_SECURITY};
+use hyper::header::{
+    ALLOW, AUTHORIZATION, CONNECTION, HeaderMap, HeaderValue, STRICT_TRANSPORT_SECURITY,
+};
 use hyper::{Method, Request, StatusCode};
 use tracing::Instrument;
 
 use crate::http::body::RequestBody;
 use crate::http::response::{self, Resp, harden};
 use crate::http::serve::Handler;
-use crate::oauth::error::OAuthError;
+use crate::oauth::error::{OAuthError, bearer_challenge};
 use crate::oauth::{OAuthRequest, device_authorization, introspect, metadata, revoke, token};
+use crate::secrets::{ct_eq, sha256};
 use crate::state::AppState;
 use crate::web::{PageError, account, device, login};
 use crate::{clock, metrics};
@@ -292,7 +295,7 @@ async fn dispatch<B: RequestBody>(state: &AppState, req: Request<B>, ip: IpAddr)
         Endpoint::Page(page) => call_page(page, state, req, ip, now)
             .await
             .unwrap_or_else(PageError::into_response),
-        Endpoint::Plain(plain) => call_plain(plain, state),
+        Endpoint::Plain(plain) => call_plain(plain, state, req.headers()),
     }
 }
 
@@ -340,15 +343,16 @@ async fn call_page<B: RequestBody>(
     }
 }
 
-fn call_plain(plain: Plain, state: &AppState) -> Resp {
+fn call_plain(plain: Plain, state: &AppState, headers: &HeaderMap) -> Resp {
     match plain {
         Plain::Health => health(state),
-        Plain::Metrics if metrics::enabled() => response::text(
+        Plain::Metrics if !metrics::enabled() => PageError::NotFound.into_response(),
+        Plain::Metrics if !metrics_allowed(state, headers) => bearer_challenge(),
+        Plain::Metrics => response::text(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
             metrics::get().render(),
         ),
-        Plain::Metrics => PageError::NotFound.into_response(),
         Plain::Style => response::asset(
             "text/css; charset=utf-8",
             include_bytes!("../assets/style.css"),
@@ -372,6 +376,22 @@ fn call_plain(plain: Plain, state: &AppState) -> Resp {
 /// keys with the metadata handler, and `scripts/api-fuzz.sh` fuzzes the running
 /// binary against it.
 pub const OPENAPI: &[u8] = include_bytes!("../openapi.json");
+
+/// Whether a `/metrics` request may read the metrics: always when no
+/// `metrics_token` is set, else only with `Authorization: Bearer <token>`,
+/// compared in constant time (as digests, so the length leaks nothing either).
+fn metrics_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(expected) = &state.settings.metrics_token else {
+        return true;
+    };
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    presented.is_some_and(|t| ct_eq(expected, &sha256(t.as_bytes())))
+}
 
 /// `404` for an unknown path, `405` with `Allow` for a known path and another
 /// method.

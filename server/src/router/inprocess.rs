@@ -40,6 +40,7 @@ fn state() -> (tempfile::TempDir, Arc<AppState>) {
         trusted_proxies: TrustedProxies::default(),
         max_pending_codes: 100,
         max_pending_codes_per_client: 100,
+        metrics_token: None,
     };
     let state = AppState {
         store,

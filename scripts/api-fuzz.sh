@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Property-based API fuzzing against the OpenAPI document: starts the real
+# `authgate` binary on a free loopback port with a throwaway data directory and
+# runs schemathesis (pinned below, installed in a venv under target/) over every
+# operation of server/openapi.json. Fails on any 5xx, any response that doesn't
+# match its documented status, content type, headers or schema, or any request
+# that violates the schema and is still accepted. Builds nothing: uses
+# $AUTHGATE_BIN (set by test-all.sh) or target/debug/authgate.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SCHEMATHESIS_VERSION=4.32.5
+# Generated cases per operation, and the fixed seed that makes a run repeatable.
+MAX_EXAMPLES="${API_FUZZ_MAX_EXAMPLES:-50}"
+SEED="${API_FUZZ_SEED:-17}"
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+tdir="$(cd "${CARGO_TARGET_DIR:-target}" 2>/dev/null && pwd || echo "$PWD/target")"
+bin="${AUTHGATE_BIN:-$tdir/debug/authgate}"
+if [ ! -x "$bin" ]; then
+  echo "api-fuzz: no authgate binary at $bin (cargo build -p authgate-server --bins)" >&2
+  exit 1
+fi
+
+venv="$tdir/api-fuzz-venv"
+if ! "$venv/bin/schemathesis" --version 2>/dev/null | grep -q "$SCHEMATHESIS_VERSION"; then
+  if ! python3 -m venv --help >/dev/null 2>&1 || ! python3 -c 'import ensurepip' 2>/dev/null; then
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv
+  fi
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi
+
+work="$(mktemp -d)"
+pid=""
+cleanup() {
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+AUTHGATE_ADMIN_PASSWORD="api-fuzz $SEED" "$bin" serve --listen 127.0.0.1:0 \
+  --data-dir "$work/data" --log-level warn >"$work/stdout" 2>"$work/stderr" &
+pid=$!
+url=""
+for _ in $(seq 1 600); do
+  url="$(sed -n 's/^listening on //p' "$work/stdout" | head -n1)"
+  [ -n "$url" ] && break
+  kill -0 "$pid" 2>/dev/null || { cat "$work/stderr" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$url" ] || { echo "api-fuzz: the server did not start" >&2; exit 1; }
+echo "api-fuzz: schemathesis $SCHEMATHESIS_VERSION against $url, $MAX_EXAMPLES cases per operation, seed $SEED"
+
+start=$(date +%s)
+status=0
+# The document is read as the server serves it, so what is fuzzed is what ships.
+"$venv/bin/schemathesis" run "$url/openapi.json" \
+  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,unsupported_method \
+  --max-examples "$MAX_EXAMPLES" --seed "$SEED" --generation-deterministic \
+  --workers 1 --request-timeout 10 \
+  --no-color --report junit --report-dir "$work/report" || status=$?
+echo "api-fuzz: $(( $(date +%s) - start )) s"
+if ! kill -0 "$pid" 2>/dev/null; then
+  echo "api-fuzz: the server died" >&2
+  cat "$work/stderr" >&2
+  exit 1
+fi
+if grep -q 'panicked' "$work/stderr"; then
+  echo "api-fuzz: the server panicked" >&2
+  cat "$work/stderr" >&2
+  exit 1
+fi
+exit "$status"
