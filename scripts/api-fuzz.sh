@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
 # Generated cases per operation, and the fixed seed that makes a run repeatable.
+# Generated cases per operation; the generation is deterministic (a fixed
+# derandomized seed), so two runs send the same requests.
 MAX_EXAMPLES="${API_FUZZ_MAX_EXAMPLES:-50}"
-SEED="${API_FUZZ_SEED:-17}"
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -42,7 +43,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
-AUTHGATE_ADMIN_PASSWORD="api-fuzz $SEED" "$bin" serve --listen 127.0.0.1:0 \
+# A confidential client, so introspection is fuzzed past client authentication.
+secret="$(AUTHGATE_ADMIN_PASSWORD="api-fuzz-admin-password" "$bin" client add api-fuzz-rs --confidential \
+  --name "API fuzz" --scopes read --data-dir "$work/data" | sed -n 's/^ *client_secret: *//p')"
+[ -n "$secret" ] || { echo "api-fuzz: could not add the confidential client" >&2; exit 1; }
+# Introspection authenticates as that client; the other operations fuzz their
+# own credentials.
+cat >"$work/schemathesis.toml" <<TOML
+[[operations]]
+include-operation-id = "introspect"
+auth.basic = { username = "api-fuzz-rs", password = "$secret" }
+TOML
+# The stateful run starts flows as the real public client, so the link from a
+# device code to polling the token endpoint is followed.
+cat >"$work/stateful.toml" <<TOML
+[[operations]]
+include-operation-id = "deviceAuthorization"
+parameters = { "body.client_id" = "authgate-cli" }
+TOML
+
+AUTHGATE_ADMIN_PASSWORD="api-fuzz-admin-password" "$bin" serve --listen 127.0.0.1:0 \
   --data-dir "$work/data" --log-level warn >"$work/stdout" 2>"$work/stderr" &
 pid=$!
 url=""
@@ -53,16 +73,20 @@ for _ in $(seq 1 600); do
   sleep 0.1
 done
 [ -n "$url" ] || { echo "api-fuzz: the server did not start" >&2; exit 1; }
-echo "api-fuzz: schemathesis $SCHEMATHESIS_VERSION against $url, $MAX_EXAMPLES cases per operation, seed $SEED"
+echo "api-fuzz: schemathesis $SCHEMATHESIS_VERSION against $url, $MAX_EXAMPLES cases per operation"
 
 start=$(date +%s)
 status=0
 # The document is read as the server serves it, so what is fuzzed is what ships.
-"$venv/bin/schemathesis" run "$url/openapi.json" \
-  --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,unsupported_method \
-  --max-examples "$MAX_EXAMPLES" --seed "$SEED" --generation-deterministic \
-  --workers 1 --request-timeout 10 \
-  --no-color --report junit --report-dir "$work/report" || status=$?
+checks=not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance,negative_data_rejection,unsupported_method
+fuzz() { # CONFIG PHASES
+  # Run from the temp dir: schemathesis keeps its state where it runs.
+  (cd "$work" && "$venv/bin/schemathesis" --config-file "$1" run "$url/openapi.json" \
+    --phases "$2" --checks "$checks" --max-examples "$MAX_EXAMPLES" \
+    --generation-deterministic --workers 1 --request-timeout 10 --no-color)
+}
+fuzz "$work/schemathesis.toml" examples,coverage,fuzzing || status=$?
+fuzz "$work/stateful.toml" stateful || status=$?
 echo "api-fuzz: $(( $(date +%s) - start )) s"
 if ! kill -0 "$pid" 2>/dev/null; then
   echo "api-fuzz: the server died" >&2
