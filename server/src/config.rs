@@ -245,7 +245,11 @@ pub fn validate(args: &ServeArgs) -> Result<(), ConfigError> {
             source,
         })?;
     }
-    if args.metrics_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+    if args
+        .metrics_token
+        .as_deref()
+        .is_some_and(|t| t.trim().is_empty())
+    {
         return Err(ConfigError::Invalid {
             key: "metrics_token",
             source: ValueError::Empty,

@@ -189,8 +189,7 @@ fn version_names_the_release_commit_and_build_date() {
         .and_then(|r| r.split_once(", built "))
         .unwrap_or_else(|| panic!("{line:?}"));
     assert!(
-        commit == "unknown"
-            || (commit.len() >= 7 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        commit == "unknown" || (commit.len() >= 7 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
         "{line:?}"
     );
     let d: Vec<&str> = date.split('-').collect();
@@ -210,7 +209,13 @@ fn logs_to_a_pipe_carry_no_colour_and_json_stays_one_object_a_line() {
         let d = dir.path().to_str().unwrap();
         let mut s = spawn(
             &[
-                "serve", "--listen", "127.0.0.1:0", "--data-dir", d, "--log-format", format,
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+                d,
+                "--log-format",
+                format,
             ],
             &[],
         )
@@ -247,8 +252,7 @@ fn metrics_token_is_a_redacted_secret_and_empty_is_refused() {
     );
     assert!(out.success, "{out:?}");
     assert!(
-        out.stdout
-            .contains("metrics_token = \"<redacted>\"  # env"),
+        out.stdout.contains("metrics_token = \"<redacted>\"  # env"),
         "{}",
         out.stdout
     );

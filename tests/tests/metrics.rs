@@ -120,7 +120,11 @@ fn metrics_token_guards_the_endpoint() {
     assert_eq!(basic.status().as_u16(), 401);
     let ok = server.get_bearer("/metrics", token);
     ok.assert_status(200);
-    assert!(ok.text().contains("authgate_http_requests_total"), "{}", ok.text());
+    assert!(
+        ok.text().contains("authgate_http_requests_total"),
+        "{}",
+        ok.text()
+    );
     // Other endpoints don't care.
     server.get("/health").assert_status(200);
 }

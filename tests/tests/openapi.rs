@@ -89,8 +89,12 @@ fn validate(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), 
     }
     if let Some(items) = value.as_array() {
         let n = items.len() as u64;
-        if s.get("minItems").and_then(Value::as_u64).is_some_and(|m| n < m)
-            || s.get("maxItems").and_then(Value::as_u64).is_some_and(|m| n > m)
+        if s.get("minItems")
+            .and_then(Value::as_u64)
+            .is_some_and(|m| n < m)
+            || s.get("maxItems")
+                .and_then(Value::as_u64)
+                .is_some_and(|m| n > m)
         {
             return fail(format!("{n} items"));
         }
@@ -102,7 +106,12 @@ fn validate(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), 
     }
     if let Some(obj) = value.as_object() {
         let props = s.get("properties").and_then(Value::as_object);
-        for r in s.get("required").and_then(Value::as_array).into_iter().flatten() {
+        for r in s
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             let r = r.as_str().expect("string");
             if !obj.contains_key(r) {
                 return fail(format!("missing required `{r}`"));
@@ -159,7 +168,10 @@ fn the_served_document_is_the_repository_file() {
     let server = TestServer::start();
     let r = server.get("/openapi.json");
     r.assert_status(200);
-    assert_eq!(r.header("content-type").as_deref(), Some("application/json"));
+    assert_eq!(
+        r.header("content-type").as_deref(),
+        Some("application/json")
+    );
     assert_eq!(r.text(), DOCUMENT);
     let doc = r.json();
     // Every endpoint the metadata advertises is described.
@@ -187,18 +199,30 @@ fn real_answers_of_a_whole_flow_match_the_document() {
     let post = "post";
 
     let code = server.device_code(Some("read"));
-    conforms(&doc, post, paths::DEVICE_AUTHORIZATION, &server.post_form(
+    conforms(
+        &doc,
+        post,
         paths::DEVICE_AUTHORIZATION,
-        &[("client_id", "authgate-cli")],
-    ));
-    conforms(&doc, post, paths::DEVICE_AUTHORIZATION, &server.post_form(
+        &server.post_form(
+            paths::DEVICE_AUTHORIZATION,
+            &[("client_id", "authgate-cli")],
+        ),
+    );
+    conforms(
+        &doc,
+        post,
         paths::DEVICE_AUTHORIZATION,
-        &[("client_id", "authgate-cli"), ("scope", "admin")],
-    ));
-    conforms(&doc, post, paths::DEVICE_AUTHORIZATION, &server.post_form(
+        &server.post_form(
+            paths::DEVICE_AUTHORIZATION,
+            &[("client_id", "authgate-cli"), ("scope", "admin")],
+        ),
+    );
+    conforms(
+        &doc,
+        post,
         paths::DEVICE_AUTHORIZATION,
-        &[("client_id", "nobody")],
-    ));
+        &server.post_form(paths::DEVICE_AUTHORIZATION, &[("client_id", "nobody")]),
+    );
     let pending = server.poll(&code.device_code);
     pending.assert_error(400, "authorization_pending");
     conforms(&doc, post, paths::TOKEN, &pending);
@@ -224,18 +248,33 @@ fn real_answers_of_a_whole_flow_match_the_document() {
     let inactive = server.introspect("rs", &secret, "v4.public.nope");
     assert_eq!(inactive.json(), serde_json::json!({"active": false}));
     conforms(&doc, post, paths::INTROSPECTION, &inactive);
-    conforms(&doc, post, paths::INTROSPECTION, &server.introspect("rs", "wrong", "x"));
+    conforms(
+        &doc,
+        post,
+        paths::INTROSPECTION,
+        &server.introspect("rs", "wrong", "x"),
+    );
 
     let info = server.get_bearer(paths::TOKENINFO, &fresh.access_token);
     info.assert_status(200);
     conforms(&doc, "get", paths::TOKENINFO, &info);
     conforms(&doc, "get", paths::TOKENINFO, &server.get(paths::TOKENINFO));
-    conforms(&doc, "get", paths::TOKENINFO, &server.get_bearer(paths::TOKENINFO, "v4.public.x"));
+    conforms(
+        &doc,
+        "get",
+        paths::TOKENINFO,
+        &server.get_bearer(paths::TOKENINFO, "v4.public.x"),
+    );
 
     let revoked = server.revoke(&fresh.access_token, Some("access_token"));
     revoked.assert_status(200);
     conforms(&doc, post, paths::REVOCATION, &revoked);
-    conforms(&doc, post, paths::REVOCATION, &server.post_form(paths::REVOCATION, &[("client_id", "authgate-cli")]));
+    conforms(
+        &doc,
+        post,
+        paths::REVOCATION,
+        &server.post_form(paths::REVOCATION, &[("client_id", "authgate-cli")]),
+    );
     let after = server.introspect("rs", &secret, &fresh.access_token);
     assert_eq!(after.json(), serde_json::json!({"active": false}));
 

@@ -55,7 +55,10 @@ fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
     match v.get("$ref").and_then(Value::as_str) {
         Some(r) => {
             let pointer = r.strip_prefix('#').expect("local $ref");
-            resolve(doc, doc.pointer(pointer).unwrap_or_else(|| panic!("{r} exists")))
+            resolve(
+                doc,
+                doc.pointer(pointer).unwrap_or_else(|| panic!("{r} exists")),
+            )
         }
         None => v,
     }
@@ -121,13 +124,19 @@ fn error_codes_are_the_wire_crates_and_match_their_status() {
                         || (parsed == ErrorCode::InvalidRequest
                             && [405, 408, 413, 414].contains(&status))
                         || (parsed == ErrorCode::TemporarilyUnavailable && status == 429);
-                    assert!(fits, "{method} {path}: `{name}` is never answered with {status}");
+                    assert!(
+                        fits,
+                        "{method} {path}: `{name}` is never answered with {status}"
+                    );
                     checked += 1;
                 }
             }
         }
     }
-    assert!(checked > 20, "only {checked} codes found: is the walk broken?");
+    assert!(
+        checked > 20,
+        "only {checked} codes found: is the walk broken?"
+    );
 }
 
 #[test]
