@@ -112,9 +112,16 @@ pub struct Key {
 
 impl Key {
     /// Names the key for an error message: `` `key` (--flag / ENV) ``.
+    /// Secrets have no flag, so none is named.
     fn describe(name: &str) -> String {
-        let env = KEYS.iter().find(|k| k.name == name).map_or("", |k| k.env);
-        format!("`{name}` (--{} / {env})", name.replace('_', "-"))
+        match KEYS.iter().find(|k| k.name == name) {
+            Some(k) if k.secret => format!("`{name}` ({})", k.env),
+            key => format!(
+                "`{name}` (--{} / {})",
+                name.replace('_', "-"),
+                key.map_or("", |k| k.env)
+            ),
+        }
     }
 }
 

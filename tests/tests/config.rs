@@ -266,5 +266,10 @@ fn metrics_token_is_a_redacted_secret_and_empty_is_refused() {
         &[],
     );
     assert!(!out.success, "{out:?}");
-    assert!(out.stderr.contains("`metrics_token`"), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains("`metrics_token` (AUTHGATE_METRICS_TOKEN): must not be empty"),
+        "{}",
+        out.stderr
+    );
 }
