@@ -4,13 +4,13 @@
 # runs schemathesis (pinned below, installed in a venv under target/) over every
 # operation of server/openapi.json. Fails on any 5xx, any response that doesn't
 # match its documented status, content type, headers or schema, any request that
-# violates the schema and is still accepted, auth that is ignored, or a wrong 405. Builds nothing: uses
-# $AUTHGATE_BIN (set by test-all.sh) or target/debug/authgate.
+# violates the schema and is still accepted, auth that is ignored, or a wrong 405.
+# Builds nothing: uses $AUTHGATE_BIN (set by test-all.sh) or target/debug/authgate.
+# About 25 s warm on 2 cores; the first run also installs schemathesis (~30 s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS_VERSION=4.32.5
-# Generated cases per operation, and the fixed seed that makes a run repeatable.
 # Generated cases per operation; the generation is deterministic (a fixed
 # derandomized seed), so two runs send the same requests.
 MAX_EXAMPLES="${API_FUZZ_MAX_EXAMPLES:-50}"

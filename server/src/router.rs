@@ -3,7 +3,8 @@
 //! [`ROUTES`] is the only list of routes. It drives matching, the `Allow` header of
 //! a `405` answer, and the `route` label of the request metrics, so adding a route
 //! is one line here plus one arm in the dispatch `match` of its kind (which the
-//! compiler checks is exhaustive).
+//! compiler checks is exhaustive). A route that answers JSON is also described in
+//! `server/openapi.json` ([`OPENAPI`]); a test fails until it is.
 //!
 //! `HEAD` is answered wherever `GET` is, by the same handler: hyper sends the
 //! headers (`Content-Length` included) and leaves the body out. Query strings over
