@@ -7,6 +7,7 @@
 //! passes through the group-commit queue so every queued write (audit events
 //! included) is durable before the process exits 0.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -65,7 +66,9 @@ fn init_logs(format: LogFormat, filter: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // journald and log files get no colour escape sequences; a terminal does.
+        .with_ansi(std::io::stderr().is_terminal());
     if format == LogFormat::Json {
         // The request span (with its id) is attached to every line of a request.
         builder
@@ -149,6 +152,10 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
             session_ttl: args.session_ttl.as_secs(),
             body_timeout: args.body_timeout,
             trusted_proxies: args.trusted_proxies.clone(),
+            metrics_token: args
+                .metrics_token
+                .as_deref()
+                .map(|t| secrets::sha256(t.as_bytes())),
         };
         let state = Arc::new(AppState {
             store,

@@ -41,6 +41,9 @@ pub enum ValueError {
     /// A key the table does not declare.
     #[error("unknown key")]
     UnknownKey,
+    /// An empty secret, which would protect nothing.
+    #[error("must not be empty")]
+    Empty,
 }
 
 /// Why the configuration was refused; startup stops with this message.
