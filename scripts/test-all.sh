@@ -53,7 +53,7 @@ cargo build --locked -p authgate-proto --target thumbv6m-none-eabi
 cargo build --locked -p authgate-device --no-default-features --target thumbv6m-none-eabi
 cargo build --locked -p authgate-device --no-default-features --target riscv32imc-unknown-none-elf
 
-for extra in scripts/qemu-test.sh scripts/tap-e2e.sh scripts/firmware-build.sh scripts/fuzz-smoke.sh scripts/aarch64-e2e.sh; do
+for extra in scripts/qemu-test.sh scripts/tap-e2e.sh scripts/firmware-build.sh scripts/fuzz-smoke.sh scripts/aarch64-e2e.sh scripts/api-fuzz.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
     "$extra"

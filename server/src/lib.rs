@@ -13,6 +13,7 @@ mod bootstrap;
 mod clock;
 mod config;
 mod events;
+mod grant;
 mod http;
 mod i18n;
 mod keys;

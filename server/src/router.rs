@@ -3,7 +3,8 @@
 //! [`ROUTES`] is the only list of routes. It drives matching, the `Allow` header of
 //! a `405` answer, and the `route` label of the request metrics, so adding a route
 //! is one line here plus one arm in the dispatch `match` of its kind (which the
-//! compiler checks is exhaustive).
+//! compiler checks is exhaustive). A route that answers JSON is also described in
+//! `server/openapi.json` ([`OPENAPI`]); a test fails until it is.
 //!
 //! `HEAD` is answered wherever `GET` is, by the same handler: hyper sends the
 //! headers (`Content-Length` included) and leaves the body out. Query strings over
@@ -19,7 +20,9 @@ use std::time::Instant;
 
 use authgate_proto::paths;
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, CONNECTION, HeaderValue, STRICT_TRANSPORT_SECURITY};
+use hyper::header::{
+    ALLOW, AUTHORIZATION, CONNECTION, HeaderMap, HeaderValue, STRICT_TRANSPORT_SECURITY,
+};
 use hyper::{Method, Request, StatusCode};
 use tracing::Instrument;
 
@@ -27,8 +30,9 @@ use crate::http::body::RequestBody;
 use crate::http::response::{self, Resp, harden};
 use crate::http::serve::Handler;
 use crate::i18n::{self, Lang};
-use crate::oauth::error::OAuthError;
+use crate::oauth::error::{OAuthError, bearer_challenge};
 use crate::oauth::{OAuthRequest, device_authorization, introspect, metadata, revoke, token};
+use crate::secrets::{ct_eq, sha256};
 use crate::state::AppState;
 use crate::web::{PageError, account, device, language, login};
 use crate::{clock, metrics};
@@ -103,6 +107,8 @@ pub enum Plain {
     Style,
     /// `/` → `/device`.
     Root,
+    /// The OpenAPI document of the JSON endpoints.
+    OpenApi,
 }
 
 /// What answers a route, grouped by how its errors look.
@@ -152,6 +158,7 @@ pub static ROUTES: &[Route] = &[
     r(Get, paths::KEYS, A(Api::Keys)),
     r(Get, paths::METADATA, A(Api::Metadata)),
     r(Get, "/health", N(Plain::Health)),
+    r(Get, "/openapi.json", N(Plain::OpenApi)),
     r(Get, "/metrics", N(Plain::Metrics)),
     r(Get, "/login", P(Page::Login)),
     r(Post, "/login", P(Page::LoginSubmit)),
@@ -351,20 +358,56 @@ fn page_lang<B>(state: &AppState, req: &Request<B>) -> Lang {
 }
 
 fn call_plain<B>(plain: Plain, state: &AppState, req: &Request<B>) -> Resp {
+    let headers = req.headers();
     match plain {
         Plain::Health => health(state),
-        Plain::Metrics if metrics::enabled() => response::text(
+        Plain::Metrics if !metrics::enabled() => {
+            PageError::NotFound.into_response(page_lang(state, req))
+        }
+        Plain::Metrics if !metrics_allowed(state, headers) => bearer_challenge(),
+        Plain::Metrics => response::text(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
             metrics::get().render(),
         ),
-        Plain::Metrics => PageError::NotFound.into_response(page_lang(state, req)),
         Plain::Style => response::asset(
             "text/css; charset=utf-8",
             include_bytes!("../assets/style.css"),
         ),
         Plain::Root => response::see_other(paths::DEVICE_PAGE),
+        Plain::OpenApi => {
+            let mut resp = response::asset("application/json", OPENAPI);
+            resp.headers_mut().insert(
+                hyper::header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            );
+            resp
+        }
     }
+}
+
+/// The OpenAPI 3.1 description of every JSON route above, served at
+/// `/openapi.json` for integrators to generate clients from. It is written by
+/// hand and kept honest by tests: `openapi_check` compares its paths with
+/// [`ROUTES`], its error codes with `authgate_proto::ErrorCode` and its metadata
+/// keys with the metadata handler, and `scripts/api-fuzz.sh` fuzzes the running
+/// binary against it.
+pub const OPENAPI: &[u8] = include_bytes!("../openapi.json");
+
+/// Whether a `/metrics` request may read the metrics: always when no
+/// `metrics_token` is set, else only with `Authorization: Bearer <token>`,
+/// compared in constant time (as digests, so the length leaks nothing either).
+fn metrics_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(expected) = &state.settings.metrics_token else {
+        return true;
+    };
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    presented.is_some_and(|t| ct_eq(expected, &sha256(t.as_bytes())))
 }
 
 /// `404` for an unknown path, `405` with `Allow` for a known path and another
@@ -431,3 +474,6 @@ mod tests {
 
 #[cfg(test)]
 mod inprocess;
+
+#[cfg(test)]
+mod openapi_check;

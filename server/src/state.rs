@@ -36,6 +36,9 @@ pub struct Settings {
     pub max_pending_codes: usize,
     /// Device requests awaiting a decision, per client.
     pub max_pending_codes_per_client: usize,
+    /// SHA-256 of the bearer token `/metrics` requires; `None`: open. Hashed so the
+    /// constant-time comparison doesn't depend on the presented token's length.
+    pub metrics_token: Option<[u8; 32]>,
 }
 
 /// Default cap on device requests awaiting a decision, server-wide. A pending

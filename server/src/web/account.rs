@@ -13,6 +13,7 @@ use crate::http::body::RequestBody;
 use crate::http::response::{self, Resp};
 use crate::secrets::{hex, unhex};
 use crate::state::AppState;
+use crate::store::prelude::*;
 use crate::store::{EndSessions, PasswordChange, Session};
 use crate::views::{
     AccountPage, BrowserName, DeviceRow, LastActive, Notice, PasswordPage, PasswordProblem,

@@ -16,7 +16,8 @@ use crate::http::form::Form;
 use crate::http::response::Resp;
 use crate::secrets::{ct_eq, hex, sha256};
 use crate::state::AppState;
-use crate::store::{DecideOutcome, Decision, DeviceAuth, DeviceStatus, Session};
+use crate::store::prelude::*;
+use crate::store::{DecideOutcome, Decision, DeviceAuth, Session};
 use crate::views::{CodeProblem, ConsentPage, DevicePage, Message, Outcome, ResultPage, ago, when};
 
 /// `GET /device[?user_code=…]`: the code form, or straight to consent when the link
@@ -99,7 +100,7 @@ fn lookup_and_consent(
         Ok(code) => state
             .store
             .device_auth_by_user_code(code.as_str())?
-            .filter(|a| a.expires_at > now && a.status == DeviceStatus::Pending),
+            .filter(|a| a.awaits_decision(now)),
         Err(_) => None,
     };
     let Some(auth) = found else {

@@ -48,6 +48,9 @@ pub enum PageError {
     /// The store failed (already logged).
     #[error("The server could not complete this request. Please try again.")]
     Storage,
+    /// The store's write queue is full: retry in a moment (503, `Retry-After`).
+    #[error("The server is busy. Please try again in a moment.")]
+    Busy,
     /// A consent form without a decision.
     #[error("Choose Approve or Deny.")]
     NoDecision,
@@ -87,6 +90,7 @@ impl PageError {
             TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             TooSlow => StatusCode::REQUEST_TIMEOUT,
             Storage | PasswordNotStored => StatusCode::INTERNAL_SERVER_ERROR,
+            Busy => StatusCode::SERVICE_UNAVAILABLE,
             AccountChanged => StatusCode::CONFLICT,
             Incomplete | InvalidForm(_) | NoDecision | InvalidCode | UnknownDevice | NoDevice
             | UnknownSession | NoSession => StatusCode::BAD_REQUEST,
@@ -114,6 +118,7 @@ impl PageError {
             TooSlow => ("error-too-slow", "error-too-slow-text"),
             InvalidForm(_) => ("error-invalid-form", "error-invalid-form-text"),
             Storage => ("error-storage", "error-storage-text"),
+            Busy => ("error-busy", "error-busy-text"),
             PasswordNotStored => ("error-storage", "error-password-not-stored-text"),
             NoDecision => ("error-no-decision", "error-no-decision-text"),
             InvalidCode => ("error-invalid-code", "error-invalid-code-text"),
@@ -130,7 +135,8 @@ impl PageError {
     /// response.
     pub fn into_response(self, lang: Lang) -> Resp {
         let (heading, text) = self.words(lang);
-        render(
+        let busy = matches!(self, PageError::Busy);
+        let mut resp = render(
             self.status(),
             &MessagePage {
                 lang,
@@ -141,7 +147,11 @@ impl PageError {
                 link: Some(("/device", lang.t("error-start-again"))),
                 back: "/device",
             },
-        )
+        );
+        if busy {
+            super::retry_after(&mut resp, STORE_BUSY_RETRY_SECS);
+        }
+        resp
     }
 }
 
@@ -161,6 +171,7 @@ impl PageError {
             TooSlow,
             InvalidForm(FormError::NotUtf8),
             Storage,
+            Busy,
             NoDecision,
             InvalidCode,
             UnknownDevice,
@@ -173,8 +184,15 @@ impl PageError {
     }
 }
 
+/// `Retry-After` for a 503 when the store's write queue is full.
+const STORE_BUSY_RETRY_SECS: u64 = 1;
+
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
+        if e.is_busy() {
+            tracing::warn!("storage busy: {e}");
+            return PageError::Busy;
+        }
         tracing::error!("storage failure: {e}");
         PageError::Storage
     }

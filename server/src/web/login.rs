@@ -14,6 +14,7 @@ use crate::http::response::{self, Resp, set_cookie};
 use crate::names::is_valid_name;
 use crate::secrets::{random_token, sha256};
 use crate::state::AppState;
+use crate::store::prelude::*;
 use crate::store::{Session, SessionMeta, SessionStart, User};
 use crate::views::{LoginPage, LoginProblem, Message};
 use crate::web::attempt::{PasswordAttempt, Purpose};

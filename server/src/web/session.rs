@@ -19,6 +19,7 @@ use sha2::Sha256;
 use crate::http::response::{Resp, set_cookie};
 use crate::secrets::{ct_eq, random_token, sha256};
 use crate::state::AppState;
+use crate::store::prelude::*;
 use crate::store::{Session, StoreError};
 
 /// A session ends after this long without a page view (the absolute limit is the
