@@ -19,6 +19,9 @@ command -v arm-none-eabi-size >/dev/null || need+=(binutils-arm-none-eabi)
 # Headless Chromium and its WebDriver, for tests/tests/browser.rs.
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
+# CJK glyphs for the Japanese and Traditional Chinese screenshots (tests/tests/browser.rs).
+[ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 \
+  || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
