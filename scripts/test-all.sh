@@ -19,6 +19,9 @@ command -v arm-none-eabi-size >/dev/null || need+=(binutils-arm-none-eabi)
 # Headless Chromium and its WebDriver, for tests/tests/browser.rs.
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
+# CJK glyphs for the Japanese and Traditional Chinese screenshots (tests/tests/browser.rs).
+[ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 \
+  || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
@@ -49,8 +52,10 @@ step "no_std crates build for the microcontroller targets"
 cargo build --locked -p authgate-proto --target thumbv6m-none-eabi
 cargo build --locked -p authgate-device --no-default-features --target thumbv6m-none-eabi
 cargo build --locked -p authgate-device --no-default-features --target riscv32imc-unknown-none-elf
+cargo build --locked -p authgate-device --no-default-features --features dpop --target thumbv6m-none-eabi
+cargo build --locked -p authgate-device --no-default-features --features dpop --target riscv32imc-unknown-none-elf
 
-for extra in scripts/qemu-test.sh scripts/tap-e2e.sh scripts/firmware-build.sh scripts/fuzz-smoke.sh scripts/aarch64-e2e.sh scripts/dpop-interop.sh; do
+for extra in scripts/qemu-test.sh scripts/tap-e2e.sh scripts/firmware-build.sh scripts/fuzz-smoke.sh scripts/aarch64-e2e.sh scripts/api-fuzz.sh scripts/dpop-interop.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
     "$extra"

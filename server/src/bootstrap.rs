@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::password::hash_blocking;
 use crate::secrets::{random_bytes, random_token};
+use crate::store::prelude::*;
 use crate::store::{BatchStats, Client, Store, StoreError, User};
 
 /// Why the data directory could not be opened.

@@ -93,6 +93,9 @@ config_keys! {
         /// Password of `admin` on first run (env or config file only; never a flag,
         /// it would show in `ps`).
         admin_password = "AUTHGATE_ADMIN_PASSWORD";
+        /// Bearer token `/metrics` requires (`Authorization: Bearer <token>`); unset,
+        /// `/metrics` is open. Env or config file only, like every secret.
+        metrics_token = "AUTHGATE_METRICS_TOKEN";
     }
 }
 
@@ -109,9 +112,16 @@ pub struct Key {
 
 impl Key {
     /// Names the key for an error message: `` `key` (--flag / ENV) ``.
+    /// Secrets have no flag, so none is named.
     fn describe(name: &str) -> String {
-        let env = KEYS.iter().find(|k| k.name == name).map_or("", |k| k.env);
-        format!("`{name}` (--{} / {env})", name.replace('_', "-"))
+        match KEYS.iter().find(|k| k.name == name) {
+            Some(k) if k.secret => format!("`{name}` ({})", k.env),
+            key => format!(
+                "`{name}` (--{} / {})",
+                name.replace('_', "-"),
+                key.map_or("", |k| k.env)
+            ),
+        }
     }
 }
 
@@ -241,6 +251,16 @@ pub fn validate(args: &ServeArgs) -> Result<(), ConfigError> {
             key: "base_url",
             source,
         })?;
+    }
+    if args
+        .metrics_token
+        .as_deref()
+        .is_some_and(|t| t.trim().is_empty())
+    {
+        return Err(ConfigError::Invalid {
+            key: "metrics_token",
+            source: ValueError::Empty,
+        });
     }
     tracing_subscriber::EnvFilter::try_new(&args.log_level).map_err(|e| ConfigError::Invalid {
         key: "log_level",

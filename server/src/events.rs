@@ -6,13 +6,14 @@ use std::net::IpAddr;
 
 use crate::metrics::{Metrics, get};
 use crate::state::AppState;
-use crate::store::{AuditEvent, Store};
+use crate::store::prelude::*;
+use crate::store::{AuditEvent, AuditKind, Store};
 
 /// A successful sign-in.
 pub fn login_ok(state: &AppState, username: &str, ip: IpAddr) {
     state
         .store
-        .audit_detached(AuditEvent::new("login_ok", username, username).ip(ip));
+        .audit_detached(AuditEvent::new(AuditKind::LoginOk, username, username).ip(ip));
 }
 
 /// A failed sign-in (unknown user, wrong password or disabled account).
@@ -21,7 +22,7 @@ pub fn login_ok(state: &AppState, username: &str, ip: IpAddr) {
 /// the hash, after the request may already be gone.
 pub fn login_failed(store: &Store, username: &str, ip: IpAddr) {
     get().login_failures.inc();
-    store.audit_detached(AuditEvent::new("login_failed", username, username).ip(ip));
+    store.audit_detached(AuditEvent::new(AuditKind::LoginFailed, username, username).ip(ip));
 }
 
 /// An attempt refused by a guess limit (`what`: `login`, `user_code`, `device_auth`).
@@ -46,9 +47,9 @@ pub fn device_decided(
     let kind = if approved { "approved" } else { "denied" };
     Metrics::kind(&get().device_codes, kind);
     let audit = if approved {
-        "device_approved"
+        AuditKind::DeviceApproved
     } else {
-        "device_denied"
+        AuditKind::DeviceDenied
     };
     state
         .store
@@ -69,7 +70,7 @@ pub fn tokens_refreshed() {
 pub fn refresh_reuse(state: &AppState, client_id: &str, ip: IpAddr) {
     get().refresh_reuse.inc();
     state.store.audit_detached(
-        AuditEvent::new("refresh_reuse", client_id, client_id)
+        AuditEvent::new(AuditKind::RefreshReuse, client_id, client_id)
             .ip(ip)
             .detail("grant revoked"),
     );
@@ -80,13 +81,14 @@ pub fn token_revoked(state: &AppState, client_id: &str, kind: &str, ip: IpAddr) 
     Metrics::kind(&get().tokens, "revoked");
     state
         .store
-        .audit_detached(AuditEvent::new("token_revoked", client_id, kind).ip(ip));
+        .audit_detached(AuditEvent::new(AuditKind::TokenRevoked, client_id, kind).ip(ip));
 }
 
 /// A person revoked grants from the account page.
 pub fn grants_revoked(state: &AppState, username: &str, n: usize) {
     Metrics::kind_by(&get().tokens, "revoked", n as u64);
     state.store.audit_detached(
-        AuditEvent::new("grant_revoked", username, username).detail(format!("{n} grant(s)")),
+        AuditEvent::new(AuditKind::GrantRevoked, username, username)
+            .detail(format!("{n} grant(s)")),
     );
 }

@@ -16,7 +16,9 @@ mod config;
 #[cfg_attr(not(test), allow(dead_code, unused_imports))]
 mod dpop;
 mod events;
+mod grant;
 mod http;
+mod i18n;
 mod keys;
 mod metrics;
 mod names;

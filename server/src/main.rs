@@ -8,11 +8,22 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use authgate_server::{AdminCommand, ServeArgs, apply_file, print_config, serve};
 
+/// What `authgate --version` prints after the name: the release, the commit and
+/// the build date (stamped by `build.rs`), so a bug report names the exact build.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("AUTHGATE_GIT_COMMIT"),
+    ", built ",
+    env!("AUTHGATE_BUILD_DATE"),
+    ")"
+);
+
 /// AuthGate: an OAuth 2.0 Device Authorization Grant (RFC 8628) server.
 ///
 /// With no subcommand, `authgate` serves on its defaults.
 #[derive(Parser, Debug)]
-#[command(name = "authgate", version, about, long_about = None)]
+#[command(name = "authgate", version = VERSION, about, long_about = None)]
 struct Cli {
     /// TOML configuration file; flags and `AUTHGATE_*` variables override it.
     #[arg(long, global = true, env = "AUTHGATE_CONFIG")]

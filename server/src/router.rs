@@ -3,7 +3,8 @@
 //! [`ROUTES`] is the only list of routes. It drives matching, the `Allow` header of
 //! a `405` answer, and the `route` label of the request metrics, so adding a route
 //! is one line here plus one arm in the dispatch `match` of its kind (which the
-//! compiler checks is exhaustive).
+//! compiler checks is exhaustive). A route that answers JSON is also described in
+//! `server/openapi.json` ([`OPENAPI`]); a test fails until it is.
 //!
 //! `HEAD` is answered wherever `GET` is, by the same handler: hyper sends the
 //! headers (`Content-Length` included) and leaves the body out. Query strings over
@@ -19,17 +20,21 @@ use std::time::Instant;
 
 use authgate_proto::paths;
 use hyper::body::Incoming;
-use hyper::header::{ALLOW, CONNECTION, HeaderValue, STRICT_TRANSPORT_SECURITY};
+use hyper::header::{
+    ALLOW, AUTHORIZATION, CONNECTION, HeaderMap, HeaderValue, STRICT_TRANSPORT_SECURITY,
+};
 use hyper::{Method, Request, StatusCode};
 use tracing::Instrument;
 
 use crate::http::body::RequestBody;
 use crate::http::response::{self, Resp, harden};
 use crate::http::serve::Handler;
-use crate::oauth::error::OAuthError;
+use crate::i18n::{self, Lang};
+use crate::oauth::error::{OAuthError, bearer_challenge};
 use crate::oauth::{OAuthRequest, device_authorization, introspect, metadata, revoke, token};
+use crate::secrets::{ct_eq, sha256};
 use crate::state::AppState;
-use crate::web::{PageError, account, device, login};
+use crate::web::{PageError, account, device, language, login};
 use crate::{clock, metrics};
 
 /// Which methods a route answers. `Get` answers `HEAD` too.
@@ -87,6 +92,8 @@ pub enum Page {
     PasswordForm,
     /// Changing the password.
     ChangePassword,
+    /// The language switch.
+    Language,
 }
 
 /// Everything else: liveness, metrics, the stylesheet, the root redirect.
@@ -100,6 +107,8 @@ pub enum Plain {
     Style,
     /// `/` → `/device`.
     Root,
+    /// The OpenAPI document of the JSON endpoints.
+    OpenApi,
 }
 
 /// What answers a route, grouped by how its errors look.
@@ -149,6 +158,7 @@ pub static ROUTES: &[Route] = &[
     r(Get, paths::KEYS, A(Api::Keys)),
     r(Get, paths::METADATA, A(Api::Metadata)),
     r(Get, "/health", N(Plain::Health)),
+    r(Get, "/openapi.json", N(Plain::OpenApi)),
     r(Get, "/metrics", N(Plain::Metrics)),
     r(Get, "/login", P(Page::Login)),
     r(Post, "/login", P(Page::LoginSubmit)),
@@ -162,6 +172,7 @@ pub static ROUTES: &[Route] = &[
     r(Post, "/account/sessions", P(Page::SignOut)),
     r(Get, "/account/password", P(Page::PasswordForm)),
     r(Post, "/account/password", P(Page::ChangePassword)),
+    r(Get, "/language", P(Page::Language)),
     r(Get, "/assets/style.css", N(Plain::Style)),
     r(Get, "/", N(Plain::Root)),
 ];
@@ -251,7 +262,7 @@ impl Handler for App {
 /// trusted proxy): the router proper, callable in tests without a socket.
 pub async fn route<B: RequestBody>(state: &AppState, req: Request<B>, ip: IpAddr) -> Resp {
     let mut resp = if req.uri().query().is_some_and(|q| q.len() > QUERY_LIMIT) {
-        too_long(req.uri().path())
+        too_long(state, &req)
     } else {
         dispatch(state, req, ip).await
     };
@@ -279,17 +290,20 @@ async fn dispatch<B: RequestBody>(state: &AppState, req: Request<B>, ip: IpAddr)
         .iter()
         .find(|r| Some(r.verb) == verb && r.path == path)
     else {
-        return refused(path);
+        return refused(state, &req);
     };
     let now = clock::now();
     match found.endpoint {
         Endpoint::Api(api) => call_api(api, state, req, ip, now)
             .await
             .unwrap_or_else(OAuthError::into_response),
-        Endpoint::Page(page) => call_page(page, state, req, ip, now)
-            .await
-            .unwrap_or_else(PageError::into_response),
-        Endpoint::Plain(plain) => call_plain(plain, state),
+        Endpoint::Page(page) => {
+            let lang = page_lang(state, &req);
+            call_page(page, state, req, ip, now)
+                .await
+                .unwrap_or_else(|e| e.into_response(lang))
+        }
+        Endpoint::Plain(plain) => call_plain(plain, state, &req),
     }
 }
 
@@ -334,38 +348,81 @@ async fn call_page<B: RequestBody>(
         Page::SignOut => account::sign_out(state, req, now).await,
         Page::PasswordForm => account::password_page(state, &req, now),
         Page::ChangePassword => account::change_password(state, req, ip, now).await,
+        Page::Language => language::switch(state, &req),
     }
 }
 
-fn call_plain(plain: Plain, state: &AppState) -> Resp {
+/// The language of a page (or page error) for this request.
+fn page_lang<B>(state: &AppState, req: &Request<B>) -> Lang {
+    i18n::pick(req.headers(), state.settings.secure_cookies)
+}
+
+fn call_plain<B>(plain: Plain, state: &AppState, req: &Request<B>) -> Resp {
+    let headers = req.headers();
     match plain {
         Plain::Health => health(state),
-        Plain::Metrics if metrics::enabled() => response::text(
+        Plain::Metrics if !metrics::enabled() => {
+            PageError::NotFound.into_response(page_lang(state, req))
+        }
+        Plain::Metrics if !metrics_allowed(state, headers) => bearer_challenge(),
+        Plain::Metrics => response::text(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
             metrics::get().render(),
         ),
-        Plain::Metrics => PageError::NotFound.into_response(),
         Plain::Style => response::asset(
             "text/css; charset=utf-8",
             include_bytes!("../assets/style.css"),
         ),
         Plain::Root => response::see_other(paths::DEVICE_PAGE),
+        Plain::OpenApi => {
+            let mut resp = response::asset("application/json", OPENAPI);
+            resp.headers_mut().insert(
+                hyper::header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=300"),
+            );
+            resp
+        }
     }
+}
+
+/// The OpenAPI 3.1 description of every JSON route above, served at
+/// `/openapi.json` for integrators to generate clients from. It is written by
+/// hand and kept honest by tests: `openapi_check` compares its paths with
+/// [`ROUTES`], its error codes with `authgate_proto::ErrorCode` and its metadata
+/// keys with the metadata handler, and `scripts/api-fuzz.sh` fuzzes the running
+/// binary against it.
+pub const OPENAPI: &[u8] = include_bytes!("../openapi.json");
+
+/// Whether a `/metrics` request may read the metrics: always when no
+/// `metrics_token` is set, else only with `Authorization: Bearer <token>`,
+/// compared in constant time (as digests, so the length leaks nothing either).
+fn metrics_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let Some(expected) = &state.settings.metrics_token else {
+        return true;
+    };
+    let presented = headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    presented.is_some_and(|t| ct_eq(expected, &sha256(t.as_bytes())))
 }
 
 /// `404` for an unknown path, `405` with `Allow` for a known path and another
 /// method.
-fn refused(path: &str) -> Resp {
+fn refused<B>(state: &AppState, req: &Request<B>) -> Resp {
+    let path = req.uri().path();
     let Some(allow) = allowed(path) else {
-        return PageError::NotFound.into_response();
+        return PageError::NotFound.into_response(page_lang(state, req));
     };
     let mut resp = if is_api(path) {
         let mut e = OAuthError::invalid_request(format!("use {allow} on this endpoint"));
         e.status = Some(StatusCode::METHOD_NOT_ALLOWED);
         e.into_response()
     } else {
-        PageError::MethodNotAllowed(allow.clone()).into_response()
+        PageError::MethodNotAllowed(allow.clone()).into_response(page_lang(state, req))
     };
     if let Ok(v) = HeaderValue::from_str(&allow) {
         resp.headers_mut().insert(ALLOW, v);
@@ -374,14 +431,15 @@ fn refused(path: &str) -> Resp {
 }
 
 /// `414 URI Too Long`, as JSON on OAuth paths and as a page elsewhere.
-fn too_long(path: &str) -> Resp {
+fn too_long<B>(state: &AppState, req: &Request<B>) -> Resp {
+    let path = req.uri().path();
     let text = format!("The query string is longer than {QUERY_LIMIT} bytes.");
     if is_api(path) {
         let mut e = OAuthError::invalid_request(text);
         e.status = Some(StatusCode::URI_TOO_LONG);
         e.into_response()
     } else {
-        PageError::UriTooLong(QUERY_LIMIT).into_response()
+        PageError::UriTooLong(QUERY_LIMIT).into_response(page_lang(state, req))
     }
 }
 
@@ -416,3 +474,6 @@ mod tests {
 
 #[cfg(test)]
 mod inprocess;
+
+#[cfg(test)]
+mod openapi_check;

@@ -7,6 +7,7 @@
 //! passes through the group-commit queue so every queued write (audit events
 //! included) is durable before the process exits 0.
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -16,6 +17,7 @@ use crate::config::{self, ConfigError, LogFormat, ServeArgs, Sources};
 use crate::keys::Keys;
 use crate::metrics::{self, Metrics};
 use crate::state::{AppState, Settings, Throttles};
+use crate::store::prelude::*;
 use crate::{admin, bootstrap, clock, http, password, polls, secrets, tokens};
 
 /// Why the server could not start (it never stops with an error once serving).
@@ -26,8 +28,8 @@ pub enum RunError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The TLS certificate or key could not be loaded.
-    #[error("{0}")]
-    Tls(String),
+    #[error(transparent)]
+    Tls(#[from] crate::http::tls::TlsError),
     /// The data directory or database could not be opened.
     #[error(transparent)]
     Open(#[from] bootstrap::OpenError),
@@ -64,7 +66,9 @@ fn init_logs(format: LogFormat, filter: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        // journald and log files get no colour escape sequences; a terminal does.
+        .with_ansi(std::io::stderr().is_terminal());
     if format == LogFormat::Json {
         // The request span (with its id) is attached to every line of a request.
         builder
@@ -93,10 +97,15 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
     };
     init_logs(args.log_format, &args.log_level);
     metrics::ENABLED.store(args.metrics, Ordering::Relaxed);
+    // The page languages are parsed once, here, not on the first page view.
+    crate::i18n::init();
     let store = bootstrap::open_store(&args.data_dir, |b| {
         let m = metrics::get();
         m.batch_size.observe(b.size as f64);
         m.commit_latency.observe(b.commit_micros as f64 / 1e6);
+        for kind in &b.audited {
+            metrics::Metrics::kind(&m.audit_events, kind.as_str());
+        }
         tracing::trace!(size = b.size, micros = b.commit_micros, "group commit");
     })?;
     let keys = tokens::KeyRing::load_or_create(&args.data_dir)?;
@@ -145,6 +154,10 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
             session_ttl: args.session_ttl.as_secs(),
             body_timeout: args.body_timeout,
             trusted_proxies: args.trusted_proxies.clone(),
+            metrics_token: args
+                .metrics_token
+                .as_deref()
+                .map(|t| secrets::sha256(t.as_bytes())),
         };
         let state = Arc::new(AppState {
             store,

@@ -36,6 +36,9 @@ pub struct Settings {
     pub max_pending_codes: usize,
     /// Device requests awaiting a decision, per client.
     pub max_pending_codes_per_client: usize,
+    /// SHA-256 of the bearer token `/metrics` requires; `None`: open. Hashed so the
+    /// constant-time comparison doesn't depend on the presented token's length.
+    pub metrics_token: Option<[u8; 32]>,
 }
 
 /// Default cap on device requests awaiting a decision, server-wide. A pending
@@ -114,20 +117,4 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Guess limits.
     pub throttles: Throttles,
-}
-
-/// Plain-words descriptions of the scopes AuthGate knows, for the consent page.
-pub const SCOPES: &[(&str, &str)] = &[
-    ("profile", "See your user name"),
-    ("read", "Read your data"),
-    ("write", "Change your data"),
-];
-
-/// The description of a scope, or the scope itself when unknown.
-pub fn describe_scope(scope: &str) -> &str {
-    SCOPES
-        .iter()
-        .find(|(s, _)| *s == scope)
-        .map(|(_, d)| *d)
-        .unwrap_or(scope)
 }

@@ -82,6 +82,12 @@ const ALL: [(ErrorCode, &str); 16] = [
 ];
 
 impl ErrorCode {
+    /// Every code this crate knows (all but [`ErrorCode::Other`]), in RFC order: the
+    /// vocabulary a server's published API description must match.
+    pub fn known() -> impl Iterator<Item = ErrorCode> {
+        ALL.iter().map(|(code, _)| *code)
+    }
+
     /// The code exactly as it appears on the wire.
     pub const fn as_str(self) -> &'static str {
         match self {

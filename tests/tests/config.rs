@@ -170,3 +170,106 @@ fn invalid_values_stop_startup_naming_the_key() {
     let e = refused(&[], &[], Some("metrics = \"maybe\"\n"));
     assert!(e.contains("`metrics`"), "{e}");
 }
+
+#[test]
+fn version_names_the_release_commit_and_build_date() {
+    let out = std::process::Command::new(authgate_tests::authgate_bin())
+        .arg("--version")
+        .output()
+        .expect("run authgate --version");
+    assert!(out.status.success(), "{out:?}");
+    // `authgate 0.1.0 (commit 5d718ae52ff2, built 2026-11-29)`
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.trim();
+    let rest = line
+        .strip_prefix(&format!("authgate {} (commit ", env!("CARGO_PKG_VERSION")))
+        .unwrap_or_else(|| panic!("{line:?}"));
+    let (commit, date) = rest
+        .strip_suffix(')')
+        .and_then(|r| r.split_once(", built "))
+        .unwrap_or_else(|| panic!("{line:?}"));
+    assert!(
+        commit == "unknown" || (commit.len() >= 7 && commit.bytes().all(|b| b.is_ascii_hexdigit())),
+        "{line:?}"
+    );
+    let d: Vec<&str> = date.split('-').collect();
+    assert!(
+        d.len() == 3
+            && [4, 2, 2] == [d[0].len(), d[1].len(), d[2].len()]
+            && d.iter().all(|p| p.bytes().all(|b| b.is_ascii_digit()))
+            && d[0] >= "2026",
+        "{line:?}"
+    );
+}
+
+#[test]
+fn logs_to_a_pipe_carry_no_colour_and_json_stays_one_object_a_line() {
+    for format in ["human", "json"] {
+        let dir = DataDir::new();
+        let d = dir.path().to_str().unwrap();
+        let mut s = spawn(
+            &[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--data-dir",
+                d,
+                "--log-format",
+                format,
+            ],
+            &[],
+        )
+        .expect("starts");
+        // A request that logs (an unknown client is a warning or info line at most;
+        // the `serving` line is there in any case).
+        interval(&s.url);
+        s.signal("TERM");
+        assert!(s.wait(std::time::Duration::from_secs(20)).success());
+        let err = s.stderr();
+        assert!(err.contains("serving"), "{format}: {err}");
+        assert!(
+            !err.contains('\u{1b}'),
+            "{format}: escape sequences in logs written to a pipe:\n{err:?}"
+        );
+        if format == "json" {
+            for line in err.lines().filter(|l| !l.trim().is_empty()) {
+                let v: Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("not one JSON object a line ({e}): {line:?}"));
+                assert!(v.is_object(), "{line}");
+            }
+        }
+    }
+}
+
+#[test]
+fn metrics_token_is_a_redacted_secret_and_empty_is_refused() {
+    let data = DataDir::new();
+    let out = cli(
+        data.path(),
+        &["config"],
+        None,
+        &[("AUTHGATE_METRICS_TOKEN", "scrape-me-0123456789")],
+    );
+    assert!(out.success, "{out:?}");
+    assert!(
+        out.stdout.contains("metrics_token = \"<redacted>\"  # env"),
+        "{}",
+        out.stdout
+    );
+    assert!(!out.stdout.contains("scrape-me"), "{}", out.stdout);
+    let file = data.path().join("c.toml");
+    std::fs::write(&file, "metrics_token = \" \"\n").unwrap();
+    let out = cli(
+        data.path(),
+        &["config", "--config", file.to_str().unwrap()],
+        None,
+        &[],
+    );
+    assert!(!out.success, "{out:?}");
+    assert!(
+        out.stderr
+            .contains("`metrics_token` (AUTHGATE_METRICS_TOKEN): must not be empty"),
+        "{}",
+        out.stderr
+    );
+}

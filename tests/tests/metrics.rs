@@ -93,3 +93,38 @@ fn metrics_can_be_turned_off() {
     let server = TestServer::start_with(&["--metrics", "false"], &[]);
     assert_eq!(server.get("/metrics").status, 404);
 }
+
+/// With `metrics_token` set, `/metrics` answers only `Authorization: Bearer
+/// <token>`; anything else is a bare 401 Bearer challenge with no metrics in it.
+#[test]
+fn metrics_token_guards_the_endpoint() {
+    let token = "scrape-me-0123456789";
+    let server = TestServer::start_with(&[], &[("AUTHGATE_METRICS_TOKEN", token)]);
+    let refused = |r: authgate_tests::Reply| {
+        r.assert_status(401);
+        assert_eq!(
+            r.header("www-authenticate").as_deref(),
+            Some("Bearer realm=\"authgate\"")
+        );
+        assert!(!r.text().contains("authgate_"), "{}", r.text());
+    };
+    refused(server.get("/metrics"));
+    refused(server.get_bearer("/metrics", "scrape-me-012345678"));
+    refused(server.get_bearer("/metrics", &format!("{token}x")));
+    let basic = server
+        .http()
+        .get(server.url("/metrics"))
+        .basic_auth("x", Some(token))
+        .send()
+        .expect("GET");
+    assert_eq!(basic.status().as_u16(), 401);
+    let ok = server.get_bearer("/metrics", token);
+    ok.assert_status(200);
+    assert!(
+        ok.text().contains("authgate_http_requests_total"),
+        "{}",
+        ok.text()
+    );
+    // Other endpoints don't care.
+    server.get("/health").assert_status(200);
+}

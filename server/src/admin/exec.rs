@@ -10,7 +10,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::keys::Keys;
-use crate::store::{AuditEvent, Client, ClientChange, Store, StoreError, User};
+use crate::store::prelude::*;
+use crate::store::{AuditEvent, AuditKind, Client, ClientChange, Store, StoreError, User};
 use crate::tokens::KeyError;
 
 /// One admin request (a line of JSON on the socket).
@@ -314,7 +315,7 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn event(&self, kind: &str, subject: &str) -> AuditEvent {
+    fn event(&self, kind: AuditKind, subject: &str) -> AuditEvent {
         AuditEvent::new(kind, &self.actor, subject)
     }
 }
@@ -331,7 +332,7 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<AdminReply, OpError>
             username,
             password_hash,
         } => {
-            let event = ctx.event("user_password_set", &username);
+            let event = ctx.event(AuditKind::UserPasswordSet, &username);
             let done = ctx
                 .store
                 .admin_set_password(username.clone(), password_hash, event)
@@ -346,7 +347,7 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<AdminReply, OpError>
         Request::ClientAdd { client } => {
             check_name(&client.id)?;
             let id = client.id.clone();
-            let event = ctx.event("client_added", &id);
+            let event = ctx.event(AuditKind::ClientAdded, &id);
             if !ctx.store.admin_add_client(client, event).await? {
                 return Err(OpError::ClientExists(id));
             }
@@ -417,7 +418,7 @@ async fn user_add(
         created_at: crate::clock::now(),
     };
     let id = user.id.clone();
-    let event = ctx.event("user_added", &username);
+    let event = ctx.event(AuditKind::UserAdded, &username);
     if !ctx.store.admin_add_user(user, event).await? {
         return Err(OpError::UserExists(username));
     }
@@ -430,9 +431,9 @@ async fn user_change(
     action: UserAction,
 ) -> Result<AdminReply, OpError> {
     let (kind, disabled, delete) = match action {
-        UserAction::Delete => ("user_deleted", true, true),
-        UserAction::Disable => ("user_disabled", true, false),
-        UserAction::Enable => ("user_enabled", false, false),
+        UserAction::Delete => (AuditKind::UserDeleted, true, true),
+        UserAction::Disable => (AuditKind::UserDisabled, true, false),
+        UserAction::Enable => (AuditKind::UserEnabled, false, false),
     };
     let event = ctx.event(kind, &username);
     let done = ctx
@@ -463,10 +464,10 @@ async fn client_change(
         }
     }
     let (kind, action) = match change {
-        ClientChange::Disable => ("client_disabled", ClientAction::Disabled),
-        ClientChange::Enable => ("client_enabled", ClientAction::Enabled),
-        ClientChange::Delete => ("client_deleted", ClientAction::Deleted),
-        ClientChange::SetSecret(_) => ("client_secret_rotated", ClientAction::SecretRotated),
+        ClientChange::Disable => (AuditKind::ClientDisabled, ClientAction::Disabled),
+        ClientChange::Enable => (AuditKind::ClientEnabled, ClientAction::Enabled),
+        ClientChange::Delete => (AuditKind::ClientDeleted, ClientAction::Deleted),
+        ClientChange::SetSecret(_) => (AuditKind::ClientSecretRotated, ClientAction::SecretRotated),
     };
     let event = ctx.event(kind, &id);
     let revoked = ctx
@@ -488,7 +489,9 @@ async fn key_rotate(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
         keys.reload(ctx.data_dir)?;
     }
     let kid = ring.signing_kid().to_string();
-    ctx.store.audit(ctx.event("key_rotated", &kid)).await?;
+    ctx.store
+        .audit(ctx.event(AuditKind::KeyRotated, &kid))
+        .await?;
     Ok(AdminReply::KeyRotated {
         kid,
         live: ctx.keys.is_some(),

@@ -41,6 +41,9 @@ pub enum ValueError {
     /// A key the table does not declare.
     #[error("unknown key")]
     UnknownKey,
+    /// An empty secret, which would protect nothing.
+    #[error("must not be empty")]
+    Empty,
 }
 
 /// Why the configuration was refused; startup stops with this message.
@@ -118,6 +121,6 @@ pub enum ConfigError {
         missing: &'static str,
     },
     /// The TLS certificate or key could not be loaded (the message names the file).
-    #[error("{0}")]
-    Tls(String),
+    #[error(transparent)]
+    Tls(#[from] crate::http::tls::TlsError),
 }

@@ -22,24 +22,69 @@ fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
 }
 
+/// Why a certificate or key could not be used; each message names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// The certificate file is unreadable or not PEM.
+    #[error("tls_cert {}: {source}", path.display())]
+    Cert {
+        /// The file.
+        path: PathBuf,
+        /// What the PEM reader said.
+        source: rustls_pki_types::pem::Error,
+    },
+    /// The certificate file holds no certificate.
+    #[error("tls_cert {}: no certificate in it", path.display())]
+    NoCert {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The key file is unreadable or not PEM.
+    #[error("tls_key {}: {source}", path.display())]
+    Key {
+        /// The file.
+        path: PathBuf,
+        /// What the PEM reader said.
+        source: rustls_pki_types::pem::Error,
+    },
+    /// The key does not belong to the certificate.
+    #[error("tls_key {} does not fit tls_cert {}: {source}", key.display(), cert.display())]
+    Mismatch {
+        /// The key file.
+        key: PathBuf,
+        /// The certificate file.
+        cert: PathBuf,
+        /// What rustls said.
+        source: rustls::Error,
+    },
+    /// rustls refused the protocol versions.
+    #[error("TLS setup: {0}")]
+    Setup(rustls::Error),
+}
+
 /// Reads and checks a PEM certificate chain and its private key.
-pub fn load(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, String> {
+pub fn load(cert: &Path, key: &Path) -> Result<Arc<CertifiedKey>, TlsError> {
     let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<_, _>>())
-        .map_err(|e| format!("tls_cert {}: {e}", cert.display()))?;
+        .map_err(|source| TlsError::Cert {
+            path: cert.to_path_buf(),
+            source,
+        })?;
     if chain.is_empty() {
-        return Err(format!("tls_cert {}: no certificate in it", cert.display()));
+        return Err(TlsError::NoCert {
+            path: cert.to_path_buf(),
+        });
     }
-    let der =
-        PrivateKeyDer::from_pem_file(key).map_err(|e| format!("tls_key {}: {e}", key.display()))?;
+    let der = PrivateKeyDer::from_pem_file(key).map_err(|source| TlsError::Key {
+        path: key.to_path_buf(),
+        source,
+    })?;
     CertifiedKey::from_der(chain, der, &provider())
         .map(Arc::new)
-        .map_err(|e| {
-            format!(
-                "tls_key {} does not fit tls_cert {}: {e}",
-                key.display(),
-                cert.display()
-            )
+        .map_err(|source| TlsError::Mismatch {
+            key: key.to_path_buf(),
+            cert: cert.to_path_buf(),
+            source,
         })
 }
 
@@ -66,14 +111,14 @@ impl ResolvesServerCert for Reloader {
 
 impl Reloader {
     /// Reads the files again; on error the old certificate stays in use.
-    pub fn reload(&self) -> Result<(), String> {
+    pub fn reload(&self) -> Result<(), TlsError> {
         self.current.store(load(&self.cert, &self.key)?);
         Ok(())
     }
 }
 
 /// The acceptor for the listener, and the handle SIGHUP reloads through.
-pub fn acceptor(cert: &Path, key: &Path) -> Result<(TlsAcceptor, Arc<Reloader>), String> {
+pub fn acceptor(cert: &Path, key: &Path) -> Result<(TlsAcceptor, Arc<Reloader>), TlsError> {
     let reloader = Arc::new(Reloader {
         current: ArcSwap::new(load(cert, key)?),
         cert: cert.to_path_buf(),
@@ -81,7 +126,7 @@ pub fn acceptor(cert: &Path, key: &Path) -> Result<(TlsAcceptor, Arc<Reloader>),
     });
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
-        .map_err(|e| format!("TLS setup: {e}"))?
+        .map_err(TlsError::Setup)?
         .with_no_client_auth()
         .with_cert_resolver(reloader.clone());
     config.alpn_protocols = vec![b"http/1.1".to_vec()];

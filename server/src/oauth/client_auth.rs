@@ -17,6 +17,7 @@ use crate::http::form::Form;
 use crate::secrets::{ct_eq, sha256};
 use crate::state::AppState;
 use crate::store::Client;
+use crate::store::prelude::*;
 
 /// An authenticated (or, for public clients, identified) client.
 pub struct Authenticated {

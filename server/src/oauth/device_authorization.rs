@@ -12,6 +12,7 @@ use super::{OAuthRequest, split_scope};
 use crate::http::response::{self, Resp};
 use crate::secrets::{fill_random, keyed_token, sha256, time_ordered_id};
 use crate::state::AppState;
+use crate::store::prelude::*;
 use crate::store::{Client, DeviceAuth, DeviceStatus};
 
 /// How many times to draw a new user code when one is taken by a live request;

@@ -9,12 +9,14 @@ use authgate_proto::{ErrorCode, params};
 
 use super::OAuthRequest;
 use super::error::OAuthError;
-use super::issue::{mint, token_response};
+use super::issue::{draw, token_response};
+use crate::grant::{Poll, Refusal};
 use crate::http::response::Resp;
 use crate::polls::Pacing;
 use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
-use crate::store::{Client, PollCheck, RedeemOutcome};
+use crate::store::prelude::*;
+use crate::store::{Client, RedeemOutcome};
 
 /// Exchanges a device code, or tells the device to keep waiting.
 pub async fn handle(
@@ -28,54 +30,57 @@ pub async fn handle(
     let id = keyed_token_id(device_code).ok_or_else(unknown)?;
     let hash = sha256(device_code.as_bytes());
     let auth = state.store.device_auth(&id, &hash)?.ok_or_else(unknown)?;
-    match auth.poll_check(&client.id, now) {
-        PollCheck::Approved { .. } => {}
-        PollCheck::Pending => {
-            let initial = Duration::from_secs(u64::from(auth.interval));
+    let approved = match auth.poll(&client.id, now) {
+        Poll::Approved(approved) => approved,
+        Poll::Pending(pending) => {
+            let initial = Duration::from_secs(u64::from(pending.interval()));
             return Err(match state.polls.record(&hash, initial, Instant::now()) {
-                Pacing::Ok => OAuthError::new(
-                    ErrorCode::AuthorizationPending,
-                    "the user has not yet approved this device",
-                ),
+                Pacing::Ok => not_yet(),
                 Pacing::SlowDown(secs) => OAuthError::new(
                     ErrorCode::SlowDown,
                     format!("polling too fast; wait at least {secs} s between polls"),
                 ),
             });
         }
-        other => return Err(refusal(other)),
-    }
-    let minted = mint(state, client, now, auth.requester_ip.clone());
+        Poll::Refused(why) => return Err(refusal(why)),
+    };
+    // Identifiers only: nothing is signed until the redemption is durable.
+    let drawn = draw(state, client, now, approved.device_ip().to_string());
     match state
         .store
-        .redeem(id, hash, client.id.clone(), now, minted.new.clone())
+        .redeem(id, hash, client.id.clone(), now, drawn.new.clone())
         .await?
     {
-        RedeemOutcome::Issued(grant) => {
+        RedeemOutcome::Issued(issue) => {
             state.polls.forget(&hash);
             crate::events::tokens_issued();
-            token_response(state, client, &grant, &minted, &grant.scope)
+            token_response(state, client, &issue, &drawn, &issue.grant().scope)
         }
-        RedeemOutcome::Refused(other) => Err(refusal(other)),
+        RedeemOutcome::Pending => Err(not_yet()),
+        RedeemOutcome::Refused(why) => Err(refusal(why)),
         RedeemOutcome::Unknown => Err(unknown()),
     }
 }
 
-fn refusal(check: PollCheck) -> OAuthError {
-    match check {
-        PollCheck::Expired => OAuthError::new(
+/// `authorization_pending`: the person has not decided yet.
+fn not_yet() -> OAuthError {
+    OAuthError::new(
+        ErrorCode::AuthorizationPending,
+        "the user has not yet approved this device",
+    )
+}
+
+/// The error that ends a device's polling (RFC 8628 §3.5).
+fn refusal(why: Refusal) -> OAuthError {
+    match why {
+        Refusal::Expired => OAuthError::new(
             ErrorCode::ExpiredToken,
             "the device code has expired; start a new authorization",
         ),
-        PollCheck::Denied => OAuthError::new(ErrorCode::AccessDenied, "the user denied access"),
-        PollCheck::Redeemed => OAuthError::invalid_grant("the device code has already been used"),
-        PollCheck::WrongClient => {
+        Refusal::Denied => OAuthError::new(ErrorCode::AccessDenied, "the user denied access"),
+        Refusal::Redeemed => OAuthError::invalid_grant("the device code has already been used"),
+        Refusal::WrongClient => {
             OAuthError::invalid_grant("the device code was issued to another client")
         }
-        PollCheck::Pending => OAuthError::new(
-            ErrorCode::AuthorizationPending,
-            "the user has not yet approved this device",
-        ),
-        PollCheck::Approved { .. } => OAuthError::invalid_grant("the device code was not redeemed"),
     }
 }

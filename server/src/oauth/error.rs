@@ -122,8 +122,22 @@ impl From<BodyError> for OAuthError {
     }
 }
 
+/// `Retry-After` for a 503 when the store's write queue is full.
+const STORE_BUSY_RETRY_SECS: u64 = 1;
+
 impl From<StoreError> for OAuthError {
     fn from(e: StoreError) -> Self {
+        if e.is_busy() {
+            tracing::warn!("storage busy: {e}");
+            return OAuthError {
+                status: Some(StatusCode::SERVICE_UNAVAILABLE),
+                retry_after: Some(STORE_BUSY_RETRY_SECS),
+                ..OAuthError::new(
+                    ErrorCode::TemporarilyUnavailable,
+                    "the server is busy; retry shortly",
+                )
+            };
+        }
         tracing::error!("storage failure: {e}");
         OAuthError::new(ErrorCode::ServerError, "internal storage error")
     }

@@ -8,8 +8,9 @@ use super::OAuthRequest;
 use super::client_auth::authenticate;
 use super::error::OAuthError;
 use crate::http::response::{self, Resp};
-use crate::secrets::{ct_eq, keyed_token_id, sha256};
+use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
+use crate::store::prelude::*;
 use crate::store::{Grant, RefreshToken};
 use crate::tokens::AccessClaims;
 
@@ -140,9 +141,7 @@ fn active_refresh_token(
     Ok(state
         .store
         .refresh_token(&id, &hash)?
-        .filter(|(rt, grant)| {
-            ct_eq(&grant.current_refresh, &hash) && !grant.revoked && rt.expires_at > now
-        }))
+        .filter(|(rt, grant)| crate::grant::refresh_is_live(rt, grant, &hash, now)))
 }
 
 /// `GET /oauth/tokeninfo`: a bearer token describes itself (RFC 6750 errors).

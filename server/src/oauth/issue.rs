@@ -1,33 +1,34 @@
-//! Minting the tokens of a successful exchange.
+//! Minting the tokens of a successful exchange: identifiers are drawn before the
+//! write ([`draw`]), tokens are signed only from the [`Issue`] a durable grant
+//! transition returned ([`token_response`]).
 
 use authgate_proto::TokenResponse;
 use hyper::StatusCode;
 
 use super::error::OAuthError;
+use crate::grant::{Issue, NewTokens};
 use crate::http::response::{self, Resp};
 use crate::secrets::{keyed_token, new_jti, sha256, time_ordered_id};
 use crate::state::AppState;
-use crate::store::{Client, Grant, NewTokens};
+use crate::store::Client;
 use crate::tokens::AccessClaims;
 
 /// Fresh token identifiers for an exchange, plus the refresh token itself (which is
-/// only ever stored hashed).
-pub struct Minted {
+/// only ever stored hashed). Handed out only with an [`Issue`].
+pub struct Drawn {
     /// What the store records.
     pub new: NewTokens,
     /// The refresh token to hand out.
     pub refresh_token: String,
-    /// Issue time.
-    pub now: u64,
 }
 
 /// Draws identifiers and computes lifetimes for `client` at `now`.
-pub fn mint(state: &AppState, client: &Client, now: u64, device_ip: String) -> Minted {
+pub fn draw(state: &AppState, client: &Client, now: u64, device_ip: String) -> Drawn {
     let refresh_id = time_ordered_id();
     let refresh_token = keyed_token(&refresh_id);
     let access_ttl = client.access_ttl.unwrap_or(state.settings.access_ttl);
     let refresh_ttl = client.refresh_ttl.unwrap_or(state.settings.refresh_ttl);
-    Minted {
+    Drawn {
         new: NewTokens {
             grant_id: time_ordered_id(),
             refresh_id,
@@ -38,18 +39,20 @@ pub fn mint(state: &AppState, client: &Client, now: u64, device_ip: String) -> M
             device_ip,
         },
         refresh_token,
-        now,
     }
 }
 
-/// Signs the access token and builds the RFC 6749 §5.1 response.
+/// Signs the access token and builds the RFC 6749 §5.1 response, for the grant a
+/// redemption or rotation just made durable (`issue`), with the tokens drawn for it.
 pub fn token_response(
     state: &AppState,
     client: &Client,
-    grant: &Grant,
-    minted: &Minted,
+    issue: &Issue,
+    drawn: &Drawn,
     scope: &str,
 ) -> Result<Resp, OAuthError> {
+    debug_assert_eq!(issue.refresh_id(), &drawn.new.refresh_id);
+    let grant = issue.grant();
     let claims = AccessClaims {
         iss: state.settings.base_url.clone(),
         sub: grant.user_id.clone(),
@@ -58,10 +61,10 @@ pub fn token_response(
             .into_iter()
             .map(str::to_string)
             .collect(),
-        exp: minted.new.access_expires_at,
-        iat: minted.now,
-        nbf: minted.now,
-        jti: minted.new.jti.clone(),
+        exp: issue.access_expires_at(),
+        iat: issue.now(),
+        nbf: issue.now(),
+        jti: issue.jti().to_string(),
         client_id: grant.client_id.clone(),
         scope: scope.to_string(),
     };
@@ -69,14 +72,14 @@ pub fn token_response(
         tracing::error!("signing failed: {e}");
         OAuthError::new(authgate_proto::ErrorCode::ServerError, "signing failed")
     })?;
-    let expires_in = u32::try_from(minted.new.access_expires_at - minted.now).unwrap_or(u32::MAX);
+    let expires_in = u32::try_from(issue.access_expires_at() - issue.now()).unwrap_or(u32::MAX);
     Ok(response::json(
         StatusCode::OK,
         &TokenResponse {
             access_token: &access_token,
             token_type: authgate_proto::TOKEN_TYPE_BEARER,
             expires_in: Some(expires_in),
-            refresh_token: Some(&minted.refresh_token),
+            refresh_token: Some(&drawn.refresh_token),
             scope: Some(scope),
         },
     ))

@@ -6,6 +6,7 @@ use hyper::StatusCode;
 use super::grant_type::GrantType;
 use crate::http::response::{self, Resp};
 use crate::state::AppState;
+use crate::store::prelude::*;
 
 /// The scopes a client of this server can actually be granted: the union of the
 /// scopes of enabled clients, sorted. Clients are few and admin-made, so reading

@@ -3,11 +3,12 @@
 use authgate_proto::{ErrorCode, params};
 
 use super::error::OAuthError;
-use super::issue::{mint, token_response};
+use super::issue::{draw, token_response};
 use super::{OAuthRequest, split_scope};
 use crate::http::response::Resp;
 use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
+use crate::store::prelude::*;
 use crate::store::{Client, RotateOutcome};
 
 /// Exchanges a refresh token for a new access token and a new refresh token.
@@ -45,16 +46,17 @@ pub async fn handle(
         }
         _ => None,
     };
-    let minted = mint(state, client, now, req.ip.to_string());
+    // Identifiers only: nothing is signed until the rotation is durable.
+    let drawn = draw(state, client, now, req.ip.to_string());
     match state
         .store
-        .rotate_refresh(id, presented, client.id.clone(), now, minted.new.clone())
+        .rotate_refresh(id, presented, client.id.clone(), now, drawn.new.clone())
         .await?
     {
-        RotateOutcome::Rotated(grant) => {
-            let scope = narrowed.unwrap_or_else(|| grant.scope.clone());
+        RotateOutcome::Rotated(issue) => {
+            let scope = narrowed.unwrap_or_else(|| issue.grant().scope.clone());
             crate::events::tokens_refreshed();
-            token_response(state, client, &grant, &minted, &scope)
+            token_response(state, client, &issue, &drawn, &scope)
         }
         RotateOutcome::ReuseDetected => {
             tracing::warn!(client = %client.id, "refresh token reuse detected; grant revoked");

@@ -10,6 +10,7 @@ use crate::http::response::{self, Resp};
 use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
 use crate::store::RevokeOutcome;
+use crate::store::prelude::*;
 
 /// `POST /oauth/revoke`: revokes an access token (by its `jti`, remembered until it
 /// expires) or a refresh token (its whole grant, RFC 7009 §2.1). Unknown and

@@ -14,6 +14,7 @@ use super::route;
 use crate::http::client_ip::TrustedProxies;
 use crate::http::response::Resp;
 use crate::state::{AppState, Settings, Throttles};
+use crate::store::prelude::*;
 use crate::{bootstrap, clock, keys, password, polls, tokens};
 
 const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
@@ -40,6 +41,7 @@ fn state() -> (tempfile::TempDir, Arc<AppState>) {
         trusted_proxies: TrustedProxies::default(),
         max_pending_codes: 100,
         max_pending_codes_per_client: 100,
+        metrics_token: None,
     };
     let state = AppState {
         store,
@@ -55,7 +57,7 @@ fn state() -> (tempfile::TempDir, Arc<AppState>) {
 
 /// Runs a test body on a runtime started after the state was built (opening the
 /// store blocks, which a runtime thread must not).
-fn run<F: std::future::Future<Output = ()>>(test: impl FnOnce(Arc<AppState>) -> F) {
+pub(super) fn run<F: std::future::Future<Output = ()>>(test: impl FnOnce(Arc<AppState>) -> F) {
     let (_dir, state) = state();
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -64,7 +66,7 @@ fn run<F: std::future::Future<Output = ()>>(test: impl FnOnce(Arc<AppState>) -> 
         .block_on(test(state));
 }
 
-fn request(method: Method, uri: &str, body: &str) -> Request<Full<Bytes>> {
+pub(super) fn request(method: Method, uri: &str, body: &str) -> Request<Full<Bytes>> {
     let mut req = Request::new(Full::new(Bytes::from(body.to_string())));
     *req.method_mut() = method;
     *req.uri_mut() = uri.parse().expect("uri");
@@ -75,7 +77,7 @@ fn request(method: Method, uri: &str, body: &str) -> Request<Full<Bytes>> {
     req
 }
 
-async fn send(state: &AppState, req: Request<Full<Bytes>>) -> (Resp, String) {
+pub(super) async fn send(state: &AppState, req: Request<Full<Bytes>>) -> (Resp, String) {
     let resp = route(state, req, IP).await;
     let (parts, body) = resp.into_parts();
     let bytes = body.collect().await.expect("body").to_bytes();

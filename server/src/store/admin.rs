@@ -8,9 +8,9 @@
 use redb::ReadableTable;
 
 use super::audit::{AuditEvent, append};
-use super::records::{Client, Grant, User, decode};
+use super::records::{Client, User};
 use super::tables::{CLIENTS, GRANTS, USERS};
-use super::{Store, StoreError, Tx};
+use super::{Clients, Store, StoreError, Tx};
 
 /// A change to an existing client.
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
@@ -44,55 +44,105 @@ fn end_sessions(tx: &Tx<'_>, user_id: &str) -> Result<usize, StoreError> {
 fn revoke_client_grants(tx: &Tx<'_>, client_id: &str, now: u64) -> Result<usize, StoreError> {
     let mut targets = Vec::new();
     {
-        let table = tx.0.open_table(GRANTS)?;
+        let table = tx.txn().open_table(GRANTS.def())?;
         for entry in table.iter()? {
             let (_, v) = entry?;
-            let g: Grant = decode("grants", v.value())?;
+            let g = GRANTS.decode(v.value())?;
             if !g.revoked && g.client_id == client_id {
                 targets.push(g);
             }
         }
     }
     let n = targets.len();
-    for mut g in targets {
-        super::grants::revoke(tx, &mut g, now)?;
+    for g in targets {
+        super::grants::revoke(tx, g, now)?;
     }
     Ok(n)
 }
 
-impl Store {
+/// The `authgate user|client` admin commands, each committed with its audit record. Part of the storage interface: the handlers call
+/// these, the redb [`Store`] implements them, and another backend would too.
+pub trait Admin {
     /// Adds a user unless the name is taken; returns whether it did.
-    pub async fn admin_add_user(&self, user: User, event: AuditEvent) -> Result<bool, StoreError> {
+    fn admin_add_user(
+        &self,
+        user: User,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Sets a user's password hash and ends their sessions. `None`: no such user.
+    fn admin_set_password(
+        &self,
+        username: String,
+        hash: String,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<Option<Consequences>, StoreError>> + Send;
+
+    /// Disables (ending sessions and revoking grants) or enables a user, or deletes
+    /// one (`delete`, same consequences). `None`: no such user.
+    fn admin_change_user(
+        &self,
+        username: String,
+        disabled: bool,
+        delete: bool,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<Option<Consequences>, StoreError>> + Send;
+
+    /// Registers a client unless the id is taken; returns whether it did.
+    fn admin_add_client(
+        &self,
+        client: Client,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Applies `change` to client `id`; returns the grants revoked, `None` if there
+    /// is no such client.
+    fn admin_change_client(
+        &self,
+        id: String,
+        change: ClientChange,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<Option<usize>, StoreError>> + Send;
+
+    /// Waits until every write queued before this call is durable (shutdown).
+    fn flush(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The longest access-token lifetime any client can get, given the default:
+    /// how long a retired signing key must stay published.
+    fn max_access_ttl(&self, default: u64) -> Result<u64, StoreError>;
+}
+
+impl Admin for Store {
+    /// Adds a user unless the name is taken; returns whether it did.
+    async fn admin_add_user(&self, user: User, event: AuditEvent) -> Result<bool, StoreError> {
         self.writer
-            .write(move |t| {
-                let tx = Tx(t);
-                if tx.get::<_, User>(USERS, user.username.as_str())?.is_some() {
+            .write(move |tx| {
+                if tx.get(USERS, user.username.as_str())?.is_some() {
                     return Ok(false);
                 }
                 tx.put(USERS, user.username.as_str(), &user)?;
-                append(&tx, event)?;
+                append(tx, event.clone())?;
                 Ok(true)
             })
             .await
     }
 
     /// Sets a user's password hash and ends their sessions. `None`: no such user.
-    pub async fn admin_set_password(
+    async fn admin_set_password(
         &self,
         username: String,
         hash: String,
         event: AuditEvent,
     ) -> Result<Option<Consequences>, StoreError> {
         self.writer
-            .write(move |t| {
-                let tx = Tx(t);
-                let Some(mut user) = tx.get::<_, User>(USERS, username.as_str())? else {
+            .write(move |tx| {
+                let Some(mut user) = tx.get(USERS, username.as_str())? else {
                     return Ok(None);
                 };
-                user.password_hash = hash;
+                user.password_hash = hash.clone();
                 tx.put(USERS, username.as_str(), &user)?;
-                let sessions = end_sessions(&tx, &user.id)?;
-                append(&tx, event)?;
+                let sessions = end_sessions(tx, &user.id)?;
+                append(tx, event.clone())?;
                 Ok(Some(Consequences {
                     sessions,
                     grants: 0,
@@ -103,7 +153,7 @@ impl Store {
 
     /// Disables (ending sessions and revoking grants) or enables a user, or deletes
     /// one (`delete`, same consequences). `None`: no such user.
-    pub async fn admin_change_user(
+    async fn admin_change_user(
         &self,
         username: String,
         disabled: bool,
@@ -111,15 +161,14 @@ impl Store {
         event: AuditEvent,
     ) -> Result<Option<Consequences>, StoreError> {
         self.writer
-            .write(move |t| {
-                let tx = Tx(t);
-                let Some(mut user) = tx.get::<_, User>(USERS, username.as_str())? else {
+            .write(move |tx| {
+                let Some(mut user) = tx.get(USERS, username.as_str())? else {
                     return Ok(None);
                 };
                 let mut done = Consequences::default();
                 if disabled || delete {
-                    done.sessions = end_sessions(&tx, &user.id)?;
-                    done.grants = super::grants::revoke_user(&tx, &user.id, event.at)?;
+                    done.sessions = end_sessions(tx, &user.id)?;
+                    done.grants = super::grants::revoke_user(tx, &user.id, event.at)?;
                 }
                 if delete {
                     tx.remove(USERS, username.as_str())?;
@@ -127,14 +176,14 @@ impl Store {
                     user.disabled = disabled;
                     tx.put(USERS, username.as_str(), &user)?;
                 }
-                append(&tx, event)?;
+                append(tx, event.clone())?;
                 Ok(Some(done))
             })
             .await
     }
 
     /// Registers a client unless the id is taken; returns whether it did.
-    pub async fn admin_add_client(
+    async fn admin_add_client(
         &self,
         client: Client,
         event: AuditEvent,
@@ -142,23 +191,22 @@ impl Store {
         let clients = self.clients.clone();
         self.writer
             .write_then(
-                move |t| {
-                    let tx = Tx(t);
-                    if tx.get::<_, Client>(CLIENTS, client.id.as_str())?.is_some() {
+                move |tx| {
+                    if tx.get(CLIENTS, client.id.as_str())?.is_some() {
                         return Ok(false);
                     }
                     tx.put(CLIENTS, client.id.as_str(), &client)?;
-                    append(&tx, event)?;
+                    append(tx, event.clone())?;
                     Ok(true)
                 },
-                move || clients.invalidate(),
+                move |_| clients.invalidate(),
             )
             .await
     }
 
     /// Applies `change` to client `id`; returns the grants revoked, `None` if there
     /// is no such client.
-    pub async fn admin_change_client(
+    async fn admin_change_client(
         &self,
         id: String,
         change: ClientChange,
@@ -167,15 +215,14 @@ impl Store {
         let clients = self.clients.clone();
         self.writer
             .write_then(
-                move |t| {
-                    let tx = Tx(t);
-                    let Some(mut client) = tx.get::<_, Client>(CLIENTS, id.as_str())? else {
+                move |tx| {
+                    let Some(mut client) = tx.get(CLIENTS, id.as_str())? else {
                         return Ok(None);
                     };
                     let mut revoked = 0;
                     match change {
                         ClientChange::Disable | ClientChange::Delete => {
-                            revoked = revoke_client_grants(&tx, &id, event.at)?;
+                            revoked = revoke_client_grants(tx, &id, event.at)?;
                             client.disabled = true;
                         }
                         ClientChange::Enable => client.disabled = false,
@@ -186,22 +233,22 @@ impl Store {
                     } else {
                         tx.put(CLIENTS, id.as_str(), &client)?;
                     }
-                    append(&tx, event)?;
+                    append(tx, event.clone())?;
                     Ok(Some(revoked))
                 },
-                move || clients.invalidate(),
+                move |_| clients.invalidate(),
             )
             .await
     }
 
     /// Waits until every write queued before this call is durable (shutdown).
-    pub async fn flush(&self) -> Result<(), StoreError> {
+    async fn flush(&self) -> Result<(), StoreError> {
         self.writer.write(|_| Ok(())).await
     }
 
     /// The longest access-token lifetime any client can get, given the default:
     /// how long a retired signing key must stay published.
-    pub fn max_access_ttl(&self, default: u64) -> Result<u64, StoreError> {
+    fn max_access_ttl(&self, default: u64) -> Result<u64, StoreError> {
         Ok(self
             .clients()?
             .iter()

@@ -2,7 +2,8 @@
 
 /// A storage failure. Handlers never see raw redb errors: anything here is an
 /// internal fault (disk, corruption, a writer that went away), answered with a 500
-/// and logged, never a client mistake.
+/// and logged, never a client mistake; except [`StoreError::Busy`], a full write
+/// queue, answered with a 503 and `Retry-After` (see [`StoreError::is_busy`]).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// redb failed (I/O, corruption, a full disk).
@@ -19,6 +20,27 @@ pub enum StoreError {
     /// The writer thread stopped (the server is shutting down or it panicked).
     #[error("the database writer is not running")]
     WriterGone,
+    /// The write queue is full: the disk can't keep up. Nothing was written; the
+    /// client may retry shortly.
+    #[error("the database writer is busy; try again shortly")]
+    Busy,
+    /// The group commit this write was part of failed: nothing of it is on disk.
+    #[error("commit failed: {0}")]
+    Commit(#[source] std::sync::Arc<redb::CommitError>),
+}
+
+impl StoreError {
+    /// Whether this is a temporary overload (answer 503 with `Retry-After`) rather
+    /// than a fault (500).
+    pub fn is_busy(&self) -> bool {
+        matches!(self, StoreError::Busy)
+    }
+}
+
+impl From<redb::CommitError> for StoreError {
+    fn from(e: redb::CommitError) -> Self {
+        StoreError::Commit(std::sync::Arc::new(e))
+    }
 }
 
 macro_rules! from_redb {
@@ -34,6 +56,5 @@ from_redb!(
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,
-    redb::StorageError,
-    redb::CommitError
+    redb::StorageError
 );

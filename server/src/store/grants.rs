@@ -11,9 +11,12 @@
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::expiry::{self, Kind};
-use super::records::{AccessToken, Grant, decode};
+use super::records::{AccessToken, Grant, RefreshToken};
 use super::tables::{ACCESS_TOKENS, GRANTS, GRANTS_BY_USER, META, REFRESH_TOKENS};
-use super::{StoreError, Tx};
+use super::users::standing;
+use super::{Store, StoreError, Tx};
+use crate::grant::{Exchange, Issue, NewTokens, Refresh, Revoked};
+use crate::secrets::ct_eq;
 
 /// `META` key marking that the grant indexes were built for this database.
 const INDEX_BUILT: &str = "grant_indexes";
@@ -64,28 +67,34 @@ pub fn user_grant_ids(
 /// valid any more.
 pub fn create(tx: &Tx<'_>, grant: &Grant, sweep_at: u64) -> Result<(), StoreError> {
     tx.put(GRANTS, grant.id.as_slice(), grant)?;
-    tx.0.open_table(GRANTS_BY_USER)?
+    tx.txn()
+        .open_table(GRANTS_BY_USER)?
         .insert(user_key(&grant.user_id, &grant.id).as_slice(), ())?;
-    expiry::schedule(tx.0, sweep_at, Kind::Grant, &grant.id)
+    expiry::schedule(tx.txn(), sweep_at, Kind::Grant, &grant.id)
 }
 
-/// Marks a grant revoked (refresh stops, its access tokens introspect inactive)
-/// and schedules it for deletion at the next sweep.
-pub fn revoke(tx: &Tx<'_>, grant: &mut Grant, now: u64) -> Result<(), StoreError> {
-    grant.revoked = true;
-    tx.put(GRANTS, grant.id.as_slice(), &*grant)?;
-    expiry::schedule(tx.0, now, Kind::Grant, &grant.id)
+/// Persists a revoked grant (refresh stops, its access tokens introspect
+/// inactive) and schedules it for deletion at the next sweep.
+pub fn persist_revoked(tx: &Tx<'_>, revoked: &Revoked, now: u64) -> Result<(), StoreError> {
+    let grant = revoked.grant();
+    tx.put(GRANTS, grant.id.as_slice(), grant)?;
+    expiry::schedule(tx.txn(), now, Kind::Grant, &grant.id)
+}
+
+/// Revokes `grant` at `now` and persists it.
+pub fn revoke(tx: &Tx<'_>, grant: Grant, now: u64) -> Result<(), StoreError> {
+    persist_revoked(tx, &Revoked::of(grant, now), now)
 }
 
 /// Revokes every unrevoked grant of a user (one index range); returns how many.
 pub fn revoke_user(tx: &Tx<'_>, user_id: &str, now: u64) -> Result<usize, StoreError> {
-    let ids = user_grant_ids(&tx.0.open_table(GRANTS_BY_USER)?, user_id)?;
+    let ids = user_grant_ids(&tx.txn().open_table(GRANTS_BY_USER)?, user_id)?;
     let mut n = 0;
     for id in ids {
-        if let Some(mut g) = tx.get::<_, Grant>(GRANTS, id.as_slice())?
+        if let Some(g) = tx.get(GRANTS, id.as_slice())?
             && !g.revoked
         {
-            revoke(tx, &mut g, now)?;
+            revoke(tx, g, now)?;
             n += 1;
         }
     }
@@ -106,16 +115,16 @@ pub fn delete_if_dead(
     let Ok(id) = <[u8; 16]>::try_from(id) else {
         return Ok(None);
     };
-    let mut grants = t.open_table(GRANTS)?;
+    let mut grants = t.open_table(GRANTS.def())?;
     let grant: Grant = match grants.get(id.as_slice())? {
-        Some(v) => decode("grants", v.value())?,
+        Some(v) => GRANTS.decode(v.value())?,
         None => return Ok(None),
     };
     if !grant.revoked {
         let access_until = match grant.jti.as_str() {
             "" => 0,
-            jti => match t.open_table(ACCESS_TOKENS)?.get(jti)? {
-                Some(v) => decode::<AccessToken>("access_jtis", v.value())?.expires_at,
+            jti => match t.open_table(ACCESS_TOKENS.def())?.get(jti)? {
+                Some(v) => ACCESS_TOKENS.decode(v.value())?.expires_at,
                 None => 0,
             },
         };
@@ -132,14 +141,14 @@ pub fn delete_if_dead(
     let mut tokens = 0;
     if grant.refresh_id != [0; 16] {
         tokens += usize::from(
-            t.open_table(REFRESH_TOKENS)?
+            t.open_table(REFRESH_TOKENS.def())?
                 .remove(grant.refresh_id.as_slice())?
                 .is_some(),
         );
     }
     if !grant.jti.is_empty() {
         tokens += usize::from(
-            t.open_table(ACCESS_TOKENS)?
+            t.open_table(ACCESS_TOKENS.def())?
                 .remove(grant.jti.as_str())?
                 .is_some(),
         );
@@ -162,11 +171,11 @@ pub fn build_once(db: &redb::Database) -> Result<(), StoreError> {
     let t = db.begin_write()?;
     let mut grants = 0usize;
     {
-        let table = t.open_table(GRANTS)?;
+        let table = t.open_table(GRANTS.def())?;
         let mut by_user = t.open_table(GRANTS_BY_USER)?;
         for entry in table.iter()? {
             let (_, v) = entry?;
-            let g: Grant = decode("grants", v.value())?;
+            let g = GRANTS.decode(v.value())?;
             by_user.insert(user_key(&g.user_id, &g.id).as_slice(), ())?;
             let due = if g.revoked { 0 } else { g.expires_at };
             expiry::schedule(&t, due, Kind::Grant, &g.id)?;
@@ -184,7 +193,7 @@ pub fn build_once(db: &redb::Database) -> Result<(), StoreError> {
     Ok(())
 }
 
-impl super::Store {
+impl Store {
     /// Writes `n` live grants of `n` other users (`seed-user-…`), each with its
     /// index entries and a refresh and an access-token record, straight into the
     /// database in large transactions. Only for measuring (`examples/seed_grants`,
@@ -197,10 +206,10 @@ impl super::Store {
         let mut done = 0;
         while done < n {
             let t = self.db.begin_write()?;
-            let tx = Tx(&t);
+            let tx = Tx::new(&t);
             for i in done..n.min(done + PER_TXN) {
                 let refresh_id = time_ordered_id();
-                let new = super::NewTokens {
+                let new = NewTokens {
                     grant_id: time_ordered_id(),
                     refresh_id,
                     refresh_hash: sha256(keyed_token(&refresh_id).as_bytes()),
@@ -225,11 +234,308 @@ impl super::Store {
                     jti: new.jti.clone(),
                 };
                 create(&tx, &grant, new.refresh_expires_at)?;
-                super::ops::record_new_tokens(&tx, grant.id, &new)?;
+                record_new_tokens(&tx, grant.id, &new)?;
             }
             t.commit()?;
             done = n.min(done + PER_TXN);
         }
         Ok(())
+    }
+}
+
+/// Result of exchanging a refresh token.
+#[derive(Debug, PartialEq)]
+pub enum RotateOutcome {
+    /// Rotated and durable: the new tokens may be issued.
+    Rotated(Box<Issue>),
+    /// A superseded token was presented: the whole grant has been revoked.
+    ReuseDetected,
+    /// Unknown, expired, revoked or another client's token (or its user may no
+    /// longer get tokens, and the grant was revoked).
+    Invalid,
+}
+
+/// Result of a revocation request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RevokeOutcome {
+    /// Revoked (or was already).
+    Revoked,
+    /// We don't know this token: RFC 7009 still answers 200.
+    Unknown,
+    /// The token belongs to another client.
+    WrongClient,
+}
+
+/// Records the refresh token and the access token `jti` an exchange mints for a
+/// grant; shared by redemption and rotation so both keep the same invariants.
+pub(super) fn record_new_tokens(
+    tx: &Tx<'_>,
+    grant_id: [u8; 16],
+    new: &NewTokens,
+) -> Result<(), StoreError> {
+    tx.put(
+        REFRESH_TOKENS,
+        new.refresh_id.as_slice(),
+        &RefreshToken {
+            token_hash: new.refresh_hash,
+            grant_id,
+            expires_at: new.refresh_expires_at,
+        },
+    )?;
+    expiry::schedule(
+        tx.txn(),
+        new.refresh_expires_at,
+        Kind::RefreshToken,
+        &new.refresh_id,
+    )?;
+    tx.put(
+        ACCESS_TOKENS,
+        new.jti.as_str(),
+        &AccessToken {
+            grant_id,
+            expires_at: new.access_expires_at,
+            revoked: false,
+        },
+    )?;
+    expiry::schedule(
+        tx.txn(),
+        new.access_expires_at,
+        Kind::AccessToken,
+        new.jti.as_bytes(),
+    )
+}
+
+/// The refresh token with key `id`, if `hash` (of the presented token) matches it.
+fn matching_refresh(rt: Option<RefreshToken>, hash: &[u8; 32]) -> Option<RefreshToken> {
+    rt.filter(|rt| ct_eq(&rt.token_hash, hash))
+}
+
+/// Grants and their tokens: rotation, revocation, introspection lookups, the account page. Part of the storage interface: the handlers call
+/// these, the redb [`Store`] implements them, and another backend would too.
+pub trait Grants {
+    /// Rotates a refresh token: the presented one is superseded and a new one becomes
+    /// current. Presenting a superseded token revokes the whole grant (RFC 6819
+    /// §5.2.2.3 / OAuth 2.0 Security BCP §4.14), including its newest refresh token.
+    /// The rules are [`Refresh::exchange`]'s; this persists its outcome.
+    fn rotate_refresh(
+        &self,
+        presented_id: [u8; 16],
+        presented: [u8; 32],
+        client_id: String,
+        now: u64,
+        new: NewTokens,
+    ) -> impl Future<Output = Result<RotateOutcome, StoreError>> + Send;
+
+    /// A refresh token (key `id`, if `hash` matches) and its grant, for
+    /// introspection and scope checks. Whether it is live is
+    /// [`crate::grant::refresh_is_live`]'s to say.
+    fn refresh_token(
+        &self,
+        id: &[u8; 16],
+        hash: &[u8; 32],
+    ) -> Result<Option<(RefreshToken, Grant)>, StoreError>;
+
+    /// An issued access token's record and its grant, for introspection.
+    fn access_token(&self, jti: &str) -> Result<Option<(AccessToken, Grant)>, StoreError>;
+
+    /// Revokes the grant a refresh token belongs to (RFC 7009 §2.1: revoking a
+    /// refresh token also invalidates the access tokens of the same grant).
+    fn revoke_refresh(
+        &self,
+        id: [u8; 16],
+        hash: [u8; 32],
+        client_id: String,
+        now: u64,
+    ) -> impl Future<Output = Result<RevokeOutcome, StoreError>> + Send;
+
+    /// Revokes one access token by `jti`; remembered until the token expires.
+    fn revoke_access(
+        &self,
+        jti: String,
+        client_id: String,
+    ) -> impl Future<Output = Result<RevokeOutcome, StoreError>> + Send;
+
+    /// The grants a user has given, newest first, for the account page: one range
+    /// of the by-user index, so the cost follows this user's grants only.
+    fn grants_of_user(&self, user_id: &str) -> Result<Vec<Grant>, StoreError>;
+
+    /// Revokes grants of one user: the one with `grant_id` (only if it is that
+    /// user's), or all when `None`. Returns how many were revoked.
+    fn revoke_user_grants(
+        &self,
+        user_id: String,
+        grant_id: Option<[u8; 16]>,
+        now: u64,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+}
+
+impl Grants for Store {
+    /// Rotates a refresh token: the presented one is superseded and a new one becomes
+    /// current. Presenting a superseded token revokes the whole grant (RFC 6819
+    /// §5.2.2.3 / OAuth 2.0 Security BCP §4.14), including its newest refresh token.
+    /// The rules are [`Refresh::exchange`]'s; this persists its outcome.
+    async fn rotate_refresh(
+        &self,
+        presented_id: [u8; 16],
+        presented: [u8; 32],
+        client_id: String,
+        now: u64,
+        new: NewTokens,
+    ) -> Result<RotateOutcome, StoreError> {
+        self.writer
+            .write(move |tx| {
+                let Some(old) =
+                    matching_refresh(tx.get(REFRESH_TOKENS, presented_id.as_slice())?, &presented)
+                else {
+                    return Ok(RotateOutcome::Invalid);
+                };
+                let Some(grant) = tx.get(GRANTS, old.grant_id.as_slice())? else {
+                    return Ok(RotateOutcome::Invalid);
+                };
+                let standing = standing(tx, &grant.user_id, &grant.username)?;
+                let refresh = Refresh::of(&old, grant, &presented, now);
+                match refresh.exchange(&client_id, standing, now, &new) {
+                    Exchange::Invalid => Ok(RotateOutcome::Invalid),
+                    Exchange::UserInactive(revoked) => {
+                        persist_revoked(tx, &revoked, now)?;
+                        Ok(RotateOutcome::Invalid)
+                    }
+                    Exchange::Reuse(revoked) => {
+                        persist_revoked(tx, &revoked, now)?;
+                        Ok(RotateOutcome::ReuseDetected)
+                    }
+                    Exchange::Issued(issue) => {
+                        record_new_tokens(tx, issue.grant().id, &new)?;
+                        // Its sweep entry stays where it is: when it comes due, the
+                        // sweep finds the grant alive and moves the entry (once per
+                        // refresh lifetime, instead of an index write per refresh).
+                        tx.put(GRANTS, issue.grant().id.as_slice(), issue.grant())?;
+                        Ok(RotateOutcome::Rotated(Box::new(issue)))
+                    }
+                }
+            })
+            .await
+    }
+
+    /// A refresh token (key `id`, if `hash` matches) and its grant, for
+    /// introspection and scope checks. Whether it is live is
+    /// [`crate::grant::refresh_is_live`]'s to say.
+    fn refresh_token(
+        &self,
+        id: &[u8; 16],
+        hash: &[u8; 32],
+    ) -> Result<Option<(RefreshToken, Grant)>, StoreError> {
+        let Some(rt) = matching_refresh(self.get(REFRESH_TOKENS, id.as_slice())?, hash) else {
+            return Ok(None);
+        };
+        Ok(self.get(GRANTS, rt.grant_id.as_slice())?.map(|g| (rt, g)))
+    }
+
+    /// An issued access token's record and its grant, for introspection.
+    fn access_token(&self, jti: &str) -> Result<Option<(AccessToken, Grant)>, StoreError> {
+        let Some(at) = self.get(ACCESS_TOKENS, jti)? else {
+            return Ok(None);
+        };
+        Ok(self.get(GRANTS, at.grant_id.as_slice())?.map(|g| (at, g)))
+    }
+
+    /// Revokes the grant a refresh token belongs to (RFC 7009 §2.1: revoking a
+    /// refresh token also invalidates the access tokens of the same grant).
+    async fn revoke_refresh(
+        &self,
+        id: [u8; 16],
+        hash: [u8; 32],
+        client_id: String,
+        now: u64,
+    ) -> Result<RevokeOutcome, StoreError> {
+        self.writer
+            .write(move |tx| {
+                let Some(rt) = matching_refresh(tx.get(REFRESH_TOKENS, id.as_slice())?, &hash)
+                else {
+                    return Ok(RevokeOutcome::Unknown);
+                };
+                let Some(grant) = tx.get(GRANTS, rt.grant_id.as_slice())? else {
+                    return Ok(RevokeOutcome::Unknown);
+                };
+                if grant.client_id != client_id {
+                    return Ok(RevokeOutcome::WrongClient);
+                }
+                if !grant.revoked {
+                    revoke(tx, grant, now)?;
+                }
+                Ok(RevokeOutcome::Revoked)
+            })
+            .await
+    }
+
+    /// Revokes one access token by `jti`; remembered until the token expires.
+    async fn revoke_access(
+        &self,
+        jti: String,
+        client_id: String,
+    ) -> Result<RevokeOutcome, StoreError> {
+        self.writer
+            .write(move |tx| {
+                let Some(mut at) = tx.get(ACCESS_TOKENS, jti.as_str())? else {
+                    return Ok(RevokeOutcome::Unknown);
+                };
+                let owner = tx.get(GRANTS, at.grant_id.as_slice())?.map(|g| g.client_id);
+                if owner.as_deref() != Some(client_id.as_str()) {
+                    return Ok(RevokeOutcome::WrongClient);
+                }
+                at.revoked = true;
+                tx.put(ACCESS_TOKENS, jti.as_str(), &at)?;
+                Ok(RevokeOutcome::Revoked)
+            })
+            .await
+    }
+
+    /// The grants a user has given, newest first, for the account page: one range
+    /// of the by-user index, so the cost follows this user's grants only.
+    fn grants_of_user(&self, user_id: &str) -> Result<Vec<Grant>, StoreError> {
+        let txn = self.db.begin_read()?;
+        let ids = user_grant_ids(&txn.open_table(GRANTS_BY_USER)?, user_id)?;
+        let table = txn.open_table(GRANTS.def())?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(v) = table.get(id.as_slice())? {
+                out.push(GRANTS.decode(v.value())?);
+            }
+        }
+        out.sort_by_key(|g| std::cmp::Reverse(g.created_at));
+        Ok(out)
+    }
+
+    /// Revokes grants of one user: the one with `grant_id` (only if it is that
+    /// user's), or all when `None`. Returns how many were revoked.
+    async fn revoke_user_grants(
+        &self,
+        user_id: String,
+        grant_id: Option<[u8; 16]>,
+        now: u64,
+    ) -> Result<usize, StoreError> {
+        self.writer
+            .write(move |tx| {
+                let Some(id) = grant_id else {
+                    return revoke_user(tx, &user_id, now);
+                };
+                let key = user_key(&user_id, &id);
+                if tx
+                    .txn()
+                    .open_table(GRANTS_BY_USER)?
+                    .get(key.as_slice())?
+                    .is_none()
+                {
+                    return Ok(0);
+                }
+                match tx.get(GRANTS, id.as_slice())? {
+                    Some(g) if !g.revoked => {
+                        revoke(tx, g, now)?;
+                        Ok(1)
+                    }
+                    _ => Ok(0),
+                }
+            })
+            .await
     }
 }

@@ -1,42 +1,80 @@
 //! Storage: the only module that touches redb.
 //!
 //! The rest of the server calls operations shaped like the domain ("approve this
-//! code", "rotate this refresh token"); each write runs in the group-committed
-//! transaction of [`writer`] and returns only once it is durable. Reads open a fresh
-//! read transaction and never block on the writer. A PostgreSQL backend could later
-//! implement the same operations.
+//! code", "rotate this refresh token"), declared as one trait per domain
+//! ([`DeviceRequests`], [`Grants`], [`Users`], [`Clients`], [`Sessions`],
+//! [`Secrets`], [`AuditLog`], [`Admin`], [`Sweeper`]; all in [`prelude`]) and
+//! implemented here by the redb [`Store`]. The protocol rules are not here: the
+//! store asks `crate::grant` what a poll, a redemption or a refresh means and
+//! persists what it decided.
+//!
+//! Why traits over a concrete type: a PostgreSQL backend implements the same
+//! traits, and `Store` becomes an enum over the two backends that dispatches each
+//! method (static dispatch, no boxed futures, no generic parameter threaded through
+//! `AppState` and every handler; handler call sites stay as they are). Async
+//! methods return `impl Future + Send`, so handlers' futures stay `Send`.
+//!
+//! Each write runs in the group-committed transaction of [`writer`] and returns only
+//! once it is durable. Reads open a fresh read transaction and never block on the
+//! writer. Tables are typed by their record ([`tables`]).
 
 mod admin;
 mod audit;
 mod client_cache;
+mod clients;
+mod devices;
 mod error;
 mod expiry;
 mod grants;
-mod ops;
+mod keys;
 mod records;
 mod sessions;
+mod sweep;
 mod tables;
+#[cfg(test)]
+mod tests;
 mod user_codes;
+mod users;
 mod writer;
 
 use std::borrow::Borrow;
+use std::cell::RefCell;
 use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, TableDefinition, TableHandle, WriteTransaction};
+use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
 
+pub use crate::grant::Decision;
 pub use admin::ClientChange;
-pub use audit::AuditEvent;
+pub use audit::{AuditEvent, AuditKind};
+pub use devices::{DecideOutcome, RedeemOutcome};
 pub use error::StoreError;
-pub use ops::{DecideOutcome, Decision, NewTokens, RedeemOutcome, RevokeOutcome, RotateOutcome};
-pub use records::{
-    Client, DeviceAuth, DeviceStatus, Grant, PollCheck, RefreshToken, Session, User,
-};
+pub use grants::{RevokeOutcome, RotateOutcome};
+pub use records::{Client, DeviceAuth, DeviceStatus, Grant, RefreshToken, Session, User};
 pub use sessions::{EndSessions, PasswordChange, SessionMeta, SessionStart};
 pub use writer::BatchStats;
 
+pub use admin::Admin;
+pub use audit::AuditLog;
+pub use clients::Clients;
+pub use devices::DeviceRequests;
+pub use grants::Grants;
+pub use keys::Secrets;
+pub use sessions::Sessions;
+pub use sweep::Sweeper;
+pub use users::Users;
+
+/// The storage interface in one import (`use crate::store::prelude::*`), for code
+/// that calls the store.
+pub mod prelude {
+    pub use super::{
+        Admin, AuditLog, Clients, DeviceRequests, Grants, Secrets, Sessions, Sweeper, Users,
+    };
+}
+
 use client_cache::ClientCache;
 use records::{Record, decode, encode};
+use tables::Table;
 pub use user_codes::Pending;
 use user_codes::UserCodes;
 use writer::Writer;
@@ -92,18 +130,18 @@ impl Store {
             }
         }
         txn.open_table(tables::EXPIRIES)?;
-        txn.open_table(tables::USERS)?;
-        txn.open_table(tables::CLIENTS)?;
-        txn.open_table(tables::DEVICE_CODES)?;
-        txn.open_table(tables::GRANTS)?;
+        txn.open_table(tables::USERS.def())?;
+        txn.open_table(tables::CLIENTS.def())?;
+        txn.open_table(tables::DEVICE_REQUESTS.def())?;
+        txn.open_table(tables::GRANTS.def())?;
         txn.open_table(tables::GRANTS_BY_USER)?;
-        txn.open_table(tables::REFRESH_TOKENS)?;
-        txn.open_table(tables::ACCESS_TOKENS)?;
-        txn.open_table(tables::SESSIONS)?;
-        txn.open_table(tables::SESSION_META)?;
+        txn.open_table(tables::REFRESH_TOKENS.def())?;
+        txn.open_table(tables::ACCESS_TOKENS.def())?;
+        txn.open_table(tables::SESSIONS.def())?;
+        txn.open_table(tables::SESSION_META.def())?;
         txn.open_table(tables::SESSIONS_BY_USER)?;
         txn.open_table(tables::META)?;
-        txn.open_table(tables::AUDIT)?;
+        txn.open_table(tables::AUDIT.def())?;
         txn.commit()?;
         Ok(())
     }
@@ -112,10 +150,10 @@ impl Store {
     fn load_user_codes(&self) -> Result<(), StoreError> {
         use redb::ReadableTable;
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(tables::DEVICE_CODES)?;
+        let table = txn.open_table(tables::DEVICE_REQUESTS.def())?;
         for entry in table.iter()? {
             let (k, v) = entry?;
-            let auth: DeviceAuth = decode(tables::DEVICE_CODES.name(), v.value())?;
+            let auth = tables::DEVICE_REQUESTS.decode(v.value())?;
             // Decided requests left the lookup when they were decided; only pending
             // ones come back (and count against the pending caps).
             let pending = auth.status == DeviceStatus::Pending;
@@ -146,49 +184,34 @@ impl Store {
     }
 
     /// Reads one record in a fresh read transaction.
-    fn get<'k, K, T>(
+    fn get<'k, K, V>(
         &self,
-        def: TableDefinition<K, &'static [u8]>,
+        table: Table<K, V>,
         key: impl Borrow<K::SelfType<'k>>,
-    ) -> Result<Option<T>, StoreError>
+    ) -> Result<Option<V>, StoreError>
     where
         K: redb::Key + 'static,
-        T: Record,
+        V: Record,
     {
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(def)?;
-        let value = table.get(key)?;
-        value.map(|v| decode(def.name(), v.value())).transpose()
-    }
-
-    /// Reads a raw value (bytes) in a fresh read transaction.
-    fn get_raw<'k, K>(
-        &self,
-        def: TableDefinition<K, &'static [u8]>,
-        key: impl Borrow<K::SelfType<'k>>,
-    ) -> Result<Option<Vec<u8>>, StoreError>
-    where
-        K: redb::Key + 'static,
-    {
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(def)?;
-        let value = table.get(key)?;
-        Ok(value.map(|v| v.value().to_vec()))
+        let t = txn.open_table(table.def())?;
+        let value = t.get(key)?;
+        value.map(|v| table.decode(v.value())).transpose()
     }
 
     /// Every record of a table, for small tables (listings, admin).
-    fn scan<K, T>(&self, def: TableDefinition<K, &'static [u8]>) -> Result<Vec<T>, StoreError>
+    fn scan<K, V>(&self, table: Table<K, V>) -> Result<Vec<V>, StoreError>
     where
         K: redb::Key + 'static,
-        T: Record,
+        V: Record,
     {
         use redb::ReadableTable;
         let txn = self.db.begin_read()?;
-        let table = txn.open_table(def)?;
+        let t = txn.open_table(table.def())?;
         let mut out = Vec::new();
-        for entry in table.iter()? {
+        for entry in t.iter()? {
             let (_, v) = entry?;
-            out.push(decode(def.name(), v.value())?);
+            out.push(table.decode(v.value())?);
         }
         Ok(out)
     }
@@ -221,78 +244,79 @@ pub fn check_record_bytes(bytes: &[u8]) -> usize {
         + one::<AuditEvent>(bytes)
 }
 
-/// Typed access to the tables inside a write transaction.
-struct Tx<'a>(&'a WriteTransaction);
+/// Typed access to the tables inside a write transaction, for one operation of
+/// a group commit: it also collects what the operation audited, so the metrics are
+/// counted only once the batch commits.
+struct Tx<'a> {
+    txn: &'a WriteTransaction,
+    audited: RefCell<Vec<AuditKind>>,
+}
 
-impl Tx<'_> {
-    fn get<'k, K, T>(
-        &self,
-        def: TableDefinition<K, &'static [u8]>,
-        key: impl Borrow<K::SelfType<'k>>,
-    ) -> Result<Option<T>, StoreError>
-    where
-        K: redb::Key + 'static,
-        T: Record,
-    {
-        use redb::ReadableTable;
-        let table = self.0.open_table(def)?;
-        let value = table.get(key)?;
-        value.map(|v| decode(def.name(), v.value())).transpose()
+impl<'a> Tx<'a> {
+    /// One operation's view of the shared transaction.
+    fn new(txn: &'a WriteTransaction) -> Self {
+        Tx {
+            txn,
+            audited: RefCell::default(),
+        }
     }
 
-    fn put<'k, K, T>(
+    /// The raw transaction, for index tables and range edits.
+    fn txn(&self) -> &'a WriteTransaction {
+        self.txn
+    }
+
+    /// Notes an audit event appended in this operation.
+    fn audited(&self, kind: AuditKind) {
+        self.audited.borrow_mut().push(kind);
+    }
+
+    /// The audit events this operation appended.
+    fn into_audited(self) -> Vec<AuditKind> {
+        self.audited.into_inner()
+    }
+
+    fn get<'k, K, V>(
         &self,
-        def: TableDefinition<K, &'static [u8]>,
+        table: Table<K, V>,
         key: impl Borrow<K::SelfType<'k>>,
-        value: &T,
+    ) -> Result<Option<V>, StoreError>
+    where
+        K: redb::Key + 'static,
+        V: Record,
+    {
+        use redb::ReadableTable;
+        let t = self.txn.open_table(table.def())?;
+        let value = t.get(key)?;
+        value.map(|v| table.decode(v.value())).transpose()
+    }
+
+    fn put<'k, K, V>(
+        &self,
+        table: Table<K, V>,
+        key: impl Borrow<K::SelfType<'k>>,
+        value: &V,
     ) -> Result<(), StoreError>
     where
         K: redb::Key + 'static,
-        T: Record,
+        V: Record,
     {
-        let mut table = self.0.open_table(def)?;
-        table.insert(key, encode(value).as_slice())?;
+        let mut t = self.txn.open_table(table.def())?;
+        t.insert(key, encode(value).as_slice())?;
         Ok(())
     }
 
-    fn put_raw<'k, K>(
+    fn remove<'k, K, V>(
         &self,
-        def: TableDefinition<K, &'static [u8]>,
-        key: impl Borrow<K::SelfType<'k>>,
-        value: &[u8],
-    ) -> Result<(), StoreError>
-    where
-        K: redb::Key + 'static,
-    {
-        let mut table = self.0.open_table(def)?;
-        table.insert(key, value)?;
-        Ok(())
-    }
-
-    fn get_raw<'k, K>(
-        &self,
-        def: TableDefinition<K, &'static [u8]>,
-        key: impl Borrow<K::SelfType<'k>>,
-    ) -> Result<Option<Vec<u8>>, StoreError>
-    where
-        K: redb::Key + 'static,
-    {
-        use redb::ReadableTable;
-        let table = self.0.open_table(def)?;
-        let value = table.get(key)?;
-        Ok(value.map(|v| v.value().to_vec()))
-    }
-
-    fn remove<'k, K>(
-        &self,
-        def: TableDefinition<K, &'static [u8]>,
+        table: Table<K, V>,
         key: impl Borrow<K::SelfType<'k>>,
     ) -> Result<(), StoreError>
     where
         K: redb::Key + 'static,
+        V: Record,
     {
-        let mut table = self.0.open_table(def)?;
-        table.remove(key)?;
+        let mut t = self.txn.open_table(table.def())?;
+        t.remove(key)?;
         Ok(())
     }
 }

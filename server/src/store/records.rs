@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::StoreError;
+pub use crate::grant::{DeviceAuth, DeviceStatus, Grant, RefreshToken};
 
 /// A stored type with a schema version.
 pub trait Record: Serialize + DeserializeOwned {
@@ -152,94 +153,10 @@ impl Client {
     }
 }
 
-/// Where a device authorization request stands.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub enum DeviceStatus {
-    /// Waiting for a person to approve or deny.
-    Pending,
-    /// Approved; the next poll redeems it.
-    Approved {
-        /// Who approved.
-        user_id: String,
-        /// Their login name at approval time.
-        username: String,
-        /// Unix seconds.
-        at: u64,
-    },
-    /// The person pressed Deny.
-    Denied {
-        /// Unix seconds.
-        at: u64,
-    },
-    /// Tokens were issued; the code is spent.
-    Redeemed {
-        /// Unix seconds.
-        at: u64,
-    },
-}
-
-/// A device authorization request (RFC 8628 §3.1), keyed by the time-ordered id
-/// inside its device code.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct DeviceAuth {
-    /// SHA-256 of the whole device code, checked in constant time on every poll.
-    pub code_hash: [u8; 32],
-    /// The client that asked.
-    pub client_id: String,
-    /// Space-separated scopes asked for (already validated).
-    pub scope: String,
-    /// Canonical user code (8 letters).
-    pub user_code: String,
-    /// Unix seconds.
-    pub created_at: u64,
-    /// Unix seconds; after this the device gets `expired_token`.
-    pub expires_at: u64,
-    /// Polling interval first announced, seconds.
-    pub interval: u32,
-    /// Progress.
-    pub status: DeviceStatus,
-    /// The device's IP, shown on the consent page to help spot phishing.
-    pub requester_ip: String,
-    /// The device's user agent, shown on the consent page.
-    pub user_agent: String,
-}
 impl Record for DeviceAuth {
     const VERSION: u8 = 2;
 }
 
-/// An approval a user gave a client: the family all its refresh tokens belong to.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Grant {
-    /// Time-ordered id (16 bytes).
-    pub id: [u8; 16],
-    /// Token subject.
-    pub user_id: String,
-    /// For display on the account page.
-    pub username: String,
-    /// The client holding the grant.
-    pub client_id: String,
-    /// Granted scopes.
-    pub scope: String,
-    /// Unix seconds.
-    pub created_at: u64,
-    /// Unix seconds of the last refresh.
-    pub last_refreshed_at: Option<u64>,
-    /// Unix seconds; when the current refresh token expires.
-    pub expires_at: u64,
-    /// Hash of the one refresh token that may be used next.
-    pub current_refresh: [u8; 32],
-    /// Revoked grants refresh nothing and their access tokens introspect inactive.
-    pub revoked: bool,
-    /// The device's IP at authorization.
-    pub device_ip: String,
-    /// Key of the current refresh token's record, so deleting a dead grant deletes
-    /// it too (all zeros for a grant stored by version 1).
-    pub refresh_id: [u8; 16],
-    /// `jti` of the newest access token, deleted with the grant likewise (empty
-    /// for version 1). Older token records are inert once the grant is gone and
-    /// leave at their own expiry.
-    pub jti: String,
-}
 impl Record for Grant {
     const VERSION: u8 = 2;
 
@@ -284,20 +201,6 @@ impl From<GrantV1> for Grant {
     }
 }
 
-/// A refresh token, keyed by the time-ordered id inside it.
-///
-/// Whether it is still the grant's current token is not stored here: it is current
-/// exactly when `Grant::current_refresh` equals its hash. So rotation writes the
-/// grant and the new token, never the old one.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct RefreshToken {
-    /// SHA-256 of the whole token, checked in constant time.
-    pub token_hash: [u8; 32],
-    /// The grant (family) it belongs to.
-    pub grant_id: [u8; 16],
-    /// Unix seconds.
-    pub expires_at: u64,
-}
 impl Record for RefreshToken {
     const VERSION: u8 = 2;
 }
@@ -333,102 +236,9 @@ impl Record for Session {
     const VERSION: u8 = 1;
 }
 
-/// What a poll of the token endpoint finds, before any rate check.
-#[derive(Clone, Debug, PartialEq)]
-pub enum PollCheck {
-    /// The code belongs to another client: answer `invalid_grant`.
-    WrongClient,
-    /// Past its lifetime: `expired_token`.
-    Expired,
-    /// Still waiting for the person: `authorization_pending` (or `slow_down`).
-    Pending,
-    /// The person pressed Deny: `access_denied`.
-    Denied,
-    /// Already exchanged for tokens: `invalid_grant`.
-    Redeemed,
-    /// Approved by this user: tokens may be issued, once.
-    Approved {
-        /// Subject of the tokens.
-        user_id: String,
-        /// Their login name.
-        username: String,
-    },
-}
-
-impl DeviceAuth {
-    /// The pure state check both the read-only poll path and the redeeming write use,
-    /// so they can never disagree.
-    pub fn poll_check(&self, client_id: &str, now: u64) -> PollCheck {
-        if self.client_id != client_id {
-            return PollCheck::WrongClient;
-        }
-        match &self.status {
-            DeviceStatus::Redeemed { .. } => PollCheck::Redeemed,
-            _ if now >= self.expires_at => PollCheck::Expired,
-            DeviceStatus::Pending => PollCheck::Pending,
-            DeviceStatus::Denied { .. } => PollCheck::Denied,
-            DeviceStatus::Approved {
-                user_id, username, ..
-            } => PollCheck::Approved {
-                user_id: user_id.clone(),
-                username: username.clone(),
-            },
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn auth(status: DeviceStatus) -> DeviceAuth {
-        DeviceAuth {
-            code_hash: [7; 32],
-            client_id: "c".into(),
-            scope: "read".into(),
-            user_code: "BCDFGHJK".into(),
-            created_at: 100,
-            expires_at: 200,
-            interval: 5,
-            status,
-            requester_ip: "127.0.0.1".into(),
-            user_agent: "t".into(),
-        }
-    }
-
-    #[test]
-    fn poll_check_covers_every_state() {
-        assert_eq!(
-            auth(DeviceStatus::Pending).poll_check("c", 150),
-            PollCheck::Pending
-        );
-        assert_eq!(
-            auth(DeviceStatus::Pending).poll_check("x", 150),
-            PollCheck::WrongClient
-        );
-        assert_eq!(
-            auth(DeviceStatus::Pending).poll_check("c", 200),
-            PollCheck::Expired
-        );
-        assert_eq!(
-            auth(DeviceStatus::Denied { at: 1 }).poll_check("c", 150),
-            PollCheck::Denied
-        );
-        assert_eq!(
-            auth(DeviceStatus::Redeemed { at: 1 }).poll_check("c", 300),
-            PollCheck::Redeemed
-        );
-        let approved = DeviceStatus::Approved {
-            user_id: "u".into(),
-            username: "n".into(),
-            at: 1,
-        };
-        assert!(matches!(
-            auth(approved.clone()).poll_check("c", 150),
-            PollCheck::Approved { .. }
-        ));
-        assert_eq!(auth(approved).poll_check("c", 250), PollCheck::Expired);
-    }
 
     #[test]
     fn a_version_1_client_reads_as_one_without_audiences() {
@@ -505,6 +315,21 @@ mod tests {
         assert_eq!((g.id, g.expires_at, g.revoked), ([4; 16], 3, true));
         assert_eq!((g.refresh_id, g.jti.as_str()), ([0; 16], ""));
         assert_eq!(decode::<Grant>("grants", &encode(&g)).unwrap(), g);
+    }
+
+    fn auth(status: DeviceStatus) -> DeviceAuth {
+        DeviceAuth {
+            code_hash: [7; 32],
+            client_id: "c".into(),
+            scope: "read".into(),
+            user_code: "BCDFGHJK".into(),
+            created_at: 100,
+            expires_at: 200,
+            interval: 5,
+            status,
+            requester_ip: "127.0.0.1".into(),
+            user_agent: "t".into(),
+        }
     }
 
     #[test]

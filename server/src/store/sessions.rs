@@ -10,9 +10,11 @@
 use redb::{ReadableDatabase, ReadableTable};
 use serde::{Deserialize, Serialize};
 
-use super::records::{Record, Session, User, decode};
+use super::records::{Record, Session};
 use super::tables::{META, SESSION_META, SESSIONS, SESSIONS_BY_USER, USERS};
+use super::users::standing;
 use super::{Store, StoreError, Tx};
+use crate::grant::Standing;
 
 /// What a session looks like to its owner, keyed by the session's cookie hash.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -123,13 +125,13 @@ fn user_session_hashes(
 /// Removes a session, its metadata and its index entry; returns whether it
 /// existed.
 pub(super) fn remove_session(tx: &Tx<'_>, hash: &[u8]) -> Result<bool, StoreError> {
-    let Some(session) = tx.get::<_, Session>(SESSIONS, hash)? else {
+    let Some(session) = tx.get(SESSIONS, hash)? else {
         tx.remove(SESSION_META, hash)?;
         return Ok(false);
     };
     tx.remove(SESSIONS, hash)?;
     tx.remove(SESSION_META, hash)?;
-    unindex(tx.0, &session.user_id, hash)?;
+    unindex(tx.txn(), &session.user_id, hash)?;
     Ok(true)
 }
 
@@ -151,7 +153,7 @@ pub(super) fn end_user_sessions_where(
     user_id: &str,
     pick: impl Fn(&[u8; 32]) -> bool,
 ) -> Result<usize, StoreError> {
-    let hashes = user_session_hashes(&tx.0.open_table(SESSIONS_BY_USER)?, user_id)?;
+    let hashes = user_session_hashes(&tx.txn().open_table(SESSIONS_BY_USER)?, user_id)?;
     let mut n = 0;
     for h in hashes.iter().filter(|h| pick(h)) {
         n += usize::from(remove_session(tx, h)?);
@@ -169,11 +171,11 @@ pub fn build_index_once(db: &redb::Database) -> Result<(), StoreError> {
     }
     let t = db.begin_write()?;
     {
-        let sessions = t.open_table(SESSIONS)?;
+        let sessions = t.open_table(SESSIONS.def())?;
         let mut index = t.open_table(SESSIONS_BY_USER)?;
         for entry in sessions.iter()? {
             let (k, v) = entry?;
-            let s: Session = decode("sessions", v.value())?;
+            let s: Session = SESSIONS.decode(v.value())?;
             index.insert(user_key(&s.user_id, k.value()).as_slice(), ())?;
         }
     }
@@ -186,11 +188,67 @@ fn live(session: &Session, meta: Option<&SessionMeta>, now: u64) -> bool {
     session.expires_at > now && !meta.is_some_and(|m| m.idle_expired(now))
 }
 
-impl Store {
+/// Browser sessions: sign-in, idle timeout, signing out, password changes. Part of the storage interface: the handlers call
+/// these, the redb [`Store`] implements them, and another backend would too.
+pub trait Sessions {
     /// Records a new sign-in: the session and its metadata in one transaction, and
     /// ends the browser's previous session (`replaces`) so every login gets a new id.
     /// Only while the user is still enabled, checked in the same transaction.
-    pub async fn start_session(
+    fn start_session(
+        &self,
+        hash: [u8; 32],
+        session: Session,
+        meta: SessionMeta,
+        replaces: Option<[u8; 32]>,
+    ) -> impl Future<Output = Result<SessionStart, StoreError>> + Send;
+
+    /// The session with this cookie hash if it is live at `now`: before its
+    /// absolute expiry and not idle for longer than its idle timeout.
+    fn live_session(
+        &self,
+        hash: &[u8; 32],
+        now: u64,
+    ) -> Result<Option<(Session, Option<SessionMeta>)>, StoreError>;
+
+    /// Records activity of a session at `now`, unless it was recorded less than
+    /// `min_gap` seconds ago: the check is repeated inside the write, so a burst of
+    /// requests costs at most one update per `min_gap`.
+    fn touch_session(
+        &self,
+        hash: [u8; 32],
+        now: u64,
+        min_gap: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The live sessions of a user, most recently active first.
+    fn sessions_of_user(&self, user_id: &str, now: u64) -> Result<Vec<SessionInfo>, StoreError>;
+
+    /// Ends one session (sign-out), with its metadata.
+    fn end_session(&self, hash: [u8; 32]) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Ends sessions of `user_id` as `which` says; returns how many ended.
+    fn end_user_sessions(
+        &self,
+        user_id: String,
+        which: EndSessions,
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+
+    /// Replaces the password hash of the user `username` (whose id must still be
+    /// `user_id`) and signs out every other session of theirs, in one transaction.
+    fn change_password(
+        &self,
+        user_id: String,
+        username: String,
+        new_hash: String,
+        keep: [u8; 32],
+    ) -> impl Future<Output = Result<PasswordChange, StoreError>> + Send;
+}
+
+impl Sessions for Store {
+    /// Records a new sign-in: the session and its metadata in one transaction, and
+    /// ends the browser's previous session (`replaces`) so every login gets a new id.
+    /// Only while the user is still enabled, checked in the same transaction.
+    async fn start_session(
         &self,
         hash: [u8; 32],
         session: Session,
@@ -198,17 +256,18 @@ impl Store {
         replaces: Option<[u8; 32]>,
     ) -> Result<SessionStart, StoreError> {
         self.writer
-            .write(move |t| {
-                let tx = Tx(t);
+            .write(move |tx| {
                 if let Some(old) = replaces {
-                    remove_session(&tx, old.as_slice())?;
+                    remove_session(tx, old.as_slice())?;
                 }
-                if !super::ops::user_active(&tx, &session.user_id, &session.username)? {
+                let standing = standing(tx, &session.user_id, &session.username)?;
+                if standing != Standing::Active {
                     return Ok(SessionStart::UserInactive);
                 }
                 tx.put(SESSIONS, hash.as_slice(), &session)?;
                 tx.put(SESSION_META, hash.as_slice(), &meta)?;
-                t.open_table(SESSIONS_BY_USER)?
+                tx.txn()
+                    .open_table(SESSIONS_BY_USER)?
                     .insert(user_key(&session.user_id, &hash).as_slice(), ())?;
                 Ok(SessionStart::Started)
             })
@@ -217,20 +276,20 @@ impl Store {
 
     /// The session with this cookie hash if it is live at `now`: before its
     /// absolute expiry and not idle for longer than its idle timeout.
-    pub fn live_session(
+    fn live_session(
         &self,
         hash: &[u8; 32],
         now: u64,
     ) -> Result<Option<(Session, Option<SessionMeta>)>, StoreError> {
         let txn = self.db.begin_read()?;
-        let sessions = txn.open_table(SESSIONS)?;
+        let sessions = txn.open_table(SESSIONS.def())?;
         let Some(v) = sessions.get(hash.as_slice())? else {
             return Ok(None);
         };
-        let session: Session = decode("sessions", v.value())?;
-        let metas = txn.open_table(SESSION_META)?;
+        let session: Session = SESSIONS.decode(v.value())?;
+        let metas = txn.open_table(SESSION_META.def())?;
         let meta = match metas.get(hash.as_slice())? {
-            Some(v) => Some(decode::<SessionMeta>("session_meta", v.value())?),
+            Some(v) => Some(SESSION_META.decode(v.value())?),
             None => None,
         };
         Ok(live(&session, meta.as_ref(), now).then_some((session, meta)))
@@ -239,17 +298,15 @@ impl Store {
     /// Records activity of a session at `now`, unless it was recorded less than
     /// `min_gap` seconds ago: the check is repeated inside the write, so a burst of
     /// requests costs at most one update per `min_gap`.
-    pub async fn touch_session(
+    async fn touch_session(
         &self,
         hash: [u8; 32],
         now: u64,
         min_gap: u64,
     ) -> Result<(), StoreError> {
         self.writer
-            .write(move |t| {
-                let tx = Tx(t);
-                let Some(mut meta) = tx.get::<_, SessionMeta>(SESSION_META, hash.as_slice())?
-                else {
+            .write(move |tx| {
+                let Some(mut meta) = tx.get(SESSION_META, hash.as_slice())? else {
                     return Ok(());
                 };
                 if meta.last_seen_at.saturating_add(min_gap) <= now {
@@ -262,26 +319,22 @@ impl Store {
     }
 
     /// The live sessions of a user, most recently active first.
-    pub fn sessions_of_user(
-        &self,
-        user_id: &str,
-        now: u64,
-    ) -> Result<Vec<SessionInfo>, StoreError> {
+    fn sessions_of_user(&self, user_id: &str, now: u64) -> Result<Vec<SessionInfo>, StoreError> {
         let txn = self.db.begin_read()?;
         let hashes = user_session_hashes(&txn.open_table(SESSIONS_BY_USER)?, user_id)?;
-        let sessions = txn.open_table(SESSIONS)?;
-        let metas = txn.open_table(SESSION_META)?;
+        let sessions = txn.open_table(SESSIONS.def())?;
+        let metas = txn.open_table(SESSION_META.def())?;
         let mut out = Vec::new();
         for hash in hashes {
             let Some(v) = sessions.get(hash.as_slice())? else {
                 continue;
             };
-            let session: Session = decode("sessions", v.value())?;
+            let session: Session = SESSIONS.decode(v.value())?;
             if session.user_id != user_id {
                 continue;
             }
             let meta = match metas.get(hash.as_slice())? {
-                Some(v) => Some(decode::<SessionMeta>("session_meta", v.value())?),
+                Some(v) => Some(SESSION_META.decode(v.value())?),
                 None => None,
             };
             if live(&session, meta.as_ref(), now) {
@@ -303,26 +356,26 @@ impl Store {
     }
 
     /// Ends one session (sign-out), with its metadata.
-    pub async fn end_session(&self, hash: [u8; 32]) -> Result<(), StoreError> {
+    async fn end_session(&self, hash: [u8; 32]) -> Result<(), StoreError> {
         self.writer
-            .write(move |t| remove_session(&Tx(t), hash.as_slice()).map(|_| ()))
+            .write(move |tx| remove_session(tx, hash.as_slice()).map(|_| ()))
             .await
     }
 
     /// Ends sessions of `user_id` as `which` says; returns how many ended.
-    pub async fn end_user_sessions(
+    async fn end_user_sessions(
         &self,
         user_id: String,
         which: EndSessions,
     ) -> Result<usize, StoreError> {
         self.writer
-            .write(move |t| end_sessions_in(&Tx(t), &user_id, which))
+            .write(move |tx| end_sessions_in(tx, &user_id, which))
             .await
     }
 
     /// Replaces the password hash of the user `username` (whose id must still be
     /// `user_id`) and signs out every other session of theirs, in one transaction.
-    pub async fn change_password(
+    async fn change_password(
         &self,
         user_id: String,
         username: String,
@@ -330,17 +383,16 @@ impl Store {
         keep: [u8; 32],
     ) -> Result<PasswordChange, StoreError> {
         self.writer
-            .write(move |t| {
-                let tx = Tx(t);
-                let Some(mut user) = tx.get::<_, User>(USERS, username.as_str())? else {
+            .write(move |tx| {
+                let Some(mut user) = tx.get(USERS, username.as_str())? else {
                     return Ok(PasswordChange::UnknownUser);
                 };
                 if user.id != user_id {
                     return Ok(PasswordChange::UnknownUser);
                 }
-                user.password_hash = new_hash;
+                user.password_hash = new_hash.clone();
                 tx.put(USERS, username.as_str(), &user)?;
-                let signed_out = end_sessions_in(&tx, &user_id, EndSessions::AllExcept(keep))?;
+                let signed_out = end_sessions_in(tx, &user_id, EndSessions::AllExcept(keep))?;
                 Ok(PasswordChange::Changed { signed_out })
             })
             .await
@@ -362,10 +414,10 @@ pub(super) fn sweep_session_meta(
 ) -> Result<usize, StoreError> {
     let mut idle = Vec::new();
     {
-        let sessions = t.open_table(SESSIONS)?;
-        let mut metas = t.open_table(SESSION_META)?;
+        let sessions = t.open_table(SESSIONS.def())?;
+        let mut metas = t.open_table(SESSION_META.def())?;
         metas.retain(|k, v| {
-            let Ok(meta) = decode::<SessionMeta>("session_meta", v) else {
+            let Ok(meta) = SESSION_META.decode(v) else {
                 return true;
             };
             if meta.idle_expired(now) {
@@ -377,7 +429,7 @@ pub(super) fn sweep_session_meta(
     }
     let mut n = 0;
     {
-        let mut sessions = t.open_table(SESSIONS)?;
+        let mut sessions = t.open_table(SESSIONS.def())?;
         for (k, _) in &idle {
             n += usize::from(sessions.remove(k.as_slice())?.is_some());
         }
@@ -391,6 +443,7 @@ pub(super) fn sweep_session_meta(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::records::User;
     use redb::ReadableTableMetadata;
 
     fn store() -> (tempfile::TempDir, Store) {
@@ -406,7 +459,7 @@ mod tests {
                 created_at: 1,
             };
             let t = store.db.begin_write().expect("write");
-            Tx(&t).put(USERS, name, &user).expect("user");
+            Tx::new(&t).put(USERS, name, &user).expect("user");
             t.commit().expect("commit");
         }
         (dir, store)
@@ -467,7 +520,7 @@ mod tests {
         // The sweep ends b (idle) but not a (touched) nor c's user.
         let swept = s
             .writer
-            .write(move |t| sweep_session_meta(t, now + 4000))
+            .write(move |tx| sweep_session_meta(tx.txn(), now + 4000))
             .await
             .unwrap();
         assert_eq!(swept, 2, "b and c were idle");
@@ -498,7 +551,7 @@ mod tests {
         // sweeps alike; a logout removes the entry too.
         let count = |s: &Store| {
             let r = s.db.begin_read().unwrap();
-            let n = r.open_table(SESSIONS).unwrap().len().unwrap();
+            let n = r.open_table(SESSIONS.def()).unwrap().len().unwrap();
             let i = r.open_table(SESSIONS_BY_USER).unwrap().len().unwrap();
             (n, i)
         };

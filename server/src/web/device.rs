@@ -15,8 +15,9 @@ use crate::http::body::RequestBody;
 use crate::http::form::Form;
 use crate::http::response::Resp;
 use crate::secrets::{ct_eq, hex, sha256};
-use crate::state::{AppState, describe_scope};
-use crate::store::{DecideOutcome, Decision, DeviceAuth, DeviceStatus, Session};
+use crate::state::AppState;
+use crate::store::prelude::*;
+use crate::store::{DecideOutcome, Decision, DeviceAuth, Session};
 use crate::views::{CodeProblem, ConsentPage, DevicePage, Message, Outcome, ResultPage, ago, when};
 
 /// `GET /device[?user_code=…]`: the code form, or straight to consent when the link
@@ -64,13 +65,13 @@ fn code_form(
     typed: &str,
     problem: Option<CodeProblem>,
 ) -> Resp {
-    let error = problem.map(|p| p.to_string());
     browser.page(state, status, |csrf| {
         DevicePage {
+            lang: browser.lang,
             username: browser.session.as_ref().map(|s| s.username.as_str()),
             csrf,
             user_code: typed,
-            error: error.as_deref(),
+            error: problem,
             throttled: matches!(problem, Some(CodeProblem::Throttled(_))),
         }
         .render()
@@ -99,7 +100,7 @@ fn lookup_and_consent(
         Ok(code) => state
             .store
             .device_auth_by_user_code(code.as_str())?
-            .filter(|a| a.expires_at > now && a.status == DeviceStatus::Pending),
+            .filter(|a| a.awaits_decision(now)),
         Err(_) => None,
     };
     let Some(auth) = found else {
@@ -170,6 +171,7 @@ fn consent_page(
         .unwrap_or_default();
     Ok(browser.page(state, StatusCode::OK, |csrf| {
         ConsentPage {
+            lang: browser.lang,
             username: browser.session.as_ref().map(|s| s.username.as_str()),
             csrf,
             client_name: &client_name,
@@ -178,12 +180,7 @@ fn consent_page(
             request: &request,
             consent: &consent,
             display_code: code.display().as_str(),
-            scopes: auth
-                .scope
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(|s| (s, describe_scope(s)))
-                .collect(),
+            scopes: auth.scope.split(' ').filter(|s| !s.is_empty()).collect(),
             requested_at: when(auth.created_at),
             requested_ago: ago(now, auth.created_at),
             expires_in: ago(auth.expires_at, now),
@@ -278,7 +275,11 @@ fn bound_code(
     Err(Box::new(browser.page(
         state,
         StatusCode::FORBIDDEN,
-        |csrf| Message::ConsentExpired.page(username, csrf).render(),
+        |csrf| {
+            Message::ConsentExpired
+                .page(browser.lang, username, csrf)
+                .render()
+        },
     )))
 }
 
@@ -315,13 +316,10 @@ fn decided_page(
         }
         None => (String::new(), ""),
     };
-    let scopes = scopes
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(describe_scope)
-        .collect();
+    let scopes = scopes.split(' ').filter(|s| !s.is_empty()).collect();
     Ok(browser.page(state, outcome.status(), |csrf| {
         ResultPage {
+            lang: browser.lang,
             username: Some(username),
             csrf,
             outcome,
