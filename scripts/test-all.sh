@@ -52,8 +52,10 @@ step "no_std crates build for the microcontroller targets"
 cargo build --locked -p authgate-proto --target thumbv6m-none-eabi
 cargo build --locked -p authgate-device --no-default-features --target thumbv6m-none-eabi
 cargo build --locked -p authgate-device --no-default-features --target riscv32imc-unknown-none-elf
+cargo build --locked -p authgate-device --no-default-features --features dpop --target thumbv6m-none-eabi
+cargo build --locked -p authgate-device --no-default-features --features dpop --target riscv32imc-unknown-none-elf
 
-for extra in scripts/qemu-test.sh scripts/tap-e2e.sh scripts/firmware-build.sh scripts/fuzz-smoke.sh scripts/aarch64-e2e.sh scripts/api-fuzz.sh; do
+for extra in scripts/qemu-test.sh scripts/tap-e2e.sh scripts/firmware-build.sh scripts/fuzz-smoke.sh scripts/aarch64-e2e.sh scripts/api-fuzz.sh scripts/dpop-interop.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
     "$extra"

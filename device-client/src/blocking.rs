@@ -176,6 +176,12 @@ pub struct Answer {
     pub status: u16,
     /// The raw `Retry-After` header, for [`DeviceFlow::handle_retry_after`].
     pub retry_after: Option<Vec<u8>>,
+    /// The raw `Date` header: the server's clock, for `DeviceFlow::handle_date`
+    /// (feature `dpop`).
+    pub date: Option<Vec<u8>>,
+    /// The raw `DPoP-Nonce` header, for `DeviceFlow::handle_dpop_nonce` (feature
+    /// `dpop`).
+    pub dpop_nonce: Option<Vec<u8>>,
     /// The body, at most [`MAX_RESPONSE_BYTES`].
     pub body: Vec<u8>,
 }
@@ -275,28 +281,52 @@ impl HttpTransport {
         self.tick = tick;
     }
 
+    /// The [`crate::DpopConfig`] for this transport's endpoints (feature `dpop`):
+    /// proofs name the discovered URLs. `jti_seed` must be fresh random bytes.
+    #[cfg(feature = "dpop")]
+    pub fn dpop_config<'t>(
+        &'t self,
+        key: &'t crate::DpopKey,
+        jti_seed: [u8; 32],
+    ) -> crate::DpopConfig<'t> {
+        crate::DpopConfig {
+            key,
+            jti_seed,
+            device_authorization_url: &self.endpoints.device_authorization_endpoint,
+            token_url: &self.endpoints.token_endpoint,
+        }
+    }
+
     /// Sends one request and returns its answer (any status: OAuth errors are
-    /// answers, not failures).
-    pub fn send(&self, transmit: &Transmit<'_>, body: &[u8]) -> Result<Answer, TransportError> {
+    /// answers, not failures). `buf` is the buffer given to
+    /// [`DeviceFlow::poll_transmit`]: the body, and the `DPoP` header if the request
+    /// carries a proof.
+    pub fn send(&self, transmit: &Transmit<'_>, buf: &[u8]) -> Result<Answer, TransportError> {
         let url = self
             .endpoints
             .url(transmit.endpoint)
             .ok_or(TransportError::NoEndpoint(transmit.endpoint))?;
-        let resp = self
+        let mut request = self
             .agent
             .post(url)
             .header("Content-Type", FORM_CONTENT_TYPE)
-            .header("Accept", "application/json")
-            .send(body)
+            .header("Accept", "application/json");
+        if let Some(proof) = transmit.dpop_proof(buf) {
+            request = request.header("DPoP", proof);
+        }
+        let resp = request
+            .send(transmit.body(buf))
             .map_err(|e| TransportError::Http(e.to_string()))?;
-        let retry_after = resp
-            .headers()
-            .get("retry-after")
-            .map(|v| v.as_bytes().to_vec());
+        let header = |name: &str| resp.headers().get(name).map(|v| v.as_bytes().to_vec());
+        let retry_after = header("retry-after");
+        let date = header("date");
+        let dpop_nonce = header("dpop-nonce");
         let (status, body) = read_body(resp)?;
         Ok(Answer {
             status,
             retry_after,
+            date,
+            dpop_nonce,
             body,
         })
     }
@@ -317,10 +347,19 @@ impl HttpTransport {
             }
             match flow.poll_transmit(unix_now(), &mut buf) {
                 Ok(Some(t)) => {
-                    match self.send(&t, t.body(&buf)) {
+                    match self.send(&t, &buf) {
                         Ok(answer) => {
                             if let Some(value) = &answer.retry_after {
                                 flow.handle_retry_after(value)?;
+                            }
+                            #[cfg(feature = "dpop")]
+                            {
+                                if let Some(value) = &answer.date {
+                                    flow.handle_date(value)?;
+                                }
+                                if let Some(value) = &answer.dpop_nonce {
+                                    flow.handle_dpop_nonce(value)?;
+                                }
                             }
                             flow.handle_response(unix_now(), answer.status, &answer.body)?;
                         }

@@ -30,6 +30,10 @@
 //! connection per request, which is what a device polling every few seconds wants and
 //! what keeps reqwless from reading past a response.
 //!
+//! With the `dpop` feature and [`crate::Config::dpop`] set, each proof goes out as the
+//! `DPoP` header, and the answer's `Date` and `DPoP-Nonce` headers are handed to the
+//! flow: a board learns the server's time from its first answer.
+//!
 //! With the `tls` feature, [`Transport::new_with_tls`] speaks HTTPS through
 //! `embedded-tls` (TLS 1.3 only, `TLS_AES_128_GCM_SHA256`). Certificate checking is
 //! whatever the [`TlsConfig`]'s `TlsVerify` says; `TlsVerify::None` encrypts but
@@ -203,6 +207,7 @@ where
     pub async fn step(&mut self, flow: &mut DeviceFlow<'_>) -> Result<Step, Error> {
         if let Some(tx) = flow.poll_transmit(now(), self.form)? {
             let body = tx.body(self.form);
+            let proof = tx.dpop_proof(self.form);
             let mut url: String<URL_CAP> = String::new();
             let answer = if url
                 .push_str(self.base_url)
@@ -216,7 +221,7 @@ where
                 };
                 match with_timeout(
                     self.timeout,
-                    exchange(&mut self.http, method, &url, body, self.rx),
+                    exchange(&mut self.http, method, &url, body, proof, self.rx),
                 )
                 .await
                 {
@@ -229,11 +234,24 @@ where
                 Ok(Answer {
                     status,
                     retry_after,
+                    date,
+                    dpop_nonce,
                     body,
                 }) => {
                     if let Some(value) = retry_after {
                         flow.handle_retry_after(&value)?;
                     }
+                    #[cfg(feature = "dpop")]
+                    {
+                        if let Some(value) = date {
+                            flow.handle_date(&value)?;
+                        }
+                        if let Some(value) = dpop_nonce {
+                            flow.handle_dpop_nonce(&value)?;
+                        }
+                    }
+                    #[cfg(not(feature = "dpop"))]
+                    let _ = (date, dpop_nonce);
                     flow.handle_response(now(), status, body)?;
                     Step::Answered {
                         kind: tx.kind,
@@ -270,13 +288,21 @@ where
 /// longer, and the flow could not use it anyway).
 const RETRY_AFTER_CAP: usize = 16;
 
-/// One answer: status, `Retry-After` (copied, since the body reuses the buffer the
-/// headers were in) and the body, which borrows `rx`.
+/// Longest `Date` value kept (an IMF-fixdate is 29 bytes).
+const DATE_CAP: usize = 32;
+
+/// One answer: status, `Retry-After`, `Date` and `DPoP-Nonce` (copied, since the body
+/// reuses the buffer the headers were in) and the body, which borrows `rx`.
 struct Answer<'r> {
     status: u16,
     retry_after: Option<Vec<u8, RETRY_AFTER_CAP>>,
+    date: Option<Vec<u8, DATE_CAP>>,
+    dpop_nonce: Option<Vec<u8, NONCE_CAP>>,
     body: &'r [u8],
 }
+
+/// Longest `DPoP-Nonce` kept (the flow's own limit).
+const NONCE_CAP: usize = 128;
 
 /// One request on a fresh connection.
 async fn exchange<'r, T: TcpConnect, D: Dns>(
@@ -284,19 +310,38 @@ async fn exchange<'r, T: TcpConnect, D: Dns>(
     method: HttpMethod,
     url: &str,
     body: &[u8],
+    dpop: Option<&str>,
     rx: &'r mut [u8],
 ) -> Result<Answer<'r>, reqwless::Error> {
-    let mut request = http.request(method, url).await?.headers(HEADERS).body(body);
+    let with_proof;
+    let headers = match dpop {
+        Some(proof) => {
+            with_proof = [HEADERS[0], HEADERS[1], HEADERS[2], ("DPoP", proof)];
+            &with_proof[..]
+        }
+        None => HEADERS,
+    };
+    let mut request = http.request(method, url).await?.headers(headers).body(body);
     let response = request.send(rx).await?;
     let status = response.status.0;
-    let retry_after = response
-        .headers()
-        .find(|(name, _)| name.eq_ignore_ascii_case("retry-after"))
-        .and_then(|(_, value)| Vec::from_slice(value).ok());
+    fn header<'h, const N: usize>(
+        headers: impl Iterator<Item = (&'h str, &'h [u8])>,
+        name: &str,
+    ) -> Option<Vec<u8, N>> {
+        let mut headers = headers;
+        headers
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .and_then(|(_, value)| Vec::from_slice(value).ok())
+    }
+    let retry_after = header(response.headers(), "retry-after");
+    let date = header(response.headers(), "date");
+    let dpop_nonce = header(response.headers(), "dpop-nonce");
     let body = response.body().read_to_end().await?;
     Ok(Answer {
         status,
         retry_after,
+        date,
+        dpop_nonce,
         body,
     })
 }

@@ -62,9 +62,13 @@ impl Error {
     pub fn is_transient(&self) -> bool {
         match self {
             Error::Server(o) => {
+                // `use_dpop_nonce` a second time in a row: the server will hand a
+                // nonce again, so back off and retry rather than stop.
                 matches!(
                     o.code,
-                    ErrorCode::ServerError | ErrorCode::TemporarilyUnavailable
+                    ErrorCode::ServerError
+                        | ErrorCode::TemporarilyUnavailable
+                        | ErrorCode::UseDpopNonce
                 ) || o.status >= 500
                     || o.status == 429
             }
@@ -108,7 +112,7 @@ pub enum Malformed {
         /// Which member.
         field: Field,
     },
-    /// `token_type` is not `Bearer`, the only type this client knows how to use.
+    /// `token_type` is not `Bearer` (nor `DPoP`, when the flow has a DPoP key).
     UnsupportedTokenType,
 }
 
@@ -149,6 +153,9 @@ pub enum ApiMisuse {
     /// than half full: drain [`crate::DeviceFlow::poll_event`] first (the documented
     /// order). The flow starts no request until then, so no event is ever dropped.
     EventsPending,
+    /// A DPoP proof was asked for, but [`crate::Config`] has no DPoP key (feature
+    /// `dpop`).
+    NoDpopKey,
 }
 
 impl Field {
@@ -208,6 +215,7 @@ impl fmt::Display for ApiMisuse {
             ApiMisuse::NoTokens => "the flow holds no tokens",
             ApiMisuse::RequestInFlight => "a request is still outstanding",
             ApiMisuse::EventsPending => "events are waiting to be polled",
+            ApiMisuse::NoDpopKey => "no DPoP key is configured",
         })
     }
 }

@@ -3,6 +3,8 @@
 use authgate_proto::{ErrorCode, SLOW_DOWN_INCREMENT_SECS, params, paths};
 use heapless::Deque;
 
+#[cfg(feature = "dpop")]
+use crate::dpop::{DpopConfig, DpopState, JTI_BYTES, Proof};
 use crate::error::{ApiMisuse, Error};
 use crate::event::Event;
 use crate::request::{Endpoint, FormWriter, Method, RequestKind, Transmit};
@@ -94,6 +96,11 @@ pub struct Config<'c> {
     /// `expires_in` says (a server sending `expires_in: 1` must not make a board
     /// refresh, and write flash, twice a second). Default 10 s.
     pub min_refresh_delay: Duration,
+    /// DPoP (RFC 9449, feature `dpop`): with a key, every device authorization and
+    /// token request carries a proof and the tokens are bound to the key. `None`
+    /// (the default) sends plain bearer requests.
+    #[cfg(feature = "dpop")]
+    pub dpop: Option<DpopConfig<'c>>,
 }
 
 impl<'c> Config<'c> {
@@ -113,6 +120,8 @@ impl<'c> Config<'c> {
             jitter_seed: None,
             assumed_lifetime: DEFAULT_ASSUMED_LIFETIME,
             min_refresh_delay: DEFAULT_MIN_REFRESH_DELAY,
+            #[cfg(feature = "dpop")]
+            dpop: None,
         }
     }
 
@@ -286,6 +295,9 @@ pub struct DeviceFlow<'c> {
     retry_after: Option<Duration>,
     /// Why the last input was not a normal protocol step (for logs).
     last_error: Option<Error>,
+    /// The server's clock and nonce, and the `jti` counter.
+    #[cfg(feature = "dpop")]
+    dpop: DpopState,
 }
 
 impl<'c> DeviceFlow<'c> {
@@ -334,6 +346,8 @@ impl<'c> DeviceFlow<'c> {
             rng: config.jitter_seed.map_or(0, |s| splitmix64(s).max(1)),
             retry_after: None,
             last_error: None,
+            #[cfg(feature = "dpop")]
+            dpop: DpopState::default(),
         }
     }
 
@@ -478,10 +492,14 @@ impl<'c> DeviceFlow<'c> {
             Ok(n) | Err(Error::BufferTooSmall { required: n }) => n,
             Err(e) => return Err(e),
         };
-        if required > buf.len() {
-            return Err(Error::BufferTooSmall { required });
+        let proof = self.proof_len(kind);
+        if required + proof > buf.len() {
+            return Err(Error::BufferTooSmall {
+                required: required + proof,
+            });
         }
         let len = self.write_request(kind, buf)?;
+        let dpop_len = self.write_proof(kind, buf.get_mut(len..).unwrap_or_default())?;
         self.due = false;
         self.in_flight = Some((kind, self.now));
         let endpoint = kind.endpoint();
@@ -491,6 +509,7 @@ impl<'c> DeviceFlow<'c> {
             path: self.config.path(endpoint),
             kind,
             len,
+            dpop_len,
         }))
     }
 
@@ -544,6 +563,12 @@ impl<'c> DeviceFlow<'c> {
     ) -> Result<(), ApiMisuse> {
         self.observe(now);
         let (kind, sent_at) = self.in_flight.take().ok_or(ApiMisuse::NoRequestInFlight)?;
+        #[cfg(feature = "dpop")]
+        if let Some(retry) = self.dpop_answer(status, body) {
+            self.retry_after = None;
+            self.last_error = Some(retry);
+            return Ok(());
+        }
         let result = self.on_answer(kind, sent_at, status, body);
         self.retry_after = None;
         self.last_error = result.err();
@@ -576,10 +601,10 @@ impl<'c> DeviceFlow<'c> {
                 self.on_code_grant(Reply::classify(status, body, response::parse_code_grant))
             }
             RequestKind::PollToken => self.on_poll(Reply::classify(status, body, |b| {
-                response::parse_tokens(b, sent_at)
+                response::parse_tokens(b, sent_at, self.dpop_enabled())
             })),
             RequestKind::Refresh => self.on_refresh(Reply::classify(status, body, |b| {
-                response::parse_tokens(b, sent_at)
+                response::parse_tokens(b, sent_at, self.dpop_enabled())
             })),
             RequestKind::RevokeRefreshToken | RequestKind::RevokeAccessToken => {
                 // RFC 7009 §2.2: 200 with any (usually empty) body is success.
@@ -601,6 +626,11 @@ impl<'c> DeviceFlow<'c> {
         self.observe(now);
         self.in_flight.take().ok_or(ApiMisuse::NoRequestInFlight)?;
         self.retry_after = None;
+        #[cfg(feature = "dpop")]
+        {
+            self.dpop.apply_answer(self.now);
+            self.dpop.nonce_changed = false;
+        }
         let result = if let Phase::Revoking { .. } = self.phase {
             self.on_revoke(Reply::Bad(Error::Transport))
         } else {
@@ -608,6 +638,99 @@ impl<'c> DeviceFlow<'c> {
         };
         self.last_error = result.err();
         Ok(())
+    }
+
+    /// Hands in the `Date` header of the answer about to be given to
+    /// [`DeviceFlow::handle_response`] (feature `dpop`). The flow keeps the server's
+    /// clock from it, as an offset from `now`, and signs later proofs' `iat` by that
+    /// clock: a board without a wall clock still sends fresh proofs. A proof the
+    /// server rejected because the flow's time was wrong is re-sent once at once,
+    /// with the corrected time. Only an RFC 9110 IMF-fixdate is understood
+    /// ([`crate::parse_http_date`]); anything else is ignored. The only `Err` is a
+    /// driver bug: no request is outstanding.
+    #[cfg(feature = "dpop")]
+    pub fn handle_date(&mut self, value: &[u8]) -> Result<(), ApiMisuse> {
+        if self.in_flight.is_none() {
+            return Err(ApiMisuse::NoRequestInFlight);
+        }
+        self.dpop.set_answer_date(value);
+        Ok(())
+    }
+
+    /// Hands in the `DPoP-Nonce` header of the answer about to be given to
+    /// [`DeviceFlow::handle_response`] (RFC 9449 §8, feature `dpop`). Later proofs
+    /// carry the latest nonce; an answer `use_dpop_nonce` with a new nonce is re-sent
+    /// once at once. A value that is not a valid nonce, or longer than
+    /// [`crate::NONCE_CAP`], is ignored. The only `Err` is a driver bug: no request is
+    /// outstanding.
+    #[cfg(feature = "dpop")]
+    pub fn handle_dpop_nonce(&mut self, value: &[u8]) -> Result<(), ApiMisuse> {
+        if self.in_flight.is_none() {
+            return Err(ApiMisuse::NoRequestInFlight);
+        }
+        self.dpop.set_nonce(value);
+        Ok(())
+    }
+
+    /// The server's latest `DPoP-Nonce` (feature `dpop`).
+    #[cfg(feature = "dpop")]
+    pub fn dpop_nonce(&self) -> Option<&str> {
+        self.dpop.nonce.as_deref()
+    }
+
+    /// The server's time at `now` in Unix seconds, once a `Date` header was handed in
+    /// (feature `dpop`): the `iat` the next proof gets.
+    #[cfg(feature = "dpop")]
+    pub fn server_time(&self, now: Instant) -> Option<u64> {
+        self.dpop
+            .has_server_time()
+            .then(|| self.dpop.unix_secs(now))
+    }
+
+    /// Writes a DPoP proof for a request to a resource server into `buf` (feature
+    /// `dpop`): `method` and `url` of that request, `ath` of the current access token,
+    /// the server's time and nonce as this flow knows them. Send it as the `DPoP`
+    /// header with `Authorization: DPoP <access token>` (RFC 9449 §7).
+    ///
+    /// Errors: [`Error::BufferTooSmall`] with the size needed (`buf` untouched),
+    /// [`ApiMisuse::NoDpopKey`] without [`Config::dpop`], [`ApiMisuse::NoTokens`]
+    /// without a usable access token.
+    #[cfg(feature = "dpop")]
+    pub fn write_resource_proof(
+        &mut self,
+        now: Instant,
+        method: &str,
+        url: &str,
+        buf: &mut [u8],
+    ) -> Result<usize, Error> {
+        self.observe(now);
+        let Some(dpop) = self.config.dpop else {
+            return Err(ApiMisuse::NoDpopKey.into());
+        };
+        let Some(token) = self.access_token(self.now) else {
+            return Err(ApiMisuse::NoTokens.into());
+        };
+        let mut proof = Proof {
+            htm: method,
+            htu: url,
+            iat: self.dpop.unix_secs(self.now),
+            jti: &[0; JTI_BYTES],
+            nonce: self.dpop.nonce.as_deref(),
+            access_token: Some(token),
+        };
+        let required = match dpop.key.write_proof(&proof, &mut []) {
+            Ok(n) | Err(Error::BufferTooSmall { required: n }) => n,
+            Err(e) => return Err(e),
+        };
+        if required > buf.len() {
+            return Err(Error::BufferTooSmall { required });
+        }
+        let mut state = self.dpop.clone();
+        let jti = state.next_jti(&dpop.jti_seed);
+        proof.jti = &jti;
+        let n = dpop.key.write_proof(&proof, buf)?;
+        self.dpop = state;
+        Ok(n)
     }
 
     // ----- commands -----
@@ -1040,6 +1163,104 @@ impl<'c> DeviceFlow<'c> {
             self.push(Queued::LoggedOut { confirmed });
         }
         err.map_or(Ok(()), Err)
+    }
+
+    /// Whether token answers may be `token_type: DPoP`.
+    fn dpop_enabled(&self) -> bool {
+        #[cfg(feature = "dpop")]
+        {
+            self.config.dpop.is_some()
+        }
+        #[cfg(not(feature = "dpop"))]
+        {
+            false
+        }
+    }
+
+    /// The URL a proof for `kind` names (`htu`), if `kind` carries one.
+    #[cfg(feature = "dpop")]
+    fn proof_target(&self, kind: RequestKind) -> Option<(DpopConfig<'c>, &'c str)> {
+        let dpop = self.config.dpop?;
+        match kind.endpoint() {
+            Endpoint::DeviceAuthorization => Some((dpop, dpop.device_authorization_url)),
+            Endpoint::Token => Some((dpop, dpop.token_url)),
+            Endpoint::Revocation => None,
+        }
+    }
+
+    /// Bytes the proof for `kind` takes (0 without DPoP).
+    fn proof_len(&self, kind: RequestKind) -> usize {
+        #[cfg(feature = "dpop")]
+        if let Some((dpop, htu)) = self.proof_target(kind) {
+            let proof = Proof {
+                htm: Method::Post.as_str(),
+                htu,
+                iat: self.dpop.unix_secs(self.now),
+                jti: &[0; JTI_BYTES],
+                nonce: self.dpop.nonce.as_deref(),
+                access_token: None,
+            };
+            return match dpop.key.write_proof(&proof, &mut []) {
+                Ok(n) | Err(Error::BufferTooSmall { required: n }) => n,
+                Err(_) => 0,
+            };
+        }
+        let _ = kind;
+        0
+    }
+
+    /// Writes the proof for `kind` into `buf` (already checked to be big enough by
+    /// [`Self::proof_len`]); returns its length, 0 without DPoP.
+    fn write_proof(&mut self, kind: RequestKind, buf: &mut [u8]) -> Result<usize, Error> {
+        #[cfg(feature = "dpop")]
+        if let Some((dpop, htu)) = self.proof_target(kind) {
+            let iat = self.dpop.unix_secs(self.now);
+            let jti = self.dpop.next_jti(&dpop.jti_seed);
+            let proof = Proof {
+                htm: Method::Post.as_str(),
+                htu,
+                iat,
+                jti: &jti,
+                nonce: self.dpop.nonce.as_deref(),
+                access_token: None,
+            };
+            let n = dpop.key.write_proof(&proof, buf)?;
+            self.dpop.sent_iat = Some(iat);
+            return Ok(n);
+        }
+        let _ = (kind, buf);
+        Ok(0)
+    }
+
+    /// Applies the DPoP headers of an answer; if it rejected the proof for a reason
+    /// one retry fixes (a new nonce, or a wrong clock now corrected), schedules that
+    /// retry at once and returns the server's error, else `None`.
+    #[cfg(feature = "dpop")]
+    fn dpop_answer(&mut self, status: u16, body: &[u8]) -> Option<Error> {
+        let clock_was_wrong = self.dpop.apply_answer(self.now);
+        let nonce_changed = core::mem::take(&mut self.dpop.nonce_changed);
+        self.dpop.sent_iat = None;
+        self.config.dpop?;
+        let code = match Reply::<()>::classify(status, body, |_| Err(crate::Malformed::Syntax)) {
+            Reply::OAuth(e) => Some(e),
+            _ => None,
+        };
+        let Some(e) = code.filter(|e| {
+            matches!(
+                e.code,
+                ErrorCode::UseDpopNonce | ErrorCode::InvalidDpopProof
+            )
+        }) else {
+            self.dpop.retried = false;
+            return None;
+        };
+        let fixable = nonce_changed || (e.code == ErrorCode::InvalidDpopProof && clock_was_wrong);
+        if self.dpop.retried || !fixable {
+            return None;
+        }
+        self.dpop.retried = true;
+        self.due = true;
+        Some(Error::Server(e))
     }
 
     fn transient_or_fail(&mut self, e: Error) -> Result<(), Error> {

@@ -16,7 +16,9 @@
 //! as a QR code on a terminal or a display. The `std` feature adds a blocking HTTPS
 //! transport (`blocking` module) with RFC 8414 endpoint discovery; `embassy` an async
 //! one for firmware; `display` the 128×64 login screen (`display` module, drawn with
-//! embedded-graphics on an SSD1306 or, on a PC, by the `display-preview` tool).
+//! embedded-graphics on an SSD1306 or, on a PC, by the `display-preview` tool);
+//! `dpop` binds tokens to an Ed25519 key the device holds (RFC 9449 DPoP, `no_std`,
+//! see [`Config::dpop`](crate::Config) and [`DpopKey`](crate::DpopKey) when enabled).
 //!
 //! # Outcomes surface once
 //!
@@ -80,6 +82,8 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+#[cfg(feature = "dpop")]
+mod dpop;
 mod error;
 mod event;
 mod flow;
@@ -97,6 +101,12 @@ pub mod display;
 #[cfg(feature = "embassy")]
 pub mod embassy;
 
+#[cfg(feature = "dpop")]
+pub use dpop::{
+    DPOP_HEADER, DPOP_JWT_TYPE, DPOP_KEY_BYTES, DPOP_KEY_FORMAT_VERSION, DPOP_NONCE_HEADER,
+    DpopConfig, DpopKey, JKT_LEN, JTI_BYTES, Jkt, NONCE_CAP, Proof, access_token_hash, base64url,
+    parse_http_date, thumbprint,
+};
 pub use error::{ApiMisuse, Error, Field, Malformed, OAuthError};
 pub use event::Event;
 pub use flow::{

@@ -69,7 +69,10 @@ impl RequestKind {
 ///
 /// Send `method` to `path` (relative to the server's base URL) or to the full URL the
 /// transport discovered for `endpoint`, with `Content-Type: `[`FORM_CONTENT_TYPE`] and
-/// the first `len` bytes of the buffer as the body. Then hand the answer to
+/// the first `len` bytes of the buffer as the body. With DPoP (feature `dpop`), the
+/// `dpop_len` bytes right after the body are the proof: send them as the `DPoP`
+/// header ([`Transmit::dpop_proof`]), and hand the answer's `Date` and `DPoP-Nonce`
+/// headers to `handle_date` and `handle_dpop_nonce` first. Then hand the answer to
 /// [`crate::DeviceFlow::handle_response`], or report
 /// [`crate::DeviceFlow::handle_transport_error`] if none came.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,12 +88,25 @@ pub struct Transmit<'c> {
     pub kind: RequestKind,
     /// Bytes of form body written at the start of the caller's buffer.
     pub len: usize,
+    /// Bytes of DPoP proof (a compact JWS) written right after the body; 0 when the
+    /// request carries none.
+    pub dpop_len: usize,
 }
 
 impl Transmit<'_> {
     /// The body within the buffer that was passed to `poll_transmit`.
     pub fn body<'b>(&self, buf: &'b [u8]) -> &'b [u8] {
         buf.get(..self.len).unwrap_or(buf)
+    }
+
+    /// The value of the `DPoP` header, within the buffer that was passed to
+    /// `poll_transmit`; `None` when the request carries no proof.
+    pub fn dpop_proof<'b>(&self, buf: &'b [u8]) -> Option<&'b str> {
+        if self.dpop_len == 0 {
+            return None;
+        }
+        let proof = buf.get(self.len..self.len.checked_add(self.dpop_len)?)?;
+        core::str::from_utf8(proof).ok()
     }
 }
 

@@ -139,10 +139,12 @@ pub(crate) fn parse_code_grant(body: &[u8]) -> Result<CodeGrant, Malformed> {
 }
 
 /// Parses a token answer. `sent_at` is when the request left: counting `expires_in`
-/// from then, not from the answer, errs on the early side.
-pub(crate) fn parse_tokens(body: &[u8], sent_at: Instant) -> Result<Tokens, Malformed> {
+/// from then, not from the answer, errs on the early side. `dpop`: the request carried
+/// a DPoP proof, so `token_type: DPoP` (RFC 9449 §5) is as good as `Bearer`.
+pub(crate) fn parse_tokens(body: &[u8], sent_at: Instant, dpop: bool) -> Result<Tokens, Malformed> {
     let (r, _): (TokenResponse, _) = serde_json_core::from_slice(body).map_err(map_json)?;
-    if !r.token_type.eq_ignore_ascii_case(TOKEN_TYPE_BEARER) {
+    let bound = dpop && r.token_type.eq_ignore_ascii_case("DPoP");
+    if !bound && !r.token_type.eq_ignore_ascii_case(TOKEN_TYPE_BEARER) {
         return Err(Malformed::UnsupportedTokenType);
     }
     Ok(Tokens {

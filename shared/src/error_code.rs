@@ -1,4 +1,5 @@
-//! OAuth error codes from RFC 6749 §5.2, RFC 8628 §3.5, RFC 7009 §2.2.1 and RFC 6750 §3.1.
+//! OAuth error codes from RFC 6749 §5.2, RFC 8628 §3.5, RFC 7009 §2.2.1, RFC 6750 §3.1
+//! and RFC 9449 §5/§8.
 
 use core::fmt;
 use core::str::FromStr;
@@ -41,6 +42,12 @@ pub enum ErrorCode {
     ServerError,
     /// The server is overloaded or throttling this caller; retry later.
     TemporarilyUnavailable,
+    /// RFC 9449 §5: the DPoP proof is missing, malformed, badly signed, stale or
+    /// replayed.
+    InvalidDpopProof,
+    /// RFC 9449 §8: the server wants a nonce in the DPoP proof; retry with the one in
+    /// its `DPoP-Nonce` header.
+    UseDpopNonce,
     /// A code this crate does not know. Treat it as a failure.
     Other,
 }
@@ -55,7 +62,7 @@ impl fmt::Display for UnknownErrorCode {
     }
 }
 
-const ALL: [(ErrorCode, &str); 14] = [
+const ALL: [(ErrorCode, &str); 16] = [
     (ErrorCode::InvalidRequest, "invalid_request"),
     (ErrorCode::InvalidClient, "invalid_client"),
     (ErrorCode::InvalidGrant, "invalid_grant"),
@@ -70,6 +77,8 @@ const ALL: [(ErrorCode, &str); 14] = [
     (ErrorCode::InvalidToken, "invalid_token"),
     (ErrorCode::ServerError, "server_error"),
     (ErrorCode::TemporarilyUnavailable, "temporarily_unavailable"),
+    (ErrorCode::InvalidDpopProof, "invalid_dpop_proof"),
+    (ErrorCode::UseDpopNonce, "use_dpop_nonce"),
 ];
 
 impl ErrorCode {
@@ -96,6 +105,8 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
             ErrorCode::Other => "other",
         }
     }

@@ -112,6 +112,10 @@ impl Rig {
 #[entry]
 fn main() -> ! {
     hprintln!("qemu-m3: authgate-device on an emulated Cortex-M3");
+    hprintln!(
+        "qemu-m3: DeviceFlow takes {} bytes of RAM",
+        core::mem::size_of::<DeviceFlow<'static>>()
+    );
     let mut config = Config::new("authgate-firmware");
     config.scope = Some("read");
     let start = Instant::from_millis(10_000);
@@ -366,12 +370,64 @@ fn main() -> ! {
     );
     r.nothing_due(line!());
 
+    #[cfg(feature = "dpop")]
+    dpop_checks();
+
     let checks = CHECKS.load(Ordering::Relaxed);
     ok(checks > 40, "too few checks ran", line!());
     hprintln!("qemu-m3: all {} checks passed", checks + 1);
     debug::exit(debug::EXIT_SUCCESS);
     #[allow(clippy::empty_loop)]
     loop {}
+}
+
+/// DPoP on the emulated core: RFC 8037's Ed25519 vectors, and a flow's first proof
+/// byte for byte equal to the one the host test signs (`fixtures/14-dpop-proof.txt`).
+#[cfg(feature = "dpop")]
+fn dpop_checks() {
+    use authgate_device::{DpopConfig, DpopKey, base64url};
+    /// RFC 8037 Appendix A.1's private key (`d`), decoded.
+    const SEED: [u8; 32] = [
+        0x9d, 0x61, 0xb1, 0x9d, 0xef, 0xfd, 0x5a, 0x60, 0xba, 0x84, 0x4a, 0xf4, 0x92, 0xec, 0x2c,
+        0xc4, 0x44, 0x49, 0xc5, 0x69, 0x7b, 0x32, 0x69, 0x19, 0x70, 0x3b, 0xac, 0x03, 0x1c, 0xae,
+        0x7f, 0x60,
+    ];
+    const PROOF: &str = include_str!("../../../device-client/fixtures/14-dpop-proof.txt");
+    let key = DpopKey::from_seed(SEED);
+    ok(
+        key.thumbprint().as_str() == "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k",
+        "RFC 8037 A.3 thumbprint",
+        line!(),
+    );
+    let sig = key.sign(b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc");
+    let mut b64 = [0u8; 86];
+    let n = base64url(&sig, &mut b64).unwrap_or(0);
+    ok(
+        &b64[..n]
+            == b"hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg",
+        "RFC 8037 A.4 signature",
+        line!(),
+    );
+    let mut config = Config::new("authgate-firmware");
+    config.dpop = Some(DpopConfig {
+        key: &key,
+        jti_seed: [0; 32],
+        device_authorization_url: "https://auth.example.com/oauth/device/code",
+        token_url: "https://auth.example.com/oauth/token",
+    });
+    let now = Instant::from_millis(1_795_990_860_000);
+    let mut flow = DeviceFlow::new(config, now);
+    let mut buf = [0u8; 2048];
+    let proof = match flow.poll_transmit(now, &mut buf) {
+        Ok(Some(t)) => t.dpop_proof(&buf),
+        _ => None,
+    };
+    ok(
+        proof == Some(PROOF.trim_end()),
+        "DPoP proof differs from the host's",
+        line!(),
+    );
+    hprintln!("qemu-m3: DPoP proof signed on the Cortex-M3 matches the host's bytes");
 }
 
 /// The semihosting console as a `core::fmt::Write`, for the QR renderer.
