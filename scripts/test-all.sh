@@ -19,6 +19,9 @@ command -v arm-none-eabi-size >/dev/null || need+=(binutils-arm-none-eabi)
 # Headless Chromium and its WebDriver, for tests/tests/browser.rs.
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
+# PostgreSQL for the throwaway clusters of the PostgreSQL backend's tests
+# (tests/src/pg.rs); Debian installs its binaries outside PATH.
+command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 if [ ${#need[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"

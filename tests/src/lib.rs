@@ -33,6 +33,7 @@ use reqwest::blocking::Client;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
+pub mod pg;
 pub mod ops;
 pub mod webdriver;
 
