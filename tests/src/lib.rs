@@ -33,8 +33,8 @@ use reqwest::blocking::Client;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
-pub mod pg;
 pub mod ops;
+pub mod pg;
 pub mod webdriver;
 
 /// User name of the administrator created on first run.

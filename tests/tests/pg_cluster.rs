@@ -16,7 +16,9 @@ fn a_throwaway_cluster_starts_answers_and_is_removed() {
     assert_eq!(cluster.psql("SHOW listen_addresses").unwrap(), "127.0.0.1");
     let socket_dir = cluster.psql("SHOW unix_socket_directories").unwrap();
     assert_eq!(std::path::Path::new(&socket_dir), cluster.dir());
-    cluster.psql("CREATE TABLE t (x int); INSERT INTO t VALUES (42)").unwrap();
+    cluster
+        .psql("CREATE TABLE t (x int); INSERT INTO t VALUES (42)")
+        .unwrap();
     assert_eq!(cluster.psql("SELECT x FROM t").unwrap(), "42");
 
     // Stopped and started again on the same port, the data is still there.
