@@ -71,30 +71,43 @@ fn from_row(row: &Row) -> Result<DeviceAuth, PgError> {
     })
 }
 
-/// The status columns of `status`: (status, approver id, approver name, time).
-fn status_columns(
-    status: &DeviceStatus,
-) -> Result<(&'static str, Option<&str>, Option<&str>, Option<i64>), PgError> {
-    Ok(match status {
-        DeviceStatus::Pending => ("pending", None, None, None),
-        DeviceStatus::Approved {
-            user_id,
-            username,
+/// A [`DeviceStatus`] as its columns.
+struct StatusColumns<'a> {
+    /// `pending`, `approved`, `denied` or `redeemed`.
+    status: &'static str,
+    /// The approver's id and login name (approved only).
+    approver_id: Option<&'a str>,
+    approver_name: Option<&'a str>,
+    /// When it left `pending`.
+    at: Option<i64>,
+}
+
+impl<'a> StatusColumns<'a> {
+    fn of(status: &'a DeviceStatus) -> Result<Self, PgError> {
+        let plain = |status, at| StatusColumns {
+            status,
+            approver_id: None,
+            approver_name: None,
             at,
-        } => (
-            "approved",
-            Some(user_id),
-            Some(username),
-            Some(to_i64(*at, "approval time")?),
-        ),
-        DeviceStatus::Denied { at } => ("denied", None, None, Some(to_i64(*at, "denial time")?)),
-        DeviceStatus::Redeemed { at } => (
-            "redeemed",
-            None,
-            None,
-            Some(to_i64(*at, "redemption time")?),
-        ),
-    })
+        };
+        Ok(match status {
+            DeviceStatus::Pending => plain("pending", None),
+            DeviceStatus::Approved {
+                user_id,
+                username,
+                at,
+            } => StatusColumns {
+                status: "approved",
+                approver_id: Some(user_id),
+                approver_name: Some(username),
+                at: Some(to_i64(*at, "approval time")?),
+            },
+            DeviceStatus::Denied { at } => plain("denied", Some(to_i64(*at, "denial time")?)),
+            DeviceStatus::Redeemed { at } => {
+                plain("redeemed", Some(to_i64(*at, "redemption time")?))
+            }
+        })
+    }
 }
 
 /// Writes the status of request `id` as `auth` now stands.
@@ -103,7 +116,12 @@ async fn set_status(
     id: &[u8; 16],
     auth: &DeviceAuth,
 ) -> Result<(), PgError> {
-    let (status, approver_id, approver_name, at) = status_columns(&auth.status)?;
+    let StatusColumns {
+        status,
+        approver_id,
+        approver_name,
+        at,
+    } = StatusColumns::of(&auth.status)?;
     tx.execute(
         "UPDATE device_requests
             SET status = $2, approver_id = $3, approver_name = $4, status_at = $5
@@ -207,7 +225,12 @@ impl PgStore {
     ) -> Result<bool, PgError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let (status, approver_id, approver_name, at) = status_columns(&auth.status)?;
+        let StatusColumns {
+            status,
+            approver_id,
+            approver_name,
+            at,
+        } = StatusColumns::of(&auth.status)?;
         let created_at = to_i64(auth.created_at, "creation time")?;
         let expires_at = to_i64(auth.expires_at, "device code expiry")?;
         let interval = i32::try_from(auth.interval).map_err(|_| PgError::OutOfRange("interval"))?;
