@@ -273,7 +273,8 @@ impl PgCluster {
 
 impl Drop for PgCluster {
     fn drop(&mut self) {
-        if self.pid().is_some() && self.stop().is_err() {
+        let pid = self.pid();
+        if pid.is_some() && self.stop().is_err() {
             // pg_ctl failed (should not happen): end the postmaster by its pid so no
             // server outlives the test; its children exit with it.
             if let Some(pid) = self.pid() {
@@ -282,8 +283,29 @@ impl Drop for PgCluster {
                     .status();
             }
         }
+        // pg_ctl returns once postmaster.pid is gone; wait (briefly) for the
+        // process itself, so nothing of the cluster outlives its owner.
+        if let Some(pid) = pid {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            while is_running(pid) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+        }
         // The TempDir removes the directory (root may remove postgres' files; as
         // another user they are ours).
+    }
+}
+
+/// Whether process `pid` runs (exists and is not a zombie waiting to be reaped:
+/// the postmaster is re-parented away from us, so reaping it is not ours to do).
+pub fn is_running(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // Fields: pid (comm) state ...; comm may hold spaces, so split after ')'.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().next())
+            .is_some_and(|state| state != "Z" && state != "X"),
+        Err(_) => false,
     }
 }
 

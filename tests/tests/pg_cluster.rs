@@ -2,7 +2,7 @@
 //! on a loopback port of its own, accepts connections to its database, and leaves
 //! nothing behind (no process, no directory) once dropped.
 
-use authgate_tests::pg::{DATABASE, PgCluster};
+use authgate_tests::pg::{DATABASE, PgCluster, is_running};
 
 #[test]
 fn a_throwaway_cluster_starts_answers_and_is_removed() {
@@ -30,14 +30,11 @@ fn a_throwaway_cluster_starts_answers_and_is_removed() {
     let pid = cluster.pid().expect("postmaster.pid");
     let dir = cluster.dir().to_path_buf();
     let port = cluster.port();
-    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    assert!(is_running(pid));
     drop(cluster);
 
     assert!(!dir.exists(), "the cluster directory is removed");
-    assert!(
-        !std::path::Path::new(&format!("/proc/{pid}")).exists(),
-        "the postmaster is gone"
-    );
+    assert!(!is_running(pid), "the postmaster is gone");
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "nothing listens on its port any more"
