@@ -25,6 +25,7 @@
 
 pub mod devices;
 pub mod migrate;
+pub mod pacing;
 
 #[cfg(test)]
 mod tests;

@@ -385,3 +385,48 @@ async fn the_pool_fails_fast_while_the_database_is_down_and_recovers_by_itself()
         "the committed request survived the restart"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_alternating_between_two_instances_too_fast_get_slow_down() {
+    use crate::polls::Pacing;
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 2).await.unwrap();
+    let b = PgStore::connect(&cluster.url(), 2).await.unwrap();
+    let code = [3; 32];
+    let t0 = 1_000_000_000u64;
+    // First poll on A, on time.
+    assert_eq!(a.record_poll(&code, 5, t0).await.unwrap(), Pacing::Ok);
+    // 1 s later on B: too fast, the interval grows to 10 s.
+    assert_eq!(
+        b.record_poll(&code, 5, t0 + 1_000).await.unwrap(),
+        Pacing::SlowDown(10)
+    );
+    // 6 s later on A: still too fast for 10 s; 15 s.
+    assert_eq!(
+        a.record_poll(&code, 5, t0 + 7_000).await.unwrap(),
+        Pacing::SlowDown(15)
+    );
+    // 15 s later (less the slack) on B: on time, the interval stays.
+    assert_eq!(
+        b.record_poll(&code, 5, t0 + 21_600).await.unwrap(),
+        Pacing::Ok
+    );
+    assert_eq!(
+        a.record_poll(&code, 5, t0 + 36_600).await.unwrap(),
+        Pacing::Ok
+    );
+    // Another code is paced on its own.
+    assert_eq!(
+        b.record_poll(&[4; 32], 5, t0 + 36_700).await.unwrap(),
+        Pacing::Ok
+    );
+    // The pacing rows are in the UNLOGGED table.
+    assert_eq!(
+        count(
+            &a,
+            "SELECT count(*) FROM rate_counters WHERE scope = 'poll'"
+        )
+        .await,
+        2
+    );
+}
