@@ -430,3 +430,29 @@ async fn polls_alternating_between_two_instances_too_fast_get_slow_down() {
         2
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_first_polls_on_two_instances_count_as_one_device() {
+    use crate::polls::Pacing;
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let b = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..10u64 {
+        let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            store.record_poll(&[8; 32], 5, 2_000_000_000 + n).await
+        }));
+    }
+    let mut slowed = Vec::new();
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            Pacing::Ok => {}
+            Pacing::SlowDown(secs) => slowed.push(secs),
+        }
+    }
+    slowed.sort();
+    // One poll is the first; each of the nine others was too early and raised the
+    // interval once: 10, 15, … 50 s, no increment lost to the race.
+    assert_eq!(slowed, (2..=10).map(|k| k * 5).collect::<Vec<u64>>());
+}
