@@ -22,6 +22,9 @@ command -v chromedriver >/dev/null || need+=(chromium-driver)
 # PostgreSQL for the throwaway clusters of the PostgreSQL backend's tests
 # (tests/src/pg.rs); Debian installs its binaries outside PATH.
 command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+# CJK glyphs for the Japanese and Traditional Chinese screenshots (tests/tests/browser.rs).
+[ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 \
+  || need+=(fonts-noto-cjk)
 if [ ${#need[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"

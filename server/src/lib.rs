@@ -15,6 +15,7 @@ mod config;
 mod events;
 mod grant;
 mod http;
+mod i18n;
 mod keys;
 mod metrics;
 mod names;

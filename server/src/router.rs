@@ -29,11 +29,12 @@ use tracing::Instrument;
 use crate::http::body::RequestBody;
 use crate::http::response::{self, Resp, harden};
 use crate::http::serve::Handler;
+use crate::i18n::{self, Lang};
 use crate::oauth::error::{OAuthError, bearer_challenge};
 use crate::oauth::{OAuthRequest, device_authorization, introspect, metadata, revoke, token};
 use crate::secrets::{ct_eq, sha256};
 use crate::state::AppState;
-use crate::web::{PageError, account, device, login};
+use crate::web::{PageError, account, device, language, login};
 use crate::{clock, metrics};
 
 /// Which methods a route answers. `Get` answers `HEAD` too.
@@ -91,6 +92,8 @@ pub enum Page {
     PasswordForm,
     /// Changing the password.
     ChangePassword,
+    /// The language switch.
+    Language,
 }
 
 /// Everything else: liveness, metrics, the stylesheet, the root redirect.
@@ -169,6 +172,7 @@ pub static ROUTES: &[Route] = &[
     r(Post, "/account/sessions", P(Page::SignOut)),
     r(Get, "/account/password", P(Page::PasswordForm)),
     r(Post, "/account/password", P(Page::ChangePassword)),
+    r(Get, "/language", P(Page::Language)),
     r(Get, "/assets/style.css", N(Plain::Style)),
     r(Get, "/", N(Plain::Root)),
 ];
@@ -258,7 +262,7 @@ impl Handler for App {
 /// trusted proxy): the router proper, callable in tests without a socket.
 pub async fn route<B: RequestBody>(state: &AppState, req: Request<B>, ip: IpAddr) -> Resp {
     let mut resp = if req.uri().query().is_some_and(|q| q.len() > QUERY_LIMIT) {
-        too_long(req.uri().path())
+        too_long(state, &req)
     } else {
         dispatch(state, req, ip).await
     };
@@ -286,17 +290,20 @@ async fn dispatch<B: RequestBody>(state: &AppState, req: Request<B>, ip: IpAddr)
         .iter()
         .find(|r| Some(r.verb) == verb && r.path == path)
     else {
-        return refused(path);
+        return refused(state, &req);
     };
     let now = clock::now();
     match found.endpoint {
         Endpoint::Api(api) => call_api(api, state, req, ip, now)
             .await
             .unwrap_or_else(OAuthError::into_response),
-        Endpoint::Page(page) => call_page(page, state, req, ip, now)
-            .await
-            .unwrap_or_else(PageError::into_response),
-        Endpoint::Plain(plain) => call_plain(plain, state, req.headers()),
+        Endpoint::Page(page) => {
+            let lang = page_lang(state, &req);
+            call_page(page, state, req, ip, now)
+                .await
+                .unwrap_or_else(|e| e.into_response(lang))
+        }
+        Endpoint::Plain(plain) => call_plain(plain, state, &req),
     }
 }
 
@@ -341,13 +348,22 @@ async fn call_page<B: RequestBody>(
         Page::SignOut => account::sign_out(state, req, now).await,
         Page::PasswordForm => account::password_page(state, &req, now),
         Page::ChangePassword => account::change_password(state, req, ip, now).await,
+        Page::Language => language::switch(state, &req),
     }
 }
 
-fn call_plain(plain: Plain, state: &AppState, headers: &HeaderMap) -> Resp {
+/// The language of a page (or page error) for this request.
+fn page_lang<B>(state: &AppState, req: &Request<B>) -> Lang {
+    i18n::pick(req.headers(), state.settings.secure_cookies)
+}
+
+fn call_plain<B>(plain: Plain, state: &AppState, req: &Request<B>) -> Resp {
+    let headers = req.headers();
     match plain {
         Plain::Health => health(state),
-        Plain::Metrics if !metrics::enabled() => PageError::NotFound.into_response(),
+        Plain::Metrics if !metrics::enabled() => {
+            PageError::NotFound.into_response(page_lang(state, req))
+        }
         Plain::Metrics if !metrics_allowed(state, headers) => bearer_challenge(),
         Plain::Metrics => response::text(
             StatusCode::OK,
@@ -396,16 +412,17 @@ fn metrics_allowed(state: &AppState, headers: &HeaderMap) -> bool {
 
 /// `404` for an unknown path, `405` with `Allow` for a known path and another
 /// method.
-fn refused(path: &str) -> Resp {
+fn refused<B>(state: &AppState, req: &Request<B>) -> Resp {
+    let path = req.uri().path();
     let Some(allow) = allowed(path) else {
-        return PageError::NotFound.into_response();
+        return PageError::NotFound.into_response(page_lang(state, req));
     };
     let mut resp = if is_api(path) {
         let mut e = OAuthError::invalid_request(format!("use {allow} on this endpoint"));
         e.status = Some(StatusCode::METHOD_NOT_ALLOWED);
         e.into_response()
     } else {
-        PageError::MethodNotAllowed(allow.clone()).into_response()
+        PageError::MethodNotAllowed(allow.clone()).into_response(page_lang(state, req))
     };
     if let Ok(v) = HeaderValue::from_str(&allow) {
         resp.headers_mut().insert(ALLOW, v);
@@ -414,14 +431,15 @@ fn refused(path: &str) -> Resp {
 }
 
 /// `414 URI Too Long`, as JSON on OAuth paths and as a page elsewhere.
-fn too_long(path: &str) -> Resp {
+fn too_long<B>(state: &AppState, req: &Request<B>) -> Resp {
+    let path = req.uri().path();
     let text = format!("The query string is longer than {QUERY_LIMIT} bytes.");
     if is_api(path) {
         let mut e = OAuthError::invalid_request(text);
         e.status = Some(StatusCode::URI_TOO_LONG);
         e.into_response()
     } else {
-        PageError::UriTooLong(QUERY_LIMIT).into_response()
+        PageError::UriTooLong(QUERY_LIMIT).into_response(page_lang(state, req))
     }
 }
 

@@ -97,6 +97,8 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
     };
     init_logs(args.log_format, &args.log_level);
     metrics::ENABLED.store(args.metrics, Ordering::Relaxed);
+    // The page languages are parsed once, here, not on the first page view.
+    crate::i18n::init();
     let store = bootstrap::open_store(&args.data_dir, |b| {
         let m = metrics::get();
         m.batch_size.observe(b.size as f64);

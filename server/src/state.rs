@@ -118,19 +118,3 @@ pub struct AppState {
     /// Guess limits.
     pub throttles: Throttles,
 }
-
-/// Plain-words descriptions of the scopes AuthGate knows, for the consent page.
-pub const SCOPES: &[(&str, &str)] = &[
-    ("profile", "See your user name"),
-    ("read", "Read your data"),
-    ("write", "Change your data"),
-];
-
-/// The description of a scope, or the scope itself when unknown.
-pub fn describe_scope(scope: &str) -> &str {
-    SCOPES
-        .iter()
-        .find(|(s, _)| *s == scope)
-        .map(|(_, d)| *d)
-        .unwrap_or(scope)
-}

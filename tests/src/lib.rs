@@ -950,6 +950,7 @@ pub struct Browser {
     http: Client,
     base: String,
     cookies: BTreeMap<String, String>,
+    headers: Vec<(String, String)>,
 }
 
 impl Browser {
@@ -959,6 +960,7 @@ impl Browser {
             http: http_client(),
             base: base_url.trim_end_matches('/').to_owned(),
             cookies: BTreeMap::new(),
+            headers: Vec::new(),
         }
     }
 
@@ -978,6 +980,12 @@ impl Browser {
         self.cookies.insert(name.to_owned(), value.to_owned());
     }
 
+    /// Sends `name: value` with every later request (e.g. `Accept-Language`).
+    pub fn set_header(&mut self, name: &str, value: &str) {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_owned(), value.to_owned()));
+    }
+
     /// Removes a cookie.
     pub fn remove_cookie(&mut self, name: &str) {
         self.cookies.remove(name);
@@ -992,6 +1000,10 @@ impl Browser {
     }
 
     fn send(&mut self, req: reqwest::blocking::RequestBuilder) -> Reply {
+        let req = self
+            .headers
+            .iter()
+            .fold(req, |req, (n, v)| req.header(n.as_str(), v.as_str()));
         let req = if self.cookies.is_empty() {
             req
         } else {

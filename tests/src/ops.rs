@@ -192,5 +192,6 @@ pub fn browser_with_client(base_url: &str, client: reqwest::blocking::Client) ->
         http: client,
         base: base_url.trim_end_matches('/').to_owned(),
         cookies: Default::default(),
+        headers: Vec::new(),
     }
 }

@@ -30,9 +30,15 @@ fn chrome(make: fn() -> Chrome) -> Option<Chrome> {
     Some(make())
 }
 
-/// Checks what every page must be, then saves its screenshot.
+/// Checks what every (English) page must be, then saves its screenshot.
 #[track_caller]
 fn audit(c: &Chrome, name: &str) {
+    audit_in(c, name, "en");
+}
+
+/// Checks what every page in `lang` must be, then saves its screenshot.
+#[track_caller]
+fn audit_in(c: &Chrome, name: &str, lang: &str) {
     let (scroll, client) = c.widths();
     assert!(
         scroll <= client,
@@ -73,7 +79,7 @@ fn audit(c: &Chrome, name: &str) {
         "{name}: buttons or links without text"
     );
     assert_eq!(v["tiny"], json!([]), "{name}: tap targets under 40 px");
-    assert_eq!(v["lang"], json!("en"), "{name}");
+    assert_eq!(v["lang"], json!(lang), "{name}");
     assert_eq!(v["h1"], json!(1), "{name}: one heading per page");
     assert_eq!(
         v["stylesheet"],
@@ -309,4 +315,46 @@ fn pages_fit_a_desktop_window_too() {
     c.goto(&server.url("/account"));
     c.wait_text("h1", "Your account");
     audit(&c, "desktop-04-account");
+}
+
+#[test]
+fn consent_in_german_and_japanese_through_the_switch() {
+    let server = TestServer::start();
+    let Some(c) = chrome(Chrome::phone) else {
+        return;
+    };
+    let a = server.device_code(Some("profile read"));
+    let complete = a
+        .verification_uri_complete
+        .clone()
+        .expect("verification_uri_complete");
+    c.goto(&complete);
+    c.wait_for("input#username");
+    // Switch on the sign-in page: the language is remembered and `next` kept.
+    c.click("footer a[hreflang=de]");
+    c.wait_text("h1", "Anmelden");
+    c.type_into("#username", ADMIN_USER);
+    c.type_into("#password", ADMIN_PASSWORD);
+    c.click("main button[type=submit]");
+    c.wait_text("h1", "mit Ihrem Konto verbinden");
+    let page = c.text(&c.find("main"));
+    assert!(page.contains(&a.user_code), "{page}");
+    assert!(
+        page.contains("Lassen Sie nur ein Gerät zu, das Sie gerade in der Hand halten"),
+        "{page}"
+    );
+    assert!(page.contains("Ihren Benutzernamen sehen") && page.contains("Ihre Daten lesen"));
+    audit_in(&c, "03-consent-de", "de");
+
+    c.click("footer a[hreflang=ja]");
+    c.wait_text("h1", "アカウントに接続しますか");
+    let page = c.text(&c.find("main"));
+    assert!(page.contains(&a.user_code), "{page}");
+    assert!(page.contains("承認するのは、いま手元にあり"), "{page}");
+    assert!(page.contains("ユーザー名の参照"), "{page}");
+    audit_in(&c, "03-consent-ja", "ja");
+    c.click("button[value=approve]");
+    c.wait_text("h1", "デバイスを承認しました");
+    audit_in(&c, "04-approved-ja", "ja");
+    server.poll_until_done(&a, Duration::from_secs(20)).tokens();
 }

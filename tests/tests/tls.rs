@@ -1,6 +1,6 @@
 //! Built-in HTTPS: a full device flow over TLS 1.3 against a certificate from a test
 //! CA made here, `https` base URL and `Secure` cookies, and a certificate reload on
-//! SIGHUP that keeps established connections.
+//! SIGHUP that keeps established connections, and the `__Host-` language cookie.
 
 use std::path::Path;
 use std::time::Duration;
@@ -128,6 +128,26 @@ fn device_flow_over_tls13_and_reload_on_sighup() {
     );
     let approved = browser.approve(code["user_code"].as_str().unwrap());
     assert_eq!(approved.status, 200);
+
+    // The language switch under https: a `__Host-` cookie (Secure, Path=/), honoured.
+    let r = browser.get("/language?set=de&next=/account");
+    assert_eq!(r.status, 303);
+    let lang = r.header("set-cookie").unwrap_or_default();
+    assert!(
+        lang.starts_with("__Host-lang=de;")
+            && lang.contains("Secure")
+            && lang.contains("Path=/")
+            && !lang.contains("Domain"),
+        "{lang}"
+    );
+    let html = browser.get("/account").text();
+    assert!(html.contains(r#"<html lang="de">"#), "{html}");
+    browser.set_cookie("lang", "ja");
+    let html = browser.get("/account").text();
+    assert!(
+        html.contains(r#"<html lang="de">"#),
+        "a plain `lang` cookie is not taken under https: {html}"
+    );
 
     // The device polls and gets its tokens.
     let body = format!(

@@ -45,7 +45,8 @@ fn answers_json(endpoint: Endpoint) -> bool {
             | Page::RevokeGrant
             | Page::SignOut
             | Page::PasswordForm
-            | Page::ChangePassword,
+            | Page::ChangePassword
+            | Page::Language,
         ) => false,
     }
 }

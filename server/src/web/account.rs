@@ -12,12 +12,12 @@ use super::{PageError, query, read_post, retry_after, to_login};
 use crate::http::body::RequestBody;
 use crate::http::response::{self, Resp};
 use crate::secrets::{hex, unhex};
-use crate::state::{AppState, describe_scope};
+use crate::state::AppState;
 use crate::store::prelude::*;
 use crate::store::{EndSessions, PasswordChange, Session};
 use crate::views::{
-    AccountPage, DeviceRow, Notice, PasswordPage, PasswordProblem, SessionRow, ago, browser_name,
-    when,
+    AccountPage, BrowserName, DeviceRow, LastActive, Notice, PasswordPage, PasswordProblem,
+    SessionRow, ago, browser_name, when,
 };
 
 /// Shortest password the change form accepts.
@@ -38,9 +38,10 @@ pub fn page<B: RequestBody>(
     let sessions = session_rows(state, &browser, &session.user_id, now)?;
     Ok(browser.page(state, StatusCode::OK, |csrf| {
         AccountPage {
+            lang: browser.lang,
             username: Some(&session.username),
             csrf,
-            notice: notice.map(Notice::text),
+            notice,
             devices,
             sessions,
         }
@@ -65,14 +66,11 @@ fn device_rows(state: &AppState, user_id: &str, now: u64) -> Result<Vec<DeviceRo
             scopes: g
                 .scope
                 .split(' ')
-                .map(describe_scope)
-                .collect::<Vec<_>>()
-                .join(", "),
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
             approved_at: when(g.created_at),
-            last_refreshed: g
-                .last_refreshed_at
-                .map(when)
-                .unwrap_or_else(|| "never".into()),
+            last_refreshed: g.last_refreshed_at.map(when),
             expires_at: when(g.expires_at),
             device_ip: g.device_ip,
         })
@@ -97,13 +95,13 @@ fn session_rows(
                 browser: s
                     .meta
                     .as_ref()
-                    .map_or_else(|| "Unknown browser".into(), |m| browser_name(&m.user_agent)),
+                    .map_or(BrowserName::UNKNOWN, |m| browser_name(&m.user_agent)),
                 ip: s.meta.as_ref().map_or_else(String::new, |m| m.ip.clone()),
                 signed_in: when(s.session.created_at),
                 last_active: match &s.meta {
-                    _ if current => "now".into(),
-                    Some(m) => format!("{} ago", ago(now, m.last_seen_at)),
-                    None => "unknown".into(),
+                    _ if current => LastActive::Now,
+                    Some(m) => LastActive::Ago(ago(now, m.last_seen_at)),
+                    None => LastActive::Unknown,
                 },
                 current,
             }
@@ -188,12 +186,12 @@ fn password_form(
     status: StatusCode,
     problem: Option<PasswordProblem>,
 ) -> Resp {
-    let error = problem.map(|p| p.to_string());
     browser.page(state, status, |csrf| {
         PasswordPage {
+            lang: browser.lang,
             username: browser.session.as_ref().map(|s| s.username.as_str()),
             csrf,
-            error: error.as_deref(),
+            error: problem,
         }
         .render()
     })
@@ -266,7 +264,7 @@ async fn verify_current(
         match PasswordAttempt::begin(state, ip, &session.username, Purpose::ChangePassword) {
             Ok(attempt) => attempt,
             Err(no) => {
-                let problem = PasswordProblem::Refused(no.message("wrong passwords"));
+                let problem = PasswordProblem::Refused(no.wait());
                 let mut resp = password_form(state, browser, no.status(), Some(problem));
                 retry_after(&mut resp, no.secs());
                 return Ok(Some(resp));

@@ -21,6 +21,7 @@ use hyper::StatusCode;
 use super::client_key;
 use crate::password::{Refused, Ticket};
 use crate::state::AppState;
+use crate::views::Wait;
 
 /// What a password is being checked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,14 +75,12 @@ impl Refusal {
         }
     }
 
-    /// The sentence for the form (`what`: "sign-ins", "wrong passwords").
-    pub fn message(self, what: &str) -> String {
+    /// What the form says about it (each form words it in the page's language).
+    pub fn wait(self) -> Wait {
         match self {
-            Refusal::Backoff(secs) => format!("Too many {what}. Try again in {secs} s."),
-            Refusal::InFlight => "Your previous attempt is still being checked. \
-                                  Try again in 1 s."
-                .to_string(),
-            Refusal::Busy => "The server is busy checking passwords. Try again in 1 s.".into(),
+            Refusal::Backoff(secs) => Wait::Backoff(secs),
+            Refusal::InFlight => Wait::InFlight,
+            Refusal::Busy => Wait::Busy,
         }
     }
 }

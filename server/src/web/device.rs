@@ -15,7 +15,7 @@ use crate::http::body::RequestBody;
 use crate::http::form::Form;
 use crate::http::response::Resp;
 use crate::secrets::{ct_eq, hex, sha256};
-use crate::state::{AppState, describe_scope};
+use crate::state::AppState;
 use crate::store::prelude::*;
 use crate::store::{DecideOutcome, Decision, DeviceAuth, Session};
 use crate::views::{CodeProblem, ConsentPage, DevicePage, Message, Outcome, ResultPage, ago, when};
@@ -65,13 +65,13 @@ fn code_form(
     typed: &str,
     problem: Option<CodeProblem>,
 ) -> Resp {
-    let error = problem.map(|p| p.to_string());
     browser.page(state, status, |csrf| {
         DevicePage {
+            lang: browser.lang,
             username: browser.session.as_ref().map(|s| s.username.as_str()),
             csrf,
             user_code: typed,
-            error: error.as_deref(),
+            error: problem,
             throttled: matches!(problem, Some(CodeProblem::Throttled(_))),
         }
         .render()
@@ -171,6 +171,7 @@ fn consent_page(
         .unwrap_or_default();
     Ok(browser.page(state, StatusCode::OK, |csrf| {
         ConsentPage {
+            lang: browser.lang,
             username: browser.session.as_ref().map(|s| s.username.as_str()),
             csrf,
             client_name: &client_name,
@@ -179,12 +180,7 @@ fn consent_page(
             request: &request,
             consent: &consent,
             display_code: code.display().as_str(),
-            scopes: auth
-                .scope
-                .split(' ')
-                .filter(|s| !s.is_empty())
-                .map(|s| (s, describe_scope(s)))
-                .collect(),
+            scopes: auth.scope.split(' ').filter(|s| !s.is_empty()).collect(),
             requested_at: when(auth.created_at),
             requested_ago: ago(now, auth.created_at),
             expires_in: ago(auth.expires_at, now),
@@ -279,7 +275,11 @@ fn bound_code(
     Err(Box::new(browser.page(
         state,
         StatusCode::FORBIDDEN,
-        |csrf| Message::ConsentExpired.page(username, csrf).render(),
+        |csrf| {
+            Message::ConsentExpired
+                .page(browser.lang, username, csrf)
+                .render()
+        },
     )))
 }
 
@@ -316,13 +316,10 @@ fn decided_page(
         }
         None => (String::new(), ""),
     };
-    let scopes = scopes
-        .split(' ')
-        .filter(|s| !s.is_empty())
-        .map(describe_scope)
-        .collect();
+    let scopes = scopes.split(' ').filter(|s| !s.is_empty()).collect();
     Ok(browser.page(state, outcome.status(), |csrf| {
         ResultPage {
+            lang: browser.lang,
             username: Some(username),
             csrf,
             outcome,

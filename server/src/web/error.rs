@@ -1,8 +1,9 @@
 //! Why a page request failed, and the one place such a failure becomes an HTML
 //! page (the OAuth endpoints' counterpart is `oauth::error::OAuthError`).
 //!
-//! Each variant's `Display` is the sentence the page shows; [`PageError::status`]
-//! and [`PageError::heading`] give the rest. Internal failures (storage) are logged
+//! Each variant's `Display` is an English sentence for logs; the page says it in
+//! the person's language through [`PageError::words`], and [`PageError::status`]
+//! gives the rest. Internal failures (storage) are logged
 //! where they are converted and shown only as a generic sentence.
 
 use hyper::StatusCode;
@@ -12,7 +13,7 @@ use crate::http::body::BodyError;
 use crate::http::form::FormError;
 use crate::http::response::Resp;
 use crate::store::StoreError;
-use crate::views::MessagePage;
+use crate::views::{Lang, MessagePage};
 
 /// A failure on a page, answered with an HTML page and the right status.
 #[derive(Debug, thiserror::Error)]
@@ -96,47 +97,90 @@ impl PageError {
         }
     }
 
-    /// The page heading.
-    pub fn heading(&self) -> &'static str {
+    /// The page heading and sentence, in `lang` (the `Display` above is the
+    /// English sentence, for logs).
+    pub fn words(&self, lang: Lang) -> (String, String) {
         use PageError::*;
-        match self {
-            NotFound => "Not found",
-            MethodNotAllowed(_) => "Not allowed",
-            UriTooLong(_) => "Address too long",
-            Csrf => "Form expired",
-            NotAForm => "Unsupported form",
-            TooLarge => "Too much data",
-            Incomplete => "Incomplete form",
-            TooSlow => "Too slow",
-            InvalidForm(_) => "Invalid form",
-            Storage | PasswordNotStored => "Something went wrong",
-            Busy => "Busy",
-            NoDecision => "No decision",
-            InvalidCode => "Invalid code",
-            UnknownDevice | NoDevice => "Unknown device",
-            UnknownSession | NoSession => "Unknown session",
-            AccountChanged => "Account changed",
-        }
+        let (heading, text) = match self {
+            NotFound => ("error-not-found", "error-not-found-text"),
+            MethodNotAllowed(allow) => {
+                let text = lang.t1("error-not-allowed-text", "methods", allow);
+                return (lang.t("error-not-allowed"), text);
+            }
+            UriTooLong(limit) => {
+                let text = lang.t1("error-uri-too-long-text", "limit", limit);
+                return (lang.t("error-uri-too-long"), text);
+            }
+            Csrf => ("message-form-expired", "error-csrf-text"),
+            NotAForm => ("error-not-a-form", "error-not-a-form-text"),
+            TooLarge => ("error-too-large", "error-too-large-text"),
+            Incomplete => ("error-incomplete", "error-incomplete-text"),
+            TooSlow => ("error-too-slow", "error-too-slow-text"),
+            InvalidForm(_) => ("error-invalid-form", "error-invalid-form-text"),
+            Storage => ("error-storage", "error-storage-text"),
+            Busy => ("error-busy", "error-busy-text"),
+            PasswordNotStored => ("error-storage", "error-password-not-stored-text"),
+            NoDecision => ("error-no-decision", "error-no-decision-text"),
+            InvalidCode => ("error-invalid-code", "error-invalid-code-text"),
+            UnknownDevice => ("error-unknown-device", "error-unknown-device-text"),
+            NoDevice => ("error-unknown-device", "error-no-device-text"),
+            UnknownSession => ("error-unknown-session", "error-unknown-session-text"),
+            NoSession => ("error-unknown-session", "error-no-session-text"),
+            AccountChanged => ("error-account-changed", "error-account-changed-text"),
+        };
+        (lang.t(heading), lang.t(text))
     }
 
-    /// Renders the error page: the only place a page failure becomes a response.
-    pub fn into_response(self) -> Resp {
-        let text = self.to_string();
+    /// Renders the error page in `lang`: the only place a page failure becomes a
+    /// response.
+    pub fn into_response(self, lang: Lang) -> Resp {
+        let (heading, text) = self.words(lang);
         let busy = matches!(self, PageError::Busy);
         let mut resp = render(
             self.status(),
             &MessagePage {
+                lang,
                 username: None,
                 csrf: "",
-                heading: self.heading(),
-                text: &text,
-                link: Some(("/device", "Start again")),
+                heading,
+                text,
+                link: Some(("/device", lang.t("error-start-again"))),
+                back: "/device",
             },
         );
         if busy {
             super::retry_after(&mut resp, STORE_BUSY_RETRY_SECS);
         }
         resp
+    }
+}
+
+#[cfg(test)]
+impl PageError {
+    /// One of each variant, for the i18n tests.
+    pub fn all_for_tests() -> Vec<PageError> {
+        use PageError::*;
+        vec![
+            NotFound,
+            MethodNotAllowed("GET, HEAD".into()),
+            UriTooLong(2048),
+            Csrf,
+            NotAForm,
+            TooLarge,
+            Incomplete,
+            TooSlow,
+            InvalidForm(FormError::NotUtf8),
+            Storage,
+            Busy,
+            NoDecision,
+            InvalidCode,
+            UnknownDevice,
+            NoDevice,
+            UnknownSession,
+            NoSession,
+            PasswordNotStored,
+            AccountChanged,
+        ]
     }
 }
 

@@ -16,11 +16,11 @@ use crate::secrets::{random_token, sha256};
 use crate::state::AppState;
 use crate::store::prelude::*;
 use crate::store::{Session, SessionMeta, SessionStart, User};
-use crate::views::{LoginPage, Message};
+use crate::views::{LoginPage, LoginProblem, Message};
 use crate::web::attempt::{PasswordAttempt, Purpose};
 
 /// The one answer to a wrong user name or password (and to a name that can't exist).
-const WRONG: &str = "Wrong user name or password.";
+const WRONG: LoginProblem = LoginProblem::Wrong;
 
 /// Where a login goes when `next` is absent or refused.
 const DEFAULT_NEXT: &str = "/account";
@@ -33,7 +33,7 @@ const NEXT_LIMIT: usize = 512;
 /// `//evil.example`: the value must be printable ASCII without a backslash, start
 /// with one `/` not followed by another, and the same must hold once
 /// percent-decoded (no `/%2F…`, `/%5C…`, `%09`). Anything else is replaced.
-fn safe_next(next: Option<&str>) -> &str {
+pub(crate) fn safe_next(next: Option<&str>) -> &str {
     let raw_ok = |c: u8| (0x21..0x7f).contains(&c) && c != b'\\';
     // Once decoded, a space or a non-ASCII byte is harmless; control bytes aren't.
     let decoded_ok = |c: u8| c >= 0x20 && c != 0x7f && c != b'\\';
@@ -77,10 +77,11 @@ fn login_form(
     status: StatusCode,
     next: &str,
     username: &str,
-    error: Option<&str>,
+    error: Option<LoginProblem>,
 ) -> Resp {
     browser.page(state, status, |csrf| {
         LoginPage {
+            lang: browser.lang,
             username: None,
             csrf,
             next,
@@ -110,7 +111,7 @@ pub async fn submit<B: RequestBody>(
     let next = safe_next(form.get("next")).to_string();
     let username = form.get("username").unwrap_or("").trim().to_string();
     let password = form.get("password").unwrap_or("").to_string();
-    let refuse = |status, msg: &str, wait: Option<u64>| {
+    let refuse = |status, msg: LoginProblem, wait: Option<u64>| {
         let mut resp = login_form(state, &browser, status, &next, &username, Some(msg));
         if let Some(secs) = wait {
             retry_after(&mut resp, secs);
@@ -123,7 +124,10 @@ pub async fn submit<B: RequestBody>(
     }
     let attempt = match PasswordAttempt::begin(state, ip, &username, Purpose::SignIn) {
         Ok(attempt) => attempt,
-        Err(no) => return refuse(no.status(), &no.message("failed sign-ins"), Some(no.secs())),
+        Err(no) => {
+            let problem = LoginProblem::Refused(no.wait());
+            return refuse(no.status(), problem, Some(no.secs()));
+        }
     };
     let user = state.store.user(&username)?.filter(|u| !u.disabled);
     let hash = user.as_ref().map(|u| u.password_hash.clone());
@@ -220,7 +224,7 @@ pub fn logout_page<B: RequestBody>(
     };
     Ok(browser.page(state, StatusCode::OK, |csrf| {
         Message::SignOutPrompt
-            .page(Some(&session.username), csrf)
+            .page(browser.lang, Some(&session.username), csrf)
             .render()
     }))
 }

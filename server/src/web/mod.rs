@@ -7,6 +7,7 @@ pub mod attempt;
 pub mod device;
 mod error;
 pub mod guess;
+pub mod language;
 pub mod login;
 pub mod session;
 

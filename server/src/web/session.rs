@@ -73,13 +73,15 @@ pub struct Browser {
     pub session: Option<Session>,
     /// Hash of the session cookie, the key of the session record.
     pub session_hash: Option<[u8; 32]>,
+    /// The language its pages speak (`lang` cookie, else `Accept-Language`).
+    pub lang: crate::i18n::Lang,
     csrf_seed: String,
     new_csrf_seed: bool,
 }
 
 /// The value of the first cookie called `name` in the request's `Cookie` headers,
 /// as sent (no percent-decoding); pairs the `cookie` crate can't parse are skipped.
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(COOKIE)
         .iter()
@@ -117,6 +119,7 @@ impl Browser {
             _ => (random_token(), true),
         };
         Ok(Browser {
+            lang: crate::i18n::pick(headers, state.settings.secure_cookies),
             session_hash: session.as_ref().and(session_hash),
             session,
             csrf_seed,

@@ -1,0 +1,223 @@
+# AuthGate-Seiten, Deutsch. Dieselben Nachrichten-IDs wie en/main.ftl.
+# Technische Angaben (Codes wie BCDF-GHJK, Adressen, Scope-Namen) bleiben unverändert.
+
+## Jede Seite
+
+page-skip = Zum Inhalt springen
+nav-account = Konto
+nav-your-account = Ihr Konto:
+nav-sign-out = Abmelden
+lang-switch = Sprache
+
+## Anmelden
+
+login-title = Anmelden
+login-lead = Melden Sie sich an, um ein Gerät mit Ihrem Konto zu verbinden oder die Geräte mit Zugriff zu verwalten.
+login-username = Benutzername
+login-password = Passwort
+login-wrong = Benutzername oder Passwort ist falsch.
+login-too-many = { $secs ->
+    [one] Zu viele fehlgeschlagene Anmeldungen. Versuchen Sie es in 1 Sekunde erneut.
+   *[other] Zu viele fehlgeschlagene Anmeldungen. Versuchen Sie es in { $secs } Sekunden erneut.
+}
+attempt-in-flight = Ihr vorheriger Versuch wird noch geprüft. Versuchen Sie es in 1 Sekunde erneut.
+attempt-busy = Der Server prüft gerade sehr viele Passwörter. Versuchen Sie es in 1 Sekunde erneut.
+
+## Code eingeben
+
+device-title = Gerät verbinden
+device-lead = Geben Sie den Code ein, den Ihr Gerät anzeigt.
+device-wait = Bitte warten.
+device-check = Prüfen Sie den Code.
+device-code = Code
+device-code-help = 8 Buchstaben, etwa BCDF-GHJK. Groß- und Kleinschreibung, Bindestriche und Leerzeichen spielen keine Rolle.
+device-continue = Weiter
+device-aside = Haben Sie einen QR-Code gescannt oder einen Link vom Gerät geöffnet? Dann entfällt dieser Schritt.
+code-invalid-character = Ein Code besteht nur aus den Buchstaben, die Ihr Gerät anzeigt (keine Vokale, keine Ziffern). Prüfen Sie ihn und versuchen Sie es erneut.
+code-shape = Ein Code hat 8 Buchstaben, etwa BCDF-GHJK. Prüfen Sie ihn und versuchen Sie es erneut.
+code-wrong = Dieser Code ist falsch, abgelaufen oder wurde schon verwendet. Prüfen Sie den Code auf Ihrem Gerät; ist er abgelaufen, beginnen Sie dort von vorn.
+code-throttled = { $secs ->
+    [one] Zu viele falsche Codes. Zu Ihrer Sicherheit können Codes kurzzeitig nicht geprüft werden. Versuchen Sie es in 1 Sekunde erneut.
+   *[other] Zu viele falsche Codes. Zu Ihrer Sicherheit können Codes kurzzeitig nicht geprüft werden. Versuchen Sie es in { $secs } Sekunden erneut.
+}
+
+## Zustimmung
+
+consent-title = { $client } zulassen?
+consent-eyebrow = Anmeldeanfrage eines Geräts
+consent-heading = { $client } mit Ihrem Konto verbinden?
+consent-code = Code auf dem Gerät
+consent-warning-strong = Lassen Sie nur ein Gerät zu, das Sie gerade in der Hand halten und das genau jetzt diesen Code anzeigt.
+consent-warning = Hat Ihnen jemand diesen Code oder Link geschickt oder Sie gebeten, ihn einzugeben, tippen Sie auf „Ablehnen“: Mit einer Zustimmung erhielte diese Person Zugriff auf Ihr Konto.
+consent-can = Das Gerät darf dann
+consent-about = Zu dieser Anfrage
+consent-app = Anwendung
+consent-asked = Angefragt
+consent-from = Absenderadresse
+consent-same-network = (das Netz, in dem Sie gerade sind)
+consent-software = Software des Geräts
+consent-expires = Code noch gültig für
+consent-approve = Zulassen
+consent-deny = Ablehnen
+
+## Was ein Gerät darf
+
+scope-profile = Ihren Benutzernamen sehen
+scope-read = Ihre Daten lesen
+scope-write = Ihre Daten ändern
+
+## Dauer und Zeit
+
+duration-under-minute = weniger als eine Minute
+duration-minutes = { $n ->
+    [one] 1 Minute
+   *[other] { $n } Minuten
+}
+duration-hours = { $n ->
+    [one] 1 Stunde
+   *[other] { $n } Stunden
+}
+duration-days = { $n ->
+    [one] 1 Tag
+   *[other] { $n } Tage
+}
+ago-under-minute = vor weniger als einer Minute
+ago-minutes = { $n ->
+    [one] vor 1 Minute
+   *[other] vor { $n } Minuten
+}
+ago-hours = { $n ->
+    [one] vor 1 Stunde
+   *[other] vor { $n } Stunden
+}
+ago-days = { $n ->
+    [one] vor 1 Tag
+   *[other] vor { $n } Tagen
+}
+time-now = jetzt
+time-unknown = unbekannt
+time-never = noch nie
+
+## Nach Zulassen oder Ablehnen
+
+outcome-approved = Gerät zugelassen
+outcome-approved-text = Kehren Sie zu Ihrem Gerät zurück: Es verbindet sich innerhalb weniger Sekunden. Doch anders entschieden? Widerrufen Sie den Zugriff unter „Ihre Geräte“.
+outcome-denied = Anfrage abgelehnt
+outcome-denied-text = Das Gerät hat keinen Zugriff erhalten, und sein Code kann nicht erneut verwendet werden. Sie müssen nichts weiter tun.
+outcome-not-found = Unbekannter Code
+outcome-not-found-text = Zu diesem Code wartet keine Anfrage: Es gibt ihn nicht, oder er wurde schon beantwortet. Prüfen Sie den Code auf Ihrem Gerät.
+outcome-expired = Code abgelaufen
+outcome-expired-text = Dieser Code ist abgelaufen. Beginnen Sie auf Ihrem Gerät von vorn, um einen neuen zu erhalten.
+outcome-already = Bereits beantwortet
+outcome-already-text = Diese Anfrage wurde bereits zugelassen oder abgelehnt.
+result-connected = { $client } ist jetzt mit Ihrem Konto verbunden.
+result-not-connected = { $client } wurde nicht verbunden.
+result-it-can = Das Gerät darf:
+result-your-devices = Ihre Geräte
+result-connect-another = Weiteres Gerät verbinden
+
+## Kurze Seiten
+
+message-form-expired = Formular abgelaufen
+message-consent-expired-text = Dieses Zustimmungsformular ist nicht mehr gültig. Geben Sie den Code von Ihrem Gerät erneut ein.
+message-enter-code = Code eingeben
+message-sign-out = Abmelden?
+message-sign-out-text = Verwenden Sie die Schaltfläche „Abmelden“ oben auf der Seite.
+
+## Ihr Konto
+
+account-title = Ihr Konto
+account-devices = Geräte mit Zugriff
+account-device-count = { $n ->
+    [0] Kein Gerät kann Ihr Konto verwenden.
+    [one] Ein Gerät kann Ihr Konto verwenden.
+   *[other] { $n } Geräte können Ihr Konto verwenden.
+}
+account-revoke-hint = Ein Widerruf stoppt das Gerät sofort: Es kann sich nicht mehr erneuern, und sein aktuelles Zugriffstoken funktioniert nicht mehr.
+account-approved = Zugelassen
+account-last-refreshed = Zuletzt erneuert
+account-expires = Läuft ab
+account-device-address = Adresse des Geräts
+account-revoke = Widerrufen
+account-revoke-which = { $client }, zugelassen am { $date }
+account-revoke-all = Alle Geräte widerrufen
+account-sessions = Wo Sie angemeldet sind
+account-session-count = { $n ->
+    [one] Sie sind in einem Browser angemeldet.
+   *[other] Sie sind in { $n } Browsern angemeldet.
+}
+account-this-browser = Dieser Browser
+account-address = Adresse
+account-signed-in = Angemeldet
+account-last-active = Zuletzt aktiv
+account-sign-out = Abmelden
+account-sign-out-this = in diesem Browser
+account-sign-out-which = { $browser }, angemeldet am { $date }
+account-sign-out-others = Überall sonst abmelden
+account-password = Passwort
+browser-unknown = Unbekannter Browser
+browser-generic = Ein Browser
+browser-on = { $browser } unter { $os }
+notice-revoked = Gerät widerrufen. Es kann sich nicht mehr erneuern, und sein Zugriffstoken funktioniert nicht mehr.
+notice-revoked-all = Alle Geräte widerrufen. Keines davon kann Ihr Konto noch verwenden.
+notice-signed-out = Dieser Browser wurde abgemeldet.
+notice-signed-out-others = Alle anderen Browser wurden abgemeldet.
+notice-password = Passwort geändert. Alle anderen Browser wurden abgemeldet; Geräte behalten ihren Zugriff.
+
+## Passwort ändern
+
+password-title = Passwort ändern
+password-lead = Alle anderen Browser, die bei Ihrem Konto angemeldet sind, werden abgemeldet. Verbundene Geräte behalten ihren Zugriff; Sie können ihn auf Ihrer Kontoseite widerrufen.
+password-current = Aktuelles Passwort
+password-new = Neues Passwort
+password-new-help = Mindestens 8 Zeichen. Ein paar Wörter, die nichts miteinander zu tun haben, ergeben ein gutes.
+password-again = Neues Passwort wiederholen
+password-back = Zurück zu Ihrem Konto
+password-too-short = { $n ->
+    [one] Das neue Passwort ist zu kurz: Verwenden Sie mindestens 1 Zeichen.
+   *[other] Das neue Passwort ist zu kurz: Verwenden Sie mindestens { $n } Zeichen.
+}
+password-mismatch = Die beiden neuen Passwörter stimmen nicht überein.
+password-wrong-current = Ihr aktuelles Passwort ist nicht richtig.
+password-too-many = { $secs ->
+    [one] Zu viele falsche Passwörter. Versuchen Sie es in 1 Sekunde erneut.
+   *[other] Zu viele falsche Passwörter. Versuchen Sie es in { $secs } Sekunden erneut.
+}
+
+## Wenn etwas schiefgeht
+
+error-start-again = Neu beginnen
+error-not-found = Nicht gefunden
+error-not-found-text = Unter dieser Adresse gibt es keine Seite.
+error-not-allowed = Nicht erlaubt
+error-not-allowed-text = Diese Adresse akzeptiert nur { $methods }.
+error-uri-too-long = Adresse zu lang
+error-uri-too-long-text = Die Abfrage ist länger als { $limit } Bytes.
+error-csrf-text = Dieses Formular ist nicht mehr gültig. Gehen Sie zurück, laden Sie die Seite neu und versuchen Sie es noch einmal.
+error-not-a-form = Formular nicht unterstützt
+error-not-a-form-text = Diese Seite nimmt nur HTML-Formulare entgegen.
+error-too-large = Zu viele Daten
+error-too-large-text = Das Formular war größer als erlaubt.
+error-incomplete = Unvollständiges Formular
+error-incomplete-text = Das Formular konnte nicht gelesen werden.
+error-too-slow = Zu langsam
+error-too-slow-text = Das Formular kam zu langsam an. Bitte versuchen Sie es erneut.
+error-invalid-form = Ungültiges Formular
+error-invalid-form-text = Das Formular konnte nicht gelesen werden, weil es fehlerhaft ist. Gehen Sie zurück und versuchen Sie es erneut.
+error-storage = Etwas ist schiefgegangen
+error-storage-text = Der Server konnte diese Anfrage nicht abschließen. Bitte versuchen Sie es erneut.
+error-busy = Ausgelastet
+error-busy-text = Der Server ist gerade ausgelastet. Bitte versuchen Sie es gleich noch einmal.
+error-password-not-stored-text = Das neue Passwort konnte nicht gespeichert werden. Bitte versuchen Sie es erneut.
+error-no-decision = Keine Entscheidung
+error-no-decision-text = Wählen Sie „Zulassen“ oder „Ablehnen“.
+error-invalid-code = Ungültiger Code
+error-invalid-code-text = Dieser Code ist nicht gültig.
+error-unknown-device = Unbekanntes Gerät
+error-unknown-device-text = Dieses Gerät wurde nicht gefunden.
+error-no-device-text = Es wurde kein Gerät ausgewählt.
+error-unknown-session = Unbekannte Sitzung
+error-unknown-session-text = Diese Sitzung wurde nicht gefunden.
+error-no-session-text = Es wurde keine Sitzung ausgewählt.
+error-account-changed = Konto geändert
+error-account-changed-text = Dieses Konto wurde inzwischen geändert. Melden Sie sich erneut an.

@@ -1,0 +1,223 @@
+# Páginas de AuthGate, español. Los mismos identificadores que en/main.ftl.
+# Los elementos técnicos (códigos como BCDF-GHJK, direcciones, nombres de scope) no se traducen.
+
+## Todas las páginas
+
+page-skip = Saltar al contenido
+nav-account = Cuenta
+nav-your-account = Tu cuenta:
+nav-sign-out = Cerrar sesión
+lang-switch = Idioma
+
+## Iniciar sesión
+
+login-title = Iniciar sesión
+login-lead = Inicia sesión para conectar un dispositivo a tu cuenta o para gestionar los dispositivos que tienen acceso.
+login-username = Nombre de usuario
+login-password = Contraseña
+login-wrong = Nombre de usuario o contraseña incorrectos.
+login-too-many = { $secs ->
+    [one] Demasiados intentos fallidos. Vuelve a intentarlo dentro de 1 segundo.
+   *[other] Demasiados intentos fallidos. Vuelve a intentarlo dentro de { $secs } segundos.
+}
+attempt-in-flight = Todavía se está comprobando tu intento anterior. Vuelve a intentarlo dentro de 1 segundo.
+attempt-busy = El servidor está ocupado comprobando contraseñas. Vuelve a intentarlo dentro de 1 segundo.
+
+## Introducir un código
+
+device-title = Conectar un dispositivo
+device-lead = Escribe el código que muestra tu dispositivo.
+device-wait = Espera un momento.
+device-check = Revisa el código.
+device-code = Código
+device-code-help = 8 letras, como BCDF-GHJK. Da igual si usas mayúsculas, guiones o espacios.
+device-continue = Continuar
+device-aside = ¿Has escaneado un código QR o abierto un enlace desde el dispositivo? Entonces te saltas este paso.
+code-invalid-character = Un código solo tiene las letras que muestra tu dispositivo (sin vocales ni números). Revísalo y vuelve a intentarlo.
+code-shape = Un código tiene 8 letras, como BCDF-GHJK. Revísalo y vuelve a intentarlo.
+code-wrong = Ese código es incorrecto, ha caducado o ya se ha usado. Revisa el código en tu dispositivo; si ha caducado, empieza de nuevo allí.
+code-throttled = { $secs ->
+    [one] Demasiados códigos incorrectos. Por tu seguridad, los códigos no se pueden comprobar durante un momento. Vuelve a intentarlo dentro de 1 segundo.
+   *[other] Demasiados códigos incorrectos. Por tu seguridad, los códigos no se pueden comprobar durante un momento. Vuelve a intentarlo dentro de { $secs } segundos.
+}
+
+## Autorización
+
+consent-title = ¿Aprobar { $client }?
+consent-eyebrow = Solicitud de inicio de sesión de un dispositivo
+consent-heading = ¿Conectar { $client } a tu cuenta?
+consent-code = Código en el dispositivo
+consent-warning-strong = Aprueba solo un dispositivo que tengas en la mano y que esté mostrando este código ahora mismo.
+consent-warning = Si alguien te ha enviado este código o enlace, o te ha pedido que lo introduzcas, pulsa «Denegar»: si lo apruebas, esa persona podría entrar en tu cuenta.
+consent-can = Podrá
+consent-about = Sobre esta solicitud
+consent-app = Aplicación
+consent-asked = Solicitado
+consent-from = Desde la dirección
+consent-same-network = (la red en la que estás)
+consent-software = Software del dispositivo
+consent-expires = El código caduca en
+consent-approve = Aprobar
+consent-deny = Denegar
+
+## Lo que puede hacer un dispositivo
+
+scope-profile = Ver tu nombre de usuario
+scope-read = Leer tus datos
+scope-write = Modificar tus datos
+
+## Duraciones y fechas
+
+duration-under-minute = menos de un minuto
+duration-minutes = { $n ->
+    [one] 1 minuto
+   *[other] { $n } minutos
+}
+duration-hours = { $n ->
+    [one] 1 hora
+   *[other] { $n } horas
+}
+duration-days = { $n ->
+    [one] 1 día
+   *[other] { $n } días
+}
+ago-under-minute = hace menos de un minuto
+ago-minutes = { $n ->
+    [one] hace 1 minuto
+   *[other] hace { $n } minutos
+}
+ago-hours = { $n ->
+    [one] hace 1 hora
+   *[other] hace { $n } horas
+}
+ago-days = { $n ->
+    [one] hace 1 día
+   *[other] hace { $n } días
+}
+time-now = ahora
+time-unknown = desconocido
+time-never = nunca
+
+## Tras aprobar o denegar
+
+outcome-approved = Dispositivo aprobado
+outcome-approved-text = Vuelve a tu dispositivo: se conectará en unos segundos. ¿Has cambiado de opinión? Revoca el acceso en «Tus dispositivos».
+outcome-denied = Solicitud denegada
+outcome-denied-text = El dispositivo no ha obtenido acceso y su código ya no se puede usar. No tienes que hacer nada más.
+outcome-not-found = Código desconocido
+outcome-not-found-text = No hay ninguna solicitud pendiente con este código: no existe o ya se respondió. Revisa el código en tu dispositivo.
+outcome-expired = Código caducado
+outcome-expired-text = Este código ha caducado. Empieza de nuevo en tu dispositivo para obtener otro.
+outcome-already = Ya respondida
+outcome-already-text = Esta solicitud ya se aprobó o se denegó.
+result-connected = { $client } ya está conectado a tu cuenta.
+result-not-connected = { $client } no se ha conectado.
+result-it-can = Podrá:
+result-your-devices = Tus dispositivos
+result-connect-another = Conectar otro dispositivo
+
+## Páginas breves
+
+message-form-expired = Formulario caducado
+message-consent-expired-text = Este formulario de aprobación ya no es válido. Vuelve a introducir el código de tu dispositivo.
+message-enter-code = Introducir el código
+message-sign-out = ¿Cerrar sesión?
+message-sign-out-text = Usa el botón «Cerrar sesión» de la parte superior de la página.
+
+## Tu cuenta
+
+account-title = Tu cuenta
+account-devices = Dispositivos con acceso
+account-device-count = { $n ->
+    [0] Ningún dispositivo puede usar tu cuenta.
+    [one] Un dispositivo puede usar tu cuenta.
+   *[other] { $n } dispositivos pueden usar tu cuenta.
+}
+account-revoke-hint = Revocar un dispositivo lo detiene al instante: ya no podrá renovar su acceso y su token de acceso actual dejará de funcionar.
+account-approved = Aprobado
+account-last-refreshed = Última renovación
+account-expires = Caduca
+account-device-address = Dirección del dispositivo
+account-revoke = Revocar
+account-revoke-which = { $client }, aprobado el { $date }
+account-revoke-all = Revocar todos los dispositivos
+account-sessions = Dónde has iniciado sesión
+account-session-count = { $n ->
+    [one] Has iniciado sesión en un navegador.
+   *[other] Has iniciado sesión en { $n } navegadores.
+}
+account-this-browser = Este navegador
+account-address = Dirección
+account-signed-in = Inicio de sesión
+account-last-active = Última actividad
+account-sign-out = Cerrar sesión
+account-sign-out-this = en este navegador
+account-sign-out-which = { $browser }, sesión iniciada el { $date }
+account-sign-out-others = Cerrar sesión en todos los demás
+account-password = Contraseña
+browser-unknown = Navegador desconocido
+browser-generic = Un navegador
+browser-on = { $browser } en { $os }
+notice-revoked = Dispositivo revocado. Ya no puede renovar su acceso y su token de acceso ha dejado de funcionar.
+notice-revoked-all = Todos los dispositivos revocados. Ninguno de ellos puede seguir usando tu cuenta.
+notice-signed-out = Se ha cerrado la sesión en ese navegador.
+notice-signed-out-others = Se ha cerrado la sesión en todos los demás navegadores.
+notice-password = Contraseña cambiada. Se ha cerrado la sesión en todos los demás navegadores; los dispositivos conservan su acceso.
+
+## Cambiar la contraseña
+
+password-title = Cambiar la contraseña
+password-lead = Se cerrará la sesión en todos los demás navegadores conectados a tu cuenta. Los dispositivos conectados conservan su acceso; puedes revocarlo en la página de tu cuenta.
+password-current = Contraseña actual
+password-new = Nueva contraseña
+password-new-help = Al menos 8 caracteres. Unas cuantas palabras sin relación entre sí forman una buena contraseña.
+password-again = Repite la nueva contraseña
+password-back = Volver a tu cuenta
+password-too-short = { $n ->
+    [one] La nueva contraseña es demasiado corta: usa al menos 1 carácter.
+   *[other] La nueva contraseña es demasiado corta: usa al menos { $n } caracteres.
+}
+password-mismatch = Las dos contraseñas nuevas no coinciden.
+password-wrong-current = Tu contraseña actual no es correcta.
+password-too-many = { $secs ->
+    [one] Demasiadas contraseñas incorrectas. Vuelve a intentarlo dentro de 1 segundo.
+   *[other] Demasiadas contraseñas incorrectas. Vuelve a intentarlo dentro de { $secs } segundos.
+}
+
+## Cuando algo falla
+
+error-start-again = Empezar de nuevo
+error-not-found = No encontrada
+error-not-found-text = No hay ninguna página en esta dirección.
+error-not-allowed = No permitido
+error-not-allowed-text = Esta dirección solo acepta { $methods }.
+error-uri-too-long = Dirección demasiado larga
+error-uri-too-long-text = La consulta ocupa más de { $limit } bytes.
+error-csrf-text = Este formulario ya no es válido. Vuelve atrás, recarga la página e inténtalo de nuevo.
+error-not-a-form = Formulario no admitido
+error-not-a-form-text = Esta página solo acepta envíos de formularios HTML.
+error-too-large = Demasiados datos
+error-too-large-text = El formulario superaba el tamaño permitido.
+error-incomplete = Formulario incompleto
+error-incomplete-text = No se ha podido leer el formulario.
+error-too-slow = Demasiado lento
+error-too-slow-text = El formulario tardó demasiado en llegar. Inténtalo de nuevo.
+error-invalid-form = Formulario no válido
+error-invalid-form-text = No se ha podido leer el formulario porque está mal formado. Vuelve atrás e inténtalo de nuevo.
+error-storage = Algo ha fallado
+error-storage-text = El servidor no ha podido completar esta solicitud. Inténtalo de nuevo.
+error-busy = Servidor ocupado
+error-busy-text = El servidor está ocupado. Inténtalo de nuevo dentro de un momento.
+error-password-not-stored-text = No se ha podido guardar la nueva contraseña. Inténtalo de nuevo.
+error-no-decision = Sin decisión
+error-no-decision-text = Elige «Aprobar» o «Denegar».
+error-invalid-code = Código no válido
+error-invalid-code-text = Este código no es válido.
+error-unknown-device = Dispositivo desconocido
+error-unknown-device-text = No se ha encontrado ese dispositivo.
+error-no-device-text = No se ha elegido ningún dispositivo.
+error-unknown-session = Sesión desconocida
+error-unknown-session-text = No se ha encontrado esa sesión.
+error-no-session-text = No se ha elegido ninguna sesión.
+error-account-changed = Cuenta modificada
+error-account-changed-text = Esta cuenta se ha modificado mientras tanto. Vuelve a iniciar sesión.

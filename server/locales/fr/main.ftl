@@ -1,0 +1,223 @@
+# Pages d’AuthGate, français. Les mêmes identifiants que en/main.ftl.
+# Les éléments techniques (codes comme BCDF-GHJK, adresses, noms de scope) restent tels quels.
+
+## Toutes les pages
+
+page-skip = Aller au contenu
+nav-account = Compte
+nav-your-account = Votre compte :
+nav-sign-out = Se déconnecter
+lang-switch = Langue
+
+## Connexion
+
+login-title = Se connecter
+login-lead = Connectez-vous pour associer un appareil à votre compte ou pour gérer les appareils qui y ont accès.
+login-username = Nom d’utilisateur
+login-password = Mot de passe
+login-wrong = Nom d’utilisateur ou mot de passe incorrect.
+login-too-many = { $secs ->
+    [one] Trop de connexions échouées. Réessayez dans { $secs } seconde.
+   *[other] Trop de connexions échouées. Réessayez dans { $secs } secondes.
+}
+attempt-in-flight = Votre tentative précédente est encore en cours de vérification. Réessayez dans 1 seconde.
+attempt-busy = Le serveur est occupé à vérifier des mots de passe. Réessayez dans 1 seconde.
+
+## Saisir un code
+
+device-title = Associer un appareil
+device-lead = Saisissez le code affiché par votre appareil.
+device-wait = Veuillez patienter.
+device-check = Vérifiez le code.
+device-code = Code
+device-code-help = 8 lettres, par exemple BCDF-GHJK. Majuscules, tirets et espaces n’ont pas d’importance.
+device-continue = Continuer
+device-aside = Vous avez scanné un code QR ou ouvert un lien depuis l’appareil ? Dans ce cas, cette étape est inutile.
+code-invalid-character = Un code ne contient que les lettres affichées sur votre appareil (ni voyelles ni chiffres). Vérifiez-le et réessayez.
+code-shape = Un code comporte 8 lettres, par exemple BCDF-GHJK. Vérifiez-le et réessayez.
+code-wrong = Ce code est erroné, expiré ou déjà utilisé. Vérifiez le code sur votre appareil ; s’il a expiré, recommencez depuis l’appareil.
+code-throttled = { $secs ->
+    [one] Trop de codes erronés. Pour votre sécurité, les codes ne peuvent pas être vérifiés pendant un moment. Réessayez dans { $secs } seconde.
+   *[other] Trop de codes erronés. Pour votre sécurité, les codes ne peuvent pas être vérifiés pendant un moment. Réessayez dans { $secs } secondes.
+}
+
+## Autorisation
+
+consent-title = Autoriser { $client } ?
+consent-eyebrow = Demande de connexion d’un appareil
+consent-heading = Associer { $client } à votre compte ?
+consent-code = Code sur l’appareil
+consent-warning-strong = N’autorisez qu’un appareil que vous avez en main et qui affiche ce code en ce moment même.
+consent-warning = Si quelqu’un vous a envoyé ce code ou ce lien, ou vous a demandé de le saisir, appuyez sur « Refuser » : l’autoriser lui donnerait accès à votre compte.
+consent-can = Il pourra
+consent-about = À propos de cette demande
+consent-app = Application
+consent-asked = Demandé
+consent-from = Depuis l’adresse
+consent-same-network = (le réseau sur lequel vous êtes)
+consent-software = Logiciel de l’appareil
+consent-expires = Le code expire dans
+consent-approve = Autoriser
+consent-deny = Refuser
+
+## Ce qu’un appareil peut faire
+
+scope-profile = Voir votre nom d’utilisateur
+scope-read = Lire vos données
+scope-write = Modifier vos données
+
+## Durées et dates
+
+duration-under-minute = moins d’une minute
+duration-minutes = { $n ->
+    [one] { $n } minute
+   *[other] { $n } minutes
+}
+duration-hours = { $n ->
+    [one] { $n } heure
+   *[other] { $n } heures
+}
+duration-days = { $n ->
+    [one] { $n } jour
+   *[other] { $n } jours
+}
+ago-under-minute = il y a moins d’une minute
+ago-minutes = { $n ->
+    [one] il y a { $n } minute
+   *[other] il y a { $n } minutes
+}
+ago-hours = { $n ->
+    [one] il y a { $n } heure
+   *[other] il y a { $n } heures
+}
+ago-days = { $n ->
+    [one] il y a { $n } jour
+   *[other] il y a { $n } jours
+}
+time-now = maintenant
+time-unknown = inconnue
+time-never = jamais
+
+## Après Autoriser ou Refuser
+
+outcome-approved = Appareil autorisé
+outcome-approved-text = Retournez à votre appareil : il se connecte dans quelques secondes. Vous avez changé d’avis ? Révoquez-le dans « Vos appareils ».
+outcome-denied = Demande refusée
+outcome-denied-text = L’appareil n’a pas obtenu l’accès, et son code ne peut plus être utilisé. Vous n’avez rien d’autre à faire.
+outcome-not-found = Code inconnu
+outcome-not-found-text = Aucune demande n’attend avec ce code : il n’existe pas ou a déjà reçu une réponse. Vérifiez le code sur votre appareil.
+outcome-expired = Code expiré
+outcome-expired-text = Ce code a expiré. Recommencez depuis votre appareil pour en obtenir un nouveau.
+outcome-already = Déjà traitée
+outcome-already-text = Cette demande a déjà été autorisée ou refusée.
+result-connected = { $client } est maintenant associé à votre compte.
+result-not-connected = { $client } n’a pas été associé.
+result-it-can = Il peut :
+result-your-devices = Vos appareils
+result-connect-another = Associer un autre appareil
+
+## Pages courtes
+
+message-form-expired = Formulaire expiré
+message-consent-expired-text = Ce formulaire d’autorisation n’est plus valable. Saisissez à nouveau le code de votre appareil.
+message-enter-code = Saisir le code
+message-sign-out = Se déconnecter ?
+message-sign-out-text = Utilisez le bouton « Se déconnecter » en haut de la page.
+
+## Votre compte
+
+account-title = Votre compte
+account-devices = Appareils ayant accès
+account-device-count = { $n ->
+    [0] Aucun appareil ne peut utiliser votre compte.
+    [one] Un appareil peut utiliser votre compte.
+   *[other] { $n } appareils peuvent utiliser votre compte.
+}
+account-revoke-hint = Révoquer un appareil l’arrête aussitôt : il ne peut plus renouveler son accès, et son jeton d’accès actuel cesse de fonctionner.
+account-approved = Autorisé le
+account-last-refreshed = Dernier renouvellement
+account-expires = Expire le
+account-device-address = Adresse de l’appareil
+account-revoke = Révoquer
+account-revoke-which = { $client }, autorisé le { $date }
+account-revoke-all = Révoquer tous les appareils
+account-sessions = Où vous êtes connecté
+account-session-count = { $n ->
+    [one] Vous êtes connecté dans { $n } navigateur.
+   *[other] Vous êtes connecté dans { $n } navigateurs.
+}
+account-this-browser = Ce navigateur
+account-address = Adresse
+account-signed-in = Connexion
+account-last-active = Dernière activité
+account-sign-out = Déconnecter
+account-sign-out-this = ce navigateur
+account-sign-out-which = { $browser }, connecté le { $date }
+account-sign-out-others = Se déconnecter partout ailleurs
+account-password = Mot de passe
+browser-unknown = Navigateur inconnu
+browser-generic = Un navigateur
+browser-on = { $browser } sur { $os }
+notice-revoked = Appareil révoqué. Il ne peut plus renouveler son accès, et son jeton d’accès ne fonctionne plus.
+notice-revoked-all = Tous les appareils ont été révoqués. Aucun d’eux ne peut plus utiliser votre compte.
+notice-signed-out = Ce navigateur a été déconnecté.
+notice-signed-out-others = Tous les autres navigateurs ont été déconnectés.
+notice-password = Mot de passe modifié. Tous les autres navigateurs ont été déconnectés ; les appareils conservent leur accès.
+
+## Changer le mot de passe
+
+password-title = Changer le mot de passe
+password-lead = Tous les autres navigateurs connectés à votre compte seront déconnectés. Les appareils associés conservent leur accès ; vous pouvez le révoquer sur la page de votre compte.
+password-current = Mot de passe actuel
+password-new = Nouveau mot de passe
+password-new-help = Au moins 8 caractères. Quelques mots sans rapport entre eux font un bon mot de passe.
+password-again = Confirmez le nouveau mot de passe
+password-back = Retour à votre compte
+password-too-short = { $n ->
+    [one] Le nouveau mot de passe est trop court : utilisez au moins { $n } caractère.
+   *[other] Le nouveau mot de passe est trop court : utilisez au moins { $n } caractères.
+}
+password-mismatch = Les deux nouveaux mots de passe ne sont pas identiques.
+password-wrong-current = Votre mot de passe actuel est incorrect.
+password-too-many = { $secs ->
+    [one] Trop de mots de passe erronés. Réessayez dans { $secs } seconde.
+   *[other] Trop de mots de passe erronés. Réessayez dans { $secs } secondes.
+}
+
+## En cas de problème
+
+error-start-again = Recommencer
+error-not-found = Introuvable
+error-not-found-text = Il n’y a aucune page à cette adresse.
+error-not-allowed = Non autorisé
+error-not-allowed-text = Cette adresse n’accepte que { $methods }.
+error-uri-too-long = Adresse trop longue
+error-uri-too-long-text = La chaîne de requête dépasse { $limit } octets.
+error-csrf-text = Ce formulaire n’est plus valable. Revenez en arrière, rechargez la page et réessayez.
+error-not-a-form = Formulaire non pris en charge
+error-not-a-form-text = Cette page n’accepte que l’envoi de formulaires HTML.
+error-too-large = Trop de données
+error-too-large-text = Le formulaire dépassait la taille autorisée.
+error-incomplete = Formulaire incomplet
+error-incomplete-text = Le formulaire n’a pas pu être lu.
+error-too-slow = Trop lent
+error-too-slow-text = Le formulaire a mis trop de temps à arriver. Veuillez réessayer.
+error-invalid-form = Formulaire non valide
+error-invalid-form-text = Le formulaire n’a pas pu être lu : il est mal formé. Revenez en arrière et réessayez.
+error-storage = Une erreur s’est produite
+error-storage-text = Le serveur n’a pas pu traiter cette demande. Veuillez réessayer.
+error-busy = Serveur occupé
+error-busy-text = Le serveur est occupé. Veuillez réessayer dans un instant.
+error-password-not-stored-text = Le nouveau mot de passe n’a pas pu être enregistré. Veuillez réessayer.
+error-no-decision = Aucune décision
+error-no-decision-text = Choisissez « Autoriser » ou « Refuser ».
+error-invalid-code = Code non valide
+error-invalid-code-text = Ce code n’est pas valide.
+error-unknown-device = Appareil inconnu
+error-unknown-device-text = Cet appareil est introuvable.
+error-no-device-text = Aucun appareil n’a été choisi.
+error-unknown-session = Session inconnue
+error-unknown-session-text = Cette session est introuvable.
+error-no-session-text = Aucune session n’a été choisie.
+error-account-changed = Compte modifié
+error-account-changed-text = Ce compte a été modifié entre-temps. Reconnectez-vous.
