@@ -19,6 +19,9 @@ command -v arm-none-eabi-size >/dev/null || need+=(binutils-arm-none-eabi)
 # Headless Chromium and its WebDriver, for tests/tests/browser.rs.
 command -v chromium >/dev/null || need+=(chromium)
 command -v chromedriver >/dev/null || need+=(chromium-driver)
+# PostgreSQL for the throwaway clusters of the PostgreSQL backend's tests
+# (tests/src/pg.rs); Debian installs its binaries outside PATH.
+command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 # CJK glyphs for the Japanese and Traditional Chinese screenshots (tests/tests/browser.rs).
 [ -d /usr/share/fonts/opentype/noto ] && ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1 \
   || need+=(fonts-noto-cjk)

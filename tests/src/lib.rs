@@ -34,6 +34,7 @@ use reqwest::header::HeaderMap;
 use serde_json::Value;
 
 pub mod ops;
+pub mod pg;
 pub mod webdriver;
 
 /// User name of the administrator created on first run.

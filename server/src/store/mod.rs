@@ -27,6 +27,7 @@ mod error;
 mod expiry;
 mod grants;
 mod keys;
+mod pg;
 mod records;
 mod sessions;
 mod sweep;

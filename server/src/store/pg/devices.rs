@@ -1,0 +1,441 @@
+//! Device authorization requests on PostgreSQL: the counterpart of the redb
+//! backend's `DeviceRequests` (same operations, same outcomes), safe when several
+//! instances share the database.
+//!
+//! Every transition is decided by `crate::grant` on the record as read under a row
+//! lock (`SELECT … FOR UPDATE`) in the transaction that then persists the decision:
+//! of two instances redeeming one code, the second waits for the first's commit,
+//! then reads the request `Redeemed` and is refused. The user-code lookup is the
+//! `user_codes` table, so a code created through one instance is found through any.
+
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+use super::{PgError, PgStore, to_array, to_i64, to_u64};
+use crate::grant::{
+    DecideRefusal, Decision, DeviceAuth, DeviceStatus, Grant, NewTokens, Poll, Redemption, Standing,
+};
+use crate::secrets::ct_eq;
+use crate::store::{DecideOutcome, RedeemOutcome};
+
+/// The columns a [`DeviceAuth`] is read from, in [`from_row`]'s order.
+const COLUMNS: &str = "r.code_hash, r.client_id, r.scope, r.user_code, r.created_at, \
+     r.expires_at, r.interval, r.status, r.approver_id, r.approver_name, r.status_at, \
+     r.requester_ip, r.user_agent";
+
+const TABLE: &str = "device_requests";
+
+/// A request as read from a row selected with [`COLUMNS`].
+fn from_row(row: &Row) -> Result<DeviceAuth, PgError> {
+    let status: &str = row.try_get(7)?;
+    let at: Option<i64> = row.try_get(10)?;
+    let at = || -> Result<u64, PgError> {
+        to_u64(
+            at.ok_or(PgError::Corrupt {
+                table: TABLE,
+                reason: format!("status {status} without its time"),
+            })?,
+            TABLE,
+        )
+    };
+    let status = match status {
+        "pending" => DeviceStatus::Pending,
+        "approved" => DeviceStatus::Approved {
+            user_id: row.try_get::<_, Option<String>>(8)?.unwrap_or_default(),
+            username: row.try_get::<_, Option<String>>(9)?.unwrap_or_default(),
+            at: at()?,
+        },
+        "denied" => DeviceStatus::Denied { at: at()? },
+        "redeemed" => DeviceStatus::Redeemed { at: at()? },
+        other => {
+            return Err(PgError::Corrupt {
+                table: TABLE,
+                reason: format!("unknown status {other:?}"),
+            });
+        }
+    };
+    Ok(DeviceAuth {
+        code_hash: to_array(row.try_get(0)?, TABLE)?,
+        client_id: row.try_get(1)?,
+        scope: row.try_get(2)?,
+        user_code: row.try_get(3)?,
+        created_at: to_u64(row.try_get(4)?, TABLE)?,
+        expires_at: to_u64(row.try_get(5)?, TABLE)?,
+        interval: u32::try_from(row.try_get::<_, i32>(6)?).map_err(|_| PgError::Corrupt {
+            table: TABLE,
+            reason: "negative interval".into(),
+        })?,
+        status,
+        requester_ip: row.try_get(11)?,
+        user_agent: row.try_get(12)?,
+    })
+}
+
+/// A [`DeviceStatus`] as its columns.
+struct StatusColumns<'a> {
+    /// `pending`, `approved`, `denied` or `redeemed`.
+    status: &'static str,
+    /// The approver's id and login name (approved only).
+    approver_id: Option<&'a str>,
+    approver_name: Option<&'a str>,
+    /// When it left `pending`.
+    at: Option<i64>,
+}
+
+impl<'a> StatusColumns<'a> {
+    fn of(status: &'a DeviceStatus) -> Result<Self, PgError> {
+        let plain = |status, at| StatusColumns {
+            status,
+            approver_id: None,
+            approver_name: None,
+            at,
+        };
+        Ok(match status {
+            DeviceStatus::Pending => plain("pending", None),
+            DeviceStatus::Approved {
+                user_id,
+                username,
+                at,
+            } => StatusColumns {
+                status: "approved",
+                approver_id: Some(user_id),
+                approver_name: Some(username),
+                at: Some(to_i64(*at, "approval time")?),
+            },
+            DeviceStatus::Denied { at } => plain("denied", Some(to_i64(*at, "denial time")?)),
+            DeviceStatus::Redeemed { at } => {
+                plain("redeemed", Some(to_i64(*at, "redemption time")?))
+            }
+        })
+    }
+}
+
+/// Writes the status of request `id` as `auth` now stands.
+async fn set_status(
+    tx: &tokio_postgres::Transaction<'_>,
+    id: &[u8; 16],
+    auth: &DeviceAuth,
+) -> Result<(), PgError> {
+    let StatusColumns {
+        status,
+        approver_id,
+        approver_name,
+        at,
+    } = StatusColumns::of(&auth.status)?;
+    tx.execute(
+        "UPDATE device_requests
+            SET status = $2, approver_id = $3, approver_name = $4, status_at = $5
+          WHERE id = $1",
+        &[&id.as_slice(), &status, &approver_id, &approver_name, &at],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The standing of the approver, read under a share lock on their row so that a
+/// disable committed by another instance first wins, and one committed after waits.
+async fn standing(
+    tx: &tokio_postgres::Transaction<'_>,
+    user_id: &str,
+    username: &str,
+) -> Result<Standing, PgError> {
+    let row = tx
+        .query_opt(
+            "SELECT id, disabled FROM users WHERE username = $1 FOR SHARE",
+            &[&username],
+        )
+        .await?;
+    let found = row
+        .as_ref()
+        .map(|r| -> Result<(String, bool), PgError> { Ok((r.try_get(0)?, r.try_get(1)?)) })
+        .transpose()?;
+    Ok(Standing::of(
+        user_id,
+        found
+            .as_ref()
+            .map(|(id, disabled)| (id.as_str(), *disabled)),
+    ))
+}
+
+/// Stores a new grant and its first tokens (the redb backend's `grants::create` and
+/// `grants::record_new_tokens`).
+async fn create_grant(
+    tx: &tokio_postgres::Transaction<'_>,
+    grant: &Grant,
+    new: &NewTokens,
+) -> Result<(), PgError> {
+    let last_refreshed = grant
+        .last_refreshed_at
+        .map(|t| to_i64(t, "refresh time"))
+        .transpose()?;
+    tx.execute(
+        "INSERT INTO grants (id, user_id, username, client_id, scope, created_at,
+                             last_refreshed_at, expires_at, current_refresh, revoked,
+                             device_ip, refresh_id, jti)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        &[
+            &grant.id.as_slice(),
+            &grant.user_id,
+            &grant.username,
+            &grant.client_id,
+            &grant.scope,
+            &to_i64(grant.created_at, "grant creation time")?,
+            &last_refreshed,
+            &to_i64(grant.expires_at, "grant expiry")?,
+            &grant.current_refresh.as_slice(),
+            &grant.revoked,
+            &grant.device_ip,
+            &grant.refresh_id.as_slice(),
+            &grant.jti,
+        ],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO refresh_tokens (id, token_hash, grant_id, expires_at)
+         VALUES ($1, $2, $3, $4)",
+        &[
+            &new.refresh_id.as_slice(),
+            &new.refresh_hash.as_slice(),
+            &grant.id.as_slice(),
+            &to_i64(new.refresh_expires_at, "refresh token expiry")?,
+        ],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO access_tokens (jti, grant_id, expires_at, revoked)
+         VALUES ($1, $2, $3, false)",
+        &[
+            &new.jti,
+            &grant.id.as_slice(),
+            &to_i64(new.access_expires_at, "access token expiry")?,
+        ],
+    )
+    .await?;
+    Ok(())
+}
+
+impl PgStore {
+    /// Stores a new device authorization under `id` (the key inside its device code).
+    /// Returns `false` (and stores nothing) if the user code is held by a request still
+    /// live at `auth.created_at`, on any instance; the caller draws another.
+    pub async fn create_device_auth(
+        &self,
+        id: [u8; 16],
+        auth: DeviceAuth,
+    ) -> Result<bool, PgError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let StatusColumns {
+            status,
+            approver_id,
+            approver_name,
+            at,
+        } = StatusColumns::of(&auth.status)?;
+        let created_at = to_i64(auth.created_at, "creation time")?;
+        let expires_at = to_i64(auth.expires_at, "device code expiry")?;
+        let interval = i32::try_from(auth.interval).map_err(|_| PgError::OutOfRange("interval"))?;
+        let params: [&(dyn ToSql + Sync); 14] = [
+            &id.as_slice(),
+            &auth.code_hash.as_slice(),
+            &auth.client_id,
+            &auth.scope,
+            &auth.user_code,
+            &created_at,
+            &expires_at,
+            &interval,
+            &status,
+            &approver_id,
+            &approver_name,
+            &at,
+            &auth.requester_ip,
+            &auth.user_agent,
+        ];
+        tx.execute(
+            "INSERT INTO device_requests (id, code_hash, client_id, scope, user_code,
+                 created_at, expires_at, interval, status, approver_id, approver_name,
+                 status_at, requester_ip, user_agent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            &params,
+        )
+        .await?;
+        // Take the code unless a live request holds it. ON CONFLICT takes the
+        // existing row's lock, so of two instances claiming one code, one inserts and
+        // the other sees its (live) row and gets nothing back.
+        let claimed = tx
+            .query_opt(
+                "INSERT INTO user_codes (user_code, request_id, client_id, expires_at)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (user_code) DO UPDATE
+                    SET request_id = EXCLUDED.request_id,
+                        client_id = EXCLUDED.client_id,
+                        expires_at = EXCLUDED.expires_at
+                  WHERE user_codes.expires_at <= $5
+                 RETURNING 1",
+                &[
+                    &auth.user_code,
+                    &id.as_slice(),
+                    &auth.client_id,
+                    &expires_at,
+                    &created_at,
+                ],
+            )
+            .await?
+            .is_some();
+        if !claimed {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// The device authorization with key `id`, if `code_hash` (of the presented
+    /// device code) matches it: the polling path, a read.
+    pub async fn device_auth(
+        &self,
+        id: &[u8; 16],
+        code_hash: &[u8; 32],
+    ) -> Result<Option<DeviceAuth>, PgError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM device_requests r WHERE r.id = $1"),
+                &[&id.as_slice()],
+            )
+            .await?;
+        Ok(row
+            .as_ref()
+            .map(from_row)
+            .transpose()?
+            .filter(|d| ct_eq(&d.code_hash, code_hash)))
+    }
+
+    /// The request a person may still decide under this user code (the lookup holds
+    /// only undecided requests, as the redb backend's does).
+    pub async fn device_auth_by_user_code(
+        &self,
+        user_code: &str,
+    ) -> Result<Option<DeviceAuth>, PgError> {
+        let client = self.client().await?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "SELECT {COLUMNS} FROM user_codes u
+                       JOIN device_requests r ON r.id = u.request_id
+                      WHERE u.user_code = $1 AND r.user_code = $1"
+                ),
+                &[&user_code],
+            )
+            .await?;
+        row.as_ref().map(from_row).transpose()
+    }
+
+    /// Records Approve or Deny for the pending request with this user code; the
+    /// request is locked while `crate::grant` decides, so two people deciding at once
+    /// (on two instances) get one `Done` and one `AlreadyDecided`.
+    pub async fn decide(
+        &self,
+        user_code: String,
+        decision: Decision,
+        now: u64,
+    ) -> Result<DecideOutcome, PgError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let row = tx
+            .query_opt(
+                &format!(
+                    "SELECT {COLUMNS}, r.id FROM user_codes u
+                       JOIN device_requests r ON r.id = u.request_id
+                      WHERE u.user_code = $1 AND r.user_code = $1
+                      FOR UPDATE OF r"
+                ),
+                &[&user_code],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(DecideOutcome::NotFound);
+        };
+        // The id follows the record's columns.
+        let id: [u8; 16] = to_array(row.try_get(13)?, TABLE)?;
+        let auth = from_row(&row)?;
+        let decided = match auth.decide(decision, now) {
+            Ok(decided) => decided,
+            Err(DecideRefusal::Expired) => return Ok(DecideOutcome::Expired),
+            Err(DecideRefusal::AlreadyDecided) => return Ok(DecideOutcome::AlreadyDecided),
+        };
+        set_status(&tx, &id, &decided).await?;
+        // Decided requests leave the lookup: it holds what people can still approve.
+        tx.execute(
+            "DELETE FROM user_codes WHERE user_code = $1 AND request_id = $2",
+            &[&user_code, &id.as_slice()],
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(DecideOutcome::Done(Box::new(decided)))
+    }
+
+    /// Exchanges an approved device code for a new grant, exactly once across every
+    /// instance: the request is read `FOR UPDATE`, so a second redemption waits for
+    /// the first to commit and then reads it redeemed. The tokens drawn in `new` may
+    /// be handed out only if this returns [`RedeemOutcome::Issued`], once committed.
+    pub async fn redeem(
+        &self,
+        id: [u8; 16],
+        code_hash: [u8; 32],
+        client_id: String,
+        now: u64,
+        new: NewTokens,
+    ) -> Result<RedeemOutcome, PgError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let row = tx
+            .query_opt(
+                &format!("SELECT {COLUMNS} FROM device_requests r WHERE r.id = $1 FOR UPDATE"),
+                &[&id.as_slice()],
+            )
+            .await?;
+        let Some(auth) = row
+            .as_ref()
+            .map(from_row)
+            .transpose()?
+            .filter(|d| ct_eq(&d.code_hash, &code_hash))
+        else {
+            return Ok(RedeemOutcome::Unknown);
+        };
+        let approved = match auth.poll(&client_id, now) {
+            Poll::Approved(approved) => approved,
+            Poll::Pending(_) => return Ok(RedeemOutcome::Pending),
+            Poll::Refused(why) => return Ok(RedeemOutcome::Refused(why)),
+        };
+        let (user_id, username) = approved.approver();
+        let standing = standing(&tx, user_id, username).await?;
+        let outcome = match approved.redeem(standing, now, &new) {
+            Redemption::ApproverInactive(denied) => {
+                set_status(&tx, &id, &denied.into_record()).await?;
+                RedeemOutcome::Refused(crate::grant::Refusal::Denied)
+            }
+            Redemption::Issued { device, issue } => {
+                set_status(&tx, &id, &device.into_record()).await?;
+                create_grant(&tx, issue.grant(), &new).await?;
+                RedeemOutcome::Issued(issue)
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// How many device codes expired in `(from, to]` without being redeemed or
+    /// denied, for the `expired` device-code metric.
+    pub async fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, PgError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT count(*) FROM device_requests
+                  WHERE expires_at > $1 AND expires_at <= $2
+                    AND status IN ('pending', 'approved')",
+                &[&to_i64(from, "time")?, &to_i64(to, "time")?],
+            )
+            .await?;
+        to_u64(row.try_get(0)?, TABLE)
+    }
+}

@@ -1,0 +1,134 @@
+//! The PostgreSQL backend (issue 13): groundwork, not wired in yet.
+//!
+//! What exists: a connection pool ([`PgStore::connect`]), the embedded versioned
+//! schema applied at start under an advisory lock ([`migrate`]), and the device
+//! requests of RFC 8628 end to end ([`devices`]): creation with a user code unique
+//! across instances, the lookups, decisions and exactly-once redemption, each
+//! transition decided by the pure `crate::grant` rules (as the redb backend does) and
+//! persisted in the transaction that acknowledges it, with row locks settling races
+//! between instances.
+//!
+//! What does not (yet): the other domain traits of `super` (grants, users, clients,
+//! sessions, secrets, audit, admin, sweeper), the shared ephemeral state
+//! (`rate_counters` exists in the schema, unused), LISTEN/NOTIFY cache invalidation,
+//! `--database-url`, and the `Store` enum that dispatches to either backend. The
+//! methods here are inherent and `async`, returning [`PgError`]: the storage traits
+//! declare some reads synchronous (redb answers them from memory-mapped pages) and
+//! `StoreError` has no PostgreSQL variant; wiring it in means making those reads async
+//! and adding that variant, in `super`.
+//!
+//! Driver: `tokio-postgres` with `deadpool-postgres` for pooling: async on the same
+//! tokio runtime, no database needed at compile time (unlike sqlx's checked queries),
+//! few dependencies, and plain SQL strings that are tested against a real server
+//! (`authgate_tests::pg`).
+#![cfg_attr(not(test), allow(dead_code))]
+
+pub mod devices;
+pub mod migrate;
+pub mod pacing;
+
+#[cfg(test)]
+mod tests;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+
+/// A failure of the PostgreSQL backend.
+#[derive(Debug, thiserror::Error)]
+pub enum PgError {
+    /// The database URL could not be parsed, or the pool could not be built.
+    #[error("database configuration: {0}")]
+    Config(String),
+    /// No connection could be had from the pool (the database is down, restarting,
+    /// or every connection is busy past the timeout).
+    #[error("database unavailable: {0}")]
+    Pool(#[from] deadpool_postgres::PoolError),
+    /// A statement failed (including a lost connection).
+    #[error("database error: {0}")]
+    Db(#[from] tokio_postgres::Error),
+    /// A row does not hold a valid record (a hand-edited or damaged database).
+    #[error("corrupt row in table {table}: {reason}")]
+    Corrupt {
+        /// The table holding the bad row.
+        table: &'static str,
+        /// What was wrong with it.
+        reason: String,
+    },
+    /// A value does not fit its column (a Unix time past `i64::MAX`).
+    #[error("{0} is out of range for the database")]
+    OutOfRange(&'static str),
+}
+
+impl PgError {
+    /// Whether the database could not be reached (answer 503 and retry later), as
+    /// opposed to a fault in a statement or a row.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            PgError::Pool(_) => true,
+            PgError::Db(e) => e.is_closed() || e.as_db_error().is_none(),
+            _ => false,
+        }
+    }
+}
+
+/// Connections to one PostgreSQL database, shared by the handlers of one instance.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: Pool,
+}
+
+impl PgStore {
+    /// A pool of at most `max_connections` connections to `url`
+    /// (`postgres://user@host:port/db`), with the schema migrated to the newest
+    /// version this build knows. Fails if the database cannot be reached.
+    pub async fn connect(url: &str, max_connections: usize) -> Result<Self, PgError> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e: tokio_postgres::Error| PgError::Config(e.to_string()))?;
+        let manager = Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            ManagerConfig {
+                // Check a connection with an empty query before reuse, so a server
+                // restart costs one failed check, not a failed request.
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(max_connections)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(std::time::Duration::from_secs(5)))
+            .create_timeout(Some(std::time::Duration::from_secs(5)))
+            .build()
+            .map_err(|e| PgError::Config(e.to_string()))?;
+        let store = PgStore { pool };
+        let mut client = store.pool.get().await?;
+        migrate::migrate(&mut client).await?;
+        Ok(store)
+    }
+
+    /// A pooled connection.
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, PgError> {
+        Ok(self.pool.get().await?)
+    }
+}
+
+/// A Unix time or length as a `bigint` column.
+fn to_i64(v: u64, what: &'static str) -> Result<i64, PgError> {
+    i64::try_from(v).map_err(|_| PgError::OutOfRange(what))
+}
+
+/// A `bigint` column read back as the record's `u64`.
+fn to_u64(v: i64, table: &'static str) -> Result<u64, PgError> {
+    u64::try_from(v).map_err(|_| PgError::Corrupt {
+        table,
+        reason: format!("negative value {v}"),
+    })
+}
+
+/// A `bytea` column of fixed length read back as an array.
+fn to_array<const N: usize>(v: &[u8], table: &'static str) -> Result<[u8; N], PgError> {
+    <[u8; N]>::try_from(v).map_err(|_| PgError::Corrupt {
+        table,
+        reason: format!("{} bytes where {N} belong", v.len()),
+    })
+}

@@ -1,0 +1,458 @@
+//! The PostgreSQL backend against a throwaway cluster of its own
+//! (`authgate_tests::pg`): migrations under concurrency, and the device requests
+//! with two "instances" (two independent pools) on one database.
+
+use authgate_tests::pg::PgCluster;
+use tokio_postgres::NoTls;
+
+use super::{PgStore, migrate};
+use crate::grant::{Decision, DeviceAuth, DeviceStatus, NewTokens, Refusal};
+use crate::store::{DecideOutcome, RedeemOutcome};
+
+fn cluster() -> PgCluster {
+    PgCluster::start().unwrap_or_else(|e| panic!("{e}"))
+}
+
+async fn raw(cluster: &PgCluster) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(&cluster.url(), NoTls)
+        .await
+        .expect("connect");
+    tokio::spawn(conn);
+    client
+}
+
+fn request(user_code: &str, created_at: u64, code_hash: [u8; 32]) -> DeviceAuth {
+    DeviceAuth {
+        code_hash,
+        client_id: "tv".into(),
+        scope: "read".into(),
+        user_code: user_code.into(),
+        created_at,
+        expires_at: created_at + 600,
+        interval: 5,
+        status: DeviceStatus::Pending,
+        requester_ip: "192.0.2.7".into(),
+        user_agent: "test".into(),
+    }
+}
+
+fn tokens(n: u8) -> NewTokens {
+    NewTokens {
+        grant_id: [n; 16],
+        refresh_id: [n.wrapping_add(100); 16],
+        refresh_hash: [n; 32],
+        refresh_expires_at: 10_000,
+        jti: format!("jti-{n}"),
+        access_expires_at: 2_000,
+        device_ip: "192.0.2.7".into(),
+    }
+}
+
+fn approve(user: &str) -> Decision {
+    Decision::Approve {
+        user_id: format!("id-{user}"),
+        username: user.into(),
+    }
+}
+
+async fn add_user(store: &PgStore, user: &str, disabled: bool) {
+    store
+        .client()
+        .await
+        .unwrap()
+        .execute(
+            "INSERT INTO users (id, username, password_hash, disabled, created_at)
+             VALUES ($1, $2, 'x', $3, 1)",
+            &[&format!("id-{user}"), &user, &disabled],
+        )
+        .await
+        .unwrap();
+}
+
+async fn count(store: &PgStore, sql: &str) -> i64 {
+    store
+        .client()
+        .await
+        .unwrap()
+        .query_one(sql, &[])
+        .await
+        .unwrap()
+        .get(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrations_applied_by_two_instances_at_once_run_once() {
+    let cluster = cluster();
+    let (mut a, mut b) = (raw(&cluster).await, raw(&cluster).await);
+    let (ra, rb) = tokio::join!(migrate::migrate(&mut a), migrate::migrate(&mut b));
+    let (ra, rb) = (
+        ra.expect("instance A migrates"),
+        rb.expect("instance B migrates"),
+    );
+    let mut applied = [ra, rb].concat();
+    applied.sort();
+    assert_eq!(applied, vec![1], "version 1 applied by exactly one of them");
+    let rows = a
+        .query("SELECT version FROM schema_migrations", &[])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].get::<_, i32>(0), migrate::latest());
+    // Idempotent: a restart applies nothing.
+    assert!(migrate::migrate(&mut a).await.unwrap().is_empty());
+    // Poll pacing and throttle counters produce no WAL.
+    let persistence: i8 = a
+        .query_one(
+            "SELECT relpersistence::\"char\" FROM pg_class WHERE relname = 'rate_counters'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(persistence as u8, b'u', "rate_counters is UNLOGGED");
+    // A database from a newer build is refused, not run against.
+    a.execute("INSERT INTO schema_migrations (version) VALUES (999)", &[])
+        .await
+        .unwrap();
+    let err = migrate::migrate(&mut b).await.unwrap_err();
+    assert!(err.to_string().contains("newer"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_device_request_created_on_one_instance_is_decided_and_redeemed_once_on_another() {
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let b = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    add_user(&a, "alice", false).await;
+    let id = [1; 16];
+    let hash = [9; 32];
+    assert!(
+        a.create_device_auth(id, request("BCDFGHJK", 100, hash))
+            .await
+            .unwrap()
+    );
+    // The live code is taken on every instance.
+    assert!(
+        !b.create_device_auth([2; 16], request("BCDFGHJK", 101, [8; 32]))
+            .await
+            .unwrap(),
+        "a live user code is not handed out twice"
+    );
+    assert_eq!(count(&a, "SELECT count(*) FROM device_requests").await, 1);
+
+    // Found through B; the polling read checks the device code's hash.
+    let found = b
+        .device_auth_by_user_code("BCDFGHJK")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found, request("BCDFGHJK", 100, hash));
+    assert!(b.device_auth(&id, &[0; 32]).await.unwrap().is_none());
+    assert!(b.device_auth(&id, &hash).await.unwrap().is_some());
+    assert_eq!(
+        a.redeem(id, hash, "tv".into(), 110, tokens(1))
+            .await
+            .unwrap(),
+        RedeemOutcome::Pending
+    );
+
+    // Approved through B, once.
+    let done = b
+        .decide("BCDFGHJK".into(), approve("alice"), 120)
+        .await
+        .unwrap();
+    assert!(matches!(done, DecideOutcome::Done(ref d)
+        if matches!(d.status, DeviceStatus::Approved { ref username, at: 120, .. } if username == "alice")));
+    assert_eq!(
+        a.decide("BCDFGHJK".into(), Decision::Deny, 121)
+            .await
+            .unwrap(),
+        DecideOutcome::NotFound,
+        "a decided request leaves the user code lookup"
+    );
+    assert!(
+        a.device_auth_by_user_code("BCDFGHJK")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Another client's poll, or a wrong code, redeems nothing.
+    assert_eq!(
+        a.redeem(id, hash, "other".into(), 130, tokens(1))
+            .await
+            .unwrap(),
+        RedeemOutcome::Refused(Refusal::WrongClient)
+    );
+    assert_eq!(
+        a.redeem(id, [0; 32], "tv".into(), 130, tokens(1))
+            .await
+            .unwrap(),
+        RedeemOutcome::Unknown
+    );
+
+    // Two instances redeem at once: exactly one wins.
+    let (ra, rb) = tokio::join!(
+        a.redeem(id, hash, "tv".into(), 130, tokens(1)),
+        b.redeem(id, hash, "tv".into(), 130, tokens(2)),
+    );
+    let outcomes = [ra.unwrap(), rb.unwrap()];
+    let issued: Vec<_> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            RedeemOutcome::Issued(issue) => Some(issue.grant().clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(issued.len(), 1, "{outcomes:?}");
+    assert!(
+        outcomes.contains(&RedeemOutcome::Refused(Refusal::Redeemed)),
+        "{outcomes:?}"
+    );
+    let grant = &issued[0];
+    assert_eq!(
+        (grant.user_id.as_str(), grant.client_id.as_str()),
+        ("id-alice", "tv")
+    );
+    assert_eq!(count(&a, "SELECT count(*) FROM grants").await, 1);
+    assert_eq!(count(&a, "SELECT count(*) FROM refresh_tokens").await, 1);
+    assert_eq!(count(&a, "SELECT count(*) FROM access_tokens").await, 1);
+    let stored = a.device_auth(&id, &hash).await.unwrap().unwrap();
+    assert_eq!(stored.status, DeviceStatus::Redeemed { at: 130 });
+
+    // After it expired, its user code may be handed out again.
+    assert!(
+        b.create_device_auth([3; 16], request("BCDFGHJK", 800, [7; 32]))
+            .await
+            .unwrap()
+    );
+    // The redeemed request (expired at 700) is not counted; the new pending one
+    // (expiring at 1400) is, in its window only.
+    assert_eq!(a.device_codes_expired_between(0, 1_399).await.unwrap(), 0);
+    assert_eq!(
+        a.device_codes_expired_between(1_000, 1_400).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        a.device_codes_expired_between(1_400, 10_000).await.unwrap(),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_racing_redemptions_on_two_instances_issue_one_grant() {
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 8).await.unwrap();
+    let b = PgStore::connect(&cluster.url(), 8).await.unwrap();
+    add_user(&a, "bob", false).await;
+    let hash = [5; 32];
+    assert!(
+        a.create_device_auth([7; 16], request("WXYZWXYZ", 100, hash))
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        b.decide("WXYZWXYZ".into(), approve("bob"), 110)
+            .await
+            .unwrap(),
+        DecideOutcome::Done(_)
+    ));
+    let mut tasks = Vec::new();
+    for n in 0..16u8 {
+        let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            store
+                .redeem([7; 16], hash, "tv".into(), 120, tokens(n))
+                .await
+        }));
+    }
+    let mut issued = 0;
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            RedeemOutcome::Issued(_) => issued += 1,
+            RedeemOutcome::Refused(Refusal::Redeemed) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(issued, 1);
+    assert_eq!(count(&a, "SELECT count(*) FROM grants").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_decisions_record_one_and_a_disabled_approver_is_denied() {
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let b = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    add_user(&a, "carol", false).await;
+    let hash = [6; 32];
+    assert!(
+        a.create_device_auth([4; 16], request("QRSTQRST", 100, hash))
+            .await
+            .unwrap()
+    );
+    let (da, db) = tokio::join!(
+        a.decide("QRSTQRST".into(), approve("carol"), 110),
+        b.decide("QRSTQRST".into(), Decision::Deny, 110),
+    );
+    let decided = [da.unwrap(), db.unwrap()];
+    let done = decided
+        .iter()
+        .filter(|d| matches!(d, DecideOutcome::Done(_)))
+        .count();
+    assert_eq!(done, 1, "{decided:?}");
+    assert!(
+        decided.iter().all(|d| matches!(
+            d,
+            DecideOutcome::Done(_) | DecideOutcome::NotFound | DecideOutcome::AlreadyDecided
+        )),
+        "{decided:?}"
+    );
+
+    // Approved, then the approver is disabled (on another instance) before the poll.
+    assert!(
+        a.create_device_auth([5; 16], request("MNPQMNPQ", 100, hash))
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        a.decide("MNPQMNPQ".into(), approve("carol"), 110)
+            .await
+            .unwrap(),
+        DecideOutcome::Done(_)
+    ));
+    b.client()
+        .await
+        .unwrap()
+        .execute(
+            "UPDATE users SET disabled = true WHERE username = 'carol'",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        a.redeem([5; 16], hash, "tv".into(), 120, tokens(1))
+            .await
+            .unwrap(),
+        RedeemOutcome::Refused(Refusal::Denied)
+    );
+    let stored = b.device_auth(&[5; 16], &hash).await.unwrap().unwrap();
+    assert_eq!(stored.status, DeviceStatus::Denied { at: 120 });
+    assert_eq!(count(&a, "SELECT count(*) FROM grants").await, 0);
+
+    // An expired request can no longer be decided.
+    assert!(
+        a.create_device_auth([6; 16], request("JKLMJKLM", 100, hash))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        b.decide("JKLMJKLM".into(), Decision::Deny, 700)
+            .await
+            .unwrap(),
+        DecideOutcome::Expired
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_fails_fast_while_the_database_is_down_and_recovers_by_itself() {
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 2).await.unwrap();
+    assert!(
+        a.create_device_auth([1; 16], request("BBBBCCCC", 100, [1; 32]))
+            .await
+            .unwrap()
+    );
+    cluster.stop().unwrap();
+    let started = std::time::Instant::now();
+    let err = a.device_auth(&[1; 16], &[1; 32]).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(6),
+        "fails fast"
+    );
+    cluster.restart().unwrap();
+    // The first checkout after the restart may still find a dead connection; within
+    // a few tries the pool has replaced them all.
+    let mut back = None;
+    for _ in 0..5 {
+        if let Ok(found) = a.device_auth(&[1; 16], &[1; 32]).await {
+            back = Some(found);
+            break;
+        }
+    }
+    assert!(
+        back.flatten().is_some(),
+        "the committed request survived the restart"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn polls_alternating_between_two_instances_too_fast_get_slow_down() {
+    use crate::polls::Pacing;
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 2).await.unwrap();
+    let b = PgStore::connect(&cluster.url(), 2).await.unwrap();
+    let code = [3; 32];
+    let t0 = 1_000_000_000u64;
+    // First poll on A, on time.
+    assert_eq!(a.record_poll(&code, 5, t0).await.unwrap(), Pacing::Ok);
+    // 1 s later on B: too fast, the interval grows to 10 s.
+    assert_eq!(
+        b.record_poll(&code, 5, t0 + 1_000).await.unwrap(),
+        Pacing::SlowDown(10)
+    );
+    // 6 s later on A: still too fast for 10 s; 15 s.
+    assert_eq!(
+        a.record_poll(&code, 5, t0 + 7_000).await.unwrap(),
+        Pacing::SlowDown(15)
+    );
+    // 15 s later (less the slack) on B: on time, the interval stays.
+    assert_eq!(
+        b.record_poll(&code, 5, t0 + 21_600).await.unwrap(),
+        Pacing::Ok
+    );
+    assert_eq!(
+        a.record_poll(&code, 5, t0 + 36_600).await.unwrap(),
+        Pacing::Ok
+    );
+    // Another code is paced on its own.
+    assert_eq!(
+        b.record_poll(&[4; 32], 5, t0 + 36_700).await.unwrap(),
+        Pacing::Ok
+    );
+    // The pacing rows are in the UNLOGGED table.
+    assert_eq!(
+        count(
+            &a,
+            "SELECT count(*) FROM rate_counters WHERE scope = 'poll'"
+        )
+        .await,
+        2
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn simultaneous_first_polls_on_two_instances_count_as_one_device() {
+    use crate::polls::Pacing;
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let b = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let mut tasks = Vec::new();
+    for n in 0..10u64 {
+        let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            store.record_poll(&[8; 32], 5, 2_000_000_000 + n).await
+        }));
+    }
+    let mut slowed = Vec::new();
+    for t in tasks {
+        match t.await.unwrap().unwrap() {
+            Pacing::Ok => {}
+            Pacing::SlowDown(secs) => slowed.push(secs),
+        }
+    }
+    slowed.sort();
+    // One poll is the first; each of the nine others was too early and raised the
+    // interval once: 10, 15, … 50 s, no increment lost to the race.
+    assert_eq!(slowed, (2..=10).map(|k| k * 5).collect::<Vec<u64>>());
+}
