@@ -101,21 +101,56 @@ static BUNDLES: LazyLock<Vec<Bundle>> = LazyLock::new(|| {
         .collect()
 });
 
+/// Why an embedded `.ftl` file can't become a bundle (a build defect: startup stops).
+#[derive(Debug, thiserror::Error)]
+enum BundleError {
+    /// The language tag does not parse.
+    #[error("{tag}: bad language tag: {source}")]
+    Tag {
+        /// The tag.
+        tag: &'static str,
+        /// What the parser said.
+        source: unic_langid::LanguageIdentifierError,
+    },
+    /// The file is not valid Fluent.
+    #[error("{tag}/main.ftl does not parse: {errors:?}")]
+    Syntax {
+        /// The language.
+        tag: &'static str,
+        /// The parser's errors.
+        errors: Vec<fluent_bundle::FluentError>,
+    },
+    /// A message is defined twice, or similar.
+    #[error("{tag}/main.ftl: {errors:?}")]
+    Resource {
+        /// The language.
+        tag: &'static str,
+        /// The bundle's errors.
+        errors: Vec<fluent_bundle::FluentError>,
+    },
+}
+
 /// Parses one embedded `.ftl` file into a bundle; an error names the file's problems.
-fn build(lang: Lang, src: &str) -> Result<Bundle, String> {
-    let id = lang
-        .tag()
+fn build(lang: Lang, src: &str) -> Result<Bundle, BundleError> {
+    let tag = lang.tag();
+    let id = tag
         .parse()
-        .map_err(|e| format!("{}: bad language tag: {e}", lang.tag()))?;
-    let resource = FluentResource::try_new(src.to_string())
-        .map_err(|(_, errors)| format!("{}/main.ftl does not parse: {errors:?}", lang.tag()))?;
+        .map_err(|source| BundleError::Tag { tag, source })?;
+    let resource =
+        FluentResource::try_new(src.to_string()).map_err(|(_, errors)| BundleError::Syntax {
+            tag,
+            errors: errors
+                .into_iter()
+                .map(fluent_bundle::FluentError::ParserError)
+                .collect(),
+        })?;
     let mut bundle = FluentBundle::new_concurrent(vec![id]);
     // No Unicode isolation marks around placeables: none of our languages is
     // right-to-left, and the marks would sit inside codes and numbers.
     bundle.set_use_isolating(false);
     bundle
         .add_resource(resource)
-        .map_err(|errors| format!("{}/main.ftl: {errors:?}", lang.tag()))?;
+        .map_err(|errors| BundleError::Resource { tag, errors })?;
     Ok(bundle)
 }
 

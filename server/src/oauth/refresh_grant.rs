@@ -19,33 +19,9 @@ pub async fn handle(
     now: u64,
 ) -> Result<Resp, OAuthError> {
     let token = req.form.require(params::REFRESH_TOKEN)?;
-    let invalid = || OAuthError::invalid_grant("the refresh token is invalid, expired or revoked");
     let id = keyed_token_id(token).ok_or_else(invalid)?;
     let presented = sha256(token.as_bytes());
-    // RFC 6749 §6: a narrower scope may be asked for, never a wider one. Checked
-    // before rotating, so a bad request never costs the client its refresh token.
-    // The grant keeps its full scope for later refreshes.
-    // (Looked up only when a scope is asked for: most refreshes don't.)
-    let asked_scope = req.form.get(params::SCOPE);
-    let current = match asked_scope {
-        Some(_) => state.store.refresh_token(&id, &presented)?,
-        None => None,
-    };
-    let narrowed = match (asked_scope, current) {
-        (Some(asked), Some((_, grant))) => {
-            // The grant's own scope was checked when it was made: a set, not capped.
-            let granted: std::collections::HashSet<&str> = grant.scope.split(' ').collect();
-            let asked = split_scope(asked)?;
-            if let Some(bad) = asked.iter().find(|s| !granted.contains(*s)) {
-                return Err(OAuthError::new(
-                    ErrorCode::InvalidScope,
-                    format!("scope `{bad}` was not granted"),
-                ));
-            }
-            Some(asked.join(" "))
-        }
-        _ => None,
-    };
+    let narrowed = narrowed_scope(state, req, &id, &presented)?;
     // Identifiers only: nothing is signed until the rotation is durable.
     let drawn = draw(state, client, now, req.ip.to_string());
     match state
@@ -67,4 +43,37 @@ pub async fn handle(
         }
         RotateOutcome::Invalid => Err(invalid()),
     }
+}
+
+/// The refusal of a refresh token that is unknown, expired or revoked.
+fn invalid() -> OAuthError {
+    OAuthError::invalid_grant("the refresh token is invalid, expired or revoked")
+}
+
+/// The narrower scope asked for, if any (RFC 6749 §6: narrower, never wider). Checked
+/// before rotating, so a bad request never costs the client its refresh token; the
+/// grant keeps its full scope for later refreshes. The token is looked up only when a
+/// scope is asked for: most refreshes don't.
+fn narrowed_scope(
+    state: &AppState,
+    req: &OAuthRequest,
+    id: &[u8; 16],
+    presented: &[u8; 32],
+) -> Result<Option<String>, OAuthError> {
+    let Some(asked) = req.form.get(params::SCOPE) else {
+        return Ok(None);
+    };
+    let Some((_, grant)) = state.store.refresh_token(id, presented)? else {
+        return Ok(None);
+    };
+    // The grant's own scope was checked when it was made: a set, not capped.
+    let granted: std::collections::HashSet<&str> = grant.scope.split(' ').collect();
+    let asked = split_scope(asked)?;
+    if let Some(bad) = asked.iter().find(|s| !granted.contains(*s)) {
+        return Err(OAuthError::new(
+            ErrorCode::InvalidScope,
+            format!("scope `{bad}` was not granted"),
+        ));
+    }
+    Ok(Some(asked.join(" ")))
 }
