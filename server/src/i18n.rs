@@ -408,7 +408,7 @@ fn escape_html(s: &str) -> String {
 /// `Accept-Language`, else English. `secure`: the deployment's cookies are `__Host-`.
 pub fn pick(headers: &HeaderMap, secure: bool) -> Lang {
     if let Some(lang) =
-        crate::web::session::cookie(headers, lang_cookie(secure)).and_then(Lang::from_tag)
+        crate::http::cookie::cookie(headers, lang_cookie(secure)).and_then(Lang::from_tag)
     {
         return lang;
     }

@@ -4,6 +4,7 @@
 
 pub mod body;
 pub mod client_ip;
+pub mod cookie;
 pub mod form;
 pub mod response;
 pub mod serve;

@@ -13,7 +13,7 @@
 
 use cookie::{Cookie, SameSite};
 use hmac::{Hmac, Mac};
-use hyper::header::{COOKIE, HeaderMap};
+use hyper::header::HeaderMap;
 use sha2::Sha256;
 
 use crate::http::response::{Resp, set_cookie};
@@ -79,18 +79,7 @@ pub struct Browser {
     new_csrf_seed: bool,
 }
 
-/// The value of the first cookie called `name` in the request's `Cookie` headers,
-/// as sent (no percent-decoding); pairs the `cookie` crate can't parse are skipped.
-pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
-        .find(|c| c.name() == name)
-        .and_then(|c| c.value_raw())
-}
+pub(crate) use crate::http::cookie::cookie;
 
 impl Browser {
     /// Reads the cookies of a request and looks up its session.
@@ -215,7 +204,7 @@ pub fn cookie_string(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use hyper::header::HeaderValue;
+    use hyper::header::{COOKIE, HeaderValue};
 
     #[test]
     fn reads_the_first_cookie_of_that_name_as_sent() {
