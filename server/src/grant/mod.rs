@@ -22,7 +22,9 @@ mod device;
 mod issue;
 mod refresh;
 
-pub use device::{DecideRefusal, Decision, DeviceAuth, DeviceStatus, Poll, Redemption, Refusal};
+pub use device::{
+    Approved, DecideRefusal, Decision, DeviceAuth, DeviceStatus, Poll, Redemption, Refusal,
+};
 pub use issue::{Issue, NewTokens};
 pub use refresh::{Exchange, Grant, Refresh, RefreshToken, Revoked, refresh_is_live};
 

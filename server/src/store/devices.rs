@@ -10,7 +10,9 @@ use super::records::{DeviceAuth, DeviceStatus};
 use super::tables::{DEVICE_REQUESTS, EXPIRIES};
 use super::users::standing;
 use super::{Store, StoreError};
-use crate::grant::{DecideRefusal, Decision, Issue, NewTokens, Poll, Redemption, Refusal};
+use crate::grant::{
+    Approved, DecideRefusal, Decision, Issue, NewTokens, Poll, Redemption, Refusal,
+};
 use crate::secrets::ct_eq;
 
 /// Device codes stay this long after expiry so a late poll still gets
@@ -42,6 +44,18 @@ pub enum RedeemOutcome {
     Refused(Refusal),
     /// No such device code.
     Unknown,
+}
+
+impl RedeemOutcome {
+    /// The approved request a poll read inside a redemption's write, or the outcome
+    /// to answer when it is not approved: one mapping for every backend.
+    pub(crate) fn approved(poll: Poll) -> Result<Approved, RedeemOutcome> {
+        match poll {
+            Poll::Approved(approved) => Ok(approved),
+            Poll::Pending(_) => Err(RedeemOutcome::Pending),
+            Poll::Refused(why) => Err(RedeemOutcome::Refused(why)),
+        }
+    }
 }
 
 /// Device authorization requests: creation, the polling read, decisions and redemption (RFC 8628). Part of the storage interface: the handlers call
@@ -219,10 +233,9 @@ impl DeviceRequests for Store {
                 else {
                     return Ok(RedeemOutcome::Unknown);
                 };
-                let approved = match auth.poll(&client_id, now) {
-                    Poll::Approved(approved) => approved,
-                    Poll::Pending(_) => return Ok(RedeemOutcome::Pending),
-                    Poll::Refused(why) => return Ok(RedeemOutcome::Refused(why)),
+                let approved = match RedeemOutcome::approved(auth.poll(&client_id, now)) {
+                    Ok(approved) => approved,
+                    Err(outcome) => return Ok(outcome),
                 };
                 let (user_id, username) = approved.approver();
                 let standing = standing(tx, user_id, username)?;

@@ -13,7 +13,7 @@ use tokio_postgres::types::ToSql;
 
 use super::{PgError, PgStore, to_array, to_i64, to_u64};
 use crate::grant::{
-    DecideRefusal, Decision, DeviceAuth, DeviceStatus, Grant, NewTokens, Poll, Redemption, Standing,
+    DecideRefusal, Decision, DeviceAuth, DeviceStatus, Grant, NewTokens, Redemption, Standing,
 };
 use crate::secrets::ct_eq;
 use crate::store::{DecideOutcome, RedeemOutcome};
@@ -402,10 +402,9 @@ impl PgStore {
         else {
             return Ok(RedeemOutcome::Unknown);
         };
-        let approved = match auth.poll(&client_id, now) {
-            Poll::Approved(approved) => approved,
-            Poll::Pending(_) => return Ok(RedeemOutcome::Pending),
-            Poll::Refused(why) => return Ok(RedeemOutcome::Refused(why)),
+        let approved = match RedeemOutcome::approved(auth.poll(&client_id, now)) {
+            Ok(approved) => approved,
+            Err(outcome) => return Ok(outcome),
         };
         let (user_id, username) = approved.approver();
         let standing = standing(&tx, user_id, username).await?;
