@@ -138,6 +138,17 @@ impl From<StoreError> for OAuthError {
                 )
             };
         }
+        if e.is_unavailable() {
+            tracing::warn!("database unavailable: {e}");
+            return OAuthError {
+                status: Some(StatusCode::SERVICE_UNAVAILABLE),
+                retry_after: Some(STORE_BUSY_RETRY_SECS),
+                ..OAuthError::new(
+                    ErrorCode::ServerError,
+                    "the database is unavailable; retry shortly",
+                )
+            };
+        }
         tracing::error!("storage failure: {e}");
         OAuthError::new(ErrorCode::ServerError, "internal storage error")
     }

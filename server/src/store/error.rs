@@ -27,6 +27,10 @@ pub enum StoreError {
     /// The group commit this write was part of failed: nothing of it is on disk.
     #[error("commit failed: {0}")]
     Commit(#[source] std::sync::Arc<redb::CommitError>),
+    /// The PostgreSQL backend failed; [`StoreError::is_unavailable`] tells a
+    /// database that is down or restarting (503) from a fault (500).
+    #[error(transparent)]
+    Postgres(#[from] super::pg::PgError),
 }
 
 impl StoreError {
@@ -34,6 +38,12 @@ impl StoreError {
     /// than a fault (500).
     pub fn is_busy(&self) -> bool {
         matches!(self, StoreError::Busy)
+    }
+
+    /// Whether the database can't be reached right now (PostgreSQL down or
+    /// restarting, the pool exhausted): answer 503 and let the client retry.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Postgres(e) if e.is_unavailable())
     }
 }
 

@@ -189,8 +189,8 @@ const STORE_BUSY_RETRY_SECS: u64 = 1;
 
 impl From<StoreError> for PageError {
     fn from(e: StoreError) -> Self {
-        if e.is_busy() {
-            tracing::warn!("storage busy: {e}");
+        if e.is_busy() || e.is_unavailable() {
+            tracing::warn!("storage busy or unavailable: {e}");
             return PageError::Busy;
         }
         tracing::error!("storage failure: {e}");
