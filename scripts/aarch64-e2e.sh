@@ -3,6 +3,8 @@
 # Debian's cross compiler, then proves the binary works under Debian's qemu-user:
 # starts it, runs a device flow with curl (approval through the pages, as
 # docs/contract.md describes), stops it with SIGTERM and checks it exits 0.
+# AUTHGATE_AARCH64_BIN=path tests that binary instead of building one
+# (scripts/package-test.sh: the static one from the arm64 .deb).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,13 +22,17 @@ if [ ${#need[@]} -gt 0 ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
 fi
-rustup target add "$TARGET" >/dev/null
+[ -n "${AUTHGATE_AARCH64_BIN:-}" ] || rustup target add "$TARGET" >/dev/null
 
-step "cross build (release)"
-export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
-cargo build --locked --release -p authgate-server --bin authgate --target "$TARGET"
-BIN="${CARGO_TARGET_DIR:-target}/$TARGET/release/authgate"
+if [ -n "${AUTHGATE_AARCH64_BIN:-}" ]; then
+  BIN="$AUTHGATE_AARCH64_BIN"
+else
+  step "cross build (release)"
+  export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+  export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
+  cargo build --locked --release -p authgate-server --bin authgate --target "$TARGET"
+  BIN="${CARGO_TARGET_DIR:-target}/$TARGET/release/authgate"
+fi
 file "$BIN" 2>/dev/null || true
 
 step "run under qemu-aarch64"

@@ -1,15 +1,39 @@
 //! Stamps the binary with the commit it was built from and the build date, for
 //! `authgate --version`: an operator reporting a problem can say exactly what runs.
-//! Without git (a source tarball) the commit is `unknown`. `SOURCE_DATE_EPOCH`,
-//! when set, fixes the date so packaged builds are reproducible.
+//! Without git, or outside this workspace's own repository (a source tarball),
+//! the commit is `unknown`. `SOURCE_DATE_EPOCH`, when set, fixes the date so
+//! packaged builds are reproducible.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-fn git(args: &[&str]) -> Option<String> {
-    let out = Command::new("git").args(args).output().ok()?;
+/// `git ARGS` run in `dir`, its trimmed output when it succeeds and prints something.
+fn git_in(dir: &Path, args: &[&str]) -> Option<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .ok()?;
     let text = String::from_utf8(out.stdout).ok()?;
     (out.status.success() && !text.trim().is_empty()).then(|| text.trim().to_string())
+}
+
+/// The crate's directory (cargo sets it; `.` when run by hand).
+fn manifest_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR").map_or_else(|| PathBuf::from("."), PathBuf::from)
+}
+
+/// `git ARGS` about this workspace's own repository: nothing when the sources sit in
+/// no repository, or inside someone else's (a source tarball unpacked in a packaging
+/// repository must not take that repository's commit).
+fn git(args: &[&str]) -> Option<String> {
+    let dir = manifest_dir();
+    let top = PathBuf::from(git_in(&dir, &["rev-parse", "--show-toplevel"])?);
+    let workspace = dir.canonicalize().ok()?.parent()?.to_path_buf();
+    (top.canonicalize().ok()? == workspace).then_some(())?;
+    git_in(&dir, args)
 }
 
 /// `YYYY-MM-DD` of a Unix time (Howard Hinnant's civil-from-days).
@@ -39,7 +63,7 @@ fn main() {
     .flatten()
     {
         if let Some(file) = git(&["rev-parse", "--path-format=absolute", "--git-path", &path])
-            && std::path::Path::new(&file).exists()
+            && Path::new(&file).exists()
         {
             println!("cargo:rerun-if-changed={file}");
         }
