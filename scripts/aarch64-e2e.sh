@@ -11,6 +11,9 @@ cd "$(dirname "$0")/.."
 TARGET=aarch64-unknown-linux-gnu
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 step() { printf '\n==> %s\n' "$*"; }
+# `grep -q` for a pipe: reads all its input, so the writer never dies of SIGPIPE
+# (which pipefail would report as a failure).
+has() { grep "$@" >/dev/null; }
 
 step "cross toolchain"
 need=()
@@ -65,14 +68,14 @@ DEVICE=$(printf '%s' "$CODE" | json device_code)
 USER_CODE=$(printf '%s' "$CODE" | json user_code)
 [ -n "$DEVICE" ] && [ -n "$USER_CODE" ] || { echo "bad device code answer: $CODE"; exit 1; }
 POLL=(-sS -d client_id=authgate-cli -d "device_code=$DEVICE" -d grant_type=urn:ietf:params:oauth:grant-type:device_code)
-curl "${POLL[@]}" "$B/oauth/token" | grep -q authorization_pending
+curl "${POLL[@]}" "$B/oauth/token" | has authorization_pending
 
 # 2. The owner signs in and approves in a browser (a cookie jar here).
 JAR="$WORK/jar"
 T=$(curl -sS -c "$JAR" -b "$JAR" "$B/login?next=/device" | csrf)
 curl -sS -o /dev/null -w '%{http_code}\n' -c "$JAR" -b "$JAR" \
   --data-urlencode username=admin --data-urlencode password=pi-admin-password \
-  --data-urlencode "csrf_token=$T" --data-urlencode next=/device "$B/login" | grep -q 303
+  --data-urlencode "csrf_token=$T" --data-urlencode next=/device "$B/login" | has 303
 T=$(curl -sS -c "$JAR" -b "$JAR" "$B/device" | csrf)
 curl -sS -c "$JAR" -b "$JAR" --data-urlencode "user_code=$USER_CODE" \
   --data-urlencode "csrf_token=$T" "$B/device" >"$WORK/consent"
@@ -82,17 +85,17 @@ curl -sS -o /dev/null -w '%{http_code}\n' -c "$JAR" -b "$JAR" \
   --data-urlencode "user_code=$(field user_code <"$WORK/consent")" \
   --data-urlencode "request=$(field request <"$WORK/consent")" \
   --data-urlencode "consent=$(field consent <"$WORK/consent")" \
-  --data-urlencode decision=approve --data-urlencode "csrf_token=$T" "$B/device/consent" | grep -q 200
+  --data-urlencode decision=approve --data-urlencode "csrf_token=$T" "$B/device/consent" | has 200
 
 # 3. The device's next poll gets its tokens; the access token checks out.
 sleep 1.2
 TOKENS=$(curl "${POLL[@]}" "$B/oauth/token")
 ACCESS=$(printf '%s' "$TOKENS" | json access_token)
 case "$ACCESS" in v4.public.*) ;; *) echo "no token: $TOKENS"; exit 1;; esac
-curl -sS -H "Authorization: Bearer $ACCESS" "$B/oauth/tokeninfo" | grep -q '"active":true'
-run token verify "$ACCESS" --data-dir "$WORK/data" | grep -q 'valid: signature ok'
-run user list --data-dir "$WORK/data" | grep -q '^admin'
-curl -sS "$B/metrics" | grep -q 'authgate_tokens_total{kind="issued"} 1'
+curl -sS -H "Authorization: Bearer $ACCESS" "$B/oauth/tokeninfo" | has '"active":true'
+run token verify "$ACCESS" --data-dir "$WORK/data" | has 'valid: signature ok'
+run user list --data-dir "$WORK/data" | has '^admin'
+curl -sS "$B/metrics" | has 'authgate_tokens_total{kind="issued"} 1'
 echo "device flow OK on aarch64"
 
 # 4. SIGTERM: drains and exits 0.

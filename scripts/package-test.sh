@@ -20,6 +20,9 @@ cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
 fail() { echo "package-test: $*" >&2; exit 1; }
+# `grep -q` for a pipe: reads all its input, so the writer never dies of SIGPIPE
+# (which pipefail would report as a failure).
+has() { grep "$@" >/dev/null; }
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 command -v curl >/dev/null || { as_root apt-get update -qq; as_root apt-get install -y -qq curl; }
 
@@ -49,7 +52,7 @@ if command -v git >/dev/null; then
   rm -rf "$WORK/outer"
 fi
 grep -Eqx 'cargo:rustc-env=AUTHGATE_BUILD_DATE=[0-9]{4}-[0-9]{2}-[0-9]{2}' "$WORK/stamp" || fail "no build date"
-(cd "$WORK" && SOURCE_DATE_EPOCH=1700000000 "$WORK/build-script") | grep -qx 'cargo:rustc-env=AUTHGATE_BUILD_DATE=2023-11-14' \
+(cd "$WORK" && SOURCE_DATE_EPOCH=1700000000 "$WORK/build-script") | has -x 'cargo:rustc-env=AUTHGATE_BUILD_DATE=2023-11-14' \
   || fail "SOURCE_DATE_EPOCH not honoured"
 rm -f "$WORK/build-script" "$WORK/stamp"
 echo "ok"
@@ -67,14 +70,14 @@ DEB_ARM64="$PKG/authgate_${VERSION}-1_arm64.deb"
 step "static binaries"
 for b in "$PKG/authgate-$VERSION-x86_64-linux-musl" "$PKG/authgate-$VERSION-aarch64-linux-musl"; do
   file "$b"
-  file "$b" | grep -Eq 'statically linked|static-pie linked' || fail "$b is not static"
+  file "$b" | has -E 'statically linked|static-pie linked' || fail "$b is not static"
 done
-file "$PKG/authgate-$VERSION-aarch64-linux-musl" | grep -q 'ARM aarch64' || fail "not aarch64"
-ldd "$PKG/authgate-$VERSION-x86_64-linux-musl" 2>&1 | grep -Eq 'statically linked|not a dynamic executable' \
+file "$PKG/authgate-$VERSION-aarch64-linux-musl" | has 'ARM aarch64' || fail "not aarch64"
+ldd "$PKG/authgate-$VERSION-x86_64-linux-musl" 2>&1 | has -E 'statically linked|not a dynamic executable' \
   || fail "ldd finds shared libraries"
 V=$("$PKG/authgate-$VERSION-x86_64-linux-musl" --version)
 echo "$V"
-echo "$V" | grep -Eqx "authgate $VERSION \(commit ([0-9a-f]{7,}|unknown), built [0-9]{4}-[0-9]{2}-[0-9]{2}\)" \
+echo "$V" | has -Ex "authgate $VERSION \(commit ([0-9a-f]{7,}|unknown), built [0-9]{4}-[0-9]{2}-[0-9]{2}\)" \
   || fail "--version: $V"
 
 # Starts "$@" in the background (stdout $WORK/out, stderr $WORK/err) and sets B to
@@ -116,13 +119,24 @@ dpkg-deb --contents "$DEB_AMD64" | awk '{print $1, $2, $NF}' >"$WORK/contents"
 for want in '-rwxr-xr-x root/root ./usr/bin/authgate' \
   '-rw-r--r-- root/root ./usr/lib/systemd/system/authgate.service' \
   '-rw-r--r-- root/root ./usr/lib/sysusers.d/authgate.conf' \
-  '-rw-r----- root/root ./etc/authgate/authgate.toml'; do
+  '-rw-r--r-- root/root ./etc/authgate/authgate.toml' \
+  '-rw-r--r-- root/root ./usr/share/doc/authgate/changelog.Debian.gz'; do
   grep -qxF -- "$want" "$WORK/contents" || { cat "$WORK/contents"; fail "missing: $want"; }
 done
-dpkg-deb --ctrl-tarfile "$DEB_AMD64" | tar -xO ./conffiles | grep -qx /etc/authgate/authgate.toml || fail "conffile"
+dpkg-deb --ctrl-tarfile "$DEB_AMD64" | tar -xO ./conffiles | has -x /etc/authgate/authgate.toml || fail "conffile"
 # Both packages hold the same files.
 diff <(dpkg-deb --contents "$DEB_AMD64" | awk '{print $NF}') <(dpkg-deb --contents "$DEB_ARM64" | awk '{print $NF}') \
   || fail "amd64 and arm64 packages differ in files"
+
+# Debian's policy checker, when this machine has it (128 packages: not installed
+# for this test alone).
+if command -v lintian >/dev/null; then
+  for deb in "$DEB_AMD64" "$DEB_ARM64"; do
+    lintian --fail-on error,warning --tag-display-limit 0 "$deb" >"$WORK/lintian" 2>&1 \
+      || { cat "$WORK/lintian"; fail "lintian: $deb"; }
+  done
+  echo "lintian: no errors or warnings"
+fi
 
 step "amd64 .deb: install into a throwaway root"
 R="$WORK/root"
@@ -130,7 +144,7 @@ mkdir -p "$R/var/lib/dpkg/info" "$R/var/lib/dpkg/updates" "$R/var/log" "$R/etc"
 : >"$R/var/lib/dpkg/status"
 D=(dpkg --root="$R" --force-script-chrootless)
 "${D[@]}" --install "$DEB_AMD64"
-"${D[@]}" --status authgate | grep -qx 'Status: install ok installed' || fail "not installed"
+"${D[@]}" --status authgate | has -x 'Status: install ok installed' || fail "not installed"
 uid=$(awk -F: '$1 == "authgate" { print $3 }' "$R/etc/passwd")
 gid=$(awk -F: '$1 == "authgate" { print $3 }' "$R/etc/group")
 [ -n "$uid" ] && [ -n "$gid" ] && [ "$uid" -gt 0 ] && [ "$uid" -lt 1000 ] || fail "no system user authgate ($uid:$gid)"
@@ -147,7 +161,7 @@ echo "installed: user authgate ($uid:$gid), /var/lib/authgate 0700, config 0640 
 step "amd64 .deb: first start, as the service runs it (user authgate, packaged config)"
 # Inside the root: the static binary needs nothing else there.
 AS_SERVICE=(chroot --userspec="$uid:$gid" "$R")
-"${AS_SERVICE[@]}" /usr/bin/authgate --version | grep -q "^authgate $VERSION (commit " || fail "installed --version"
+"${AS_SERVICE[@]}" /usr/bin/authgate --version | has "^authgate $VERSION (commit " || fail "installed --version"
 "${AS_SERVICE[@]}" /usr/bin/authgate config --config /etc/authgate/authgate.toml >"$WORK/config"
 grep -q '^data_dir = "/var/lib/authgate"  # file' "$WORK/config" || { cat "$WORK/config"; fail "packaged config"; }
 # The packaged config listens on 127.0.0.1:8080; a free port here.
@@ -158,7 +172,7 @@ grep -q 'admin password (shown once): ' "$WORK/out" || fail "no first-run admin 
 grep -q '^{"timestamp"' "$WORK/err" || fail "packaged config's JSON logs"
 stop_server
 [ "$(stat -c %u "$R/var/lib/authgate/authgate.redb")" = "$uid" ] || fail "database not the service user's"
-"${AS_SERVICE[@]}" /usr/bin/authgate --config /etc/authgate/authgate.toml user list | grep -q '^admin' || fail "admin CLI"
+"${AS_SERVICE[@]}" /usr/bin/authgate --config /etc/authgate/authgate.toml user list | has '^admin' || fail "admin CLI"
 echo "first start OK at $B"
 
 step "amd64 .deb: an edited conffile survives a reinstall; remove, purge"
@@ -168,7 +182,7 @@ grep -qx '# edited by the administrator' "$R/etc/authgate/authgate.toml" || fail
 "${D[@]}" --remove authgate
 [ ! -e "$R/usr/bin/authgate" ] || fail "binary left after remove"
 [ -f "$R/etc/authgate/authgate.toml" ] && [ -f "$R/var/lib/authgate/authgate.redb" ] || fail "remove deleted config or data"
-"${D[@]}" --status authgate | grep -qx 'Status: deinstall ok config-files' || fail "status after remove"
+"${D[@]}" --status authgate | has -x 'Status: deinstall ok config-files' || fail "status after remove"
 "${D[@]}" --purge authgate
 [ ! -e "$R/etc/authgate" ] && [ ! -e "$R/var/lib/authgate" ] || fail "purge left config or data"
 ! "${D[@]}" --status authgate >/dev/null 2>&1 || fail "still known after purge"
@@ -177,7 +191,7 @@ echo "remove kept config and data; purge deleted them"
 step "arm64 .deb: its static aarch64 binary runs a device flow under qemu-user"
 mkdir "$WORK/arm64"
 dpkg-deb --extract "$DEB_ARM64" "$WORK/arm64"
-file "$WORK/arm64/usr/bin/authgate" | grep -q 'ARM aarch64, .*statically linked' || fail "arm64 package binary"
+file "$WORK/arm64/usr/bin/authgate" | has 'ARM aarch64, .*statically linked' || fail "arm64 package binary"
 t=$SECONDS
 AUTHGATE_AARCH64_BIN="$WORK/arm64/usr/bin/authgate" scripts/aarch64-e2e.sh
 echo "aarch64 device flow took $((SECONDS - t)) s"

@@ -53,6 +53,10 @@ BIN_AMD64="$TDIR/x86_64-unknown-linux-musl/release/authgate"
 VERSION=$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' Cargo.toml)
 [ -n "$VERSION" ] || { echo "no version in Cargo.toml" >&2; exit 1; }
 DEB_VERSION="$VERSION-1"
+MAINTAINER=$(sed -n 's/^Maintainer: //p' deploy/debian/control.in)
+COMMIT=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# The commit's date (the build's without git), so the changelog is reproducible.
+CHANGELOG_DATE=$(date -R -d "@$(git log -1 --format=%ct 2>/dev/null || date +%s)")
 
 rm -rf "$OUT"
 mkdir -p "$OUT/docker/data"
@@ -72,10 +76,16 @@ for arch in $ARCHES; do
     >"$root/usr/lib/systemd/system/authgate.service"
   chmod 0644 "$root/usr/lib/systemd/system/authgate.service"
   install -D -m 0644 deploy/debian/sysusers.conf "$root/usr/lib/sysusers.d/authgate.conf"
-  install -D -m 0640 deploy/debian/authgate.toml "$root/etc/authgate/authgate.toml"
+  # 0644 as Debian ships conffiles; postinst makes it 0640 root:authgate on install.
+  install -D -m 0644 deploy/debian/authgate.toml "$root/etc/authgate/authgate.toml"
   install -D -m 0644 README.md "$root/usr/share/doc/authgate/README.md"
   install -D -m 0644 deploy/debian/copyright "$root/usr/share/doc/authgate/copyright"
   install -D -m 0644 deploy/authgate.toml "$root/usr/share/doc/authgate/examples/authgate-tls.toml"
+  install -D -m 0644 deploy/debian/lintian-overrides "$root/usr/share/lintian/overrides/authgate"
+  printf 'authgate (%s) unstable; urgency=medium\n\n  * Release %s, commit %s.\n\n -- %s  %s\n' \
+    "$DEB_VERSION" "$VERSION" "$COMMIT" "$MAINTAINER" "$CHANGELOG_DATE" \
+    | gzip -9n >"$root/usr/share/doc/authgate/changelog.Debian.gz"
+  chmod 0644 "$root/usr/share/doc/authgate/changelog.Debian.gz"
   install -d "$root/DEBIAN"
   install -m 0755 deploy/debian/postinst deploy/debian/prerm deploy/debian/postrm "$root/DEBIAN/"
   install -m 0644 deploy/debian/conffiles "$root/DEBIAN/"
