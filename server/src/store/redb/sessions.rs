@@ -451,7 +451,7 @@ pub(super) fn sweep_session_meta(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::records::User;
+    use super::super::records::User;
     use redb::ReadableTableMetadata;
 
     fn store() -> (tempfile::TempDir, Store) {
