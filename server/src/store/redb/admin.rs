@@ -7,32 +7,11 @@
 
 use redb::ReadableTable;
 
-use super::audit::{AuditEvent, append};
+use super::audit::append;
 use super::records::{Client, User};
 use super::tables::{CLIENTS, GRANTS, USERS};
-use super::{Clients, Store, StoreError, Tx};
-
-/// A change to an existing client.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub enum ClientChange {
-    /// Refuse it everywhere (`invalid_client`) and revoke its grants.
-    Disable,
-    /// Accept it again.
-    Enable,
-    /// Remove it and revoke its grants.
-    Delete,
-    /// Replace its secret (SHA-256 of the new one).
-    SetSecret([u8; 32]),
-}
-
-/// What a user change swept along.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Consequences {
-    /// Browser sessions ended.
-    pub sessions: usize,
-    /// Grants revoked.
-    pub grants: usize,
-}
+use super::{RedbStore, StoreError, Tx};
+use crate::store::{Admin, AuditEvent, ClientChange, Clients, Consequences};
 
 fn end_sessions(tx: &Tx<'_>, user_id: &str) -> Result<usize, StoreError> {
     super::sessions::end_user_sessions_where(tx, user_id, |_| true)
@@ -60,59 +39,7 @@ fn revoke_client_grants(tx: &Tx<'_>, client_id: &str, now: u64) -> Result<usize,
     Ok(n)
 }
 
-/// The `authgate user|client` admin commands, each committed with its audit record. Part of the storage interface: the handlers call
-/// these, the redb [`Store`] implements them, and another backend would too.
-pub trait Admin {
-    /// Adds a user unless the name is taken; returns whether it did.
-    fn admin_add_user(
-        &self,
-        user: User,
-        event: AuditEvent,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
-    /// Sets a user's password hash and ends their sessions. `None`: no such user.
-    fn admin_set_password(
-        &self,
-        username: String,
-        hash: String,
-        event: AuditEvent,
-    ) -> impl Future<Output = Result<Option<Consequences>, StoreError>> + Send;
-
-    /// Disables (ending sessions and revoking grants) or enables a user, or deletes
-    /// one (`delete`, same consequences). `None`: no such user.
-    fn admin_change_user(
-        &self,
-        username: String,
-        disabled: bool,
-        delete: bool,
-        event: AuditEvent,
-    ) -> impl Future<Output = Result<Option<Consequences>, StoreError>> + Send;
-
-    /// Registers a client unless the id is taken; returns whether it did.
-    fn admin_add_client(
-        &self,
-        client: Client,
-        event: AuditEvent,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
-    /// Applies `change` to client `id`; returns the grants revoked, `None` if there
-    /// is no such client.
-    fn admin_change_client(
-        &self,
-        id: String,
-        change: ClientChange,
-        event: AuditEvent,
-    ) -> impl Future<Output = Result<Option<usize>, StoreError>> + Send;
-
-    /// Waits until every write queued before this call is durable (shutdown).
-    fn flush(&self) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// The longest access-token lifetime any client can get, given the default:
-    /// how long a retired signing key must stay published.
-    fn max_access_ttl(&self, default: u64) -> impl Future<Output = Result<u64, StoreError>> + Send;
-}
-
-impl Admin for Store {
+impl Admin for RedbStore {
     /// Adds a user unless the name is taken; returns whether it did.
     async fn admin_add_user(&self, user: User, event: AuditEvent) -> Result<bool, StoreError> {
         self.writer

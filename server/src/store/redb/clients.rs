@@ -4,22 +4,10 @@ use std::sync::Arc;
 
 use super::records::Client;
 use super::tables::CLIENTS;
-use super::{Store, StoreError};
+use super::{RedbStore, StoreError};
+use crate::store::Clients;
 
-/// OAuth clients, read through the in-memory cache. Part of the storage interface: the handlers call
-/// these, the redb [`Store`] implements them, and another backend would too.
-pub trait Clients {
-    /// The client with this id (from memory after the first lookup).
-    fn client(
-        &self,
-        id: &str,
-    ) -> impl Future<Output = Result<Option<Arc<Client>>, StoreError>> + Send;
-
-    /// Every client, for admin listings.
-    fn clients(&self) -> impl Future<Output = Result<Vec<Client>, StoreError>> + Send;
-}
-
-impl Clients for Store {
+impl Clients for RedbStore {
     /// The client with this id (from memory after the first lookup).
     async fn client(&self, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
         let (cached, generation) = self.clients.get(id);

@@ -9,124 +9,13 @@ use super::grants;
 use super::records::{DeviceAuth, DeviceStatus};
 use super::tables::{DEVICE_REQUESTS, EXPIRIES};
 use super::users::standing;
-use super::{Pending, Store, StoreError};
-use crate::grant::{
-    Approved, DecideRefusal, Decision, Issue, NewTokens, Poll, Redemption, Refusal,
-};
+use super::{RedbStore, StoreError};
+use crate::grant::{DecideRefusal, Decision, NewTokens, Redemption, Refusal};
 use crate::secrets::ct_eq;
+use crate::store::devices::DEVICE_CODE_GRACE_SECS;
+use crate::store::{DecideOutcome, DeviceRequests, Pending, RedeemOutcome};
 
-/// Device codes stay this long after expiry so a late poll still gets
-/// `expired_token` rather than `invalid_grant`.
-pub(super) const DEVICE_CODE_GRACE_SECS: u64 = 3600;
-
-/// Result of recording a decision.
-#[derive(Clone, Debug, PartialEq)]
-pub enum DecideOutcome {
-    /// Recorded; here is the request as it now stands.
-    Done(Box<DeviceAuth>),
-    /// No request waiting for a decision has this user code.
-    NotFound,
-    /// The request expired before the decision.
-    Expired,
-    /// Someone already approved or denied it.
-    AlreadyDecided,
-}
-
-/// Result of redeeming an approved device code.
-#[derive(Debug, PartialEq)]
-pub enum RedeemOutcome {
-    /// Redeemed: the new grant is stored and its tokens may be issued.
-    Issued(Box<Issue>),
-    /// Not approved (yet): the caller read it approved, so this only happens if
-    /// the record changed in between; answered like a pending poll.
-    Pending,
-    /// Not redeemable; here is why.
-    Refused(Refusal),
-    /// No such device code.
-    Unknown,
-}
-
-impl RedeemOutcome {
-    /// The approved request a poll read inside a redemption's write, or the outcome
-    /// to answer when it is not approved: one mapping for every backend.
-    pub(crate) fn approved(poll: Poll) -> Result<Approved, RedeemOutcome> {
-        match poll {
-            Poll::Approved(approved) => Ok(approved),
-            Poll::Pending(_) => Err(RedeemOutcome::Pending),
-            Poll::Refused(why) => Err(RedeemOutcome::Refused(why)),
-        }
-    }
-}
-
-/// Device authorization requests: creation, the polling read, decisions and redemption (RFC 8628). Part of the storage interface: the handlers call
-/// these, the redb [`Store`] implements them, and another backend would too.
-pub trait DeviceRequests {
-    /// Stores a new device authorization under `id` (the key inside its device
-    /// code). Returns `false` (and stores nothing) if the user code is already taken
-    /// by a live request; the caller draws another.
-    ///
-    /// The user code is claimed in memory before the write joins a batch (so two
-    /// requests can't both take it) and given up again if the write fails.
-    fn create_device_auth(
-        &self,
-        id: [u8; 16],
-        auth: DeviceAuth,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-
-    /// The device authorization with key `id`, if `code_hash` (of the presented
-    /// device code) matches it: the polling path, a read.
-    fn device_auth(
-        &self,
-        id: &[u8; 16],
-        code_hash: &[u8; 32],
-    ) -> impl Future<Output = Result<Option<DeviceAuth>, StoreError>> + Send;
-
-    /// The device authorization a user code points at.
-    fn device_auth_by_user_code(
-        &self,
-        user_code: &str,
-    ) -> impl Future<Output = Result<Option<DeviceAuth>, StoreError>> + Send;
-
-    /// Records Approve or Deny for the pending request with this user code.
-    fn decide(
-        &self,
-        user_code: String,
-        decision: Decision,
-        now: u64,
-    ) -> impl Future<Output = Result<DecideOutcome, StoreError>> + Send;
-
-    /// Exchanges an approved device code for a new grant, exactly once: the check and
-    /// the `Redeemed` mark happen in the same serialized write, so two racing polls
-    /// can't both win. The tokens drawn in `new` may be handed out only if this
-    /// returns [`RedeemOutcome::Issued`], once it is durable.
-    fn redeem(
-        &self,
-        id: [u8; 16],
-        code_hash: [u8; 32],
-        client_id: String,
-        now: u64,
-        new: NewTokens,
-    ) -> impl Future<Output = Result<RedeemOutcome, StoreError>> + Send;
-
-    /// How many device codes expired in `(from, to]` without being redeemed or
-    /// denied, for the `expired` device-code metric (a read of the expiry index
-    /// over that window; the sweeper calls it).
-    fn device_codes_expired_between(
-        &self,
-        from: u64,
-        to: u64,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
-
-    /// Device requests awaiting a decision at `now` (entered, not decided, not
-    /// expired), server-wide and of `client_id`: the inputs of the pending-code caps.
-    fn pending_codes(
-        &self,
-        client_id: &str,
-        now: u64,
-    ) -> impl Future<Output = Result<Pending, StoreError>> + Send;
-}
-
-impl DeviceRequests for Store {
+impl DeviceRequests for RedbStore {
     /// Stores a new device authorization under `id` (the key inside its device
     /// code). Returns `false` (and stores nothing) if the user code is already taken
     /// by a live request; the caller draws another.
@@ -305,7 +194,7 @@ impl DeviceRequests for Store {
 }
 
 #[cfg(test)]
-impl Store {
+impl RedbStore {
     /// Live entries in the in-memory user code lookup.
     pub(crate) fn user_code_entries(&self) -> usize {
         self.user_codes.len()

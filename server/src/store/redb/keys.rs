@@ -3,20 +3,10 @@
 use redb::{ReadableDatabase, ReadableTable};
 
 use super::tables::META;
-use super::{Store, StoreError};
+use super::{RedbStore, StoreError};
+use crate::store::Secrets;
 
-/// Server-wide secrets kept with the data. Part of the storage interface: the handlers call
-/// these, the redb [`Store`] implements them, and another backend would too.
-pub trait Secrets {
-    /// A server-wide secret, created with `init` on first use and stable afterwards.
-    fn meta_secret(
-        &self,
-        name: &'static str,
-        init: Vec<u8>,
-    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
-}
-
-impl Secrets for Store {
+impl Secrets for RedbStore {
     /// A server-wide secret, created with `init` on first use and stable afterwards.
     async fn meta_secret(&self, name: &'static str, init: Vec<u8>) -> Result<Vec<u8>, StoreError> {
         {

@@ -1,37 +1,20 @@
-//! Storage: the only module that touches redb.
+//! The redb backend: one file in the data directory, the zero-setup default.
 //!
-//! The rest of the server calls operations shaped like the domain ("approve this
-//! code", "rotate this refresh token"), declared as one trait per domain
-//! ([`DeviceRequests`], [`Grants`], [`Users`], [`Clients`], [`Sessions`],
-//! [`Secrets`], [`AuditLog`], [`Admin`], [`Sweeper`]; all in [`prelude`]) and
-//! implemented here by the redb [`Store`]. The protocol rules are not here: the
-//! store asks `crate::grant` what a poll, a redemption or a refresh means and
-//! persists what it decided.
-//!
-//! Why traits over a concrete type: a PostgreSQL backend implements the same
-//! traits, and `Store` becomes an enum over the two backends that dispatches each
-//! method (static dispatch, no boxed futures, no generic parameter threaded through
-//! `AppState` and every handler; handler call sites stay as they are). Async
-//! methods return `impl Future + Send`, so handlers' futures stay `Send`.
-//!
-//! Each write runs in the group-committed transaction of [`writer`] and returns only
-//! once it is durable. Reads open a fresh read transaction and never block on the
-//! writer. Tables are typed by their record ([`tables`]).
+//! [`RedbStore`] implements every storage trait of `super`. Each write runs in the
+//! group-committed transaction of [`writer`] and returns only once it is durable.
+//! Reads open a fresh read transaction and never block on the writer (they run
+//! inline: redb answers them from memory-mapped pages). Tables are typed by their
+//! record ([`tables`]). redb allows one process per file, so the in-memory state
+//! here (the user code lookup, the client cache) is the whole truth.
 
 mod admin;
 mod audit;
 mod client_cache;
 mod clients;
 mod devices;
-#[path = "../error.rs"]
-mod error;
 mod expiry;
 mod grants;
 mod keys;
-#[path = "../pg/mod.rs"]
-mod pg;
-#[path = "../records.rs"]
-mod records;
 mod sessions;
 mod sweep;
 mod tables;
@@ -48,38 +31,12 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
 
-pub use crate::grant::Decision;
-pub use admin::ClientChange;
-pub use audit::{AuditEvent, AuditKind};
-pub use devices::{DecideOutcome, RedeemOutcome};
-pub use error::StoreError;
-pub use grants::{RevokeOutcome, RotateOutcome};
-pub use records::{Client, DeviceAuth, DeviceStatus, Grant, RefreshToken, Session, User};
-pub use sessions::{EndSessions, PasswordChange, SessionMeta, SessionStart};
+use super::records::{self, Record, encode};
+use super::{AuditKind, DeviceStatus, StoreError};
 pub use writer::BatchStats;
 
-pub use admin::Admin;
-pub use audit::AuditLog;
-pub use clients::Clients;
-pub use devices::DeviceRequests;
-pub use grants::Grants;
-pub use keys::Secrets;
-pub use sessions::Sessions;
-pub use sweep::Sweeper;
-pub use users::Users;
-
-/// The storage interface in one import (`use crate::store::prelude::*`), for code
-/// that calls the store.
-pub mod prelude {
-    pub use super::{
-        Admin, AuditLog, Clients, DeviceRequests, Grants, Secrets, Sessions, Sweeper, Users,
-    };
-}
-
 use client_cache::ClientCache;
-use records::{Record, decode, encode};
 use tables::Table;
-pub use user_codes::Pending;
 use user_codes::UserCodes;
 use writer::Writer;
 
@@ -89,14 +46,14 @@ const PAGE_CACHE_BYTES: usize = 16 * 1024 * 1024;
 
 /// The AuthGate database: one redb file plus its writer thread.
 #[derive(Clone)]
-pub struct Store {
+pub struct RedbStore {
     db: Arc<Database>,
     writer: Writer,
     user_codes: Arc<UserCodes>,
     clients: Arc<ClientCache>,
 }
 
-impl Store {
+impl RedbStore {
     /// Opens (or creates) the database file and starts the writer.
     ///
     /// Fails with a clear error if another process holds the file: redb allows one.
@@ -112,7 +69,7 @@ impl Store {
                 .set_cache_size(PAGE_CACHE_BYTES)
                 .create(path)?,
         );
-        let store = Store {
+        let store = RedbStore {
             writer: Writer::start(db.clone(), on_batch),
             db,
             user_codes: Arc::default(),
@@ -213,33 +170,6 @@ impl Store {
         }
         Ok(out)
     }
-}
-
-/// Decodes `bytes` as every stored record type, and re-encodes whatever decodes to
-/// check that it round-trips. Returns how many types accepted the bytes. For the
-/// fuzz targets: whatever a damaged or hostile database file holds, decoding must
-/// fail cleanly, never panic or allocate without bound.
-#[doc(hidden)]
-pub fn check_record_bytes(bytes: &[u8]) -> usize {
-    fn one<T: Record + PartialEq + std::fmt::Debug>(bytes: &[u8]) -> usize {
-        match decode::<T>("fuzz", bytes) {
-            Ok(value) => {
-                let again: T = decode("fuzz", &encode(&value)).expect("re-decodes");
-                assert_eq!(again, value, "a record must round-trip");
-                1
-            }
-            Err(_) => 0,
-        }
-    }
-    one::<User>(bytes)
-        + one::<Client>(bytes)
-        + one::<DeviceAuth>(bytes)
-        + one::<Grant>(bytes)
-        + one::<records::RefreshToken>(bytes)
-        + one::<records::AccessToken>(bytes)
-        + one::<Session>(bytes)
-        + one::<SessionMeta>(bytes)
-        + one::<AuditEvent>(bytes)
 }
 
 /// Typed access to the tables inside a write transaction, for one operation of

@@ -8,85 +8,13 @@
 //! table existed) is shown as "unknown" and has no idle timeout.
 
 use redb::{ReadableDatabase, ReadableTable};
-use serde::{Deserialize, Serialize};
 
-use super::records::{Record, Session};
+use super::records::Session;
 use super::tables::{META, SESSION_META, SESSIONS, SESSIONS_BY_USER, USERS};
 use super::users::standing;
-use super::{Store, StoreError, Tx};
+use super::{RedbStore, StoreError, Tx};
 use crate::grant::Standing;
-
-/// What a session looks like to its owner, keyed by the session's cookie hash.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct SessionMeta {
-    /// The session's user (to list a user's sessions without decoding every one).
-    pub user_id: String,
-    /// Unix seconds of the sign-in.
-    pub created_at: u64,
-    /// Unix seconds of the last recorded activity; updated at most every few
-    /// minutes (see [`Store::touch_session`]).
-    pub last_seen_at: u64,
-    /// The session ends after this many seconds without activity.
-    pub idle_secs: u64,
-    /// Address the browser signed in from.
-    pub ip: String,
-    /// The browser's `User-Agent` at sign-in (truncated).
-    pub user_agent: String,
-}
-impl Record for SessionMeta {
-    const VERSION: u8 = 1;
-}
-
-impl SessionMeta {
-    /// Whether the idle timeout has passed at `now`.
-    pub fn idle_expired(&self, now: u64) -> bool {
-        self.last_seen_at.saturating_add(self.idle_secs) <= now
-    }
-}
-
-/// One live browser session of a user, for the account page.
-#[derive(Clone, Debug, PartialEq)]
-pub struct SessionInfo {
-    /// SHA-256 of the session cookie: the record key, and the id the sign-out
-    /// form posts (it can't be turned back into a cookie).
-    pub hash: [u8; 32],
-    /// The session record.
-    pub session: Session,
-    /// Where and when, if known.
-    pub meta: Option<SessionMeta>,
-}
-
-/// Which of a user's sessions to end.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum EndSessions {
-    /// The one with this hash (only if it belongs to the user).
-    One([u8; 32]),
-    /// Every session of the user except this one (the browser asking).
-    AllExcept([u8; 32]),
-}
-
-/// Result of a password change.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum PasswordChange {
-    /// Changed; this many other sessions were signed out.
-    Changed {
-        /// Sessions ended.
-        signed_out: usize,
-    },
-    /// The user no longer exists (or was renamed) since the session began.
-    UnknownUser,
-}
-
-/// Whether a sign-in got its session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SessionStart {
-    /// The session was recorded.
-    Started,
-    /// The user was disabled or deleted before the write: nothing was recorded,
-    /// so a cookie for it names no session. (A password check and a `user
-    /// disable` can race; the disable wins because this is checked in the write.)
-    UserInactive,
-}
+use crate::store::{EndSessions, PasswordChange, SessionInfo, SessionMeta, SessionStart, Sessions};
 
 /// `META` key marking that `SESSIONS_BY_USER` was built for this database.
 const INDEX_BUILT: &str = "session_index";
@@ -188,67 +116,7 @@ fn live(session: &Session, meta: Option<&SessionMeta>, now: u64) -> bool {
     session.expires_at > now && !meta.is_some_and(|m| m.idle_expired(now))
 }
 
-/// Browser sessions: sign-in, idle timeout, signing out, password changes. Part of the storage interface: the handlers call
-/// these, the redb [`Store`] implements them, and another backend would too.
-pub trait Sessions {
-    /// Records a new sign-in: the session and its metadata in one transaction, and
-    /// ends the browser's previous session (`replaces`) so every login gets a new id.
-    /// Only while the user is still enabled, checked in the same transaction.
-    fn start_session(
-        &self,
-        hash: [u8; 32],
-        session: Session,
-        meta: SessionMeta,
-        replaces: Option<[u8; 32]>,
-    ) -> impl Future<Output = Result<SessionStart, StoreError>> + Send;
-
-    /// The session with this cookie hash if it is live at `now`: before its
-    /// absolute expiry and not idle for longer than its idle timeout.
-    fn live_session(
-        &self,
-        hash: &[u8; 32],
-        now: u64,
-    ) -> impl Future<Output = Result<Option<(Session, Option<SessionMeta>)>, StoreError>> + Send;
-
-    /// Records activity of a session at `now`, unless it was recorded less than
-    /// `min_gap` seconds ago: the check is repeated inside the write, so a burst of
-    /// requests costs at most one update per `min_gap`.
-    fn touch_session(
-        &self,
-        hash: [u8; 32],
-        now: u64,
-        min_gap: u64,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// The live sessions of a user, most recently active first.
-    fn sessions_of_user(
-        &self,
-        user_id: &str,
-        now: u64,
-    ) -> impl Future<Output = Result<Vec<SessionInfo>, StoreError>> + Send;
-
-    /// Ends one session (sign-out), with its metadata.
-    fn end_session(&self, hash: [u8; 32]) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// Ends sessions of `user_id` as `which` says; returns how many ended.
-    fn end_user_sessions(
-        &self,
-        user_id: String,
-        which: EndSessions,
-    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
-
-    /// Replaces the password hash of the user `username` (whose id must still be
-    /// `user_id`) and signs out every other session of theirs, in one transaction.
-    fn change_password(
-        &self,
-        user_id: String,
-        username: String,
-        new_hash: String,
-        keep: [u8; 32],
-    ) -> impl Future<Output = Result<PasswordChange, StoreError>> + Send;
-}
-
-impl Sessions for Store {
+impl Sessions for RedbStore {
     /// Records a new sign-in: the session and its metadata in one transaction, and
     /// ends the browser's previous session (`replaces`) so every login gets a new id.
     /// Only while the user is still enabled, checked in the same transaction.
@@ -451,12 +319,12 @@ pub(super) fn sweep_session_meta(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use super::super::records::User;
+    use crate::store::records::User;
     use redb::ReadableTableMetadata;
 
-    fn store() -> (tempfile::TempDir, Store) {
+    fn store() -> (tempfile::TempDir, RedbStore) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = Store::open(&dir.path().join("t.redb"), |_| {}).expect("open");
+        let store = RedbStore::open(&dir.path().join("t.redb"), |_| {}).expect("open");
         // Sessions are recorded only for users that exist and are enabled.
         for name in ["u1", "u2"] {
             let user = User {
@@ -565,7 +433,7 @@ mod tests {
         assert_eq!(n, 0);
         // The by-user index holds exactly the sessions left, after sign-outs and
         // sweeps alike; a logout removes the entry too.
-        let count = |s: &Store| {
+        let count = |s: &RedbStore| {
             let r = s.db.begin_read().unwrap();
             let n = r.open_table(SESSIONS.def()).unwrap().len().unwrap();
             let i = r.open_table(SESSIONS_BY_USER).unwrap().len().unwrap();

@@ -4,28 +4,12 @@
 use super::expiry::{self, Kind};
 use super::grants;
 use super::tables::{ACCESS_TOKENS, DEVICE_REQUESTS, EXPIRIES, REFRESH_TOKENS, SESSIONS};
-use super::{Store, StoreError, Tx};
+use super::{RedbStore, StoreError, Tx};
+use crate::store::{SweepStats, Sweeper};
 
 /// Most expiry-index entries one sweep transaction handles, so a sweep never holds
 /// the writer (and everyone waiting on it) for long.
 pub(super) const SWEEP_CHUNK: usize = 1024;
-
-/// What a sweep removed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SweepStats {
-    /// Expiry-index entries processed.
-    pub entries: usize,
-    /// Expired device authorizations.
-    pub device_codes: usize,
-    /// Expired access-token entries.
-    pub access_tokens: usize,
-    /// Expired or superseded refresh tokens.
-    pub refresh_tokens: usize,
-    /// Expired sessions.
-    pub sessions: usize,
-    /// Dead grants (revoked or past their refresh expiry) deleted.
-    pub grants: usize,
-}
 
 /// A chunk's removals, and the user codes to give up once it has committed.
 struct Chunk {
@@ -33,16 +17,7 @@ struct Chunk {
     released: Vec<(String, [u8; 16])>,
 }
 
-/// Removing what can no longer matter. Part of the storage interface: the handlers call
-/// these, the redb [`Store`] implements them, and another backend would too.
-pub trait Sweeper {
-    /// Removes what can no longer matter: device codes an hour past expiry, access
-    /// token entries and refresh tokens past expiry (from the expiry index, a chunk
-    /// per transaction), and expired sessions.
-    fn sweep(&self, now: u64) -> impl Future<Output = Result<SweepStats, StoreError>> + Send;
-}
-
-impl Sweeper for Store {
+impl Sweeper for RedbStore {
     /// Removes what can no longer matter: device codes an hour past expiry, access
     /// token entries and refresh tokens past expiry (from the expiry index, a chunk
     /// per transaction), and expired sessions.

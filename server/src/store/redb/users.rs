@@ -4,8 +4,9 @@ use redb::ReadableTableMetadata;
 
 use super::records::{Client, User};
 use super::tables::{CLIENTS, USERS};
-use super::{Store, StoreError, Tx};
+use super::{RedbStore, StoreError, Tx};
 use crate::grant::Standing;
+use crate::store::Users;
 
 /// The standing of user `user_id` (login `username`), read inside the write that
 /// would hand that user tokens or a session, so a disable committed first always
@@ -18,26 +19,7 @@ pub(super) fn standing(tx: &Tx<'_>, user_id: &str, username: &str) -> Result<Sta
     ))
 }
 
-/// Accounts: lookups and the first-run bootstrap. Part of the storage interface: the handlers call
-/// these, the redb [`Store`] implements them, and another backend would too.
-pub trait Users {
-    /// The user with this login name.
-    fn user(&self, username: &str)
-    -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
-
-    /// Every user, for admin listings.
-    fn users(&self) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send;
-
-    /// Creates a user and a client together if no user exists yet (first run), in
-    /// one transaction so a crash can't leave half a bootstrap. Returns whether it did.
-    fn bootstrap(
-        &self,
-        admin: User,
-        clients: Vec<Client>,
-    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
-}
-
-impl Users for Store {
+impl Users for RedbStore {
     /// The user with this login name.
     async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
         self.get(USERS, username)
