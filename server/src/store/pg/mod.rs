@@ -14,10 +14,11 @@
 //! every change to a client or a user notifies in its own transaction, and each
 //! store keeps one listening connection.
 //!
-//! What does not (yet): secrets, audit, admin, sweeper, the rest of the shared
-//! ephemeral state, `--database-url`, and the `Store` enum that dispatches to either
-//! backend (other branches). The methods here are inherent and `async`, named as the
-//! storage traits' methods, until those traits are async.
+//! Those four implement the storage traits (`impl Grants for PgStore` …); device
+//! requests and pacing are still inherent methods. What does not exist here (yet):
+//! secrets, audit, admin, sweeper, the rest of the shared ephemeral state,
+//! `--database-url`, and the `Store` enum that dispatches to either backend (other
+//! branches).
 //!
 //! Driver: `tokio-postgres` with `deadpool-postgres` for pooling: async on the same
 //! tokio runtime, no database needed at compile time (unlike sqlx's checked queries),

@@ -11,6 +11,7 @@ use super::{PgStore, users};
 use crate::grant::{
     Decision, DeviceAuth, DeviceStatus, Issue, NewTokens, Standing, refresh_is_live,
 };
+use crate::store::prelude::*;
 use crate::store::records::{Client, Session, User};
 use crate::store::{
     DecideOutcome, EndSessions, PasswordChange, RedeemOutcome, RevokeOutcome, RotateOutcome,
