@@ -20,6 +20,7 @@ mod grant;
 mod http;
 mod i18n;
 mod keys;
+mod limits;
 mod metrics;
 mod names;
 mod oauth;

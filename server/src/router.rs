@@ -340,7 +340,7 @@ async fn call_page<B: RequestBody>(
         Page::LoginSubmit => login::submit(state, req, ip, now).await,
         Page::LogoutPrompt => login::logout_page(state, &req, now),
         Page::Logout => login::logout(state, req, now).await,
-        Page::Device => device::page(state, &req, ip, now),
+        Page::Device => device::page(state, &req, ip, now).await,
         Page::DeviceSubmit => device::submit(state, req, ip, now).await,
         Page::Consent => device::decide(state, req, ip, now).await,
         Page::Account => account::page(state, &req, now),

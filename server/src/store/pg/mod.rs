@@ -26,9 +26,12 @@
 pub mod devices;
 pub mod migrate;
 pub mod pacing;
+pub mod rates;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_shared;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
