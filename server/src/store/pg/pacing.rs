@@ -120,7 +120,10 @@ impl PgStore {
     /// pacing recorded). The request's own interval is the initial one.
     ///
     /// A pending request past its expiry or polled by another client is paced too;
-    /// `crate::grant` refuses those polls whatever the pacing says.
+    /// `crate::grant` refuses those polls whatever the pacing says. A wrong device
+    /// code for a known key paces nothing (the statement compares the hashes; the
+    /// answer is decided by the constant-time comparison here, and a hash compared in
+    /// the database reveals nothing of the secret it hashes).
     pub async fn poll_device_auth(
         &self,
         id: &[u8; 16],
@@ -138,7 +141,8 @@ impl PgStore {
                      SELECT count FROM rate_counters WHERE scope = 'poll' AND key = $2
                  ), up AS (
                      INSERT INTO rate_counters AS c (scope, key, window_start, count, expires_at)
-                     SELECT 'poll', $2, $3, r.interval, $4 FROM r WHERE r.status = 'pending'
+                     SELECT 'poll', $2, $3, r.interval, $4 FROM r
+                      WHERE r.status = 'pending' AND r.code_hash = $7
                      {PACE}
                  )
                  SELECT r.*, (SELECT count FROM up),
@@ -146,13 +150,14 @@ impl PgStore {
                    FROM r"
             ))
             .await?;
-        let params: [&(dyn ToSql + Sync); 6] = [
+        let params: [&(dyn ToSql + Sync); 7] = [
             &id.as_slice(),
             &key,
             &p.now,
             &p.expires,
             &p.slack,
             &p.step,
+            &code_hash.as_slice(),
         ];
         let Some(row) = client.query_opt(&stmt, &params).await? else {
             return Ok(None);

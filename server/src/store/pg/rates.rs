@@ -98,7 +98,7 @@ impl PgStore {
         let stmt = client
             .prepare_cached(
                 "INSERT INTO rate_counters AS c (scope, key, window_start, count, expires_at)
-                 VALUES ($1, $2, $3, 1, $3 + $4)
+                 VALUES ($1, $2, $3::bigint, 1, $3::bigint + $4::bigint)
                  ON CONFLICT (scope, key) DO UPDATE SET
                      count = CASE WHEN $3 - c.window_start < $4
                                   THEN LEAST(c.count, 2147483646) + 1 ELSE 1 END,
@@ -138,7 +138,7 @@ impl PgStore {
             .prepare_cached(
                 "WITH up AS (
                      INSERT INTO rate_counters AS c (scope, key, window_start, count, expires_at)
-                     VALUES ($1, $2, $3, 1, $3 + $5)
+                     VALUES ($1, $2, $3::bigint, 1, $3::bigint + $5::bigint)
                      ON CONFLICT (scope, key) DO UPDATE SET
                          count = CASE WHEN $3 - c.window_start < $5
                                       THEN LEAST(c.count, 2147483646) + 1 ELSE 1 END,
