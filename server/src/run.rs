@@ -165,7 +165,7 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
             store,
             keys: Keys::new(keys),
             settings,
-            polls: polls::PollTracker::default(),
+            polls: crate::pacer::Pacer::Memory(polls::PollTracker::default()),
             csrf_key,
             passwords: password::Passwords::new(2),
             throttles: Throttles::with_device_auth_rate(args.device_auth_rate_per_ip),

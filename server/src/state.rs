@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::keys::Keys;
 use crate::password::Passwords;
-use crate::polls::PollTracker;
+use crate::pacer::Pacer;
 use crate::store::Store;
 use crate::limits::{BackoffLimit, Scope, WindowLimit};
 use crate::store::pg::PgStore;
@@ -145,8 +145,8 @@ pub struct AppState {
     pub keys: Keys,
     /// Configuration.
     pub settings: Settings,
-    /// In-memory poll pacing.
-    pub polls: PollTracker,
+    /// Poll pacing, in memory or shared.
+    pub polls: Pacer,
     /// Key for CSRF tokens.
     pub csrf_key: [u8; 32],
     /// argon2 off the async workers.

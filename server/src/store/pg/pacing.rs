@@ -176,3 +176,95 @@ impl PgStore {
 fn hex(bytes: &[u8]) -> String {
     crate::secrets::hex(bytes)
 }
+
+/// What [`bench_polls`] measures: the polling path's statements alone, with no HTTP.
+#[doc(hidden)]
+#[derive(Clone, Copy, Debug)]
+pub enum BenchOp {
+    /// The request's read only (`device_auth`).
+    Read,
+    /// The read and the pacing update in one statement (`poll_device_auth`).
+    Poll,
+}
+
+/// Runs `op` from `tasks` concurrent tasks over a pool of `connections` for
+/// `duration` against `requests` pending device requests it creates first, and
+/// returns the operations completed. For `examples/pg_polls.rs`, the measurement of
+/// issue 13's "pending polls" on PostgreSQL without the HTTP server.
+#[doc(hidden)]
+pub async fn bench_polls(
+    url: &str,
+    connections: usize,
+    tasks: usize,
+    requests: u16,
+    op: BenchOp,
+    duration: std::time::Duration,
+) -> Result<u64, PgError> {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    let store = PgStore::connect(url, connections).await?;
+    let key = |n: u16| {
+        let mut id = [0u8; 16];
+        id[..2].copy_from_slice(&n.to_be_bytes());
+        let mut hash = [0u8; 32];
+        hash[..2].copy_from_slice(&n.to_be_bytes());
+        (id, hash)
+    };
+    let now = crate::clock::now();
+    for n in 0..requests {
+        let (id, hash) = key(n);
+        if store.device_auth(&id, &hash).await?.is_some() {
+            continue;
+        }
+        let auth = DeviceAuth {
+            code_hash: hash,
+            client_id: "bench".into(),
+            scope: "read".into(),
+            user_code: format!("B{n:07}"),
+            created_at: now,
+            expires_at: now + 3600,
+            interval: 5,
+            status: crate::grant::DeviceStatus::Pending,
+            requester_ip: "192.0.2.1".into(),
+            user_agent: "bench".into(),
+        };
+        store.create_device_auth(id, auth).await?;
+    }
+    let done = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut handles = Vec::new();
+    for t in 0..tasks {
+        let (store, done, stop) = (store.clone(), done.clone(), stop.clone());
+        handles.push(tokio::spawn(async move {
+            let mut n = u16::try_from(t).unwrap_or(0);
+            while !stop.load(Ordering::Relaxed) {
+                n = (n + 1) % requests.max(1);
+                let (id, hash) = key(n);
+                let found = match op {
+                    BenchOp::Read => store.device_auth(&id, &hash).await?.is_some(),
+                    BenchOp::Poll => {
+                        let ms = u64::try_from(
+                            std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .unwrap_or_default()
+                                .as_millis(),
+                        )
+                        .unwrap_or(0);
+                        store.poll_device_auth(&id, &hash, ms).await?.is_some()
+                    }
+                };
+                if found {
+                    done.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Ok::<(), PgError>(())
+        }));
+    }
+    tokio::time::sleep(duration).await;
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.await.map_err(|e| PgError::Config(e.to_string()))??;
+    }
+    Ok(done.load(Ordering::Relaxed))
+}
