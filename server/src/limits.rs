@@ -111,11 +111,9 @@ impl WindowLimit {
                 Ok(())
             }
             WindowLimit::Shared { rule, .. } if rule.is_off() => Ok(()),
-            WindowLimit::Shared { rule, pg, scope } => {
-                Ok(pg
-                    .rate_hit(scope.as_str(), key, rule.window, now_ms())
-                    .await?)
-            }
+            WindowLimit::Shared { rule, pg, scope } => Ok(pg
+                .rate_hit(scope.as_str(), key, rule.window, now_ms())
+                .await?),
         }
     }
 
@@ -183,11 +181,9 @@ impl BackoffLimit {
                 b.fail(key, now);
                 Ok(())
             }
-            BackoffLimit::Shared { rule, pg, scope } => {
-                Ok(pg
-                    .rate_fail(scope.as_str(), key, rule.forget(), now_ms())
-                    .await?)
-            }
+            BackoffLimit::Shared { rule, pg, scope } => Ok(pg
+                .rate_fail(scope.as_str(), key, rule.forget(), now_ms())
+                .await?),
         }
     }
 
@@ -201,13 +197,7 @@ impl BackoffLimit {
         match self {
             BackoffLimit::Memory(b) => Ok(b.reserve(key, now)),
             BackoffLimit::Shared { rule, pg, scope } => Ok(pg
-                .rate_reserve(
-                    scope.as_str(),
-                    key,
-                    &rule.waits(),
-                    rule.forget(),
-                    now_ms(),
-                )
+                .rate_reserve(scope.as_str(), key, &rule.waits(), rule.forget(), now_ms())
                 .await?),
         }
     }

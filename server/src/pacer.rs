@@ -18,7 +18,7 @@ pub enum Pacer {
     /// In this process, beside the redb store.
     Memory(PollTracker),
     /// In PostgreSQL, shared by every instance (the store is this database).
-    #[cfg_attr(not(test), allow(dead_code))] // until `--database-url` selects it
+    #[allow(dead_code)] // built once `--database-url` selects PostgreSQL (helper core)
     Shared(PgStore),
 }
 

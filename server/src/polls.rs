@@ -100,12 +100,7 @@ pub(crate) mod cases {
         // Back-to-back polls keep raising the interval.
         (
             1,
-            &[
-                (0, Ok),
-                (0, SlowDown(6)),
-                (0, SlowDown(11)),
-                (20_000, Ok),
-            ],
+            &[(0, Ok), (0, SlowDown(6)), (0, SlowDown(11)), (20_000, Ok)],
         ),
     ];
 }
@@ -204,7 +199,11 @@ mod tests {
         assert_eq!(t.record(&[7; 32], five, t0), Pacing::Ok);
         assert_eq!(t.record(&[8; 32], five, t0), Pacing::Ok);
         t.forget(&[7; 32]);
-        assert_eq!(t.record(&[7; 32], five, t0), Pacing::Ok, "a first poll again");
+        assert_eq!(
+            t.record(&[7; 32], five, t0),
+            Pacing::Ok,
+            "a first poll again"
+        );
         t.prune(t0 + Duration::from_secs(100), Duration::from_secs(10));
         assert!(t.shards.iter().all(|s| s.lock().unwrap().is_empty()));
     }

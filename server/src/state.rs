@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use crate::keys::Keys;
-use crate::password::Passwords;
-use crate::pacer::Pacer;
-use crate::store::Store;
 use crate::limits::{BackoffLimit, Scope, WindowLimit};
+use crate::pacer::Pacer;
+use crate::password::Passwords;
+use crate::store::Store;
 use crate::store::pg::PgStore;
 use crate::throttle::{Backoff, Throttle, WindowRule};
 

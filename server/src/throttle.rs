@@ -129,9 +129,9 @@ impl Throttle {
     /// How many attempts `key` has made in its current window (0 once it is over).
     pub fn failures(&self, key: &str, now: Instant) -> u32 {
         let map = lock(&self.counts);
-        map.peek(key)
-            .map_or(0, |(start, n)| {
-            self.rule.in_window(now.saturating_duration_since(*start), *n)
+        map.peek(key).map_or(0, |(start, n)| {
+            self.rule
+                .in_window(now.saturating_duration_since(*start), *n)
         })
     }
 }

@@ -105,7 +105,11 @@ impl PasswordAttempt {
         let th = &state.throttles;
         let ip_key = client_key(ip);
         let account_key = username.to_lowercase();
-        if th.login_ip.failed_recently(&ip_key, t).await.map_err(down)?
+        if th
+            .login_ip
+            .failed_recently(&ip_key, t)
+            .await
+            .map_err(down)?
             && let Some(wait) = th
                 .login_account
                 .blocked_for(&account_key, t)

@@ -117,7 +117,11 @@ async fn polls_alternating_a_and_b_too_fast_get_slow_down_in_one_round_trip() {
             .is_none()
     );
     assert_eq!(
-        count(&a, "SELECT count(*) FROM rate_counters WHERE scope = 'poll'").await,
+        count(
+            &a,
+            "SELECT count(*) FROM rate_counters WHERE scope = 'poll'"
+        )
+        .await,
         1
     );
     // Once decided, a poll reads the request and records no pacing.
@@ -217,7 +221,13 @@ async fn login_backoff_and_device_authorizations_count_across_instances() {
         assert_eq!(th.device_auth_ip.blocked_for("d", t).await.unwrap(), None);
         th.device_auth_ip.hit("d", t).await.unwrap();
     }
-    assert!(on_b.device_auth_ip.blocked_for("d", t).await.unwrap().is_some());
+    assert!(
+        on_b.device_auth_ip
+            .blocked_for("d", t)
+            .await
+            .unwrap()
+            .is_some()
+    );
     assert_eq!(on_b.device_auth_ip.failures("d", t).await.unwrap(), 3);
 }
 
