@@ -13,9 +13,6 @@
 //! round trip; the in-memory arm is a plain call inside the future (no allocation, no
 //! await point), so it costs what it did. Shared counters run on the wall clock
 //! (instances share no monotonic one); the in-memory ones on the `Instant` passed in.
-// The shared arms are built by `Throttles::shared` once `--database-url` selects
-// PostgreSQL (the `Store` enum); until then only the tests build them.
-#![cfg_attr(not(test), allow(dead_code))]
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 

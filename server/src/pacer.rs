@@ -18,7 +18,6 @@ pub enum Pacer {
     /// In this process, beside the redb store.
     Memory(PollTracker),
     /// In PostgreSQL, shared by every instance (the store is this database).
-    #[allow(dead_code)] // built once `--database-url` selects PostgreSQL (helper core)
     Shared(PgStore),
 }
 

@@ -6,6 +6,7 @@ use crate::keys::Keys;
 use crate::limits::{BackoffLimit, Scope, WindowLimit};
 use crate::pacer::Pacer;
 use crate::password::Passwords;
+use crate::polls::PollTracker;
 use crate::store::Store;
 use crate::store::pg::PgStore;
 use crate::throttle::{Backoff, Throttle, WindowRule};
@@ -96,7 +97,6 @@ impl Throttles {
     }
 
     /// The same limits, counted in PostgreSQL and shared by every instance on it.
-    #[cfg_attr(not(test), allow(dead_code))] // until `--database-url` selects it
     pub fn shared(pg: &PgStore, per_minute: u32) -> Self {
         Throttles::build(
             per_minute,
@@ -134,6 +134,22 @@ impl Throttles {
             login_account: backoff(login(5), Scope::LoginAccount),
             device_auth_ip: window(per_minute_rule(per_minute), Scope::DeviceAuthIp),
         }
+    }
+}
+
+/// Poll pacing and guess limits where the store puts them: in this process beside
+/// redb (one instance), in PostgreSQL's unlogged `rate_counters` beside a shared
+/// database, so that every instance counts as one (issue 13).
+pub fn ephemeral(store: &Store, device_auth_rate: u32) -> (Pacer, Throttles) {
+    match store {
+        Store::Redb(_) => (
+            Pacer::Memory(PollTracker::default()),
+            Throttles::with_device_auth_rate(device_auth_rate),
+        ),
+        Store::Postgres(pg) => (
+            Pacer::Shared(pg.clone()),
+            Throttles::shared(pg, device_auth_rate),
+        ),
     }
 }
 

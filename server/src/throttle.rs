@@ -195,7 +195,6 @@ impl Backoff {
 
     /// The same rule with no map of its own, for counters kept elsewhere (the
     /// PostgreSQL backend's, `crate::limits`).
-    #[cfg_attr(not(test), allow(dead_code))] // until `--database-url` selects it
     pub fn rule_only(&self) -> Self {
         Backoff {
             state: counters(1),

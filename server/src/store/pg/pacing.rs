@@ -199,8 +199,11 @@ pub async fn bench_polls(
     requests: u16,
     op: BenchOp,
     duration: std::time::Duration,
-) -> Result<u64, PgError> {
+) -> Result<u64, crate::store::StoreError> {
     use std::sync::Arc;
+
+    use crate::store::StoreError;
+    use crate::store::prelude::*;
     use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
     let store = PgStore::connect(url, connections).await?;
@@ -258,13 +261,14 @@ pub async fn bench_polls(
                     done.fetch_add(1, Ordering::Relaxed);
                 }
             }
-            Ok::<(), PgError>(())
+            Ok::<(), StoreError>(())
         }));
     }
     tokio::time::sleep(duration).await;
     stop.store(true, Ordering::Relaxed);
     for h in handles {
-        h.await.map_err(|e| PgError::Config(e.to_string()))??;
+        h.await
+            .map_err(|e| StoreError::from(PgError::Config(e.to_string())))??;
     }
     Ok(done.load(Ordering::Relaxed))
 }

@@ -10,6 +10,7 @@ use super::PgStore;
 use crate::grant::{DeviceAuth, DeviceStatus};
 use crate::polls::{Pacing, cases};
 use crate::state::Throttles;
+use crate::store::prelude::*;
 use crate::web::guess::{self, GuessKeys};
 
 fn cluster() -> PgCluster {
