@@ -55,6 +55,6 @@ pub use http::form::{Form, FormError};
 #[doc(hidden)]
 pub use store::check_record_bytes;
 #[doc(hidden)]
-pub use store::pg::pacing::{BenchOp, bench_polls};
+pub use store::pg::pacing::{BenchOp, POLL_SQL, bench_polls};
 #[doc(hidden)]
 pub use tokens::{AccessClaims, KeyRing};

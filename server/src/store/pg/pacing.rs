@@ -23,6 +23,8 @@
 //! request's read and, while it is pending, the pacing update, as one prepared
 //! statement cached per connection.
 
+use std::sync::LazyLock;
+
 use authgate_proto::SLOW_DOWN_INCREMENT_SECS;
 use tokio_postgres::types::ToSql;
 
@@ -46,6 +48,42 @@ const PACE: &str = "ON CONFLICT (scope, key) DO UPDATE SET
              THEN c.count + $6 ELSE c.count END,
          expires_at = EXCLUDED.expires_at
      RETURNING c.count";
+
+/// [`PgStore::record_poll`]'s statement, built once.
+static RECORD_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH prev AS (
+             SELECT count FROM rate_counters WHERE scope = 'poll' AND key = $1
+         ), up AS (
+             INSERT INTO rate_counters AS c (scope, key, window_start, count, expires_at)
+             VALUES ('poll', $1, $3, $2, $4)
+             {PACE}
+         )
+         SELECT up.count, COALESCE((SELECT count FROM prev), $2) FROM up"
+    )
+});
+
+/// The polling path's statement ([`PgStore::poll_device_auth`]), built once: `$1`
+/// the request key, `$2` the pacing key, `$3` the poll time, `$4` the row's expiry,
+/// `$5` and `$6` as in [`PACE`], `$7` the presented code's hash.
+#[doc(hidden)]
+pub static POLL_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH r AS (
+             SELECT {COLUMNS} FROM device_requests r WHERE r.id = $1
+         ), prev AS (
+             SELECT count FROM rate_counters WHERE scope = 'poll' AND key = $2
+         ), up AS (
+             INSERT INTO rate_counters AS c (scope, key, window_start, count, expires_at)
+             SELECT 'poll', $2, $3, r.interval, $4 FROM r
+              WHERE r.status = 'pending' AND r.code_hash = $7
+             {PACE}
+         )
+         SELECT r.*, (SELECT count FROM up),
+                COALESCE((SELECT count FROM prev), r.interval)
+           FROM r"
+    )
+});
 
 /// The parameters every pacing statement shares: poll time, row expiry, slack and
 /// increment, as the database types them.
@@ -96,18 +134,7 @@ impl PgStore {
         let key = hex(code);
         let p = PaceParams::at(now_ms)?;
         let initial = i32::try_from(initial_secs).map_err(|_| PgError::OutOfRange("interval"))?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "WITH prev AS (
-                     SELECT count FROM rate_counters WHERE scope = 'poll' AND key = $1
-                 ), up AS (
-                     INSERT INTO rate_counters AS c (scope, key, window_start, count, expires_at)
-                     VALUES ('poll', $1, $3, $2, $4)
-                     {PACE}
-                 )
-                 SELECT up.count, COALESCE((SELECT count FROM prev), $2) FROM up"
-            ))
-            .await?;
+        let stmt = client.prepare_cached(&RECORD_SQL).await?;
         let params: [&(dyn ToSql + Sync); 6] =
             [&key, &initial, &p.now, &p.expires, &p.slack, &p.step];
         let row = client.query_one(&stmt, &params).await?;
@@ -133,23 +160,7 @@ impl PgStore {
         let client = self.client().await?;
         let key = hex(code_hash);
         let p = PaceParams::at(now_ms)?;
-        let stmt = client
-            .prepare_cached(&format!(
-                "WITH r AS (
-                     SELECT {COLUMNS} FROM device_requests r WHERE r.id = $1
-                 ), prev AS (
-                     SELECT count FROM rate_counters WHERE scope = 'poll' AND key = $2
-                 ), up AS (
-                     INSERT INTO rate_counters AS c (scope, key, window_start, count, expires_at)
-                     SELECT 'poll', $2, $3, r.interval, $4 FROM r
-                      WHERE r.status = 'pending' AND r.code_hash = $7
-                     {PACE}
-                 )
-                 SELECT r.*, (SELECT count FROM up),
-                        COALESCE((SELECT count FROM prev), r.interval)
-                   FROM r"
-            ))
-            .await?;
+        let stmt = client.prepare_cached(&POLL_SQL).await?;
         let params: [&(dyn ToSql + Sync); 7] = [
             &id.as_slice(),
             &key,
