@@ -33,6 +33,7 @@ pub mod migrate;
 pub mod notify;
 pub mod pacing;
 mod pending;
+pub mod rates;
 pub mod sessions;
 pub mod users;
 
@@ -40,6 +41,8 @@ pub mod users;
 mod tests;
 #[cfg(test)]
 mod tests_data;
+#[cfg(test)]
+mod tests_shared;
 
 use std::sync::Arc;
 
