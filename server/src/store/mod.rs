@@ -27,7 +27,7 @@ mod error;
 mod expiry;
 mod grants;
 mod keys;
-mod pg;
+pub mod pg;
 mod records;
 mod sessions;
 mod sweep;

@@ -23,12 +23,20 @@
 //! (`authgate_tests::pg`).
 #![cfg_attr(not(test), allow(dead_code))]
 
+pub mod admin;
+pub mod audit;
 pub mod devices;
+pub mod keys;
 pub mod migrate;
+pub mod notify;
 pub mod pacing;
+pub mod signing;
+pub mod sweep;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_ops;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
