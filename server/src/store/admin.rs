@@ -109,7 +109,7 @@ pub trait Admin {
 
     /// The longest access-token lifetime any client can get, given the default:
     /// how long a retired signing key must stay published.
-    fn max_access_ttl(&self, default: u64) -> Result<u64, StoreError>;
+    fn max_access_ttl(&self, default: u64) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 impl Admin for Store {
@@ -248,9 +248,10 @@ impl Admin for Store {
 
     /// The longest access-token lifetime any client can get, given the default:
     /// how long a retired signing key must stay published.
-    fn max_access_ttl(&self, default: u64) -> Result<u64, StoreError> {
+    async fn max_access_ttl(&self, default: u64) -> Result<u64, StoreError> {
         Ok(self
-            .clients()?
+            .clients()
+            .await?
             .iter()
             .filter_map(|c| c.access_ttl)
             .fold(default, u64::max))

@@ -210,7 +210,11 @@ pub trait AuditLog {
 
     /// Events at or after `since` (Unix seconds), oldest first; at most `limit`, the
     /// newest ones when there are more.
-    fn audit_events(&self, since: u64, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
+    fn audit_events(
+        &self,
+        since: u64,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<AuditEvent>, StoreError>> + Send;
 
     /// Removes events older than `before` (Unix seconds); returns how many.
     fn sweep_audit(&self, before: u64) -> impl Future<Output = Result<usize, StoreError>> + Send;
@@ -233,7 +237,7 @@ impl AuditLog for Store {
 
     /// Events at or after `since` (Unix seconds), oldest first; at most `limit`, the
     /// newest ones when there are more.
-    fn audit_events(&self, since: u64, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn audit_events(&self, since: u64, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
         let txn = self.db.begin_read()?;
         let table = txn.open_table(AUDIT.def())?;
         let mut out = Vec::new();
@@ -283,15 +287,15 @@ mod tests {
                 .await
                 .unwrap();
         }
-        let all = store.audit_events(0, 100).unwrap();
+        let all = store.audit_events(0, 100).await.unwrap();
         assert_eq!(all.len(), 5);
         assert!(all.windows(2).all(|w| w[0].seq < w[1].seq));
-        let last2 = store.audit_events(0, 2).unwrap();
+        let last2 = store.audit_events(0, 2).await.unwrap();
         assert_eq!(last2[1].subject, "u4");
         assert_eq!(last2[0].subject, "u3");
         assert_eq!(store.sweep_audit(0).await.unwrap(), 0);
         assert_eq!(store.sweep_audit(u64::MAX / 2_000_000).await.unwrap(), 5);
-        assert!(store.audit_events(0, 100).unwrap().is_empty());
+        assert!(store.audit_events(0, 100).await.unwrap().is_empty());
     }
 
     #[test]

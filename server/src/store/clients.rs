@@ -10,15 +10,18 @@ use super::{Store, StoreError};
 /// these, the redb [`Store`] implements them, and another backend would too.
 pub trait Clients {
     /// The client with this id (from memory after the first lookup).
-    fn client(&self, id: &str) -> Result<Option<Arc<Client>>, StoreError>;
+    fn client(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Arc<Client>>, StoreError>> + Send;
 
     /// Every client, for admin listings.
-    fn clients(&self) -> Result<Vec<Client>, StoreError>;
+    fn clients(&self) -> impl Future<Output = Result<Vec<Client>, StoreError>> + Send;
 }
 
 impl Clients for Store {
     /// The client with this id (from memory after the first lookup).
-    fn client(&self, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
+    async fn client(&self, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
         let (cached, generation) = self.clients.get(id);
         if cached.is_some() {
             return Ok(cached);
@@ -32,7 +35,7 @@ impl Clients for Store {
     }
 
     /// Every client, for admin listings.
-    fn clients(&self) -> Result<Vec<Client>, StoreError> {
+    async fn clients(&self) -> Result<Vec<Client>, StoreError> {
         self.scan(CLIENTS)
     }
 }

@@ -9,7 +9,7 @@ use super::grants;
 use super::records::{DeviceAuth, DeviceStatus};
 use super::tables::{DEVICE_REQUESTS, EXPIRIES};
 use super::users::standing;
-use super::{Store, StoreError};
+use super::{Pending, Store, StoreError};
 use crate::grant::{
     Approved, DecideRefusal, Decision, Issue, NewTokens, Poll, Redemption, Refusal,
 };
@@ -79,10 +79,13 @@ pub trait DeviceRequests {
         &self,
         id: &[u8; 16],
         code_hash: &[u8; 32],
-    ) -> Result<Option<DeviceAuth>, StoreError>;
+    ) -> impl Future<Output = Result<Option<DeviceAuth>, StoreError>> + Send;
 
     /// The device authorization a user code points at.
-    fn device_auth_by_user_code(&self, user_code: &str) -> Result<Option<DeviceAuth>, StoreError>;
+    fn device_auth_by_user_code(
+        &self,
+        user_code: &str,
+    ) -> impl Future<Output = Result<Option<DeviceAuth>, StoreError>> + Send;
 
     /// Records Approve or Deny for the pending request with this user code.
     fn decide(
@@ -108,7 +111,19 @@ pub trait DeviceRequests {
     /// How many device codes expired in `(from, to]` without being redeemed or
     /// denied, for the `expired` device-code metric (a read of the expiry index
     /// over that window; the sweeper calls it).
-    fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError>;
+    fn device_codes_expired_between(
+        &self,
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Device requests awaiting a decision at `now` (entered, not decided, not
+    /// expired), server-wide and of `client_id`: the inputs of the pending-code caps.
+    fn pending_codes(
+        &self,
+        client_id: &str,
+        now: u64,
+    ) -> impl Future<Output = Result<Pending, StoreError>> + Send;
 }
 
 impl DeviceRequests for Store {
@@ -153,7 +168,7 @@ impl DeviceRequests for Store {
 
     /// The device authorization with key `id`, if `code_hash` (of the presented
     /// device code) matches it: the polling path, a read.
-    fn device_auth(
+    async fn device_auth(
         &self,
         id: &[u8; 16],
         code_hash: &[u8; 32],
@@ -164,7 +179,10 @@ impl DeviceRequests for Store {
     }
 
     /// The device authorization a user code points at.
-    fn device_auth_by_user_code(&self, user_code: &str) -> Result<Option<DeviceAuth>, StoreError> {
+    async fn device_auth_by_user_code(
+        &self,
+        user_code: &str,
+    ) -> Result<Option<DeviceAuth>, StoreError> {
         match self.user_codes.lookup(user_code) {
             Some(id) => Ok(self
                 .get(DEVICE_REQUESTS, id.as_slice())?
@@ -259,7 +277,7 @@ impl DeviceRequests for Store {
     /// How many device codes expired in `(from, to]` without being redeemed or
     /// denied, for the `expired` device-code metric (a read of the expiry index
     /// over that window; the sweeper calls it).
-    fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError> {
+    async fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError> {
         let txn = self.db.begin_read()?;
         let index = txn.open_table(EXPIRIES)?;
         let codes = txn.open_table(DEVICE_REQUESTS.def())?;
@@ -277,6 +295,12 @@ impl DeviceRequests for Store {
             n += u64::from(unused);
         }
         Ok(n)
+    }
+
+    /// Device requests awaiting a decision at `now`, server-wide and of
+    /// `client_id`: O(log n), from the in-memory user code lookup.
+    async fn pending_codes(&self, client_id: &str, now: u64) -> Result<Pending, StoreError> {
+        Ok(self.user_codes.pending(client_id, now))
     }
 }
 

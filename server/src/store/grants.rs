@@ -333,10 +333,13 @@ pub trait Grants {
         &self,
         id: &[u8; 16],
         hash: &[u8; 32],
-    ) -> Result<Option<(RefreshToken, Grant)>, StoreError>;
+    ) -> impl Future<Output = Result<Option<(RefreshToken, Grant)>, StoreError>> + Send;
 
     /// An issued access token's record and its grant, for introspection.
-    fn access_token(&self, jti: &str) -> Result<Option<(AccessToken, Grant)>, StoreError>;
+    fn access_token(
+        &self,
+        jti: &str,
+    ) -> impl Future<Output = Result<Option<(AccessToken, Grant)>, StoreError>> + Send;
 
     /// Revokes the grant a refresh token belongs to (RFC 7009 §2.1: revoking a
     /// refresh token also invalidates the access tokens of the same grant).
@@ -357,7 +360,10 @@ pub trait Grants {
 
     /// The grants a user has given, newest first, for the account page: one range
     /// of the by-user index, so the cost follows this user's grants only.
-    fn grants_of_user(&self, user_id: &str) -> Result<Vec<Grant>, StoreError>;
+    fn grants_of_user(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<Grant>, StoreError>> + Send;
 
     /// Revokes grants of one user: the one with `grant_id` (only if it is that
     /// user's), or all when `None`. Returns how many were revoked.
@@ -420,7 +426,7 @@ impl Grants for Store {
     /// A refresh token (key `id`, if `hash` matches) and its grant, for
     /// introspection and scope checks. Whether it is live is
     /// [`crate::grant::refresh_is_live`]'s to say.
-    fn refresh_token(
+    async fn refresh_token(
         &self,
         id: &[u8; 16],
         hash: &[u8; 32],
@@ -432,7 +438,7 @@ impl Grants for Store {
     }
 
     /// An issued access token's record and its grant, for introspection.
-    fn access_token(&self, jti: &str) -> Result<Option<(AccessToken, Grant)>, StoreError> {
+    async fn access_token(&self, jti: &str) -> Result<Option<(AccessToken, Grant)>, StoreError> {
         let Some(at) = self.get(ACCESS_TOKENS, jti)? else {
             return Ok(None);
         };
@@ -492,7 +498,7 @@ impl Grants for Store {
 
     /// The grants a user has given, newest first, for the account page: one range
     /// of the by-user index, so the cost follows this user's grants only.
-    fn grants_of_user(&self, user_id: &str) -> Result<Vec<Grant>, StoreError> {
+    async fn grants_of_user(&self, user_id: &str) -> Result<Vec<Grant>, StoreError> {
         let txn = self.db.begin_read()?;
         let ids = user_grant_ids(&txn.open_table(GRANTS_BY_USER)?, user_id)?;
         let table = txn.open_table(GRANTS.def())?;

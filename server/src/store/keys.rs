@@ -9,33 +9,31 @@ use super::{Store, StoreError};
 /// these, the redb [`Store`] implements them, and another backend would too.
 pub trait Secrets {
     /// A server-wide secret, created with `init` on first use and stable afterwards.
-    fn meta_secret_blocking(
+    fn meta_secret(
         &self,
         name: &'static str,
         init: Vec<u8>,
-    ) -> Result<Vec<u8>, StoreError>;
+    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
 }
 
 impl Secrets for Store {
     /// A server-wide secret, created with `init` on first use and stable afterwards.
-    fn meta_secret_blocking(
-        &self,
-        name: &'static str,
-        init: Vec<u8>,
-    ) -> Result<Vec<u8>, StoreError> {
+    async fn meta_secret(&self, name: &'static str, init: Vec<u8>) -> Result<Vec<u8>, StoreError> {
         {
             let txn = self.db.begin_read()?;
             if let Some(v) = txn.open_table(META)?.get(name)? {
                 return Ok(v.value().to_vec());
             }
         }
-        self.writer.write_blocking(move |tx| {
-            let mut table = tx.txn().open_table(META)?;
-            if let Some(v) = table.get(name)? {
-                return Ok(v.value().to_vec());
-            }
-            table.insert(name, init.as_slice())?;
-            Ok(init.clone())
-        })
+        self.writer
+            .write(move |tx| {
+                let mut table = tx.txn().open_table(META)?;
+                if let Some(v) = table.get(name)? {
+                    return Ok(v.value().to_vec());
+                }
+                table.insert(name, init.as_slice())?;
+                Ok(init.clone())
+            })
+            .await
     }
 }

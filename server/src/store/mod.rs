@@ -166,16 +166,10 @@ impl Store {
         Ok(())
     }
 
-    /// Device requests awaiting a decision at `now` (entered, not decided, not
-    /// expired), server-wide and of `client_id`: O(log n), from the in-memory lookup.
-    pub fn pending_codes(&self, client_id: &str, now: u64) -> Pending {
-        self.user_codes.pending(client_id, now)
-    }
-
     /// Checks that the database answers a read and that the writer thread still
     /// runs, for `/health`: without the writer no login, approval or token exchange
     /// can succeed, so the server must not look healthy.
-    pub fn check(&self) -> Result<(), StoreError> {
+    pub async fn check(&self) -> Result<(), StoreError> {
         if !self.writer.is_alive() {
             return Err(StoreError::WriterGone);
         }

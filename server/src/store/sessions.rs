@@ -208,7 +208,7 @@ pub trait Sessions {
         &self,
         hash: &[u8; 32],
         now: u64,
-    ) -> Result<Option<(Session, Option<SessionMeta>)>, StoreError>;
+    ) -> impl Future<Output = Result<Option<(Session, Option<SessionMeta>)>, StoreError>> + Send;
 
     /// Records activity of a session at `now`, unless it was recorded less than
     /// `min_gap` seconds ago: the check is repeated inside the write, so a burst of
@@ -221,7 +221,11 @@ pub trait Sessions {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// The live sessions of a user, most recently active first.
-    fn sessions_of_user(&self, user_id: &str, now: u64) -> Result<Vec<SessionInfo>, StoreError>;
+    fn sessions_of_user(
+        &self,
+        user_id: &str,
+        now: u64,
+    ) -> impl Future<Output = Result<Vec<SessionInfo>, StoreError>> + Send;
 
     /// Ends one session (sign-out), with its metadata.
     fn end_session(&self, hash: [u8; 32]) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -276,7 +280,7 @@ impl Sessions for Store {
 
     /// The session with this cookie hash if it is live at `now`: before its
     /// absolute expiry and not idle for longer than its idle timeout.
-    fn live_session(
+    async fn live_session(
         &self,
         hash: &[u8; 32],
         now: u64,
@@ -319,7 +323,11 @@ impl Sessions for Store {
     }
 
     /// The live sessions of a user, most recently active first.
-    fn sessions_of_user(&self, user_id: &str, now: u64) -> Result<Vec<SessionInfo>, StoreError> {
+    async fn sessions_of_user(
+        &self,
+        user_id: &str,
+        now: u64,
+    ) -> Result<Vec<SessionInfo>, StoreError> {
         let txn = self.db.begin_read()?;
         let hashes = user_session_hashes(&txn.open_table(SESSIONS_BY_USER)?, user_id)?;
         let sessions = txn.open_table(SESSIONS.def())?;
@@ -499,13 +507,17 @@ mod tests {
         s.start_session(c, session("u2", now), meta("u2", now), None)
             .await
             .unwrap();
-        assert!(s.live_session(&a, now + 3599).unwrap().is_some());
-        assert!(s.live_session(&a, now + 3600).unwrap().is_none(), "idle");
+        assert!(s.live_session(&a, now + 3599).await.unwrap().is_some());
+        assert!(
+            s.live_session(&a, now + 3600).await.unwrap().is_none(),
+            "idle"
+        );
 
         // A touch inside the gap changes nothing; after it, it moves last_seen.
         s.touch_session(a, now + 60, 300).await.unwrap();
         assert_eq!(
             s.live_session(&a, now + 60)
+                .await
                 .unwrap()
                 .unwrap()
                 .1
@@ -514,8 +526,11 @@ mod tests {
             now
         );
         s.touch_session(a, now + 3000, 300).await.unwrap();
-        assert!(s.live_session(&a, now + 6000).unwrap().is_some(), "touched");
-        assert_eq!(s.sessions_of_user("u1", now + 3000).unwrap().len(), 2);
+        assert!(
+            s.live_session(&a, now + 6000).await.unwrap().is_some(),
+            "touched"
+        );
+        assert_eq!(s.sessions_of_user("u1", now + 3000).await.unwrap().len(), 2);
 
         // The sweep ends b (idle) but not a (touched) nor c's user.
         let swept = s
@@ -524,7 +539,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(swept, 2, "b and c were idle");
-        assert!(s.live_session(&a, now + 4000).unwrap().is_some());
+        assert!(s.live_session(&a, now + 4000).await.unwrap().is_some());
 
         s.start_session(b, session("u1", now + 4000), meta("u1", now + 4000), None)
             .await
@@ -536,6 +551,7 @@ mod tests {
         assert_eq!(n, 1);
         let left: Vec<_> = s
             .sessions_of_user("u1", now + 4000)
+            .await
             .unwrap()
             .into_iter()
             .map(|i| i.hash)

@@ -58,14 +58,17 @@ async fn user_codes_are_unique_while_live_and_survive_a_reopen() {
         !store.create_device_auth(other, again).await.expect("write"),
         "a live code must not be handed out twice"
     );
-    let found = store.device_auth_by_user_code("BCDFGHJK").expect("read");
+    let found = store
+        .device_auth_by_user_code("BCDFGHJK")
+        .await
+        .expect("read");
     assert_eq!(found.as_ref(), Some(&auth));
     // The poll path needs the right hash, not just the id.
     assert_eq!(
-        store.device_auth(&id, &auth.code_hash).expect("read"),
+        store.device_auth(&id, &auth.code_hash).await.expect("read"),
         Some(auth.clone())
     );
-    assert_eq!(store.device_auth(&id, &[0; 32]).expect("read"), None);
+    assert_eq!(store.device_auth(&id, &[0; 32]).await.expect("read"), None);
     drop(store);
 
     // The in-memory lookup is rebuilt from disk. (The writer thread lets go of
@@ -148,6 +151,7 @@ async fn sweep_removes_what_expired_in_chunks_and_keeps_the_rest() {
         done.expect("approve");
         let hash = store
             .device_auth_by_user_code(&format!("TOKEN{i}XX"))
+            .await
             .expect("read")
             .expect("found")
             .code_hash;
@@ -163,18 +167,23 @@ async fn sweep_removes_what_expired_in_chunks_and_keeps_the_rest() {
     assert_eq!(stats.refresh_tokens, 1);
     assert_eq!(stats.access_tokens, 1);
     assert_eq!(
-        store.device_auth_by_user_code("OLD00000").expect("read"),
+        store
+            .device_auth_by_user_code("OLD00000")
+            .await
+            .expect("read"),
         None
     );
     assert!(
         store
             .device_auth_by_user_code("RECENTXX")
+            .await
             .expect("read")
             .is_some()
     );
     assert!(
         store
             .device_auth_by_user_code("LIVEXXXX")
+            .await
             .expect("read")
             .is_some()
     );
@@ -269,7 +278,11 @@ async fn a_disabled_user_gets_no_tokens_refresh_or_session() {
         .await
         .expect("rotate");
     assert_eq!(out, RotateOutcome::Invalid);
-    let (_, grant) = store.access_token(&t.jti).expect("read").expect("entry");
+    let (_, grant) = store
+        .access_token(&t.jti)
+        .await
+        .expect("read")
+        .expect("entry");
     assert!(grant.revoked);
     // A sign-in whose password check raced the disable records no session.
     let session = Session {
@@ -291,7 +304,13 @@ async fn a_disabled_user_gets_no_tokens_refresh_or_session() {
         .await
         .expect("write");
     assert_eq!(started, crate::store::SessionStart::UserInactive);
-    assert!(store.live_session(&[9; 32], now).expect("read").is_none());
+    assert!(
+        store
+            .live_session(&[9; 32], now)
+            .await
+            .expect("read")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -324,6 +343,7 @@ async fn account_listing_reads_only_the_users_index_range() {
         .expect("seed");
     let mine = store
         .grants_of_user("id-alice")
+        .await
         .expect("only alice's range");
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0].id, t.grant_id);
@@ -341,11 +361,18 @@ async fn account_listing_reads_only_the_users_index_range() {
     // The sweep deletes the revoked grant, its index entry and token records.
     let stats = store.sweep(now).await.expect("sweep");
     assert_eq!(stats.grants, 1);
-    assert!(store.grants_of_user("id-alice").expect("read").is_empty());
-    assert!(store.access_token(&t.jti).expect("read").is_none());
+    assert!(
+        store
+            .grants_of_user("id-alice")
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert!(store.access_token(&t.jti).await.expect("read").is_none());
     assert!(
         store
             .refresh_token(&t.refresh_id, &t.refresh_hash)
+            .await
             .expect("read")
             .is_none()
     );
@@ -409,10 +436,14 @@ async fn an_older_database_gets_its_grant_index_at_open() {
         reopened = Store::open(&path, |_| {});
     }
     let store = reopened.expect("reopens");
-    let mine = store.grants_of_user("id-dave").expect("read");
+    let mine = store.grants_of_user("id-dave").await.expect("read");
     assert_eq!(mine.len(), 1, "the index was built at open");
     assert_eq!(
-        store.sessions_of_user("id-dave", now).expect("read").len(),
+        store
+            .sessions_of_user("id-dave", now)
+            .await
+            .expect("read")
+            .len(),
         1
     );
     let done = disable(&store, "dave").await;
@@ -421,7 +452,7 @@ async fn an_older_database_gets_its_grant_index_at_open() {
     // second past `now`.
     let stats = store.sweep(crate::clock::now()).await.expect("sweep");
     assert_eq!(stats.grants, 1);
-    assert!(store.access_token(&t.jti).expect("read").is_none());
+    assert!(store.access_token(&t.jti).await.expect("read").is_none());
 }
 
 #[tokio::test]
@@ -452,23 +483,33 @@ async fn a_refreshed_grant_outlives_its_first_sweep_entry() {
     // entry moves to its new expiry.
     let stats = store.sweep(now + 200).await.expect("sweep");
     assert_eq!(stats.grants, 0);
-    assert_eq!(store.grants_of_user("id-erin").expect("read").len(), 1);
+    assert_eq!(
+        store.grants_of_user("id-erin").await.expect("read").len(),
+        1
+    );
     let (_, g) = store
         .refresh_token(&second.refresh_id, &second.refresh_hash)
+        .await
         .expect("read")
         .expect("current token kept");
     assert!(!g.revoked);
     // Past it, the grant goes.
     let stats = store.sweep(now + 1000).await.expect("sweep");
     assert_eq!(stats.grants, 1);
-    assert!(store.grants_of_user("id-erin").expect("read").is_empty());
+    assert!(
+        store
+            .grants_of_user("id-erin")
+            .await
+            .expect("read")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn health_check_fails_once_the_writer_is_gone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(&dir);
-    store.check().expect("healthy");
+    store.check().await.expect("healthy");
     // A writer that panics (here: an operation that panics in its thread).
     let died = store
         .writer
@@ -477,7 +518,7 @@ async fn health_check_fails_once_the_writer_is_gone() {
     assert!(matches!(died, Err(StoreError::WriterGone)), "{died:?}");
     let mut failed = false;
     for _ in 0..100 {
-        if store.check().is_err() {
+        if store.check().await.is_err() {
             failed = true;
             break;
         }

@@ -22,43 +22,51 @@ pub(super) fn standing(tx: &Tx<'_>, user_id: &str, username: &str) -> Result<Sta
 /// these, the redb [`Store`] implements them, and another backend would too.
 pub trait Users {
     /// The user with this login name.
-    fn user(&self, username: &str) -> Result<Option<User>, StoreError>;
+    fn user(&self, username: &str)
+    -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
 
     /// Every user, for admin listings.
-    fn users(&self) -> Result<Vec<User>, StoreError>;
+    fn users(&self) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send;
 
     /// Creates a user and a client together if no user exists yet (first run), in
     /// one transaction so a crash can't leave half a bootstrap. Returns whether it did.
-    fn bootstrap_blocking(&self, admin: User, clients: Vec<Client>) -> Result<bool, StoreError>;
+    fn bootstrap(
+        &self,
+        admin: User,
+        clients: Vec<Client>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }
 
 impl Users for Store {
     /// The user with this login name.
-    fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
+    async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
         self.get(USERS, username)
     }
 
     /// Every user, for admin listings.
-    fn users(&self) -> Result<Vec<User>, StoreError> {
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
         self.scan(USERS)
     }
 
     /// Creates a user and a client together if no user exists yet (first run), in
     /// one transaction so a crash can't leave half a bootstrap. Returns whether it did.
-    fn bootstrap_blocking(&self, admin: User, clients: Vec<Client>) -> Result<bool, StoreError> {
+    async fn bootstrap(&self, admin: User, clients: Vec<Client>) -> Result<bool, StoreError> {
         let cache = self.clients.clone();
-        let created = self.writer.write_blocking(move |tx| {
-            if tx.txn().open_table(USERS.def())?.len()? > 0 {
-                return Ok(false);
-            }
-            tx.put(USERS, admin.username.as_str(), &admin)?;
-            for c in &clients {
-                if tx.get(CLIENTS, c.id.as_str())?.is_none() {
-                    tx.put(CLIENTS, c.id.as_str(), c)?;
+        let created = self
+            .writer
+            .write(move |tx| {
+                if tx.txn().open_table(USERS.def())?.len()? > 0 {
+                    return Ok(false);
                 }
-            }
-            Ok(true)
-        });
+                tx.put(USERS, admin.username.as_str(), &admin)?;
+                for c in &clients {
+                    if tx.get(CLIENTS, c.id.as_str())?.is_none() {
+                        tx.put(CLIENTS, c.id.as_str(), c)?;
+                    }
+                }
+                Ok(true)
+            })
+            .await;
         // Startup, before anything serves: nothing can race this.
         cache.invalidate();
         created

@@ -166,17 +166,6 @@ impl Writer {
         }
     }
 
-    /// Blocking variant of [`Writer::write`] for startup and offline admin commands.
-    pub fn write_blocking<T, F>(&self, op: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnMut(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
-    {
-        let (tx, rx) = oneshot::channel();
-        self.submit(op, tx, |_| {})?;
-        rx.blocking_recv().map_err(|_| StoreError::WriterGone)?
-    }
-
     /// Queues `op` for the next batch; its result is sent to `tx` once durable (a
     /// caller that doesn't wait may drop the receiver: fire-and-forget audit events),
     /// right after `after` has run. A full queue is [`StoreError::Busy`].
