@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use tokio_postgres::{GenericClient, Row};
 
 use super::{PgError, PgStore, to_i64, to_u64};
-use crate::store::{AuditEvent, AuditKind};
+use crate::store::{AuditEvent, AuditKind, AuditLog, StoreError};
 
 const TABLE: &str = "audit";
 
@@ -78,12 +78,59 @@ impl Drop for Slot {
     }
 }
 
-impl PgStore {
+/// Records an audit event and waits until it is committed.
+async fn audit(db: &PgStore, event: AuditEvent) -> Result<(), PgError> {
+    let client = db.client().await?;
+    let kind = append(&**client, &event).await?;
+    counted(&kind);
+    Ok(())
+}
+
+/// Events at or after `since` (Unix seconds), oldest first; at most `limit`, the
+/// newest ones when there are more.
+async fn audit_events(db: &PgStore, since: u64, limit: usize) -> Result<Vec<AuditEvent>, PgError> {
+    let client = db.client().await?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = client
+        .query(
+            "SELECT seq, at, kind, actor, subject, ip, detail FROM audit
+              WHERE at >= $1 ORDER BY seq DESC LIMIT $2",
+            &[&i64::try_from(since).unwrap_or(i64::MAX), &limit],
+        )
+        .await?;
+    let mut out = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
+    out.reverse();
+    Ok(out)
+}
+
+/// Removes events older than `before` (Unix seconds), a bounded chunk per
+/// statement; returns how many.
+async fn sweep_audit(db: &PgStore, before: u64) -> Result<usize, PgError> {
+    let client = db.client().await?;
+    let before = i64::try_from(before).unwrap_or(i64::MAX);
+    let chunk = i64::try_from(super::sweep::SWEEP_CHUNK).unwrap_or(i64::MAX);
+    let mut total = 0;
+    loop {
+        let n = client
+            .execute(
+                "DELETE FROM audit WHERE seq IN (
+                     SELECT seq FROM audit WHERE at < $1 LIMIT $2)",
+                &[&before, &chunk],
+            )
+            .await?;
+        total += usize::try_from(n).unwrap_or(usize::MAX);
+        if n < chunk.unsigned_abs() {
+            return Ok(total);
+        }
+    }
+}
+
+impl AuditLog for PgStore {
     /// Records an audit event without waiting: a task of its own writes it. Never
     /// blocks and never panics; an event that cannot be written (no runtime, too many
     /// in flight, the database down) is dropped with a warning, like a full queue on
     /// the redb backend.
-    pub fn audit_detached(&self, event: AuditEvent) {
+    fn audit_detached(&self, event: AuditEvent) {
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             tracing::warn!(kind = %event.kind, "audit event dropped: no async runtime");
             return;
@@ -97,56 +144,26 @@ impl PgStore {
         let store = self.clone();
         runtime.spawn(async move {
             let _slot = slot;
-            if let Err(e) = store.audit(event).await {
+            if let Err(e) = audit(&store, event).await {
                 tracing::warn!("audit event dropped: {e}");
             }
         });
     }
 
     /// Records an audit event and waits until it is committed.
-    pub async fn audit(&self, event: AuditEvent) -> Result<(), PgError> {
-        let client = self.client().await?;
-        let kind = append(&**client, &event).await?;
-        counted(&kind);
-        Ok(())
+    async fn audit(&self, event: AuditEvent) -> Result<(), StoreError> {
+        Ok(audit(self, event).await?)
     }
 
     /// Events at or after `since` (Unix seconds), oldest first; at most `limit`, the
     /// newest ones when there are more.
-    pub async fn audit_events(&self, since: u64, limit: usize) -> Result<Vec<AuditEvent>, PgError> {
-        let client = self.client().await?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = client
-            .query(
-                "SELECT seq, at, kind, actor, subject, ip, detail FROM audit
-                  WHERE at >= $1 ORDER BY seq DESC LIMIT $2",
-                &[&i64::try_from(since).unwrap_or(i64::MAX), &limit],
-            )
-            .await?;
-        let mut out = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
-        out.reverse();
-        Ok(out)
+    async fn audit_events(&self, since: u64, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+        Ok(audit_events(self, since, limit).await?)
     }
 
     /// Removes events older than `before` (Unix seconds), a bounded chunk per
     /// statement; returns how many.
-    pub async fn sweep_audit(&self, before: u64) -> Result<usize, PgError> {
-        let client = self.client().await?;
-        let before = i64::try_from(before).unwrap_or(i64::MAX);
-        let chunk = i64::try_from(super::sweep::SWEEP_CHUNK).unwrap_or(i64::MAX);
-        let mut total = 0;
-        loop {
-            let n = client
-                .execute(
-                    "DELETE FROM audit WHERE seq IN (
-                         SELECT seq FROM audit WHERE at < $1 LIMIT $2)",
-                    &[&before, &chunk],
-                )
-                .await?;
-            total += usize::try_from(n).unwrap_or(usize::MAX);
-            if n < chunk.unsigned_abs() {
-                return Ok(total);
-            }
-        }
+    async fn sweep_audit(&self, before: u64) -> Result<usize, StoreError> {
+        Ok(sweep_audit(self, before).await?)
     }
 }

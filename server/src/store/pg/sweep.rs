@@ -12,6 +12,7 @@ use super::migrate::MIGRATION_LOCK;
 use super::{PgError, PgStore, to_i64};
 use crate::store::devices::DEVICE_CODE_GRACE_SECS;
 use crate::store::sweep::SweepStats;
+use crate::store::{StoreError, Sweeper};
 
 /// The advisory lock one sweeper at a time holds; distinct from every other lock
 /// of ours.
@@ -129,12 +130,6 @@ async fn sweep_locked(client: &tokio_postgres::Client, now: u64) -> Result<Sweep
 }
 
 impl PgStore {
-    /// Removes what can no longer matter, unless another instance is sweeping right
-    /// now (then nothing, and the next tick tries again).
-    pub async fn sweep(&self, now: u64) -> Result<SweepStats, PgError> {
-        Ok(self.try_sweep(now).await?.unwrap_or_default())
-    }
-
     /// Sweeps if no other instance is sweeping: `None` when the sweep lock is held
     /// elsewhere.
     pub async fn try_sweep(&self, now: u64) -> Result<Option<SweepStats>, PgError> {
@@ -156,5 +151,19 @@ impl PgStore {
             drop(deadpool_postgres::Object::take(client));
         }
         swept.map(Some)
+    }
+}
+
+/// Removes what can no longer matter, unless another instance is sweeping right
+/// now (then nothing, and the next tick tries again).
+async fn sweep(db: &PgStore, now: u64) -> Result<SweepStats, PgError> {
+    Ok(db.try_sweep(now).await?.unwrap_or_default())
+}
+
+impl Sweeper for PgStore {
+    /// Removes what can no longer matter, unless another instance is sweeping right
+    /// now (then nothing, and the next tick tries again).
+    async fn sweep(&self, now: u64) -> Result<SweepStats, StoreError> {
+        Ok(sweep(self, now).await?)
     }
 }

@@ -12,6 +12,7 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use super::PgStore;
 use super::sweep::SWEEP_LOCK;
 use crate::keys::{FOLLOW_PERIOD, KeySource, Keys, follow_shared};
+use crate::store::prelude::*;
 use crate::store::{AuditEvent, AuditKind, Client, ClientChange, User};
 use crate::tokens::KeyRing;
 
