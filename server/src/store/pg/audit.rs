@@ -80,7 +80,7 @@ impl Drop for Slot {
 
 /// Records an audit event and waits until it is committed.
 async fn audit(db: &PgStore, event: AuditEvent) -> Result<(), PgError> {
-    let client = db.client().await?;
+    let client = db.conn().await?;
     let kind = append(&**client, &event).await?;
     counted(&kind);
     Ok(())
@@ -89,7 +89,7 @@ async fn audit(db: &PgStore, event: AuditEvent) -> Result<(), PgError> {
 /// Events at or after `since` (Unix seconds), oldest first; at most `limit`, the
 /// newest ones when there are more.
 async fn audit_events(db: &PgStore, since: u64, limit: usize) -> Result<Vec<AuditEvent>, PgError> {
-    let client = db.client().await?;
+    let client = db.conn().await?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let rows = client
         .query(
@@ -106,7 +106,7 @@ async fn audit_events(db: &PgStore, since: u64, limit: usize) -> Result<Vec<Audi
 /// Removes events older than `before` (Unix seconds), a bounded chunk per
 /// statement; returns how many.
 async fn sweep_audit(db: &PgStore, before: u64) -> Result<usize, PgError> {
-    let client = db.client().await?;
+    let client = db.conn().await?;
     let before = i64::try_from(before).unwrap_or(i64::MAX);
     let chunk = i64::try_from(super::sweep::SWEEP_CHUNK).unwrap_or(i64::MAX);
     let mut total = 0;

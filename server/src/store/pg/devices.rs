@@ -11,10 +11,9 @@
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
+use super::users::standing;
 use super::{PgError, PgStore, to_array, to_i64, to_u64};
-use crate::grant::{
-    DecideRefusal, Decision, DeviceAuth, DeviceStatus, Grant, NewTokens, Redemption, Standing,
-};
+use crate::grant::{DecideRefusal, Decision, DeviceAuth, DeviceStatus, NewTokens, Redemption};
 use crate::secrets::ct_eq;
 use crate::store::{DecideOutcome, RedeemOutcome};
 
@@ -132,88 +131,6 @@ async fn set_status(
     Ok(())
 }
 
-/// The standing of the approver, read under a share lock on their row so that a
-/// disable committed by another instance first wins, and one committed after waits.
-async fn standing(
-    tx: &tokio_postgres::Transaction<'_>,
-    user_id: &str,
-    username: &str,
-) -> Result<Standing, PgError> {
-    let row = tx
-        .query_opt(
-            "SELECT id, disabled FROM users WHERE username = $1 FOR SHARE",
-            &[&username],
-        )
-        .await?;
-    let found = row
-        .as_ref()
-        .map(|r| -> Result<(String, bool), PgError> { Ok((r.try_get(0)?, r.try_get(1)?)) })
-        .transpose()?;
-    Ok(Standing::of(
-        user_id,
-        found
-            .as_ref()
-            .map(|(id, disabled)| (id.as_str(), *disabled)),
-    ))
-}
-
-/// Stores a new grant and its first tokens (the redb backend's `grants::create` and
-/// `grants::record_new_tokens`).
-async fn create_grant(
-    tx: &tokio_postgres::Transaction<'_>,
-    grant: &Grant,
-    new: &NewTokens,
-) -> Result<(), PgError> {
-    let last_refreshed = grant
-        .last_refreshed_at
-        .map(|t| to_i64(t, "refresh time"))
-        .transpose()?;
-    tx.execute(
-        "INSERT INTO grants (id, user_id, username, client_id, scope, created_at,
-                             last_refreshed_at, expires_at, current_refresh, revoked,
-                             device_ip, refresh_id, jti)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        &[
-            &grant.id.as_slice(),
-            &grant.user_id,
-            &grant.username,
-            &grant.client_id,
-            &grant.scope,
-            &to_i64(grant.created_at, "grant creation time")?,
-            &last_refreshed,
-            &to_i64(grant.expires_at, "grant expiry")?,
-            &grant.current_refresh.as_slice(),
-            &grant.revoked,
-            &grant.device_ip,
-            &grant.refresh_id.as_slice(),
-            &grant.jti,
-        ],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO refresh_tokens (id, token_hash, grant_id, expires_at)
-         VALUES ($1, $2, $3, $4)",
-        &[
-            &new.refresh_id.as_slice(),
-            &new.refresh_hash.as_slice(),
-            &grant.id.as_slice(),
-            &to_i64(new.refresh_expires_at, "refresh token expiry")?,
-        ],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO access_tokens (jti, grant_id, expires_at, revoked)
-         VALUES ($1, $2, $3, false)",
-        &[
-            &new.jti,
-            &grant.id.as_slice(),
-            &to_i64(new.access_expires_at, "access token expiry")?,
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
 impl PgStore {
     /// Stores a new device authorization under `id` (the key inside its device code).
     /// Returns `false` (and stores nothing) if the user code is held by a request still
@@ -223,7 +140,7 @@ impl PgStore {
         id: [u8; 16],
         auth: DeviceAuth,
     ) -> Result<bool, PgError> {
-        let mut client = self.client().await?;
+        let mut client = self.conn().await?;
         let tx = client.transaction().await?;
         let StatusColumns {
             status,
@@ -296,7 +213,7 @@ impl PgStore {
         id: &[u8; 16],
         code_hash: &[u8; 32],
     ) -> Result<Option<DeviceAuth>, PgError> {
-        let client = self.client().await?;
+        let client = self.conn().await?;
         let row = client
             .query_opt(
                 &format!("SELECT {COLUMNS} FROM device_requests r WHERE r.id = $1"),
@@ -316,7 +233,7 @@ impl PgStore {
         &self,
         user_code: &str,
     ) -> Result<Option<DeviceAuth>, PgError> {
-        let client = self.client().await?;
+        let client = self.conn().await?;
         let row = client
             .query_opt(
                 &format!(
@@ -339,7 +256,7 @@ impl PgStore {
         decision: Decision,
         now: u64,
     ) -> Result<DecideOutcome, PgError> {
-        let mut client = self.client().await?;
+        let mut client = self.conn().await?;
         let tx = client.transaction().await?;
         let row = tx
             .query_opt(
@@ -386,7 +303,7 @@ impl PgStore {
         now: u64,
         new: NewTokens,
     ) -> Result<RedeemOutcome, PgError> {
-        let mut client = self.client().await?;
+        let mut client = self.conn().await?;
         let tx = client.transaction().await?;
         let row = tx
             .query_opt(
@@ -415,7 +332,7 @@ impl PgStore {
             }
             Redemption::Issued { device, issue } => {
                 set_status(&tx, &id, &device.into_record()).await?;
-                create_grant(&tx, issue.grant(), &new).await?;
+                super::grants::create(&tx, issue.grant(), &new).await?;
                 RedeemOutcome::Issued(issue)
             }
         };
@@ -426,7 +343,7 @@ impl PgStore {
     /// How many device codes expired in `(from, to]` without being redeemed or
     /// denied, for the `expired` device-code metric.
     pub async fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, PgError> {
-        let client = self.client().await?;
+        let client = self.conn().await?;
         let row = client
             .query_one(
                 "SELECT count(*) FROM device_requests

@@ -9,7 +9,7 @@ use crate::store::{Secrets, StoreError};
 /// the same on every instance: of instances starting together, the first insert
 /// wins (`ON CONFLICT DO NOTHING`) and every one reads back the winner's value.
 async fn meta_secret(db: &PgStore, name: &'static str, init: Vec<u8>) -> Result<Vec<u8>, PgError> {
-    let client = db.client().await?;
+    let client = db.conn().await?;
     client
         .execute(
             "INSERT INTO meta (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",

@@ -87,7 +87,7 @@ async fn insert(tx: &Transaction<'_>, key: &NewKey) -> Result<(), PgError> {
 impl PgStore {
     /// The ring version alone: what every instance polls.
     pub async fn signing_key_version(&self) -> Result<i64, PgError> {
-        let client = self.client().await?;
+        let client = self.conn().await?;
         let row = client
             .query_one("SELECT version FROM signing_key_ring WHERE one", &[])
             .await?;
@@ -96,7 +96,7 @@ impl PgStore {
 
     /// The published keys and the ring version, read in one snapshot.
     pub async fn signing_keys(&self) -> Result<RingSnapshot, PgError> {
-        let mut client = self.client().await?;
+        let mut client = self.conn().await?;
         let tx = client
             .build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)
@@ -133,7 +133,7 @@ impl PgStore {
     /// ring, unless the ring already has a key (another instance made it first).
     /// Returns whether it did.
     pub async fn init_signing_keys(&self, first: &[NewKey]) -> Result<bool, PgError> {
-        let mut client = self.client().await?;
+        let mut client = self.conn().await?;
         let tx = client.transaction().await?;
         lock_ring(&tx).await?;
         let live: i64 = tx
@@ -157,7 +157,7 @@ impl PgStore {
     /// Adds `key` as the new signing key (`authgate key rotate`); the older keys stay
     /// published until retired.
     pub async fn add_signing_key(&self, key: &NewKey) -> Result<(), PgError> {
-        let mut client = self.client().await?;
+        let mut client = self.conn().await?;
         let tx = client.transaction().await?;
         lock_ring(&tx).await?;
         insert(&tx, key).await?;
@@ -175,7 +175,7 @@ impl PgStore {
         max_token_ttl: u64,
         now: u64,
     ) -> Result<usize, PgError> {
-        let mut client = self.client().await?;
+        let mut client = self.conn().await?;
         let tx = client.transaction().await?;
         lock_ring(&tx).await?;
         let rows = tx

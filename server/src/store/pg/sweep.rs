@@ -133,7 +133,7 @@ impl PgStore {
     /// Sweeps if no other instance is sweeping: `None` when the sweep lock is held
     /// elsewhere.
     pub async fn try_sweep(&self, now: u64) -> Result<Option<SweepStats>, PgError> {
-        let client = self.client().await?;
+        let client = self.conn().await?;
         let locked: bool = client
             .query_one("SELECT pg_try_advisory_lock($1)", &[&SWEEP_LOCK])
             .await?

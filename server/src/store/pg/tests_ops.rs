@@ -28,7 +28,7 @@ async fn two_instances(cluster: &PgCluster) -> (PgStore, PgStore) {
 
 async fn count(store: &PgStore, sql: &str) -> i64 {
     store
-        .client()
+        .conn()
         .await
         .unwrap()
         .query_one(sql, &[])
@@ -39,7 +39,7 @@ async fn count(store: &PgStore, sql: &str) -> i64 {
 
 async fn exec(store: &PgStore, sql: &str) {
     store
-        .client()
+        .conn()
         .await
         .unwrap()
         .batch_execute(sql)
@@ -296,7 +296,7 @@ async fn admin_changes_commit_with_their_consequences_audit_and_notification() {
             .unwrap(),
         "taken"
     );
-    assert_eq!(heard.recv().await.unwrap(), "user:alice");
+    assert_eq!(heard.recv().await.unwrap(), "user:u1");
     assert!(
         a.admin_add_client(client("tv"), ev(AuditKind::ClientAdded))
             .await
@@ -335,7 +335,7 @@ async fn admin_changes_commit_with_their_consequences_audit_and_notification() {
         .unwrap()
         .unwrap();
     assert_eq!((done.sessions, done.grants), (1, 0));
-    assert_eq!(heard.recv().await.unwrap(), "user:alice");
+    assert_eq!(heard.recv().await.unwrap(), "user:u1");
     assert!(
         b.admin_set_password("nobody".into(), "h".into(), ev(AuditKind::UserPasswordSet))
             .await
@@ -348,7 +348,7 @@ async fn admin_changes_commit_with_their_consequences_audit_and_notification() {
         .unwrap()
         .unwrap();
     assert_eq!((done.sessions, done.grants), (0, 2));
-    assert_eq!(heard.recv().await.unwrap(), "user:alice");
+    assert_eq!(heard.recv().await.unwrap(), "user:u1");
     assert_eq!(
         count(&a, "SELECT count(*) FROM users WHERE disabled").await,
         1
@@ -433,7 +433,7 @@ async fn admin_changes_commit_with_their_consequences_audit_and_notification() {
             AuditKind::UserDeleted,
         ]
     );
-    assert_eq!(heard.recv().await.unwrap(), "user:alice");
+    assert_eq!(heard.recv().await.unwrap(), "user:u1");
     assert!(heard.try_recv().is_err(), "refusals announce nothing");
     a.flush().await.unwrap();
 }
