@@ -8,8 +8,8 @@
 //! Hook for `run.rs` / bootstrap (PostgreSQL store): build
 //! `KeySource::Shared { store, data_dir }`, `Keys::new(source.load().await?)`, spawn
 //! `follow_shared(store, &state.keys, FOLLOW_PERIOD)`, and retire with
-//! `source.retire_old(..)` on the sweeper tick (no reload needed: the follower sees
-//! the version change).
+//! `source.retire_and_reload(&state.keys, max_ttl, now)` on the sweeper tick (for
+//! both sources: it replaces `retire_old` + `Keys::reload`).
 #![cfg_attr(not(test), allow(dead_code))]
 
 use std::fs;
@@ -127,6 +127,24 @@ impl KeySource {
     }
 }
 
+impl KeySource {
+    /// The sweeper tick's retirement: retires what [`KeySource::retire_old`] would
+    /// and, if any key went, swaps the smaller ring into `keys` at once (shared:
+    /// other instances follow within [`FOLLOW_PERIOD`]). Returns how many.
+    pub async fn retire_and_reload(
+        &self,
+        keys: &Keys,
+        max_token_ttl: u64,
+        now: u64,
+    ) -> Result<usize, KeyError> {
+        let n = self.retire_old(max_token_ttl, now).await?;
+        if n > 0 {
+            keys.replace(self.load().await?);
+        }
+        Ok(n)
+    }
+}
+
 impl Keys {
     /// Swaps in `ring` (loaded from wherever the keys live).
     pub fn replace(&self, ring: KeyRing) {
@@ -227,5 +245,49 @@ pub async fn follow_shared(store: PgStore, keys: &Keys, period: std::time::Durat
             }
             Err(e) => tracing::error!("cannot reload the shared signing keys: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_file_source_keeps_the_data_directory_behaviour() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = KeySource::Files(dir.path().to_path_buf());
+        let keys = Keys::new(source.load().await.unwrap());
+        let old = keys.signing_kid();
+        let ring = source.rotate().await.unwrap();
+        let new = ring.signing_kid().to_string();
+        keys.replace(ring);
+        assert_ne!(old, new);
+        assert_eq!(key_files(dir.path()).unwrap().len(), 2, "one file per key");
+        let listed = source.list().await.unwrap();
+        assert_eq!(
+            listed
+                .iter()
+                .map(|k| (k.kid.as_str(), k.signing))
+                .collect::<Vec<_>>(),
+            vec![(old.as_str(), false), (new.as_str(), true)]
+        );
+        let made = listed[1].created_at;
+        assert_eq!(
+            source
+                .retire_and_reload(&keys, 900, made + 100)
+                .await
+                .unwrap(),
+            0
+        );
+        assert_eq!(keys.ring().kids().len(), 2);
+        assert_eq!(
+            source
+                .retire_and_reload(&keys, 900, made + 1000)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(keys.ring().kids(), vec![new]);
+        assert!(dir.path().join("keys/retired").is_dir(), "moved, as before");
     }
 }
