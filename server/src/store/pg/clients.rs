@@ -11,8 +11,8 @@ use std::sync::Arc;
 use tokio_postgres::Row;
 
 use super::{PgError, PgStore, to_array, to_u64};
-use crate::store::StoreError;
 use crate::store::records::Client;
+use crate::store::{Clients, StoreError};
 
 /// The columns a [`Client`] is read from, in [`client_from_row`]'s order.
 const CLIENT_COLUMNS: &str = "id, name, secret_hash, scopes, grant_types, disabled, \
@@ -38,11 +38,11 @@ fn client_from_row(row: &Row) -> Result<Client, PgError> {
     })
 }
 
-impl PgStore {
+impl Clients for PgStore {
     /// The client with this id: from this instance's memory after the first lookup,
     /// while its listener is connected; a change committed through any instance
     /// evicts it everywhere as soon as the notification arrives.
-    pub async fn client(&self, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
+    async fn client(&self, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
         let (cached, generation) = self.shared.clients.get(id);
         if cached.is_some() {
             return Ok(cached);
@@ -65,7 +65,7 @@ impl PgStore {
     }
 
     /// Every client, for admin listings, by id (the redb backend's order).
-    pub async fn clients(&self) -> Result<Vec<Client>, StoreError> {
+    async fn clients(&self) -> Result<Vec<Client>, StoreError> {
         let conn = self.conn().await?;
         let rows = conn
             .query(

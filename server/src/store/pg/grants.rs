@@ -25,7 +25,7 @@ use super::{PgError, PgStore, to_array, to_i64, to_u64};
 use crate::grant::{Exchange, Grant, NewTokens, Refresh, RefreshToken, Revoked};
 use crate::secrets::ct_eq;
 use crate::store::records::AccessToken;
-use crate::store::{RevokeOutcome, RotateOutcome, StoreError};
+use crate::store::{Grants, RevokeOutcome, RotateOutcome, StoreError};
 
 /// A transaction of the pool (deadpool's wrapper derefs to it).
 type Tx<'a> = tokio_postgres::Transaction<'a>;
@@ -240,13 +240,13 @@ async fn revoke_rows(tx: &Tx<'_>, rows: &[Row], now: u64) -> Result<usize, PgErr
     Ok(ids.len())
 }
 
-impl PgStore {
+impl Grants for PgStore {
     /// Rotates a refresh token: the presented one is superseded and a new one becomes
     /// current. Presenting a superseded token revokes the whole grant (RFC 6819
     /// §5.2.2.3 / OAuth 2.0 Security BCP §4.14), including its newest refresh token.
     /// The rules are [`Refresh::exchange`]'s; this persists its outcome, deciding on
     /// the grant as read under its row lock.
-    pub async fn rotate_refresh(
+    async fn rotate_refresh(
         &self,
         presented_id: [u8; 16],
         presented: [u8; 32],
@@ -302,7 +302,7 @@ impl PgStore {
     /// A refresh token (key `id`, if `hash` matches) and its grant, for
     /// introspection and scope checks. Whether it is live is
     /// [`crate::grant::refresh_is_live`]'s to say.
-    pub async fn refresh_token(
+    async fn refresh_token(
         &self,
         id: &[u8; 16],
         hash: &[u8; 32],
@@ -329,10 +329,7 @@ impl PgStore {
     }
 
     /// An issued access token's record and its grant, for introspection.
-    pub async fn access_token(
-        &self,
-        jti: &str,
-    ) -> Result<Option<(AccessToken, Grant)>, StoreError> {
+    async fn access_token(&self, jti: &str) -> Result<Option<(AccessToken, Grant)>, StoreError> {
         let client = self.conn().await?;
         let row = client
             .query_opt(
@@ -358,7 +355,7 @@ impl PgStore {
 
     /// Revokes the grant a refresh token belongs to (RFC 7009 §2.1: revoking a
     /// refresh token also invalidates the access tokens of the same grant).
-    pub async fn revoke_refresh(
+    async fn revoke_refresh(
         &self,
         id: [u8; 16],
         hash: [u8; 32],
@@ -393,7 +390,7 @@ impl PgStore {
     }
 
     /// Revokes one access token by `jti`; remembered until the token expires.
-    pub async fn revoke_access(
+    async fn revoke_access(
         &self,
         jti: String,
         client_id: String,
@@ -423,7 +420,7 @@ impl PgStore {
 
     /// The grants a user has given, newest first, for the account page: one range
     /// of the `grants_by_user` index, so the cost follows this user's grants only.
-    pub async fn grants_of_user(&self, user_id: &str) -> Result<Vec<Grant>, StoreError> {
+    async fn grants_of_user(&self, user_id: &str) -> Result<Vec<Grant>, StoreError> {
         let client = self.conn().await?;
         let rows = client
             .query(
@@ -443,7 +440,7 @@ impl PgStore {
 
     /// Revokes grants of one user: the one with `grant_id` (only if it is that
     /// user's), or all when `None`. Returns how many were revoked.
-    pub async fn revoke_user_grants(
+    async fn revoke_user_grants(
         &self,
         user_id: String,
         grant_id: Option<[u8; 16]>,

@@ -14,13 +14,13 @@
 //! every change to a client or a user notifies in its own transaction, and each
 //! store keeps one listening connection.
 //!
-//! Server-wide secrets, the audit log, the admin commands and the sweeper
-//! ([`keys`], [`audit`], [`admin`], [`sweep`]) complete the storage traits; the
-//! signing key ring shared by every instance is [`signing`] (used by
-//! `crate::keys::KeySource::Shared`).
-//!
-//! What does not (yet): the rest of the shared ephemeral state, `--database-url`,
-//! and the `Store` enum that dispatches to either backend (other branches).
+//! Those four implement the storage traits (`impl Grants for PgStore` …), as do
+//! server-wide secrets, the audit log, the admin commands and the sweeper
+//! ([`keys`], [`audit`], [`admin`], [`sweep`]); device requests and pacing are still
+//! inherent methods. The signing key ring shared by every instance is [`signing`]
+//! (used by `crate::keys::KeySource::Shared`). What does not exist here (yet): the
+//! rest of the shared ephemeral state, `--database-url`, and the `Store` enum that
+//! dispatches to either backend (other branches).
 //!
 //! Driver: `tokio-postgres` with `deadpool-postgres` for pooling: async on the same
 //! tokio runtime, no database needed at compile time (unlike sqlx's checked queries),

@@ -15,7 +15,7 @@ use super::{PgError, PgStore, to_i64, to_u64};
 use crate::grant::Standing;
 use crate::store::records::Session;
 use crate::store::sessions::SessionInfo;
-use crate::store::{EndSessions, PasswordChange, SessionMeta, SessionStart, StoreError};
+use crate::store::{EndSessions, PasswordChange, SessionMeta, SessionStart, Sessions, StoreError};
 
 /// The columns a session is read from, in [`from_row`]'s order.
 const COLUMNS: &str =
@@ -80,12 +80,12 @@ pub(crate) async fn end_user_sessions_in(
     Ok(usize::try_from(n).unwrap_or(usize::MAX))
 }
 
-impl PgStore {
+impl Sessions for PgStore {
     /// Records a new sign-in: the session with its metadata, and ends the browser's
     /// previous session (`replaces`) so every login gets a new id. Only while the
     /// user is still enabled, read under a share lock in the same transaction, so a
     /// disable committed first on any instance wins.
-    pub async fn start_session(
+    async fn start_session(
         &self,
         hash: [u8; 32],
         session: Session,
@@ -132,7 +132,7 @@ impl PgStore {
 
     /// The session with this cookie hash if it is live at `now`: before its
     /// absolute expiry and not idle for longer than its idle timeout.
-    pub async fn live_session(
+    async fn live_session(
         &self,
         hash: &[u8; 32],
         now: u64,
@@ -153,7 +153,7 @@ impl PgStore {
     /// Records activity of a session at `now`, unless it was recorded less than
     /// `min_gap` seconds ago: one conditional statement, so a burst of requests on
     /// any number of instances costs at most one row update per `min_gap`.
-    pub async fn touch_session(
+    async fn touch_session(
         &self,
         hash: [u8; 32],
         now: u64,
@@ -172,7 +172,7 @@ impl PgStore {
     }
 
     /// The live sessions of a user, most recently active first.
-    pub async fn sessions_of_user(
+    async fn sessions_of_user(
         &self,
         user_id: &str,
         now: u64,
@@ -206,7 +206,7 @@ impl PgStore {
     }
 
     /// Ends one session (sign-out), with its metadata.
-    pub async fn end_session(&self, hash: [u8; 32]) -> Result<(), StoreError> {
+    async fn end_session(&self, hash: [u8; 32]) -> Result<(), StoreError> {
         let conn = self.conn().await?;
         conn.execute("DELETE FROM sessions WHERE id = $1", &[&hash.as_slice()])
             .await?;
@@ -214,7 +214,7 @@ impl PgStore {
     }
 
     /// Ends sessions of `user_id` as `which` says; returns how many ended.
-    pub async fn end_user_sessions(
+    async fn end_user_sessions(
         &self,
         user_id: String,
         which: EndSessions,
@@ -229,7 +229,7 @@ impl PgStore {
     /// Replaces the password hash of the user `username` (whose id must still be
     /// `user_id`) and signs out every other session of theirs, in one transaction
     /// that tells every instance the user changed.
-    pub async fn change_password(
+    async fn change_password(
         &self,
         user_id: String,
         username: String,

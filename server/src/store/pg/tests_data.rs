@@ -11,6 +11,7 @@ use super::{PgStore, users};
 use crate::grant::{
     Decision, DeviceAuth, DeviceStatus, Issue, NewTokens, Standing, refresh_is_live,
 };
+use crate::store::prelude::*;
 use crate::store::records::{Client, Session, User};
 use crate::store::{
     DecideOutcome, EndSessions, PasswordChange, RedeemOutcome, RevokeOutcome, RotateOutcome,
@@ -41,6 +42,30 @@ async fn wait_until<F: AsyncFnMut() -> bool>(secs: u64, mut done: F) -> bool {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     done().await
+}
+
+/// Looks client `id` up on `store` until it is held in memory: the notification
+/// of its own creation may still be on its way and evict the first fill.
+async fn cache(store: &PgStore, id: &str) {
+    assert!(
+        wait_until(2, async || {
+            store.client(id).await.unwrap().is_some() && store.client_cache().holds(id)
+        })
+        .await,
+        "{id} is cached"
+    );
+}
+
+/// Commits a notification about client `id` (changing nothing) and waits until
+/// `store` evicted it: notifications arrive in commit order, so every one committed
+/// before has been applied too.
+async fn barrier(notifier: &PgStore, store: &PgStore, id: &str) {
+    cache(store, id).await;
+    let mut conn = notifier.conn().await.unwrap();
+    let tx = conn.transaction().await.unwrap();
+    notify_change(&tx, Change::Client(id)).await.unwrap();
+    tx.commit().await.unwrap();
+    assert!(wait_until(2, async || !store.client_cache().holds(id)).await);
 }
 
 fn user(name: &str) -> User {
@@ -583,17 +608,20 @@ async fn a_client_disabled_through_a_is_refused_by_b_at_once() {
     assert!(wait_until(10, async || b.client_cache().is_live()).await);
     // Bootstrap on both at once: exactly one does it.
     let (ra, rb) = tokio::join!(
-        a.bootstrap(user("admin"), vec![client("tv")]),
-        b.bootstrap(user("root"), vec![client("tv")]),
+        a.bootstrap(user("admin"), vec![client("tv"), client("barrier")]),
+        b.bootstrap(user("root"), vec![client("tv"), client("barrier")]),
     );
     assert_eq!([ra.unwrap(), rb.unwrap()].iter().filter(|d| **d).count(), 1);
     assert_eq!(count(&a, "SELECT count(*) FROM users").await, 1);
-    assert_eq!(b.clients().await.unwrap(), vec![client("tv")]);
+    assert_eq!(
+        b.clients().await.unwrap(),
+        vec![client("barrier"), client("tv")]
+    );
     assert_eq!(a.users().await.unwrap().len(), 1);
 
     // B serves the client from memory: a change without a notification goes unseen.
+    cache(&b, "tv").await;
     assert!(!b.client("tv").await.unwrap().unwrap().disabled);
-    assert!(b.client_cache().holds("tv"));
     assert!(b.client("nobody").await.unwrap().is_none());
     assert!(!b.client_cache().holds("nobody"));
     raw(&a, "UPDATE clients SET name = 'silent' WHERE id = 'tv'").await;
@@ -615,13 +643,15 @@ async fn a_client_disabled_through_a_is_refused_by_b_at_once() {
     // A's own cache heard it too.
     assert!(a.client("tv").await.unwrap().unwrap().disabled);
     // A change that rolls back tells no one.
+    cache(&b, "tv").await;
     {
         let mut conn = a.conn().await.unwrap();
         let tx = conn.transaction().await.unwrap();
         notify_change(&tx, Change::Client("tv")).await.unwrap();
         tx.rollback().await.unwrap();
     }
-    assert!(b.client_cache().holds("tv"));
+    barrier(&a, &b, "barrier").await;
+    assert!(b.client_cache().holds("tv"), "still cached");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -635,8 +665,8 @@ async fn the_client_cache_is_dropped_when_the_listener_reconnects_after_a_restar
         users::insert_client(&tx, &client("tv")).await.unwrap();
         tx.commit().await.unwrap();
     }
+    cache(&b, "tv").await;
     assert_eq!(b.client("tv").await.unwrap().unwrap().name, "TV");
-    assert!(b.client_cache().holds("tv"));
 
     cluster.stop().unwrap();
     assert!(
@@ -675,6 +705,11 @@ async fn the_client_cache_is_dropped_when_the_listener_reconnects_after_a_restar
         }
     }
     assert_eq!(name.as_deref(), Some("after"), "the cache started empty");
-    assert!(b.client_cache().holds("tv"), "and caches again");
+    assert!(
+        b.client_cache().holds("tv"),
+        "and caches again: live {} listens {}",
+        b.client_cache().is_live(),
+        b.client_cache().listens()
+    );
     let _ = Standing::Active;
 }

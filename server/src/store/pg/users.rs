@@ -13,8 +13,8 @@ use tokio_postgres::Row;
 use super::notify::{Change, notify_change};
 use super::{PgError, PgStore, to_i64, to_u64};
 use crate::grant::Standing;
-use crate::store::StoreError;
 use crate::store::records::{Client, User};
+use crate::store::{StoreError, Users};
 
 /// The columns a [`User`] is read from, in [`user_from_row`]'s order.
 const USER_COLUMNS: &str = "id, username, password_hash, disabled, created_at";
@@ -126,9 +126,9 @@ pub(crate) async fn insert_user(
     Ok(n > 0)
 }
 
-impl PgStore {
+impl Users for PgStore {
     /// The user with this login name, as committed now (no cache: see the module).
-    pub async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
+    async fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
         let client = self.conn().await?;
         let row = client
             .query_opt(
@@ -140,7 +140,7 @@ impl PgStore {
     }
 
     /// Every user, for admin listings, by login name (the redb backend's order).
-    pub async fn users(&self) -> Result<Vec<User>, StoreError> {
+    async fn users(&self) -> Result<Vec<User>, StoreError> {
         let client = self.conn().await?;
         let rows = client
             .query(
@@ -155,7 +155,7 @@ impl PgStore {
     /// one transaction so a crash can't leave half a bootstrap. Instances starting
     /// together take an advisory lock first: exactly one bootstraps. Returns whether
     /// this one did.
-    pub async fn bootstrap(&self, admin: User, clients: Vec<Client>) -> Result<bool, StoreError> {
+    async fn bootstrap(&self, admin: User, clients: Vec<Client>) -> Result<bool, StoreError> {
         let mut client = self.conn().await?;
         let tx = client.transaction().await?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&BOOTSTRAP_LOCK])
