@@ -319,11 +319,11 @@ impl Ctx<'_> {
         AuditEvent::new(kind, &self.actor, subject)
     }
 
-    /// Where the signing keys live. Hook for the PostgreSQL backend: when the store
-    /// is PostgreSQL this must be `KeySource::Shared { store, data_dir }`, so the key
-    /// commands act on the table every instance reads.
+    /// Where the signing keys live: with PostgreSQL, the table every instance reads
+    /// (so `key rotate` through any instance, or offline with `--database-url`,
+    /// reaches them all); with redb, the files in the data directory.
     fn key_source(&self) -> KeySource {
-        KeySource::Files(self.data_dir.to_path_buf())
+        KeySource::of(self.store, self.data_dir)
     }
 }
 

@@ -54,6 +54,18 @@ pub struct KeyInfo {
 }
 
 impl KeySource {
+    /// Where the keys of a server using `store` live: the shared table with
+    /// PostgreSQL, `data_dir`'s files with redb.
+    pub fn of(store: &crate::store::Store, data_dir: &Path) -> Self {
+        match store {
+            crate::store::Store::Postgres(pg) => KeySource::Shared {
+                store: pg.clone(),
+                data_dir: data_dir.to_path_buf(),
+            },
+            crate::store::Store::Redb(_) => KeySource::Files(data_dir.to_path_buf()),
+        }
+    }
+
     /// The ring, created on first use: for files, as [`KeyRing::load_or_create`];
     /// shared, from the table, which is first filled (race-safe across instances)
     /// with the data directory's key files if there are any, else one new key.

@@ -1,26 +1,17 @@
-//! The PostgreSQL backend (issue 13): groundwork, not wired in yet.
+//! The PostgreSQL backend: many instances on one database.
 //!
-//! What exists: a connection pool ([`PgStore::connect`]), the embedded versioned
-//! schema applied at start under an advisory lock ([`migrate`]), and the device
-//! requests of RFC 8628 end to end ([`devices`]): creation with a user code unique
-//! across instances, the lookups, decisions and exactly-once redemption, each
-//! transition decided by the pure `crate::grant` rules (as the redb backend does) and
-//! persisted in the transaction that acknowledges it, with row locks settling races
-//! between instances.
+//! A connection pool ([`PgStore::connect`]), the embedded versioned schema applied
+//! at start under an advisory lock ([`migrate`]), and one file per storage domain,
+//! each `impl <Trait> for PgStore` of `super`'s traits: every transition is decided
+//! by the pure `crate::grant` rules (as the redb backend does) and persisted in the
+//! transaction that acknowledges it, with row locks settling races between
+//! instances.
 //!
-//! Grants, sessions, users and clients ([`grants`], [`sessions`], [`users`],
-//! [`clients`]) follow the same pattern. Clients are cached per instance
-//! ([`cache`]) and kept in step across instances by LISTEN/NOTIFY ([`notify`]):
-//! every change to a client or a user notifies in its own transaction, and each
-//! store keeps one listening connection.
-//!
-//! Those four implement the storage traits (`impl Grants for PgStore` …), as do
-//! server-wide secrets, the audit log, the admin commands and the sweeper
-//! ([`keys`], [`audit`], [`admin`], [`sweep`]); device requests and pacing are still
-//! inherent methods. The signing key ring shared by every instance is [`signing`]
-//! (used by `crate::keys::KeySource::Shared`). What does not exist here (yet): the
-//! rest of the shared ephemeral state, `--database-url`, and the `Store` enum that
-//! dispatches to either backend (other branches).
+//! Clients are cached per instance ([`cache`]) and kept in step across instances by
+//! LISTEN/NOTIFY ([`notify`]): every change to a client or a user notifies in its
+//! own transaction, and each store keeps one listening connection. The signing key
+//! ring shared by every instance is [`signing`] (used by
+//! `crate::keys::KeySource::Shared`).
 //!
 //! Driver: `tokio-postgres` with `deadpool-postgres` for pooling: async on the same
 //! tokio runtime, no database needed at compile time (unlike sqlx's checked queries),
@@ -92,18 +83,6 @@ impl PgError {
     }
 }
 
-impl From<tokio_postgres::Error> for super::StoreError {
-    fn from(e: tokio_postgres::Error) -> Self {
-        super::StoreError::Postgres(PgError::Db(e))
-    }
-}
-
-impl From<deadpool_postgres::PoolError> for super::StoreError {
-    fn from(e: deadpool_postgres::PoolError) -> Self {
-        super::StoreError::Postgres(PgError::Pool(e))
-    }
-}
-
 /// Connections to one PostgreSQL database, shared by the handlers of one instance.
 #[derive(Clone)]
 pub struct PgStore {
@@ -159,6 +138,15 @@ impl PgStore {
     /// This instance's client cache (its listener state, for tests and `/health`).
     pub(crate) fn client_cache(&self) -> &cache::ClientCache {
         &self.shared.clients
+    }
+
+    /// Whether the database answers a round trip right now, for `/health`. A pooled
+    /// connection that died with the server is recycled on the next try, so once
+    /// PostgreSQL is back this succeeds again without a restart.
+    pub async fn check(&self) -> Result<(), PgError> {
+        let client = self.conn().await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
     }
 
     /// A pooled connection.

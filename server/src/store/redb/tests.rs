@@ -1,14 +1,18 @@
-//! Store operations end to end on a real (temporary) database.
+//! RedbStore operations end to end on a real (temporary) database.
 
 use super::records::{DeviceAuth, DeviceStatus, Session, User};
 use super::tables::{DEVICE_REQUESTS, GRANTS, GRANTS_BY_USER, META};
 use super::*;
 use crate::grant::{NewTokens, Refusal};
 use crate::secrets::{keyed_token, new_jti, sha256, time_ordered_id};
+use crate::store::prelude::*;
+use crate::store::{
+    AuditEvent, AuditKind, Consequences, DecideOutcome, Decision, RedeemOutcome, RotateOutcome,
+};
 use sweep::SWEEP_CHUNK;
 
-fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open(&dir.path().join("authgate.redb"), |_| {}).expect("store opens")
+fn open(dir: &tempfile::TempDir) -> RedbStore {
+    RedbStore::open(&dir.path().join("authgate.redb"), |_| {}).expect("store opens")
 }
 
 fn request(code: &str, created_at: u64, ttl: u64) -> ([u8; 16], DeviceAuth) {
@@ -74,13 +78,13 @@ async fn user_codes_are_unique_while_live_and_survive_a_reopen() {
     // The in-memory lookup is rebuilt from disk. (The writer thread lets go of
     // the file just after the last handle is dropped.)
     let path = dir.path().join("authgate.redb");
-    let mut reopened = Store::open(&path, |_| {});
+    let mut reopened = RedbStore::open(&path, |_| {});
     for _ in 0..100 {
         if reopened.is_ok() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        reopened = Store::open(&path, |_| {});
+        reopened = RedbStore::open(&path, |_| {});
     }
     let store = reopened.expect("store reopens");
     assert_eq!(store.user_code_entries(), 1);
@@ -206,7 +210,7 @@ fn user(name: &str) -> User {
 
 /// A request approved by `username` (whose id is `id-{username}`); returns its
 /// key and code hash.
-async fn approved(store: &Store, code: &str, username: &str, now: u64) -> ([u8; 16], [u8; 32]) {
+async fn approved(store: &RedbStore, code: &str, username: &str, now: u64) -> ([u8; 16], [u8; 32]) {
     let (id, mut auth) = request(code, now - 10, 600);
     assert!(
         store
@@ -228,12 +232,12 @@ async fn approved(store: &Store, code: &str, username: &str, now: u64) -> ([u8; 
     (id, hash)
 }
 
-async fn add_user(store: &Store, name: &str) {
+async fn add_user(store: &RedbStore, name: &str) {
     let ev = AuditEvent::new(AuditKind::UserAdded, "test", name);
     assert!(store.admin_add_user(user(name), ev).await.expect("add"));
 }
 
-async fn disable(store: &Store, name: &str) -> admin::Consequences {
+async fn disable(store: &RedbStore, name: &str) -> Consequences {
     let ev = AuditEvent::new(AuditKind::UserDisabled, "test", name);
     store
         .admin_change_user(name.into(), true, false, ev)
@@ -427,13 +431,13 @@ async fn an_older_database_gets_its_grant_index_at_open() {
             .await
             .expect("downgrade");
     }
-    let mut reopened = Store::open(&path, |_| {});
+    let mut reopened = RedbStore::open(&path, |_| {});
     for _ in 0..100 {
         if reopened.is_ok() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        reopened = Store::open(&path, |_| {});
+        reopened = RedbStore::open(&path, |_| {});
     }
     let store = reopened.expect("reopens");
     let mine = store.grants_of_user("id-dave").await.expect("read");
@@ -529,7 +533,7 @@ async fn health_check_fails_once_the_writer_is_gone() {
 
 /// Holds the writer thread inside a job until the returned sender is dropped or
 /// sent to, so what is queued meanwhile lands in one batch.
-fn hold_writer(store: &Store) -> std::sync::mpsc::Sender<()> {
+fn hold_writer(store: &RedbStore) -> std::sync::mpsc::Sender<()> {
     let (release, wait) = std::sync::mpsc::channel::<()>();
     let wait = std::sync::Mutex::new(wait);
     let (started_tx, started) = std::sync::mpsc::channel::<()>();
@@ -615,7 +619,7 @@ async fn audit_kinds_reach_the_batch_report_only_when_committed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = seen.clone();
-    let store = Store::open(&dir.path().join("authgate.redb"), move |b| {
+    let store = RedbStore::open(&dir.path().join("authgate.redb"), move |b| {
         if let Ok(mut s) = sink.lock() {
             s.extend(b.audited);
         }

@@ -21,7 +21,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use redb::Database;
 use tokio::sync::oneshot;
 
-use super::audit::AuditKind;
+use super::AuditKind;
 use super::{StoreError, Tx};
 
 /// Most operations one transaction carries; bounds a batch's latency.
@@ -93,7 +93,7 @@ impl Drop for AliveGuard {
 }
 
 /// Statistics of one committed batch, for metrics and tests (the store records
-/// no metrics itself: the caller of `Store::open` does, from these).
+/// no metrics itself: the caller of `RedbStore::open` does, from these).
 #[derive(Clone, Debug, Default)]
 pub struct BatchStats {
     /// Number of operations in the batch.
