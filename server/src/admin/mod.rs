@@ -24,6 +24,7 @@ pub use error::AdminError;
 use exec::{Ctx, Request, UserAction};
 use render::AuditFormat;
 
+use crate::config::DatabaseUrl;
 use crate::secrets::{random_token, sha256};
 use crate::store::{Client, ClientChange};
 
@@ -40,12 +41,20 @@ impl AdminCommand {
     }
 }
 
-/// Resolves `--data-dir` (flag, env, config file, default).
-fn data_dir(arg: &DataDirArg, config: Option<&Path>) -> Result<PathBuf, AdminError> {
-    Ok(crate::config::resolve_data_dir(
-        arg.data_dir.clone(),
-        config,
-    )?)
+/// Where a command acts: the data directory, and PostgreSQL when a database URL
+/// is configured (then the database is the truth and the directory only holds
+/// what is still local, such as key files).
+struct Target {
+    dir: PathBuf,
+    database_url: Option<DatabaseUrl>,
+}
+
+/// Resolves `--data-dir` and `--database-url` (flag, env, config file, default).
+fn data_dir(arg: &DataDirArg, config: Option<&Path>) -> Result<Target, AdminError> {
+    Ok(Target {
+        dir: crate::config::resolve_data_dir(arg.data_dir.clone(), config)?,
+        database_url: crate::config::resolve_database_url(arg.database_url.clone(), config)?,
+    })
 }
 
 /// Runs `authgate user …`.
@@ -201,6 +210,25 @@ fn key(cmd: KeyCommand, config: Option<&Path>) -> Result<(), AdminError> {
     }
 }
 
+/// The published key ring `token verify` checks against; never creates a key.
+fn published_keys(target: &Target) -> Result<crate::tokens::KeyRing, AdminError> {
+    let dir = target.dir.as_path();
+    let Some(url) = &target.database_url else {
+        if crate::keys::key_files(dir).map_or(true, |f| f.is_empty()) {
+            return Err(AdminError::NoKeys(dir.join("keys").display().to_string()));
+        }
+        return Ok(crate::tokens::KeyRing::load_or_create(dir)?);
+    };
+    runtime()?.block_on(async {
+        let store = crate::bootstrap::open_backend(dir, Some(url), 2, |_| {}).await?;
+        let source = crate::keys::KeySource::of(&store, dir);
+        if source.list().await?.is_empty() {
+            return Err(AdminError::NoKeys("the database's signing_keys table".into()));
+        }
+        Ok(source.load().await?)
+    })
+}
+
 /// Runs `authgate audit`.
 fn audit(a: AuditArgs, config: Option<&Path>) -> Result<(), AdminError> {
     let now = crate::clock::now();
@@ -231,10 +259,11 @@ fn audit(a: AuditArgs, config: Option<&Path>) -> Result<(), AdminError> {
     )
 }
 
-/// Runs `authgate token verify`: signature, `nbf`, `exp`, against the key files.
+/// Runs `authgate token verify`: signature, `nbf`, `exp`, against the published
+/// keys (the data directory's files, or with a database URL the shared table).
 fn token(cmd: TokenCommand, config: Option<&Path>) -> Result<(), AdminError> {
     let TokenCommand::Verify(a) = cmd;
-    let dir = data_dir(&a.data, config)?;
+    let target = data_dir(&a.data, config)?;
     let token = if a.token == "-" {
         let mut s = String::new();
         std::io::stdin()
@@ -244,10 +273,7 @@ fn token(cmd: TokenCommand, config: Option<&Path>) -> Result<(), AdminError> {
     } else {
         a.token.trim().to_string()
     };
-    if crate::keys::key_files(&dir).map_or(true, |f| f.is_empty()) {
-        return Err(AdminError::NoKeys(dir.join("keys").display().to_string()));
-    }
-    let ring = crate::tokens::KeyRing::load_or_create(&dir)?;
+    let ring = published_keys(&target)?;
     let claims = ring.verify(&token).ok_or(AdminError::TokenNotOurs)?;
     let now = crate::clock::now();
     let json = serde_json::json!({
@@ -295,14 +321,26 @@ fn hash(password: &str) -> Result<String, AdminError> {
 /// Sends `req` to the running server, or runs it on the database directly when no
 /// server runs, and prints the answer. `creates`: whether the command may create a
 /// missing data directory.
-fn send(dir: &Path, req: Request, creates: bool) -> Result<(), AdminError> {
-    send_as(dir, req, creates, AuditFormat::Text)
+fn send(target: &Target, req: Request, creates: bool) -> Result<(), AdminError> {
+    send_as(target, req, creates, AuditFormat::Text)
 }
 
-fn send_as(dir: &Path, req: Request, creates: bool, format: AuditFormat) -> Result<(), AdminError> {
-    let answer = match socket::call(dir, &req)? {
-        Some(answer) => answer,
-        None => offline(dir, req, creates)?,
+/// With a database URL the command runs on PostgreSQL itself (many instances
+/// share it, so there is no one server to ask); otherwise through the running
+/// server's socket, or on the redb file when no server runs.
+fn send_as(
+    target: &Target,
+    req: Request,
+    creates: bool,
+    format: AuditFormat,
+) -> Result<(), AdminError> {
+    let dir = target.dir.as_path();
+    let answer = match &target.database_url {
+        Some(url) => on_postgres(dir, url, req)?,
+        None => match socket::call(dir, &req)? {
+            Some(answer) => answer,
+            None => offline(dir, req, creates)?,
+        },
     };
     print!("{}", render::render(&answer?, format));
     Ok(())
@@ -313,11 +351,24 @@ fn offline(dir: &Path, req: Request, creates: bool) -> Result<socket::Answer, Ad
         return Err(AdminError::NoDatabase(dir.display().to_string()));
     }
     let store = crate::bootstrap::open_store(dir, |_| {})?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    runtime()?.block_on(offline_on(&store, dir, req))
+}
+
+/// Runs `req` on PostgreSQL: connects (migrating a new database), does the first
+/// run if no server has yet, and executes, like [`offline`] does on a redb file.
+fn on_postgres(dir: &Path, url: &DatabaseUrl, req: Request) -> Result<socket::Answer, AdminError> {
+    runtime()?.block_on(async {
+        let store = crate::bootstrap::open_backend(dir, Some(url), 2, |_| {}).await?;
+        offline_on(&store, dir, req).await
+    })
+}
+
+/// The single-threaded runtime an admin command runs on.
+fn runtime() -> Result<tokio::runtime::Runtime, AdminError> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(AdminError::Runtime)?;
-    runtime.block_on(offline_on(&store, dir, req))
+        .map_err(AdminError::Runtime)
 }
 
 /// [`offline`] once the database is open: the first run if due, then the command.
