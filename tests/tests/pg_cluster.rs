@@ -92,7 +92,10 @@ fn the_shared_cluster_is_removed_when_its_process_exits() {
     {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert!(!dir.exists(), "the shared cluster's directory {dir:?} is removed");
+    assert!(
+        !dir.exists(),
+        "the shared cluster's directory {dir:?} is removed"
+    );
     assert!(
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "nothing listens on its port {port} any more"
