@@ -96,13 +96,12 @@ pub(crate) fn unregister(dir: &Path) {
         .remove(dir);
 }
 
-/// The database URL of data directory `dir`, if it has one.
+/// The database URL of data directory `dir`, if it has one: the URL of the
+/// [`crate::DataDir`] it is, or lies in (a test may keep its data in a subdirectory
+/// of one).
 pub fn database_url_of(dir: &Path) -> Option<String> {
-    registry()
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(dir)
-        .cloned()
+    let dirs = registry().lock().unwrap_or_else(|e| e.into_inner());
+    dir.ancestors().find_map(|d| dirs.get(d).cloned())
 }
 
 /// `--database-url URL` when `args` name a registered `--data-dir` (as `--data-dir
