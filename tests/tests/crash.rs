@@ -363,28 +363,8 @@ fn acknowledged_writes_survive_sigkill_under_load() {
         &["--device-auth-rate-per-ip", "0", "--poll-interval", "1"],
         &[],
     );
-    let mut browser = server.browser();
-    browser.login(ADMIN_USER, ADMIN_PASSWORD);
-    let csrf = browser.csrf_of("/device");
-    let cookie = browser
-        .cookies()
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let http = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    let mut api = Api {
-        http,
-        base: server.base_url().to_owned(),
-        cookie,
-        csrf,
-        rs_secret,
-        faults: Mutex::new(Vec::new()),
-    };
+    let (cookie, csrf) = session(&server);
+    let mut api = Api::new(server.base_url(), &cookie, &csrf, &rs_secret);
     let mut rng = Rng(Instant::now().elapsed().as_nanos() as u64 ^ 0x9E37_79B9_7F4A_7C15);
     let mut facts: Vec<Fact> = Vec::new();
     let mut restarts = Vec::new();
