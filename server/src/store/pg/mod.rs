@@ -5,12 +5,13 @@
 //! each `impl <Trait> for PgStore` of `super`'s traits: every transition is decided
 //! by the pure `crate::grant` rules (as the redb backend does) and persisted in the
 //! transaction that acknowledges it, with row locks settling races between
-//! instances. Domains still on other branches answer [`PgError::NotYet`]
-//! (`pending.rs`) until they are merged.
+//! instances.
 //!
 //! Clients are cached per instance ([`cache`]) and kept in step across instances by
 //! LISTEN/NOTIFY ([`notify`]): every change to a client or a user notifies in its
-//! own transaction, and each store keeps one listening connection.
+//! own transaction, and each store keeps one listening connection. The signing key
+//! ring shared by every instance is [`signing`] (used by
+//! `crate::keys::KeySource::Shared`).
 //!
 //! Driver: `tokio-postgres` with `deadpool-postgres` for pooling: async on the same
 //! tokio runtime, no database needed at compile time (unlike sqlx's checked queries),
@@ -18,21 +19,27 @@
 //! (`authgate_tests::pg`).
 #![cfg_attr(not(test), allow(dead_code))]
 
+pub mod admin;
+pub mod audit;
 pub mod cache;
 pub mod clients;
 pub mod devices;
 pub mod grants;
+pub mod keys;
 pub mod migrate;
 pub mod notify;
 pub mod pacing;
-mod pending;
 pub mod sessions;
+pub mod signing;
+pub mod sweep;
 pub mod users;
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_data;
+#[cfg(test)]
+mod tests_ops;
 
 use std::sync::Arc;
 
@@ -62,10 +69,6 @@ pub enum PgError {
     /// A value does not fit its column (a Unix time past `i64::MAX`).
     #[error("{0} is out of range for the database")]
     OutOfRange(&'static str),
-    /// This operation has no PostgreSQL implementation in this build yet (named
-    /// `Trait::method`); see `pending.rs`.
-    #[error("{0} is not implemented on PostgreSQL yet")]
-    NotYet(&'static str),
 }
 
 impl PgError {
