@@ -24,6 +24,7 @@ pub mod audit;
 pub mod cache;
 pub mod clients;
 pub mod devices;
+mod dump;
 pub mod grants;
 pub mod keys;
 pub mod migrate;
