@@ -17,8 +17,11 @@ use crate::store::dump::{
 /// Rows fetched per round trip by the export.
 const BATCH: i32 = 1000;
 
+/// Turns a row of one export query into its dump record.
+type RowOf = fn(&Row) -> Result<Item, PgError>;
+
 /// What each kind is read with, in dump order.
-const EXPORTS: [(&str, fn(&Row) -> Result<Item, PgError>); 6] = [
+const EXPORTS: [(&str, RowOf); 6] = [
     (
         "SELECT kid, secret, created_at FROM signing_keys WHERE retired_at IS NULL ORDER BY seq",
         key_of,
