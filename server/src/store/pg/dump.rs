@@ -3,15 +3,18 @@
 //! still writing), a bounded batch of rows at a time through a portal; the import
 //! writes every record, signing keys included, in one transaction that commits
 //! only after the source reached its verified end, so a failed import leaves the
-//! database as it was.
+//! database as it was. Rows go in by binary `COPY`, one stream per kind.
 
-use tokio_postgres::types::ToSql;
+use std::pin::Pin;
+
+use tokio_postgres::binary_copy::BinaryCopyInWriter;
+use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{IsolationLevel, Row, Transaction};
 
 use super::{PgError, PgStore, to_array, to_i64, to_u64};
 use crate::store::dump::{
-    AccessLine, ClientLine, Counts, Dump, DumpError, GrantLine, Item, RefreshLine, SigningKey,
-    Sink, Source, UserLine, check_key,
+    AccessLine, ClientLine, Counts, Dump, DumpError, GrantLine, Item, Kind, RefreshLine,
+    SigningKey, Sink, Source, UserLine, check_key,
 };
 
 /// Rows fetched per round trip by the export.
@@ -96,16 +99,36 @@ impl Dump for PgStore {
         .map_err(PgError::from)?;
         refuse_non_empty(&tx).await?;
         let mut counts = Counts::default();
-        let mut keys = 0;
+        let mut copy: Option<(Kind, Pin<Box<BinaryCopyInWriter>>)> = None;
         while let Some(item) = source.next_item()? {
-            counts.add(item.kind());
+            let kind = item.kind();
+            counts.add(kind);
             if let Item::SigningKey(k) = &item {
                 check_key(k)?;
-                keys += 1;
             }
-            insert(&tx, &item).await?;
+            let writer = match &mut copy {
+                Some((open, writer)) if *open == kind => writer,
+                _ => {
+                    if let Some((_, mut done)) = copy.take() {
+                        done.as_mut().finish().await.map_err(PgError::from)?;
+                    }
+                    let (sql, types) = copy_of(kind);
+                    let sink = tx.copy_in(sql).await.map_err(PgError::from)?;
+                    let writer = Box::pin(BinaryCopyInWriter::new(sink, types));
+                    &mut copy.insert((kind, writer)).1
+                }
+            };
+            let values = values_of(&item)?;
+            let refs: Vec<&(dyn ToSql + Sync)> = values
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            writer.as_mut().write(&refs).await.map_err(PgError::from)?;
         }
-        if keys > 0 {
+        if let Some((_, mut done)) = copy.take() {
+            done.as_mut().finish().await.map_err(PgError::from)?;
+        }
+        if counts.signing_key > 0 {
             tx.execute(
                 "UPDATE signing_key_ring SET version = version + 1 WHERE one",
                 &[],
@@ -139,108 +162,141 @@ async fn refuse_non_empty(tx: &Transaction<'_>) -> Result<(), DumpError> {
     Ok(())
 }
 
-/// Inserts one record.
-async fn insert(tx: &Transaction<'_>, item: &Item) -> Result<(), PgError> {
-    let (sql, params): (&str, Vec<Box<dyn ToSql + Sync + Send>>) = match item {
-        Item::SigningKey(k) => (
-            "INSERT INTO signing_keys (kid, secret, created_at) VALUES ($1, $2, $3)",
-            vec![
-                Box::new(k.kid.clone()),
-                Box::new(k.secret.clone()),
-                Box::new(to_i64(k.created_at, "key creation time")?),
-            ],
+/// The binary `COPY` each kind is loaded with (one per run of records of that
+/// kind: one round trip per few KiB instead of one per row), and its column types.
+fn copy_of(kind: Kind) -> (&'static str, &'static [Type]) {
+    const KEY: &[Type] = &[Type::TEXT, Type::TEXT, Type::INT8];
+    const USER: &[Type] = &[Type::TEXT, Type::TEXT, Type::TEXT, Type::BOOL, Type::INT8];
+    const CLIENT: &[Type] = &[
+        Type::TEXT,
+        Type::TEXT,
+        Type::BYTEA,
+        Type::TEXT_ARRAY,
+        Type::TEXT_ARRAY,
+        Type::BOOL,
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::TEXT_ARRAY,
+    ];
+    const GRANT: &[Type] = &[
+        Type::BYTEA,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::INT8,
+        Type::INT8,
+        Type::INT8,
+        Type::BYTEA,
+        Type::BOOL,
+        Type::TEXT,
+        Type::BYTEA,
+        Type::TEXT,
+    ];
+    const REFRESH: &[Type] = &[Type::BYTEA, Type::BYTEA, Type::BYTEA, Type::INT8];
+    const ACCESS: &[Type] = &[Type::TEXT, Type::BYTEA, Type::INT8, Type::BOOL];
+    match kind {
+        Kind::SigningKey => (
+            "COPY signing_keys (kid, secret, created_at) FROM STDIN BINARY",
+            KEY,
         ),
-        Item::User(u) => (
-            "INSERT INTO users (id, username, password_hash, disabled, created_at)
-             VALUES ($1, $2, $3, $4, $5)",
-            vec![
-                Box::new(u.id.clone()),
-                Box::new(u.username.clone()),
-                Box::new(u.password_hash.clone()),
-                Box::new(u.disabled),
-                Box::new(to_i64(u.created_at, "user creation time")?),
-            ],
+        Kind::User => (
+            "COPY users (id, username, password_hash, disabled, created_at) FROM STDIN BINARY",
+            USER,
         ),
-        Item::Client(c) => client_params(c)?,
-        Item::Grant(g) => grant_params(g)?,
-        Item::RefreshToken(r) => (
-            "INSERT INTO refresh_tokens (id, token_hash, grant_id, expires_at)
-             VALUES ($1, $2, $3, $4)",
-            vec![
-                Box::new(r.id.to_vec()),
-                Box::new(r.token_hash.to_vec()),
-                Box::new(r.grant_id.to_vec()),
-                Box::new(to_i64(r.expires_at, "refresh token expiry")?),
-            ],
+        Kind::Client => (
+            "COPY clients (id, name, secret_hash, scopes, grant_types, disabled, access_ttl,
+                           refresh_ttl, created_at, audiences) FROM STDIN BINARY",
+            CLIENT,
         ),
-        Item::AccessToken(a) => (
-            "INSERT INTO access_tokens (jti, grant_id, expires_at, revoked)
-             VALUES ($1, $2, $3, $4)",
-            vec![
-                Box::new(a.jti.clone()),
-                Box::new(a.grant_id.to_vec()),
-                Box::new(to_i64(a.expires_at, "access token expiry")?),
-                Box::new(a.revoked),
-            ],
+        Kind::Grant => (
+            "COPY grants (id, user_id, username, client_id, scope, created_at,
+                          last_refreshed_at, expires_at, current_refresh, revoked, device_ip,
+                          refresh_id, jti) FROM STDIN BINARY",
+            GRANT,
         ),
-    };
-    let refs: Vec<&(dyn ToSql + Sync)> = params
-        .iter()
-        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-        .collect();
-    tx.execute(sql, &refs).await?;
-    Ok(())
+        Kind::RefreshToken => (
+            "COPY refresh_tokens (id, token_hash, grant_id, expires_at) FROM STDIN BINARY",
+            REFRESH,
+        ),
+        Kind::AccessToken => (
+            "COPY access_tokens (jti, grant_id, expires_at, revoked) FROM STDIN BINARY",
+            ACCESS,
+        ),
+    }
 }
 
-type Params = (&'static str, Vec<Box<dyn ToSql + Sync + Send>>);
+/// One row's values, in [`copy_of`]'s column order.
+type Values = Vec<Box<dyn ToSql + Sync + Send>>;
 
-fn client_params(c: &ClientLine) -> Result<Params, PgError> {
-    let ttl = |v: Option<u64>, what| v.map(|v| to_i64(v, what)).transpose();
-    Ok((
-        "INSERT INTO clients (id, name, secret_hash, scopes, grant_types, disabled,
-                              access_ttl, refresh_ttl, created_at, audiences)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-        vec![
-            Box::new(c.id.clone()),
-            Box::new(c.name.clone()),
-            Box::new(c.secret_hash.map(|h| h.to_vec())),
-            Box::new(c.scopes.clone()),
-            Box::new(c.grant_types.clone()),
-            Box::new(c.disabled),
-            Box::new(ttl(c.access_ttl, "access token lifetime")?),
-            Box::new(ttl(c.refresh_ttl, "refresh token lifetime")?),
-            Box::new(to_i64(c.created_at, "client creation time")?),
-            Box::new(c.audiences.clone()),
+fn values_of(item: &Item) -> Result<Values, PgError> {
+    Ok(match item {
+        Item::SigningKey(k) => vec![
+            Box::new(k.kid.clone()),
+            Box::new(k.secret.clone()),
+            Box::new(to_i64(k.created_at, "key creation time")?),
         ],
-    ))
+        Item::User(u) => vec![
+            Box::new(u.id.clone()),
+            Box::new(u.username.clone()),
+            Box::new(u.password_hash.clone()),
+            Box::new(u.disabled),
+            Box::new(to_i64(u.created_at, "user creation time")?),
+        ],
+        Item::Client(c) => client_values(c)?,
+        Item::Grant(g) => grant_values(g)?,
+        Item::RefreshToken(r) => vec![
+            Box::new(r.id.to_vec()),
+            Box::new(r.token_hash.to_vec()),
+            Box::new(r.grant_id.to_vec()),
+            Box::new(to_i64(r.expires_at, "refresh token expiry")?),
+        ],
+        Item::AccessToken(a) => vec![
+            Box::new(a.jti.clone()),
+            Box::new(a.grant_id.to_vec()),
+            Box::new(to_i64(a.expires_at, "access token expiry")?),
+            Box::new(a.revoked),
+        ],
+    })
 }
 
-fn grant_params(g: &GrantLine) -> Result<Params, PgError> {
+fn client_values(c: &ClientLine) -> Result<Values, PgError> {
+    let ttl = |v: Option<u64>, what| v.map(|v| to_i64(v, what)).transpose();
+    Ok(vec![
+        Box::new(c.id.clone()),
+        Box::new(c.name.clone()),
+        Box::new(c.secret_hash.map(|h| h.to_vec())),
+        Box::new(c.scopes.clone()),
+        Box::new(c.grant_types.clone()),
+        Box::new(c.disabled),
+        Box::new(ttl(c.access_ttl, "access token lifetime")?),
+        Box::new(ttl(c.refresh_ttl, "refresh token lifetime")?),
+        Box::new(to_i64(c.created_at, "client creation time")?),
+        Box::new(c.audiences.clone()),
+    ])
+}
+
+fn grant_values(g: &GrantLine) -> Result<Values, PgError> {
     let refreshed = g
         .last_refreshed_at
         .map(|t| to_i64(t, "refresh time"))
         .transpose()?;
-    Ok((
-        "INSERT INTO grants (id, user_id, username, client_id, scope, created_at,
-                             last_refreshed_at, expires_at, current_refresh, revoked,
-                             device_ip, refresh_id, jti)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        vec![
-            Box::new(g.id.to_vec()),
-            Box::new(g.user_id.clone()),
-            Box::new(g.username.clone()),
-            Box::new(g.client_id.clone()),
-            Box::new(g.scope.clone()),
-            Box::new(to_i64(g.created_at, "grant creation time")?),
-            Box::new(refreshed),
-            Box::new(to_i64(g.expires_at, "grant expiry")?),
-            Box::new(g.current_refresh.to_vec()),
-            Box::new(g.revoked),
-            Box::new(g.device_ip.clone()),
-            Box::new(g.refresh_id.to_vec()),
-            Box::new(g.jti.clone()),
-        ],
-    ))
+    Ok(vec![
+        Box::new(g.id.to_vec()),
+        Box::new(g.user_id.clone()),
+        Box::new(g.username.clone()),
+        Box::new(g.client_id.clone()),
+        Box::new(g.scope.clone()),
+        Box::new(to_i64(g.created_at, "grant creation time")?),
+        Box::new(refreshed),
+        Box::new(to_i64(g.expires_at, "grant expiry")?),
+        Box::new(g.current_refresh.to_vec()),
+        Box::new(g.revoked),
+        Box::new(g.device_ip.clone()),
+        Box::new(g.refresh_id.to_vec()),
+        Box::new(g.jti.clone()),
+    ])
 }
 
 fn key_of(r: &Row) -> Result<Item, PgError> {
