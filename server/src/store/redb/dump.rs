@@ -256,3 +256,128 @@ fn remove(paths: &[PathBuf]) {
 fn db(e: impl Into<redb::Error>) -> DumpError {
     DumpError::Store(crate::store::StoreError::Database(e.into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::dump::{GrantLine, Origin, Reader, UserLine, Writer};
+
+    fn key(created_at: u64) -> SigningKey {
+        let secret = KeyRing::new_secret().unwrap();
+        SigningKey {
+            kid: KeyRing::kid_of(&secret).unwrap(),
+            secret,
+            created_at,
+        }
+    }
+
+    fn items() -> Vec<Item> {
+        let grant = GrantLine {
+            id: [1; 16],
+            user_id: "u1".into(),
+            username: "alice".into(),
+            client_id: "tv".into(),
+            scope: "read".into(),
+            created_at: 10,
+            last_refreshed_at: Some(11),
+            expires_at: u64::MAX / 2,
+            current_refresh: [2; 32],
+            revoked: false,
+            device_ip: "192.0.2.1".into(),
+            refresh_id: [3; 16],
+            jti: "j1".into(),
+        };
+        vec![
+            Item::SigningKey(key(100)),
+            // Same second: still sorts after the first once written as files.
+            Item::SigningKey(key(100)),
+            Item::User(UserLine {
+                id: "u1".into(),
+                username: "alice".into(),
+                password_hash: "$argon2id$v=19$x".into(),
+                disabled: false,
+                created_at: 1,
+            }),
+            Item::Grant(grant),
+            Item::RefreshToken(RefreshLine {
+                id: [3; 16],
+                token_hash: [2; 32],
+                grant_id: [1; 16],
+                expires_at: u64::MAX / 2,
+            }),
+            Item::AccessToken(AccessLine {
+                jti: "j1".into(),
+                grant_id: [1; 16],
+                expires_at: u64::MAX / 2,
+                revoked: true,
+            }),
+        ]
+    }
+
+    fn dump_of(items: &[Item]) -> Vec<u8> {
+        let mut w = Writer::new(Vec::new(), Origin::Redb, 1).unwrap();
+        for i in items {
+            w.put(i).unwrap();
+        }
+        w.finish().unwrap().0
+    }
+
+    fn open(dir: &Path) -> RedbStore {
+        RedbStore::open(&dir.join("authgate.redb"), |_| {}).unwrap()
+    }
+
+    #[tokio::test]
+    async fn what_is_imported_exports_the_same_and_a_second_import_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let target = RedbDump {
+            store: &store,
+            data_dir: dir.path(),
+        };
+        let dumped = items();
+        let bytes = dump_of(&dumped);
+        let mut reader = Reader::new(bytes.as_slice()).unwrap();
+        let counts = target.import(&mut reader).await.unwrap();
+        assert_eq!((counts.signing_key, counts.grant), (2, 1));
+        let mut w = Writer::new(Vec::new(), Origin::Redb, 1).unwrap();
+        target.export(&mut w).await.unwrap();
+        let (out, _) = w.finish().unwrap();
+        let mut again = Reader::new(out.as_slice()).unwrap();
+        let mut read = Vec::new();
+        while let Some(i) = again.next_item().unwrap() {
+            read.push(i);
+        }
+        let mut expected = dumped;
+        if let Item::SigningKey(k) = &mut expected[1] {
+            k.created_at = 101;
+        }
+        assert_eq!(read, expected);
+        let mut reader = Reader::new(bytes.as_slice()).unwrap();
+        assert!(matches!(
+            target.import(&mut reader).await,
+            Err(DumpError::NotEmpty(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_bad_key_leaves_no_record_and_no_key_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let target = RedbDump {
+            store: &store,
+            data_dir: dir.path(),
+        };
+        let mut bad = items();
+        if let Item::SigningKey(k) = &mut bad[1] {
+            k.kid = "k4.pid.someone-else".into();
+        }
+        let bytes = dump_of(&bad);
+        let mut reader = Reader::new(bytes.as_slice()).unwrap();
+        assert!(matches!(
+            target.import(&mut reader).await,
+            Err(DumpError::Key(_))
+        ));
+        assert!(key_paths(dir.path()).unwrap().is_empty());
+        target.refuse_non_empty().unwrap();
+    }
+}
