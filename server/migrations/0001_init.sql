@@ -57,6 +57,8 @@ CREATE TABLE user_codes (
 );
 CREATE INDEX user_codes_client ON user_codes (client_id, expires_at);
 CREATE INDEX user_codes_request ON user_codes (request_id);
+-- The server-wide pending count (`pending_codes`): live codes only.
+CREATE INDEX user_codes_expiry ON user_codes (expires_at);
 
 CREATE TABLE grants (
     id                bytea PRIMARY KEY CHECK (octet_length(id) = 16),
@@ -73,8 +75,13 @@ CREATE TABLE grants (
     refresh_id        bytea NOT NULL CHECK (octet_length(refresh_id) = 16),
     jti               text NOT NULL
 );
-CREATE INDEX grants_by_user ON grants (user_id);
+-- The account page reads one user's grants, newest first, from this index alone, so
+-- its cost follows that user's grants, not everyone's; `client disable` uses the other.
+CREATE INDEX grants_by_user ON grants (user_id, created_at);
+CREATE INDEX grants_by_client ON grants (client_id) WHERE NOT revoked;
 CREATE INDEX grants_expires_at ON grants (expires_at);
+-- The sweeper deletes revoked grants first.
+CREATE INDEX grants_revoked ON grants (id) WHERE revoked;
 
 -- RefreshToken, keyed by the id inside the token. Superseded tokens stay (reuse detection).
 CREATE TABLE refresh_tokens (
@@ -84,6 +91,7 @@ CREATE TABLE refresh_tokens (
     expires_at bigint NOT NULL
 );
 CREATE INDEX refresh_tokens_grant ON refresh_tokens (grant_id);
+CREATE INDEX refresh_tokens_expires_at ON refresh_tokens (expires_at);
 
 -- AccessToken, keyed by jti.
 CREATE TABLE access_tokens (
@@ -96,14 +104,24 @@ CREATE INDEX access_tokens_grant ON access_tokens (grant_id);
 CREATE INDEX access_tokens_expires_at ON access_tokens (expires_at);
 
 -- Signing keys shared by every instance (`authgate key rotate` through any of them).
+-- `secret` is the PASERK secret key text, as the data directory's key files hold it
+-- (not encrypted, like those files). The newest unretired key (highest `seq`) signs;
+-- retired keys stay as rows, unpublished, as the files stay in keys/retired/.
 CREATE TABLE signing_keys (
-    kid        text PRIMARY KEY,
-    secret     bytea NOT NULL,
+    seq        bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    kid        text NOT NULL UNIQUE,
+    secret     text NOT NULL,
     created_at bigint NOT NULL,
-    retired_at bigint,
-    is_current boolean NOT NULL DEFAULT false
+    retired_at bigint
 );
-CREATE UNIQUE INDEX signing_keys_one_current ON signing_keys (is_current) WHERE is_current;
+-- One row: bumped in every transaction that changes the key ring, so instances poll
+-- one cheap row to learn that they must reload; locked FOR UPDATE by every change, so
+-- two instances creating the first key (or rotating) at once take turns.
+CREATE TABLE signing_key_ring (
+    one     boolean PRIMARY KEY DEFAULT true CHECK (one),
+    version bigint NOT NULL
+);
+INSERT INTO signing_key_ring (one, version) VALUES (true, 0);
 
 -- Server-wide secrets (the META table of redb: CSRF key ...), created once.
 CREATE TABLE meta (
@@ -111,7 +129,8 @@ CREATE TABLE meta (
     value bytea NOT NULL
 );
 
--- Session + SessionMeta, keyed by SHA-256 of the cookie.
+-- Session + SessionMeta, keyed by SHA-256 of the cookie. Both records carry the sign-in
+-- time (set from one clock reading at login): one `created_at` column holds it.
 CREATE TABLE sessions (
     id           bytea PRIMARY KEY CHECK (octet_length(id) = 32),
     user_id      text NOT NULL,
@@ -126,9 +145,10 @@ CREATE TABLE sessions (
 CREATE INDEX sessions_by_user ON sessions (user_id);
 CREATE INDEX sessions_expires_at ON sessions (expires_at);
 
--- AuditEvent; `kind` is the AuditKind's stable name.
+-- AuditEvent; `kind` is the AuditKind's stable name. `seq` comes from one sequence,
+-- so events of every instance get distinct, increasing numbers without a max()+1 race.
 CREATE TABLE audit (
-    seq     bigint PRIMARY KEY,
+    seq     bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     at      bigint NOT NULL,
     kind    text NOT NULL,
     actor   text NOT NULL,
@@ -136,6 +156,7 @@ CREATE TABLE audit (
     ip      text NOT NULL,
     detail  text NOT NULL
 );
+CREATE INDEX audit_at ON audit (at);
 
 -- Ephemeral state shared by every instance, written on the hot paths (every poll,
 -- every wrong user code, every login attempt): UNLOGGED, so these writes produce no

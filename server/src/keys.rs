@@ -15,6 +15,11 @@ use arc_swap::ArcSwap;
 
 use crate::tokens::{AccessClaims, KeyError, KeyRing};
 
+mod shared;
+
+#[allow(unused_imports)]
+pub use shared::{FOLLOW_PERIOD, KeyInfo, KeySource, follow_shared};
+
 /// The live key ring; cheap to read from every request.
 pub struct Keys(ArcSwap<KeyRing>);
 

@@ -109,17 +109,19 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
         tracing::trace!(size = b.size, micros = b.commit_micros, "group commit");
     })?;
     let keys = tokens::KeyRing::load_or_create(&args.data_dir)?;
-    let first = bootstrap::first_run(&store, clock::now(), args.admin_password.clone())?;
-    let csrf_key: [u8; 32] = store
-        .meta_secret_blocking("csrf_key", secrets::random_bytes::<32>().to_vec())?
-        .try_into()
-        .map_err(|_| RunError::CorruptCsrfKey)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(RunError::Runtime)?;
     runtime.block_on(async move {
+        let first =
+            bootstrap::first_run(&store, clock::now(), args.admin_password.clone()).await?;
+        let csrf_key: [u8; 32] = store
+            .meta_secret("csrf_key", secrets::random_bytes::<32>().to_vec())
+            .await?
+            .try_into()
+            .map_err(|_| RunError::CorruptCsrfKey)?;
         let admin_socket = admin::socket::bind(&args.data_dir)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -228,7 +230,7 @@ async fn sweeper(state: Arc<AppState>, data_dir: PathBuf, interval: Duration, re
     loop {
         tick.tick().await;
         let now = clock::now();
-        match state.store.device_codes_expired_between(last, now) {
+        match state.store.device_codes_expired_between(last, now).await {
             Ok(n) => Metrics::kind_by(&m.device_codes, "expired", n),
             Err(e) => tracing::warn!("cannot count expired device codes: {e}"),
         }
@@ -256,6 +258,7 @@ async fn sweeper(state: Arc<AppState>, data_dir: PathBuf, interval: Duration, re
         let max_ttl = state
             .store
             .max_access_ttl(state.settings.access_ttl)
+            .await
             .unwrap_or(state.settings.access_ttl);
         match crate::keys::retire_old(&data_dir, max_ttl, now) {
             Ok(0) => {}

@@ -109,12 +109,31 @@ pub enum KeyError {
     /// The crypto library failed.
     #[error("key generation failed")]
     Generate,
+    /// The shared key ring in PostgreSQL could not be read or changed.
+    #[error("shared signing keys: {0}")]
+    Shared(#[from] crate::store::pg::PgError),
 }
 
 struct Key {
     kid: String,
     paserk_public: String,
     public: AsymmetricPublicKey<V4>,
+}
+
+impl Key {
+    /// The public half of `sk`, with its PASERK text and id.
+    fn of(sk: &AsymmetricSecretKey<V4>) -> Option<Self> {
+        let public = AsymmetricPublicKey::<V4>::try_from(sk).ok()?;
+        let mut paserk_public = String::new();
+        public.fmt(&mut paserk_public).ok()?;
+        let mut kid = String::new();
+        Id::from(&public).fmt(&mut kid).ok()?;
+        Some(Key {
+            kid,
+            paserk_public,
+            public,
+        })
+    }
 }
 
 /// The Ed25519 key of a PASERK `k4.secret` (seed then public key), for signing
@@ -191,32 +210,27 @@ impl KeyRing {
         // Names start with a zero-padded creation time, so the last sorts newest.
         files.sort();
         let mut secrets = Vec::new();
-        for path in &files {
-            let text = fs::read_to_string(path).map_err(io(path))?;
-            let sk = AsymmetricSecretKey::<V4>::try_from(text.trim())
-                .map_err(|_| KeyError::Invalid(path.clone()))?;
-            secrets.push(sk);
+        for path in files {
+            let text = fs::read_to_string(&path).map_err(io(&path))?;
+            secrets.push((path, text));
         }
+        Self::from_secrets(&secrets)
+    }
+
+    /// A ring of the `k4.secret` PASERK texts in `secrets`, oldest first (the last
+    /// signs); each is named by where it came from (its file, or its row of the
+    /// shared `signing_keys` table) in errors.
+    pub fn from_secrets(secrets: &[(PathBuf, String)]) -> Result<Self, KeyError> {
+        let mut parsed = Vec::new();
         let mut keys = Vec::new();
-        for (sk, path) in secrets.iter().zip(&files) {
-            let public = AsymmetricPublicKey::<V4>::try_from(sk)
-                .map_err(|_| KeyError::Invalid(path.clone()))?;
-            let mut paserk_public = String::new();
-            public
-                .fmt(&mut paserk_public)
-                .map_err(|_| KeyError::Invalid(path.clone()))?;
-            let mut kid = String::new();
-            Id::from(&public)
-                .fmt(&mut kid)
-                .map_err(|_| KeyError::Invalid(path.clone()))?;
-            keys.push(Key {
-                kid,
-                paserk_public,
-                public,
-            });
+        for (origin, text) in secrets {
+            let sk = AsymmetricSecretKey::<V4>::try_from(text.trim())
+                .map_err(|_| KeyError::Invalid(origin.clone()))?;
+            keys.push(Key::of(&sk).ok_or_else(|| KeyError::Invalid(origin.clone()))?);
+            parsed.push(sk);
         }
-        let newest = files.last().cloned().unwrap_or_default();
-        let signing = secrets
+        let newest = secrets.last().map(|(o, _)| o.clone()).unwrap_or_default();
+        let signing = parsed
             .pop()
             .and_then(|sk| dalek_key(&sk))
             .ok_or(KeyError::Invalid(newest))?;
@@ -232,14 +246,26 @@ impl KeyRing {
         })
     }
 
-    /// Writes a new secret key file into `dir` (the `keys` directory); used on first
-    /// run and by `authgate key rotate`.
-    pub(crate) fn generate(dir: &Path) -> Result<PathBuf, KeyError> {
+    /// A new `k4.secret` PASERK text (an Ed25519 key pair), for a key file or a row.
+    pub(crate) fn new_secret() -> Result<String, KeyError> {
         let pair = AsymmetricKeyPair::<V4>::generate().map_err(|_| KeyError::Generate)?;
         let mut paserk = String::new();
         pair.secret
             .fmt(&mut paserk)
             .map_err(|_| KeyError::Generate)?;
+        Ok(paserk)
+    }
+
+    /// The key id (`k4.pid…`) of a `k4.secret` PASERK text; `None` if it is not one.
+    pub(crate) fn kid_of(secret: &str) -> Option<String> {
+        let sk = AsymmetricSecretKey::<V4>::try_from(secret.trim()).ok()?;
+        Key::of(&sk).map(|k| k.kid)
+    }
+
+    /// Writes a new secret key file into `dir` (the `keys` directory); used on first
+    /// run and by `authgate key rotate`.
+    pub(crate) fn generate(dir: &Path) -> Result<PathBuf, KeyError> {
+        let paserk = Self::new_secret()?;
         let now = OffsetDateTime::now_utc().unix_timestamp();
         let path = dir.join(format!("{now:012}.secret"));
         let mut file = fs::OpenOptions::new()

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::keys::Keys;
+use crate::keys::{KeySource, Keys};
 use crate::store::prelude::*;
 use crate::store::{AuditEvent, AuditKind, Client, ClientChange, Store, StoreError, User};
 use crate::tokens::KeyError;
@@ -318,6 +318,13 @@ impl Ctx<'_> {
     fn event(&self, kind: AuditKind, subject: &str) -> AuditEvent {
         AuditEvent::new(kind, &self.actor, subject)
     }
+
+    /// Where the signing keys live: with PostgreSQL, the table every instance reads
+    /// (so `key rotate` through any instance, or offline with `--database-url`,
+    /// reaches them all); with redb, the files in the data directory.
+    fn key_source(&self) -> KeySource {
+        KeySource::of(self.store, self.data_dir)
+    }
 }
 
 /// Runs one request.
@@ -327,7 +334,7 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<AdminReply, OpError>
             username,
             password_hash,
         } => user_add(ctx, username, password_hash).await,
-        Request::UserList => user_list(ctx),
+        Request::UserList => user_list(ctx).await,
         Request::UserPasswd {
             username,
             password_hash,
@@ -353,16 +360,16 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<AdminReply, OpError>
             }
             Ok(AdminReply::ClientAdded { id })
         }
-        Request::ClientList => client_list(ctx),
+        Request::ClientList => client_list(ctx).await,
         Request::ClientShow { id } => {
-            let c = ctx.store.client(&id)?.ok_or(OpError::NoClient(id))?;
+            let c = ctx.store.client(&id).await?.ok_or(OpError::NoClient(id))?;
             Ok(AdminReply::Client(ClientView::from(&*c)))
         }
         Request::ClientChange { id, change } => client_change(ctx, id, change).await,
         Request::KeyRotate => key_rotate(ctx).await,
-        Request::KeyList => key_list(ctx),
+        Request::KeyList => key_list(ctx).await,
         Request::Audit { since, limit } => {
-            let events = ctx.store.audit_events(since, limit)?;
+            let events = ctx.store.audit_events(since, limit).await?;
             Ok(AdminReply::Audit(
                 events.into_iter().map(AuditView::from).collect(),
             ))
@@ -370,8 +377,8 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<AdminReply, OpError>
     }
 }
 
-fn user_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
-    let mut users = ctx.store.users()?;
+async fn user_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
+    let mut users = ctx.store.users().await?;
     users.sort_by(|a, b| a.username.cmp(&b.username));
     let users = users.into_iter().map(|u| UserView {
         username: u.username,
@@ -382,8 +389,8 @@ fn user_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
     Ok(AdminReply::Users(users.collect()))
 }
 
-fn client_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
-    let mut clients = ctx.store.clients()?;
+async fn client_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
+    let mut clients = ctx.store.clients().await?;
     clients.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(AdminReply::Clients(
         clients.iter().map(ClientView::from).collect(),
@@ -391,15 +398,12 @@ fn client_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
 }
 
 /// Key files and key ids come in the same (creation) order; the newest signs.
-fn key_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
-    let files = crate::keys::key_files(ctx.data_dir)?;
-    let kids = crate::tokens::KeyRing::load_or_create(ctx.data_dir)?.kids();
-    let last = kids.len();
-    let keys = files.iter().zip(kids).enumerate();
-    let keys = keys.map(|(i, (f, kid))| KeyView {
-        kid,
-        created_at: f.created_at,
-        signing: i + 1 == last,
+async fn key_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
+    let keys = ctx.key_source().list().await?.into_iter();
+    let keys = keys.map(|k| KeyView {
+        kid: k.kid,
+        created_at: k.created_at,
+        signing: k.signing,
     });
     Ok(AdminReply::Keys(keys.collect()))
 }
@@ -457,7 +461,8 @@ async fn client_change(
     if let ClientChange::SetSecret(_) = change {
         let c = ctx
             .store
-            .client(&id)?
+            .client(&id)
+            .await?
             .ok_or_else(|| OpError::NoClient(id.clone()))?;
         if c.secret_hash.is_none() {
             return Err(OpError::PublicClient(id));
@@ -483,12 +488,13 @@ async fn client_change(
 }
 
 async fn key_rotate(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
-    crate::keys::rotate(ctx.data_dir)?;
-    let ring = crate::tokens::KeyRing::load_or_create(ctx.data_dir)?;
-    if let Some(keys) = ctx.keys {
-        keys.reload(ctx.data_dir)?;
-    }
+    let ring = ctx.key_source().rotate().await?;
     let kid = ring.signing_kid().to_string();
+    // This instance signs with it at once; other instances sharing the database
+    // follow within `keys::FOLLOW_PERIOD`.
+    if let Some(keys) = ctx.keys {
+        keys.replace(ring);
+    }
     ctx.store
         .audit(ctx.event(AuditKind::KeyRotated, &kid))
         .await?;

@@ -29,7 +29,11 @@ pub async fn handle(
     let unknown = || OAuthError::invalid_grant("unknown device code");
     let id = keyed_token_id(device_code).ok_or_else(unknown)?;
     let hash = sha256(device_code.as_bytes());
-    let auth = state.store.device_auth(&id, &hash)?.ok_or_else(unknown)?;
+    let auth = state
+        .store
+        .device_auth(&id, &hash)
+        .await?
+        .ok_or_else(unknown)?;
     let approved = match auth.poll(&client.id, now) {
         Poll::Approved(approved) => approved,
         Poll::Pending(pending) => {

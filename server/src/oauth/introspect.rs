@@ -17,7 +17,7 @@ use crate::tokens::AccessClaims;
 /// The claims of an access token that is valid right now: signed by one of our
 /// keys, issued by us, within `nbf..exp`, not revoked and from an unrevoked grant;
 /// with the grant, which names the user.
-pub fn active_access_token(
+pub async fn active_access_token(
     state: &AppState,
     token: &str,
     now: u64,
@@ -26,7 +26,7 @@ pub fn active_access_token(
     if claims.iss != state.settings.base_url || claims.nbf > now || claims.exp <= now {
         return None;
     }
-    let (record, grant) = state.store.access_token(&claims.jti).ok()??;
+    let (record, grant) = state.store.access_token(&claims.jti).await.ok()??;
     (!record.revoked && !grant.revoked).then_some((claims, grant))
 }
 
@@ -53,7 +53,7 @@ fn inactive() -> IntrospectionResponse<'static> {
 /// `aud` names none of the caller's audiences, or another client's refresh token,
 /// is `{"active":false}`, exactly like an unknown one.
 pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Resp, OAuthError> {
-    let caller = authenticate(state, &req.headers, &req.form)?;
+    let caller = authenticate(state, &req.headers, &req.form).await?;
     if !caller.confidential {
         return Err(OAuthError::invalid_client(
             "introspection requires client authentication",
@@ -61,7 +61,7 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
     }
     let token = req.form.require(params::TOKEN)?;
     let mine = caller.client.audiences_or(&state.settings.audience);
-    if let Some((c, grant)) = active_access_token(state, token, now)
+    if let Some((c, grant)) = active_access_token(state, token, now).await
         && let Some(aud) = c.aud.iter().find(|a| mine.contains(&a.as_str()))
     {
         return Ok(response::json(
@@ -69,7 +69,7 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
             &access_answer(&c, &grant, aud),
         ));
     }
-    if let Some((rt, grant)) = active_refresh_token(state, token, now)?
+    if let Some((rt, grant)) = active_refresh_token(state, token, now).await?
         && grant.client_id == caller.client.id
     {
         return Ok(response::json(
@@ -129,7 +129,7 @@ fn refresh_answer<'a>(
 }
 
 /// The current, unexpired refresh token `token` of an unrevoked grant, with it.
-fn active_refresh_token(
+async fn active_refresh_token(
     state: &AppState,
     token: &str,
     now: u64,
@@ -140,12 +140,17 @@ fn active_refresh_token(
     };
     Ok(state
         .store
-        .refresh_token(&id, &hash)?
+        .refresh_token(&id, &hash)
+        .await?
         .filter(|(rt, grant)| crate::grant::refresh_is_live(rt, grant, &hash, now)))
 }
 
 /// `GET /oauth/tokeninfo`: a bearer token describes itself (RFC 6750 errors).
-pub fn tokeninfo(state: &AppState, headers: &HeaderMap, now: u64) -> Result<Resp, OAuthError> {
+pub async fn tokeninfo(
+    state: &AppState,
+    headers: &HeaderMap,
+    now: u64,
+) -> Result<Resp, OAuthError> {
     let Some(token) = headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -159,12 +164,14 @@ pub fn tokeninfo(state: &AppState, headers: &HeaderMap, now: u64) -> Result<Resp
         // No credentials: a bare challenge, no error attribute (RFC 6750 §3.1).
         return Ok(super::error::bearer_challenge());
     };
-    let (c, _) = active_access_token(state, token, now).ok_or_else(|| {
-        OAuthError::new(
-            ErrorCode::InvalidToken,
-            "the token is expired, revoked or invalid",
-        )
-    })?;
+    let (c, _) = active_access_token(state, token, now)
+        .await
+        .ok_or_else(|| {
+            OAuthError::new(
+                ErrorCode::InvalidToken,
+                "the token is expired, revoked or invalid",
+            )
+        })?;
     Ok(response::json(
         StatusCode::OK,
         &serde_json::json!({

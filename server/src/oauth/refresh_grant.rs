@@ -21,7 +21,7 @@ pub async fn handle(
     let token = req.form.require(params::REFRESH_TOKEN)?;
     let id = keyed_token_id(token).ok_or_else(invalid)?;
     let presented = sha256(token.as_bytes());
-    let narrowed = narrowed_scope(state, req, &id, &presented)?;
+    let narrowed = narrowed_scope(state, req, &id, &presented).await?;
     // Identifiers only: nothing is signed until the rotation is durable.
     let drawn = draw(state, client, now, req.ip.to_string());
     match state
@@ -54,7 +54,7 @@ fn invalid() -> OAuthError {
 /// before rotating, so a bad request never costs the client its refresh token; the
 /// grant keeps its full scope for later refreshes. The token is looked up only when a
 /// scope is asked for: most refreshes don't.
-fn narrowed_scope(
+async fn narrowed_scope(
     state: &AppState,
     req: &OAuthRequest,
     id: &[u8; 16],
@@ -63,7 +63,7 @@ fn narrowed_scope(
     let Some(asked) = req.form.get(params::SCOPE) else {
         return Ok(None);
     };
-    let Some((_, grant)) = state.store.refresh_token(id, presented)? else {
+    let Some((_, grant)) = state.store.refresh_token(id, presented).await? else {
         return Ok(None);
     };
     // The grant's own scope was checked when it was made: a set, not capped.

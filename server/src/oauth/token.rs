@@ -11,7 +11,7 @@ use crate::state::AppState;
 /// `POST /oauth/token`.
 pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Resp, OAuthError> {
     let asked = GrantType::from_form(&req.form)?;
-    let client = authenticate(state, &req.headers, &req.form)?.client;
+    let client = authenticate(state, &req.headers, &req.form).await?.client;
     let grant = asked?;
     if !grant.allowed_for(&client) {
         return Err(grant.refused());

@@ -11,12 +11,11 @@
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
+use super::users::standing;
 use super::{PgError, PgStore, to_array, to_i64, to_u64};
-use crate::grant::{
-    DecideRefusal, Decision, DeviceAuth, DeviceStatus, Grant, NewTokens, Redemption, Standing,
-};
+use crate::grant::{DecideRefusal, Decision, DeviceAuth, DeviceStatus, NewTokens, Redemption};
 use crate::secrets::ct_eq;
-use crate::store::{DecideOutcome, RedeemOutcome};
+use crate::store::{DecideOutcome, DeviceRequests, Pending, RedeemOutcome, StoreError};
 
 /// The columns a [`DeviceAuth`] is read from, in [`from_row`]'s order.
 const COLUMNS: &str = "r.code_hash, r.client_id, r.scope, r.user_code, r.created_at, \
@@ -132,98 +131,12 @@ async fn set_status(
     Ok(())
 }
 
-/// The standing of the approver, read under a share lock on their row so that a
-/// disable committed by another instance first wins, and one committed after waits.
-async fn standing(
-    tx: &tokio_postgres::Transaction<'_>,
-    user_id: &str,
-    username: &str,
-) -> Result<Standing, PgError> {
-    let row = tx
-        .query_opt(
-            "SELECT id, disabled FROM users WHERE username = $1 FOR SHARE",
-            &[&username],
-        )
-        .await?;
-    let found = row
-        .as_ref()
-        .map(|r| -> Result<(String, bool), PgError> { Ok((r.try_get(0)?, r.try_get(1)?)) })
-        .transpose()?;
-    Ok(Standing::of(
-        user_id,
-        found
-            .as_ref()
-            .map(|(id, disabled)| (id.as_str(), *disabled)),
-    ))
-}
-
-/// Stores a new grant and its first tokens (the redb backend's `grants::create` and
-/// `grants::record_new_tokens`).
-async fn create_grant(
-    tx: &tokio_postgres::Transaction<'_>,
-    grant: &Grant,
-    new: &NewTokens,
-) -> Result<(), PgError> {
-    let last_refreshed = grant
-        .last_refreshed_at
-        .map(|t| to_i64(t, "refresh time"))
-        .transpose()?;
-    tx.execute(
-        "INSERT INTO grants (id, user_id, username, client_id, scope, created_at,
-                             last_refreshed_at, expires_at, current_refresh, revoked,
-                             device_ip, refresh_id, jti)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        &[
-            &grant.id.as_slice(),
-            &grant.user_id,
-            &grant.username,
-            &grant.client_id,
-            &grant.scope,
-            &to_i64(grant.created_at, "grant creation time")?,
-            &last_refreshed,
-            &to_i64(grant.expires_at, "grant expiry")?,
-            &grant.current_refresh.as_slice(),
-            &grant.revoked,
-            &grant.device_ip,
-            &grant.refresh_id.as_slice(),
-            &grant.jti,
-        ],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO refresh_tokens (id, token_hash, grant_id, expires_at)
-         VALUES ($1, $2, $3, $4)",
-        &[
-            &new.refresh_id.as_slice(),
-            &new.refresh_hash.as_slice(),
-            &grant.id.as_slice(),
-            &to_i64(new.refresh_expires_at, "refresh token expiry")?,
-        ],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO access_tokens (jti, grant_id, expires_at, revoked)
-         VALUES ($1, $2, $3, false)",
-        &[
-            &new.jti,
-            &grant.id.as_slice(),
-            &to_i64(new.access_expires_at, "access token expiry")?,
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
-impl PgStore {
+impl DeviceRequests for PgStore {
     /// Stores a new device authorization under `id` (the key inside its device code).
     /// Returns `false` (and stores nothing) if the user code is held by a request still
     /// live at `auth.created_at`, on any instance; the caller draws another.
-    pub async fn create_device_auth(
-        &self,
-        id: [u8; 16],
-        auth: DeviceAuth,
-    ) -> Result<bool, PgError> {
-        let mut client = self.client().await?;
+    async fn create_device_auth(&self, id: [u8; 16], auth: DeviceAuth) -> Result<bool, StoreError> {
+        let mut client = self.conn().await?;
         let tx = client.transaction().await?;
         let StatusColumns {
             status,
@@ -291,12 +204,12 @@ impl PgStore {
 
     /// The device authorization with key `id`, if `code_hash` (of the presented
     /// device code) matches it: the polling path, a read.
-    pub async fn device_auth(
+    async fn device_auth(
         &self,
         id: &[u8; 16],
         code_hash: &[u8; 32],
-    ) -> Result<Option<DeviceAuth>, PgError> {
-        let client = self.client().await?;
+    ) -> Result<Option<DeviceAuth>, StoreError> {
+        let client = self.conn().await?;
         let row = client
             .query_opt(
                 &format!("SELECT {COLUMNS} FROM device_requests r WHERE r.id = $1"),
@@ -312,11 +225,11 @@ impl PgStore {
 
     /// The request a person may still decide under this user code (the lookup holds
     /// only undecided requests, as the redb backend's does).
-    pub async fn device_auth_by_user_code(
+    async fn device_auth_by_user_code(
         &self,
         user_code: &str,
-    ) -> Result<Option<DeviceAuth>, PgError> {
-        let client = self.client().await?;
+    ) -> Result<Option<DeviceAuth>, StoreError> {
+        let client = self.conn().await?;
         let row = client
             .query_opt(
                 &format!(
@@ -327,19 +240,19 @@ impl PgStore {
                 &[&user_code],
             )
             .await?;
-        row.as_ref().map(from_row).transpose()
+        Ok(row.as_ref().map(from_row).transpose()?)
     }
 
     /// Records Approve or Deny for the pending request with this user code; the
     /// request is locked while `crate::grant` decides, so two people deciding at once
     /// (on two instances) get one `Done` and one `AlreadyDecided`.
-    pub async fn decide(
+    async fn decide(
         &self,
         user_code: String,
         decision: Decision,
         now: u64,
-    ) -> Result<DecideOutcome, PgError> {
-        let mut client = self.client().await?;
+    ) -> Result<DecideOutcome, StoreError> {
+        let mut client = self.conn().await?;
         let tx = client.transaction().await?;
         let row = tx
             .query_opt(
@@ -378,15 +291,15 @@ impl PgStore {
     /// instance: the request is read `FOR UPDATE`, so a second redemption waits for
     /// the first to commit and then reads it redeemed. The tokens drawn in `new` may
     /// be handed out only if this returns [`RedeemOutcome::Issued`], once committed.
-    pub async fn redeem(
+    async fn redeem(
         &self,
         id: [u8; 16],
         code_hash: [u8; 32],
         client_id: String,
         now: u64,
         new: NewTokens,
-    ) -> Result<RedeemOutcome, PgError> {
-        let mut client = self.client().await?;
+    ) -> Result<RedeemOutcome, StoreError> {
+        let mut client = self.conn().await?;
         let tx = client.transaction().await?;
         let row = tx
             .query_opt(
@@ -415,7 +328,7 @@ impl PgStore {
             }
             Redemption::Issued { device, issue } => {
                 set_status(&tx, &id, &device.into_record()).await?;
-                create_grant(&tx, issue.grant(), &new).await?;
+                super::grants::create(&tx, issue.grant(), &new).await?;
                 RedeemOutcome::Issued(issue)
             }
         };
@@ -425,8 +338,8 @@ impl PgStore {
 
     /// How many device codes expired in `(from, to]` without being redeemed or
     /// denied, for the `expired` device-code metric.
-    pub async fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, PgError> {
-        let client = self.client().await?;
+    async fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError> {
+        let client = self.conn().await?;
         let row = client
             .query_one(
                 "SELECT count(*) FROM device_requests
@@ -435,6 +348,27 @@ impl PgStore {
                 &[&to_i64(from, "time")?, &to_i64(to, "time")?],
             )
             .await?;
-        to_u64(row.try_get(0)?, TABLE)
+        Ok(to_u64(row.try_get(0)?, TABLE)?)
+    }
+
+    /// Requests awaiting a decision at `now`, server-wide and of `client_id`: the
+    /// user-code lookup holds exactly the undecided ones, on every instance.
+    async fn pending_codes(&self, client_id: &str, now: u64) -> Result<Pending, StoreError> {
+        let client = self.conn().await?;
+        let row = client
+            .query_one(
+                "SELECT count(*), count(*) FILTER (WHERE client_id = $1)
+                   FROM user_codes WHERE expires_at > $2",
+                &[&client_id, &to_i64(now, "time")?],
+            )
+            .await?;
+        let count = |i| -> Result<usize, PgError> {
+            let n = to_u64(row.try_get(i)?, "user_codes")?;
+            Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        };
+        Ok(Pending {
+            total: count(0)?,
+            client: count(1)?,
+        })
     }
 }

@@ -1,21 +1,17 @@
-//! The PostgreSQL backend (issue 13): groundwork, not wired in yet.
+//! The PostgreSQL backend: many instances on one database.
 //!
-//! What exists: a connection pool ([`PgStore::connect`]), the embedded versioned
-//! schema applied at start under an advisory lock ([`migrate`]), and the device
-//! requests of RFC 8628 end to end ([`devices`]): creation with a user code unique
-//! across instances, the lookups, decisions and exactly-once redemption, each
-//! transition decided by the pure `crate::grant` rules (as the redb backend does) and
-//! persisted in the transaction that acknowledges it, with row locks settling races
-//! between instances.
+//! A connection pool ([`PgStore::connect`]), the embedded versioned schema applied
+//! at start under an advisory lock ([`migrate`]), and one file per storage domain,
+//! each `impl <Trait> for PgStore` of `super`'s traits: every transition is decided
+//! by the pure `crate::grant` rules (as the redb backend does) and persisted in the
+//! transaction that acknowledges it, with row locks settling races between
+//! instances.
 //!
-//! What does not (yet): the other domain traits of `super` (grants, users, clients,
-//! sessions, secrets, audit, admin, sweeper), the shared ephemeral state
-//! (`rate_counters` exists in the schema, unused), LISTEN/NOTIFY cache invalidation,
-//! `--database-url`, and the `Store` enum that dispatches to either backend. The
-//! methods here are inherent and `async`, returning [`PgError`]: the storage traits
-//! declare some reads synchronous (redb answers them from memory-mapped pages) and
-//! `StoreError` has no PostgreSQL variant; wiring it in means making those reads async
-//! and adding that variant, in `super`.
+//! Clients are cached per instance ([`cache`]) and kept in step across instances by
+//! LISTEN/NOTIFY ([`notify`]): every change to a client or a user notifies in its
+//! own transaction, and each store keeps one listening connection. The signing key
+//! ring shared by every instance is [`signing`] (used by
+//! `crate::keys::KeySource::Shared`).
 //!
 //! Driver: `tokio-postgres` with `deadpool-postgres` for pooling: async on the same
 //! tokio runtime, no database needed at compile time (unlike sqlx's checked queries),
@@ -23,12 +19,29 @@
 //! (`authgate_tests::pg`).
 #![cfg_attr(not(test), allow(dead_code))]
 
+pub mod admin;
+pub mod audit;
+pub mod cache;
+pub mod clients;
 pub mod devices;
+pub mod grants;
+pub mod keys;
 pub mod migrate;
+pub mod notify;
 pub mod pacing;
+pub mod sessions;
+pub mod signing;
+pub mod sweep;
+pub mod users;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_data;
+#[cfg(test)]
+mod tests_ops;
+
+use std::sync::Arc;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
@@ -74,6 +87,15 @@ impl PgError {
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    shared: Arc<Shared>,
+}
+
+/// What the clones of one instance's store share besides the pool.
+struct Shared {
+    /// This instance's client cache, kept in step by `_listener`.
+    clients: Arc<cache::ClientCache>,
+    /// The listening connection's task; stops with the last clone.
+    _listener: notify::Listener,
 }
 
 impl PgStore {
@@ -85,7 +107,7 @@ impl PgStore {
             .parse()
             .map_err(|e: tokio_postgres::Error| PgError::Config(e.to_string()))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             tokio_postgres::NoTls,
             ManagerConfig {
                 // Check a connection with an empty query before reuse, so a server
@@ -100,14 +122,35 @@ impl PgStore {
             .create_timeout(Some(std::time::Duration::from_secs(5)))
             .build()
             .map_err(|e| PgError::Config(e.to_string()))?;
-        let store = PgStore { pool };
-        let mut client = store.pool.get().await?;
+        let mut client = pool.get().await?;
         migrate::migrate(&mut client).await?;
-        Ok(store)
+        let clients = Arc::new(cache::ClientCache::default());
+        let listener = notify::Listener::spawn(config, clients.clone());
+        Ok(PgStore {
+            pool,
+            shared: Arc::new(Shared {
+                clients,
+                _listener: listener,
+            }),
+        })
+    }
+
+    /// This instance's client cache (its listener state, for tests and `/health`).
+    pub(crate) fn client_cache(&self) -> &cache::ClientCache {
+        &self.shared.clients
+    }
+
+    /// Whether the database answers a round trip right now, for `/health`. A pooled
+    /// connection that died with the server is recycled on the next try, so once
+    /// PostgreSQL is back this succeeds again without a restart.
+    pub async fn check(&self) -> Result<(), PgError> {
+        let client = self.conn().await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
     }
 
     /// A pooled connection.
-    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, PgError> {
+    pub(crate) async fn conn(&self) -> Result<deadpool_postgres::Object, PgError> {
         Ok(self.pool.get().await?)
     }
 }
