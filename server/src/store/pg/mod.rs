@@ -36,6 +36,7 @@ pub mod keys;
 pub mod migrate;
 pub mod notify;
 pub mod pacing;
+pub mod rates;
 pub mod sessions;
 pub mod signing;
 pub mod sweep;
@@ -47,6 +48,8 @@ mod tests;
 mod tests_data;
 #[cfg(test)]
 mod tests_ops;
+#[cfg(test)]
+mod tests_shared;
 
 use std::sync::Arc;
 
