@@ -35,10 +35,10 @@ impl Keys {
         self.0.load_full()
     }
 
-    /// Reloads the ring from `DATA_DIR/keys` after a rotation or retirement.
-    pub fn reload(&self, data_dir: &Path) -> Result<(), KeyError> {
-        self.0.store(Arc::new(KeyRing::load_or_create(data_dir)?));
-        Ok(())
+    /// Swaps in `ring` after a rotation or retirement (loaded from wherever the keys
+    /// live: `KeySource`).
+    pub fn replace(&self, ring: KeyRing) {
+        self.0.store(Arc::new(ring));
     }
 
     /// Signs with the newest key.
@@ -151,7 +151,7 @@ mod tests {
         let keys = Keys::new(KeyRing::load_or_create(dir.path()).unwrap());
         let old = keys.signing_kid();
         rotate(dir.path()).unwrap();
-        keys.reload(dir.path()).unwrap();
+        keys.replace(KeyRing::load_or_create(dir.path()).unwrap());
         let new = keys.signing_kid();
         assert_ne!(old, new);
         assert_eq!(keys.ring().kids(), vec![old.clone(), new.clone()]);
@@ -160,7 +160,7 @@ mod tests {
         let made = files[1].created_at;
         assert_eq!(retire_old(dir.path(), 900, made + 100).unwrap(), 0);
         assert_eq!(retire_old(dir.path(), 900, made + 1000).unwrap(), 1);
-        keys.reload(dir.path()).unwrap();
+        keys.replace(KeyRing::load_or_create(dir.path()).unwrap());
         assert_eq!(keys.ring().kids(), vec![new]);
     }
 }

@@ -8,13 +8,12 @@
 //! included) is durable before the process exits 0.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use crate::config::{self, ConfigError, LogFormat, ServeArgs, Sources};
-use crate::keys::Keys;
+use crate::keys::{KeySource, Keys};
 use crate::metrics::{self, Metrics};
 use crate::state::{AppState, Settings};
 use crate::store::prelude::*;
@@ -112,9 +111,6 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
         )
         .await?;
         tracing::info!(backend = store.backend().as_str(), "storage open");
-        // Signing keys on PostgreSQL (shared by every instance) are helper pgops'
-        // `keys::KeySource::Shared`; until it is merged, keys stay in the data dir.
-        let keys = tokens::KeyRing::load_or_create(&args.data_dir)?;
         let first =
             bootstrap::first_run(&store, clock::now(), args.admin_password.clone()).await?;
         let csrf_key: [u8; 32] = store
@@ -122,6 +118,9 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
             .await?
             .try_into()
             .map_err(|_| RunError::CorruptCsrfKey)?;
+        // The data directory's files with redb; the shared table with PostgreSQL.
+        let key_source = KeySource::of(&store, &args.data_dir);
+        let keys = key_source.load().await?;
         let admin_socket = admin::socket::bind(&args.data_dir)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -171,9 +170,16 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
             passwords: password::Passwords::new(2),
             throttles,
         });
+        if let KeySource::Shared { store, .. } = &key_source {
+            // Rotations and retirements made through any instance sign here too.
+            let (store, state) = (store.clone(), state.clone());
+            tokio::spawn(async move {
+                crate::keys::follow_shared(store, &state.keys, crate::keys::FOLLOW_PERIOD).await
+            });
+        }
         tokio::spawn(sweeper(
             state.clone(),
-            args.data_dir.clone(),
+            key_source,
             args.sweep_interval,
             args.audit_retention,
         ));
@@ -235,7 +241,12 @@ fn print_first_run(first: &bootstrap::FirstRun, base_url: &str) {
 /// Every `interval`: removes expired codes, tokens and sessions, audit events past
 /// retention, retires signing keys no live token can name, counts device codes that
 /// expired unused, and forgets idle poll state.
-async fn sweeper(state: Arc<AppState>, data_dir: PathBuf, interval: Duration, retention: Duration) {
+async fn sweeper(
+    state: Arc<AppState>,
+    key_source: KeySource,
+    interval: Duration,
+    retention: Duration,
+) {
     let mut tick = tokio::time::interval(interval);
     let mut last = clock::now();
     let m = metrics::get();
@@ -272,15 +283,14 @@ async fn sweeper(state: Arc<AppState>, data_dir: PathBuf, interval: Duration, re
             .max_access_ttl(state.settings.access_ttl)
             .await
             .unwrap_or(state.settings.access_ttl);
-        match crate::keys::retire_old(&data_dir, max_ttl, now) {
+        match key_source
+            .retire_and_reload(&state.keys, max_ttl, now)
+            .await
+        {
             Ok(0) => {}
             Ok(n) => {
                 Metrics::kind_by(&m.swept, "signing_keys", n as u64);
-                if let Err(e) = state.keys.reload(&data_dir) {
-                    tracing::error!("cannot reload keys after retiring {n}: {e}");
-                } else {
-                    tracing::info!(retired = n, "retired signing keys no live token uses");
-                }
+                tracing::info!(retired = n, "retired signing keys no live token uses");
             }
             Err(e) => tracing::warn!("key retirement failed: {e}"),
         }

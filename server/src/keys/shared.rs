@@ -14,7 +14,6 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use super::{Keys, key_files, retire_old, rotate};
 use crate::store::pg::PgStore;
@@ -154,13 +153,6 @@ impl KeySource {
             keys.replace(self.load().await?);
         }
         Ok(n)
-    }
-}
-
-impl Keys {
-    /// Swaps in `ring` (loaded from wherever the keys live).
-    pub fn replace(&self, ring: KeyRing) {
-        self.0.store(Arc::new(ring));
     }
 }
 
