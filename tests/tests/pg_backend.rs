@@ -1,13 +1,16 @@
 //! The real binary on PostgreSQL (`--database-url`), against a throwaway cluster
-//! of its own: it serves, `/health` follows the database's state (503 while it is
-//! down, 200 again once it is back, without restarting AuthGate), requests fail
-//! with a clean `server_error` meanwhile, and the URL's password is never printed.
+//! of its own: it serves the device flow, `/health` follows the database's state
+//! (503 while it is down, 200 again once it is back, without restarting AuthGate),
+//! requests fail with a clean `server_error` meanwhile, two instances starting
+//! together bootstrap once, admin commands act on the database directly, and the
+//! URL's password is never printed.
 
 use std::process::Command;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use authgate_tests::pg::PgCluster;
-use authgate_tests::{TestServer, authgate_bin};
+use authgate_tests::{ADMIN_PASSWORD, DataDir, TestServer, authgate_bin, run_admin};
 
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -54,6 +57,11 @@ fn serves_on_postgres_and_rides_out_a_database_restart() {
             .unwrap(),
         "t"
     );
+
+    // The whole device flow, then a refresh, stored in PostgreSQL.
+    let tokens = server.obtain_tokens(Some("read"));
+    server.refresh(tokens.refresh()).assert_status(200);
+    assert_eq!(pg.psql("SELECT count(*) FROM grants").unwrap(), "1");
 
     pg.stop().unwrap();
     wait_for_health(&server, 503);
@@ -117,4 +125,64 @@ fn the_database_password_is_never_printed() {
         );
         assert!(!all.contains("hunter2"), "{data}: {all}");
     }
+}
+
+#[test]
+fn two_instances_starting_together_bootstrap_once() {
+    let pg = cluster();
+    let url = pg.url();
+    let servers: Vec<TestServer> = thread::scope(|s| {
+        let starts: Vec<_> = (0..2)
+            .map(|_| s.spawn(|| TestServer::start_with(&["--database-url", &url], &[])))
+            .collect();
+        starts
+            .into_iter()
+            .map(|h| h.join().expect("started"))
+            .collect()
+    });
+    assert_eq!(pg.psql("SELECT count(*) FROM users").unwrap(), "1");
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM clients WHERE id = 'authgate-cli'")
+            .unwrap(),
+        "1"
+    );
+    for server in &servers {
+        server.get("/health").assert_status(200);
+        let mut browser = server.browser();
+        browser.login("admin", ADMIN_PASSWORD);
+    }
+}
+
+#[test]
+fn admin_commands_act_on_the_database_directly() {
+    let pg = cluster();
+    let url = pg.url();
+    let server = TestServer::start_with(&["--database-url", &url], &[]);
+    // Another machine's data directory: no socket, no redb file; the database is
+    // the truth.
+    let elsewhere = DataDir::new();
+    let added = run_admin(
+        elsewhere.path(),
+        &[
+            "client",
+            "add",
+            "tv-app",
+            "--name",
+            "TV",
+            "--database-url",
+            &url,
+        ],
+    );
+    assert!(added.success, "{added:?}");
+    let listed = run_admin(
+        elsewhere.path(),
+        &["client", "list", "--database-url", &url],
+    );
+    assert!(listed.stdout.contains("tv-app"), "{listed:?}");
+    assert!(!elsewhere.path().join("authgate.redb").exists());
+    // The running instance sees the new client.
+    let code = server.device_code_as("tv-app", None);
+    assert!(!code.user_code.is_empty());
+    let users = run_admin(elsewhere.path(), &["user", "list", "--database-url", &url]);
+    assert!(users.success && users.stdout.contains("admin"), "{users:?}");
 }

@@ -213,7 +213,9 @@ fn key(cmd: KeyCommand, config: Option<&Path>) -> Result<(), AdminError> {
 /// Where `authgate key …` acts. Hook for the shared signing keys (helper pgops):
 /// with a database URL the keys must be the database's, not this directory's
 /// files, so until `keys::KeySource::Shared` is wired into `exec::Ctx` this
-/// refuses rather than rotate a local file no instance reads.
+/// refuses rather than rotate a local file no instance reads. Once it is (merge
+/// of h-pgops), call `data_dir` instead and delete this and
+/// `AdminError::KeysOnPostgres`.
 fn keys_target(arg: &DataDirArg, config: Option<&Path>) -> Result<Target, AdminError> {
     let target = data_dir(arg, config)?;
     if target.database_url.is_some() {
