@@ -37,7 +37,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             n as f64 / secs as f64
         );
     }
-    pgbench(&cluster, secs, connections)?;
+    pgbench(&cluster, secs, connections, "as migrated")?;
+    // Every poll's update should be HOT (no index entries): see the migration.
+    let hot = cluster.psql(
+        "SELECT n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables \
+          WHERE relname = 'rate_counters'",
+    )?;
+    println!("rate_counters updates, HOT updates: {}", hot.trim());
     Ok(())
 }
 
@@ -47,6 +53,7 @@ fn pgbench(
     cluster: &PgCluster,
     secs: usize,
     clients: usize,
+    schema: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let Some(bin) = bindir() else {
         println!("pgbench: no PostgreSQL binaries");
@@ -98,7 +105,7 @@ fn pgbench(
         .lines()
         .filter(|l| l.starts_with("tps") || l.contains("latency average"))
     {
-        println!("pgbench Poll ({clients} clients): {line}");
+        println!("pgbench Poll ({clients} clients, {schema}): {line}");
     }
     if !out.status.success() {
         println!("pgbench failed: {}", String::from_utf8_lossy(&out.stderr));

@@ -160,6 +160,8 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
                 .as_deref()
                 .map(|t| secrets::sha256(t.as_bytes())),
         };
+        // What other instances must see (poll pacing, guess and login limits) is
+        // chosen from the backend: shared in PostgreSQL, in memory beside redb.
         let (polls, throttles) = crate::state::ephemeral(&store, args.device_auth_rate_per_ip);
         let state = Arc::new(AppState {
             store,
