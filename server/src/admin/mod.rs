@@ -205,23 +205,28 @@ fn audiences(repeated: &[String], listed: Option<&str>) -> Result<Vec<String>, A
 /// Runs `authgate key …`.
 fn key(cmd: KeyCommand, config: Option<&Path>) -> Result<(), AdminError> {
     match cmd {
-        KeyCommand::Rotate(d) => send(&keys_target(&d, config)?, Request::KeyRotate, true),
-        KeyCommand::List(d) => send(&keys_target(&d, config)?, Request::KeyList, false),
+        KeyCommand::Rotate(d) => send(&data_dir(&d, config)?, Request::KeyRotate, true),
+        KeyCommand::List(d) => send(&data_dir(&d, config)?, Request::KeyList, false),
     }
 }
 
-/// Where `authgate key …` acts. Hook for the shared signing keys (helper pgops):
-/// with a database URL the keys must be the database's, not this directory's
-/// files, so until `keys::KeySource::Shared` is wired into `exec::Ctx` this
-/// refuses rather than rotate a local file no instance reads. Once it is (merge
-/// of h-pgops), call `data_dir` instead and delete this and
-/// `AdminError::KeysOnPostgres`.
-fn keys_target(arg: &DataDirArg, config: Option<&Path>) -> Result<Target, AdminError> {
-    let target = data_dir(arg, config)?;
-    if target.database_url.is_some() {
-        return Err(AdminError::KeysOnPostgres);
-    }
-    Ok(target)
+/// The published key ring `token verify` checks against; never creates a key.
+fn published_keys(target: &Target) -> Result<crate::tokens::KeyRing, AdminError> {
+    let dir = target.dir.as_path();
+    let Some(url) = &target.database_url else {
+        if crate::keys::key_files(dir).map_or(true, |f| f.is_empty()) {
+            return Err(AdminError::NoKeys(dir.join("keys").display().to_string()));
+        }
+        return Ok(crate::tokens::KeyRing::load_or_create(dir)?);
+    };
+    runtime()?.block_on(async {
+        let store = crate::bootstrap::open_backend(dir, Some(url), 2, |_| {}).await?;
+        let source = crate::keys::KeySource::of(&store, dir);
+        if source.list().await?.is_empty() {
+            return Err(AdminError::NoKeys("the database's signing_keys table".into()));
+        }
+        Ok(source.load().await?)
+    })
 }
 
 /// Runs `authgate audit`.
@@ -254,12 +259,11 @@ fn audit(a: AuditArgs, config: Option<&Path>) -> Result<(), AdminError> {
     )
 }
 
-/// Runs `authgate token verify`: signature, `nbf`, `exp`, against the key files.
+/// Runs `authgate token verify`: signature, `nbf`, `exp`, against the published
+/// keys (the data directory's files, or with a database URL the shared table).
 fn token(cmd: TokenCommand, config: Option<&Path>) -> Result<(), AdminError> {
     let TokenCommand::Verify(a) = cmd;
-    // Key files of the data directory; the shared keys of PostgreSQL are helper
-    // pgops' (`keys::KeySource`).
-    let dir = data_dir(&a.data, config)?.dir;
+    let target = data_dir(&a.data, config)?;
     let token = if a.token == "-" {
         let mut s = String::new();
         std::io::stdin()
@@ -269,10 +273,7 @@ fn token(cmd: TokenCommand, config: Option<&Path>) -> Result<(), AdminError> {
     } else {
         a.token.trim().to_string()
     };
-    if crate::keys::key_files(&dir).map_or(true, |f| f.is_empty()) {
-        return Err(AdminError::NoKeys(dir.join("keys").display().to_string()));
-    }
-    let ring = crate::tokens::KeyRing::load_or_create(&dir)?;
+    let ring = published_keys(&target)?;
     let claims = ring.verify(&token).ok_or(AdminError::TokenNotOurs)?;
     let now = crate::clock::now();
     let json = serde_json::json!({
