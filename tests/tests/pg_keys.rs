@@ -63,7 +63,10 @@ fn a_key_rotated_from_the_cli_signs_on_every_instance_within_seconds() {
     let want = vec![first[0].clone(), kid.clone()];
     let deadline = Instant::now() + Duration::from_secs(15);
     while kids(&a) != want || kids(&b) != want {
-        assert!(Instant::now() < deadline, "instances did not follow the rotation");
+        assert!(
+            Instant::now() < deadline,
+            "instances did not follow the rotation"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(
@@ -73,10 +76,20 @@ fn a_key_rotated_from_the_cli_signs_on_every_instance_within_seconds() {
     );
     for server in [&a, &b] {
         let tokens = server.obtain_tokens(None);
-        assert_eq!(footer_kid(&tokens.access_token), kid, "signed with the new key");
+        assert_eq!(
+            footer_kid(&tokens.access_token),
+            kid,
+            "signed with the new key"
+        );
         let verified = run_admin(
             elsewhere.path(),
-            &["token", "verify", &tokens.access_token, "--database-url", &url],
+            &[
+                "token",
+                "verify",
+                &tokens.access_token,
+                "--database-url",
+                &url,
+            ],
         );
         assert!(verified.success, "{verified:?}");
     }

@@ -223,7 +223,9 @@ fn published_keys(target: &Target) -> Result<crate::tokens::KeyRing, AdminError>
         let store = crate::bootstrap::open_backend(dir, Some(url), 2, |_| {}).await?;
         let source = crate::keys::KeySource::of(&store, dir);
         if source.list().await?.is_empty() {
-            return Err(AdminError::NoKeys("the database's signing_keys table".into()));
+            return Err(AdminError::NoKeys(
+                "the database's signing_keys table".into(),
+            ));
         }
         Ok(source.load().await?)
     })
