@@ -20,9 +20,11 @@ mod grant;
 mod http;
 mod i18n;
 mod keys;
+mod limits;
 mod metrics;
 mod names;
 mod oauth;
+mod pacer;
 mod password;
 mod polls;
 mod router;
@@ -52,5 +54,7 @@ pub use dpop::{DpopError, Expected as DpopExpected, verify_proof as verify_dpop_
 pub use http::form::{Form, FormError};
 #[doc(hidden)]
 pub use store::check_record_bytes;
+#[doc(hidden)]
+pub use store::pg::pacing::{BenchOp, POLL_SQL, bench_polls};
 #[doc(hidden)]
 pub use tokens::{AccessClaims, KeyRing};

@@ -15,9 +15,9 @@ use std::time::{Duration, Instant};
 use crate::config::{self, ConfigError, LogFormat, ServeArgs, Sources};
 use crate::keys::{KeySource, Keys};
 use crate::metrics::{self, Metrics};
-use crate::state::{AppState, Settings, Throttles};
+use crate::state::{AppState, Settings};
 use crate::store::prelude::*;
-use crate::{admin, bootstrap, clock, http, password, polls, secrets, tokens};
+use crate::{admin, bootstrap, clock, http, password, secrets, tokens};
 
 /// Why the server could not start (it never stops with an error once serving).
 #[derive(Debug, thiserror::Error)]
@@ -161,16 +161,16 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
                 .map(|t| secrets::sha256(t.as_bytes())),
         };
         // What other instances must see (poll pacing, guess and login limits) is
-        // chosen from the backend here: with `Store::Postgres`, the shared variants
-        // (helper shared's `Throttles::shared`) plug in; redb keeps them in memory.
+        // chosen from the backend: shared in PostgreSQL, in memory beside redb.
+        let (polls, throttles) = crate::state::ephemeral(&store, args.device_auth_rate_per_ip);
         let state = Arc::new(AppState {
             store,
             keys: Keys::new(keys),
             settings,
-            polls: polls::PollTracker::default(),
+            polls,
             csrf_key,
             passwords: password::Passwords::new(2),
-            throttles: Throttles::with_device_auth_rate(args.device_auth_rate_per_ip),
+            throttles,
         });
         if let KeySource::Shared { store, .. } = &key_source {
             // Rotations and retirements made through any instance sign here too.

@@ -3,10 +3,13 @@
 use std::time::Duration;
 
 use crate::keys::Keys;
+use crate::limits::{BackoffLimit, Scope, WindowLimit};
+use crate::pacer::Pacer;
 use crate::password::Passwords;
 use crate::polls::PollTracker;
 use crate::store::Store;
-use crate::throttle::{Backoff, Throttle};
+use crate::store::pg::PgStore;
+use crate::throttle::{Backoff, Throttle, WindowRule};
 
 /// Settings derived from the configuration, in the units handlers use.
 #[derive(Clone, Debug)]
@@ -49,41 +52,33 @@ pub const MAX_PENDING_CODES: usize = 100_000;
 /// Default cap on device requests awaiting a decision, per client.
 pub const MAX_PENDING_CODES_PER_CLIENT: usize = 10_000;
 
-/// Guess limits (RFC 8628 §5.1 for user codes; passwords likewise).
+/// Guess limits (RFC 8628 §5.1 for user codes; passwords likewise), in memory or
+/// shared by every instance (`crate::limits`).
 pub struct Throttles {
     /// Wrong user codes per client IP: 10 a minute.
-    pub user_code_ip: Throttle,
+    pub user_code_ip: WindowLimit,
     /// Wrong user codes per browser session.
-    pub user_code_session: Throttle,
+    pub user_code_session: WindowLimit,
     /// Wrong user codes server-wide, against a distributed attack. Over this limit
     /// only sources (IP, session or account) that already guessed wrong in the
     /// current minute are refused, so an attacker can't lock everyone out
     /// (see `web::guess`).
-    pub user_code_global: Throttle,
+    pub user_code_global: WindowLimit,
     /// Wrong user codes per account; consulted only while the global limit is
     /// exceeded, to refuse accounts that already guessed wrong.
-    pub user_code_account: Throttle,
+    pub user_code_account: WindowLimit,
     /// Failed logins per client IP: exponential backoff after 10.
-    pub login_ip: Backoff,
+    pub login_ip: BackoffLimit,
     /// Failed logins per account: exponential backoff after 5, applied to addresses
     /// that failed recently (so an attacker can't lock the owner out).
-    pub login_account: Backoff,
+    pub login_account: BackoffLimit,
     /// Device authorization requests per IP (each creates a record).
-    pub device_auth_ip: Throttle,
+    pub device_auth_ip: WindowLimit,
 }
 
 impl Default for Throttles {
     fn default() -> Self {
-        let minute = Duration::from_secs(60);
-        Throttles {
-            user_code_ip: Throttle::new(10, minute),
-            user_code_session: Throttle::new(10, minute),
-            user_code_global: Throttle::new(600, minute),
-            user_code_account: Throttle::new(600, minute),
-            login_ip: Backoff::new(10, Duration::from_secs(300), Duration::from_secs(900)),
-            login_account: Backoff::new(5, Duration::from_secs(300), Duration::from_secs(900)),
-            device_auth_ip: Throttle::new(DEVICE_AUTH_PER_IP_PER_MINUTE, minute),
-        }
+        Throttles::with_device_auth_rate(DEVICE_AUTH_PER_IP_PER_MINUTE)
     }
 }
 
@@ -91,13 +86,70 @@ impl Default for Throttles {
 pub const DEVICE_AUTH_PER_IP_PER_MINUTE: u32 = 600;
 
 impl Throttles {
-    /// The defaults, with `per_minute` device authorizations per IP (0: no limit,
-    /// for load tests or when a proxy in front already limits).
+    /// The defaults in memory, with `per_minute` device authorizations per IP (0: no
+    /// limit, for load tests or when a proxy in front already limits).
     pub fn with_device_auth_rate(per_minute: u32) -> Self {
+        Throttles::build(
+            per_minute,
+            |rule, _| WindowLimit::Memory(Throttle::new(rule.max, rule.window)),
+            |rule, _| BackoffLimit::Memory(rule),
+        )
+    }
+
+    /// The same limits, counted in PostgreSQL and shared by every instance on it.
+    pub fn shared(pg: &PgStore, per_minute: u32) -> Self {
+        Throttles::build(
+            per_minute,
+            |rule, scope| WindowLimit::Shared {
+                rule,
+                pg: pg.clone(),
+                scope,
+            },
+            |rule, scope| BackoffLimit::Shared {
+                rule: rule.rule_only(),
+                pg: pg.clone(),
+                scope,
+            },
+        )
+    }
+
+    /// The limits, each made by `window` or `backoff` from its rule and scope.
+    fn build(
+        per_minute: u32,
+        window: impl Fn(WindowRule, Scope) -> WindowLimit,
+        backoff: impl Fn(Backoff, Scope) -> BackoffLimit,
+    ) -> Self {
+        let minute = Duration::from_secs(60);
+        let per_minute_rule = |max| WindowRule {
+            max,
+            window: minute,
+        };
+        let login = |free| Backoff::new(free, Duration::from_secs(300), Duration::from_secs(900));
         Throttles {
-            device_auth_ip: Throttle::new(per_minute, Duration::from_secs(60)),
-            ..Throttles::default()
+            user_code_ip: window(per_minute_rule(10), Scope::UserCodeIp),
+            user_code_session: window(per_minute_rule(10), Scope::UserCodeSession),
+            user_code_global: window(per_minute_rule(600), Scope::UserCodeGlobal),
+            user_code_account: window(per_minute_rule(600), Scope::UserCodeAccount),
+            login_ip: backoff(login(10), Scope::LoginIp),
+            login_account: backoff(login(5), Scope::LoginAccount),
+            device_auth_ip: window(per_minute_rule(per_minute), Scope::DeviceAuthIp),
         }
+    }
+}
+
+/// Poll pacing and guess limits where the store puts them: in this process beside
+/// redb (one instance), in PostgreSQL's unlogged `rate_counters` beside a shared
+/// database, so that every instance counts as one (issue 13).
+pub fn ephemeral(store: &Store, device_auth_rate: u32) -> (Pacer, Throttles) {
+    match store {
+        Store::Redb(_) => (
+            Pacer::Memory(PollTracker::default()),
+            Throttles::with_device_auth_rate(device_auth_rate),
+        ),
+        Store::Postgres(pg) => (
+            Pacer::Shared(pg.clone()),
+            Throttles::shared(pg, device_auth_rate),
+        ),
     }
 }
 
@@ -109,8 +161,8 @@ pub struct AppState {
     pub keys: Keys,
     /// Configuration.
     pub settings: Settings,
-    /// In-memory poll pacing.
-    pub polls: PollTracker,
+    /// Poll pacing, in memory or shared.
+    pub polls: Pacer,
     /// Key for CSRF tokens.
     pub csrf_key: [u8; 32],
     /// argon2 off the async workers.

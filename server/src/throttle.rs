@@ -53,10 +53,39 @@ pub fn client_key(ip: IpAddr) -> String {
     }
 }
 
-/// A limit of `max` attempts per `window` for each key.
+/// The fixed-window rule: at most `max` attempts per key in each `window`; `max` 0
+/// turns it off. Pure, shared by the in-memory [`Throttle`] and the PostgreSQL
+/// counters (`crate::limits`).
+#[derive(Clone, Copy, Debug)]
+pub struct WindowRule {
+    /// Attempts allowed per window (0: no limit).
+    pub max: u32,
+    /// The window length.
+    pub window: Duration,
+}
+
+impl WindowRule {
+    /// With `n` attempts counted in a window that started `elapsed` ago, how long
+    /// until the key may try again (`None`: it may now).
+    pub fn wait(&self, elapsed: Duration, n: u32) -> Option<Duration> {
+        (self.max != 0 && n >= self.max && elapsed < self.window).then(|| self.window - elapsed)
+    }
+
+    /// The attempts in a window that started `elapsed` ago with `n` counted (0 once
+    /// it is over).
+    pub fn in_window(&self, elapsed: Duration, n: u32) -> u32 {
+        if elapsed < self.window { n } else { 0 }
+    }
+
+    /// Whether the limit is off: nothing is counted or blocked.
+    pub fn is_off(&self) -> bool {
+        self.max == 0
+    }
+}
+
+/// A limit of `max` attempts per `window` for each key, counted in memory.
 pub struct Throttle {
-    max: u32,
-    window: Duration,
+    rule: WindowRule,
     counts: Counters,
 }
 
@@ -65,31 +94,29 @@ impl Throttle {
     /// off (nothing is counted, nothing is blocked).
     pub fn new(max: u32, window: Duration) -> Self {
         Throttle {
-            max,
-            window,
+            rule: WindowRule { max, window },
             counts: counters(MAP_CAPACITY),
         }
     }
 
     /// If `key` is over its limit, how long until it may try again.
     pub fn blocked_for(&self, key: &str, now: Instant) -> Option<Duration> {
-        if self.max == 0 {
+        if self.rule.is_off() {
             return None;
         }
         let map = lock(&self.counts);
         let (start, n) = map.peek(key)?;
-        let end = *start + self.window;
-        (*n >= self.max && now < end).then(|| end - now)
+        self.rule.wait(now.saturating_duration_since(*start), *n)
     }
 
     /// Counts one (failed) attempt by `key`.
     pub fn hit(&self, key: &str, now: Instant) {
-        if self.max == 0 {
+        if self.rule.is_off() {
             return;
         }
         let mut map = lock(&self.counts);
         match map.get_mut(key) {
-            Some(entry) if now.saturating_duration_since(entry.0) < self.window => {
+            Some(entry) if now.saturating_duration_since(entry.0) < self.rule.window => {
                 entry.1 = entry.1.saturating_add(1);
             }
             Some(entry) => *entry = (now, 1),
@@ -102,10 +129,10 @@ impl Throttle {
     /// How many attempts `key` has made in its current window (0 once it is over).
     pub fn failures(&self, key: &str, now: Instant) -> u32 {
         let map = lock(&self.counts);
-        match map.peek(key) {
-            Some((start, n)) if now.saturating_duration_since(*start) < self.window => *n,
-            _ => 0,
-        }
+        map.peek(key).map_or(0, |(start, n)| {
+            self.rule
+                .in_window(now.saturating_duration_since(*start), *n)
+        })
     }
 }
 
@@ -134,6 +161,47 @@ impl Backoff {
         }
     }
 
+    /// The wait after each number of failures, from 0 up to the first that reaches
+    /// the cap (which applies to every larger number): the rule as data, for the
+    /// PostgreSQL counters' atomic check-and-count (`store::pg::rates`).
+    pub fn waits(&self) -> Vec<Duration> {
+        let mut waits = Vec::new();
+        for n in 0..=self.free.saturating_add(64) {
+            let w = self.wait_after(n);
+            waits.push(w);
+            if w >= self.max_wait {
+                break;
+            }
+        }
+        waits
+    }
+
+    /// The backoff rule: after `failures`, the last `elapsed` ago, how long the key
+    /// must still wait (`None`: it may try now).
+    pub fn wait_since(&self, elapsed: Duration, failures: u32) -> Option<Duration> {
+        let wait = self.wait_after(failures);
+        (elapsed < wait).then(|| wait - elapsed)
+    }
+
+    /// Whether a failure `elapsed` ago is recent (not yet forgotten).
+    pub fn is_recent(&self, elapsed: Duration) -> bool {
+        elapsed < self.forget
+    }
+
+    /// How long a quiet key takes to be forgotten.
+    pub fn forget(&self) -> Duration {
+        self.forget
+    }
+
+    /// The same rule with no map of its own, for counters kept elsewhere (the
+    /// PostgreSQL backend's, `crate::limits`).
+    pub fn rule_only(&self) -> Self {
+        Backoff {
+            state: counters(1),
+            ..*self
+        }
+    }
+
     fn wait_after(&self, failures: u32) -> Duration {
         let over = failures.saturating_sub(self.free);
         if over == 0 {
@@ -151,15 +219,14 @@ impl Backoff {
     }
 
     fn wait(&self, last: Instant, failures: u32, now: Instant) -> Option<Duration> {
-        let until = last + self.wait_after(failures);
-        (now < until).then(|| until - now)
+        self.wait_since(now.saturating_duration_since(last), failures)
     }
 
     /// Whether `key` failed recently (within `forget`).
     pub fn failed_recently(&self, key: &str, now: Instant) -> bool {
         let map = lock(&self.state);
         map.peek(key)
-            .is_some_and(|(last, _)| now.saturating_duration_since(*last) < self.forget)
+            .is_some_and(|(last, _)| self.is_recent(now.saturating_duration_since(*last)))
     }
 
     /// Counts one failure by `key`.
@@ -239,8 +306,10 @@ mod tests {
     #[test]
     fn maps_are_bounded_and_forget_the_least_recently_used() {
         let t = Throttle {
-            max: 2,
-            window: Duration::from_secs(60),
+            rule: WindowRule {
+                max: 2,
+                window: Duration::from_secs(60),
+            },
             counts: counters(3),
         };
         let t0 = Instant::now();

@@ -104,6 +104,17 @@ pub fn database_url_of(dir: &Path) -> Option<String> {
     dir.ancestors().find_map(|d| dirs.get(d).cloned())
 }
 
+/// `--database-url URL` for an admin command run on data directory `dir`, unless
+/// `args` name a database of their own.
+pub(crate) fn database_args_for(dir: &Path, args: &[&str]) -> Vec<String> {
+    if args.iter().any(|a| a.starts_with("--database-url")) {
+        return Vec::new();
+    }
+    database_url_of(dir)
+        .map(|url| vec!["--database-url".to_owned(), url])
+        .unwrap_or_default()
+}
+
 /// `--database-url URL` when `args` name a registered `--data-dir` (as `--data-dir
 /// DIR` or `--data-dir=DIR`) and no `--database-url` of their own.
 pub(crate) fn database_args(args: &[&str]) -> Vec<String> {

@@ -121,12 +121,7 @@ pub fn run_admin(data_dir: &Path, args: &[&str]) -> AdminOutput {
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
-        .args(
-            backend::database_url_of(data_dir)
-                .map(|u| ["--database-url".to_owned(), u])
-                .into_iter()
-                .flatten(),
-        )
+        .args(backend::database_args_for(data_dir, args))
         .env("AUTHGATE_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .stdin(Stdio::null())
         .output()

@@ -168,12 +168,7 @@ pub fn cli(
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
-        .args(
-            super::backend::database_url_of(data_dir)
-                .map(|u| ["--database-url".to_owned(), u])
-                .into_iter()
-                .flatten(),
-        )
+        .args(super::backend::database_args_for(data_dir, args))
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

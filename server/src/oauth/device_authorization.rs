@@ -45,7 +45,7 @@ async fn check_pending_cap(state: &AppState, client_id: &str, now: u64) -> Resul
 
 /// `POST /oauth/device/code`: issues a device code and a user code.
 pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Resp, OAuthError> {
-    check_rate(state, &req)?;
+    check_rate(state, &req).await?;
     let client = authenticate(state, &req.headers, &req.form).await?.client;
     if !GrantType::DeviceCode.allowed_for(&client) {
         return Err(OAuthError::new(
@@ -90,10 +90,10 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
 
 /// The per-address limit on device authorizations (each creates a record);
 /// IPv6 is counted per /64, like every other throttle.
-fn check_rate(state: &AppState, req: &OAuthRequest) -> Result<(), OAuthError> {
+async fn check_rate(state: &AppState, req: &OAuthRequest) -> Result<(), OAuthError> {
     let ip_key = crate::throttle::client_key(req.ip);
     let limit = &state.throttles.device_auth_ip;
-    if let Some(wait) = limit.blocked_for(&ip_key, Instant::now()) {
+    if let Some(wait) = limit.blocked_for(&ip_key, Instant::now()).await? {
         crate::events::throttled("device_auth");
         let secs = wait.as_secs() + 1;
         return Err(OAuthError::too_many(
@@ -101,7 +101,7 @@ fn check_rate(state: &AppState, req: &OAuthRequest) -> Result<(), OAuthError> {
             secs,
         ));
     }
-    limit.hit(&ip_key, Instant::now());
+    limit.hit(&ip_key, Instant::now()).await?;
     Ok(())
 }
 

@@ -1,9 +1,10 @@
 //! The device-code grant (RFC 8628 §3.4–3.5).
 //!
-//! A pending poll is a read plus an in-memory pacing check: nothing is written until
-//! the code is approved and redeemed, once.
+//! A pending poll is a read plus a pacing check (`crate::pacer`: in memory, or one
+//! PostgreSQL statement on an unlogged table): nothing durable is written until the
+//! code is approved and redeemed, once.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use authgate_proto::{ErrorCode, params};
 
@@ -29,16 +30,16 @@ pub async fn handle(
     let unknown = || OAuthError::invalid_grant("unknown device code");
     let id = keyed_token_id(device_code).ok_or_else(unknown)?;
     let hash = sha256(device_code.as_bytes());
-    let auth = state
-        .store
-        .device_auth(&id, &hash)
+    let (auth, pace) = state
+        .polls
+        .poll(&state.store, &id, &hash)
         .await?
         .ok_or_else(unknown)?;
     let approved = match auth.poll(&client.id, now) {
         Poll::Approved(approved) => approved,
         Poll::Pending(pending) => {
             let initial = Duration::from_secs(u64::from(pending.interval()));
-            return Err(match state.polls.record(&hash, initial, Instant::now()) {
+            return Err(match pace.judge(initial) {
                 Pacing::Ok => not_yet(),
                 Pacing::SlowDown(secs) => OAuthError::new(
                     ErrorCode::SlowDown,

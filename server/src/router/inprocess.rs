@@ -45,7 +45,7 @@ fn state() -> (tempfile::TempDir, Arc<AppState>) {
         store,
         keys: keys::Keys::new(ring),
         settings,
-        polls: polls::PollTracker::default(),
+        polls: crate::pacer::Pacer::Memory(polls::PollTracker::default()),
         csrf_key: [7; 32],
         passwords: password::Passwords::new(1),
         throttles: Throttles::default(),

@@ -265,7 +265,7 @@ async fn verify_current(
     ip: IpAddr,
 ) -> Result<Option<Resp>, PageError> {
     let attempt =
-        match PasswordAttempt::begin(state, ip, &session.username, Purpose::ChangePassword) {
+        match PasswordAttempt::begin(state, ip, &session.username, Purpose::ChangePassword).await {
             Ok(attempt) => attempt,
             Err(no) => {
                 let problem = PasswordProblem::Refused(no.wait());

@@ -21,6 +21,7 @@ use hyper::StatusCode;
 use super::client_key;
 use crate::password::{Refused, Ticket};
 use crate::state::AppState;
+use crate::store::StoreError;
 use crate::views::Wait;
 
 /// What a password is being checked for.
@@ -51,6 +52,13 @@ pub enum Refusal {
     InFlight,
     /// The server's password queue is full (503, retry in 1 s).
     Busy,
+}
+
+/// The login counters could not be read or written (the shared database is down):
+/// refused as busy (503, retry in 1 s), never let through uncounted.
+fn down(e: StoreError) -> Refusal {
+    tracing::warn!(error = %e, "login throttle unavailable");
+    Refusal::Busy
 }
 
 impl Refusal {
@@ -87,7 +95,7 @@ impl Refusal {
 
 impl PasswordAttempt {
     /// Admits and counts one check of `username`'s password from `ip`.
-    pub fn begin(
+    pub async fn begin(
         state: &AppState,
         ip: IpAddr,
         username: &str,
@@ -97,20 +105,32 @@ impl PasswordAttempt {
         let th = &state.throttles;
         let ip_key = client_key(ip);
         let account_key = username.to_lowercase();
-        if th.login_ip.failed_recently(&ip_key, t)
-            && let Some(wait) = th.login_account.blocked_for(&account_key, t)
+        if th
+            .login_ip
+            .failed_recently(&ip_key, t)
+            .await
+            .map_err(down)?
+            && let Some(wait) = th
+                .login_account
+                .blocked_for(&account_key, t)
+                .await
+                .map_err(down)?
         {
             return Err(Refusal::backoff(wait));
         }
-        if let Some(wait) = th.login_ip.blocked_for(&ip_key, t) {
+        if let Some(wait) = th.login_ip.blocked_for(&ip_key, t).await.map_err(down)? {
             return Err(Refusal::backoff(wait));
         }
         let ticket = state.passwords.admit(&ip_key).map_err(|r| match r {
             Refused::InFlight => Refusal::InFlight,
             Refused::Busy => Refusal::Busy,
         })?;
-        th.login_ip.reserve(&ip_key, t).map_err(Refusal::backoff)?;
-        th.login_account.fail(&account_key, t);
+        th.login_ip
+            .reserve(&ip_key, t)
+            .await
+            .map_err(down)?
+            .map_err(Refusal::backoff)?;
+        th.login_account.fail(&account_key, t).await.map_err(down)?;
         Ok(PasswordAttempt {
             ticket,
             ip,
@@ -143,8 +163,16 @@ impl PasswordAttempt {
             .verify(ticket, password, hash, on_done)
             .await;
         if ok {
-            state.throttles.login_ip.refund(&ip_key);
-            state.throttles.login_account.refund(&account_key);
+            // A refund lost to a database failure only costs the person one counted
+            // failure, which the backoff forgives after its free ones.
+            for (limit, key) in [
+                (&state.throttles.login_ip, &ip_key),
+                (&state.throttles.login_account, &account_key),
+            ] {
+                if let Err(e) = limit.refund(key).await {
+                    tracing::warn!(error = %e, "login refund not recorded");
+                }
+            }
         }
         ok
     }

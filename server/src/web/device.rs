@@ -92,7 +92,7 @@ async fn lookup_and_consent(
         .map(|s| s.user_id.as_str())
         .unwrap_or("");
     let keys = guess::GuessKeys::new(ip, browser.session_hash.as_ref(), user_id);
-    if let Some(wait) = guess::blocked(&state.throttles, &keys, t) {
+    if let Some(wait) = guess::blocked(&state.throttles, &keys, t).await? {
         return Ok(throttled(state, browser, typed, wait));
     }
     let parsed = UserCode::parse(typed);
@@ -110,7 +110,7 @@ async fn lookup_and_consent(
             Err(UserCodeError::InvalidCharacter) => CodeProblem::InvalidCharacter,
             Err(_) => CodeProblem::Shape,
             Ok(_) => {
-                guess::wrong(&state.throttles, &keys, t);
+                guess::wrong(&state.throttles, &keys, t).await?;
                 CodeProblem::Wrong
             }
         };
@@ -210,7 +210,7 @@ pub async fn decide<B: RequestBody>(
     else {
         return Ok(to_login("/device"));
     };
-    let code = match bound_code(state, &browser, &form, &session_hash, ip) {
+    let code = match bound_code(state, &browser, &form, &session_hash, ip).await? {
         Ok(code) => code,
         Err(refused) => return Ok(*refused),
     };
@@ -248,13 +248,13 @@ fn decision_of(form: &Form, session: &Session) -> Result<Decision, PageError> {
 /// The user code of a consent form, if the form carries the binding the consent
 /// page issued to this session; otherwise the refusal to send (counted as a wrong
 /// code, or 429 while this source is blocked).
-fn bound_code(
+async fn bound_code(
     state: &AppState,
     browser: &Browser,
     form: &Form,
     session_hash: &[u8; 32],
     ip: IpAddr,
-) -> Result<UserCode, Box<Resp>> {
+) -> Result<Result<UserCode, Box<Resp>>, PageError> {
     let typed = form.get("user_code").unwrap_or("");
     let request = form.get("request").unwrap_or("");
     let expected = consent_tag(state, session_hash, request, typed);
@@ -262,18 +262,18 @@ fn bound_code(
         .get("consent")
         .is_some_and(|c| ct_eq(c.as_bytes(), expected.as_bytes()));
     if let (true, Ok(code)) = (bound, UserCode::parse(typed)) {
-        return Ok(code);
+        return Ok(Ok(code));
     }
     let t = Instant::now();
     let user_id = browser.session.as_ref().map_or("", |s| s.user_id.as_str());
     let keys = guess::GuessKeys::new(ip, Some(session_hash), user_id);
-    if let Some(wait) = guess::blocked(&state.throttles, &keys, t) {
-        return Err(Box::new(throttled(state, browser, "", wait)));
+    if let Some(wait) = guess::blocked(&state.throttles, &keys, t).await? {
+        return Ok(Err(Box::new(throttled(state, browser, "", wait))));
     }
-    guess::wrong(&state.throttles, &keys, t);
+    guess::wrong(&state.throttles, &keys, t).await?;
     tracing::info!(%ip, "consent form without a valid binding");
     let username = browser.session.as_ref().map(|s| s.username.as_str());
-    Err(Box::new(browser.page(
+    Ok(Err(Box::new(browser.page(
         state,
         StatusCode::FORBIDDEN,
         |csrf| {
@@ -281,7 +281,7 @@ fn bound_code(
                 .page(browser.lang, username, csrf)
                 .render()
         },
-    )))
+    ))))
 }
 
 /// Whether the request the consent page showed (its reference posted back) is

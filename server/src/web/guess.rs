@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 use super::client_key;
 use crate::secrets::hex;
 use crate::state::Throttles;
+use crate::store::StoreError;
 
 /// The global counter's key.
 const GLOBAL: &str = "all";
@@ -50,32 +51,46 @@ impl GuessKeys {
 }
 
 /// If this source may not look up a code now, how long it must wait.
-pub fn blocked(th: &Throttles, keys: &GuessKeys, now: Instant) -> Option<Duration> {
-    if let Some(wait) = th
-        .user_code_ip
-        .blocked_for(&keys.ip, now)
-        .or_else(|| th.user_code_session.blocked_for(&keys.session, now))
-    {
-        return Some(wait);
+pub async fn blocked(
+    th: &Throttles,
+    keys: &GuessKeys,
+    now: Instant,
+) -> Result<Option<Duration>, StoreError> {
+    if let Some(wait) = th.user_code_ip.blocked_for(&keys.ip, now).await? {
+        return Ok(Some(wait));
     }
-    let global = th.user_code_global.blocked_for(GLOBAL, now)?;
-    let guessed_wrong = th.user_code_ip.failures(&keys.ip, now) > 0
-        || th.user_code_session.failures(&keys.session, now) > 0
-        || th.user_code_account.failures(&keys.account, now) > 0;
-    guessed_wrong.then_some(global)
+    if let Some(wait) = th.user_code_session.blocked_for(&keys.session, now).await? {
+        return Ok(Some(wait));
+    }
+    let Some(global) = th.user_code_global.blocked_for(GLOBAL, now).await? else {
+        return Ok(None);
+    };
+    let guessed_wrong = th.user_code_ip.failures(&keys.ip, now).await? > 0
+        || th.user_code_session.failures(&keys.session, now).await? > 0
+        || th.user_code_account.failures(&keys.account, now).await? > 0;
+    Ok(guessed_wrong.then_some(global))
 }
 
 /// Counts one wrong code by this source.
-pub fn wrong(th: &Throttles, keys: &GuessKeys, now: Instant) {
-    th.user_code_ip.hit(&keys.ip, now);
-    th.user_code_session.hit(&keys.session, now);
-    th.user_code_account.hit(&keys.account, now);
-    th.user_code_global.hit(GLOBAL, now);
+pub async fn wrong(th: &Throttles, keys: &GuessKeys, now: Instant) -> Result<(), StoreError> {
+    th.user_code_ip.hit(&keys.ip, now).await?;
+    th.user_code_session.hit(&keys.session, now).await?;
+    th.user_code_account.hit(&keys.account, now).await?;
+    th.user_code_global.hit(GLOBAL, now).await
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::ready;
+
+    fn blocked(th: &Throttles, keys: &GuessKeys, now: Instant) -> Option<Duration> {
+        ready(super::blocked(th, keys, now)).unwrap()
+    }
+
+    fn wrong(th: &Throttles, keys: &GuessKeys, now: Instant) {
+        ready(super::wrong(th, keys, now)).unwrap()
+    }
 
     fn keys(ip: &str, session: u8, user: &str) -> GuessKeys {
         GuessKeys::new(ip.parse().unwrap(), Some(&[session; 32]), user)

@@ -122,7 +122,7 @@ pub async fn submit<B: RequestBody>(
     if !is_valid_name(&username) {
         return refuse(StatusCode::UNAUTHORIZED, WRONG, None);
     }
-    let attempt = match PasswordAttempt::begin(state, ip, &username, Purpose::SignIn) {
+    let attempt = match PasswordAttempt::begin(state, ip, &username, Purpose::SignIn).await {
         Ok(attempt) => attempt,
         Err(no) => {
             let problem = LoginProblem::Refused(no.wait());

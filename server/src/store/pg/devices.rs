@@ -18,14 +18,14 @@ use crate::secrets::ct_eq;
 use crate::store::{DecideOutcome, DeviceRequests, Pending, RedeemOutcome, StoreError};
 
 /// The columns a [`DeviceAuth`] is read from, in [`from_row`]'s order.
-const COLUMNS: &str = "r.code_hash, r.client_id, r.scope, r.user_code, r.created_at, \
+pub(super) const COLUMNS: &str = "r.code_hash, r.client_id, r.scope, r.user_code, r.created_at, \
      r.expires_at, r.interval, r.status, r.approver_id, r.approver_name, r.status_at, \
      r.requester_ip, r.user_agent";
 
 const TABLE: &str = "device_requests";
 
 /// A request as read from a row selected with [`COLUMNS`].
-fn from_row(row: &Row) -> Result<DeviceAuth, PgError> {
+pub(super) fn from_row(row: &Row) -> Result<DeviceAuth, PgError> {
     let status: &str = row.try_get(7)?;
     let at: Option<i64> = row.try_get(10)?;
     let at = || -> Result<u64, PgError> {

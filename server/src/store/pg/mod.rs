@@ -37,6 +37,7 @@ pub mod keys;
 pub mod migrate;
 pub mod notify;
 pub mod pacing;
+pub mod rates;
 pub mod sessions;
 pub mod signing;
 pub mod sweep;
@@ -48,6 +49,8 @@ mod tests;
 mod tests_data;
 #[cfg(test)]
 mod tests_ops;
+#[cfg(test)]
+mod tests_shared;
 
 use std::sync::Arc;
 
