@@ -51,6 +51,14 @@ export AUTHGATE_BIN="$tdir/e2e-bin/authgate" AUTHGATE_LOGIN_BIN="$tdir/e2e-bin/a
 step "workspace tests (unit, end-to-end against the real binary, interop)"
 cargo test --workspace --locked
 
+# The same end-to-end suite (already built above: this only runs it) with every server
+# on PostgreSQL: each test binary starts one throwaway cluster of its own in a temporary
+# directory on a free loopback port (tests/src/pg.rs, removed when the binary exits),
+# each server gets a fresh database and --database-url; the multi-instance, SIGKILL
+# and database-restart tests run in this pass (tests/src/backend.rs).
+step "end-to-end tests again, on PostgreSQL"
+AUTHGATE_TEST_BACKEND=postgres cargo test --locked -p authgate-tests --tests
+
 step "no_std crates build for the microcontroller targets"
 cargo build --locked -p authgate-proto --target thumbv6m-none-eabi
 cargo build --locked -p authgate-device --no-default-features --target thumbv6m-none-eabi

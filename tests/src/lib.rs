@@ -33,6 +33,7 @@ use reqwest::blocking::Client;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 
+pub mod backend;
 pub mod ops;
 pub mod pg;
 pub mod webdriver;
@@ -120,6 +121,7 @@ pub fn run_admin(data_dir: &Path, args: &[&str]) -> AdminOutput {
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
+        .args(backend::database_args_for(data_dir, args))
         .env("AUTHGATE_ADMIN_PASSWORD", ADMIN_PASSWORD)
         .stdin(Stdio::null())
         .output()
@@ -133,7 +135,22 @@ pub fn run_admin(data_dir: &Path, args: &[&str]) -> AdminOutput {
 
 /// A fresh, empty data directory, deleted when dropped (or when the [`TestServer`]
 /// that took it is dropped). Use it to run admin commands before the first start.
-pub struct DataDir(tempfile::TempDir);
+///
+/// On the PostgreSQL backend ([`backend`]) it also names a fresh database of the
+/// shared cluster: servers started in it and admin commands run on it get that
+/// `--database-url`.
+pub struct DataDir {
+    dir: tempfile::TempDir,
+    database_url: Option<String>,
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        if self.database_url.is_some() {
+            backend::unregister(self.dir.path());
+        }
+    }
+}
 
 impl Default for DataDir {
     fn default() -> Self {
@@ -142,19 +159,37 @@ impl Default for DataDir {
 }
 
 impl DataDir {
-    /// Creates a new empty directory.
+    /// Creates a new empty directory (and, on PostgreSQL, a new empty database).
     pub fn new() -> Self {
-        DataDir(
-            tempfile::Builder::new()
-                .prefix("authgate-test-")
-                .tempdir()
-                .expect("create temp data dir"),
-        )
+        let url = backend::is_postgres().then(backend::fresh_database);
+        Self::with_database_url(url)
+    }
+
+    /// A new empty directory whose servers and admin commands use `url` (another
+    /// instance on the same database, for the multi-instance tests), or redb when
+    /// `None`.
+    pub fn with_database_url(url: Option<String>) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("authgate-test-")
+            .tempdir()
+            .expect("create temp data dir");
+        if let Some(u) = &url {
+            backend::register(dir.path(), u);
+        }
+        DataDir {
+            dir,
+            database_url: url,
+        }
     }
 
     /// The directory.
     pub fn path(&self) -> &Path {
-        self.0.path()
+        self.dir.path()
+    }
+
+    /// The PostgreSQL database this directory's servers use, if any.
+    pub fn database_url(&self) -> Option<&str> {
+        self.database_url.as_deref()
     }
 
     /// See [`run_admin`].
@@ -401,6 +436,12 @@ impl TestServer {
             http: http_client(),
         };
         server.spawn("127.0.0.1:0", None);
+        if server.database_url().is_some() {
+            assert!(
+                !server.data_dir().join("authgate.redb").exists(),
+                "started with --database-url, the server still made a redb file"
+            );
+        }
         server
     }
 
@@ -413,6 +454,11 @@ impl TestServer {
             .arg("--data-dir")
             .arg(self.dir.path())
             .args(&self.args);
+        if let Some(url) = self.dir.database_url()
+            && !self.args.iter().any(|a| a.starts_with("--database-url"))
+        {
+            cmd.arg("--database-url").arg(url);
+        }
         if let Some(b) = base_url {
             cmd.arg("--base-url").arg(b);
         }
@@ -521,6 +567,24 @@ impl TestServer {
     /// The data directory.
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The PostgreSQL database the server uses, if it runs on PostgreSQL.
+    pub fn database_url(&self) -> Option<&str> {
+        self.dir.database_url()
+    }
+
+    /// Another instance on the same database (PostgreSQL only): its own process,
+    /// port and data directory, the same `args` as given here.
+    ///
+    /// # Panics
+    /// When this server runs on redb (one process per redb file).
+    pub fn start_peer(&self, args: &[&str], env: &[(&str, &str)]) -> TestServer {
+        let url = self
+            .database_url()
+            .expect("a second instance needs the PostgreSQL backend")
+            .to_owned();
+        TestServer::start_in(DataDir::with_database_url(Some(url)), args, env)
     }
 
     /// Everything the server wrote to stderr so far.

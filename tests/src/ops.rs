@@ -41,6 +41,7 @@ pub fn spawn(args: &[&str], env: &[(&str, &str)]) -> Result<Proc, Failed> {
         cmd.env("AUTHGATE_ADMIN_PASSWORD", ADMIN_PASSWORD);
     }
     cmd.args(args)
+        .args(super::backend::database_args(args))
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -167,6 +168,7 @@ pub fn cli(
         .args(args)
         .arg("--data-dir")
         .arg(data_dir)
+        .args(super::backend::database_args_for(data_dir, args))
         .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -96,6 +96,8 @@ pub struct PgCluster {
     /// Run the tools as `postgres` (we are root).
     as_postgres: bool,
     database: String,
+    /// The server's `max_connections`.
+    max_connections: u32,
 }
 
 /// The name of the database [`PgCluster::start`] creates.
@@ -105,6 +107,12 @@ impl PgCluster {
     /// Initializes and starts a cluster with the database [`DATABASE`], waiting until
     /// it accepts connections.
     pub fn start() -> Result<Self, PgError> {
+        Self::start_with_max_connections(100)
+    }
+
+    /// Like [`PgCluster::start`] with room for `max_connections` connections: a
+    /// cluster shared by every server of a test binary needs more than one test's.
+    pub fn start_with_max_connections(max_connections: u32) -> Result<Self, PgError> {
         let bindir = bindir().ok_or(PgError::NotInstalled)?;
         let dir = tempfile::Builder::new().prefix("authgate-pg-").tempdir()?;
         // The directory is ours: its owner is our effective user.
@@ -122,6 +130,7 @@ impl PgCluster {
             port: 0,
             as_postgres,
             database: DATABASE.to_string(),
+            max_connections,
         };
         let out = cluster
             .tool("initdb")
@@ -168,8 +177,9 @@ impl PgCluster {
     fn start_on(&self, port: u16) -> Result<(), PgError> {
         let options = format!(
             "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} \
-             -c fsync=on -c max_connections=100",
-            self.dir.path().display()
+             -c fsync=on -c max_connections={}",
+            self.dir.path().display(),
+            self.max_connections
         );
         let out = self
             .tool("pg_ctl")
@@ -196,6 +206,78 @@ impl PgCluster {
         )
     }
 
+    /// A connection string for another database of this cluster.
+    pub fn url_for(&self, database: &str) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// Creates the empty database `name` (a plain identifier: lower-case letters,
+    /// digits, `_`) and returns its connection string.
+    pub fn create_database(&self, name: &str) -> Result<String, PgError> {
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+            "database name {name:?} is not a plain identifier"
+        );
+        self.psql(&format!("CREATE DATABASE {name}"))?;
+        Ok(self.url_for(name))
+    }
+
+    /// Makes sure the cluster is stopped and its directory removed once this process
+    /// exits, however it exits (tests done, a panic, `SIGKILL`, Ctrl-C), and forgets
+    /// it: for a cluster kept in a `static`, whose `Drop` never runs.
+    ///
+    /// How: a guard process in a session of its own (`setsid`, so Ctrl-C on the test
+    /// run does not reach it) reads its stdin, a pipe whose only writer is this
+    /// process (the pipe is close-on-exec, so no server or tool we spawn inherits it).
+    /// When this process is gone, by any exit, the kernel closes the pipe, the guard
+    /// reads end of file, stops the server (`pg_ctl stop -m immediate`, then the
+    /// postmaster's pid with `SIGQUIT` if that fails) and removes the directory.
+    pub fn remove_when_process_exits(self) -> Result<ExitGuard, PgError> {
+        let dir = self.dir.path().to_path_buf();
+        let pg_ctl = self.bindir.join("pg_ctl");
+        let as_user = if self.as_postgres {
+            "runuser -u postgres -- "
+        } else {
+            ""
+        };
+        let script = format!(
+            "cat >/dev/null 2>&1\n\
+             cd {dir} || exit 0\n\
+             {as_user}{pg_ctl} -D {dir}/data -w -t 30 -m immediate stop >/dev/null 2>&1 \\\n\
+             || {{ pid=$(head -n1 {dir}/data/postmaster.pid 2>/dev/null) && kill -QUIT \"$pid\"; }} 2>/dev/null\n\
+             cd / && rm -rf {dir}\n",
+            dir = shell_quote(&dir),
+            pg_ctl = shell_quote(&pg_ctl),
+        );
+        let mut child = Command::new("setsid")
+            .args(["sh", "-c", &script])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()?;
+        let pipe = child
+            .stdin
+            .take()
+            .ok_or_else(|| PgError::Io(std::io::Error::other("the guard process has no stdin")))?;
+        let url = self.url();
+        let port = self.port;
+        // The guard owns the cleanup now: neither stop the server nor remove the
+        // directory here.
+        let dir_handle = std::mem::ManuallyDrop::new(self);
+        let cluster = Shared {
+            bindir: dir_handle.bindir.clone(),
+            dir,
+            port,
+            url,
+        };
+        Ok(ExitGuard {
+            _pipe: pipe,
+            _guard: child,
+            cluster,
+        })
+    }
+
     /// The port it listens on (127.0.0.1 only).
     pub fn port(&self) -> u16 {
         self.port
@@ -219,15 +301,7 @@ impl PgCluster {
 
     /// Runs `psql -Atc sql` against the database and returns its output, trimmed.
     pub fn psql(&self, sql: &str) -> Result<String, PgError> {
-        let out = Command::new(self.bindir.join("psql"))
-            .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
-            .args(["-U", "postgres", "-p"])
-            .arg(self.port.to_string())
-            .args(["-d", &self.database, "-c", sql])
-            .output()?;
-        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        check("psql", out)?;
-        Ok(stdout)
+        psql_at(&self.bindir, self.port, &self.database, sql)
     }
 
     /// Stops the server at once (as a crash would), keeping the data directory:
@@ -294,6 +368,86 @@ impl Drop for PgCluster {
         // The TempDir removes the directory (root may remove postgres' files; as
         // another user they are ours).
     }
+}
+
+/// A cluster handed to a guard process by [`PgCluster::remove_when_process_exits`]:
+/// what is still needed to use it. Keep it for the life of the process (in a
+/// `static`); dropping it does nothing (the pipe stays open until the process exits
+/// only if this is never dropped, so it is meant to be leaked).
+pub struct ExitGuard {
+    /// The write end of the guard's stdin: closed by the kernel when we exit.
+    _pipe: std::process::ChildStdin,
+    /// The guard process (never waited for: it outlives us).
+    _guard: std::process::Child,
+    cluster: Shared,
+}
+
+/// What a shared cluster's users need.
+struct Shared {
+    bindir: PathBuf,
+    dir: PathBuf,
+    port: u16,
+    url: String,
+}
+
+impl ExitGuard {
+    /// The connection string of the cluster's [`DATABASE`].
+    pub fn url(&self) -> &str {
+        &self.cluster.url
+    }
+
+    /// The cluster's directory.
+    pub fn dir(&self) -> &Path {
+        &self.cluster.dir
+    }
+
+    /// A connection string for another database of the cluster.
+    pub fn url_for(&self, database: &str) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{database}",
+            self.cluster.port
+        )
+    }
+
+    /// Creates the empty database `name` (a plain identifier) and returns its
+    /// connection string.
+    pub fn create_database(&self, name: &str) -> Result<String, PgError> {
+        assert!(
+            name.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+            "database name {name:?} is not a plain identifier"
+        );
+        psql_at(
+            &self.cluster.bindir,
+            self.cluster.port,
+            DATABASE,
+            &format!("CREATE DATABASE {name}"),
+        )?;
+        Ok(self.url_for(name))
+    }
+
+    /// Runs `psql -Atc sql` against database `database` of the cluster.
+    pub fn psql(&self, database: &str, sql: &str) -> Result<String, PgError> {
+        psql_at(&self.cluster.bindir, self.cluster.port, database, sql)
+    }
+}
+
+/// `psql -Atc sql` on 127.0.0.1:`port`, database `database`, as `postgres`.
+fn psql_at(bindir: &Path, port: u16, database: &str, sql: &str) -> Result<String, PgError> {
+    let out = Command::new(bindir.join("psql"))
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
+        .args(["-U", "postgres", "-p"])
+        .arg(port.to_string())
+        .args(["-d", database, "-c", sql])
+        .output()?;
+    let stdout = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    check("psql", out)?;
+    Ok(stdout)
+}
+
+/// `path` quoted for `sh` (single quotes).
+fn shell_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
 }
 
 /// Whether process `pid` runs (exists and is not a zombie waiting to be reaped:

@@ -100,7 +100,12 @@ fn flag_beats_env_beats_file_beats_default() {
         assert!(t.contains(key), "{key} missing from {t}");
     }
     // Admin commands read data_dir from the file too.
-    std::fs::write(&file, format!("data_dir = \"{d}\"\n")).unwrap();
+    // (On PostgreSQL the file names the database too: the `database_url` key.)
+    let database = dir
+        .database_url()
+        .map(|u| format!("database_url = \"{u}\"\n"))
+        .unwrap_or_default();
+    std::fs::write(&file, format!("data_dir = \"{d}\"\n{database}")).unwrap();
     let listed = std::process::Command::new(authgate_tests::authgate_bin())
         .args(["user", "list", "--config", f])
         .env_remove("AUTHGATE_DATA_DIR")

@@ -10,8 +10,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use authgate_tests::pg::{PgCluster, is_running};
 use authgate_tests::{
     ADMIN_PASSWORD, ADMIN_USER, DEFAULT_CLIENT, DataDir, TestServer, encode_form, hidden_value,
+    needs_postgres,
 };
 use reqwest::blocking::Client;
 use serde_json::Value;
@@ -57,11 +59,30 @@ struct Api {
     cookie: String,
     csrf: String,
     rs_secret: String,
+    /// Every answer of 500 and above: (path, status, content type, body).
+    faults: Mutex<Vec<(String, u16, String, String)>>,
 }
 
 type Answer = Option<(u16, Value)>;
 
 impl Api {
+    /// A client of the server at `base`, signed in with the browser session `cookie`
+    /// (whose device-page CSRF token is `csrf`).
+    fn new(base: &str, cookie: &str, csrf: &str, rs_secret: &str) -> Self {
+        Api {
+            http: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap(),
+            base: base.to_owned(),
+            cookie: cookie.to_owned(),
+            csrf: csrf.to_owned(),
+            rs_secret: rs_secret.to_owned(),
+            faults: Mutex::new(Vec::new()),
+        }
+    }
+
     fn post(&self, path: &str, pairs: &[(&str, &str)], extra: Option<(&str, String)>) -> Answer {
         let mut req = self
             .http
@@ -73,7 +94,20 @@ impl Api {
         }
         let resp = req.send().ok()?;
         let status = resp.status().as_u16();
+        let content_type = resp
+            .headers()
+            .get("content-type")
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
         let body = resp.bytes().ok()?;
+        if status >= 500 {
+            self.faults.lock().unwrap().push((
+                path.to_owned(),
+                status,
+                content_type,
+                String::from_utf8_lossy(&body).into_owned(),
+            ));
+        }
         Some((status, serde_json::from_slice(&body).unwrap_or(Value::Null)))
     }
 
@@ -329,27 +363,8 @@ fn acknowledged_writes_survive_sigkill_under_load() {
         &["--device-auth-rate-per-ip", "0", "--poll-interval", "1"],
         &[],
     );
-    let mut browser = server.browser();
-    browser.login(ADMIN_USER, ADMIN_PASSWORD);
-    let csrf = browser.csrf_of("/device");
-    let cookie = browser
-        .cookies()
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    let http = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    let mut api = Api {
-        http,
-        base: server.base_url().to_owned(),
-        cookie,
-        csrf,
-        rs_secret,
-    };
+    let (cookie, csrf) = session(&server);
+    let mut api = Api::new(server.base_url(), &cookie, &csrf, &rs_secret);
     let mut rng = Rng(Instant::now().elapsed().as_nanos() as u64 ^ 0x9E37_79B9_7F4A_7C15);
     let mut facts: Vec<Fact> = Vec::new();
     let mut restarts = Vec::new();
@@ -416,4 +431,275 @@ fn acknowledged_writes_survive_sigkill_under_load() {
         "restart to healthy took {worst:?} (limit {limit} ms): {restarts:?}"
     );
     eprintln!("{KILLS} kills, {total_acks} acknowledged results, all held; restarts {restarts:?}");
+}
+
+/// The URL of the load balancer in front of the instances: both instances' issuer.
+const LB_URL: &str = "http://lb.authgate.test";
+
+/// Signs in as the administrator on `server`: the session cookie header and the
+/// device page's CSRF token.
+fn session(server: &TestServer) -> (String, String) {
+    let mut browser = server.browser();
+    browser.login(ADMIN_USER, ADMIN_PASSWORD);
+    let csrf = browser.csrf_of("/device");
+    let cookie = browser
+        .cookies()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    (cookie, csrf)
+}
+
+/// Panics if the server wrote a panic to its stderr.
+fn assert_no_panic(server: &TestServer) {
+    let stderr = server.stderr();
+    assert!(
+        !stderr.contains("panicked"),
+        "{} panicked:\n{stderr}",
+        server.base_url()
+    );
+}
+
+/// Two instances on one database, the first killed with SIGKILL under load: the
+/// other keeps serving, and everything either of them acknowledged holds through it.
+#[test]
+fn sigkill_one_of_two_instances_under_load_loses_nothing_acknowledged() {
+    needs_postgres!();
+    let dir = DataDir::new();
+    let rs_secret = dir.add_confidential_client(RS_ID, "Crash RS", "profile read write");
+    let args = [
+        "--device-auth-rate-per-ip",
+        "0",
+        "--poll-interval",
+        "1",
+        "--base-url",
+        LB_URL,
+    ];
+    let mut a = TestServer::start_in(dir, &args, &[]);
+    let b = a.start_peer(&args, &[]);
+    // One browser session, made on A, used on both.
+    let (cookie, csrf) = session(&a);
+    let api_a = Api::new(a.base_url(), &cookie, &csrf, &rs_secret);
+    let api_b = Api::new(b.base_url(), &cookie, &csrf, &rs_secret);
+
+    let stop = AtomicBool::new(false);
+    let found = Mutex::new(Vec::new());
+    let (acks_a, acks_b) = (AtomicU64::new(0), AtomicU64::new(0));
+    let mut b_at_kill = 0;
+    thread::scope(|s| {
+        for w in 0..WORKERS {
+            let (api, acks) = if w % 2 == 0 {
+                (&api_a, &acks_a)
+            } else {
+                (&api_b, &acks_b)
+            };
+            let (stop, found) = (&stop, &found);
+            s.spawn(move || work(api, 0x5EED ^ w as u64, stop, found, acks));
+        }
+        thread::sleep(Duration::from_millis(1500));
+        a.kill();
+        b_at_kill = acks_b.load(Ordering::Relaxed);
+        // B goes on serving its workers (A's fail until the end).
+        thread::sleep(Duration::from_millis(1000));
+        stop.store(true, Ordering::Relaxed);
+    });
+    let (on_a, on_b) = (
+        acks_a.load(Ordering::Relaxed),
+        acks_b.load(Ordering::Relaxed),
+    );
+    assert!(on_a > 0, "A acknowledged nothing before the kill");
+    assert!(
+        on_b > b_at_kill,
+        "B acknowledged nothing after A was killed ({b_at_kill} before)"
+    );
+    // Every result acknowledged by A or by B holds, checked through B alone.
+    let facts = found.into_inner().unwrap();
+    let count = facts.len();
+    let facts = verify(&api_b, facts);
+    assert!(facts.len() >= count);
+    let faults = api_b.faults.lock().unwrap().clone();
+    assert!(faults.is_empty(), "B failed requests: {faults:?}");
+    assert_no_panic(&b);
+    eprintln!(
+        "A acknowledged {on_a}, B {on_b} ({b_at_kill} before the kill); {count} facts held on B"
+    );
+}
+
+/// PostgreSQL stopped (as by a crash) and started again under load, two instances
+/// on it: while it is down every answer is a clean 503 (`server_error` JSON for the
+/// API, a plain page for browsers, `/health` says so), nothing panics, both recover
+/// by themselves, and everything acknowledged before holds.
+#[test]
+fn postgresql_restart_under_load_gives_clean_503s_and_loses_nothing() {
+    needs_postgres!();
+    // A cluster of its own: the test binary's shared one must stay up.
+    let cluster = PgCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let dir = DataDir::with_database_url(Some(cluster.url()));
+    let rs_secret = dir.add_confidential_client(RS_ID, "Crash RS", "profile read write");
+    let args = [
+        "--device-auth-rate-per-ip",
+        "0",
+        "--poll-interval",
+        "1",
+        "--base-url",
+        LB_URL,
+    ];
+    let a = TestServer::start_in(dir, &args, &[]);
+    let b = a.start_peer(&args, &[]);
+    let (cookie, csrf) = session(&a);
+    let apis = [
+        Api::new(a.base_url(), &cookie, &csrf, &rs_secret),
+        Api::new(b.base_url(), &cookie, &csrf, &rs_secret),
+    ];
+    let stop = AtomicBool::new(false);
+    let found = Mutex::new(Vec::new());
+    let acks = AtomicU64::new(0);
+    let mut before_stop = 0;
+    let mut outage = Duration::ZERO;
+    thread::scope(|s| {
+        for w in 0..WORKERS {
+            let (api, stop, found, acks) = (&apis[w % 2], &stop, &found, &acks);
+            s.spawn(move || work(api, 0xD0D0 ^ w as u64, stop, found, acks));
+        }
+        thread::sleep(Duration::from_millis(1000));
+        before_stop = acks.load(Ordering::Relaxed);
+        cluster.stop().unwrap_or_else(|e| panic!("{e}"));
+        let down = Instant::now();
+        for (server, api) in [&a, &b].into_iter().zip(&apis) {
+            probe_while_down(server, api);
+        }
+        cluster.restart().unwrap_or_else(|e| panic!("{e}"));
+        // Recovery without restarting AuthGate.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for server in [&a, &b] {
+            while server.get("/health").status != 200 {
+                assert!(
+                    Instant::now() < deadline,
+                    "{} not healthy 30 s after PostgreSQL came back",
+                    server.base_url()
+                );
+                thread::sleep(Duration::from_millis(50));
+            }
+        }
+        outage = down.elapsed();
+        let recovered = acks.load(Ordering::Relaxed);
+        thread::sleep(Duration::from_millis(1000));
+        stop.store(true, Ordering::Relaxed);
+        assert!(
+            acks.load(Ordering::Relaxed) > recovered,
+            "nothing acknowledged after recovery"
+        );
+    });
+    assert!(before_stop > 0, "nothing acknowledged before the stop");
+    for server in [&a, &b] {
+        let pid = server.pid().expect("still ours");
+        assert!(is_running(pid), "{} exited", server.base_url());
+        assert_no_panic(server);
+    }
+    // Every failure under load was a clean 503.
+    let mut seen = 0;
+    for api in &apis {
+        for (path, status, content_type, body) in api.faults.lock().unwrap().iter() {
+            seen += 1;
+            assert_clean_503(path, *status, content_type, body);
+        }
+    }
+    assert!(seen > 0, "the load saw no failure: was the database down?");
+    // Everything acknowledged holds, checked through both instances.
+    let facts = found.into_inner().unwrap();
+    let count = facts.len();
+    let facts = verify(&apis[1], facts);
+    verify(&apis[0], facts);
+    eprintln!(
+        "{} acknowledged ({before_stop} before the stop), {seen} clean 503s, down and \
+         back to healthy in {outage:?}, {count} facts held",
+        acks.load(Ordering::Relaxed)
+    );
+}
+
+/// A failure answered while the database is down: 503, with `server_error` JSON from
+/// the API and a page (not JSON) for the browser's pages.
+#[track_caller]
+fn assert_clean_503(path: &str, status: u16, content_type: &str, body: &str) {
+    assert_eq!(status, 503, "{path}: {status} {body}");
+    if path.starts_with("/oauth/") {
+        assert!(
+            content_type.starts_with("application/json"),
+            "{path}: {content_type} {body}"
+        );
+        let v: Value = serde_json::from_str(body).unwrap_or_else(|_| panic!("{path}: {body}"));
+        assert_eq!(v["error"], "server_error", "{path}: {body}");
+    } else {
+        assert!(
+            content_type.starts_with("text/html") || content_type.starts_with("text/plain"),
+            "{path}: a page is expected, got {content_type}: {body}"
+        );
+    }
+}
+
+/// What an instance answers while PostgreSQL is down.
+fn probe_while_down(server: &TestServer, api: &Api) {
+    let health = server.get("/health");
+    assert_eq!(
+        health.status,
+        503,
+        "/health with the database down: {}",
+        health.text()
+    );
+    let started = Instant::now();
+    let api_calls = [
+        (
+            "/oauth/device/code",
+            vec![("client_id", DEFAULT_CLIENT), ("scope", "read")],
+        ),
+        (
+            "/oauth/token",
+            vec![
+                ("grant_type", "refresh_token"),
+                ("refresh_token", "no-such-token"),
+                ("client_id", DEFAULT_CLIENT),
+            ],
+        ),
+    ];
+    for (path, pairs) in api_calls {
+        let r = server.post_form(path, &pairs);
+        assert_clean_503(
+            path,
+            r.status,
+            &r.header("content-type").unwrap_or_default(),
+            &r.text(),
+        );
+        r.assert_no_store();
+    }
+    // A browser entering a code: a plain 503 page.
+    let r = api
+        .http
+        .post(format!("{}/device", api.base))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", api.cookie.clone())
+        .body(encode_form(&[
+            ("user_code", "BCDF-GHJK"),
+            ("csrf_token", api.csrf.as_str()),
+        ]))
+        .send()
+        .expect("the instance answers while the database is down");
+    let status = r.status().as_u16();
+    let content_type = r
+        .headers()
+        .get("content-type")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    assert_clean_503(
+        "/device",
+        status,
+        &content_type,
+        &r.text().unwrap_or_default(),
+    );
+    // Fast failures, not a hang on the pool.
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "answers with the database down took {:?}",
+        started.elapsed()
+    );
 }

@@ -49,3 +49,55 @@ fn two_clusters_run_side_by_side() {
     a.psql("CREATE TABLE only_a (x int)").unwrap();
     assert!(b.psql("SELECT * FROM only_a").is_err(), "separate clusters");
 }
+
+/// Set in the child process of [`the_shared_cluster_is_removed_when_its_process_exits`].
+const CHILD_ENV: &str = "AUTHGATE_TEST_SHARED_CLUSTER_CHILD";
+
+/// Run as a child process only: starts the shared cluster, makes a database, prints
+/// where the cluster lives, and exits without dropping anything.
+#[test]
+fn shared_cluster_child() {
+    if std::env::var_os(CHILD_ENV).is_none() {
+        return;
+    }
+    let cluster = authgate_tests::backend::shared_cluster();
+    let url = authgate_tests::backend::fresh_database();
+    let port = url
+        .rsplit_once(':')
+        .and_then(|(_, rest)| rest.split('/').next())
+        .unwrap();
+    println!("CLUSTER {} {port}", cluster.dir().display());
+}
+
+#[test]
+fn the_shared_cluster_is_removed_when_its_process_exits() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "shared_cluster_child", "--nocapture"])
+        .env(CHILD_ENV, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("CLUSTER "))
+        .unwrap_or_else(|| panic!("no CLUSTER line in {stdout}"));
+    let (dir, port) = line.rsplit_once(' ').unwrap();
+    let dir = std::path::PathBuf::from(dir);
+    let port: u16 = port.parse().unwrap();
+    // The guard notices the exit and cleans up; a bounded wait.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while (dir.exists() || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok())
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        !dir.exists(),
+        "the shared cluster's directory {dir:?} is removed"
+    );
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "nothing listens on its port {port} any more"
+    );
+}

@@ -6,14 +6,10 @@
 //! Attackers connect from other loopback addresses (127.0.0.2, …), which Linux
 //! routes to the server on 127.0.0.1 like any other.
 
-use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use authgate_tests::{
-    ADMIN_PASSWORD, ADMIN_USER, TestServer, authgate_bin, csrf_token, encode_form,
-};
+use authgate_tests::{ADMIN_PASSWORD, ADMIN_USER, TestServer, csrf_token, encode_form};
 use reqwest::blocking::Client;
 
 const ALICE: &str = "alice";
@@ -22,28 +18,13 @@ const ALICE_PASSWORD: &str = "alice's long passphrase";
 /// `authgate user add NAME --password-stdin` against a running server's data
 /// directory (after the first run, which creates `admin` only in an empty one).
 fn add_user(dir: &std::path::Path, name: &str, password: &str) {
-    let mut child = Command::new(authgate_bin())
-        .args(["user", "add", name, "--password-stdin", "--data-dir"])
-        .arg(dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run authgate user add");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{password}\n").as_bytes())
-        .expect("write the password");
-    let out = child
-        .wait_with_output()
-        .expect("wait for authgate user add");
-    assert!(
-        out.status.success(),
-        "user add failed: {}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = authgate_tests::ops::cli(
+        dir,
+        &["user", "add", name, "--password-stdin"],
+        Some(&format!("{password}\n")),
+        &[],
     );
+    assert!(out.success, "user add failed: {}", out.stderr);
 }
 
 /// A signed-in browser session connecting from a chosen loopback address.

@@ -22,6 +22,13 @@ pub enum AdminCommand {
     Token(TokenCommand),
     /// Read or export (JSON lines) the audit log of security events.
     Audit(AuditArgs),
+    /// Write users, clients, signing keys, grants and tokens to a dump file (mode
+    /// 0600: it holds the signing keys), to move to another backend. redb: the
+    /// server must be stopped.
+    Export(super::dump::ExportArgs),
+    /// Load a dump written by `export` into an empty data directory or database,
+    /// all or nothing. Devices signed in before keep working.
+    Import(super::dump::ImportArgs),
 }
 
 /// Where an admin command finds the data. `--data-dir`: flag, then

@@ -57,6 +57,17 @@ pub enum AdminError {
     /// `token verify`: past `exp`.
     #[error("invalid: expired at {0}")]
     TokenExpired(String),
+    /// `export` / `import` failed (an import that fails wrote nothing).
+    #[error(transparent)]
+    Dump(#[from] crate::store::DumpError),
+    /// `export` / `import` on a redb data directory while a server holds it.
+    #[error(
+        "a server is running on {0}: stop it first (redb allows one process per file, and a device that refreshes after the export would have to sign in again)"
+    )]
+    ServerRunning(String),
+    /// `export --out` names a file that exists.
+    #[error("{0} exists; export writes a new file only")]
+    DumpExists(String),
     /// `token verify`: before `nbf`.
     #[error("invalid: not valid before {0}")]
     TokenNotYet(String),

@@ -9,6 +9,7 @@
 //! are generated.
 
 pub mod cli;
+mod dump;
 mod error;
 pub mod exec;
 pub mod render;
@@ -37,6 +38,8 @@ impl AdminCommand {
             AdminCommand::Key(c) => key(c, config),
             AdminCommand::Token(c) => token(c, config),
             AdminCommand::Audit(a) => audit(a, config),
+            AdminCommand::Export(a) => dump::export(a, config),
+            AdminCommand::Import(a) => dump::import(a, config),
         }
     }
 }

@@ -19,6 +19,7 @@ mod admin;
 mod audit;
 mod clients;
 mod devices;
+pub mod dump;
 mod error;
 mod grants;
 mod keys;
@@ -35,13 +36,14 @@ pub use crate::grant::Decision;
 pub use admin::{ClientChange, Consequences};
 pub use audit::{AuditEvent, AuditKind};
 pub use devices::{DecideOutcome, Pending, RedeemOutcome};
+pub use dump::DumpError;
 pub use error::StoreError;
 pub use grants::{RevokeOutcome, RotateOutcome};
 pub use pg::PgStore;
 pub use records::{
     AccessToken, Client, DeviceAuth, DeviceStatus, Grant, RefreshToken, Session, User,
 };
-pub use redb::{BatchStats, RedbStore};
+pub use redb::{BatchStats, RedbDump, RedbStore};
 pub use sessions::{EndSessions, PasswordChange, SessionInfo, SessionMeta, SessionStart};
 pub use sweep::SweepStats;
 

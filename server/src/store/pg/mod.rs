@@ -31,6 +31,7 @@ pub mod audit;
 pub mod cache;
 pub mod clients;
 pub mod devices;
+mod dump;
 pub mod grants;
 pub mod keys;
 pub mod migrate;

@@ -12,6 +12,7 @@ mod audit;
 mod client_cache;
 mod clients;
 mod devices;
+mod dump;
 mod expiry;
 mod grants;
 mod keys;
@@ -33,6 +34,7 @@ use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
 
 use super::records::{self, Record, encode};
 use super::{AuditKind, DeviceStatus, StoreError};
+pub use dump::RedbDump;
 pub use writer::BatchStats;
 
 use client_cache::ClientCache;
