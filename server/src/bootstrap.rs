@@ -80,6 +80,7 @@ pub fn first_run(
         refresh_ttl: None,
         created_at: now,
         audiences: Vec::new(),
+        dpop: crate::store::DpopMode::Optional,
     };
     let created = store.bootstrap_blocking(admin, vec![cli])?;
     Ok(created.then_some(FirstRun {

@@ -42,6 +42,9 @@ pub enum RunError {
     /// The stored CSRF key is not 32 bytes.
     #[error("corrupt csrf_key in the database")]
     CorruptCsrfKey,
+    /// The stored DPoP nonce key is not 32 bytes.
+    #[error("corrupt dpop_nonce_key in the database")]
+    CorruptDpopNonceKey,
     /// The tokio runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
@@ -114,6 +117,13 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
         .meta_secret_blocking("csrf_key", secrets::random_bytes::<32>().to_vec())?
         .try_into()
         .map_err(|_| RunError::CorruptCsrfKey)?;
+    let dpop_nonce_key: [u8; 32] = store
+        .meta_secret_blocking(
+            crate::dpop::NONCE_KEY_SECRET,
+            secrets::random_bytes::<32>().to_vec(),
+        )?
+        .try_into()
+        .map_err(|_| RunError::CorruptDpopNonceKey)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -167,6 +177,7 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
             csrf_key,
             passwords: password::Passwords::new(2),
             throttles: Throttles::with_device_auth_rate(args.device_auth_rate_per_ip),
+            dpop: crate::dpop::DpopState::in_memory(dpop_nonce_key),
         });
         tokio::spawn(sweeper(
             state.clone(),

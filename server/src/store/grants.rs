@@ -217,6 +217,7 @@ impl Store {
                     jti: new_jti(),
                     access_expires_at: now + 30 * 86_400,
                     device_ip: "192.0.2.1".into(),
+                    dpop_jkt: None,
                 };
                 let grant = Grant {
                     id: new.grant_id,
@@ -232,6 +233,7 @@ impl Store {
                     device_ip: new.device_ip.clone(),
                     refresh_id: new.refresh_id,
                     jti: new.jti.clone(),
+                    dpop_jkt: None,
                 };
                 create(&tx, &grant, new.refresh_expires_at)?;
                 record_new_tokens(&tx, grant.id, &new)?;

@@ -27,7 +27,7 @@ mod error;
 mod expiry;
 mod grants;
 mod keys;
-mod pg;
+pub(crate) mod pg;
 mod records;
 mod sessions;
 mod sweep;
@@ -51,7 +51,7 @@ pub use audit::{AuditEvent, AuditKind};
 pub use devices::{DecideOutcome, RedeemOutcome};
 pub use error::StoreError;
 pub use grants::{RevokeOutcome, RotateOutcome};
-pub use records::{Client, DeviceAuth, DeviceStatus, Grant, RefreshToken, Session, User};
+pub use records::{Client, DeviceAuth, DeviceStatus, DpopMode, Grant, RefreshToken, Session, User};
 pub use sessions::{EndSessions, PasswordChange, SessionMeta, SessionStart};
 pub use writer::BatchStats;
 

@@ -21,7 +21,7 @@ use crate::store::{DecideOutcome, RedeemOutcome};
 /// The columns a [`DeviceAuth`] is read from, in [`from_row`]'s order.
 const COLUMNS: &str = "r.code_hash, r.client_id, r.scope, r.user_code, r.created_at, \
      r.expires_at, r.interval, r.status, r.approver_id, r.approver_name, r.status_at, \
-     r.requester_ip, r.user_agent";
+     r.requester_ip, r.user_agent, r.dpop_jkt";
 
 const TABLE: &str = "device_requests";
 
@@ -68,6 +68,7 @@ fn from_row(row: &Row) -> Result<DeviceAuth, PgError> {
         status,
         requester_ip: row.try_get(11)?,
         user_agent: row.try_get(12)?,
+        dpop_jkt: row.try_get(13)?,
     })
 }
 
@@ -171,8 +172,8 @@ async fn create_grant(
     tx.execute(
         "INSERT INTO grants (id, user_id, username, client_id, scope, created_at,
                              last_refreshed_at, expires_at, current_refresh, revoked,
-                             device_ip, refresh_id, jti)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                             device_ip, refresh_id, jti, dpop_jkt)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         &[
             &grant.id.as_slice(),
             &grant.user_id,
@@ -187,6 +188,7 @@ async fn create_grant(
             &grant.device_ip,
             &grant.refresh_id.as_slice(),
             &grant.jti,
+            &grant.dpop_jkt,
         ],
     )
     .await?;
@@ -234,7 +236,7 @@ impl PgStore {
         let created_at = to_i64(auth.created_at, "creation time")?;
         let expires_at = to_i64(auth.expires_at, "device code expiry")?;
         let interval = i32::try_from(auth.interval).map_err(|_| PgError::OutOfRange("interval"))?;
-        let params: [&(dyn ToSql + Sync); 14] = [
+        let params: [&(dyn ToSql + Sync); 15] = [
             &id.as_slice(),
             &auth.code_hash.as_slice(),
             &auth.client_id,
@@ -249,12 +251,13 @@ impl PgStore {
             &at,
             &auth.requester_ip,
             &auth.user_agent,
+            &auth.dpop_jkt,
         ];
         tx.execute(
             "INSERT INTO device_requests (id, code_hash, client_id, scope, user_code,
                  created_at, expires_at, interval, status, approver_id, approver_name,
-                 status_at, requester_ip, user_agent)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 status_at, requester_ip, user_agent, dpop_jkt)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             &params,
         )
         .await?;
@@ -356,7 +359,7 @@ impl PgStore {
             return Ok(DecideOutcome::NotFound);
         };
         // The id follows the record's columns.
-        let id: [u8; 16] = to_array(row.try_get(13)?, TABLE)?;
+        let id: [u8; 16] = to_array(row.try_get(14)?, TABLE)?;
         let auth = from_row(&row)?;
         let decided = match auth.decide(decision, now) {
             Ok(decided) => decided,

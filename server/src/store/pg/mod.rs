@@ -24,6 +24,7 @@
 #![cfg_attr(not(test), allow(dead_code))]
 
 pub mod devices;
+pub mod dpop;
 pub mod migrate;
 pub mod pacing;
 
