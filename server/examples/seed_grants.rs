@@ -12,7 +12,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use authgate_server::Store;
+use authgate_server::RedbStore;
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     };
     let path = PathBuf::from(dir).join("authgate.redb");
     let started = std::time::Instant::now();
-    let result = Store::open(&path, |_| {})
+    let result = RedbStore::open(&path, |_| {})
         .and_then(|store| store.seed_other_grants_blocking(n, authgate_server::now()));
     match result {
         Ok(()) => {

@@ -57,6 +57,8 @@ CREATE TABLE user_codes (
 );
 CREATE INDEX user_codes_client ON user_codes (client_id, expires_at);
 CREATE INDEX user_codes_request ON user_codes (request_id);
+-- The server-wide pending count (`pending_codes`): live codes only.
+CREATE INDEX user_codes_expiry ON user_codes (expires_at);
 
 CREATE TABLE grants (
     id                bytea PRIMARY KEY CHECK (octet_length(id) = 16),

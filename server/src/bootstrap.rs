@@ -50,12 +50,12 @@ pub struct FirstRun {
 /// On first run (no users yet), creates `admin` and the public `authgate-cli` client.
 /// The admin password comes from `password` (`admin_password` in the
 /// configuration: `AUTHGATE_ADMIN_PASSWORD` or the config file) or is generated.
-pub fn first_run(
+pub async fn first_run(
     store: &Store,
     now: u64,
     password: Option<String>,
 ) -> Result<Option<FirstRun>, OpenError> {
-    if !store.users()?.is_empty() {
+    if !store.users().await?.is_empty() {
         return Ok(None);
     }
     let from_env = password.filter(|p| !p.is_empty());
@@ -82,7 +82,7 @@ pub fn first_run(
         audiences: Vec::new(),
         dpop: crate::store::DpopMode::Optional,
     };
-    let created = store.bootstrap_blocking(admin, vec![cli])?;
+    let created = store.bootstrap(admin, vec![cli]).await?;
     Ok(created.then_some(FirstRun {
         admin_password: if from_env.is_some() {
             None

@@ -43,7 +43,7 @@ pub use run::{RunError, print_config, serve};
 // The examples (`seed_grants`, `key_order`).
 pub use clock::now;
 pub use secrets::time_ordered_id;
-pub use store::Store;
+pub use store::{RedbStore, Store};
 
 // The fuzz targets.
 #[doc(hidden)]

@@ -310,7 +310,7 @@ async fn dispatch<B: RequestBody>(state: &AppState, req: Request<B>, ip: IpAddr)
                 .await
                 .unwrap_or_else(|e| e.into_response(lang))
         }
-        Endpoint::Plain(plain) => call_plain(plain, state, &req),
+        Endpoint::Plain(plain) => call_plain(plain, state, &req).await,
     }
 }
 
@@ -330,7 +330,7 @@ async fn call_api<B: RequestBody>(
         Api::Revocation => revoke::handle(state, read(req).await?, now).await,
         Api::Introspection => introspect::handle(state, read(req).await?, now).await,
         Api::TokenInfo => introspect::tokeninfo(state, req.method(), req.headers(), now).await,
-        Api::Metadata => Ok(metadata::metadata(state)),
+        Api::Metadata => Ok(metadata::metadata(state).await),
         Api::Keys => Ok(metadata::keys(state)),
     }
 }
@@ -352,17 +352,17 @@ async fn call_page<B: RequestBody>(
     now: u64,
 ) -> Result<Resp, PageError> {
     match page {
-        Page::Login => login::page(state, &req, now),
+        Page::Login => login::page(state, &req, now).await,
         Page::LoginSubmit => login::submit(state, req, ip, now).await,
-        Page::LogoutPrompt => login::logout_page(state, &req, now),
+        Page::LogoutPrompt => login::logout_page(state, &req, now).await,
         Page::Logout => login::logout(state, req, now).await,
-        Page::Device => device::page(state, &req, ip, now),
+        Page::Device => device::page(state, &req, ip, now).await,
         Page::DeviceSubmit => device::submit(state, req, ip, now).await,
         Page::Consent => device::decide(state, req, ip, now).await,
-        Page::Account => account::page(state, &req, now),
+        Page::Account => account::page(state, &req, now).await,
         Page::RevokeGrant => account::revoke(state, req, now).await,
         Page::SignOut => account::sign_out(state, req, now).await,
-        Page::PasswordForm => account::password_page(state, &req, now),
+        Page::PasswordForm => account::password_page(state, &req, now).await,
         Page::ChangePassword => account::change_password(state, req, ip, now).await,
         Page::Language => language::switch(state, &req),
     }
@@ -373,10 +373,10 @@ fn page_lang<B>(state: &AppState, req: &Request<B>) -> Lang {
     i18n::pick(req.headers(), state.settings.secure_cookies)
 }
 
-fn call_plain<B>(plain: Plain, state: &AppState, req: &Request<B>) -> Resp {
+async fn call_plain<B>(plain: Plain, state: &AppState, req: &Request<B>) -> Resp {
     let headers = req.headers();
     match plain {
-        Plain::Health => health(state),
+        Plain::Health => health(state).await,
         Plain::Metrics if !metrics::enabled() => {
             PageError::NotFound.into_response(page_lang(state, req))
         }
@@ -459,8 +459,8 @@ fn too_long<B>(state: &AppState, req: &Request<B>) -> Resp {
     }
 }
 
-fn health(state: &AppState) -> Resp {
-    match state.store.check() {
+async fn health(state: &AppState) -> Resp {
+    match state.store.check().await {
         Ok(()) => response::json(StatusCode::OK, &serde_json::json!({"status": "ok"})),
         Err(e) => {
             tracing::error!("health check failed: {e}");

@@ -112,24 +112,27 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
         tracing::trace!(size = b.size, micros = b.commit_micros, "group commit");
     })?;
     let keys = tokens::KeyRing::load_or_create(&args.data_dir)?;
-    let first = bootstrap::first_run(&store, clock::now(), args.admin_password.clone())?;
-    let csrf_key: [u8; 32] = store
-        .meta_secret_blocking("csrf_key", secrets::random_bytes::<32>().to_vec())?
-        .try_into()
-        .map_err(|_| RunError::CorruptCsrfKey)?;
-    let dpop_nonce_key: [u8; 32] = store
-        .meta_secret_blocking(
-            crate::dpop::NONCE_KEY_SECRET,
-            secrets::random_bytes::<32>().to_vec(),
-        )?
-        .try_into()
-        .map_err(|_| RunError::CorruptDpopNonceKey)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(RunError::Runtime)?;
     runtime.block_on(async move {
+        let first =
+            bootstrap::first_run(&store, clock::now(), args.admin_password.clone()).await?;
+        let csrf_key: [u8; 32] = store
+            .meta_secret("csrf_key", secrets::random_bytes::<32>().to_vec())
+            .await?
+            .try_into()
+            .map_err(|_| RunError::CorruptCsrfKey)?;
+        let dpop_nonce_key: [u8; 32] = store
+            .meta_secret(
+                crate::dpop::NONCE_KEY_SECRET,
+                secrets::random_bytes::<32>().to_vec(),
+            )
+            .await?
+            .try_into()
+            .map_err(|_| RunError::CorruptDpopNonceKey)?;
         let admin_socket = admin::socket::bind(&args.data_dir)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -169,6 +172,7 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
                 .as_deref()
                 .map(|t| secrets::sha256(t.as_bytes())),
         };
+        let dpop = crate::dpop::DpopState::for_store(&store, dpop_nonce_key);
         let state = Arc::new(AppState {
             store,
             keys: Keys::new(keys),
@@ -177,7 +181,7 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
             csrf_key,
             passwords: password::Passwords::new(2),
             throttles: Throttles::with_device_auth_rate(args.device_auth_rate_per_ip),
-            dpop: crate::dpop::DpopState::in_memory(dpop_nonce_key),
+            dpop,
         });
         tokio::spawn(sweeper(
             state.clone(),
@@ -239,7 +243,7 @@ async fn sweeper(state: Arc<AppState>, data_dir: PathBuf, interval: Duration, re
     loop {
         tick.tick().await;
         let now = clock::now();
-        match state.store.device_codes_expired_between(last, now) {
+        match state.store.device_codes_expired_between(last, now).await {
             Ok(n) => Metrics::kind_by(&m.device_codes, "expired", n),
             Err(e) => tracing::warn!("cannot count expired device codes: {e}"),
         }
@@ -267,6 +271,7 @@ async fn sweeper(state: Arc<AppState>, data_dir: PathBuf, interval: Duration, re
         let max_ttl = state
             .store
             .max_access_ttl(state.settings.access_ttl)
+            .await
             .unwrap_or(state.settings.access_ttl);
         match crate::keys::retire_old(&data_dir, max_ttl, now) {
             Ok(0) => {}

@@ -331,7 +331,7 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<AdminReply, OpError>
             username,
             password_hash,
         } => user_add(ctx, username, password_hash).await,
-        Request::UserList => user_list(ctx),
+        Request::UserList => user_list(ctx).await,
         Request::UserPasswd {
             username,
             password_hash,
@@ -357,16 +357,16 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<AdminReply, OpError>
             }
             Ok(AdminReply::ClientAdded { id })
         }
-        Request::ClientList => client_list(ctx),
+        Request::ClientList => client_list(ctx).await,
         Request::ClientShow { id } => {
-            let c = ctx.store.client(&id)?.ok_or(OpError::NoClient(id))?;
+            let c = ctx.store.client(&id).await?.ok_or(OpError::NoClient(id))?;
             Ok(AdminReply::Client(ClientView::from(&*c)))
         }
         Request::ClientChange { id, change } => client_change(ctx, id, change).await,
         Request::KeyRotate => key_rotate(ctx).await,
         Request::KeyList => key_list(ctx),
         Request::Audit { since, limit } => {
-            let events = ctx.store.audit_events(since, limit)?;
+            let events = ctx.store.audit_events(since, limit).await?;
             Ok(AdminReply::Audit(
                 events.into_iter().map(AuditView::from).collect(),
             ))
@@ -374,8 +374,8 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<AdminReply, OpError>
     }
 }
 
-fn user_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
-    let mut users = ctx.store.users()?;
+async fn user_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
+    let mut users = ctx.store.users().await?;
     users.sort_by(|a, b| a.username.cmp(&b.username));
     let users = users.into_iter().map(|u| UserView {
         username: u.username,
@@ -386,8 +386,8 @@ fn user_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
     Ok(AdminReply::Users(users.collect()))
 }
 
-fn client_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
-    let mut clients = ctx.store.clients()?;
+async fn client_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
+    let mut clients = ctx.store.clients().await?;
     clients.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(AdminReply::Clients(
         clients.iter().map(ClientView::from).collect(),
@@ -461,7 +461,8 @@ async fn client_change(
     if let ClientChange::SetSecret(_) = change {
         let c = ctx
             .store
-            .client(&id)?
+            .client(&id)
+            .await?
             .ok_or_else(|| OpError::NoClient(id.clone()))?;
         if c.secret_hash.is_none() {
             return Err(OpError::PublicClient(id));

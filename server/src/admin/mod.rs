@@ -314,11 +314,24 @@ fn offline(dir: &Path, req: Request, creates: bool) -> Result<socket::Answer, Ad
         return Err(AdminError::NoDatabase(dir.display().to_string()));
     }
     let store = crate::bootstrap::open_store(dir, |_| {})?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(AdminError::Runtime)?;
+    runtime.block_on(offline_on(&store, dir, req))
+}
+
+/// [`offline`] once the database is open: the first run if due, then the command.
+async fn offline_on(
+    store: &crate::store::Store,
+    dir: &Path,
+    req: Request,
+) -> Result<socket::Answer, AdminError> {
     // A command on a fresh data directory does the first run the server would
     // have done (user `admin`, client `authgate-cli`), so starting the server later
     // doesn't skip it because a user or client already exists.
     let password = std::env::var("AUTHGATE_ADMIN_PASSWORD").ok();
-    if let Some(first) = crate::bootstrap::first_run(&store, crate::clock::now(), password)? {
+    if let Some(first) = crate::bootstrap::first_run(store, crate::clock::now(), password).await? {
         match first.admin_password {
             Some(p) => eprintln!("first run: created user `admin`, password (shown once): {p}"),
             None => {
@@ -329,15 +342,11 @@ fn offline(dir: &Path, req: Request, creates: bool) -> Result<socket::Answer, Ad
     let uid = std::fs::metadata("/proc/self")
         .map(|m| m.uid())
         .unwrap_or(0);
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(AdminError::Runtime)?;
     let ctx = Ctx {
-        store: &store,
+        store,
         data_dir: dir,
         keys: None,
         actor: format!("cli uid={uid}"),
     };
-    Ok(runtime.block_on(exec::execute(&ctx, req)))
+    Ok(exec::execute(&ctx, req).await)
 }

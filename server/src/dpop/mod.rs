@@ -331,6 +331,18 @@ pub struct DpopState {
 pub const NONCE_KEY_SECRET: &str = "dpop_nonce_key";
 
 impl DpopState {
+    /// The state for a server on `store`: proofs remembered in the database when it
+    /// is shared by many instances (PostgreSQL), in memory for redb (one process).
+    pub fn for_store(store: &crate::store::Store, key: [u8; 32]) -> Self {
+        match store {
+            crate::store::Store::Postgres(pg) => DpopState {
+                replays: Replays::Postgres(pg.clone()),
+                nonces: NonceIssuer::new(key, NonceIssuer::DEFAULT_LIFETIME_SECS),
+            },
+            crate::store::Store::Redb(_) => Self::in_memory(key),
+        }
+    }
+
     /// One instance's state: an in-memory replay cache and nonces under `key`.
     pub fn in_memory(key: [u8; 32]) -> Self {
         DpopState {

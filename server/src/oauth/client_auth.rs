@@ -28,7 +28,7 @@ pub struct Authenticated {
 }
 
 /// Identifies and authenticates the client of a request.
-pub fn authenticate(
+pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     form: &Form,
@@ -36,7 +36,8 @@ pub fn authenticate(
     let (id, secret) = credentials(headers, form)?;
     let client = state
         .store
-        .client(&id)?
+        .client(&id)
+        .await?
         .filter(|c| !c.disabled)
         .ok_or_else(|| OAuthError::invalid_client("unknown or disabled client"))?;
     match (&client.secret_hash, secret) {

@@ -26,8 +26,8 @@ const PENDING_RETRY_SECS: u64 = 10;
 /// The refusal when too many requests await a decision, server-wide or from this
 /// client (checked in O(log n) against the in-memory lookup). Concurrent requests
 /// may overshoot a cap by at most the number in flight at that moment.
-fn check_pending_cap(state: &AppState, client_id: &str, now: u64) -> Result<(), OAuthError> {
-    let pending = state.store.pending_codes(client_id, now);
+async fn check_pending_cap(state: &AppState, client_id: &str, now: u64) -> Result<(), OAuthError> {
+    let pending = state.store.pending_codes(client_id, now).await?;
     let s = &state.settings;
     let which = if pending.total >= s.max_pending_codes {
         "on this server"
@@ -46,14 +46,14 @@ fn check_pending_cap(state: &AppState, client_id: &str, now: u64) -> Result<(), 
 /// `POST /oauth/device/code`: issues a device code and a user code.
 pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Resp, OAuthError> {
     check_rate(state, &req)?;
-    let client = authenticate(state, &req.headers, &req.form)?.client;
+    let client = authenticate(state, &req.headers, &req.form).await?.client;
     if !GrantType::DeviceCode.allowed_for(&client) {
         return Err(OAuthError::new(
             ErrorCode::UnauthorizedClient,
             "this client may not use the device flow",
         ));
     }
-    check_pending_cap(state, &client.id, now)?;
+    check_pending_cap(state, &client.id, now).await?;
     // A proof binds the device code to its key (RFC 9449 §10): only that key redeems.
     let proof = super::dpop::endpoint_proof(
         state,

@@ -32,7 +32,11 @@ pub async fn handle(
     let unknown = || OAuthError::invalid_grant("unknown device code");
     let id = keyed_token_id(device_code).ok_or_else(unknown)?;
     let hash = sha256(device_code.as_bytes());
-    let auth = state.store.device_auth(&id, &hash)?.ok_or_else(unknown)?;
+    let auth = state
+        .store
+        .device_auth(&id, &hash)
+        .await?
+        .ok_or_else(unknown)?;
     // Before anything else: without the key, a stolen code learns nothing and
     // spends nothing (the binding never changes, so checking before the write holds).
     check_bound(auth.dpop_jkt.as_deref(), proof, "device code")?;

@@ -19,7 +19,7 @@ use crate::tokens::AccessClaims;
 /// The claims of an access token that is valid right now: signed by one of our
 /// keys, issued by us, within `nbf..exp`, not revoked and from an unrevoked grant;
 /// with the grant, which names the user.
-pub fn active_access_token(
+pub async fn active_access_token(
     state: &AppState,
     token: &str,
     now: u64,
@@ -28,7 +28,7 @@ pub fn active_access_token(
     if claims.iss != state.settings.base_url || claims.nbf > now || claims.exp <= now {
         return None;
     }
-    let (record, grant) = state.store.access_token(&claims.jti).ok()??;
+    let (record, grant) = state.store.access_token(&claims.jti).await.ok()??;
     (!record.revoked && !grant.revoked).then_some((claims, grant))
 }
 
@@ -55,7 +55,7 @@ fn inactive() -> IntrospectionResponse<'static> {
 /// `aud` names none of the caller's audiences, or another client's refresh token,
 /// is `{"active":false}`, exactly like an unknown one.
 pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Resp, OAuthError> {
-    let caller = authenticate(state, &req.headers, &req.form)?;
+    let caller = authenticate(state, &req.headers, &req.form).await?;
     if !caller.confidential {
         return Err(OAuthError::invalid_client(
             "introspection requires client authentication",
@@ -63,7 +63,7 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
     }
     let token = req.form.require(params::TOKEN)?;
     let mine = caller.client.audiences_or(&state.settings.audience);
-    if let Some((c, grant)) = active_access_token(state, token, now)
+    if let Some((c, grant)) = active_access_token(state, token, now).await
         && let Some(aud) = c.aud.iter().find(|a| mine.contains(&a.as_str()))
     {
         return Ok(response::json(
@@ -74,7 +74,7 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
             },
         ));
     }
-    if let Some((rt, grant)) = active_refresh_token(state, token, now)?
+    if let Some((rt, grant)) = active_refresh_token(state, token, now).await?
         && grant.client_id == caller.client.id
     {
         let cnf = grant.dpop_jkt.clone().map(|jkt| crate::dpop::Cnf { jkt });
@@ -148,7 +148,7 @@ fn refresh_answer<'a>(
 }
 
 /// The current, unexpired refresh token `token` of an unrevoked grant, with it.
-fn active_refresh_token(
+async fn active_refresh_token(
     state: &AppState,
     token: &str,
     now: u64,
@@ -159,7 +159,8 @@ fn active_refresh_token(
     };
     Ok(state
         .store
-        .refresh_token(&id, &hash)?
+        .refresh_token(&id, &hash)
+        .await?
         .filter(|(rt, grant)| crate::grant::refresh_is_live(rt, grant, &hash, now)))
 }
 
@@ -178,19 +179,21 @@ pub async fn tokeninfo(
         Presented::Bearer(t) => (t, false),
         Presented::Dpop(t) => (t, true),
     };
-    let (c, _) = active_access_token(state, token, now).ok_or_else(|| {
-        if scheme_is_dpop {
-            dpop::resource_error(
-                ErrorCode::InvalidToken,
-                "the token is expired, revoked or invalid",
-            )
-        } else {
-            OAuthError::new(
-                ErrorCode::InvalidToken,
-                "the token is expired, revoked or invalid",
-            )
-        }
-    })?;
+    let (c, _) = active_access_token(state, token, now)
+        .await
+        .ok_or_else(|| {
+            if scheme_is_dpop {
+                dpop::resource_error(
+                    ErrorCode::InvalidToken,
+                    "the token is expired, revoked or invalid",
+                )
+            } else {
+                OAuthError::new(
+                    ErrorCode::InvalidToken,
+                    "the token is expired, revoked or invalid",
+                )
+            }
+        })?;
     dpop::check_resource(
         state,
         headers,

@@ -12,8 +12,8 @@ use crate::store::prelude::*;
 /// scopes of enabled clients, sorted. Clients are few and admin-made, so reading
 /// them all is cheap; a built-in list would advertise scopes no client may ask for
 /// and omit ones an admin added.
-fn scopes_supported(state: &AppState) -> Vec<String> {
-    let clients = state.store.clients().unwrap_or_else(|e| {
+async fn scopes_supported(state: &AppState) -> Vec<String> {
+    let clients = state.store.clients().await.unwrap_or_else(|e| {
         tracing::error!("cannot list clients for metadata: {e}");
         Vec::new()
     });
@@ -26,10 +26,10 @@ fn scopes_supported(state: &AppState) -> Vec<String> {
 }
 
 /// `GET /.well-known/oauth-authorization-server`.
-pub fn metadata(state: &AppState) -> Resp {
+pub async fn metadata(state: &AppState) -> Resp {
     let base = &state.settings.base_url;
     let url = |p: &str| format!("{base}{p}");
-    let scopes = scopes_supported(state);
+    let scopes = scopes_supported(state).await;
     let grants = GrantType::ALL.map(GrantType::param);
     response::json(
         StatusCode::OK,

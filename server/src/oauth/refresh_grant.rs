@@ -24,7 +24,7 @@ pub async fn handle(
     let token = req.form.require(params::REFRESH_TOKEN)?;
     let id = keyed_token_id(token).ok_or_else(invalid)?;
     let presented = sha256(token.as_bytes());
-    let found = state.store.refresh_token(&id, &presented)?;
+    let found = state.store.refresh_token(&id, &presented).await?;
     let grant = found.as_ref().map(|(_, g)| g);
     // Before rotating (a grant's binding never changes): a bound refresh token
     // without a proof by its key is refused and stays usable by its owner, and a

@@ -16,7 +16,7 @@ use crate::store::prelude::*;
 /// expires) or a refresh token (its whole grant, RFC 7009 §2.1). Unknown and
 /// already-invalid tokens get 200 too (§2.2), so the answer reveals nothing.
 pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Resp, OAuthError> {
-    let client = authenticate(state, &req.headers, &req.form)?.client;
+    let client = authenticate(state, &req.headers, &req.form).await?.client;
     let token = req.form.require(params::TOKEN)?;
     let outcome = match state.keys.verify(token) {
         Some(claims) if claims.exp > now => {

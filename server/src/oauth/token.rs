@@ -13,7 +13,7 @@ use authgate_proto::paths;
 /// `POST /oauth/token`.
 pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Resp, OAuthError> {
     let asked = GrantType::from_form(&req.form)?;
-    let client = authenticate(state, &req.headers, &req.form)?.client;
+    let client = authenticate(state, &req.headers, &req.form).await?.client;
     let grant = asked?;
     if !grant.allowed_for(&client) {
         return Err(grant.refused());

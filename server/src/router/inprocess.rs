@@ -20,13 +20,11 @@ use crate::{bootstrap, clock, keys, password, polls, tokens};
 const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7));
 const FORM: &str = "application/x-www-form-urlencoded";
 
-/// A server state on a fresh data directory, with the first-run admin and the
-/// public `authgate-cli` client.
+/// A server state on a fresh data directory; [`run`] adds the first-run admin and
+/// the public `authgate-cli` client.
 fn state() -> (tempfile::TempDir, Arc<AppState>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = bootstrap::open_store(dir.path(), |_| {}).expect("store");
-    bootstrap::first_run(&store, clock::now(), Some("correct horse battery".into()))
-        .expect("first run");
     let ring = tokens::KeyRing::load_or_create(dir.path()).expect("keys");
     let settings = Settings {
         base_url: "http://authgate.test".into(),
@@ -64,7 +62,13 @@ pub(super) fn run<F: std::future::Future<Output = ()>>(test: impl FnOnce(Arc<App
         .enable_all()
         .build()
         .expect("runtime")
-        .block_on(test(state));
+        .block_on(async move {
+            let password = Some("correct horse battery".into());
+            bootstrap::first_run(&state.store, clock::now(), password)
+                .await
+                .expect("first run");
+            test(state).await
+        });
 }
 
 pub(super) fn request(method: Method, uri: &str, body: &str) -> Request<Full<Bytes>> {
@@ -282,6 +286,7 @@ fn sign_in_approve_and_redeem_without_a_socket() {
         let auth = state
             .store
             .device_auth(&id, &hash)
+            .await
             .expect("read")
             .expect("auth");
         let uri = format!("/device?user_code={}", auth.user_code);

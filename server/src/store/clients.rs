@@ -1,38 +1,18 @@
-//! OAuth clients: lookups (through the in-memory cache) and listings.
+//! OAuth clients: lookups and listings.
 
 use std::sync::Arc;
 
-use super::records::Client;
-use super::tables::CLIENTS;
-use super::{Store, StoreError};
+use super::{Client, StoreError};
 
 /// OAuth clients, read through the in-memory cache. Part of the storage interface: the handlers call
-/// these, the redb [`Store`] implements them, and another backend would too.
+/// these; [`RedbStore`](super::RedbStore) and [`PgStore`](super::PgStore) implement them.
 pub trait Clients {
     /// The client with this id (from memory after the first lookup).
-    fn client(&self, id: &str) -> Result<Option<Arc<Client>>, StoreError>;
+    fn client(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Arc<Client>>, StoreError>> + Send;
 
     /// Every client, for admin listings.
-    fn clients(&self) -> Result<Vec<Client>, StoreError>;
-}
-
-impl Clients for Store {
-    /// The client with this id (from memory after the first lookup).
-    fn client(&self, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
-        let (cached, generation) = self.clients.get(id);
-        if cached.is_some() {
-            return Ok(cached);
-        }
-        let Some(client) = self.get(CLIENTS, id)? else {
-            return Ok(None);
-        };
-        let client = Arc::new(client);
-        self.clients.fill(client.clone(), generation);
-        Ok(Some(client))
-    }
-
-    /// Every client, for admin listings.
-    fn clients(&self) -> Result<Vec<Client>, StoreError> {
-        self.scan(CLIENTS)
-    }
+    fn clients(&self) -> impl Future<Output = Result<Vec<Client>, StoreError>> + Send;
 }

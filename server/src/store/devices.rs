@@ -1,23 +1,22 @@
-//! Device authorization requests: creating them, the polling read, decisions and
-//! redemption. The rules (what a poll finds, who may decide, what redeeming
-//! yields) are `crate::grant`'s; this module persists what they decided.
+//! Device authorization requests (RFC 8628): the storage trait and its outcomes.
+//! The rules (what a poll finds, who may decide, what redeeming yields) are
+//! `crate::grant`'s; each backend persists what they decided.
 
-use redb::ReadableDatabase;
-
-use super::expiry::{self, Kind};
-use super::grants;
-use super::records::{DeviceAuth, DeviceStatus};
-use super::tables::{DEVICE_REQUESTS, EXPIRIES};
-use super::users::standing;
-use super::{Store, StoreError};
-use crate::grant::{
-    Approved, DecideRefusal, Decision, Issue, NewTokens, Poll, Redemption, Refusal,
-};
-use crate::secrets::ct_eq;
+use super::{Decision, DeviceAuth, StoreError};
+use crate::grant::{Approved, Issue, NewTokens, Poll, Refusal};
 
 /// Device codes stay this long after expiry so a late poll still gets
 /// `expired_token` rather than `invalid_grant`.
-pub(super) const DEVICE_CODE_GRACE_SECS: u64 = 3600;
+pub(crate) const DEVICE_CODE_GRACE_SECS: u64 = 3600;
+
+/// How many requests await a decision.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pending {
+    /// Server-wide.
+    pub total: usize,
+    /// Of the client asked about.
+    pub client: usize,
+}
 
 /// Result of recording a decision.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,7 +58,7 @@ impl RedeemOutcome {
 }
 
 /// Device authorization requests: creation, the polling read, decisions and redemption (RFC 8628). Part of the storage interface: the handlers call
-/// these, the redb [`Store`] implements them, and another backend would too.
+/// these; [`RedbStore`](super::RedbStore) and [`PgStore`](super::PgStore) implement them.
 pub trait DeviceRequests {
     /// Stores a new device authorization under `id` (the key inside its device
     /// code). Returns `false` (and stores nothing) if the user code is already taken
@@ -79,10 +78,13 @@ pub trait DeviceRequests {
         &self,
         id: &[u8; 16],
         code_hash: &[u8; 32],
-    ) -> Result<Option<DeviceAuth>, StoreError>;
+    ) -> impl Future<Output = Result<Option<DeviceAuth>, StoreError>> + Send;
 
     /// The device authorization a user code points at.
-    fn device_auth_by_user_code(&self, user_code: &str) -> Result<Option<DeviceAuth>, StoreError>;
+    fn device_auth_by_user_code(
+        &self,
+        user_code: &str,
+    ) -> impl Future<Output = Result<Option<DeviceAuth>, StoreError>> + Send;
 
     /// Records Approve or Deny for the pending request with this user code.
     fn decide(
@@ -108,182 +110,17 @@ pub trait DeviceRequests {
     /// How many device codes expired in `(from, to]` without being redeemed or
     /// denied, for the `expired` device-code metric (a read of the expiry index
     /// over that window; the sweeper calls it).
-    fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError>;
-}
-
-impl DeviceRequests for Store {
-    /// Stores a new device authorization under `id` (the key inside its device
-    /// code). Returns `false` (and stores nothing) if the user code is already taken
-    /// by a live request; the caller draws another.
-    ///
-    /// The user code is claimed in memory before the write joins a batch (so two
-    /// requests can't both take it) and given up again if the write fails.
-    async fn create_device_auth(&self, id: [u8; 16], auth: DeviceAuth) -> Result<bool, StoreError> {
-        if !self.user_codes.claim(
-            &auth.user_code,
-            id,
-            &auth.client_id,
-            auth.expires_at,
-            auth.created_at,
-        ) {
-            return Ok(false);
-        }
-        let codes = self.user_codes.clone();
-        let user_code = auth.user_code.clone();
-        self.writer
-            .write_then(
-                move |tx| {
-                    tx.put(DEVICE_REQUESTS, id.as_slice(), &auth)?;
-                    expiry::schedule(
-                        tx.txn(),
-                        auth.expires_at + DEVICE_CODE_GRACE_SECS,
-                        Kind::DeviceRequest,
-                        &id,
-                    )?;
-                    Ok(true)
-                },
-                move |committed| {
-                    if !committed {
-                        codes.release(&user_code, &id);
-                    }
-                },
-            )
-            .await
-    }
-
-    /// The device authorization with key `id`, if `code_hash` (of the presented
-    /// device code) matches it: the polling path, a read.
-    fn device_auth(
+    fn device_codes_expired_between(
         &self,
-        id: &[u8; 16],
-        code_hash: &[u8; 32],
-    ) -> Result<Option<DeviceAuth>, StoreError> {
-        Ok(self
-            .get(DEVICE_REQUESTS, id.as_slice())?
-            .filter(|d| ct_eq(&d.code_hash, code_hash)))
-    }
+        from: u64,
+        to: u64,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// The device authorization a user code points at.
-    fn device_auth_by_user_code(&self, user_code: &str) -> Result<Option<DeviceAuth>, StoreError> {
-        match self.user_codes.lookup(user_code) {
-            Some(id) => Ok(self
-                .get(DEVICE_REQUESTS, id.as_slice())?
-                .filter(|d| d.user_code == user_code)),
-            None => Ok(None),
-        }
-    }
-
-    /// Records Approve or Deny for the pending request with this user code.
-    async fn decide(
+    /// Device requests awaiting a decision at `now` (entered, not decided, not
+    /// expired), server-wide and of `client_id`: the inputs of the pending-code caps.
+    fn pending_codes(
         &self,
-        user_code: String,
-        decision: Decision,
+        client_id: &str,
         now: u64,
-    ) -> Result<DecideOutcome, StoreError> {
-        let Some(id) = self.user_codes.lookup(&user_code) else {
-            return Ok(DecideOutcome::NotFound);
-        };
-        let code = user_code.clone();
-        let outcome = self
-            .writer
-            .write(move |tx| {
-                let Some(auth) = tx
-                    .get(DEVICE_REQUESTS, id.as_slice())?
-                    .filter(|d| d.user_code == user_code)
-                else {
-                    return Ok(DecideOutcome::NotFound);
-                };
-                match auth.decide(decision.clone(), now) {
-                    Ok(decided) => {
-                        tx.put(DEVICE_REQUESTS, id.as_slice(), &decided)?;
-                        Ok(DecideOutcome::Done(Box::new(decided)))
-                    }
-                    Err(DecideRefusal::Expired) => Ok(DecideOutcome::Expired),
-                    Err(DecideRefusal::AlreadyDecided) => Ok(DecideOutcome::AlreadyDecided),
-                }
-            })
-            .await?;
-        if matches!(outcome, DecideOutcome::Done(_)) {
-            // Only pending requests are looked up by user code, so a decided one
-            // leaves the in-memory lookup now (after the commit) rather than at the
-            // sweep, an hour after it expires: the lookup holds what people can
-            // still approve.
-            self.user_codes.release(&code, &id);
-        }
-        Ok(outcome)
-    }
-
-    /// Exchanges an approved device code for a new grant, exactly once: the check and
-    /// the `Redeemed` mark happen in the same serialized write, so two racing polls
-    /// can't both win. The tokens drawn in `new` may be handed out only if this
-    /// returns [`RedeemOutcome::Issued`], once it is durable.
-    async fn redeem(
-        &self,
-        id: [u8; 16],
-        code_hash: [u8; 32],
-        client_id: String,
-        now: u64,
-        new: NewTokens,
-    ) -> Result<RedeemOutcome, StoreError> {
-        self.writer
-            .write(move |tx| {
-                let Some(auth) = tx
-                    .get(DEVICE_REQUESTS, id.as_slice())?
-                    .filter(|d| ct_eq(&d.code_hash, &code_hash))
-                else {
-                    return Ok(RedeemOutcome::Unknown);
-                };
-                let approved = match RedeemOutcome::approved(auth.poll(&client_id, now)) {
-                    Ok(approved) => approved,
-                    Err(outcome) => return Ok(outcome),
-                };
-                let (user_id, username) = approved.approver();
-                let standing = standing(tx, user_id, username)?;
-                match approved.redeem(standing, now, &new) {
-                    Redemption::ApproverInactive(denied) => {
-                        tx.put(DEVICE_REQUESTS, id.as_slice(), &denied.into_record())?;
-                        Ok(RedeemOutcome::Refused(Refusal::Denied))
-                    }
-                    Redemption::Issued { device, issue } => {
-                        tx.put(DEVICE_REQUESTS, id.as_slice(), &device.into_record())?;
-                        let sweep_at = new.refresh_expires_at.max(new.access_expires_at);
-                        grants::create(tx, issue.grant(), sweep_at)?;
-                        grants::record_new_tokens(tx, issue.grant().id, &new)?;
-                        Ok(RedeemOutcome::Issued(issue))
-                    }
-                }
-            })
-            .await
-    }
-
-    /// How many device codes expired in `(from, to]` without being redeemed or
-    /// denied, for the `expired` device-code metric (a read of the expiry index
-    /// over that window; the sweeper calls it).
-    fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read()?;
-        let index = txn.open_table(EXPIRIES)?;
-        let codes = txn.open_table(DEVICE_REQUESTS.def())?;
-        let g = DEVICE_CODE_GRACE_SECS;
-        let mut n = 0;
-        for key in expiry::due_between(&index, from + g, to + g, Kind::DeviceRequest)? {
-            let Some(v) = redb::ReadableTable::get(&codes, key.as_slice())? else {
-                continue;
-            };
-            let d = DEVICE_REQUESTS.decode(v.value())?;
-            let unused = matches!(
-                d.status,
-                DeviceStatus::Pending | DeviceStatus::Approved { .. }
-            );
-            n += u64::from(unused);
-        }
-        Ok(n)
-    }
-}
-
-#[cfg(test)]
-impl Store {
-    /// Live entries in the in-memory user code lookup.
-    pub(crate) fn user_code_entries(&self) -> usize {
-        self.user_codes.len()
-    }
+    ) -> impl Future<Output = Result<Pending, StoreError>> + Send;
 }

@@ -1,41 +1,14 @@
-//! Server-wide secrets kept in the database (`META`), such as the CSRF key.
+//! Server-wide secrets kept with the data, such as the CSRF key.
 
-use redb::{ReadableDatabase, ReadableTable};
-
-use super::tables::META;
-use super::{Store, StoreError};
+use super::StoreError;
 
 /// Server-wide secrets kept with the data. Part of the storage interface: the handlers call
-/// these, the redb [`Store`] implements them, and another backend would too.
+/// these; [`RedbStore`](super::RedbStore) and [`PgStore`](super::PgStore) implement them.
 pub trait Secrets {
     /// A server-wide secret, created with `init` on first use and stable afterwards.
-    fn meta_secret_blocking(
+    fn meta_secret(
         &self,
         name: &'static str,
         init: Vec<u8>,
-    ) -> Result<Vec<u8>, StoreError>;
-}
-
-impl Secrets for Store {
-    /// A server-wide secret, created with `init` on first use and stable afterwards.
-    fn meta_secret_blocking(
-        &self,
-        name: &'static str,
-        init: Vec<u8>,
-    ) -> Result<Vec<u8>, StoreError> {
-        {
-            let txn = self.db.begin_read()?;
-            if let Some(v) = txn.open_table(META)?.get(name)? {
-                return Ok(v.value().to_vec());
-            }
-        }
-        self.writer.write_blocking(move |tx| {
-            let mut table = tx.txn().open_table(META)?;
-            if let Some(v) = table.get(name)? {
-                return Ok(v.value().to_vec());
-            }
-            table.insert(name, init.as_slice())?;
-            Ok(init.clone())
-        })
-    }
+    ) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
 }

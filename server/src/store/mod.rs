@@ -1,59 +1,49 @@
-//! Storage: the only module that touches redb.
+//! Storage: one typed interface, two backends.
 //!
 //! The rest of the server calls operations shaped like the domain ("approve this
 //! code", "rotate this refresh token"), declared as one trait per domain
 //! ([`DeviceRequests`], [`Grants`], [`Users`], [`Clients`], [`Sessions`],
-//! [`Secrets`], [`AuditLog`], [`Admin`], [`Sweeper`]; all in [`prelude`]) and
-//! implemented here by the redb [`Store`]. The protocol rules are not here: the
-//! store asks `crate::grant` what a poll, a redemption or a refresh means and
-//! persists what it decided.
+//! [`Secrets`], [`AuditLog`], [`Admin`], [`Sweeper`]; all in [`prelude`]). The
+//! protocol rules are not here: a backend asks `crate::grant` what a poll, a
+//! redemption or a refresh means and persists what it decided.
 //!
-//! Why traits over a concrete type: a PostgreSQL backend implements the same
-//! traits, and `Store` becomes an enum over the two backends that dispatches each
-//! method (static dispatch, no boxed futures, no generic parameter threaded through
-//! `AppState` and every handler; handler call sites stay as they are). Async
-//! methods return `impl Future + Send`, so handlers' futures stay `Send`.
-//!
-//! Each write runs in the group-committed transaction of [`writer`] and returns only
-//! once it is durable. Reads open a fresh read transaction and never block on the
-//! writer. Tables are typed by their record ([`tables`]).
+//! Two backends implement every trait: [`RedbStore`] (one file in the data
+//! directory, the zero-setup default; [`redb`]) and [`PgStore`] (PostgreSQL, shared
+//! by many instances; [`pg`]). [`Store`] is an enum over the two that dispatches
+//! each method (static dispatch through [`dispatch!`], no boxed futures, no generic
+//! parameter threaded through `AppState` and every handler). Every method is async
+//! and returns `impl Future + Send`, so handlers' futures stay `Send`; the one
+//! exception is [`AuditLog::audit_detached`], fire and forget.
 
 mod admin;
 mod audit;
-mod client_cache;
 mod clients;
 mod devices;
 mod error;
-mod expiry;
 mod grants;
 mod keys;
-pub(crate) mod pg;
+pub mod pg;
 mod records;
+pub mod redb;
 mod sessions;
 mod sweep;
-mod tables;
-#[cfg(test)]
-mod tests;
-mod user_codes;
 mod users;
-mod writer;
 
-use std::borrow::Borrow;
-use std::cell::RefCell;
-use std::path::Path;
 use std::sync::Arc;
 
-use redb::{Database, ReadableDatabase, TableDefinition, WriteTransaction};
-
 pub use crate::grant::Decision;
-pub use admin::ClientChange;
+pub use admin::{ClientChange, Consequences};
 pub use audit::{AuditEvent, AuditKind};
-pub use devices::{DecideOutcome, RedeemOutcome};
+pub use devices::{DecideOutcome, Pending, RedeemOutcome};
 pub use error::StoreError;
 pub use grants::{RevokeOutcome, RotateOutcome};
-pub use records::{Client, DeviceAuth, DeviceStatus, DpopMode, Grant, RefreshToken, Session, User};
-pub use sessions::{EndSessions, PasswordChange, SessionMeta, SessionStart};
-pub use writer::BatchStats;
+pub use pg::PgStore;
+pub use records::{
+    AccessToken, Client, DeviceAuth, DeviceStatus, DpopMode, Grant, RefreshToken, Session, User,
+};
+pub use redb::{BatchStats, RedbStore};
+pub use sessions::{EndSessions, PasswordChange, SessionInfo, SessionMeta, SessionStart};
+pub use sweep::SweepStats;
 
 pub use admin::Admin;
 pub use audit::AuditLog;
@@ -65,6 +55,9 @@ pub use sessions::Sessions;
 pub use sweep::Sweeper;
 pub use users::Users;
 
+use crate::grant::NewTokens;
+use records::{Record, decode, encode};
+
 /// The storage interface in one import (`use crate::store::prelude::*`), for code
 /// that calls the store.
 pub mod prelude {
@@ -73,148 +66,168 @@ pub mod prelude {
     };
 }
 
-use client_cache::ClientCache;
-use records::{Record, decode, encode};
-use tables::Table;
-pub use user_codes::Pending;
-use user_codes::UserCodes;
-use writer::Writer;
-
-/// redb's in-process page cache. Enough for the hot tables of a small deployment;
-/// the kernel's page cache holds the rest of the file.
-const PAGE_CACHE_BYTES: usize = 16 * 1024 * 1024;
-
-/// The AuthGate database: one redb file plus its writer thread.
+/// The database of this instance: redb in the data directory, or PostgreSQL when
+/// `database_url` is set. Cheap to clone (both variants share their state).
 #[derive(Clone)]
-pub struct Store {
-    db: Arc<Database>,
-    writer: Writer,
-    user_codes: Arc<UserCodes>,
-    clients: Arc<ClientCache>,
+pub enum Store {
+    /// One redb file, one process (the default).
+    Redb(RedbStore),
+    /// A PostgreSQL database, shared by every instance pointed at it.
+    Postgres(PgStore),
 }
 
 impl Store {
-    /// Opens (or creates) the database file and starts the writer.
-    ///
-    /// Fails with a clear error if another process holds the file: redb allows one.
+    /// Opens (or creates) a redb database file; see [`RedbStore::open`].
     pub fn open(
-        path: &Path,
+        path: &std::path::Path,
         on_batch: impl Fn(BatchStats) + Send + 'static,
     ) -> Result<Self, StoreError> {
-        // redb caches pages it reads and writes, by default up to 1 GiB: the RSS
-        // would follow the file's growth. Bounded, reads past it are a pread from
-        // the OS page cache (the soak test showed ~600 bytes of RSS per flow before).
-        let db = Arc::new(
-            Database::builder()
-                .set_cache_size(PAGE_CACHE_BYTES)
-                .create(path)?,
-        );
-        let store = Store {
-            writer: Writer::start(db.clone(), on_batch),
-            db,
-            user_codes: Arc::default(),
-            clients: Arc::default(),
-        };
-        store.create_tables()?;
-        grants::build_once(&store.db)?;
-        sessions::build_index_once(&store.db)?;
-        store.load_user_codes()?;
-        Ok(store)
+        Ok(Store::Redb(RedbStore::open(path, on_batch)?))
     }
 
-    fn create_tables(&self) -> Result<(), StoreError> {
-        let txn = self.db.begin_write()?;
-        for name in tables::RETIRED {
-            let retired: TableDefinition<&[u8], &[u8]> = TableDefinition::new(name);
-            if txn.delete_table(retired)? {
-                tracing::info!("dropped table `{name}` of the earlier storage format");
-            }
+    /// Whether the database answers right now, for `/health`: a read (and, for
+    /// redb, a live writer thread); for PostgreSQL, a round trip on a pooled
+    /// connection, so a database that is down reports unhealthy and one that came
+    /// back reports healthy again without a restart.
+    pub async fn check(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Redb(s) => s.check().await,
+            Store::Postgres(s) => Ok(s.check().await?),
         }
-        txn.open_table(tables::EXPIRIES)?;
-        txn.open_table(tables::USERS.def())?;
-        txn.open_table(tables::CLIENTS.def())?;
-        txn.open_table(tables::DEVICE_REQUESTS.def())?;
-        txn.open_table(tables::GRANTS.def())?;
-        txn.open_table(tables::GRANTS_BY_USER)?;
-        txn.open_table(tables::REFRESH_TOKENS.def())?;
-        txn.open_table(tables::ACCESS_TOKENS.def())?;
-        txn.open_table(tables::SESSIONS.def())?;
-        txn.open_table(tables::SESSION_META.def())?;
-        txn.open_table(tables::SESSIONS_BY_USER)?;
-        txn.open_table(tables::META)?;
-        txn.open_table(tables::AUDIT.def())?;
-        txn.commit()?;
-        Ok(())
     }
 
-    /// Rebuilds the in-memory user code lookup from the device requests on disk.
-    fn load_user_codes(&self) -> Result<(), StoreError> {
-        use redb::ReadableTable;
-        let txn = self.db.begin_read()?;
-        let table = txn.open_table(tables::DEVICE_REQUESTS.def())?;
-        for entry in table.iter()? {
-            let (k, v) = entry?;
-            let auth = tables::DEVICE_REQUESTS.decode(v.value())?;
-            // Decided requests left the lookup when they were decided; only pending
-            // ones come back (and count against the pending caps).
-            let pending = auth.status == DeviceStatus::Pending;
-            if let (true, Ok(id)) = (pending, <[u8; 16]>::try_from(k.value())) {
-                self.user_codes
-                    .restore(&auth.user_code, id, &auth.client_id, auth.expires_at);
-            }
+    /// Which backend this is, for logs and the startup line.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Store::Redb(_) => Backend::Redb,
+            Store::Postgres(_) => Backend::Postgres,
         }
-        Ok(())
     }
+}
 
-    /// Device requests awaiting a decision at `now` (entered, not decided, not
-    /// expired), server-wide and of `client_id`: O(log n), from the in-memory lookup.
-    pub fn pending_codes(&self, client_id: &str, now: u64) -> Pending {
-        self.user_codes.pending(client_id, now)
-    }
+/// The storage backends, by name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// [`RedbStore`].
+    Redb,
+    /// [`PgStore`].
+    Postgres,
+}
 
-    /// Checks that the database answers a read and that the writer thread still
-    /// runs, for `/health`: without the writer no login, approval or token exchange
-    /// can succeed, so the server must not look healthy.
-    pub fn check(&self) -> Result<(), StoreError> {
-        if !self.writer.is_alive() {
-            return Err(StoreError::WriterGone);
+impl Backend {
+    /// The name logs use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Backend::Redb => "redb",
+            Backend::Postgres => "postgres",
         }
-        let txn = self.db.begin_read()?;
-        txn.open_table(tables::META)?;
-        Ok(())
     }
+}
 
-    /// Reads one record in a fresh read transaction.
-    fn get<'k, K, V>(
-        &self,
-        table: Table<K, V>,
-        key: impl Borrow<K::SelfType<'k>>,
-    ) -> Result<Option<V>, StoreError>
-    where
-        K: redb::Key + 'static,
-        V: Record,
-    {
-        let txn = self.db.begin_read()?;
-        let t = txn.open_table(table.def())?;
-        let value = t.get(key)?;
-        value.map(|v| table.decode(v.value())).transpose()
-    }
-
-    /// Every record of a table, for small tables (listings, admin).
-    fn scan<K, V>(&self, table: Table<K, V>) -> Result<Vec<V>, StoreError>
-    where
-        K: redb::Key + 'static,
-        V: Record,
-    {
-        use redb::ReadableTable;
-        let txn = self.db.begin_read()?;
-        let t = txn.open_table(table.def())?;
-        let mut out = Vec::new();
-        for entry in t.iter()? {
-            let (_, v) = entry?;
-            out.push(table.decode(v.value())?);
+/// Implements a storage trait for [`Store`] by forwarding each listed method to
+/// the backend of the variant at hand. Calls are fully qualified so an inherent
+/// method of the same name on a backend can never be picked instead.
+macro_rules! dispatch {
+    ($trait:ident { $( fn $m:ident(&self $(, $a:ident : $t:ty)*) -> $r:ty; )* }) => {
+        impl $trait for Store {
+            $(
+                async fn $m(&self $(, $a: $t)*) -> $r {
+                    match self {
+                        Store::Redb(s) => <RedbStore as $trait>::$m(s $(, $a)*).await,
+                        Store::Postgres(s) => <PgStore as $trait>::$m(s $(, $a)*).await,
+                    }
+                }
+            )*
         }
-        Ok(out)
+    };
+}
+
+dispatch!(DeviceRequests {
+    fn create_device_auth(&self, id: [u8; 16], auth: DeviceAuth) -> Result<bool, StoreError>;
+    fn device_auth(&self, id: &[u8; 16], code_hash: &[u8; 32]) -> Result<Option<DeviceAuth>, StoreError>;
+    fn device_auth_by_user_code(&self, user_code: &str) -> Result<Option<DeviceAuth>, StoreError>;
+    fn decide(&self, user_code: String, decision: Decision, now: u64) -> Result<DecideOutcome, StoreError>;
+    fn redeem(&self, id: [u8; 16], code_hash: [u8; 32], client_id: String, now: u64, new: NewTokens) -> Result<RedeemOutcome, StoreError>;
+    fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError>;
+    fn pending_codes(&self, client_id: &str, now: u64) -> Result<Pending, StoreError>;
+});
+
+dispatch!(Grants {
+    fn rotate_refresh(&self, presented_id: [u8; 16], presented: [u8; 32], client_id: String, now: u64, new: NewTokens) -> Result<RotateOutcome, StoreError>;
+    fn refresh_token(&self, id: &[u8; 16], hash: &[u8; 32]) -> Result<Option<(RefreshToken, Grant)>, StoreError>;
+    fn access_token(&self, jti: &str) -> Result<Option<(AccessToken, Grant)>, StoreError>;
+    fn revoke_refresh(&self, id: [u8; 16], hash: [u8; 32], client_id: String, now: u64) -> Result<RevokeOutcome, StoreError>;
+    fn revoke_access(&self, jti: String, client_id: String) -> Result<RevokeOutcome, StoreError>;
+    fn grants_of_user(&self, user_id: &str) -> Result<Vec<Grant>, StoreError>;
+    fn revoke_user_grants(&self, user_id: String, grant_id: Option<[u8; 16]>, now: u64) -> Result<usize, StoreError>;
+});
+
+dispatch!(Users {
+    fn user(&self, username: &str) -> Result<Option<User>, StoreError>;
+    fn users(&self) -> Result<Vec<User>, StoreError>;
+    fn bootstrap(&self, admin: User, clients: Vec<Client>) -> Result<bool, StoreError>;
+});
+
+dispatch!(Clients {
+    fn client(&self, id: &str) -> Result<Option<Arc<Client>>, StoreError>;
+    fn clients(&self) -> Result<Vec<Client>, StoreError>;
+});
+
+dispatch!(Secrets {
+    fn meta_secret(&self, name: &'static str, init: Vec<u8>) -> Result<Vec<u8>, StoreError>;
+});
+
+dispatch!(Sessions {
+    fn start_session(&self, hash: [u8; 32], session: Session, meta: SessionMeta, replaces: Option<[u8; 32]>) -> Result<SessionStart, StoreError>;
+    fn live_session(&self, hash: &[u8; 32], now: u64) -> Result<Option<(Session, Option<SessionMeta>)>, StoreError>;
+    fn touch_session(&self, hash: [u8; 32], now: u64, min_gap: u64) -> Result<(), StoreError>;
+    fn sessions_of_user(&self, user_id: &str, now: u64) -> Result<Vec<SessionInfo>, StoreError>;
+    fn end_session(&self, hash: [u8; 32]) -> Result<(), StoreError>;
+    fn end_user_sessions(&self, user_id: String, which: EndSessions) -> Result<usize, StoreError>;
+    fn change_password(&self, user_id: String, username: String, new_hash: String, keep: [u8; 32]) -> Result<PasswordChange, StoreError>;
+});
+
+dispatch!(Admin {
+    fn admin_add_user(&self, user: User, event: AuditEvent) -> Result<bool, StoreError>;
+    fn admin_set_password(&self, username: String, hash: String, event: AuditEvent) -> Result<Option<Consequences>, StoreError>;
+    fn admin_change_user(&self, username: String, disabled: bool, delete: bool, event: AuditEvent) -> Result<Option<Consequences>, StoreError>;
+    fn admin_add_client(&self, client: Client, event: AuditEvent) -> Result<bool, StoreError>;
+    fn admin_change_client(&self, id: String, change: ClientChange, event: AuditEvent) -> Result<Option<usize>, StoreError>;
+    fn flush(&self) -> Result<(), StoreError>;
+    fn max_access_ttl(&self, default: u64) -> Result<u64, StoreError>;
+});
+
+dispatch!(Sweeper {
+    fn sweep(&self, now: u64) -> Result<SweepStats, StoreError>;
+});
+
+impl AuditLog for Store {
+    fn audit_detached(&self, event: AuditEvent) {
+        match self {
+            Store::Redb(s) => <RedbStore as AuditLog>::audit_detached(s, event),
+            Store::Postgres(s) => <PgStore as AuditLog>::audit_detached(s, event),
+        }
+    }
+
+    async fn audit(&self, event: AuditEvent) -> Result<(), StoreError> {
+        match self {
+            Store::Redb(s) => <RedbStore as AuditLog>::audit(s, event).await,
+            Store::Postgres(s) => <PgStore as AuditLog>::audit(s, event).await,
+        }
+    }
+
+    async fn audit_events(&self, since: u64, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+        match self {
+            Store::Redb(s) => <RedbStore as AuditLog>::audit_events(s, since, limit).await,
+            Store::Postgres(s) => <PgStore as AuditLog>::audit_events(s, since, limit).await,
+        }
+    }
+
+    async fn sweep_audit(&self, before: u64) -> Result<usize, StoreError> {
+        match self {
+            Store::Redb(s) => <RedbStore as AuditLog>::sweep_audit(s, before).await,
+            Store::Postgres(s) => <PgStore as AuditLog>::sweep_audit(s, before).await,
+        }
     }
 }
 
@@ -238,86 +251,9 @@ pub fn check_record_bytes(bytes: &[u8]) -> usize {
         + one::<Client>(bytes)
         + one::<DeviceAuth>(bytes)
         + one::<Grant>(bytes)
-        + one::<records::RefreshToken>(bytes)
-        + one::<records::AccessToken>(bytes)
+        + one::<RefreshToken>(bytes)
+        + one::<AccessToken>(bytes)
         + one::<Session>(bytes)
         + one::<SessionMeta>(bytes)
         + one::<AuditEvent>(bytes)
-}
-
-/// Typed access to the tables inside a write transaction, for one operation of
-/// a group commit: it also collects what the operation audited, so the metrics are
-/// counted only once the batch commits.
-struct Tx<'a> {
-    txn: &'a WriteTransaction,
-    audited: RefCell<Vec<AuditKind>>,
-}
-
-impl<'a> Tx<'a> {
-    /// One operation's view of the shared transaction.
-    fn new(txn: &'a WriteTransaction) -> Self {
-        Tx {
-            txn,
-            audited: RefCell::default(),
-        }
-    }
-
-    /// The raw transaction, for index tables and range edits.
-    fn txn(&self) -> &'a WriteTransaction {
-        self.txn
-    }
-
-    /// Notes an audit event appended in this operation.
-    fn audited(&self, kind: AuditKind) {
-        self.audited.borrow_mut().push(kind);
-    }
-
-    /// The audit events this operation appended.
-    fn into_audited(self) -> Vec<AuditKind> {
-        self.audited.into_inner()
-    }
-
-    fn get<'k, K, V>(
-        &self,
-        table: Table<K, V>,
-        key: impl Borrow<K::SelfType<'k>>,
-    ) -> Result<Option<V>, StoreError>
-    where
-        K: redb::Key + 'static,
-        V: Record,
-    {
-        use redb::ReadableTable;
-        let t = self.txn.open_table(table.def())?;
-        let value = t.get(key)?;
-        value.map(|v| table.decode(v.value())).transpose()
-    }
-
-    fn put<'k, K, V>(
-        &self,
-        table: Table<K, V>,
-        key: impl Borrow<K::SelfType<'k>>,
-        value: &V,
-    ) -> Result<(), StoreError>
-    where
-        K: redb::Key + 'static,
-        V: Record,
-    {
-        let mut t = self.txn.open_table(table.def())?;
-        t.insert(key, encode(value).as_slice())?;
-        Ok(())
-    }
-
-    fn remove<'k, K, V>(
-        &self,
-        table: Table<K, V>,
-        key: impl Borrow<K::SelfType<'k>>,
-    ) -> Result<(), StoreError>
-    where
-        K: redb::Key + 'static,
-        V: Record,
-    {
-        let mut t = self.txn.open_table(table.def())?;
-        t.remove(key)?;
-        Ok(())
-    }
 }

@@ -1,66 +1,22 @@
-//! Users: lookups, listings, first-run bootstrap, and the standing rule's input.
+//! Users: lookups, listings and the first-run bootstrap.
 
-use redb::ReadableTableMetadata;
-
-use super::records::{Client, User};
-use super::tables::{CLIENTS, USERS};
-use super::{Store, StoreError, Tx};
-use crate::grant::Standing;
-
-/// The standing of user `user_id` (login `username`), read inside the write that
-/// would hand that user tokens or a session, so a disable committed first always
-/// wins. The rule itself is [`Standing::of`].
-pub(super) fn standing(tx: &Tx<'_>, user_id: &str, username: &str) -> Result<Standing, StoreError> {
-    let user = tx.get(USERS, username)?;
-    Ok(Standing::of(
-        user_id,
-        user.as_ref().map(|u| (u.id.as_str(), u.disabled)),
-    ))
-}
+use super::{Client, StoreError, User};
 
 /// Accounts: lookups and the first-run bootstrap. Part of the storage interface: the handlers call
-/// these, the redb [`Store`] implements them, and another backend would too.
+/// these; [`RedbStore`](super::RedbStore) and [`PgStore`](super::PgStore) implement them.
 pub trait Users {
     /// The user with this login name.
-    fn user(&self, username: &str) -> Result<Option<User>, StoreError>;
+    fn user(&self, username: &str)
+    -> impl Future<Output = Result<Option<User>, StoreError>> + Send;
 
     /// Every user, for admin listings.
-    fn users(&self) -> Result<Vec<User>, StoreError>;
+    fn users(&self) -> impl Future<Output = Result<Vec<User>, StoreError>> + Send;
 
     /// Creates a user and a client together if no user exists yet (first run), in
     /// one transaction so a crash can't leave half a bootstrap. Returns whether it did.
-    fn bootstrap_blocking(&self, admin: User, clients: Vec<Client>) -> Result<bool, StoreError>;
-}
-
-impl Users for Store {
-    /// The user with this login name.
-    fn user(&self, username: &str) -> Result<Option<User>, StoreError> {
-        self.get(USERS, username)
-    }
-
-    /// Every user, for admin listings.
-    fn users(&self) -> Result<Vec<User>, StoreError> {
-        self.scan(USERS)
-    }
-
-    /// Creates a user and a client together if no user exists yet (first run), in
-    /// one transaction so a crash can't leave half a bootstrap. Returns whether it did.
-    fn bootstrap_blocking(&self, admin: User, clients: Vec<Client>) -> Result<bool, StoreError> {
-        let cache = self.clients.clone();
-        let created = self.writer.write_blocking(move |tx| {
-            if tx.txn().open_table(USERS.def())?.len()? > 0 {
-                return Ok(false);
-            }
-            tx.put(USERS, admin.username.as_str(), &admin)?;
-            for c in &clients {
-                if tx.get(CLIENTS, c.id.as_str())?.is_none() {
-                    tx.put(CLIENTS, c.id.as_str(), c)?;
-                }
-            }
-            Ok(true)
-        });
-        // Startup, before anything serves: nothing can race this.
-        cache.invalidate();
-        created
-    }
+    fn bootstrap(
+        &self,
+        admin: User,
+        clients: Vec<Client>,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 }

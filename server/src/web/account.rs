@@ -24,18 +24,18 @@ use crate::views::{
 pub const MIN_PASSWORD_CHARS: usize = 8;
 
 /// `GET /account`.
-pub fn page<B: RequestBody>(
+pub async fn page<B: RequestBody>(
     state: &AppState,
     req: &Request<B>,
     now: u64,
 ) -> Result<Resp, PageError> {
-    let browser = Browser::from_headers(state, req.headers(), now)?;
+    let browser = Browser::from_headers(state, req.headers(), now).await?;
     let Some(session) = &browser.session else {
         return Ok(to_login("/account"));
     };
     let notice = query(req).get("notice").and_then(Notice::from_key);
-    let devices = device_rows(state, &session.user_id, now)?;
-    let sessions = session_rows(state, &browser, &session.user_id, now)?;
+    let devices = device_rows(state, &session.user_id, now).await?;
+    let sessions = session_rows(state, &browser, &session.user_id, now).await?;
     Ok(browser.page(state, StatusCode::OK, |csrf| {
         AccountPage {
             lang: browser.lang,
@@ -50,19 +50,22 @@ pub fn page<B: RequestBody>(
 }
 
 /// The user's live grants, as rows of the account page.
-fn device_rows(state: &AppState, user_id: &str, now: u64) -> Result<Vec<DeviceRow>, PageError> {
-    let client_name = |id: &str| {
-        let client = state.store.client(id).ok().flatten();
-        client.map_or_else(|| id.to_string(), |c| c.name.clone())
-    };
-    Ok(state
-        .store
-        .grants_of_user(user_id)?
+async fn device_rows(
+    state: &AppState,
+    user_id: &str,
+    now: u64,
+) -> Result<Vec<DeviceRow>, PageError> {
+    let grants = state.store.grants_of_user(user_id).await?;
+    let mut rows = Vec::with_capacity(grants.len());
+    for g in grants
         .into_iter()
         .filter(|g| !g.revoked && g.expires_at > now)
-        .map(|g| DeviceRow {
+    {
+        let client = state.store.client(&g.client_id).await.ok().flatten();
+        let client_name = client.map_or_else(|| g.client_id.clone(), |c| c.name.clone());
+        rows.push(DeviceRow {
             id: hex(&g.id),
-            client_name: client_name(&g.client_id),
+            client_name,
             scopes: g
                 .scope
                 .split(' ')
@@ -73,18 +76,19 @@ fn device_rows(state: &AppState, user_id: &str, now: u64) -> Result<Vec<DeviceRo
             last_refreshed: g.last_refreshed_at.map(when),
             expires_at: when(g.expires_at),
             device_ip: g.device_ip,
-        })
-        .collect())
+        });
+    }
+    Ok(rows)
 }
 
 /// The user's live browser sessions, this one first, then the most recently active.
-fn session_rows(
+async fn session_rows(
     state: &AppState,
     browser: &Browser,
     user_id: &str,
     now: u64,
 ) -> Result<Vec<SessionRow>, PageError> {
-    let mut sessions = state.store.sessions_of_user(user_id, now)?;
+    let mut sessions = state.store.sessions_of_user(user_id, now).await?;
     sessions.sort_by_key(|s| browser.session_hash != Some(s.hash));
     Ok(sessions
         .into_iter()
@@ -168,12 +172,12 @@ pub async fn sign_out<B: RequestBody>(
 }
 
 /// `GET /account/password`.
-pub fn password_page<B: RequestBody>(
+pub async fn password_page<B: RequestBody>(
     state: &AppState,
     req: &Request<B>,
     now: u64,
 ) -> Result<Resp, PageError> {
-    let browser = Browser::from_headers(state, req.headers(), now)?;
+    let browser = Browser::from_headers(state, req.headers(), now).await?;
     if browser.session.is_none() {
         return Ok(to_login("/account/password"));
     }
@@ -270,7 +274,7 @@ async fn verify_current(
                 return Ok(Some(resp));
             }
         };
-    let user = state.store.user(&session.username)?;
+    let user = state.store.user(&session.username).await?;
     let hash = user
         .as_ref()
         .filter(|u| u.id == session.user_id)

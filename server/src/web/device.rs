@@ -22,13 +22,13 @@ use crate::views::{CodeProblem, ConsentPage, DevicePage, Message, Outcome, Resul
 
 /// `GET /device[?user_code=…]`: the code form, or straight to consent when the link
 /// (or QR code) carried a valid code.
-pub fn page<B: RequestBody>(
+pub async fn page<B: RequestBody>(
     state: &AppState,
     req: &Request<B>,
     ip: IpAddr,
     now: u64,
 ) -> Result<Resp, PageError> {
-    let browser = Browser::from_headers(state, req.headers(), now)?;
+    let browser = Browser::from_headers(state, req.headers(), now).await?;
     if browser.session.is_none() {
         let target = match req.uri().query() {
             Some(q) => format!("/device?{q}"),
@@ -38,7 +38,7 @@ pub fn page<B: RequestBody>(
     }
     let q = query(req);
     match q.get("user_code") {
-        Some(typed) => Ok(lookup_and_consent(state, &browser, typed, ip, now)?),
+        Some(typed) => Ok(lookup_and_consent(state, &browser, typed, ip, now).await?),
         None => Ok(code_form(state, &browser, StatusCode::OK, "", None)),
     }
 }
@@ -55,7 +55,7 @@ pub async fn submit<B: RequestBody>(
         return Ok(to_login("/device"));
     }
     let typed = form.get("user_code").unwrap_or("");
-    lookup_and_consent(state, &browser, typed, ip, now)
+    lookup_and_consent(state, &browser, typed, ip, now).await
 }
 
 fn code_form(
@@ -78,7 +78,7 @@ fn code_form(
     })
 }
 
-fn lookup_and_consent(
+async fn lookup_and_consent(
     state: &AppState,
     browser: &Browser,
     typed: &str,
@@ -99,7 +99,8 @@ fn lookup_and_consent(
     let found = match &parsed {
         Ok(code) => state
             .store
-            .device_auth_by_user_code(code.as_str())?
+            .device_auth_by_user_code(code.as_str())
+            .await?
             .filter(|a| a.awaits_decision(now)),
         Err(_) => None,
     };
@@ -116,7 +117,7 @@ fn lookup_and_consent(
         let status = StatusCode::BAD_REQUEST;
         return Ok(code_form(state, browser, status, typed, Some(problem)));
     };
-    consent_page(state, browser, &auth, ip, now)
+    consent_page(state, browser, &auth, ip, now).await
 }
 
 /// The code form, refused for `wait` because of too many wrong codes.
@@ -155,14 +156,14 @@ fn consent_tag(state: &AppState, session_hash: &[u8; 32], request: &str, code: &
     hex(&mac.finalize().into_bytes())
 }
 
-fn consent_page(
+async fn consent_page(
     state: &AppState,
     browser: &Browser,
     auth: &DeviceAuth,
     ip: IpAddr,
     now: u64,
 ) -> Result<Resp, PageError> {
-    let client_name = client_name(state, &auth.client_id)?;
+    let client_name = client_name(state, &auth.client_id).await?;
     let code = UserCode::parse(&auth.user_code).map_err(|_| PageError::InvalidCode)?;
     let request = request_ref(auth);
     let consent = browser
@@ -214,8 +215,8 @@ pub async fn decide<B: RequestBody>(
         Err(refused) => return Ok(*refused),
     };
     let decision = decision_of(&form, &session)?;
-    if !still_shown(state, &code, form.get("request").unwrap_or(""))? {
-        return decided_page(state, &browser, &session.username, Outcome::NotFound, None);
+    if !still_shown(state, &code, form.get("request").unwrap_or("")).await? {
+        return decided_page(state, &browser, &session.username, Outcome::NotFound, None).await;
     }
     let approving = matches!(decision, Decision::Approve { .. });
     let result = state
@@ -229,7 +230,7 @@ pub async fn decide<B: RequestBody>(
         DecideOutcome::Expired => (Outcome::Expired, None),
         DecideOutcome::AlreadyDecided => (Outcome::AlreadyDecided, None),
     };
-    decided_page(state, &browser, &session.username, outcome, auth.as_deref())
+    decided_page(state, &browser, &session.username, outcome, auth.as_deref()).await
 }
 
 /// The decision a consent form carries, on behalf of the signed-in user.
@@ -286,16 +287,17 @@ fn bound_code(
 /// Whether the request the consent page showed (its reference posted back) is
 /// still the one holding `code`: a code can be reused by a new request once the
 /// old one expired, and a binding must not carry over to it.
-fn still_shown(state: &AppState, code: &UserCode, request: &str) -> Result<bool, PageError> {
+async fn still_shown(state: &AppState, code: &UserCode, request: &str) -> Result<bool, PageError> {
     Ok(state
         .store
-        .device_auth_by_user_code(code.as_str())?
+        .device_auth_by_user_code(code.as_str())
+        .await?
         .is_some_and(|a| ct_eq(request_ref(&a).as_bytes(), request.as_bytes())))
 }
 
 /// The result page after a decision, and the decision's log line and audit
 /// event when one was recorded (`auth` is the decided request).
-fn decided_page(
+async fn decided_page(
     state: &AppState,
     browser: &Browser,
     username: &str,
@@ -312,7 +314,10 @@ fn decided_page(
             }
             let detail = device_detail(auth);
             crate::events::device_decided(state, username, &auth.user_code, approved, &detail);
-            (client_name(state, &auth.client_id)?, auth.scope.as_str())
+            (
+                client_name(state, &auth.client_id).await?,
+                auth.scope.as_str(),
+            )
         }
         None => (String::new(), ""),
     };
@@ -331,10 +336,11 @@ fn decided_page(
 }
 
 /// A client's display name, or its id when it has none (or is gone).
-fn client_name(state: &AppState, client_id: &str) -> Result<String, PageError> {
+async fn client_name(state: &AppState, client_id: &str) -> Result<String, PageError> {
     Ok(state
         .store
-        .client(client_id)?
+        .client(client_id)
+        .await?
         .map_or_else(|| client_id.to_string(), |c| c.name.clone()))
 }
 

@@ -57,12 +57,12 @@ fn is_local_path(b: &[u8], allowed: impl Fn(u8) -> bool) -> bool {
 }
 
 /// `GET /login`.
-pub fn page<B: RequestBody>(
+pub async fn page<B: RequestBody>(
     state: &AppState,
     req: &Request<B>,
     now: u64,
 ) -> Result<Resp, PageError> {
-    let browser = Browser::from_headers(state, req.headers(), now)?;
+    let browser = Browser::from_headers(state, req.headers(), now).await?;
     let q = query(req);
     let next = safe_next(q.get("next"));
     if browser.session.is_some() {
@@ -129,7 +129,7 @@ pub async fn submit<B: RequestBody>(
             return refuse(no.status(), problem, Some(no.secs()));
         }
     };
-    let user = state.store.user(&username)?.filter(|u| !u.disabled);
+    let user = state.store.user(&username).await?.filter(|u| !u.disabled);
     let hash = user.as_ref().map(|u| u.password_hash.clone());
     let Some(user) = attempt
         .verify(state, password, hash)
@@ -213,12 +213,12 @@ fn session_records(
 }
 
 /// `GET /logout`: a page with the sign-out button (sign-out is a POST with CSRF).
-pub fn logout_page<B: RequestBody>(
+pub async fn logout_page<B: RequestBody>(
     state: &AppState,
     req: &Request<B>,
     now: u64,
 ) -> Result<Resp, PageError> {
-    let browser = Browser::from_headers(state, req.headers(), now)?;
+    let browser = Browser::from_headers(state, req.headers(), now).await?;
     let Some(session) = &browser.session else {
         return Ok(response::see_other("/login"));
     };

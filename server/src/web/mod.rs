@@ -48,7 +48,7 @@ pub async fn read_post<B: RequestBody>(
     now: u64,
 ) -> Result<(Browser, Form), PageError> {
     let (parts, body) = req.into_parts();
-    let browser = Browser::from_headers(state, &parts.headers, now)?;
+    let browser = Browser::from_headers(state, &parts.headers, now).await?;
     if !is_form(&parts.headers) {
         return Err(PageError::NotAForm);
     }

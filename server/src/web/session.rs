@@ -83,7 +83,7 @@ pub(crate) use crate::http::cookie::cookie;
 
 impl Browser {
     /// Reads the cookies of a request and looks up its session.
-    pub fn from_headers(
+    pub async fn from_headers(
         state: &AppState,
         headers: &HeaderMap,
         now: u64,
@@ -92,7 +92,7 @@ impl Browser {
             .filter(|v| well_formed(v))
             .map(|v| sha256(v.as_bytes()));
         let session = match &session_hash {
-            Some(h) => match state.store.live_session(h, now)? {
+            Some(h) => match state.store.live_session(h, now).await? {
                 Some((session, meta)) => {
                     if meta.is_some_and(|m| m.last_seen_at.saturating_add(TOUCH_GAP_SECS) <= now) {
                         touch_later(state, *h, now);

@@ -16,7 +16,7 @@ use crate::grant::{
     DecideRefusal, Decision, DeviceAuth, DeviceStatus, Grant, NewTokens, Redemption, Standing,
 };
 use crate::secrets::ct_eq;
-use crate::store::{DecideOutcome, RedeemOutcome};
+use crate::store::{DecideOutcome, DeviceRequests, Pending, RedeemOutcome, StoreError};
 
 /// The columns a [`DeviceAuth`] is read from, in [`from_row`]'s order.
 const COLUMNS: &str = "r.code_hash, r.client_id, r.scope, r.user_code, r.created_at, \
@@ -216,15 +216,11 @@ async fn create_grant(
     Ok(())
 }
 
-impl PgStore {
+impl DeviceRequests for PgStore {
     /// Stores a new device authorization under `id` (the key inside its device code).
     /// Returns `false` (and stores nothing) if the user code is held by a request still
     /// live at `auth.created_at`, on any instance; the caller draws another.
-    pub async fn create_device_auth(
-        &self,
-        id: [u8; 16],
-        auth: DeviceAuth,
-    ) -> Result<bool, PgError> {
+    async fn create_device_auth(&self, id: [u8; 16], auth: DeviceAuth) -> Result<bool, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let StatusColumns {
@@ -294,11 +290,11 @@ impl PgStore {
 
     /// The device authorization with key `id`, if `code_hash` (of the presented
     /// device code) matches it: the polling path, a read.
-    pub async fn device_auth(
+    async fn device_auth(
         &self,
         id: &[u8; 16],
         code_hash: &[u8; 32],
-    ) -> Result<Option<DeviceAuth>, PgError> {
+    ) -> Result<Option<DeviceAuth>, StoreError> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -315,10 +311,10 @@ impl PgStore {
 
     /// The request a person may still decide under this user code (the lookup holds
     /// only undecided requests, as the redb backend's does).
-    pub async fn device_auth_by_user_code(
+    async fn device_auth_by_user_code(
         &self,
         user_code: &str,
-    ) -> Result<Option<DeviceAuth>, PgError> {
+    ) -> Result<Option<DeviceAuth>, StoreError> {
         let client = self.client().await?;
         let row = client
             .query_opt(
@@ -330,18 +326,18 @@ impl PgStore {
                 &[&user_code],
             )
             .await?;
-        row.as_ref().map(from_row).transpose()
+        Ok(row.as_ref().map(from_row).transpose()?)
     }
 
     /// Records Approve or Deny for the pending request with this user code; the
     /// request is locked while `crate::grant` decides, so two people deciding at once
     /// (on two instances) get one `Done` and one `AlreadyDecided`.
-    pub async fn decide(
+    async fn decide(
         &self,
         user_code: String,
         decision: Decision,
         now: u64,
-    ) -> Result<DecideOutcome, PgError> {
+    ) -> Result<DecideOutcome, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let row = tx
@@ -381,14 +377,14 @@ impl PgStore {
     /// instance: the request is read `FOR UPDATE`, so a second redemption waits for
     /// the first to commit and then reads it redeemed. The tokens drawn in `new` may
     /// be handed out only if this returns [`RedeemOutcome::Issued`], once committed.
-    pub async fn redeem(
+    async fn redeem(
         &self,
         id: [u8; 16],
         code_hash: [u8; 32],
         client_id: String,
         now: u64,
         new: NewTokens,
-    ) -> Result<RedeemOutcome, PgError> {
+    ) -> Result<RedeemOutcome, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let row = tx
@@ -428,7 +424,7 @@ impl PgStore {
 
     /// How many device codes expired in `(from, to]` without being redeemed or
     /// denied, for the `expired` device-code metric.
-    pub async fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, PgError> {
+    async fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError> {
         let client = self.client().await?;
         let row = client
             .query_one(
@@ -438,6 +434,27 @@ impl PgStore {
                 &[&to_i64(from, "time")?, &to_i64(to, "time")?],
             )
             .await?;
-        to_u64(row.try_get(0)?, TABLE)
+        Ok(to_u64(row.try_get(0)?, TABLE)?)
+    }
+
+    /// Requests awaiting a decision at `now`, server-wide and of `client_id`: the
+    /// user-code lookup holds exactly the undecided ones, on every instance.
+    async fn pending_codes(&self, client_id: &str, now: u64) -> Result<Pending, StoreError> {
+        let client = self.client().await?;
+        let row = client
+            .query_one(
+                "SELECT count(*), count(*) FILTER (WHERE client_id = $1)
+                   FROM user_codes WHERE expires_at > $2",
+                &[&client_id, &to_i64(now, "time")?],
+            )
+            .await?;
+        let count = |i| -> Result<usize, PgError> {
+            let n = to_u64(row.try_get(i)?, "user_codes")?;
+            Ok(usize::try_from(n).unwrap_or(usize::MAX))
+        };
+        Ok(Pending {
+            total: count(0)?,
+            client: count(1)?,
+        })
     }
 }

@@ -7,7 +7,8 @@ use tokio_postgres::NoTls;
 
 use super::{PgStore, migrate};
 use crate::grant::{Decision, DeviceAuth, DeviceStatus, NewTokens, Refusal};
-use crate::store::{DecideOutcome, RedeemOutcome};
+use crate::store::prelude::*;
+use crate::store::{DecideOutcome, Pending, RedeemOutcome};
 
 fn cluster() -> PgCluster {
     PgCluster::start().unwrap_or_else(|e| panic!("{e}"))
@@ -461,4 +462,33 @@ async fn simultaneous_first_polls_on_two_instances_count_as_one_device() {
     // One poll is the first; each of the nine others was too early and raised the
     // interval once: 10, 15, … 50 s, no increment lost to the race.
     assert_eq!(slowed, (2..=10).map(|k| k * 5).collect::<Vec<u64>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pending_codes_count_undecided_live_requests_of_every_instance() {
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let b = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let mut other = request("CDFGHJKL", 100, [2; 32]);
+    other.client_id = "radio".into();
+    assert!(
+        a.create_device_auth([1; 16], request("BCDFGHJK", 100, [1; 32]))
+            .await
+            .unwrap()
+    );
+    assert!(b.create_device_auth([2; 16], other).await.unwrap());
+    assert!(
+        b.create_device_auth([3; 16], request("DFGHJKLM", 100, [3; 32]))
+            .await
+            .unwrap()
+    );
+    let pending = |total, client| Pending { total, client };
+    assert_eq!(a.pending_codes("tv", 200).await.unwrap(), pending(3, 2));
+    assert_eq!(b.pending_codes("radio", 200).await.unwrap(), pending(3, 1));
+    // A decided request no longer awaits a decision; an expired one neither.
+    b.decide("DFGHJKLM".into(), Decision::Deny, 201)
+        .await
+        .unwrap();
+    assert_eq!(a.pending_codes("tv", 202).await.unwrap(), pending(2, 1));
+    assert_eq!(a.pending_codes("tv", 700).await.unwrap(), pending(0, 0));
 }

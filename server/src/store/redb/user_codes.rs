@@ -78,14 +78,7 @@ pub struct UserCodes {
     index: Mutex<Index>,
 }
 
-/// How many requests await a decision.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Pending {
-    /// Server-wide.
-    pub total: usize,
-    /// Of the client asked about.
-    pub client: usize,
-}
+use crate::store::Pending;
 
 impl UserCodes {
     fn lock(&self) -> MutexGuard<'_, Index> {

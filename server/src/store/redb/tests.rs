@@ -1,14 +1,18 @@
-//! Store operations end to end on a real (temporary) database.
+//! RedbStore operations end to end on a real (temporary) database.
 
 use super::records::{DeviceAuth, DeviceStatus, Session, User};
 use super::tables::{DEVICE_REQUESTS, GRANTS, GRANTS_BY_USER, META};
 use super::*;
 use crate::grant::{NewTokens, Refusal};
 use crate::secrets::{keyed_token, new_jti, sha256, time_ordered_id};
+use crate::store::prelude::*;
+use crate::store::{
+    AuditEvent, AuditKind, Consequences, DecideOutcome, Decision, RedeemOutcome, RotateOutcome,
+};
 use sweep::SWEEP_CHUNK;
 
-fn open(dir: &tempfile::TempDir) -> Store {
-    Store::open(&dir.path().join("authgate.redb"), |_| {}).expect("store opens")
+fn open(dir: &tempfile::TempDir) -> RedbStore {
+    RedbStore::open(&dir.path().join("authgate.redb"), |_| {}).expect("store opens")
 }
 
 fn request(code: &str, created_at: u64, ttl: u64) -> ([u8; 16], DeviceAuth) {
@@ -60,26 +64,29 @@ async fn user_codes_are_unique_while_live_and_survive_a_reopen() {
         !store.create_device_auth(other, again).await.expect("write"),
         "a live code must not be handed out twice"
     );
-    let found = store.device_auth_by_user_code("BCDFGHJK").expect("read");
+    let found = store
+        .device_auth_by_user_code("BCDFGHJK")
+        .await
+        .expect("read");
     assert_eq!(found.as_ref(), Some(&auth));
     // The poll path needs the right hash, not just the id.
     assert_eq!(
-        store.device_auth(&id, &auth.code_hash).expect("read"),
+        store.device_auth(&id, &auth.code_hash).await.expect("read"),
         Some(auth.clone())
     );
-    assert_eq!(store.device_auth(&id, &[0; 32]).expect("read"), None);
+    assert_eq!(store.device_auth(&id, &[0; 32]).await.expect("read"), None);
     drop(store);
 
     // The in-memory lookup is rebuilt from disk. (The writer thread lets go of
     // the file just after the last handle is dropped.)
     let path = dir.path().join("authgate.redb");
-    let mut reopened = Store::open(&path, |_| {});
+    let mut reopened = RedbStore::open(&path, |_| {});
     for _ in 0..100 {
         if reopened.is_ok() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        reopened = Store::open(&path, |_| {});
+        reopened = RedbStore::open(&path, |_| {});
     }
     let store = reopened.expect("store reopens");
     assert_eq!(store.user_code_entries(), 1);
@@ -150,6 +157,7 @@ async fn sweep_removes_what_expired_in_chunks_and_keeps_the_rest() {
         done.expect("approve");
         let hash = store
             .device_auth_by_user_code(&format!("TOKEN{i}XX"))
+            .await
             .expect("read")
             .expect("found")
             .code_hash;
@@ -165,18 +173,23 @@ async fn sweep_removes_what_expired_in_chunks_and_keeps_the_rest() {
     assert_eq!(stats.refresh_tokens, 1);
     assert_eq!(stats.access_tokens, 1);
     assert_eq!(
-        store.device_auth_by_user_code("OLD00000").expect("read"),
+        store
+            .device_auth_by_user_code("OLD00000")
+            .await
+            .expect("read"),
         None
     );
     assert!(
         store
             .device_auth_by_user_code("RECENTXX")
+            .await
             .expect("read")
             .is_some()
     );
     assert!(
         store
             .device_auth_by_user_code("LIVEXXXX")
+            .await
             .expect("read")
             .is_some()
     );
@@ -199,7 +212,7 @@ fn user(name: &str) -> User {
 
 /// A request approved by `username` (whose id is `id-{username}`); returns its
 /// key and code hash.
-async fn approved(store: &Store, code: &str, username: &str, now: u64) -> ([u8; 16], [u8; 32]) {
+async fn approved(store: &RedbStore, code: &str, username: &str, now: u64) -> ([u8; 16], [u8; 32]) {
     let (id, mut auth) = request(code, now - 10, 600);
     assert!(
         store
@@ -221,12 +234,12 @@ async fn approved(store: &Store, code: &str, username: &str, now: u64) -> ([u8; 
     (id, hash)
 }
 
-async fn add_user(store: &Store, name: &str) {
+async fn add_user(store: &RedbStore, name: &str) {
     let ev = AuditEvent::new(AuditKind::UserAdded, "test", name);
     assert!(store.admin_add_user(user(name), ev).await.expect("add"));
 }
 
-async fn disable(store: &Store, name: &str) -> admin::Consequences {
+async fn disable(store: &RedbStore, name: &str) -> Consequences {
     let ev = AuditEvent::new(AuditKind::UserDisabled, "test", name);
     store
         .admin_change_user(name.into(), true, false, ev)
@@ -271,7 +284,11 @@ async fn a_disabled_user_gets_no_tokens_refresh_or_session() {
         .await
         .expect("rotate");
     assert_eq!(out, RotateOutcome::Invalid);
-    let (_, grant) = store.access_token(&t.jti).expect("read").expect("entry");
+    let (_, grant) = store
+        .access_token(&t.jti)
+        .await
+        .expect("read")
+        .expect("entry");
     assert!(grant.revoked);
     // A sign-in whose password check raced the disable records no session.
     let session = Session {
@@ -293,7 +310,13 @@ async fn a_disabled_user_gets_no_tokens_refresh_or_session() {
         .await
         .expect("write");
     assert_eq!(started, crate::store::SessionStart::UserInactive);
-    assert!(store.live_session(&[9; 32], now).expect("read").is_none());
+    assert!(
+        store
+            .live_session(&[9; 32], now)
+            .await
+            .expect("read")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -326,6 +349,7 @@ async fn account_listing_reads_only_the_users_index_range() {
         .expect("seed");
     let mine = store
         .grants_of_user("id-alice")
+        .await
         .expect("only alice's range");
     assert_eq!(mine.len(), 1);
     assert_eq!(mine[0].id, t.grant_id);
@@ -343,11 +367,18 @@ async fn account_listing_reads_only_the_users_index_range() {
     // The sweep deletes the revoked grant, its index entry and token records.
     let stats = store.sweep(now).await.expect("sweep");
     assert_eq!(stats.grants, 1);
-    assert!(store.grants_of_user("id-alice").expect("read").is_empty());
-    assert!(store.access_token(&t.jti).expect("read").is_none());
+    assert!(
+        store
+            .grants_of_user("id-alice")
+            .await
+            .expect("read")
+            .is_empty()
+    );
+    assert!(store.access_token(&t.jti).await.expect("read").is_none());
     assert!(
         store
             .refresh_token(&t.refresh_id, &t.refresh_hash)
+            .await
             .expect("read")
             .is_none()
     );
@@ -402,19 +433,23 @@ async fn an_older_database_gets_its_grant_index_at_open() {
             .await
             .expect("downgrade");
     }
-    let mut reopened = Store::open(&path, |_| {});
+    let mut reopened = RedbStore::open(&path, |_| {});
     for _ in 0..100 {
         if reopened.is_ok() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        reopened = Store::open(&path, |_| {});
+        reopened = RedbStore::open(&path, |_| {});
     }
     let store = reopened.expect("reopens");
-    let mine = store.grants_of_user("id-dave").expect("read");
+    let mine = store.grants_of_user("id-dave").await.expect("read");
     assert_eq!(mine.len(), 1, "the index was built at open");
     assert_eq!(
-        store.sessions_of_user("id-dave", now).expect("read").len(),
+        store
+            .sessions_of_user("id-dave", now)
+            .await
+            .expect("read")
+            .len(),
         1
     );
     let done = disable(&store, "dave").await;
@@ -423,7 +458,7 @@ async fn an_older_database_gets_its_grant_index_at_open() {
     // second past `now`.
     let stats = store.sweep(crate::clock::now()).await.expect("sweep");
     assert_eq!(stats.grants, 1);
-    assert!(store.access_token(&t.jti).expect("read").is_none());
+    assert!(store.access_token(&t.jti).await.expect("read").is_none());
 }
 
 #[tokio::test]
@@ -454,23 +489,33 @@ async fn a_refreshed_grant_outlives_its_first_sweep_entry() {
     // entry moves to its new expiry.
     let stats = store.sweep(now + 200).await.expect("sweep");
     assert_eq!(stats.grants, 0);
-    assert_eq!(store.grants_of_user("id-erin").expect("read").len(), 1);
+    assert_eq!(
+        store.grants_of_user("id-erin").await.expect("read").len(),
+        1
+    );
     let (_, g) = store
         .refresh_token(&second.refresh_id, &second.refresh_hash)
+        .await
         .expect("read")
         .expect("current token kept");
     assert!(!g.revoked);
     // Past it, the grant goes.
     let stats = store.sweep(now + 1000).await.expect("sweep");
     assert_eq!(stats.grants, 1);
-    assert!(store.grants_of_user("id-erin").expect("read").is_empty());
+    assert!(
+        store
+            .grants_of_user("id-erin")
+            .await
+            .expect("read")
+            .is_empty()
+    );
 }
 
 #[tokio::test]
 async fn health_check_fails_once_the_writer_is_gone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = open(&dir);
-    store.check().expect("healthy");
+    store.check().await.expect("healthy");
     // A writer that panics (here: an operation that panics in its thread).
     let died = store
         .writer
@@ -479,7 +524,7 @@ async fn health_check_fails_once_the_writer_is_gone() {
     assert!(matches!(died, Err(StoreError::WriterGone)), "{died:?}");
     let mut failed = false;
     for _ in 0..100 {
-        if store.check().is_err() {
+        if store.check().await.is_err() {
             failed = true;
             break;
         }
@@ -490,7 +535,7 @@ async fn health_check_fails_once_the_writer_is_gone() {
 
 /// Holds the writer thread inside a job until the returned sender is dropped or
 /// sent to, so what is queued meanwhile lands in one batch.
-fn hold_writer(store: &Store) -> std::sync::mpsc::Sender<()> {
+fn hold_writer(store: &RedbStore) -> std::sync::mpsc::Sender<()> {
     let (release, wait) = std::sync::mpsc::channel::<()>();
     let wait = std::sync::Mutex::new(wait);
     let (started_tx, started) = std::sync::mpsc::channel::<()>();
@@ -576,7 +621,7 @@ async fn audit_kinds_reach_the_batch_report_only_when_committed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = seen.clone();
-    let store = Store::open(&dir.path().join("authgate.redb"), move |b| {
+    let store = RedbStore::open(&dir.path().join("authgate.redb"), move |b| {
         if let Ok(mut s) = sink.lock() {
             s.extend(b.audited);
         }

@@ -15,11 +15,10 @@ use std::marker::PhantomData;
 use redb::{TableDefinition, TableHandle};
 
 use super::StoreError;
-use super::audit::AuditEvent;
 use super::records::{
     AccessToken, Client, DeviceAuth, Grant, Record, RefreshToken, Session, User, decode,
 };
-use super::sessions::SessionMeta;
+use crate::store::{AuditEvent, SessionMeta};
 
 /// A table of `V` records keyed by `K`: a redb byte table whose values are decoded
 /// and encoded as `V` by definition.

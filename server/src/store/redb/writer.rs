@@ -21,7 +21,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, TrySendError};
 use redb::Database;
 use tokio::sync::oneshot;
 
-use super::audit::AuditKind;
+use super::AuditKind;
 use super::{StoreError, Tx};
 
 /// Most operations one transaction carries; bounds a batch's latency.
@@ -93,7 +93,7 @@ impl Drop for AliveGuard {
 }
 
 /// Statistics of one committed batch, for metrics and tests (the store records
-/// no metrics itself: the caller of `Store::open` does, from these).
+/// no metrics itself: the caller of `RedbStore::open` does, from these).
 #[derive(Clone, Debug, Default)]
 pub struct BatchStats {
     /// Number of operations in the batch.
@@ -164,17 +164,6 @@ impl Writer {
             queued?;
             rx.await.map_err(|_| StoreError::WriterGone)?
         }
-    }
-
-    /// Blocking variant of [`Writer::write`] for startup and offline admin commands.
-    pub fn write_blocking<T, F>(&self, op: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnMut(&Tx<'_>) -> Result<T, StoreError> + Send + 'static,
-    {
-        let (tx, rx) = oneshot::channel();
-        self.submit(op, tx, |_| {})?;
-        rx.blocking_recv().map_err(|_| StoreError::WriterGone)?
     }
 
     /// Queues `op` for the next batch; its result is sent to `tx` once durable (a
