@@ -75,7 +75,10 @@ CREATE TABLE grants (
     refresh_id        bytea NOT NULL CHECK (octet_length(refresh_id) = 16),
     jti               text NOT NULL
 );
-CREATE INDEX grants_by_user ON grants (user_id);
+-- The account page reads one user's grants, newest first, from this index alone, so
+-- its cost follows that user's grants, not everyone's; `client disable` uses the other.
+CREATE INDEX grants_by_user ON grants (user_id, created_at);
+CREATE INDEX grants_by_client ON grants (client_id) WHERE NOT revoked;
 CREATE INDEX grants_expires_at ON grants (expires_at);
 
 -- RefreshToken, keyed by the id inside the token. Superseded tokens stay (reuse detection).
@@ -113,7 +116,8 @@ CREATE TABLE meta (
     value bytea NOT NULL
 );
 
--- Session + SessionMeta, keyed by SHA-256 of the cookie.
+-- Session + SessionMeta, keyed by SHA-256 of the cookie. Both records carry the sign-in
+-- time (set from one clock reading at login): one `created_at` column holds it.
 CREATE TABLE sessions (
     id           bytea PRIMARY KEY CHECK (octet_length(id) = 32),
     user_id      text NOT NULL,

@@ -11,10 +11,9 @@
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
+use super::users::standing;
 use super::{PgError, PgStore, to_array, to_i64, to_u64};
-use crate::grant::{
-    DecideRefusal, Decision, DeviceAuth, DeviceStatus, Grant, NewTokens, Redemption, Standing,
-};
+use crate::grant::{DecideRefusal, Decision, DeviceAuth, DeviceStatus, NewTokens, Redemption};
 use crate::secrets::ct_eq;
 use crate::store::{DecideOutcome, DeviceRequests, Pending, RedeemOutcome, StoreError};
 
@@ -133,95 +132,12 @@ async fn set_status(
     Ok(())
 }
 
-/// The standing of the approver, read under a share lock on their row so that a
-/// disable committed by another instance first wins, and one committed after waits.
-async fn standing(
-    tx: &tokio_postgres::Transaction<'_>,
-    user_id: &str,
-    username: &str,
-) -> Result<Standing, PgError> {
-    let row = tx
-        .query_opt(
-            "SELECT id, disabled FROM users WHERE username = $1 FOR SHARE",
-            &[&username],
-        )
-        .await?;
-    let found = row
-        .as_ref()
-        .map(|r| -> Result<(String, bool), PgError> { Ok((r.try_get(0)?, r.try_get(1)?)) })
-        .transpose()?;
-    Ok(Standing::of(
-        user_id,
-        found
-            .as_ref()
-            .map(|(id, disabled)| (id.as_str(), *disabled)),
-    ))
-}
-
-/// Stores a new grant and its first tokens (the redb backend's `grants::create` and
-/// `grants::record_new_tokens`).
-async fn create_grant(
-    tx: &tokio_postgres::Transaction<'_>,
-    grant: &Grant,
-    new: &NewTokens,
-) -> Result<(), PgError> {
-    let last_refreshed = grant
-        .last_refreshed_at
-        .map(|t| to_i64(t, "refresh time"))
-        .transpose()?;
-    tx.execute(
-        "INSERT INTO grants (id, user_id, username, client_id, scope, created_at,
-                             last_refreshed_at, expires_at, current_refresh, revoked,
-                             device_ip, refresh_id, jti, dpop_jkt)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        &[
-            &grant.id.as_slice(),
-            &grant.user_id,
-            &grant.username,
-            &grant.client_id,
-            &grant.scope,
-            &to_i64(grant.created_at, "grant creation time")?,
-            &last_refreshed,
-            &to_i64(grant.expires_at, "grant expiry")?,
-            &grant.current_refresh.as_slice(),
-            &grant.revoked,
-            &grant.device_ip,
-            &grant.refresh_id.as_slice(),
-            &grant.jti,
-            &grant.dpop_jkt,
-        ],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO refresh_tokens (id, token_hash, grant_id, expires_at)
-         VALUES ($1, $2, $3, $4)",
-        &[
-            &new.refresh_id.as_slice(),
-            &new.refresh_hash.as_slice(),
-            &grant.id.as_slice(),
-            &to_i64(new.refresh_expires_at, "refresh token expiry")?,
-        ],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO access_tokens (jti, grant_id, expires_at, revoked)
-         VALUES ($1, $2, $3, false)",
-        &[
-            &new.jti,
-            &grant.id.as_slice(),
-            &to_i64(new.access_expires_at, "access token expiry")?,
-        ],
-    )
-    .await?;
-    Ok(())
-}
-
 impl DeviceRequests for PgStore {
     /// Stores a new device authorization under `id` (the key inside its device code).
     /// Returns `false` (and stores nothing) if the user code is held by a request still
     /// live at `auth.created_at`, on any instance; the caller draws another.
     async fn create_device_auth(&self, id: [u8; 16], auth: DeviceAuth) -> Result<bool, StoreError> {
-        let mut client = self.client().await?;
+        let mut client = self.conn().await?;
         let tx = client.transaction().await?;
         let StatusColumns {
             status,
@@ -295,7 +211,7 @@ impl DeviceRequests for PgStore {
         id: &[u8; 16],
         code_hash: &[u8; 32],
     ) -> Result<Option<DeviceAuth>, StoreError> {
-        let client = self.client().await?;
+        let client = self.conn().await?;
         let row = client
             .query_opt(
                 &format!("SELECT {COLUMNS} FROM device_requests r WHERE r.id = $1"),
@@ -315,7 +231,7 @@ impl DeviceRequests for PgStore {
         &self,
         user_code: &str,
     ) -> Result<Option<DeviceAuth>, StoreError> {
-        let client = self.client().await?;
+        let client = self.conn().await?;
         let row = client
             .query_opt(
                 &format!(
@@ -338,7 +254,7 @@ impl DeviceRequests for PgStore {
         decision: Decision,
         now: u64,
     ) -> Result<DecideOutcome, StoreError> {
-        let mut client = self.client().await?;
+        let mut client = self.conn().await?;
         let tx = client.transaction().await?;
         let row = tx
             .query_opt(
@@ -385,7 +301,7 @@ impl DeviceRequests for PgStore {
         now: u64,
         new: NewTokens,
     ) -> Result<RedeemOutcome, StoreError> {
-        let mut client = self.client().await?;
+        let mut client = self.conn().await?;
         let tx = client.transaction().await?;
         let row = tx
             .query_opt(
@@ -414,7 +330,7 @@ impl DeviceRequests for PgStore {
             }
             Redemption::Issued { device, issue } => {
                 set_status(&tx, &id, &device.into_record()).await?;
-                create_grant(&tx, issue.grant(), &new).await?;
+                super::grants::create(&tx, issue.grant(), &new).await?;
                 RedeemOutcome::Issued(issue)
             }
         };
@@ -425,7 +341,7 @@ impl DeviceRequests for PgStore {
     /// How many device codes expired in `(from, to]` without being redeemed or
     /// denied, for the `expired` device-code metric.
     async fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError> {
-        let client = self.client().await?;
+        let client = self.conn().await?;
         let row = client
             .query_one(
                 "SELECT count(*) FROM device_requests
@@ -440,7 +356,7 @@ impl DeviceRequests for PgStore {
     /// Requests awaiting a decision at `now`, server-wide and of `client_id`: the
     /// user-code lookup holds exactly the undecided ones, on every instance.
     async fn pending_codes(&self, client_id: &str, now: u64) -> Result<Pending, StoreError> {
-        let client = self.client().await?;
+        let client = self.conn().await?;
         let row = client
             .query_one(
                 "SELECT count(*), count(*) FILTER (WHERE client_id = $1)

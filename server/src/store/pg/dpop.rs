@@ -19,7 +19,7 @@ impl PgStore {
         now: u64,
         until: u64,
     ) -> Result<bool, PgError> {
-        let client = self.client().await?;
+        let client = self.conn().await?;
         let stmt = client
             .prepare_cached(
                 "INSERT INTO dpop_jtis (key, expires_at) VALUES ($1, $2)
@@ -44,7 +44,7 @@ impl PgStore {
     /// Deletes the proofs whose window has passed; returns how many. For the
     /// sweeper (the table is bounded by the proofs of one window in between).
     pub async fn sweep_dpop_jtis(&self, now: u64) -> Result<u64, PgError> {
-        let client = self.client().await?;
+        let client = self.conn().await?;
         Ok(client
             .execute(
                 "DELETE FROM dpop_jtis WHERE expires_at <= $1",
@@ -93,7 +93,7 @@ mod tests {
         }
         assert_eq!(accepted, 1, "concurrent first uses: exactly one wins");
 
-        let client = a.client().await.unwrap();
+        let client = a.conn().await.unwrap();
         let persistence: i8 = client
             .query_one(
                 "SELECT relpersistence::\"char\" FROM pg_class WHERE relname = 'dpop_jtis'",

@@ -8,20 +8,34 @@
 //! instances. Domains still on other branches answer [`PgError::NotYet`]
 //! (`pending.rs`) until they are merged.
 //!
+//! Clients are cached per instance ([`cache`]) and kept in step across instances by
+//! LISTEN/NOTIFY ([`notify`]): every change to a client or a user notifies in its
+//! own transaction, and each store keeps one listening connection.
+//!
 //! Driver: `tokio-postgres` with `deadpool-postgres` for pooling: async on the same
 //! tokio runtime, no database needed at compile time (unlike sqlx's checked queries),
 //! few dependencies, and plain SQL strings that are tested against a real server
 //! (`authgate_tests::pg`).
 #![cfg_attr(not(test), allow(dead_code))]
 
+pub mod cache;
+pub mod clients;
 pub mod devices;
 pub mod dpop;
+pub mod grants;
 pub mod migrate;
+pub mod notify;
 pub mod pacing;
 mod pending;
+pub mod sessions;
+pub mod users;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_data;
+
+use std::sync::Arc;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 
@@ -71,6 +85,15 @@ impl PgError {
 #[derive(Clone)]
 pub struct PgStore {
     pool: Pool,
+    shared: Arc<Shared>,
+}
+
+/// What the clones of one instance's store share besides the pool.
+struct Shared {
+    /// This instance's client cache, kept in step by `_listener`.
+    clients: Arc<cache::ClientCache>,
+    /// The listening connection's task; stops with the last clone.
+    _listener: notify::Listener,
 }
 
 impl PgStore {
@@ -82,7 +105,7 @@ impl PgStore {
             .parse()
             .map_err(|e: tokio_postgres::Error| PgError::Config(e.to_string()))?;
         let manager = Manager::from_config(
-            config,
+            config.clone(),
             tokio_postgres::NoTls,
             ManagerConfig {
                 // Check a connection with an empty query before reuse, so a server
@@ -97,23 +120,35 @@ impl PgStore {
             .create_timeout(Some(std::time::Duration::from_secs(5)))
             .build()
             .map_err(|e| PgError::Config(e.to_string()))?;
-        let store = PgStore { pool };
-        let mut client = store.pool.get().await?;
+        let mut client = pool.get().await?;
         migrate::migrate(&mut client).await?;
-        Ok(store)
+        let clients = Arc::new(cache::ClientCache::default());
+        let listener = notify::Listener::spawn(config, clients.clone());
+        Ok(PgStore {
+            pool,
+            shared: Arc::new(Shared {
+                clients,
+                _listener: listener,
+            }),
+        })
+    }
+
+    /// This instance's client cache (its listener state, for tests and `/health`).
+    pub(crate) fn client_cache(&self) -> &cache::ClientCache {
+        &self.shared.clients
     }
 
     /// Whether the database answers a round trip right now, for `/health`. A pooled
     /// connection that died with the server is recycled on the next try, so once
     /// PostgreSQL is back this succeeds again without a restart.
     pub async fn check(&self) -> Result<(), PgError> {
-        let client = self.client().await?;
+        let client = self.conn().await?;
         client.simple_query("SELECT 1").await?;
         Ok(())
     }
 
     /// A pooled connection.
-    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, PgError> {
+    pub(crate) async fn conn(&self) -> Result<deadpool_postgres::Object, PgError> {
         Ok(self.pool.get().await?)
     }
 }

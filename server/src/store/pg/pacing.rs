@@ -36,7 +36,7 @@ impl PgStore {
         initial_secs: u32,
         now_ms: u64,
     ) -> Result<Pacing, PgError> {
-        let client = self.client().await?;
+        let client = self.conn().await?;
         let key = hex(code);
         let now = to_i64(now_ms, "poll time")?;
         let expires = to_i64(now_ms.saturating_add(KEEP_MS), "poll time")?;

@@ -1,19 +1,11 @@
 //! Placeholders for the storage traits whose PostgreSQL implementation lands on
-//! other branches (grants, users, clients, sessions; admin, audit, secrets, the
-//! sweeper): each method answers [`PgError::NotYet`], a typed fault (500), never a
-//! panic. The whole file is deleted when the real `impl <Trait> for PgStore`
-//! files are merged.
-
-use std::sync::Arc;
+//! other branches (admin, audit, secrets, the sweeper): each method answers
+//! [`PgError::NotYet`], a typed fault (500), never a panic. The whole file is
+//! deleted when the real `impl <Trait> for PgStore` files are merged.
 
 use super::{PgError, PgStore};
-use crate::grant::NewTokens;
 use crate::store::prelude::*;
-use crate::store::{
-    AccessToken, AuditEvent, Client, ClientChange, Consequences, EndSessions, Grant,
-    PasswordChange, RefreshToken, RevokeOutcome, RotateOutcome, Session, SessionInfo, SessionMeta,
-    SessionStart, StoreError, SweepStats, User,
-};
+use crate::store::{AuditEvent, Client, ClientChange, Consequences, StoreError, SweepStats, User};
 
 /// Implements a storage trait for [`PgStore`] with every listed method answering
 /// [`PgError::NotYet`] named `Trait::method`.
@@ -29,37 +21,6 @@ macro_rules! not_yet {
         }
     };
 }
-
-not_yet!(Grants {
-    fn rotate_refresh(&self, presented_id: [u8; 16], presented: [u8; 32], client_id: String, now: u64, new: NewTokens) -> Result<RotateOutcome, StoreError>;
-    fn refresh_token(&self, id: &[u8; 16], hash: &[u8; 32]) -> Result<Option<(RefreshToken, Grant)>, StoreError>;
-    fn access_token(&self, jti: &str) -> Result<Option<(AccessToken, Grant)>, StoreError>;
-    fn revoke_refresh(&self, id: [u8; 16], hash: [u8; 32], client_id: String, now: u64) -> Result<RevokeOutcome, StoreError>;
-    fn revoke_access(&self, jti: String, client_id: String) -> Result<RevokeOutcome, StoreError>;
-    fn grants_of_user(&self, user_id: &str) -> Result<Vec<Grant>, StoreError>;
-    fn revoke_user_grants(&self, user_id: String, grant_id: Option<[u8; 16]>, now: u64) -> Result<usize, StoreError>;
-});
-
-not_yet!(Users {
-    fn user(&self, username: &str) -> Result<Option<User>, StoreError>;
-    fn users(&self) -> Result<Vec<User>, StoreError>;
-    fn bootstrap(&self, admin: User, clients: Vec<Client>) -> Result<bool, StoreError>;
-});
-
-not_yet!(Clients {
-    fn client(&self, id: &str) -> Result<Option<Arc<Client>>, StoreError>;
-    fn clients(&self) -> Result<Vec<Client>, StoreError>;
-});
-
-not_yet!(Sessions {
-    fn start_session(&self, hash: [u8; 32], session: Session, meta: SessionMeta, replaces: Option<[u8; 32]>) -> Result<SessionStart, StoreError>;
-    fn live_session(&self, hash: &[u8; 32], now: u64) -> Result<Option<(Session, Option<SessionMeta>)>, StoreError>;
-    fn touch_session(&self, hash: [u8; 32], now: u64, min_gap: u64) -> Result<(), StoreError>;
-    fn sessions_of_user(&self, user_id: &str, now: u64) -> Result<Vec<SessionInfo>, StoreError>;
-    fn end_session(&self, hash: [u8; 32]) -> Result<(), StoreError>;
-    fn end_user_sessions(&self, user_id: String, which: EndSessions) -> Result<usize, StoreError>;
-    fn change_password(&self, user_id: String, username: String, new_hash: String, keep: [u8; 32]) -> Result<PasswordChange, StoreError>;
-});
 
 not_yet!(Secrets {
     fn meta_secret(&self, name: &'static str, init: Vec<u8>) -> Result<Vec<u8>, StoreError>;

@@ -60,7 +60,7 @@ fn approve(user: &str) -> Decision {
 
 async fn add_user(store: &PgStore, user: &str, disabled: bool) {
     store
-        .client()
+        .conn()
         .await
         .unwrap()
         .execute(
@@ -74,7 +74,7 @@ async fn add_user(store: &PgStore, user: &str, disabled: bool) {
 
 async fn count(store: &PgStore, sql: &str) -> i64 {
     store
-        .client()
+        .conn()
         .await
         .unwrap()
         .query_one(sql, &[])
@@ -327,7 +327,7 @@ async fn racing_decisions_record_one_and_a_disabled_approver_is_denied() {
             .unwrap(),
         DecideOutcome::Done(_)
     ));
-    b.client()
+    b.conn()
         .await
         .unwrap()
         .execute(
