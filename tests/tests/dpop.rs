@@ -434,10 +434,10 @@ fn malformed_proofs_get_invalid_dpop_proof_and_never_a_500() {
             "iat in the future",
             key.sign(&key.header(), &Key::claims("POST", &url, now_unix() + 3600)),
         ),
-        ("signed by another key", {
-            let other = Key::new(6).sign(&key.header(), &good_claims());
-            other
-        }),
+        (
+            "signed by another key",
+            Key::new(6).sign(&key.header(), &good_claims()),
+        ),
         (
             "no jti",
             key.sign(
