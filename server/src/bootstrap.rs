@@ -1,13 +1,16 @@
-//! Opening a data directory: creating it, its database, keys and first-run accounts.
+//! Opening the storage backend (redb in the data directory, or PostgreSQL), and
+//! the first-run accounts.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use crate::config::DatabaseUrl;
 use crate::password::hash_blocking;
 use crate::secrets::{random_bytes, random_token};
+use crate::store::pg::PgError;
 use crate::store::prelude::*;
-use crate::store::{BatchStats, Client, Store, StoreError, User};
+use crate::store::{BatchStats, Client, PgStore, Store, StoreError, User};
 
 /// Why the data directory could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -18,6 +21,15 @@ pub enum OpenError {
     /// The database could not be opened (often: the server is already running).
     #[error("database: {0} (is another authgate process using this data directory?)")]
     Store(#[from] StoreError),
+    /// PostgreSQL could not be reached or migrated (the URL is shown without its
+    /// password).
+    #[error("PostgreSQL at {url}: {source}")]
+    Postgres {
+        /// The database URL, redacted.
+        url: String,
+        /// Why.
+        source: PgError,
+    },
     /// The first-run admin password could not be hashed.
     #[error(transparent)]
     Hash(#[from] crate::password::HashError),
@@ -41,6 +53,27 @@ pub fn open_store(
     Ok(Store::open(&data_dir.join("authgate.redb"), on_batch)?)
 }
 
+/// Opens the backend the configuration selects: PostgreSQL at `database_url`
+/// (pool of at most `max_connections`, schema migrated under a lock) when set,
+/// otherwise redb in `data_dir` as [`open_store`] does.
+pub async fn open_backend(
+    data_dir: &Path,
+    database_url: Option<&DatabaseUrl>,
+    max_connections: usize,
+    on_batch: impl Fn(BatchStats) + Send + 'static,
+) -> Result<Store, OpenError> {
+    let Some(url) = database_url else {
+        return open_store(data_dir, on_batch);
+    };
+    let pg = PgStore::connect(url.expose(), max_connections)
+        .await
+        .map_err(|source| OpenError::Postgres {
+            url: url.redacted(),
+            source,
+        })?;
+    Ok(Store::Postgres(pg))
+}
+
 /// What the first run created, to print once.
 pub struct FirstRun {
     /// The admin's password (generated unless given by the environment).
@@ -48,6 +81,9 @@ pub struct FirstRun {
 }
 
 /// On first run (no users yet), creates `admin` and the public `authgate-cli` client.
+/// Safe when several instances share one database and start together: the check
+/// and the creation are one [`Users::bootstrap`] transaction, so one instance
+/// creates them and the others see it done (and print nothing).
 /// The admin password comes from `password` (`admin_password` in the
 /// configuration: `AUTHGATE_ADMIN_PASSWORD` or the config file) or is generated.
 pub async fn first_run(

@@ -20,13 +20,16 @@ use clap::parser::{ArgMatches, ValueSource};
 
 use crate::http::client_ip::{BadNetwork, TrustedProxies};
 
+mod database;
 mod error;
 mod file;
 #[macro_use]
 mod table;
 
+pub use database::DatabaseUrl;
+use database::parse_database_url;
 pub use error::{ConfigError, ValueError};
-pub use file::resolve_data_dir;
+pub use file::{resolve_data_dir, resolve_database_url};
 use table::Show;
 
 config_keys! {
@@ -88,6 +91,14 @@ config_keys! {
         /// can't take the whole server-wide allowance.
         max_pending_codes_per_client: [usize] = "AUTHGATE_MAX_PENDING_CODES_PER_CLIENT", parse_usize,
             (default_value_t = crate::state::MAX_PENDING_CODES_PER_CLIENT);
+        /// PostgreSQL to store everything in instead of redb in the data directory
+        /// (`postgres://user:password@host:port/database`), shared by every instance
+        /// pointed at it. Unset: redb, one process. The password is never printed.
+        database_url: [Option<DatabaseUrl>] = "AUTHGATE_DATABASE_URL", parse_database_url,
+            (hide_env_values = true);
+        /// Most PostgreSQL connections this instance opens (with `database_url`).
+        database_max_connections: [usize] = "AUTHGATE_DATABASE_MAX_CONNECTIONS", parse_max_connections,
+            (default_value_t = 16);
     }
     secrets {
         /// Password of `admin` on first run (env or config file only; never a flag,
@@ -246,6 +257,12 @@ pub fn apply_file(
 
 /// Checks what the per-key parsers can't: the base URL, the log filter, TLS files.
 pub fn validate(args: &ServeArgs) -> Result<(), ConfigError> {
+    if let Some(url) = &args.database_url {
+        url.validate().map_err(|source| ConfigError::Invalid {
+            key: "database_url",
+            source,
+        })?;
+    }
     if let Some(url) = &args.base_url {
         validate_base_url(url).map_err(|source| ConfigError::Invalid {
             key: "base_url",

@@ -102,22 +102,22 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
     metrics::ENABLED.store(args.metrics, Ordering::Relaxed);
     // The page languages are parsed once, here, not on the first page view.
     crate::i18n::init();
-    let store = bootstrap::open_store(&args.data_dir, |b| {
-        let m = metrics::get();
-        m.batch_size.observe(b.size as f64);
-        m.commit_latency.observe(b.commit_micros as f64 / 1e6);
-        for kind in &b.audited {
-            metrics::Metrics::kind(&m.audit_events, kind.as_str());
-        }
-        tracing::trace!(size = b.size, micros = b.commit_micros, "group commit");
-    })?;
-    let keys = tokens::KeyRing::load_or_create(&args.data_dir)?;
-
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(RunError::Runtime)?;
     runtime.block_on(async move {
+        let store = bootstrap::open_backend(
+            &args.data_dir,
+            args.database_url.as_ref(),
+            args.database_max_connections,
+            on_batch,
+        )
+        .await?;
+        tracing::info!(backend = store.backend().as_str(), "storage open");
+        // Signing keys on PostgreSQL (shared by every instance) are helper pgops'
+        // `keys::KeySource::Shared`; until it is merged, keys stay in the data dir.
+        let keys = tokens::KeyRing::load_or_create(&args.data_dir)?;
         let first =
             bootstrap::first_run(&store, clock::now(), args.admin_password.clone()).await?;
         let csrf_key: [u8; 32] = store
@@ -172,6 +172,9 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
                 .as_deref()
                 .map(|t| secrets::sha256(t.as_bytes())),
         };
+        // What other instances must see (poll pacing, guess and login limits) is
+        // chosen from the backend here: with `Store::Postgres`, the shared variants
+        // (helper shared's `Throttles::shared`) plug in; redb keeps them in memory.
         let dpop = crate::dpop::DpopState::for_store(&store, dpop_nonce_key);
         let state = Arc::new(AppState {
             store,
@@ -216,6 +219,17 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
         tracing::info!("stopped");
         Ok::<(), RunError>(())
     })
+}
+
+/// Metrics of each redb group commit.
+fn on_batch(b: crate::store::BatchStats) {
+    let m = metrics::get();
+    m.batch_size.observe(b.size as f64);
+    m.commit_latency.observe(b.commit_micros as f64 / 1e6);
+    for kind in &b.audited {
+        metrics::Metrics::kind(&m.audit_events, kind.as_str());
+    }
+    tracing::trace!(size = b.size, micros = b.commit_micros, "group commit");
 }
 
 fn print_first_run(first: &bootstrap::FirstRun, base_url: &str) {

@@ -24,14 +24,33 @@ pub enum AdminCommand {
     Audit(AuditArgs),
 }
 
-/// `--data-dir` for admin commands: flag, then `AUTHGATE_DATA_DIR`, then `data_dir`
-/// in the `--config` file, then `authgate-data`.
-#[derive(Args, Debug, Clone)]
+/// Where an admin command finds the data. `--data-dir`: flag, then
+/// `AUTHGATE_DATA_DIR`, then `data_dir` in the `--config` file, then
+/// `authgate-data`. `--database-url`: flag, then `AUTHGATE_DATABASE_URL`, then
+/// `database_url` in the file; when set, the command acts on PostgreSQL directly.
+#[derive(Args, Clone)]
 pub struct DataDirArg {
     /// Directory holding the database and keys [default: authgate-data]
     /// [env: AUTHGATE_DATA_DIR]
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// Act on this PostgreSQL database directly (every instance shares it; no
+    /// running server needed) [env: AUTHGATE_DATABASE_URL]
+    #[arg(long)]
+    pub database_url: Option<String>,
+}
+
+impl std::fmt::Debug for DataDirArg {
+    /// Without the database URL, which may hold a password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataDirArg")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
 }
 
 /// `authgate user …`: people who sign in and approve devices.

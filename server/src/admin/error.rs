@@ -48,6 +48,12 @@ pub enum AdminError {
     /// argon2 refused to hash.
     #[error(transparent)]
     Hash(#[from] crate::password::HashError),
+    /// `authgate key …` with a database URL: the shared signing keys are not in
+    /// this build yet.
+    #[error(
+        "`authgate key` on PostgreSQL is not available in this build; keys are still per data directory"
+    )]
+    KeysOnPostgres,
     /// `token verify` with no key files.
     #[error("no signing keys in {0}")]
     NoKeys(String),

@@ -24,6 +24,7 @@ pub use error::AdminError;
 use exec::{Ctx, Request, UserAction};
 use render::AuditFormat;
 
+use crate::config::DatabaseUrl;
 use crate::secrets::{random_token, sha256};
 use crate::store::{Client, ClientChange};
 
@@ -40,12 +41,20 @@ impl AdminCommand {
     }
 }
 
-/// Resolves `--data-dir` (flag, env, config file, default).
-fn data_dir(arg: &DataDirArg, config: Option<&Path>) -> Result<PathBuf, AdminError> {
-    Ok(crate::config::resolve_data_dir(
-        arg.data_dir.clone(),
-        config,
-    )?)
+/// Where a command acts: the data directory, and PostgreSQL when a database URL
+/// is configured (then the database is the truth and the directory only holds
+/// what is still local, such as key files).
+struct Target {
+    dir: PathBuf,
+    database_url: Option<DatabaseUrl>,
+}
+
+/// Resolves `--data-dir` and `--database-url` (flag, env, config file, default).
+fn data_dir(arg: &DataDirArg, config: Option<&Path>) -> Result<Target, AdminError> {
+    Ok(Target {
+        dir: crate::config::resolve_data_dir(arg.data_dir.clone(), config)?,
+        database_url: crate::config::resolve_database_url(arg.database_url.clone(), config)?,
+    })
 }
 
 /// Runs `authgate user …`.
@@ -197,9 +206,23 @@ fn audiences(repeated: &[String], listed: Option<&str>) -> Result<Vec<String>, A
 /// Runs `authgate key …`.
 fn key(cmd: KeyCommand, config: Option<&Path>) -> Result<(), AdminError> {
     match cmd {
-        KeyCommand::Rotate(d) => send(&data_dir(&d, config)?, Request::KeyRotate, true),
-        KeyCommand::List(d) => send(&data_dir(&d, config)?, Request::KeyList, false),
+        KeyCommand::Rotate(d) => send(&keys_target(&d, config)?, Request::KeyRotate, true),
+        KeyCommand::List(d) => send(&keys_target(&d, config)?, Request::KeyList, false),
     }
+}
+
+/// Where `authgate key …` acts. Hook for the shared signing keys (helper pgops):
+/// with a database URL the keys must be the database's, not this directory's
+/// files, so until `keys::KeySource::Shared` is wired into `exec::Ctx` this
+/// refuses rather than rotate a local file no instance reads. Once it is (merge
+/// of h-pgops), call `data_dir` instead and delete this and
+/// `AdminError::KeysOnPostgres`.
+fn keys_target(arg: &DataDirArg, config: Option<&Path>) -> Result<Target, AdminError> {
+    let target = data_dir(arg, config)?;
+    if target.database_url.is_some() {
+        return Err(AdminError::KeysOnPostgres);
+    }
+    Ok(target)
 }
 
 /// Runs `authgate audit`.
@@ -235,7 +258,9 @@ fn audit(a: AuditArgs, config: Option<&Path>) -> Result<(), AdminError> {
 /// Runs `authgate token verify`: signature, `nbf`, `exp`, against the key files.
 fn token(cmd: TokenCommand, config: Option<&Path>) -> Result<(), AdminError> {
     let TokenCommand::Verify(a) = cmd;
-    let dir = data_dir(&a.data, config)?;
+    // Key files of the data directory; the shared keys of PostgreSQL are helper
+    // pgops' (`keys::KeySource`).
+    let dir = data_dir(&a.data, config)?.dir;
     let token = if a.token == "-" {
         let mut s = String::new();
         std::io::stdin()
@@ -296,14 +321,26 @@ fn hash(password: &str) -> Result<String, AdminError> {
 /// Sends `req` to the running server, or runs it on the database directly when no
 /// server runs, and prints the answer. `creates`: whether the command may create a
 /// missing data directory.
-fn send(dir: &Path, req: Request, creates: bool) -> Result<(), AdminError> {
-    send_as(dir, req, creates, AuditFormat::Text)
+fn send(target: &Target, req: Request, creates: bool) -> Result<(), AdminError> {
+    send_as(target, req, creates, AuditFormat::Text)
 }
 
-fn send_as(dir: &Path, req: Request, creates: bool, format: AuditFormat) -> Result<(), AdminError> {
-    let answer = match socket::call(dir, &req)? {
-        Some(answer) => answer,
-        None => offline(dir, req, creates)?,
+/// With a database URL the command runs on PostgreSQL itself (many instances
+/// share it, so there is no one server to ask); otherwise through the running
+/// server's socket, or on the redb file when no server runs.
+fn send_as(
+    target: &Target,
+    req: Request,
+    creates: bool,
+    format: AuditFormat,
+) -> Result<(), AdminError> {
+    let dir = target.dir.as_path();
+    let answer = match &target.database_url {
+        Some(url) => on_postgres(dir, url, req)?,
+        None => match socket::call(dir, &req)? {
+            Some(answer) => answer,
+            None => offline(dir, req, creates)?,
+        },
     };
     print!("{}", render::render(&answer?, format));
     Ok(())
@@ -314,11 +351,24 @@ fn offline(dir: &Path, req: Request, creates: bool) -> Result<socket::Answer, Ad
         return Err(AdminError::NoDatabase(dir.display().to_string()));
     }
     let store = crate::bootstrap::open_store(dir, |_| {})?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    runtime()?.block_on(offline_on(&store, dir, req))
+}
+
+/// Runs `req` on PostgreSQL: connects (migrating a new database), does the first
+/// run if no server has yet, and executes, like [`offline`] does on a redb file.
+fn on_postgres(dir: &Path, url: &DatabaseUrl, req: Request) -> Result<socket::Answer, AdminError> {
+    runtime()?.block_on(async {
+        let store = crate::bootstrap::open_backend(dir, Some(url), 2, |_| {}).await?;
+        offline_on(&store, dir, req).await
+    })
+}
+
+/// The single-threaded runtime an admin command runs on.
+fn runtime() -> Result<tokio::runtime::Runtime, AdminError> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(AdminError::Runtime)?;
-    runtime.block_on(offline_on(&store, dir, req))
+        .map_err(AdminError::Runtime)
 }
 
 /// [`offline`] once the database is open: the first run if due, then the command.

@@ -41,6 +41,10 @@ pub enum ValueError {
     /// A key the table does not declare.
     #[error("unknown key")]
     UnknownKey,
+    /// A `database_url` that is not a PostgreSQL URL (the value is not repeated:
+    /// it may hold a password).
+    #[error("use postgres://user:password@host:port/database")]
+    DatabaseUrl,
     /// An empty secret, which would protect nothing.
     #[error("must not be empty")]
     Empty,

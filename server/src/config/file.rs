@@ -91,3 +91,31 @@ pub fn resolve_data_dir(
         .text("data_dir")?
         .map_or_else(|| PathBuf::from("authgate-data"), PathBuf::from))
 }
+
+/// `--database-url` of an admin command: flag, then `AUTHGATE_DATABASE_URL`, then
+/// `database_url` in the config file; `None` means redb in the data directory.
+/// Checked like the server checks it, without ever echoing the value.
+pub fn resolve_database_url(
+    flag: Option<String>,
+    config: Option<&Path>,
+) -> Result<Option<super::DatabaseUrl>, ConfigError> {
+    let text = match flag.filter(|v| !v.trim().is_empty()) {
+        Some(v) => Some(v),
+        None => match std::env::var("AUTHGATE_DATABASE_URL") {
+            Ok(v) if !v.trim().is_empty() => Some(v),
+            _ => File::read(config)?.text("database_url")?,
+        },
+    };
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let url = super::parse_database_url(&text).map_err(|source| ConfigError::Invalid {
+        key: "database_url",
+        source,
+    })?;
+    url.validate().map_err(|source| ConfigError::Invalid {
+        key: "database_url",
+        source,
+    })?;
+    Ok(Some(url))
+}

@@ -14,6 +14,9 @@ pub trait Users {
 
     /// Creates a user and a client together if no user exists yet (first run), in
     /// one transaction so a crash can't leave half a bootstrap. Returns whether it did.
+    /// Atomic across instances too: of several bootstrapping one shared database at
+    /// once, exactly one returns `true` (on PostgreSQL: the check and the inserts
+    /// under one transaction-scoped advisory lock, or equivalent).
     fn bootstrap(
         &self,
         admin: User,
