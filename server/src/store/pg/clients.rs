@@ -60,7 +60,11 @@ impl Clients for PgStore {
         let conn = self.conn().await?;
         let row = conn
             .query_opt(
-                &format!("SELECT {CLIENT_COLUMNS} FROM clients WHERE id = $1"),
+                &conn
+                    .prepare_cached(&format!(
+                        "SELECT {CLIENT_COLUMNS} FROM clients WHERE id = $1"
+                    ))
+                    .await?,
                 &[&id],
             )
             .await?;
@@ -79,7 +83,9 @@ impl Clients for PgStore {
         let conn = self.conn().await?;
         let rows = conn
             .query(
-                &format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY id"),
+                &conn
+                    .prepare_cached(&format!("SELECT {CLIENT_COLUMNS} FROM clients ORDER BY id"))
+                    .await?,
                 &[],
             )
             .await?;

@@ -28,7 +28,7 @@ use crate::store::records::AccessToken;
 use crate::store::{Grants, RevokeOutcome, RotateOutcome, StoreError};
 
 /// A transaction of the pool (deadpool's wrapper derefs to it).
-type Tx<'a> = tokio_postgres::Transaction<'a>;
+type Tx<'a> = deadpool_postgres::Transaction<'a>;
 
 /// The columns a [`Grant`] is read from, in [`grant_from_row`]'s order.
 const GRANT_COLUMNS: &str = "g.id, g.user_id, g.username, g.client_id, g.scope, \
@@ -96,10 +96,13 @@ pub(super) async fn create(tx: &Tx<'_>, grant: &Grant, new: &NewTokens) -> Resul
         &grant.dpop_jkt,
     ];
     tx.execute(
-        "INSERT INTO grants (id, user_id, username, client_id, scope, created_at,
+        &tx.prepare_cached(
+            "INSERT INTO grants (id, user_id, username, client_id, scope, created_at,
                              last_refreshed_at, expires_at, current_refresh, revoked,
                              device_ip, refresh_id, jti, dpop_jkt)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .await?,
         &params,
     )
     .await?;
@@ -113,23 +116,23 @@ async fn record_new_tokens(
     grant_id: &[u8; 16],
     new: &NewTokens,
 ) -> Result<(), PgError> {
+    // One statement, one round trip, for both rows.
     tx.execute(
-        "INSERT INTO refresh_tokens (id, token_hash, grant_id, expires_at)
-         VALUES ($1, $2, $3, $4)",
+        &tx.prepare_cached(
+            "WITH refresh AS (
+                 INSERT INTO refresh_tokens (id, token_hash, grant_id, expires_at)
+                 VALUES ($1, $2, $3, $4)
+             )
+             INSERT INTO access_tokens (jti, grant_id, expires_at, revoked)
+             VALUES ($5, $3, $6, false)",
+        )
+        .await?,
         &[
             &new.refresh_id.as_slice(),
             &new.refresh_hash.as_slice(),
             &grant_id.as_slice(),
             &to_i64(new.refresh_expires_at, "refresh token expiry")?,
-        ],
-    )
-    .await?;
-    tx.execute(
-        "INSERT INTO access_tokens (jti, grant_id, expires_at, revoked)
-         VALUES ($1, $2, $3, false)",
-        &[
             &new.jti,
-            &grant_id.as_slice(),
             &to_i64(new.access_expires_at, "access token expiry")?,
         ],
     )
@@ -145,10 +148,13 @@ async fn update(tx: &Tx<'_>, grant: &Grant) -> Result<(), PgError> {
         .map(|t| to_i64(t, "refresh time"))
         .transpose()?;
     tx.execute(
-        "UPDATE grants
+        &tx.prepare_cached(
+            "UPDATE grants
             SET current_refresh = $2, refresh_id = $3, jti = $4, last_refreshed_at = $5,
                 expires_at = $6, revoked = $7
           WHERE id = $1",
+        )
+        .await?,
         &[
             &grant.id.as_slice(),
             &grant.current_refresh.as_slice(),
@@ -173,7 +179,10 @@ async fn persist_revoked(tx: &Tx<'_>, revoked: &Revoked) -> Result<(), PgError> 
 async fn lock(tx: &Tx<'_>, id: &[u8; 16]) -> Result<Option<Grant>, PgError> {
     let row = tx
         .query_opt(
-            &format!("SELECT {GRANT_COLUMNS} FROM grants g WHERE g.id = $1 FOR UPDATE"),
+            &tx.prepare_cached(&format!(
+                "SELECT {GRANT_COLUMNS} FROM grants g WHERE g.id = $1 FOR UPDATE"
+            ))
+            .await?,
             &[&id.as_slice()],
         )
         .await?;
@@ -193,12 +202,13 @@ pub(crate) async fn revoke_user_in(
     let only = only.map(|id| id.to_vec());
     let rows = tx
         .query(
-            &format!(
+            &tx.prepare_cached(&format!(
                 "SELECT {GRANT_COLUMNS} FROM grants g
                   WHERE g.user_id = $1 AND NOT g.revoked AND ($2::bytea IS NULL OR g.id = $2)
                   ORDER BY g.id
                   FOR UPDATE"
-            ),
+            ))
+            .await?,
             &[&user_id, &only],
         )
         .await?;
@@ -214,12 +224,13 @@ pub(crate) async fn revoke_client_in(
 ) -> Result<usize, PgError> {
     let rows = tx
         .query(
-            &format!(
+            &tx.prepare_cached(&format!(
                 "SELECT {GRANT_COLUMNS} FROM grants g
                   WHERE g.client_id = $1 AND NOT g.revoked
                   ORDER BY g.id
                   FOR UPDATE"
-            ),
+            ))
+            .await?,
             &[&client_id],
         )
         .await?;
@@ -235,7 +246,8 @@ async fn revoke_rows(tx: &Tx<'_>, rows: &[Row], now: u64) -> Result<usize, PgErr
     }
     // Every grant revoked the same way: one statement instead of one per grant.
     tx.execute(
-        "UPDATE grants SET revoked = true WHERE id = ANY($1)",
+        &tx.prepare_cached("UPDATE grants SET revoked = true WHERE id = ANY($1)")
+            .await?,
         &[&ids],
     )
     .await?;
@@ -261,9 +273,12 @@ impl Grants for PgStore {
         // The token row never changes: no lock. Its grant's owner, to lock in order.
         let row = tx
             .query_opt(
-                "SELECT rt.token_hash, rt.grant_id, rt.expires_at, g.user_id, g.username
+                &tx.prepare_cached(
+                    "SELECT rt.token_hash, rt.grant_id, rt.expires_at, g.user_id, g.username
                    FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id
                   WHERE rt.id = $1",
+                )
+                .await?,
                 &[&presented_id.as_slice()],
             )
             .await?;
@@ -312,11 +327,13 @@ impl Grants for PgStore {
         let client = self.conn().await?;
         let row = client
             .query_opt(
-                &format!(
-                    "SELECT {GRANT_COLUMNS}, rt.token_hash, rt.grant_id, rt.expires_at
+                &client
+                    .prepare_cached(&format!(
+                        "SELECT {GRANT_COLUMNS}, rt.token_hash, rt.grant_id, rt.expires_at
                        FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id
                       WHERE rt.id = $1"
-                ),
+                    ))
+                    .await?,
                 &[&id.as_slice()],
             )
             .await?;
@@ -335,11 +352,13 @@ impl Grants for PgStore {
         let client = self.conn().await?;
         let row = client
             .query_opt(
-                &format!(
-                    "SELECT {GRANT_COLUMNS}, a.expires_at, a.revoked
+                &client
+                    .prepare_cached(&format!(
+                        "SELECT {GRANT_COLUMNS}, a.expires_at, a.revoked
                        FROM access_tokens a JOIN grants g ON g.id = a.grant_id
                       WHERE a.jti = $1"
-                ),
+                    ))
+                    .await?,
                 &[&jti],
             )
             .await?;
@@ -368,7 +387,10 @@ impl Grants for PgStore {
         let tx = client.transaction().await?;
         let row = tx
             .query_opt(
-                "SELECT token_hash, grant_id, expires_at FROM refresh_tokens WHERE id = $1",
+                &tx.prepare_cached(
+                    "SELECT token_hash, grant_id, expires_at FROM refresh_tokens WHERE id = $1",
+                )
+                .await?,
                 &[&id.as_slice()],
             )
             .await?;
@@ -401,7 +423,9 @@ impl Grants for PgStore {
         // One statement: the token's owner, and the revocation if it is this client.
         let row = client
             .query_opt(
-                "WITH target AS (
+                &client
+                    .prepare_cached(
+                        "WITH target AS (
                      SELECT a.jti, g.client_id = $2 AS owned
                        FROM access_tokens a LEFT JOIN grants g ON g.id = a.grant_id
                       WHERE a.jti = $1
@@ -410,6 +434,8 @@ impl Grants for PgStore {
                       WHERE jti = $1 AND (SELECT coalesce(owned, false) FROM target)
                  )
                  SELECT coalesce(owned, false) FROM target",
+                    )
+                    .await?,
                 &[&jti, &client_id],
             )
             .await?;
@@ -426,11 +452,13 @@ impl Grants for PgStore {
         let client = self.conn().await?;
         let rows = client
             .query(
-                &format!(
-                    "SELECT {GRANT_COLUMNS} FROM grants g
+                &client
+                    .prepare_cached(&format!(
+                        "SELECT {GRANT_COLUMNS} FROM grants g
                       WHERE g.user_id = $1
                       ORDER BY g.created_at DESC"
-                ),
+                    ))
+                    .await?,
                 &[&user_id],
             )
             .await?;

@@ -12,6 +12,13 @@
 //! LISTEN/NOTIFY ([`notify`]): every change to a client or a user notifies in its
 //! own transaction, and each store keeps one listening connection.
 //!
+//! Lock order, for every writer (so two transactions never wait on each other in a
+//! cycle): a device request, then the user's row (`FOR SHARE` to read a standing,
+//! `FOR UPDATE` to change the user), then that user's sessions and grants, then
+//! token rows; a client's row before its grants. Statements go through deadpool's
+//! per-connection statement cache (`prepare_cached`): one round trip each after
+//! the first use on a connection.
+//!
 //! Driver: `tokio-postgres` with `deadpool-postgres` for pooling: async on the same
 //! tokio runtime, no database needed at compile time (unlike sqlx's checked queries),
 //! few dependencies, and plain SQL strings that are tested against a real server

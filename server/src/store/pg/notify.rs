@@ -99,11 +99,14 @@ fn parse(payload: &str) -> Heard<'_> {
 /// Tells every instance, once `tx` commits, that `change` happened. Call it in the
 /// transaction that makes the change (see the module).
 pub(crate) async fn notify_change(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     change: Change<'_>,
 ) -> Result<(), PgError> {
-    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &change.payload()])
-        .await?;
+    tx.execute(
+        &tx.prepare_cached("SELECT pg_notify($1, $2)").await?,
+        &[&CHANNEL, &change.payload()],
+    )
+    .await?;
     Ok(())
 }
 

@@ -53,25 +53,31 @@ fn live(session: &Session, meta: &SessionMeta, now: u64) -> bool {
 /// selects, or all of them when `None`; returns how many ended. Shared with the
 /// admin commands (a new password, a disabled or deleted user).
 pub(crate) async fn end_user_sessions_in(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     user_id: &str,
     which: Option<EndSessions>,
 ) -> Result<usize, PgError> {
     let n = match which {
         None => {
-            tx.execute("DELETE FROM sessions WHERE user_id = $1", &[&user_id])
-                .await?
+            tx.execute(
+                &tx.prepare_cached("DELETE FROM sessions WHERE user_id = $1")
+                    .await?,
+                &[&user_id],
+            )
+            .await?
         }
         Some(EndSessions::One(h)) => {
             tx.execute(
-                "DELETE FROM sessions WHERE user_id = $1 AND id = $2",
+                &tx.prepare_cached("DELETE FROM sessions WHERE user_id = $1 AND id = $2")
+                    .await?,
                 &[&user_id, &h.as_slice()],
             )
             .await?
         }
         Some(EndSessions::AllExcept(h)) => {
             tx.execute(
-                "DELETE FROM sessions WHERE user_id = $1 AND id <> $2",
+                &tx.prepare_cached("DELETE FROM sessions WHERE user_id = $1 AND id <> $2")
+                    .await?,
                 &[&user_id, &h.as_slice()],
             )
             .await?
@@ -94,18 +100,25 @@ impl Sessions for PgStore {
     ) -> Result<SessionStart, StoreError> {
         let mut conn = self.conn().await?;
         let tx = conn.transaction().await?;
-        if let Some(old) = replaces {
-            tx.execute("DELETE FROM sessions WHERE id = $1", &[&old.as_slice()])
-                .await?;
-        }
+        // The user's row first, then session rows: the lock order of `user disable`
+        // (user, then that user's sessions), so the two can't deadlock.
         let standing = standing(&tx, &session.user_id, &session.username).await?;
+        if let Some(old) = replaces {
+            tx.execute(
+                &tx.prepare_cached("DELETE FROM sessions WHERE id = $1")
+                    .await?,
+                &[&old.as_slice()],
+            )
+            .await?;
+        }
         if standing != Standing::Active {
             // The old session still ends, as in the redb backend.
             tx.commit().await?;
             return Ok(SessionStart::UserInactive);
         }
         tx.execute(
-            "INSERT INTO sessions (id, user_id, username, created_at, expires_at,
+            &tx.prepare_cached(
+                "INSERT INTO sessions (id, user_id, username, created_at, expires_at,
                                    last_seen_at, idle_secs, ip, user_agent)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (id) DO UPDATE
@@ -113,6 +126,8 @@ impl Sessions for PgStore {
                     created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at,
                     last_seen_at = EXCLUDED.last_seen_at, idle_secs = EXCLUDED.idle_secs,
                     ip = EXCLUDED.ip, user_agent = EXCLUDED.user_agent",
+            )
+            .await?,
             &[
                 &hash.as_slice(),
                 &session.user_id,
@@ -140,7 +155,9 @@ impl Sessions for PgStore {
         let conn = self.conn().await?;
         let row = conn
             .query_opt(
-                &format!("SELECT {COLUMNS} FROM sessions WHERE id = $1"),
+                &conn
+                    .prepare_cached(&format!("SELECT {COLUMNS} FROM sessions WHERE id = $1"))
+                    .await?,
                 &[&hash.as_slice()],
             )
             .await?;
@@ -163,8 +180,12 @@ impl Sessions for PgStore {
         let now = to_i64(now, "time")?;
         let gap = to_i64(min_gap, "touch gap")?;
         conn.execute(
-            "UPDATE sessions SET last_seen_at = $2
+            &conn
+                .prepare_cached(
+                    "UPDATE sessions SET last_seen_at = $2
               WHERE id = $1 AND last_seen_at + $3 <= $2",
+                )
+                .await?,
             &[&hash.as_slice(), &now, &gap],
         )
         .await?;
@@ -180,7 +201,11 @@ impl Sessions for PgStore {
         let conn = self.conn().await?;
         let rows = conn
             .query(
-                &format!("SELECT {COLUMNS} FROM sessions WHERE user_id = $1"),
+                &conn
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM sessions WHERE user_id = $1"
+                    ))
+                    .await?,
                 &[&user_id],
             )
             .await?;
@@ -208,8 +233,13 @@ impl Sessions for PgStore {
     /// Ends one session (sign-out), with its metadata.
     async fn end_session(&self, hash: [u8; 32]) -> Result<(), StoreError> {
         let conn = self.conn().await?;
-        conn.execute("DELETE FROM sessions WHERE id = $1", &[&hash.as_slice()])
-            .await?;
+        conn.execute(
+            &conn
+                .prepare_cached("DELETE FROM sessions WHERE id = $1")
+                .await?,
+            &[&hash.as_slice()],
+        )
+        .await?;
         Ok(())
     }
 
@@ -240,7 +270,8 @@ impl Sessions for PgStore {
         let tx = conn.transaction().await?;
         let row = tx
             .query_opt(
-                "SELECT id FROM users WHERE username = $1 FOR UPDATE",
+                &tx.prepare_cached("SELECT id FROM users WHERE username = $1 FOR UPDATE")
+                    .await?,
                 &[&username],
             )
             .await?;
@@ -251,7 +282,8 @@ impl Sessions for PgStore {
             return Ok(PasswordChange::UnknownUser);
         }
         tx.execute(
-            "UPDATE users SET password_hash = $2 WHERE id = $1",
+            &tx.prepare_cached("UPDATE users SET password_hash = $2 WHERE id = $1")
+                .await?,
             &[&user_id, &new_hash],
         )
         .await?;

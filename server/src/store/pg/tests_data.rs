@@ -719,3 +719,141 @@ async fn the_client_cache_is_dropped_when_the_listener_reconnects_after_a_restar
     );
     let _ = Standing::Active;
 }
+
+/// What `user disable` does (the admin commands' order): the user's row, then
+/// their sessions and grants, then the flag and the notification, in one
+/// transaction.
+async fn disable(store: &PgStore, username: &str, now: u64) {
+    let mut conn = store.conn().await.unwrap();
+    let tx = conn.transaction().await.unwrap();
+    let row = tx
+        .query_one(
+            "SELECT id FROM users WHERE username = $1 FOR UPDATE",
+            &[&username],
+        )
+        .await
+        .unwrap();
+    let id: String = row.get(0);
+    super::sessions::end_user_sessions_in(&tx, &id, None)
+        .await
+        .unwrap();
+    super::grants::revoke_user_in(&tx, &id, None, now)
+        .await
+        .unwrap();
+    tx.execute("UPDATE users SET disabled = true WHERE id = $1", &[&id])
+        .await
+        .unwrap();
+    notify_change(&tx, Change::User(&id)).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disable_racing_refreshes_and_sign_ins_on_two_instances_leaves_nothing_live() {
+    let cluster = cluster();
+    let (a, b) = two(&cluster).await;
+    add_user(&a, "dave").await;
+    let codes = ["BCDFGHJK", "CDFGHJKL", "DFGHJKLM", "FGHJKLMN"];
+    for (n, code) in (1u8..).zip(codes) {
+        let _ = grant(if n % 2 == 0 { &a } else { &b }, "dave", n, code).await;
+        let (s, m) = session("dave", 100);
+        a.start_session([n; 32], s, m, None).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for n in 1..=4u8 {
+        let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let (id, hash) = refresh(n);
+            let rotated = store
+                .rotate_refresh(id, hash, "tv".into(), 200, tokens(40 + n))
+                .await?;
+            let (s, m) = session("dave", 200);
+            let started = store
+                .start_session([40 + n; 32], s, m, Some([n; 32]))
+                .await?;
+            Ok::<_, crate::store::StoreError>((rotated, started))
+        }));
+    }
+    disable(&a, "dave", 200).await;
+    for t in tasks {
+        // Every transaction commits: none was chosen as a deadlock victim.
+        let (rotated, _started) = t.await.unwrap().expect("no deadlock, no error");
+        assert!(!matches!(rotated, RotateOutcome::ReuseDetected));
+    }
+    // Whatever ran before the disable was swept along by it; whatever ran after
+    // saw the user disabled. Either way nothing of dave's is live.
+    assert!(
+        b.grants_of_user("id-dave")
+            .await
+            .unwrap()
+            .iter()
+            .all(|g| g.revoked)
+    );
+    assert_eq!(
+        count(
+            &a,
+            "SELECT count(*) FROM sessions WHERE user_id = 'id-dave'"
+        )
+        .await,
+        0
+    );
+    let (id, hash) = refresh(41);
+    assert!(matches!(
+        b.rotate_refresh(id, hash, "tv".into(), 300, tokens(60))
+            .await
+            .unwrap(),
+        RotateOutcome::Invalid
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_waiting_on_a_disable_holds_no_session_row_it_needs() {
+    let cluster = cluster();
+    let (a, b) = two(&cluster).await;
+    add_user(&a, "erin").await;
+    let (s, m) = session("erin", 100);
+    a.start_session([1; 32], s, m, None).await.unwrap();
+    // `user disable` has locked erin's row and not yet ended her sessions.
+    let mut conn = a.conn().await.unwrap();
+    let tx = conn.transaction().await.unwrap();
+    tx.execute(
+        "SELECT id FROM users WHERE username = 'erin' FOR UPDATE",
+        &[],
+    )
+    .await
+    .unwrap();
+    // Meanwhile the browser signs in again on B, replacing its session.
+    let sign_in = tokio::spawn(async move {
+        let (s, m) = session("erin", 200);
+        b.start_session([2; 32], s, m, Some([1; 32])).await
+    });
+    let waiting = async || {
+        count(
+            &a,
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'",
+        )
+        .await
+            > 0
+    };
+    assert!(
+        wait_until(5, waiting).await,
+        "the sign-in waits for the user row"
+    );
+    // The disable goes on to the sessions: had the sign-in already locked the one
+    // it replaces, this would be a deadlock and one of the two would fail.
+    let ended = super::sessions::end_user_sessions_in(&tx, "id-erin", None)
+        .await
+        .expect("no deadlock");
+    assert_eq!(ended, 1);
+    tx.execute(
+        "UPDATE users SET disabled = true WHERE username = 'erin'",
+        &[],
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(
+        sign_in.await.unwrap().expect("no deadlock"),
+        SessionStart::UserInactive
+    );
+    assert_eq!(count(&a, "SELECT count(*) FROM sessions").await, 0);
+}

@@ -39,13 +39,14 @@ fn user_from_row(row: &Row) -> Result<User, PgError> {
 /// committed by any instance first is seen, and one committed later waits for
 /// this transaction. The rule itself is [`Standing::of`].
 pub(crate) async fn standing(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     user_id: &str,
     username: &str,
 ) -> Result<Standing, PgError> {
     let row = tx
         .query_opt(
-            "SELECT id, disabled FROM users WHERE username = $1 FOR SHARE",
+            &tx.prepare_cached("SELECT id, disabled FROM users WHERE username = $1 FOR SHARE")
+                .await?,
             &[&username],
         )
         .await?;
@@ -64,7 +65,7 @@ pub(crate) async fn standing(
 /// Inserts `client` unless its id is taken (the caller's transaction), and tells
 /// every instance; returns whether it did. Shared with the admin commands.
 pub(crate) async fn insert_client(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     c: &Client,
 ) -> Result<bool, PgError> {
     let secret = c.secret_hash.as_ref().map(|h| h.as_slice());
@@ -75,10 +76,13 @@ pub(crate) async fn insert_client(
         .transpose()?;
     let n = tx
         .execute(
-            "INSERT INTO clients (id, name, secret_hash, scopes, grant_types, disabled,
+            &tx.prepare_cached(
+                "INSERT INTO clients (id, name, secret_hash, scopes, grant_types, disabled,
                                   access_ttl, refresh_ttl, created_at, audiences, dpop)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (id) DO NOTHING",
+            )
+            .await?,
             &[
                 &c.id,
                 &c.name,
@@ -104,14 +108,17 @@ pub(crate) async fn insert_client(
 /// transaction), and tells every instance; returns whether it did. Shared with
 /// the admin commands.
 pub(crate) async fn insert_user(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     u: &User,
 ) -> Result<bool, PgError> {
     let n = tx
         .execute(
-            "INSERT INTO users (id, username, password_hash, disabled, created_at)
+            &tx.prepare_cached(
+                "INSERT INTO users (id, username, password_hash, disabled, created_at)
              VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT DO NOTHING",
+            )
+            .await?,
             &[
                 &u.id,
                 &u.username,
@@ -133,7 +140,11 @@ impl Users for PgStore {
         let client = self.conn().await?;
         let row = client
             .query_opt(
-                &format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"),
+                &client
+                    .prepare_cached(&format!(
+                        "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
+                    ))
+                    .await?,
                 &[&username],
             )
             .await?;
@@ -145,7 +156,11 @@ impl Users for PgStore {
         let client = self.conn().await?;
         let rows = client
             .query(
-                &format!("SELECT {USER_COLUMNS} FROM users ORDER BY username"),
+                &client
+                    .prepare_cached(&format!(
+                        "SELECT {USER_COLUMNS} FROM users ORDER BY username"
+                    ))
+                    .await?,
                 &[],
             )
             .await?;
@@ -159,10 +174,17 @@ impl Users for PgStore {
     async fn bootstrap(&self, admin: User, clients: Vec<Client>) -> Result<bool, StoreError> {
         let mut client = self.conn().await?;
         let tx = client.transaction().await?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&BOOTSTRAP_LOCK])
-            .await?;
+        tx.execute(
+            &tx.prepare_cached("SELECT pg_advisory_xact_lock($1)")
+                .await?,
+            &[&BOOTSTRAP_LOCK],
+        )
+        .await?;
         let any = tx
-            .query_opt("SELECT 1 FROM users LIMIT 1", &[])
+            .query_opt(
+                &tx.prepare_cached("SELECT 1 FROM users LIMIT 1").await?,
+                &[],
+            )
             .await?
             .is_some();
         if any {
