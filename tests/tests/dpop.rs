@@ -549,3 +549,45 @@ fn a_third_party_jwcrypto_client_completes_a_bound_flow() {
         "{rest}"
     );
 }
+
+/// Two instances on one PostgreSQL database behind one public URL: a device code
+/// bound through A is bound on B, a proof used at A is a replay at B (the shared
+/// `dpop_jtis` table), and the refresh binding holds across them.
+#[test]
+#[ignore = "needs Secrets::meta_secret on PostgreSQL (still in store/pg/pending.rs); un-ignore once it lands"]
+fn on_postgres_two_instances_share_bindings_and_replays() {
+    let pg = authgate_tests::pg::PgCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let public = "http://authgate.test";
+    let args = ["--database-url", &pg.url(), "--base-url", public];
+    let a = TestServer::start_with(&args, &[]);
+    let b = TestServer::start_with(&args, &[]);
+    let device = Key::new(7);
+    let htu = |path: &str| format!("{public}{path}");
+
+    let p1 = device.proof("POST", &htu(paths::DEVICE_AUTHORIZATION), None, None);
+    let r = device_code(&a, DEFAULT_CLIENT, Some(&p1));
+    r.assert_status(200);
+    let v = r.json();
+    let (code, user_code) = (str_of(&v, "device_code"), str_of(&v, "user_code"));
+    let r = device_code(&b, DEFAULT_CLIENT, Some(&p1));
+    r.assert_error(400, "invalid_dpop_proof");
+    assert!(r.text().contains("already used"), "{}", r.text());
+    assert_eq!(pg.psql("SELECT count(*) > 0 FROM dpop_jtis").unwrap(), "t");
+
+    approve(&a, &user_code);
+    poll(&b, DEFAULT_CLIENT, &code, None).assert_error(400, "invalid_grant");
+    let p = device.proof("POST", &htu(paths::TOKEN), None, None);
+    let tokens = poll(&b, DEFAULT_CLIENT, &code, Some(&p)).tokens();
+    assert_eq!(tokens.token_type, "DPoP");
+    assert_eq!(
+        pg.psql("SELECT count(*) FROM grants WHERE dpop_jkt IS NOT NULL")
+            .unwrap(),
+        "1"
+    );
+    refresh(&a, tokens.refresh(), None).assert_error(400, "invalid_grant");
+    let p = device.proof("POST", &htu(paths::TOKEN), None, None);
+    assert_eq!(
+        refresh(&a, tokens.refresh(), Some(&p)).tokens().token_type,
+        "DPoP"
+    );
+}
