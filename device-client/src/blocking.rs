@@ -49,6 +49,10 @@ pub struct Endpoints {
     /// RFC 7009 revocation endpoint, if the server has one.
     #[serde(default)]
     pub revocation_endpoint: Option<String>,
+    /// The DPoP proof algorithms the server accepts (RFC 9449 §5.1
+    /// `dpop_signing_alg_values_supported`); empty when it advertises none.
+    #[serde(default)]
+    pub dpop_signing_alg_values_supported: Vec<String>,
 }
 
 /// What the RFC 8414 document must or may contain for a device client.
@@ -58,9 +62,20 @@ struct Metadata {
     device_authorization_endpoint: Option<String>,
     token_endpoint: Option<String>,
     revocation_endpoint: Option<String>,
+    #[serde(default)]
+    dpop_signing_alg_values_supported: Vec<String>,
 }
 
 impl Endpoints {
+    /// Whether the server accepts the DPoP proofs this crate signs (EdDSA): then
+    /// clients use DPoP by default (`Config::dpop`), so their tokens are bound to
+    /// their key.
+    pub fn advertises_dpop(&self) -> bool {
+        self.dpop_signing_alg_values_supported
+            .iter()
+            .any(|a| a == "EdDSA")
+    }
+
     /// AuthGate's default paths under `base_url`, for servers without discovery.
     pub fn authgate_defaults(base_url: &str) -> Self {
         let base = base_url.trim_end_matches('/');
@@ -69,6 +84,8 @@ impl Endpoints {
             device_authorization_endpoint: format!("{base}{}", paths::DEVICE_AUTHORIZATION),
             token_endpoint: format!("{base}{}", paths::TOKEN),
             revocation_endpoint: Some(format!("{base}{}", paths::REVOCATION)),
+            // Unknown without discovery: no DPoP unless the caller sets it up.
+            dpop_signing_alg_values_supported: Vec::new(),
         }
     }
 
@@ -89,6 +106,7 @@ impl Endpoints {
             )?,
             token_endpoint: need(m.token_endpoint, "token_endpoint")?,
             revocation_endpoint: m.revocation_endpoint.filter(|s| !s.is_empty()),
+            dpop_signing_alg_values_supported: m.dpop_signing_alg_values_supported,
         })
     }
 

@@ -116,6 +116,7 @@ pub async fn first_run(
         refresh_ttl: None,
         created_at: now,
         audiences: Vec::new(),
+        dpop: crate::store::DpopMode::Optional,
     };
     let created = store.bootstrap(admin, vec![cli]).await?;
     Ok(created.then_some(FirstRun {

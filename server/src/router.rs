@@ -294,9 +294,16 @@ async fn dispatch<B: RequestBody>(state: &AppState, req: Request<B>, ip: IpAddr)
     };
     let now = clock::now();
     match found.endpoint {
-        Endpoint::Api(api) => call_api(api, state, req, ip, now)
-            .await
-            .unwrap_or_else(OAuthError::into_response),
+        Endpoint::Api(api) => {
+            let proof_sent = req.headers().contains_key(crate::oauth::dpop::DPOP);
+            let mut resp = call_api(api, state, req, ip, now)
+                .await
+                .unwrap_or_else(OAuthError::into_response);
+            if proof_sent && matches!(api, Api::Token | Api::DeviceAuthorization) {
+                add_dpop_nonce(state, &mut resp, now);
+            }
+            resp
+        }
         Endpoint::Page(page) => {
             let lang = page_lang(state, &req);
             call_page(page, state, req, ip, now)
@@ -322,9 +329,18 @@ async fn call_api<B: RequestBody>(
         Api::Token => token::handle(state, read(req).await?, now).await,
         Api::Revocation => revoke::handle(state, read(req).await?, now).await,
         Api::Introspection => introspect::handle(state, read(req).await?, now).await,
-        Api::TokenInfo => introspect::tokeninfo(state, req.headers(), now).await,
+        Api::TokenInfo => introspect::tokeninfo(state, req.method(), req.headers(), now).await,
         Api::Metadata => Ok(metadata::metadata(state).await),
         Api::Keys => Ok(metadata::keys(state)),
+    }
+}
+
+/// A fresh `DPoP-Nonce` on every answer to a request that carried a proof (RFC
+/// 9449 §8): a client that must use nonces always holds a current one, and a device
+/// without a clock learns the server's time from it (and from `Date`).
+fn add_dpop_nonce(state: &AppState, resp: &mut Resp, now: u64) {
+    if let Ok(v) = HeaderValue::from_str(&state.dpop.nonces.issue(now)) {
+        resp.headers_mut().insert(crate::oauth::dpop::DPOP_NONCE, v);
     }
 }
 

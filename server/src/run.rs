@@ -41,6 +41,9 @@ pub enum RunError {
     /// The stored CSRF key is not 32 bytes.
     #[error("corrupt csrf_key in the database")]
     CorruptCsrfKey,
+    /// The stored DPoP nonce key is not 32 bytes.
+    #[error("corrupt dpop_nonce_key in the database")]
+    CorruptDpopNonceKey,
     /// The tokio runtime could not start.
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
@@ -121,6 +124,14 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
         // The data directory's files with redb; the shared table with PostgreSQL.
         let key_source = KeySource::of(&store, &args.data_dir);
         let keys = key_source.load().await?;
+        let dpop_nonce_key: [u8; 32] = store
+            .meta_secret(
+                crate::dpop::NONCE_KEY_SECRET,
+                secrets::random_bytes::<32>().to_vec(),
+            )
+            .await?
+            .try_into()
+            .map_err(|_| RunError::CorruptDpopNonceKey)?;
         let admin_socket = admin::socket::bind(&args.data_dir)?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -163,6 +174,7 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
         // What other instances must see (poll pacing, guess and login limits) is
         // chosen from the backend: shared in PostgreSQL, in memory beside redb.
         let (polls, throttles) = crate::state::ephemeral(&store, args.device_auth_rate_per_ip);
+        let dpop = crate::dpop::DpopState::for_store(&store, dpop_nonce_key);
         let state = Arc::new(AppState {
             store,
             keys: Keys::new(keys),
@@ -171,6 +183,7 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
             csrf_key,
             passwords: password::Passwords::new(2),
             throttles,
+            dpop,
         });
         if let KeySource::Shared { store, .. } = &key_source {
             // Rotations and retirements made through any instance sign here too.

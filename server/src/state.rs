@@ -169,4 +169,6 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Guess limits.
     pub throttles: Throttles,
+    /// DPoP proof replay cache and nonces.
+    pub dpop: crate::dpop::DpopState,
 }

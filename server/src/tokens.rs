@@ -42,6 +42,9 @@ pub struct AccessClaims {
     pub client_id: String,
     /// Granted scopes, space-separated.
     pub scope: String,
+    /// The DPoP key the token is bound to (RFC 9449 §6): it is only good with a
+    /// proof by that key. `None`: a bearer token.
+    pub cnf: Option<crate::dpop::Cnf>,
 }
 
 /// The JSON payload: PASETO's registered claims carry RFC 3339 times.
@@ -56,6 +59,8 @@ struct Payload {
     jti: String,
     client_id: String,
     scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cnf: Option<crate::dpop::Cnf>,
 }
 
 /// The `aud` claim on the wire: a string for one audience (as every token had
@@ -318,6 +323,7 @@ impl KeyRing {
             jti: claims.jti.clone(),
             client_id: claims.client_id.clone(),
             scope: claims.scope.clone(),
+            cnf: claims.cnf.clone(),
         };
         let footer = Footer {
             kid: self.signing_kid.clone(),
@@ -376,6 +382,7 @@ fn claims_from_payload(payload: &[u8]) -> Option<AccessClaims> {
         jti: p.jti,
         client_id: p.client_id,
         scope: p.scope,
+        cnf: p.cnf,
     })
 }
 
@@ -440,6 +447,7 @@ mod tests {
             jti: "j".into(),
             client_id: "c".into(),
             scope: "read".into(),
+            cnf: None,
         }
     }
 
@@ -519,6 +527,30 @@ mod tests {
         for shard in &cache.shards {
             assert!(shard.lock().unwrap().len() <= CACHE_PER_SHARD);
         }
+    }
+
+    #[test]
+    fn a_bound_token_carries_cnf_jkt_and_a_bearer_token_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let ring = KeyRing::load_or_create(dir.path()).unwrap();
+        let bound = AccessClaims {
+            cnf: Some(crate::dpop::Cnf {
+                jkt: "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into(),
+            }),
+            ..claims()
+        };
+        let token = ring.sign(&bound).unwrap();
+        assert_eq!(ring.verify(&token), Some(bound));
+        let untrusted = UntrustedToken::<Public, V4>::try_from(token.as_str()).unwrap();
+        let payload: serde_json::Value =
+            serde_json::from_slice(untrusted.untrusted_payload()).unwrap();
+        assert_eq!(
+            payload["cnf"]["jkt"],
+            "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"
+        );
+        let bearer = ring.sign(&claims()).unwrap();
+        let untrusted = UntrustedToken::<Public, V4>::try_from(bearer.as_str()).unwrap();
+        assert!(!String::from_utf8_lossy(untrusted.untrusted_payload()).contains("cnf"));
     }
 
     #[test]

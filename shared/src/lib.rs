@@ -37,5 +37,8 @@ pub const DEFAULT_INTERVAL_SECS: u32 = 5;
 /// Seconds added to the polling interval on every `slow_down` answer (RFC 8628 §3.5).
 pub const SLOW_DOWN_INCREMENT_SECS: u32 = 5;
 
-/// The only token type AuthGate issues (RFC 6750).
+/// The token type of an unbound access token (RFC 6750).
 pub const TOKEN_TYPE_BEARER: &str = "Bearer";
+
+/// The `token_type` of an access token bound to a DPoP key (RFC 9449 §5).
+pub const TOKEN_TYPE_DPOP: &str = "DPoP";

@@ -175,7 +175,12 @@ fn login_status_token_refresh_logout_against_the_real_server() {
     let server = TestServer::start_with(&["--access-token-ttl", "30"], &[]);
     let config = tempfile::tempdir().expect("temp config dir");
 
-    let mut login = LoginProcess::start(config.path(), &server, &["--scope", "read write"]);
+    // Bearer tokens (`--no-dpop`); the DPoP default is the next test.
+    let mut login = LoginProcess::start(
+        config.path(),
+        &server,
+        &["--scope", "read write", "--no-dpop"],
+    );
     let code = login.user_code();
     assert!(
         login
@@ -244,6 +249,56 @@ fn login_status_token_refresh_logout_against_the_real_server() {
     assert!(stdout(&status).contains("Not logged in"));
     let token = run(config.path(), &["token"]);
     assert!(!token.status.success());
+}
+
+/// DPoP by default (the server advertises EdDSA): the key is made and kept beside
+/// the tokens (0600), the tokens are bound to it (worthless as bearer tokens),
+/// refreshing signs proofs, and `proof` signs a resource request the server accepts.
+#[test]
+fn login_binds_tokens_to_a_dpop_key_by_default() {
+    let server = TestServer::start_with(&["--access-token-ttl", "30"], &[]);
+    let config = tempfile::tempdir().expect("temp config dir");
+    let mut login = LoginProcess::start(config.path(), &server, &[]);
+    let code = login.user_code();
+    let mut browser = server.browser();
+    browser.login(ADMIN_USER, ADMIN_PASSWORD);
+    browser.approve(&code);
+    let (ok, out, err) = login.finish();
+    assert!(ok, "login failed\nstdout: {out}\nstderr: {err}");
+    assert_private(&config.path().join("dpop.key"));
+    let status = stdout(&run(config.path(), &["status"]));
+    assert!(status.contains("DPoP: tokens bound"), "{status}");
+
+    // `token` refreshes (30 s < 60 s) with a proof; the token is bound.
+    let token = run(config.path(), &["token"]);
+    assert!(token.status.success());
+    let token = stdout(&token).trim().to_owned();
+    server
+        .get_bearer("/oauth/tokeninfo", &token)
+        .assert_error(401, "invalid_token");
+    let url = server.url("/oauth/tokeninfo");
+    let proof = run(config.path(), &["proof", "--url", &url]);
+    assert!(proof.status.success());
+    let proof = stdout(&proof).trim().to_owned();
+    let r = server.raw(
+        "GET",
+        "/oauth/tokeninfo",
+        None,
+        Vec::new(),
+        &[
+            ("Authorization", &format!("DPoP {token}")),
+            ("DPoP", &proof),
+        ],
+    );
+    r.assert_status(200);
+    assert!(r.json()["cnf"]["jkt"].is_string(), "{}", r.text());
+
+    let logout = run(config.path(), &["logout"]);
+    assert!(logout.status.success());
+    assert!(
+        !config.path().join("dpop.key").exists(),
+        "the key goes with the session"
+    );
 }
 
 #[test]

@@ -15,8 +15,8 @@ use authgate_device::blocking::{
     Control, Endpoints, Handler, HttpTransport, TransportError, unix_now,
 };
 use authgate_device::{
-    Backoff, Config, DeviceFlow, Duration, Event, Instant, QR_BUFFER_LEN, QR_DEFAULT_QUIET_ZONE,
-    Qr, TextStyle, Tokens,
+    Backoff, Config, DeviceFlow, DpopKey, Duration, Event, Instant, QR_BUFFER_LEN,
+    QR_DEFAULT_QUIET_ZONE, Qr, TextStyle, Tokens,
 };
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -55,11 +55,29 @@ enum Command {
         /// Skip RFC 8414 discovery and use AuthGate's default endpoint paths.
         #[arg(long)]
         no_discovery: bool,
+        /// Don't bind the tokens to a DPoP key even if the server supports it
+        /// (RFC 9449). By default they are, when the server's metadata advertises
+        /// EdDSA proofs: a copied token is then worthless without the key, which is
+        /// kept beside the tokens.
+        #[arg(long)]
+        no_dpop: bool,
     },
     /// Show whether and where you are logged in (exit status 1 if not).
     Status,
-    /// Print a valid access token, refreshing it if needed (for scripts).
+    /// Print a valid access token, refreshing it if needed (for scripts). A
+    /// DPoP-bound token goes out as `Authorization: DPoP <token>` with a proof from
+    /// `proof`.
     Token,
+    /// Print a DPoP proof (the `DPoP` header value) for one request to a resource
+    /// server with the current access token (run `token` first: it refreshes).
+    Proof {
+        /// The request's full URL (the proof's `htu`).
+        #[arg(long)]
+        url: String,
+        /// The request's method (the proof's `htm`).
+        #[arg(long, default_value = "GET")]
+        method: String,
+    },
     /// Revoke the tokens at the server and forget them.
     Logout,
 }
@@ -85,9 +103,22 @@ fn main() -> ExitCode {
                 scope,
                 qr,
                 no_discovery,
-            } => login(&store, server, client_id, scope, qr, no_discovery),
+                no_dpop,
+            } => login(
+                &store,
+                Session {
+                    endpoints: Endpoints::authgate_defaults(&server),
+                    server,
+                    client_id,
+                    scope,
+                    dpop: !no_dpop,
+                },
+                qr,
+                no_discovery,
+            ),
             Command::Status => status(&store),
             Command::Token => token(&store),
+            Command::Proof { url, method } => proof(&store, &method, &url),
             Command::Logout => logout(&store),
         });
     match result {
@@ -99,8 +130,26 @@ fn main() -> ExitCode {
     }
 }
 
-fn flow_config<'a>(session: &'a Session) -> Config<'a> {
+/// The DPoP key of a session whose tokens are (to be) bound, with fresh `jti`
+/// seed bytes; `None` for an unbound session.
+fn dpop_key(store: &Store, session: &Session) -> Result<Option<(DpopKey, [u8; 32])>, String> {
+    if !session.dpop {
+        return Ok(None);
+    }
+    let key = store
+        .dpop_key()
+        .map_err(|e| format!("DPoP key in {}: {e}", store.dir().display()))?;
+    let seed = store::random_bytes().map_err(|e| e.to_string())?;
+    Ok(Some((key, seed)))
+}
+
+fn flow_config<'a>(
+    session: &'a Session,
+    transport: &'a HttpTransport,
+    dpop: Option<&'a (DpopKey, [u8; 32])>,
+) -> Config<'a> {
     let mut c = Config::new(&session.client_id);
+    c.dpop = dpop.map(|(key, seed)| transport.dpop_config(key, *seed));
     c.scope = session.scope.as_deref();
     // Spread retries of many CLIs that lost the same server (issue 15); the seed only
     // needs to differ between processes, not be secret.
@@ -228,26 +277,24 @@ fn print_qr(uri: &str) {
     }
 }
 
+/// Logs in as `session` says (its endpoints are AuthGate's defaults until
+/// discovered; `session.dpop`: whether DPoP is wanted, if the server offers it).
 fn login(
     store: &Store,
-    server: String,
-    client_id: String,
-    scope: Option<String>,
+    mut session: Session,
     qr: QrMode,
     no_discovery: bool,
 ) -> Result<ExitCode, String> {
     let transport = if no_discovery {
-        HttpTransport::new(Endpoints::authgate_defaults(&server))
+        HttpTransport::new(session.endpoints.clone())
     } else {
-        HttpTransport::discover(&server).map_err(|e| format!("{server}: {e}"))?
+        let server = &session.server;
+        HttpTransport::discover(server).map_err(|e| format!("{server}: {e}"))?
     };
-    let session = Session {
-        server,
-        client_id,
-        scope,
-        endpoints: transport.endpoints().clone(),
-    };
-    let mut flow = DeviceFlow::new(flow_config(&session), unix_now());
+    session.endpoints = transport.endpoints().clone();
+    session.dpop &= session.endpoints.advertises_dpop();
+    let dpop = dpop_key(store, &session)?;
+    let mut flow = DeviceFlow::new(flow_config(&session, &transport, dpop.as_ref()), unix_now());
     let mut ui = LoginUi {
         qr: match qr {
             QrMode::Auto => std::io::stdout().is_terminal(),
@@ -337,6 +384,14 @@ fn status(store: &Store) -> Result<ExitCode, String> {
             "none (login again when the access token expires)"
         }
     );
+    println!(
+        "DPoP: {}",
+        if session.dpop {
+            "tokens bound to the key in dpop.key"
+        } else {
+            "no (bearer tokens)"
+        }
+    );
     println!("Cache: {}", store.dir().display());
     let usable = !tokens.is_expired(now) || tokens.refresh_token().is_some();
     Ok(if usable {
@@ -366,7 +421,8 @@ fn token(store: &Store) -> Result<ExitCode, String> {
         );
     }
     let transport = HttpTransport::new(session.endpoints.clone());
-    let mut config = flow_config(&session);
+    let dpop = dpop_key(store, &session)?;
+    let mut config = flow_config(&session, &transport, dpop.as_ref());
     // A script should not hang on a dead server.
     config.backoff = Backoff {
         max_attempts: Some(3),
@@ -430,6 +486,26 @@ impl Handler for TokenUi<'_> {
     }
 }
 
+// ----- proof -----
+
+fn proof(store: &Store, method: &str, url: &str) -> Result<ExitCode, String> {
+    let Some((session, tokens)) = store.load().map_err(|e| e.to_string())? else {
+        return Err("not logged in; run `authgate-login login --server URL`".into());
+    };
+    let Some(dpop) = dpop_key(store, &session)? else {
+        return Err("the tokens are not DPoP-bound; send them as Bearer tokens".into());
+    };
+    let transport = HttpTransport::new(session.endpoints.clone());
+    let now = unix_now();
+    let mut flow = DeviceFlow::resume(flow_config(&session, &transport, Some(&dpop)), tokens, now);
+    let mut buf = vec![0u8; 2048];
+    let n = flow
+        .write_resource_proof(now, method, url, &mut buf)
+        .map_err(|e| format!("cannot sign a proof: {e}"))?;
+    println!("{}", String::from_utf8_lossy(&buf[..n]));
+    Ok(ExitCode::SUCCESS)
+}
+
 // ----- logout -----
 
 struct LogoutUi {
@@ -469,7 +545,9 @@ fn logout(store: &Store) -> Result<ExitCode, String> {
     let confirmed = if session.endpoints.revocation_endpoint.is_some() {
         let transport = HttpTransport::new(session.endpoints.clone());
         let now = unix_now();
-        let mut flow = DeviceFlow::resume(flow_config(&session), tokens, now);
+        let dpop = dpop_key(store, &session).ok().flatten();
+        let config = flow_config(&session, &transport, dpop.as_ref());
+        let mut flow = DeviceFlow::resume(config, tokens, now);
         flow.logout(now).map_err(|e| e.to_string())?;
         let mut ui = LogoutUi { confirmed: None };
         transport

@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use authgate_device::blocking::Endpoints;
-use authgate_device::{TOKENS_MAX_BYTES, Tokens};
+use authgate_device::{DpopKey, TOKENS_MAX_BYTES, Tokens};
 use serde::{Deserialize, Serialize};
 
 /// Environment variable that overrides the cache directory (tests use a temp dir).
@@ -15,6 +15,8 @@ pub const CONFIG_DIR_ENV: &str = "AUTHGATE_LOGIN_CONFIG_DIR";
 
 const SESSION_FILE: &str = "session.json";
 const TOKENS_FILE: &str = "tokens.bin";
+/// The DPoP key (`DpopKey::to_bytes`), beside the tokens it binds.
+const DPOP_KEY_FILE: &str = "dpop.key";
 
 /// Which server and client the cached tokens belong to.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -27,6 +29,10 @@ pub struct Session {
     pub scope: Option<String>,
     /// The endpoints discovered at login.
     pub endpoints: Endpoints,
+    /// The tokens are bound to the DPoP key in `dpop.key` (RFC 9449): refreshing
+    /// needs proofs by it. Absent in caches written before DPoP: unbound.
+    #[serde(default)]
+    pub dpop: bool,
 }
 
 /// The cache directory.
@@ -95,9 +101,31 @@ impl Store {
         write_private(&self.dir.join(TOKENS_FILE), bytes)
     }
 
-    /// Forgets the session; not an error if there was none.
+    /// The DPoP key, made on first use from the OS's random source and kept
+    /// (mode 0600) beside the tokens; a corrupt file is an error, never silently
+    /// replaced (the tokens are bound to the key in it).
+    pub fn dpop_key(&self) -> io::Result<DpopKey> {
+        let path = self.dir.join(DPOP_KEY_FILE);
+        match fs::read(&path) {
+            Ok(bytes) => DpopKey::from_bytes(&bytes).map_err(|e| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{DPOP_KEY_FILE}: {e:?}"),
+                )
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let key = DpopKey::from_seed(random_bytes()?);
+                self.ensure_dir()?;
+                write_private(&path, &key.to_bytes())?;
+                Ok(key)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Forgets the session and its key; not an error if there was none.
     pub fn clear(&self) -> io::Result<()> {
-        for f in [TOKENS_FILE, SESSION_FILE] {
+        for f in [TOKENS_FILE, SESSION_FILE, DPOP_KEY_FILE] {
             match fs::remove_file(self.dir.join(f)) {
                 Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -133,4 +161,11 @@ fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {
     f.sync_all()?;
     drop(f);
     fs::rename(&tmp, path)
+}
+
+/// 32 bytes from the operating system's random source (key seeds, `jti` seeds).
+pub fn random_bytes() -> io::Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(io::Error::other)?;
+    Ok(seed)
 }

@@ -153,9 +153,31 @@ pub struct ClientAddArgs {
     /// Audiences, space-separated (like `--scopes`); added to any `--audience`.
     #[arg(long)]
     pub audiences: Option<String>,
+    /// DPoP (RFC 9449): `optional` checks proofs when sent and binds tokens to their
+    /// key; `required` refuses requests without a proof carrying a server nonce.
+    #[arg(long, value_enum, default_value_t = DpopArg::Optional)]
+    pub dpop: DpopArg,
     #[command(flatten)]
     #[allow(missing_docs)]
     pub data: DataDirArg,
+}
+
+/// The `--dpop` setting of a client.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DpopArg {
+    /// Proofs are checked and bind tokens when sent; bearer clients keep working.
+    Optional,
+    /// Every device-authorization and token request needs a proof with a nonce.
+    Required,
+}
+
+impl From<DpopArg> for crate::store::DpopMode {
+    fn from(a: DpopArg) -> Self {
+        match a {
+            DpopArg::Optional => crate::store::DpopMode::Optional,
+            DpopArg::Required => crate::store::DpopMode::Required,
+        }
+    }
 }
 
 /// `authgate key …`: token signing keys.

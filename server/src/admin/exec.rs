@@ -135,6 +135,9 @@ pub struct ClientView {
     pub refresh_ttl: Option<u64>,
     /// Unix seconds.
     pub created_at: u64,
+    /// Whether it must send DPoP proofs.
+    #[serde(default)]
+    pub dpop: crate::store::DpopMode,
 }
 
 impl From<&Client> for ClientView {
@@ -150,6 +153,7 @@ impl From<&Client> for ClientView {
             access_ttl: c.access_ttl,
             refresh_ttl: c.refresh_ttl,
             created_at: c.created_at,
+            dpop: c.dpop,
         }
     }
 }

@@ -154,6 +154,7 @@ fn client(cmd: ClientCommand, config: Option<&Path>) -> Result<(), AdminError> {
                 refresh_ttl: a.refresh_token_ttl.map(|d| d.as_secs()),
                 created_at: crate::clock::now(),
                 audiences: audiences(&a.audience, a.audiences.as_deref())?,
+                dpop: a.dpop.into(),
             };
             send(&dir, Request::ClientAdd { client }, true)?;
             if let Some(s) = secret {

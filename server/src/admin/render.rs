@@ -118,7 +118,7 @@ fn client(out: &mut String, c: &ClientView) {
     };
     let _ = write!(
         out,
-        "client_id: {}\nname: {}\nkind: {}\nstatus: {}\nscopes: {}\ngrant_types: {}\naudiences: {}\naccess_token_ttl: {}\nrefresh_token_ttl: {}\ncreated: {}\n",
+        "client_id: {}\nname: {}\nkind: {}\nstatus: {}\nscopes: {}\ngrant_types: {}\naudiences: {}\naccess_token_ttl: {}\nrefresh_token_ttl: {}\ndpop: {}\ncreated: {}\n",
         c.id,
         c.name,
         kind(c),
@@ -128,6 +128,7 @@ fn client(out: &mut String, c: &ClientView) {
         audiences,
         ttl(c.access_ttl),
         ttl(c.refresh_ttl),
+        c.dpop.as_str(),
         time_str(c.created_at),
     );
 }

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 pub use cnf::Cnf;
 pub use htu::normalize_htu;
 pub use nonce::{NonceCheck, NonceIssuer};
-pub use replay::{MemoryReplayCache, ReplayCache};
+pub use replay::{MemoryReplayCache, ReplayCache, Replays};
 
 /// The largest `DPoP` header accepted: an Ed25519 proof with a nonce is about 450
 /// bytes, an ES256 one about 600; anything near 4 KiB is an attack or a bug.
@@ -140,6 +140,10 @@ pub enum DpopError {
     /// This `jti` was seen from this key within the window.
     #[error("DPoP proof was already used")]
     Replayed,
+    /// The request carried more than one `DPoP` header, or one that is not text
+    /// (RFC 9449 §4.3 step 1).
+    #[error("exactly one DPoP header is allowed")]
+    NotOneHeader,
 }
 
 impl DpopError {
@@ -255,32 +259,97 @@ pub fn verify_proof(proof: &str, expected: &Expected<'_>) -> Result<Proof, DpopE
     })
 }
 
-/// Records the proof's `jti` (per key) in `cache`; a second use within the window is
-/// [`DpopError::Replayed`]. Entries live until the proof's `iat` could no longer pass
-/// [`verify_proof`] (`iat + IAT_WINDOW_SECS`).
-pub fn check_replay(cache: &dyn ReplayCache, proof: &Proof, now: u64) -> Result<(), DpopError> {
+/// Why a proof was not accepted as fresh: the proof itself, or a shared replay
+/// store that could not be reached.
+#[derive(Debug, thiserror::Error)]
+pub enum FreshError {
+    /// The proof is refused (RFC 9449 error).
+    #[error(transparent)]
+    Proof(#[from] DpopError),
+    /// The replay store failed; the request is answered 503, never accepted.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl FreshError {
+    /// The proof error, if that is why (for tests and logs).
+    pub fn proof(&self) -> Option<DpopError> {
+        match self {
+            FreshError::Proof(e) => Some(*e),
+            FreshError::Store(_) => None,
+        }
+    }
+}
+
+/// The replay-cache key of a proof: its `jti` per key, hashed to a fixed size.
+fn replay_key(proof: &Proof) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(proof.jkt.as_bytes());
     h.update([0]);
     h.update(proof.jti.as_bytes());
-    let key: [u8; 32] = h.finalize().into();
+    h.finalize().into()
+}
+
+/// Records the proof's `jti` (per key) in `cache`; a second use within the window is
+/// [`DpopError::Replayed`]. Entries live until the proof's `iat` could no longer pass
+/// [`verify_proof`] (`iat + IAT_WINDOW_SECS`).
+pub async fn check_replay<C: ReplayCache>(
+    cache: &C,
+    proof: &Proof,
+    now: u64,
+) -> Result<(), FreshError> {
     let until = proof.iat.max(now).saturating_add(IAT_WINDOW_SECS);
-    if cache.insert_fresh(key, now, until) {
+    if cache.insert_fresh(replay_key(proof), now, until).await? {
         Ok(())
     } else {
-        Err(DpopError::Replayed)
+        Err(DpopError::Replayed.into())
     }
 }
 
 /// [`verify_proof`] then [`check_replay`]: what an endpoint calls.
-pub fn verify_fresh(
+pub async fn verify_fresh<C: ReplayCache>(
     proof: &str,
     expected: &Expected<'_>,
-    cache: &dyn ReplayCache,
-) -> Result<Proof, DpopError> {
+    cache: &C,
+) -> Result<Proof, FreshError> {
     let p = verify_proof(proof, expected)?;
-    check_replay(cache, &p, expected.now)?;
+    check_replay(cache, &p, expected.now).await?;
     Ok(p)
+}
+
+/// What the endpoints need to check proofs: where seen `jti`s go, and the nonce
+/// key (the same on every instance, from the shared meta secret
+/// [`NONCE_KEY_SECRET`]), so each instance accepts every other's nonces.
+pub struct DpopState {
+    /// The `jti` replay cache.
+    pub replays: Replays,
+    /// Issues and checks `DPoP-Nonce` values.
+    pub nonces: NonceIssuer,
+}
+
+/// The name of the meta secret holding the 32-byte nonce key.
+pub const NONCE_KEY_SECRET: &str = "dpop_nonce_key";
+
+impl DpopState {
+    /// The state for a server on `store`: proofs remembered in the database when it
+    /// is shared by many instances (PostgreSQL), in memory for redb (one process).
+    pub fn for_store(store: &crate::store::Store, key: [u8; 32]) -> Self {
+        match store {
+            crate::store::Store::Postgres(pg) => DpopState {
+                replays: Replays::Postgres(pg.clone()),
+                nonces: NonceIssuer::new(key, NonceIssuer::DEFAULT_LIFETIME_SECS),
+            },
+            crate::store::Store::Redb(_) => Self::in_memory(key),
+        }
+    }
+
+    /// One instance's state: an in-memory replay cache and nonces under `key`.
+    pub fn in_memory(key: [u8; 32]) -> Self {
+        DpopState {
+            replays: Replays::Memory(MemoryReplayCache::new(MemoryReplayCache::DEFAULT_CAPACITY)),
+            nonces: NonceIssuer::new(key, NonceIssuer::DEFAULT_LIFETIME_SECS),
+        }
+    }
 }
 
 /// The `WWW-Authenticate` value for a DPoP challenge (RFC 9449 §7.1): the accepted

@@ -373,31 +373,41 @@ fn www_authenticate_follows_rfc9449_section7() {
     );
 }
 
-#[test]
-fn a_replayed_jti_is_refused_until_its_window_ends() {
+#[tokio::test]
+async fn a_replayed_jti_is_refused_until_its_window_ends() {
     let cache = MemoryReplayCache::new(MemoryReplayCache::DEFAULT_CAPACITY);
     let proof = device_proof(NOW, None, None, 1);
-    assert!(verify_fresh(&proof, &expected(), &cache).is_ok());
+    assert!(verify_fresh(&proof, &expected(), &cache).await.is_ok());
     assert_eq!(
-        verify_fresh(&proof, &expected(), &cache),
-        Err(DpopError::Replayed)
+        verify_fresh(&proof, &expected(), &cache)
+            .await
+            .unwrap_err()
+            .proof(),
+        Some(DpopError::Replayed)
     );
     // A new jti from the same key is fine.
-    assert!(verify_fresh(&device_proof(NOW, None, None, 2), &expected(), &cache).is_ok());
+    assert!(
+        verify_fresh(&device_proof(NOW, None, None, 2), &expected(), &cache)
+            .await
+            .is_ok()
+    );
     // The same jti from another key is another proof.
     let (es, _) = es256_proof(
         "dpop+jwt",
         &json!({"jti": "AQEBAQEBAQEBAQEBAQEBAQ", "htm": "POST", "htu": URI, "iat": NOW}),
     );
-    assert!(verify_fresh(&es, &expected(), &cache).is_ok());
+    assert!(verify_fresh(&es, &expected(), &cache).await.is_ok());
     // Once the window is over, the proof is stale anyway and the entry may go.
     let later = Expected {
         now: NOW + IAT_WINDOW_SECS + 1,
         ..expected()
     };
     assert_eq!(
-        verify_fresh(&proof, &later, &cache),
-        Err(DpopError::StaleIat)
+        verify_fresh(&proof, &later, &cache)
+            .await
+            .unwrap_err()
+            .proof(),
+        Some(DpopError::StaleIat)
     );
 }
 

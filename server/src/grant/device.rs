@@ -54,6 +54,10 @@ pub struct DeviceAuth {
     pub requester_ip: String,
     /// The device's user agent, shown on the consent page.
     pub user_agent: String,
+    /// RFC 7638 thumbprint of the DPoP key that asked (RFC 9449 §10 binding of
+    /// the device code): only a proof by the same key may redeem it. `None`: asked
+    /// without a proof (records of version 2 and older too).
+    pub dpop_jkt: Option<String>,
 }
 
 /// A final answer to a poll: the device stops polling (RFC 8628 §3.5).
@@ -237,6 +241,7 @@ impl Approved {
             device_ip: new.device_ip.clone(),
             refresh_id: new.refresh_id,
             jti: new.jti.clone(),
+            dpop_jkt: new.dpop_jkt.clone(),
         };
         Redemption::Issued {
             device: Redeemed(auth),
@@ -291,6 +296,7 @@ mod tests {
             status,
             requester_ip: "127.0.0.1".into(),
             user_agent: "t".into(),
+            dpop_jkt: None,
         }
     }
 
@@ -311,6 +317,7 @@ mod tests {
             jti: "j".into(),
             access_expires_at: 500,
             device_ip: "192.0.2.1".into(),
+            dpop_jkt: None,
         }
     }
 

@@ -21,6 +21,10 @@ pub struct NewTokens {
     pub access_expires_at: u64,
     /// The device's IP (kept on new grants for the account page).
     pub device_ip: String,
+    /// The DPoP key thumbprint a new grant's refresh tokens are bound to (a public
+    /// client redeeming with a proof); ignored when rotating (a grant keeps its
+    /// binding for life).
+    pub dpop_jkt: Option<String>,
 }
 
 /// Tokens may be issued for this grant: returned only by

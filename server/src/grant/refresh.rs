@@ -39,6 +39,10 @@ pub struct Grant {
     /// for version 1). Older token records are inert once the grant is gone and
     /// leave at their own expiry.
     pub jti: String,
+    /// RFC 7638 thumbprint of the DPoP key its refresh tokens are bound to (RFC
+    /// 9449 §5: a public client that redeemed with a proof): refreshing then needs a
+    /// proof by that key. `None`: unbound (records of version 2 and older too).
+    pub dpop_jkt: Option<String>,
 }
 
 /// A refresh token, keyed by the time-ordered id inside it.
@@ -203,6 +207,7 @@ mod tests {
             device_ip: "192.0.2.1".into(),
             refresh_id: [2; 16],
             jti: "j0".into(),
+            dpop_jkt: None,
         }
     }
 
@@ -223,6 +228,7 @@ mod tests {
             jti: "j1".into(),
             access_expires_at: 600,
             device_ip: "198.51.100.1".into(),
+            dpop_jkt: None,
         }
     }
 

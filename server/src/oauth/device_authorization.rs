@@ -54,6 +54,15 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
         ));
     }
     check_pending_cap(state, &client.id, now).await?;
+    // A proof binds the device code to its key (RFC 9449 §10): only that key redeems.
+    let proof = super::dpop::endpoint_proof(
+        state,
+        &req.headers,
+        paths::DEVICE_AUTHORIZATION,
+        &client,
+        now,
+    )
+    .await?;
     let scope = requested_scope(&client, req.form.get(params::SCOPE))?;
     let id = time_ordered_id();
     let device_code = keyed_token(&id);
@@ -69,6 +78,7 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
         status: DeviceStatus::Pending,
         requester_ip: req.ip.to_string(),
         user_agent: req.user_agent(),
+        dpop_jkt: proof.map(|p| p.jkt),
     };
     let user_code = store_with_free_user_code(state, id, auth).await?;
     crate::events::device_code_issued();

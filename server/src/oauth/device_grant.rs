@@ -9,8 +9,10 @@ use std::time::Duration;
 use authgate_proto::{ErrorCode, params};
 
 use super::OAuthRequest;
+use super::dpop::check_bound;
 use super::error::OAuthError;
-use super::issue::{draw, token_response};
+use super::issue::{draw, refresh_binding, token_response};
+use crate::dpop::Proof;
 use crate::grant::{Poll, Refusal};
 use crate::http::response::Resp;
 use crate::polls::Pacing;
@@ -24,6 +26,7 @@ pub async fn handle(
     state: &AppState,
     client: &Client,
     req: &OAuthRequest,
+    proof: Option<&Proof>,
     now: u64,
 ) -> Result<Resp, OAuthError> {
     let device_code = req.form.require(params::DEVICE_CODE)?;
@@ -35,6 +38,9 @@ pub async fn handle(
         .poll(&state.store, &id, &hash)
         .await?
         .ok_or_else(unknown)?;
+    // Before anything else: without the key, a stolen code learns nothing and
+    // spends nothing (the binding never changes, so checking before the write holds).
+    check_bound(auth.dpop_jkt.as_deref(), proof, "device code")?;
     let approved = match auth.poll(&client.id, now) {
         Poll::Approved(approved) => approved,
         Poll::Pending(pending) => {
@@ -50,7 +56,8 @@ pub async fn handle(
         Poll::Refused(why) => return Err(refusal(why)),
     };
     // Identifiers only: nothing is signed until the redemption is durable.
-    let drawn = draw(state, client, now, approved.device_ip().to_string());
+    let mut drawn = draw(state, client, now, approved.device_ip().to_string());
+    drawn.new.dpop_jkt = refresh_binding(client, proof);
     match state
         .store
         .redeem(id, hash, client.id.clone(), now, drawn.new.clone())
@@ -59,7 +66,7 @@ pub async fn handle(
         RedeemOutcome::Issued(issue) => {
             state.polls.forget(&hash);
             crate::events::tokens_issued();
-            token_response(state, client, &issue, &drawn, &issue.grant().scope)
+            token_response(state, client, &issue, &drawn, &issue.grant().scope, proof)
         }
         RedeemOutcome::Pending => Err(not_yet()),
         RedeemOutcome::Refused(why) => Err(refusal(why)),

@@ -22,6 +22,9 @@ pub struct OAuthError {
     pub status: Option<StatusCode>,
     /// Seconds for a `Retry-After` header (429 answers).
     pub retry_after: Option<u64>,
+    /// A `WWW-Authenticate` challenge replacing the one the code implies (a DPoP
+    /// challenge at a protected resource, RFC 9449 §7.1).
+    pub challenge: Option<String>,
 }
 
 impl OAuthError {
@@ -32,6 +35,7 @@ impl OAuthError {
             description: description.into(),
             status: None,
             retry_after: None,
+            challenge: None,
         }
     }
 
@@ -76,7 +80,9 @@ impl OAuthError {
             ErrorCode::InvalidToken => Some("Bearer realm=\"authgate\", error=\"invalid_token\""),
             _ => None,
         };
-        if let Some(c) = challenge {
+        if let Some(c) = self.challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            resp.headers_mut().insert(WWW_AUTHENTICATE, c);
+        } else if let Some(c) = challenge {
             resp.headers_mut()
                 .insert(WWW_AUTHENTICATE, HeaderValue::from_static(c));
         }

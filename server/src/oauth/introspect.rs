@@ -1,11 +1,13 @@
 //! Token introspection (RFC 7662) and the bearer `tokeninfo` view.
 
-use authgate_proto::{ErrorCode, IntrospectionResponse, params};
-use hyper::StatusCode;
-use hyper::header::{AUTHORIZATION, HeaderMap};
+use authgate_proto::{ErrorCode, IntrospectionResponse, params, paths};
+use hyper::header::{HeaderMap, HeaderValue, WWW_AUTHENTICATE};
+use hyper::{Method, StatusCode};
+use serde::Serialize;
 
 use super::OAuthRequest;
 use super::client_auth::authenticate;
+use super::dpop::{self, Presented};
 use super::error::OAuthError;
 use crate::http::response::{self, Resp};
 use crate::secrets::{keyed_token_id, sha256};
@@ -66,18 +68,35 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
     {
         return Ok(response::json(
             StatusCode::OK,
-            &access_answer(&c, &grant, aud),
+            &WithCnf {
+                answer: access_answer(&c, &grant, aud),
+                cnf: c.cnf.as_ref(),
+            },
         ));
     }
     if let Some((rt, grant)) = active_refresh_token(state, token, now).await?
         && grant.client_id == caller.client.id
     {
+        let cnf = grant.dpop_jkt.clone().map(|jkt| crate::dpop::Cnf { jkt });
         return Ok(response::json(
             StatusCode::OK,
-            &refresh_answer(&rt, &grant, &state.settings.base_url),
+            &WithCnf {
+                answer: refresh_answer(&rt, &grant, &state.settings.base_url),
+                cnf: cnf.as_ref(),
+            },
         ));
     }
     Ok(response::json(StatusCode::OK, &inactive()))
+}
+
+/// An introspection answer with the token's confirmation (RFC 9449 §6.2): a
+/// resource server learns which key must sign the proofs that come with it.
+#[derive(Serialize)]
+struct WithCnf<'a> {
+    #[serde(flatten)]
+    answer: IntrospectionResponse<'a>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cnf: Option<&'a crate::dpop::Cnf>,
 }
 
 /// What a resource server learns about an active access token meant for it.
@@ -91,7 +110,7 @@ fn access_answer<'a>(
         scope: Some(&c.scope),
         client_id: Some(&c.client_id),
         username: Some(&grant.username),
-        token_type: Some(authgate_proto::TOKEN_TYPE_BEARER),
+        token_type: Some(token_type(c)),
         exp: Some(c.exp),
         iat: Some(c.iat),
         nbf: Some(c.nbf),
@@ -145,36 +164,46 @@ async fn active_refresh_token(
         .filter(|(rt, grant)| crate::grant::refresh_is_live(rt, grant, &hash, now)))
 }
 
-/// `GET /oauth/tokeninfo`: a bearer token describes itself (RFC 6750 errors).
+/// `GET /oauth/tokeninfo`: an access token describes itself (RFC 6750 errors, and
+/// RFC 9449 §7 for DPoP): a bearer token as `Authorization: Bearer`, a DPoP-bound
+/// one only as `Authorization: DPoP` with a proof for this request.
 pub async fn tokeninfo(
     state: &AppState,
+    method: &Method,
     headers: &HeaderMap,
     now: u64,
 ) -> Result<Resp, OAuthError> {
-    let Some(token) = headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then_some(token.trim())
-        })
-    else {
-        // No credentials: a bare challenge, no error attribute (RFC 6750 §3.1).
-        return Ok(super::error::bearer_challenge());
+    let (token, scheme_is_dpop) = match dpop::presented(headers) {
+        // No credentials: bare challenges, no error attribute (RFC 6750 §3.1).
+        Presented::Nothing => return Ok(both_challenges()),
+        Presented::Bearer(t) => (t, false),
+        Presented::Dpop(t) => (t, true),
     };
     let (c, _) = active_access_token(state, token, now)
         .await
         .ok_or_else(|| {
-            OAuthError::new(
-                ErrorCode::InvalidToken,
-                "the token is expired, revoked or invalid",
-            )
+            if scheme_is_dpop {
+                dpop::resource_error(
+                    ErrorCode::InvalidToken,
+                    "the token is expired, revoked or invalid",
+                )
+            } else {
+                OAuthError::new(
+                    ErrorCode::InvalidToken,
+                    "the token is expired, revoked or invalid",
+                )
+            }
         })?;
-    Ok(response::json(
-        StatusCode::OK,
-        &serde_json::json!({
+    dpop::check_resource(
+        state,
+        headers,
+        (method.as_str(), paths::TOKENINFO),
+        (token, scheme_is_dpop),
+        c.cnf.as_ref(),
+        now,
+    )
+    .await?;
+    let mut info = serde_json::json!({
             "active": true,
             "sub": c.sub,
             "client_id": c.client_id,
@@ -185,6 +214,29 @@ pub async fn tokeninfo(
             "iat": c.iat,
             "jti": c.jti,
             "expires_in": c.exp.saturating_sub(now),
-        }),
-    ))
+            "token_type": token_type(&c),
+    });
+    if let Some(cnf) = &c.cnf {
+        info["cnf"] = serde_json::json!(cnf);
+    }
+    Ok(response::json(StatusCode::OK, &info))
+}
+
+/// The 401 for a request without credentials: the Bearer challenge, and the DPoP
+/// one with the accepted algorithms (RFC 9449 §7.1).
+fn both_challenges() -> Resp {
+    let mut resp = super::error::bearer_challenge();
+    if let Ok(v) = HeaderValue::from_str(&crate::dpop::www_authenticate(None)) {
+        resp.headers_mut().append(WWW_AUTHENTICATE, v);
+    }
+    resp
+}
+
+/// `DPoP` for a bound access token, `Bearer` otherwise.
+fn token_type(c: &AccessClaims) -> &'static str {
+    if c.cnf.is_some() {
+        authgate_proto::TOKEN_TYPE_DPOP
+    } else {
+        authgate_proto::TOKEN_TYPE_BEARER
+    }
 }

@@ -6,6 +6,7 @@ use authgate_proto::TokenResponse;
 use hyper::StatusCode;
 
 use super::error::OAuthError;
+use crate::dpop::{Cnf, Proof};
 use crate::grant::{Issue, NewTokens};
 use crate::http::response::{self, Resp};
 use crate::secrets::{keyed_token, new_jti, sha256, time_ordered_id};
@@ -37,19 +38,32 @@ pub fn draw(state: &AppState, client: &Client, now: u64, device_ip: String) -> D
             jti: new_jti(),
             access_expires_at: now + access_ttl,
             device_ip,
+            dpop_jkt: None,
         },
         refresh_token,
     }
 }
 
+/// The key a new grant's refresh tokens are bound to: the proof's, for a public
+/// client (RFC 9449 §5). A confidential client's refresh tokens are already bound
+/// to its secret and stay unbound; its access tokens are bound all the same.
+pub fn refresh_binding(client: &Client, proof: Option<&Proof>) -> Option<String> {
+    proof
+        .filter(|_| client.secret_hash.is_none())
+        .map(|p| p.jkt.clone())
+}
+
 /// Signs the access token and builds the RFC 6749 §5.1 response, for the grant a
 /// redemption or rotation just made durable (`issue`), with the tokens drawn for it.
+/// With a DPoP `proof` the access token is bound to its key (`cnf.jkt`) and its
+/// `token_type` is `DPoP` (RFC 9449 §5).
 pub fn token_response(
     state: &AppState,
     client: &Client,
     issue: &Issue,
     drawn: &Drawn,
     scope: &str,
+    proof: Option<&Proof>,
 ) -> Result<Resp, OAuthError> {
     debug_assert_eq!(issue.refresh_id(), &drawn.new.refresh_id);
     let grant = issue.grant();
@@ -67,6 +81,7 @@ pub fn token_response(
         jti: issue.jti().to_string(),
         client_id: grant.client_id.clone(),
         scope: scope.to_string(),
+        cnf: proof.map(Cnf::for_proof),
     };
     let access_token = state.keys.sign(&claims).map_err(|e| {
         tracing::error!("signing failed: {e}");
@@ -77,7 +92,11 @@ pub fn token_response(
         StatusCode::OK,
         &TokenResponse {
             access_token: &access_token,
-            token_type: authgate_proto::TOKEN_TYPE_BEARER,
+            token_type: if proof.is_some() {
+                authgate_proto::TOKEN_TYPE_DPOP
+            } else {
+                authgate_proto::TOKEN_TYPE_BEARER
+            },
             expires_in: Some(expires_in),
             refresh_token: Some(&drawn.refresh_token),
             scope: Some(scope),

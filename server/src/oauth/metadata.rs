@@ -47,6 +47,7 @@ pub async fn metadata(state: &AppState) -> Resp {
             "scopes_supported": scopes,
             "paserk_uri": url(paths::KEYS),
             "tokeninfo_endpoint": url(paths::TOKENINFO),
+            "dpop_signing_alg_values_supported": crate::dpop::SUPPORTED_ALGS,
         }),
     )
 }

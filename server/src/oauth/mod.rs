@@ -6,6 +6,7 @@
 pub mod client_auth;
 pub mod device_authorization;
 mod device_grant;
+pub mod dpop;
 pub mod error;
 pub mod grant_type;
 pub mod introspect;

@@ -2,26 +2,39 @@
 
 use authgate_proto::{ErrorCode, params};
 
+use super::dpop::check_bound;
 use super::error::OAuthError;
 use super::issue::{draw, token_response};
 use super::{OAuthRequest, split_scope};
+use crate::dpop::Proof;
 use crate::http::response::Resp;
 use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
 use crate::store::prelude::*;
-use crate::store::{Client, RotateOutcome};
+use crate::store::{Client, Grant, RotateOutcome};
 
 /// Exchanges a refresh token for a new access token and a new refresh token.
 pub async fn handle(
     state: &AppState,
     client: &Client,
     req: &OAuthRequest,
+    proof: Option<&Proof>,
     now: u64,
 ) -> Result<Resp, OAuthError> {
     let token = req.form.require(params::REFRESH_TOKEN)?;
     let id = keyed_token_id(token).ok_or_else(invalid)?;
     let presented = sha256(token.as_bytes());
-    let narrowed = narrowed_scope(state, req, &id, &presented).await?;
+    let found = state.store.refresh_token(&id, &presented).await?;
+    let grant = found.as_ref().map(|(_, g)| g);
+    // Before rotating (a grant's binding never changes): a bound refresh token
+    // without a proof by its key is refused and stays usable by its owner, and a
+    // thief without the key cannot trip reuse detection to revoke the grant.
+    check_bound(
+        grant.and_then(|g| g.dpop_jkt.as_deref()),
+        proof,
+        "refresh token",
+    )?;
+    let narrowed = narrowed_scope(req, grant)?;
     // Identifiers only: nothing is signed until the rotation is durable.
     let drawn = draw(state, client, now, req.ip.to_string());
     match state
@@ -32,7 +45,7 @@ pub async fn handle(
         RotateOutcome::Rotated(issue) => {
             let scope = narrowed.unwrap_or_else(|| issue.grant().scope.clone());
             crate::events::tokens_refreshed();
-            token_response(state, client, &issue, &drawn, &scope)
+            token_response(state, client, &issue, &drawn, &scope, proof)
         }
         RotateOutcome::ReuseDetected => {
             tracing::warn!(client = %client.id, "refresh token reuse detected; grant revoked");
@@ -52,18 +65,13 @@ fn invalid() -> OAuthError {
 
 /// The narrower scope asked for, if any (RFC 6749 §6: narrower, never wider). Checked
 /// before rotating, so a bad request never costs the client its refresh token; the
-/// grant keeps its full scope for later refreshes. The token is looked up only when a
-/// scope is asked for: most refreshes don't.
-async fn narrowed_scope(
-    state: &AppState,
-    req: &OAuthRequest,
-    id: &[u8; 16],
-    presented: &[u8; 32],
-) -> Result<Option<String>, OAuthError> {
+/// grant keeps its full scope for later refreshes. `grant`: the presented token's,
+/// if it is genuine.
+fn narrowed_scope(req: &OAuthRequest, grant: Option<&Grant>) -> Result<Option<String>, OAuthError> {
     let Some(asked) = req.form.get(params::SCOPE) else {
         return Ok(None);
     };
-    let Some((_, grant)) = state.store.refresh_token(id, presented).await? else {
+    let Some(grant) = grant else {
         return Ok(None);
     };
     // The grant's own scope was checked when it was made: a set, not capped.

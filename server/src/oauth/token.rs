@@ -1,12 +1,14 @@
 //! The token endpoint (RFC 6749 §3.2): authenticates the client and dispatches on
-//! `grant_type`, one module per grant.
+//! `grant_type`, one module per grant. A DPoP proof, when sent (or required), is
+//! checked once here for both grants.
 
 use super::client_auth::authenticate;
 use super::error::OAuthError;
 use super::grant_type::GrantType;
-use super::{OAuthRequest, device_grant, refresh_grant};
+use super::{OAuthRequest, device_grant, dpop, refresh_grant};
 use crate::http::response::Resp;
 use crate::state::AppState;
+use authgate_proto::paths;
 
 /// `POST /oauth/token`.
 pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Resp, OAuthError> {
@@ -16,8 +18,10 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
     if !grant.allowed_for(&client) {
         return Err(grant.refused());
     }
+    let proof = dpop::endpoint_proof(state, &req.headers, paths::TOKEN, &client, now).await?;
+    let proof = proof.as_ref();
     match grant {
-        GrantType::DeviceCode => device_grant::handle(state, &client, &req, now).await,
-        GrantType::RefreshToken => refresh_grant::handle(state, &client, &req, now).await,
+        GrantType::DeviceCode => device_grant::handle(state, &client, &req, proof, now).await,
+        GrantType::RefreshToken => refresh_grant::handle(state, &client, &req, proof, now).await,
     }
 }

@@ -49,6 +49,7 @@ fn state() -> (tempfile::TempDir, Arc<AppState>) {
         csrf_key: [7; 32],
         passwords: password::Passwords::new(1),
         throttles: Throttles::default(),
+        dpop: crate::dpop::DpopState::in_memory([9; 32]),
     };
     (dir, Arc::new(state))
 }

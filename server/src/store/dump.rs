@@ -22,7 +22,7 @@ use std::io::{BufRead, Write};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::records::{AccessToken, Client, Grant, RefreshToken, User};
+use super::records::{AccessToken, Client, DpopMode, Grant, RefreshToken, User};
 
 /// The `format` of the header line.
 pub const FORMAT: &str = "authgate-dump";
@@ -206,6 +206,10 @@ pub struct GrantLine {
     pub refresh_id: [u8; 16],
     /// jti of the newest access token.
     pub jti: String,
+    /// RFC 7638 thumbprint of the DPoP key the grant's refresh token is bound to
+    /// (absent in dumps made before DPoP: unbound).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// A refresh token entry: the key inside the token and the hash of the token.
@@ -262,6 +266,9 @@ pub struct ClientLine {
     pub created_at: u64,
     /// Token audiences.
     pub audiences: Vec<String>,
+    /// Whether the client must use DPoP (absent in dumps made before DPoP: optional).
+    #[serde(default)]
+    pub dpop: DpopMode,
 }
 
 /// A user (the password stays an argon2id hash).
@@ -356,6 +363,7 @@ impl From<Client> for ClientLine {
             refresh_ttl: c.refresh_ttl,
             created_at: c.created_at,
             audiences: c.audiences,
+            dpop: c.dpop,
         }
     }
 }
@@ -373,6 +381,7 @@ impl From<ClientLine> for Client {
             refresh_ttl: c.refresh_ttl,
             created_at: c.created_at,
             audiences: c.audiences,
+            dpop: c.dpop,
         }
     }
 }
@@ -393,6 +402,7 @@ impl From<Grant> for GrantLine {
             device_ip: g.device_ip,
             refresh_id: g.refresh_id,
             jti: g.jti,
+            dpop_jkt: g.dpop_jkt,
         }
     }
 }
@@ -413,6 +423,7 @@ impl From<GrantLine> for Grant {
             device_ip: g.device_ip,
             refresh_id: g.refresh_id,
             jti: g.jti,
+            dpop_jkt: g.dpop_jkt,
         }
     }
 }
@@ -823,6 +834,7 @@ mod tests {
             device_ip: "192.0.2.1".into(),
             refresh_id: [3; 16],
             jti: "j".into(),
+            dpop_jkt: None,
         }
     }
 

@@ -41,7 +41,7 @@ pub use error::StoreError;
 pub use grants::{RevokeOutcome, RotateOutcome};
 pub use pg::PgStore;
 pub use records::{
-    AccessToken, Client, DeviceAuth, DeviceStatus, Grant, RefreshToken, Session, User,
+    AccessToken, Client, DeviceAuth, DeviceStatus, DpopMode, Grant, RefreshToken, Session, User,
 };
 pub use redb::{BatchStats, RedbDump, RedbStore};
 pub use sessions::{EndSessions, PasswordChange, SessionInfo, SessionMeta, SessionStart};

@@ -9,6 +9,28 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use super::StoreError;
 pub use crate::grant::{DeviceAuth, DeviceStatus, Grant, RefreshToken};
 
+/// Whether a client must prove possession of a key (RFC 9449 DPoP).
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub enum DpopMode {
+    /// Proofs are checked when sent and bind the tokens; bearer use stays allowed
+    /// for clients that send none (the default: existing devices keep working).
+    #[default]
+    Optional,
+    /// Every device-authorization and token request must carry a proof with a
+    /// current server nonce (`DPoP-Nonce`): no bearer tokens for this client.
+    Required,
+}
+
+impl DpopMode {
+    /// The name used by the admin CLI and listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DpopMode::Optional => "optional",
+            DpopMode::Required => "required",
+        }
+    }
+}
+
 /// A stored type with a schema version.
 pub trait Record: Serialize + DeserializeOwned {
     /// Bumped whenever the encoded shape changes.
@@ -101,12 +123,51 @@ pub struct Client {
     /// confidential client (a resource server) the audiences it answers to at
     /// introspection. Empty: the server's default audience (`Settings.audience`).
     pub audiences: Vec<String>,
+    /// Whether its requests must carry DPoP proofs.
+    pub dpop: DpopMode,
 }
 impl Record for Client {
-    const VERSION: u8 = 2;
+    const VERSION: u8 = 3;
 
     fn upgrade(version: u8, bytes: &[u8]) -> Option<Result<Self, postcard::Error>> {
-        (version == 1).then(|| postcard::from_bytes::<ClientV1>(bytes).map(Client::from))
+        match version {
+            1 => Some(postcard::from_bytes::<ClientV1>(bytes).map(Client::from)),
+            2 => Some(postcard::from_bytes::<ClientV2>(bytes).map(Client::from)),
+            _ => None,
+        }
+    }
+}
+
+/// A client as version 2 stored it: before the DPoP setting.
+#[derive(Deserialize)]
+struct ClientV2 {
+    id: String,
+    name: String,
+    secret_hash: Option<[u8; 32]>,
+    scopes: Vec<String>,
+    grant_types: Vec<String>,
+    disabled: bool,
+    access_ttl: Option<u64>,
+    refresh_ttl: Option<u64>,
+    created_at: u64,
+    audiences: Vec<String>,
+}
+
+impl From<ClientV2> for Client {
+    fn from(c: ClientV2) -> Self {
+        Client {
+            id: c.id,
+            name: c.name,
+            secret_hash: c.secret_hash,
+            scopes: c.scopes,
+            grant_types: c.grant_types,
+            disabled: c.disabled,
+            access_ttl: c.access_ttl,
+            refresh_ttl: c.refresh_ttl,
+            created_at: c.created_at,
+            audiences: c.audiences,
+            dpop: DpopMode::Optional,
+        }
     }
 }
 
@@ -137,6 +198,7 @@ impl From<ClientV1> for Client {
             refresh_ttl: c.refresh_ttl,
             created_at: c.created_at,
             audiences: Vec::new(),
+            dpop: DpopMode::Optional,
         }
     }
 }
@@ -154,14 +216,94 @@ impl Client {
 }
 
 impl Record for DeviceAuth {
-    const VERSION: u8 = 2;
+    const VERSION: u8 = 3;
+
+    fn upgrade(version: u8, bytes: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        (version == 2).then(|| postcard::from_bytes::<DeviceAuthV2>(bytes).map(DeviceAuth::from))
+    }
+}
+
+/// A device request as version 2 stored it: before the DPoP key binding.
+#[derive(Deserialize)]
+struct DeviceAuthV2 {
+    code_hash: [u8; 32],
+    client_id: String,
+    scope: String,
+    user_code: String,
+    created_at: u64,
+    expires_at: u64,
+    interval: u32,
+    status: DeviceStatus,
+    requester_ip: String,
+    user_agent: String,
+}
+
+impl From<DeviceAuthV2> for DeviceAuth {
+    fn from(a: DeviceAuthV2) -> Self {
+        DeviceAuth {
+            code_hash: a.code_hash,
+            client_id: a.client_id,
+            scope: a.scope,
+            user_code: a.user_code,
+            created_at: a.created_at,
+            expires_at: a.expires_at,
+            interval: a.interval,
+            status: a.status,
+            requester_ip: a.requester_ip,
+            user_agent: a.user_agent,
+            dpop_jkt: None,
+        }
+    }
 }
 
 impl Record for Grant {
-    const VERSION: u8 = 2;
+    const VERSION: u8 = 3;
 
     fn upgrade(version: u8, bytes: &[u8]) -> Option<Result<Self, postcard::Error>> {
-        (version == 1).then(|| postcard::from_bytes::<GrantV1>(bytes).map(Grant::from))
+        match version {
+            1 => Some(postcard::from_bytes::<GrantV1>(bytes).map(Grant::from)),
+            2 => Some(postcard::from_bytes::<GrantV2>(bytes).map(Grant::from)),
+            _ => None,
+        }
+    }
+}
+
+/// A grant as version 2 stored it: before the DPoP key binding.
+#[derive(Deserialize)]
+struct GrantV2 {
+    id: [u8; 16],
+    user_id: String,
+    username: String,
+    client_id: String,
+    scope: String,
+    created_at: u64,
+    last_refreshed_at: Option<u64>,
+    expires_at: u64,
+    current_refresh: [u8; 32],
+    revoked: bool,
+    device_ip: String,
+    refresh_id: [u8; 16],
+    jti: String,
+}
+
+impl From<GrantV2> for Grant {
+    fn from(g: GrantV2) -> Self {
+        Grant {
+            id: g.id,
+            user_id: g.user_id,
+            username: g.username,
+            client_id: g.client_id,
+            scope: g.scope,
+            created_at: g.created_at,
+            last_refreshed_at: g.last_refreshed_at,
+            expires_at: g.expires_at,
+            current_refresh: g.current_refresh,
+            revoked: g.revoked,
+            device_ip: g.device_ip,
+            refresh_id: g.refresh_id,
+            jti: g.jti,
+            dpop_jkt: None,
+        }
     }
 }
 
@@ -197,6 +339,7 @@ impl From<GrantV1> for Grant {
             device_ip: g.device_ip,
             refresh_id: [0; 16],
             jti: String::new(),
+            dpop_jkt: None,
         }
     }
 }
@@ -329,7 +472,72 @@ mod tests {
             status,
             requester_ip: "127.0.0.1".into(),
             user_agent: "t".into(),
+            dpop_jkt: None,
         }
+    }
+
+    /// The bytes version 2 wrote for `value`: postcard appends fields in order,
+    /// and the field version 3 added last (`None`, or the first enum variant) is
+    /// the single byte 0, so dropping it gives exactly what version 2 wrote.
+    fn as_version_2<T: Record>(value: &T) -> Vec<u8> {
+        let mut bytes = encode(value);
+        assert_eq!(bytes.pop(), Some(0), "the new field is last and empty");
+        bytes[0] = 2;
+        bytes
+    }
+
+    #[test]
+    fn version_2_records_read_as_unbound_and_new_ones_keep_their_binding() {
+        let a = auth(DeviceStatus::Pending);
+        assert_eq!(decode::<DeviceAuth>("d", &as_version_2(&a)).unwrap(), a);
+        let bound = DeviceAuth {
+            dpop_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
+            ..a
+        };
+        assert_eq!(decode::<DeviceAuth>("d", &encode(&bound)).unwrap(), bound);
+
+        let g = Grant {
+            id: [1; 16],
+            user_id: "u".into(),
+            username: "n".into(),
+            client_id: "c".into(),
+            scope: "read".into(),
+            created_at: 1,
+            last_refreshed_at: None,
+            expires_at: 9,
+            current_refresh: [2; 32],
+            revoked: false,
+            device_ip: "192.0.2.1".into(),
+            refresh_id: [3; 16],
+            jti: "j".into(),
+            dpop_jkt: None,
+        };
+        assert_eq!(decode::<Grant>("g", &as_version_2(&g)).unwrap(), g);
+        let bound = Grant {
+            dpop_jkt: Some("jkt".into()),
+            ..g
+        };
+        assert_eq!(decode::<Grant>("g", &encode(&bound)).unwrap(), bound);
+
+        let c = Client {
+            id: "tv".into(),
+            name: "TV".into(),
+            secret_hash: None,
+            scopes: vec!["read".into()],
+            grant_types: vec!["device_code".into()],
+            disabled: false,
+            access_ttl: None,
+            refresh_ttl: None,
+            created_at: 5,
+            audiences: vec!["https://api".into()],
+            dpop: DpopMode::Optional,
+        };
+        assert_eq!(decode::<Client>("c", &as_version_2(&c)).unwrap(), c);
+        let strict = Client {
+            dpop: DpopMode::Required,
+            ..c
+        };
+        assert_eq!(decode::<Client>("c", &encode(&strict)).unwrap(), strict);
     }
 
     #[test]

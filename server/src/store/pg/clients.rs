@@ -11,12 +11,12 @@ use std::sync::Arc;
 use tokio_postgres::Row;
 
 use super::{PgError, PgStore, to_array, to_u64};
-use crate::store::records::Client;
+use crate::store::records::{Client, DpopMode};
 use crate::store::{Clients, StoreError};
 
 /// The columns a [`Client`] is read from, in [`client_from_row`]'s order.
 const CLIENT_COLUMNS: &str = "id, name, secret_hash, scopes, grant_types, disabled, \
-     access_ttl, refresh_ttl, created_at, audiences";
+     access_ttl, refresh_ttl, created_at, audiences, dpop";
 
 /// A client from a row selected with [`CLIENT_COLUMNS`].
 fn client_from_row(row: &Row) -> Result<Client, PgError> {
@@ -35,6 +35,7 @@ fn client_from_row(row: &Row) -> Result<Client, PgError> {
         refresh_ttl: refresh.map(|t| to_u64(t, T)).transpose()?,
         created_at: to_u64(row.try_get(8)?, T)?,
         audiences: row.try_get(9)?,
+        dpop: dpop_mode(row.try_get(10)?)?,
     })
 }
 
@@ -80,5 +81,17 @@ impl Clients for PgStore {
             )
             .await?;
         Ok(rows.iter().map(client_from_row).collect::<Result<_, _>>()?)
+    }
+}
+
+/// A `clients.dpop` column as the record's mode.
+pub(super) fn dpop_mode(column: &str) -> Result<DpopMode, PgError> {
+    match column {
+        "optional" => Ok(DpopMode::Optional),
+        "required" => Ok(DpopMode::Required),
+        other => Err(PgError::Corrupt {
+            table: "clients",
+            reason: format!("unknown dpop mode {other:?}"),
+        }),
     }
 }

@@ -20,7 +20,7 @@ use crate::store::{DecideOutcome, DeviceRequests, Pending, RedeemOutcome, StoreE
 /// The columns a [`DeviceAuth`] is read from, in [`from_row`]'s order.
 pub(super) const COLUMNS: &str = "r.code_hash, r.client_id, r.scope, r.user_code, r.created_at, \
      r.expires_at, r.interval, r.status, r.approver_id, r.approver_name, r.status_at, \
-     r.requester_ip, r.user_agent";
+     r.requester_ip, r.user_agent, r.dpop_jkt";
 
 const TABLE: &str = "device_requests";
 
@@ -67,6 +67,7 @@ pub(super) fn from_row(row: &Row) -> Result<DeviceAuth, PgError> {
         status,
         requester_ip: row.try_get(11)?,
         user_agent: row.try_get(12)?,
+        dpop_jkt: row.try_get(13)?,
     })
 }
 
@@ -147,7 +148,7 @@ impl DeviceRequests for PgStore {
         let created_at = to_i64(auth.created_at, "creation time")?;
         let expires_at = to_i64(auth.expires_at, "device code expiry")?;
         let interval = i32::try_from(auth.interval).map_err(|_| PgError::OutOfRange("interval"))?;
-        let params: [&(dyn ToSql + Sync); 14] = [
+        let params: [&(dyn ToSql + Sync); 15] = [
             &id.as_slice(),
             &auth.code_hash.as_slice(),
             &auth.client_id,
@@ -162,12 +163,13 @@ impl DeviceRequests for PgStore {
             &at,
             &auth.requester_ip,
             &auth.user_agent,
+            &auth.dpop_jkt,
         ];
         tx.execute(
             "INSERT INTO device_requests (id, code_hash, client_id, scope, user_code,
                  created_at, expires_at, interval, status, approver_id, approver_name,
-                 status_at, requester_ip, user_agent)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 status_at, requester_ip, user_agent, dpop_jkt)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             &params,
         )
         .await?;
@@ -269,7 +271,7 @@ impl DeviceRequests for PgStore {
             return Ok(DecideOutcome::NotFound);
         };
         // The id follows the record's columns.
-        let id: [u8; 16] = to_array(row.try_get(13)?, TABLE)?;
+        let id: [u8; 16] = to_array(row.try_get(14)?, TABLE)?;
         let auth = from_row(&row)?;
         let decided = match auth.decide(decision, now) {
             Ok(decided) => decided,

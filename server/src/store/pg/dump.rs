@@ -35,12 +35,12 @@ const EXPORTS: [(&str, RowOf); 6] = [
     ),
     (
         "SELECT id, name, secret_hash, scopes, grant_types, disabled, access_ttl, refresh_ttl,
-                created_at, audiences FROM clients ORDER BY id",
+                created_at, audiences, dpop FROM clients ORDER BY id",
         client_of,
     ),
     (
         "SELECT id, user_id, username, client_id, scope, created_at, last_refreshed_at,
-                expires_at, current_refresh, revoked, device_ip, refresh_id, jti
+                expires_at, current_refresh, revoked, device_ip, refresh_id, jti, dpop_jkt
            FROM grants ORDER BY id",
         grant_of,
     ),
@@ -178,6 +178,7 @@ fn copy_of(kind: Kind) -> (&'static str, &'static [Type]) {
         Type::INT8,
         Type::INT8,
         Type::TEXT_ARRAY,
+        Type::TEXT,
     ];
     const GRANT: &[Type] = &[
         Type::BYTEA,
@@ -193,6 +194,7 @@ fn copy_of(kind: Kind) -> (&'static str, &'static [Type]) {
         Type::TEXT,
         Type::BYTEA,
         Type::TEXT,
+        Type::TEXT,
     ];
     const REFRESH: &[Type] = &[Type::BYTEA, Type::BYTEA, Type::BYTEA, Type::INT8];
     const ACCESS: &[Type] = &[Type::TEXT, Type::BYTEA, Type::INT8, Type::BOOL];
@@ -207,13 +209,13 @@ fn copy_of(kind: Kind) -> (&'static str, &'static [Type]) {
         ),
         Kind::Client => (
             "COPY clients (id, name, secret_hash, scopes, grant_types, disabled, access_ttl,
-                           refresh_ttl, created_at, audiences) FROM STDIN BINARY",
+                           refresh_ttl, created_at, audiences, dpop) FROM STDIN BINARY",
             CLIENT,
         ),
         Kind::Grant => (
             "COPY grants (id, user_id, username, client_id, scope, created_at,
                           last_refreshed_at, expires_at, current_refresh, revoked, device_ip,
-                          refresh_id, jti) FROM STDIN BINARY",
+                          refresh_id, jti, dpop_jkt) FROM STDIN BINARY",
             GRANT,
         ),
         Kind::RefreshToken => (
@@ -274,6 +276,7 @@ fn client_values(c: &ClientLine) -> Result<Values, PgError> {
         Box::new(ttl(c.refresh_ttl, "refresh token lifetime")?),
         Box::new(to_i64(c.created_at, "client creation time")?),
         Box::new(c.audiences.clone()),
+        Box::new(c.dpop.as_str()),
     ])
 }
 
@@ -296,6 +299,7 @@ fn grant_values(g: &GrantLine) -> Result<Values, PgError> {
         Box::new(g.device_ip.clone()),
         Box::new(g.refresh_id.to_vec()),
         Box::new(g.jti.clone()),
+        Box::new(g.dpop_jkt.clone()),
     ])
 }
 
@@ -338,6 +342,7 @@ fn client_of(r: &Row) -> Result<Item, PgError> {
         refresh_ttl: ttl(7)?,
         created_at: to_u64(r.try_get(8)?, T)?,
         audiences: r.try_get(9)?,
+        dpop: super::clients::dpop_mode(r.try_get(10)?)?,
     }))
 }
 
@@ -360,6 +365,7 @@ fn grant_of(r: &Row) -> Result<Item, PgError> {
         device_ip: r.try_get(10)?,
         refresh_id: to_array(r.try_get(11)?, T)?,
         jti: r.try_get(12)?,
+        dpop_jkt: r.try_get(13)?,
     }))
 }
 

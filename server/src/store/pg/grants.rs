@@ -33,10 +33,10 @@ type Tx<'a> = deadpool_postgres::Transaction<'a>;
 /// The columns a [`Grant`] is read from, in [`grant_from_row`]'s order.
 const GRANT_COLUMNS: &str = "g.id, g.user_id, g.username, g.client_id, g.scope, \
      g.created_at, g.last_refreshed_at, g.expires_at, g.current_refresh, g.revoked, \
-     g.device_ip, g.refresh_id, g.jti";
+     g.device_ip, g.refresh_id, g.jti, g.dpop_jkt";
 
 /// How many columns [`GRANT_COLUMNS`] has: the offset of whatever follows them.
-const GRANT_WIDTH: usize = 13;
+const GRANT_WIDTH: usize = 14;
 
 /// A grant from the [`GRANT_COLUMNS`] of `row`, starting at column `at`.
 fn grant_from_row(row: &Row, at: usize) -> Result<Grant, PgError> {
@@ -56,6 +56,7 @@ fn grant_from_row(row: &Row, at: usize) -> Result<Grant, PgError> {
         device_ip: row.try_get(at + 10)?,
         refresh_id: to_array(row.try_get(at + 11)?, T)?,
         jti: row.try_get(at + 12)?,
+        dpop_jkt: row.try_get(at + 13)?,
     })
 }
 
@@ -78,7 +79,7 @@ pub(super) async fn create(tx: &Tx<'_>, grant: &Grant, new: &NewTokens) -> Resul
         .last_refreshed_at
         .map(|t| to_i64(t, "refresh time"))
         .transpose()?;
-    let params: [&(dyn ToSql + Sync); 13] = [
+    let params: [&(dyn ToSql + Sync); 14] = [
         &grant.id.as_slice(),
         &grant.user_id,
         &grant.username,
@@ -92,13 +93,14 @@ pub(super) async fn create(tx: &Tx<'_>, grant: &Grant, new: &NewTokens) -> Resul
         &grant.device_ip,
         &grant.refresh_id.as_slice(),
         &grant.jti,
+        &grant.dpop_jkt,
     ];
     tx.execute(
         &tx.prepare_cached(
             "INSERT INTO grants (id, user_id, username, client_id, scope, created_at,
                              last_refreshed_at, expires_at, current_refresh, revoked,
-                             device_ip, refresh_id, jti)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                             device_ip, refresh_id, jti, dpop_jkt)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         )
         .await?,
         &params,

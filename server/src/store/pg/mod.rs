@@ -31,6 +31,7 @@ pub mod audit;
 pub mod cache;
 pub mod clients;
 pub mod devices;
+pub mod dpop;
 mod dump;
 pub mod grants;
 pub mod keys;

@@ -79,8 +79,8 @@ pub static POLL_SQL: LazyLock<String> = LazyLock::new(|| {
               WHERE r.status = 'pending' AND r.code_hash = $7
              {PACE}
          )
-         SELECT r.*, (SELECT count FROM up),
-                COALESCE((SELECT count FROM prev), r.interval)
+         SELECT r.*, (SELECT count FROM up) AS pace_after,
+                COALESCE((SELECT count FROM prev), r.interval) AS pace_before
            FROM r"
     )
 });
@@ -177,8 +177,8 @@ impl PgStore {
         if !ct_eq(&auth.code_hash, code_hash) {
             return Ok(None);
         }
-        let after: Option<i32> = row.try_get(13)?;
-        let before: i32 = row.try_get(14)?;
+        let after: Option<i32> = row.try_get("pace_after")?;
+        let before: i32 = row.try_get("pace_before")?;
         Ok(Some((auth, after.map(|a| pacing(a, before)))))
     }
 }
@@ -242,6 +242,7 @@ pub async fn bench_polls(
             status: crate::grant::DeviceStatus::Pending,
             requester_ip: "192.0.2.1".into(),
             user_agent: "bench".into(),
+            dpop_jkt: None,
         };
         store.create_device_auth(id, auth).await?;
     }

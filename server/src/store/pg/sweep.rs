@@ -69,6 +69,14 @@ const SESSIONS: Target = Target {
     millis: false,
 };
 
+/// DPoP proofs whose replay window has passed (`expires_at` in Unix seconds, see
+/// `dpop`).
+const DPOP_JTIS: Target = Target {
+    sql: "DELETE FROM dpop_jtis WHERE key IN (
+              SELECT key FROM dpop_jtis WHERE expires_at <= $1 LIMIT $2)",
+    millis: false,
+};
+
 /// Shared counters: poll pacing and the throttle windows. Every scope keeps
 /// `expires_at` in Unix milliseconds (`pacing`, `rates`); past it a row no longer
 /// matters.
@@ -114,6 +122,7 @@ async fn sweep_locked(client: &tokio_postgres::Client, now: u64) -> Result<Sweep
     stats.sessions = drain(client, &SESSIONS, secs).await?;
     // Ephemeral counters are not in SweepStats: not records anyone could miss.
     drain(client, &COUNTERS, at(&COUNTERS)).await?;
+    drain(client, &DPOP_JTIS, at(&DPOP_JTIS)).await?;
     stats.entries = stats.device_codes
         + stats.grants
         + stats.access_tokens

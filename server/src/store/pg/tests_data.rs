@@ -90,6 +90,7 @@ fn client(id: &str) -> Client {
         refresh_ttl: None,
         created_at: 1,
         audiences: vec![],
+        dpop: crate::store::DpopMode::Required,
     }
 }
 
@@ -123,6 +124,7 @@ fn tokens(n: u8) -> NewTokens {
         jti: format!("jti-{n}"),
         access_expires_at: 2_000,
         device_ip: "192.0.2.7".into(),
+        dpop_jkt: Some(format!("jkt-{n}")),
     }
 }
 
@@ -141,6 +143,7 @@ async fn grant(store: &PgStore, name: &str, n: u8, code: &str) -> Issue {
         status: DeviceStatus::Pending,
         requester_ip: "192.0.2.7".into(),
         user_agent: "test".into(),
+        dpop_jkt: Some(format!("jkt-{n}")),
     };
     assert!(store.create_device_auth(id, auth).await.unwrap());
     let approve = Decision::Approve {
@@ -265,6 +268,9 @@ async fn a_token_rotated_on_a_and_reused_on_b_revokes_the_family() {
     let (id2, hash2) = refresh(2);
     let (t2, g2) = b.refresh_token(&id2, &hash2).await.unwrap().unwrap();
     assert!(refresh_is_live(&t2, &g2, &hash2, 201));
+    // The DPoP binding is the grant's for life: read back on another instance,
+    // and kept by rotation (tokens(2) would bind jkt-2 if rotation rebound).
+    assert_eq!(g2.dpop_jkt.as_deref(), Some("jkt-1"));
     let (t1, g1) = b.refresh_token(&id1, &hash1).await.unwrap().unwrap();
     assert!(!refresh_is_live(&t1, &g1, &hash1, 201));
     // A wrong hash finds nothing; another client's exchange changes nothing.

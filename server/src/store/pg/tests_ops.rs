@@ -155,7 +155,8 @@ async fn fill(store: &PgStore, now: i64) {
                ('\\x{h3}', 'u', 'u', 1, {future}, {now}, 3600, '', '');
              INSERT INTO rate_counters VALUES
                ('poll', 'old', 0, 5, {past}000), ('poll', 'new', 0, 5, {future}000),
-               ('user_code_ip', 'old', 0, 1, {past}000), ('user_code_ip', 'new', 0, 1, {future}000);",
+               ('user_code_ip', 'old', 0, 1, {past}000), ('user_code_ip', 'new', 0, 1, {future}000);
+             INSERT INTO dpop_jtis VALUES ('\\x{h}', {past}), ('\\x{h2}', {future});",
             a = "01".repeat(16),
             b = "02".repeat(16),
             c = "03".repeat(16),
@@ -227,6 +228,7 @@ async fn one_instance_sweeps_at_a_time_and_the_sweep_removes_only_what_is_due() 
         2
     );
     assert_eq!(count(&a, "SELECT count(*) FROM rate_counters").await, 2);
+    assert_eq!(count(&a, "SELECT count(*) FROM dpop_jtis").await, 1);
     // The lock was released: B sweeps now (nothing left that is due).
     let again = b.try_sweep(now as u64).await.unwrap().expect("B sweeps");
     assert_eq!(again.entries, 0);
@@ -269,6 +271,7 @@ fn client(id: &str) -> Client {
         refresh_ttl: None,
         created_at: 1,
         audiences: vec![],
+        dpop: Default::default(),
     }
 }
 

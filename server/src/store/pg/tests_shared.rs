@@ -35,6 +35,7 @@ fn request(user_code: &str, code_hash: [u8; 32]) -> DeviceAuth {
         status: DeviceStatus::Pending,
         requester_ip: "192.0.2.7".into(),
         user_agent: "test".into(),
+        dpop_jkt: None,
     }
 }
 

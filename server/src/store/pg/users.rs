@@ -78,8 +78,8 @@ pub(crate) async fn insert_client(
         .execute(
             &tx.prepare_cached(
                 "INSERT INTO clients (id, name, secret_hash, scopes, grant_types, disabled,
-                                  access_ttl, refresh_ttl, created_at, audiences)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                                  access_ttl, refresh_ttl, created_at, audiences, dpop)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
              ON CONFLICT (id) DO NOTHING",
             )
             .await?,
@@ -94,6 +94,7 @@ pub(crate) async fn insert_client(
                 &refresh_ttl,
                 &to_i64(c.created_at, "client creation time")?,
                 &c.audiences,
+                &c.dpop.as_str(),
             ],
         )
         .await?;

@@ -70,6 +70,7 @@ mod tests {
             refresh_ttl: None,
             created_at: 0,
             audiences: Vec::new(),
+            dpop: crate::store::DpopMode::Optional,
         })
     }
 

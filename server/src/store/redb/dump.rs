@@ -286,6 +286,7 @@ mod tests {
             device_ip: "192.0.2.1".into(),
             refresh_id: [3; 16],
             jti: "j1".into(),
+            dpop_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
         };
         vec![
             Item::SigningKey(key(100)),

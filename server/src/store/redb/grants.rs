@@ -218,6 +218,7 @@ impl RedbStore {
                     jti: new_jti(),
                     access_expires_at: now + 30 * 86_400,
                     device_ip: "192.0.2.1".into(),
+                    dpop_jkt: None,
                 };
                 let grant = Grant {
                     id: new.grant_id,
@@ -233,6 +234,7 @@ impl RedbStore {
                     device_ip: new.device_ip.clone(),
                     refresh_id: new.refresh_id,
                     jti: new.jti.clone(),
+                    dpop_jkt: None,
                 };
                 create(&tx, &grant, new.refresh_expires_at)?;
                 record_new_tokens(&tx, grant.id, &new)?;

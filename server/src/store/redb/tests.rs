@@ -28,6 +28,7 @@ fn request(code: &str, created_at: u64, ttl: u64) -> ([u8; 16], DeviceAuth) {
         status: DeviceStatus::Pending,
         requester_ip: "127.0.0.1".into(),
         user_agent: "test".into(),
+        dpop_jkt: None,
     };
     (id, auth)
 }
@@ -42,6 +43,7 @@ fn tokens(expires_at: u64) -> NewTokens {
         jti: new_jti(),
         access_expires_at: expires_at,
         device_ip: "127.0.0.1".into(),
+        dpop_jkt: None,
     }
 }
 
