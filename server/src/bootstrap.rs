@@ -46,11 +46,17 @@ pub fn open_store(
     data_dir: &Path,
     on_batch: impl Fn(BatchStats) + Send + 'static,
 ) -> Result<Store, OpenError> {
+    create_data_dir(data_dir)?;
+    Ok(Store::open(&data_dir.join("authgate.redb"), on_batch)?)
+}
+
+/// Creates the data directory (mode 0700): it holds the redb file, and with either
+/// backend the admin socket.
+fn create_data_dir(data_dir: &Path) -> Result<(), OpenError> {
     let show = data_dir.display().to_string();
     fs::create_dir_all(data_dir).map_err(|e| OpenError::Dir(show.clone(), e))?;
     fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))
-        .map_err(|e| OpenError::Dir(show, e))?;
-    Ok(Store::open(&data_dir.join("authgate.redb"), on_batch)?)
+        .map_err(|e| OpenError::Dir(show, e))
 }
 
 /// Opens the backend the configuration selects: PostgreSQL at `database_url`
@@ -65,6 +71,8 @@ pub async fn open_backend(
     let Some(url) = database_url else {
         return open_store(data_dir, on_batch);
     };
+    // No database file here, but the admin socket is.
+    create_data_dir(data_dir)?;
     let pg = PgStore::connect(url.expose(), max_connections)
         .await
         .map_err(|source| OpenError::Postgres {
