@@ -151,6 +151,14 @@ pub async fn run(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT)
+        // A request read in full runs to its end even if the client hangs up
+        // (EOF) before the answer: what it started (a counted login attempt, its
+        // audit event, a write) finishes the same whatever the backend. Without
+        // this, hyper drops the handler at its next await point, and on
+        // PostgreSQL every query is one, so a hung-up login could escape the
+        // backoff and the audit log. Bounded like any request (body deadline,
+        // password queue, connection caps).
+        .half_close(true)
         .keep_alive(true);
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
