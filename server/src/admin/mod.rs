@@ -60,7 +60,8 @@ fn data_dir(arg: &DataDirArg, config: Option<&Path>) -> Result<Target, AdminErro
 /// Runs `authgate user …`.
 fn user(cmd: UserCommand, config: Option<&Path>) -> Result<(), AdminError> {
     match cmd {
-        UserCommand::Add(a) => {
+        UserCommand::Add(add) => {
+            let a = add.user;
             let dir = data_dir(&a.data, config)?;
             let (password, generated) = password(a.password_stdin)?;
             let password_hash = hash(&password)?;
@@ -69,6 +70,7 @@ fn user(cmd: UserCommand, config: Option<&Path>) -> Result<(), AdminError> {
                 Request::UserAdd {
                     username: a.username,
                     password_hash,
+                    admin: add.admin,
                 },
                 true,
             )?;

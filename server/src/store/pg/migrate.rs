@@ -16,7 +16,10 @@ pub const MIGRATION_LOCK: i64 = 0x4175_7468_4761_7465;
 
 /// Every migration, in order: (version, SQL). A new schema change is a new file and a
 /// new row here; released files never change.
-pub const MIGRATIONS: &[(i32, &str)] = &[(1, include_str!("../../../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i32, &str)] = &[
+    (1, include_str!("../../../migrations/0001_init.sql")),
+    (3, include_str!("../../../migrations/0003_admin_role.sql")),
+];
 
 /// The newest schema version this build knows.
 pub fn latest() -> i32 {

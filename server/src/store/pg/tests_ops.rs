@@ -284,6 +284,7 @@ async fn admin_changes_commit_with_their_consequences_audit_and_notification() {
         password_hash: "h".into(),
         disabled: false,
         created_at: 1,
+        admin: false,
     };
     assert!(
         a.admin_add_user(user.clone(), ev(AuditKind::UserAdded))

@@ -205,6 +205,7 @@ fn user(name: &str) -> User {
         password_hash: String::new(),
         disabled: false,
         created_at: 1,
+        admin: false,
     }
 }
 
