@@ -171,6 +171,7 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
             csrf_key,
             passwords: password::Passwords::new(2),
             throttles,
+            data_dir: args.data_dir.clone(),
         });
         if let KeySource::Shared { store, .. } = &key_source {
             // Rotations and retirements made through any instance sign here too.

@@ -169,4 +169,7 @@ pub struct AppState {
     pub passwords: Passwords,
     /// Guess limits.
     pub throttles: Throttles,
+    /// The data directory: where redb keeps the signing key files, for the
+    /// console's key page (with PostgreSQL the keys are in the database).
+    pub data_dir: std::path::PathBuf,
 }

@@ -49,6 +49,7 @@ fn state() -> (tempfile::TempDir, Arc<AppState>) {
         csrf_key: [7; 32],
         passwords: password::Passwords::new(1),
         throttles: Throttles::default(),
+        data_dir: dir.path().to_path_buf(),
     };
     (dir, Arc::new(state))
 }
