@@ -45,6 +45,11 @@ fn check(c: &Chrome, name: &str) {
     c.screenshot(name);
 }
 
+/// Toggles a checkbox (a click that loads no page).
+fn tick(c: &Chrome, css: &str) {
+    c.exec("document.querySelector(arguments[0]).click();", json!([css]));
+}
+
 fn chrome(make: fn() -> Chrome) -> Option<Chrome> {
     if std::env::var("AUTHGATE_SKIP_BROWSER").as_deref() == Ok("1") {
         eprintln!("AUTHGATE_SKIP_BROWSER=1: browser test skipped");
@@ -75,9 +80,9 @@ fn console_walk(make: fn() -> Chrome, size: &str) {
     check(&c, &format!("admin-clients-{size}"));
     c.type_into("#id", &client_id);
     c.type_into("#name", "Console resource server");
-    c.click("input[name=grant_device_code]");
-    c.click("input[name=grant_refresh_token]");
-    c.click("input[name=confidential]");
+    tick(&c, "input[name=grant_device_code]");
+    tick(&c, "input[name=grant_refresh_token]");
+    tick(&c, "input[name=confidential]");
     c.click("form input[name=op][value=client_add] ~ button[type=submit]");
     c.wait_text("h1", "Client secret");
     let secret = c.text(&c.find("#client-secret"));

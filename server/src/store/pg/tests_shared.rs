@@ -40,7 +40,7 @@ fn request(user_code: &str, code_hash: [u8; 32]) -> DeviceAuth {
 
 async fn count(store: &PgStore, sql: &str) -> i64 {
     store
-        .client()
+        .conn()
         .await
         .unwrap()
         .query_one(sql, &[])

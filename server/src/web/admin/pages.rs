@@ -147,6 +147,8 @@ pub struct UserPage<'a> {
     pub c: Common<'a>,
     /// The user shown.
     pub user: UserRow,
+    /// The user shown is the admin looking (no demote, disable or delete).
+    pub is_self: bool,
     /// Their live grants.
     pub grants: Vec<GrantRow>,
     /// Their live browser sessions.

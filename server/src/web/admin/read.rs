@@ -113,6 +113,7 @@ pub(super) async fn user(
             username: Some(&admin.user.username),
             csrf,
             c: common(csrf, q, here),
+            is_self: user.id == admin.user.id,
             user: user_row(&user),
             grants: grants.iter().map(grant_row).collect(),
             sessions,
