@@ -184,7 +184,11 @@ pub static ROUTES: &[Route] = &[
     r(Get, "/admin/client", P(Page::Admin(AdminView::Client))),
     r(Get, "/admin/grants", P(Page::Admin(AdminView::Grants))),
     r(Get, "/admin/audit", P(Page::Admin(AdminView::Audit))),
-    r(Get, "/admin/audit.jsonl", P(Page::Admin(AdminView::AuditExport))),
+    r(
+        Get,
+        "/admin/audit.jsonl",
+        P(Page::Admin(AdminView::AuditExport)),
+    ),
     r(Get, "/admin/keys", P(Page::Admin(AdminView::Keys))),
     r(Post, "/admin/action", P(Page::AdminAction)),
     r(Get, "/assets/style.css", N(Plain::Style)),

@@ -17,7 +17,10 @@ use serde_json::{Value, json};
 #[track_caller]
 fn check(c: &Chrome, name: &str) {
     let (scroll, client) = c.widths();
-    assert!(scroll <= client, "{name}: scrolls sideways ({scroll} > {client})");
+    assert!(
+        scroll <= client,
+        "{name}: scrolls sideways ({scroll} > {client})"
+    );
     let v = c.exec(
         r#"
         const unlabelled = [...document.querySelectorAll('input, select, textarea')]
@@ -41,13 +44,20 @@ fn check(c: &Chrome, name: &str) {
     assert_eq!(v["unlabelled"], json!([]), "{name}: fields without a label");
     assert_eq!(v["tiny"], json!([]), "{name}: tap targets under 40 px");
     assert_eq!(v["h1"], json!(1), "{name}: one heading");
-    assert_eq!(v["forms_without_csrf"], json!(0), "{name}: every form has CSRF");
+    assert_eq!(
+        v["forms_without_csrf"],
+        json!(0),
+        "{name}: every form has CSRF"
+    );
     c.screenshot(name);
 }
 
 /// Toggles a checkbox (a click that loads no page).
 fn tick(c: &Chrome, css: &str) {
-    c.exec("document.querySelector(arguments[0]).click();", json!([css]));
+    c.exec(
+        "document.querySelector(arguments[0]).click();",
+        json!([css]),
+    );
 }
 
 fn chrome(make: fn() -> Chrome) -> Option<Chrome> {
@@ -100,7 +110,10 @@ fn console_walk(make: fn() -> Chrome, size: &str) {
     // Shown once: the client's page has no secret on it.
     c.click(".actions a.button");
     c.wait_text("h1", &client_id);
-    assert!(!c.source().contains(&secret), "the secret is not shown again");
+    assert!(
+        !c.source().contains(&secret),
+        "the secret is not shown again"
+    );
     check(&c, &format!("admin-client-{size}"));
 
     c.goto(&server.url("/admin/grants"));
@@ -111,7 +124,10 @@ fn console_walk(make: fn() -> Chrome, size: &str) {
     c.goto(&server.url("/admin/audit?kind=client_added"));
     c.wait_text("h1", "Audit log");
     let log = c.text(&c.find("main"));
-    assert!(log.contains(&client_id) && log.contains(ADMIN_USER), "{log}");
+    assert!(
+        log.contains(&client_id) && log.contains(ADMIN_USER),
+        "{log}"
+    );
     check(&c, &format!("admin-audit-{size}"));
 
     c.goto(&server.url("/admin/keys"));
@@ -151,7 +167,11 @@ fn non_admins_get_403_and_forms_need_csrf_and_confirmation() {
     // Without the CSRF token: refused, nothing created.
     let r = admin.post_form(
         "/admin/action",
-        &[("op", "user_add"), ("username", "bob"), ("password", "bob password 1")],
+        &[
+            ("op", "user_add"),
+            ("username", "bob"),
+            ("password", "bob password 1"),
+        ],
     );
     assert_eq!(r.status, 403, "{}", r.text());
     assert!(!admin.get("/admin").text().contains(">bob<"));
@@ -171,19 +191,32 @@ fn non_admins_get_403_and_forms_need_csrf_and_confirmation() {
     // A destructive change without its confirmation box is refused.
     let r = admin.post_form(
         "/admin/action",
-        &[("csrf_token", &csrf), ("op", "user_disable"), ("username", "bob")],
+        &[
+            ("csrf_token", &csrf),
+            ("op", "user_disable"),
+            ("username", "bob"),
+        ],
     );
     assert_eq!(r.status, 400, "{}", r.text());
 
     let mut bob = server.browser();
     bob.login("bob", "bob password 1");
-    for path in ["/admin", "/admin/clients", "/admin/audit.jsonl", "/admin/keys"] {
+    for path in [
+        "/admin",
+        "/admin/clients",
+        "/admin/audit.jsonl",
+        "/admin/keys",
+    ] {
         assert_eq!(bob.get(path).status, 403, "{path}");
     }
     let bob_csrf = csrf_token(&bob.get("/account").text()).expect("csrf");
     let r = bob.post_form(
         "/admin/action",
-        &[("csrf_token", &bob_csrf), ("op", "key_rotate"), ("confirm", "yes")],
+        &[
+            ("csrf_token", &bob_csrf),
+            ("op", "key_rotate"),
+            ("confirm", "yes"),
+        ],
     );
     assert_eq!(r.status, 403, "{}", r.text());
 
@@ -205,8 +238,19 @@ fn non_admins_get_403_and_forms_need_csrf_and_confirmation() {
     let kinds: Vec<(String, String)> = export
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).expect("a JSON line"))
-        .map(|v| (v["kind"].as_str().unwrap_or_default().to_string(), v["actor"].as_str().unwrap_or_default().to_string()))
+        .map(|v| {
+            (
+                v["kind"].as_str().unwrap_or_default().to_string(),
+                v["actor"].as_str().unwrap_or_default().to_string(),
+            )
+        })
         .collect();
-    assert!(kinds.contains(&("user_added".into(), ADMIN_USER.into())), "{export}");
-    assert!(kinds.contains(&("user_role_set".into(), ADMIN_USER.into())), "{export}");
+    assert!(
+        kinds.contains(&("user_added".into(), ADMIN_USER.into())),
+        "{export}"
+    );
+    assert!(
+        kinds.contains(&("user_role_set".into(), ADMIN_USER.into())),
+        "{export}"
+    );
 }

@@ -340,7 +340,10 @@ fn the_admin_console_edits_a_client_and_rotates_a_key() {
         let (resp, _) = b.send(&state, request(Method::POST, "/login", &form)).await;
         assert_eq!(resp.headers()["location"], "/admin");
         let (resp, html) = b
-            .send(&state, request(Method::GET, "/admin/client?id=authgate-cli", ""))
+            .send(
+                &state,
+                request(Method::GET, "/admin/client?id=authgate-cli", ""),
+            )
             .await;
         assert_eq!(resp.status(), StatusCode::OK, "{html}");
         let csrf = csrf_of(&html).to_string();
@@ -354,13 +357,20 @@ fn the_admin_console_edits_a_client_and_rotates_a_key() {
             .await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
         let c = state.store.client("authgate-cli").await.unwrap().unwrap();
-        assert_eq!((c.name.as_str(), c.scopes.clone()), ("CLI", vec!["read".to_string()]));
+        assert_eq!(
+            (c.name.as_str(), c.scopes.clone()),
+            ("CLI", vec!["read".to_string()])
+        );
         assert_eq!(c.grant_types, vec!["device_code".to_string()]);
         assert_eq!((c.access_ttl, c.refresh_ttl), (Some(300), None));
         let events = state.store.audit_events(0, 100).await.unwrap();
-        assert!(events.iter().any(|e| e.kind == crate::store::AuditKind::ClientUpdated
-            && e.actor == "admin"
-            && e.subject == "authgate-cli"));
+        assert!(
+            events
+                .iter()
+                .any(|e| e.kind == crate::store::AuditKind::ClientUpdated
+                    && e.actor == "admin"
+                    && e.subject == "authgate-cli")
+        );
 
         let before = state.keys.signing_kid();
         let rotate = format!("csrf_token={csrf}&op=key_rotate");
@@ -375,7 +385,9 @@ fn the_admin_console_edits_a_client_and_rotates_a_key() {
             .await;
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
         assert_ne!(state.keys.signing_kid(), before);
-        let (_, html) = b.send(&state, request(Method::GET, "/admin/keys", "")).await;
+        let (_, html) = b
+            .send(&state, request(Method::GET, "/admin/keys", ""))
+            .await;
         assert!(html.contains(&state.keys.signing_kid()), "{html}");
     });
 }

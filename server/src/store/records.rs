@@ -368,7 +368,10 @@ mod tests {
             .unwrap(),
         );
         let u: User = decode("users", &bytes).unwrap();
-        assert_eq!((u.username.as_str(), u.disabled, u.admin), ("ann", true, false));
+        assert_eq!(
+            (u.username.as_str(), u.disabled, u.admin),
+            ("ann", true, false)
+        );
         let admin = User { admin: true, ..u };
         assert_eq!(decode::<User>("users", &encode(&admin)).unwrap(), admin);
     }

@@ -187,7 +187,14 @@ async fn change_client(
             tx.execute(
                 "UPDATE clients SET name = $2, scopes = $3, grant_types = $4,
                         access_ttl = $5, refresh_ttl = $6 WHERE id = $1",
-                &[&id, &c.name, &c.scopes, &c.grant_types, &access_ttl, &refresh_ttl],
+                &[
+                    &id,
+                    &c.name,
+                    &c.scopes,
+                    &c.grant_types,
+                    &access_ttl,
+                    &refresh_ttl,
+                ],
             )
             .await?;
         }

@@ -534,7 +534,11 @@ async fn the_admin_role_and_client_settings_are_shared() {
         created_at: 1,
         admin: true,
     };
-    assert!(a.admin_add_user(user, ev(AuditKind::UserAdded)).await.unwrap());
+    assert!(
+        a.admin_add_user(user, ev(AuditKind::UserAdded))
+            .await
+            .unwrap()
+    );
     assert!(b.user("alice").await.unwrap().unwrap().admin);
     assert!(
         b.admin_set_role("alice".into(), false, ev(AuditKind::UserRoleSet))
@@ -548,7 +552,11 @@ async fn the_admin_role_and_client_settings_are_shared() {
             .unwrap()
     );
 
-    assert!(a.admin_add_client(client("tv"), ev(AuditKind::ClientAdded)).await.unwrap());
+    assert!(
+        a.admin_add_client(client("tv"), ev(AuditKind::ClientAdded))
+            .await
+            .unwrap()
+    );
     let settings = crate::store::ClientSettings {
         name: "Living room".into(),
         scopes: vec!["read".into()],

@@ -653,8 +653,18 @@ async fn the_admin_role_and_client_settings_persist() {
         add_user(&store, "alice").await;
         assert!(!store.user("alice").await.unwrap().unwrap().admin);
         let ev = AuditEvent::new(AuditKind::UserRoleSet, "root", "alice");
-        assert!(store.admin_set_role("alice".into(), true, ev.clone()).await.unwrap());
-        assert!(!store.admin_set_role("nobody".into(), true, ev).await.unwrap());
+        assert!(
+            store
+                .admin_set_role("alice".into(), true, ev.clone())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .admin_set_role("nobody".into(), true, ev)
+                .await
+                .unwrap()
+        );
         assert!(store.user("alice").await.unwrap().unwrap().admin);
         let client = crate::store::Client {
             id: "tv".into(),
@@ -680,7 +690,13 @@ async fn the_admin_role_and_client_settings_persist() {
         };
         let change = crate::store::ClientChange::Settings(settings);
         let ev = AuditEvent::new(AuditKind::ClientUpdated, "root", "tv");
-        assert_eq!(store.admin_change_client("tv".into(), change, ev).await.unwrap(), Some(0));
+        assert_eq!(
+            store
+                .admin_change_client("tv".into(), change, ev)
+                .await
+                .unwrap(),
+            Some(0)
+        );
         let c = store.client("tv").await.unwrap().unwrap();
         assert_eq!((c.name.as_str(), c.access_ttl), ("Living room", Some(300)));
         assert_eq!(c.scopes, vec!["read".to_string()]);

@@ -112,7 +112,11 @@ async fn user_add(state: &AppState, admin: &AdminUser, form: &Form) -> Result<Re
     Ok(done(&user_page(&username), Done::UserAdded))
 }
 
-async fn user_password(state: &AppState, admin: &AdminUser, form: &Form) -> Result<Resp, PageError> {
+async fn user_password(
+    state: &AppState,
+    admin: &AdminUser,
+    form: &Form,
+) -> Result<Resp, PageError> {
     let username = form.require("username")?.to_string();
     let password_hash = hash(state, form).await?;
     let op = Op::UserPasswd {
@@ -268,26 +272,54 @@ async fn client_add(state: &AppState, admin: &AdminUser, form: &Form) -> Result<
     })
 }
 
-async fn client_update(state: &AppState, admin: &AdminUser, form: &Form) -> Result<Resp, PageError> {
+async fn client_update(
+    state: &AppState,
+    admin: &AdminUser,
+    form: &Form,
+) -> Result<Resp, PageError> {
     let id = form.require("id")?.to_string();
     let mut s = settings(form)?;
     if s.name.is_empty() {
         s.name.clone_from(&id);
     }
     let change = ClientChange::Settings(s);
-    run(state, admin, Op::ClientChange { id: id.clone(), change }).await?;
+    run(
+        state,
+        admin,
+        Op::ClientChange {
+            id: id.clone(),
+            change,
+        },
+    )
+    .await?;
     Ok(done(&client_page(&id), Done::ClientChanged))
 }
 
-async fn client_rotate(state: &AppState, admin: &AdminUser, form: &Form) -> Result<Resp, PageError> {
+async fn client_rotate(
+    state: &AppState,
+    admin: &AdminUser,
+    form: &Form,
+) -> Result<Resp, PageError> {
     let id = form.require("id")?.to_string();
     let secret = random_token();
     let change = ClientChange::SetSecret(sha256(secret.as_bytes()));
-    run(state, admin, Op::ClientChange { id: id.clone(), change }).await?;
+    run(
+        state,
+        admin,
+        Op::ClientChange {
+            id: id.clone(),
+            change,
+        },
+    )
+    .await?;
     Ok(secret_page(state, admin, id, secret))
 }
 
-async fn client_change(state: &AppState, admin: &AdminUser, form: &Form) -> Result<Resp, PageError> {
+async fn client_change(
+    state: &AppState,
+    admin: &AdminUser,
+    form: &Form,
+) -> Result<Resp, PageError> {
     let id = form.require("id")?.to_string();
     let change = match form.get("op") {
         Some("client_delete") => ClientChange::Delete,
@@ -295,7 +327,15 @@ async fn client_change(state: &AppState, admin: &AdminUser, form: &Form) -> Resu
         _ => ClientChange::Enable,
     };
     let deleted = matches!(change, ClientChange::Delete);
-    run(state, admin, Op::ClientChange { id: id.clone(), change }).await?;
+    run(
+        state,
+        admin,
+        Op::ClientChange {
+            id: id.clone(),
+            change,
+        },
+    )
+    .await?;
     Ok(if deleted {
         done("/admin/clients", Done::ClientDeleted)
     } else {

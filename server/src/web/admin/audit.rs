@@ -103,7 +103,9 @@ fn time_of(s: &str) -> Result<Option<u64>, PageError> {
     let format = time::macros::format_description!("[year]-[month]-[day]");
     let date = time::Date::parse(s, format).map_err(|_| PageError::BadTime)?;
     let secs = date.midnight().assume_utc().unix_timestamp();
-    u64::try_from(secs).map(Some).map_err(|_| PageError::BadTime)
+    u64::try_from(secs)
+        .map(Some)
+        .map_err(|_| PageError::BadTime)
 }
 
 /// `GET /admin/audit`.

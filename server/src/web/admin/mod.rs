@@ -22,8 +22,8 @@ use crate::admin::exec::Ctx;
 use crate::http::body::RequestBody;
 use crate::http::response::Resp;
 use crate::state::AppState;
-use crate::store::prelude::*;
 use crate::store::User;
+use crate::store::prelude::*;
 
 pub use act::action;
 

@@ -5,8 +5,8 @@ use hyper::StatusCode;
 
 use super::AdminUser;
 use super::pages::{
-    ClientFields, ClientPage, ClientsPage, Common, Done, GrantRow, GrantsPage, KeysPage, SessionRow, UserPage,
-    UserRow, UsersPage,
+    ClientFields, ClientPage, ClientsPage, Common, Done, GrantRow, GrantsPage, KeysPage,
+    SessionRow, UserPage, UserRow, UsersPage,
 };
 use crate::admin::exec::{self, AdminReply, ClientView};
 use crate::http::form::Form;
@@ -57,7 +57,11 @@ fn grant_row(g: &Grant) -> GrantRow {
 }
 
 /// `GET /admin`.
-pub(super) async fn users(state: &AppState, admin: &AdminUser, q: &Form) -> Result<Resp, PageError> {
+pub(super) async fn users(
+    state: &AppState,
+    admin: &AdminUser,
+    q: &Form,
+) -> Result<Resp, PageError> {
     let mut users = state.store.users().await?;
     users.sort_by(|a, b| a.username.cmp(&b.username));
     let users = users.iter().map(user_row).collect();
@@ -145,7 +149,11 @@ pub(super) async fn clients(
 }
 
 /// `GET /admin/client?id=`.
-pub(super) async fn client(state: &AppState, admin: &AdminUser, q: &Form) -> Result<Resp, PageError> {
+pub(super) async fn client(
+    state: &AppState,
+    admin: &AdminUser,
+    q: &Form,
+) -> Result<Resp, PageError> {
     let id = q.get("id").unwrap_or_default();
     let Some(client) = state.store.client(id).await? else {
         return Err(PageError::NoSuchClient);
@@ -176,7 +184,7 @@ pub(super) async fn grants(
     for u in state.store.users().await? {
         all.extend(live_grants(state, &u.id, now).await?);
     }
-    all.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    all.sort_by_key(|g| std::cmp::Reverse(g.created_at));
     Ok(show(state, admin, |csrf| {
         GrantsPage {
             lang: admin.browser.lang,
