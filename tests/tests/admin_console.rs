@@ -8,6 +8,7 @@
 //! Screenshots go to `tests/artifacts/admin-*.png` (and `docs/screenshots/` with
 //! `AUTHGATE_UPDATE_SCREENSHOTS=1`). `AUTHGATE_SKIP_BROWSER=1` skips the browser part.
 
+use authgate_tests::ops::cli;
 use authgate_tests::webdriver::Chrome;
 use authgate_tests::{ADMIN_PASSWORD, ADMIN_USER, TestServer, csrf_token};
 use serde_json::{Value, json};
