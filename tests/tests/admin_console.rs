@@ -255,3 +255,51 @@ fn non_admins_get_403_and_forms_need_csrf_and_confirmation() {
         "{export}"
     );
 }
+
+/// The console on PostgreSQL: the first-run admin has the role (migration 0003),
+/// creates a confidential client whose secret then introspects, and the key page
+/// shows the shared ring after a rotation.
+#[test]
+fn the_console_works_on_postgres() {
+    let pg = authgate_tests::pg::PgCluster::start().unwrap_or_else(|e| panic!("{e}"));
+    let server = TestServer::start_with(&["--database-url", &pg.url()], &[]);
+    let mut admin = server.browser();
+    admin.login(ADMIN_USER, ADMIN_PASSWORD);
+    let csrf = csrf_token(&admin.get("/admin/clients").text()).expect("csrf");
+    let r = admin.post_form(
+        "/admin/action",
+        &[
+            ("csrf_token", &csrf),
+            ("op", "client_add"),
+            ("id", "rs-pg"),
+            ("scopes", "profile read"),
+            ("confidential", "yes"),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let html = r.text();
+    let at = html.find("id=\"client-secret\">").expect("the secret") + 19;
+    let secret = &html[at..at + 43];
+    let tokens = server.obtain_tokens(Some("read"));
+    let r = server.introspect("rs-pg", secret, &tokens.access_token);
+    assert_eq!(r.json()["active"], Value::Bool(true), "{}", r.text());
+
+    let before = admin.get("/admin/keys").text();
+    let r = admin.post_form(
+        "/admin/action",
+        &[
+            ("csrf_token", &csrf),
+            ("op", "key_rotate"),
+            ("confirm", "yes"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let after = admin.get("/admin/keys").text();
+    assert_eq!(after.matches("<li class=\"card").count(), 2, "{after}");
+    assert_ne!(before, after);
+    assert_eq!(
+        pg.psql("SELECT admin FROM users WHERE username = 'admin'")
+            .unwrap(),
+        "t"
+    );
+}
