@@ -254,6 +254,20 @@ fn non_admins_get_403_and_forms_need_csrf_and_confirmation() {
         kinds.contains(&("user_role_set".into(), ADMIN_USER.into())),
         "{export}"
     );
+
+    // `authgate user add --admin` (through the running server's socket) makes an
+    // admin; without the flag, not.
+    for (name, flag, status) in [("carol", true, 200), ("dave", false, 403)] {
+        let mut args = vec!["user", "add", name, "--password-stdin"];
+        if flag {
+            args.push("--admin");
+        }
+        let out = cli(server.data_dir(), &args, Some("a long password\n"), &[]);
+        assert!(out.success, "{out:?}");
+        let mut b = server.browser();
+        b.login(name, "a long password");
+        assert_eq!(b.get("/admin").status, status, "{name}");
+    }
 }
 
 /// The console on PostgreSQL: the first-run admin has the role (migration 0003),
