@@ -202,6 +202,8 @@ fn non_admins_get_403_and_forms_need_csrf_and_confirmation() {
 
     let mut bob = server.browser();
     bob.login("bob", "bob password 1");
+    assert!(admin.get("/account").text().contains("href=\"/admin\""));
+    assert!(!bob.get("/account").text().contains("href=\"/admin\""));
     for path in [
         "/admin",
         "/admin/clients",

@@ -223,6 +223,7 @@ error-account-changed = Konto geändert
 error-account-changed-text = Dieses Konto wurde inzwischen geändert. Melden Sie sich erneut an.
 
 ## Admin console
+account-admin-console = Verwaltungskonsole
 admin-nav = Administration
 admin-users = Benutzer
 admin-clients = Clients

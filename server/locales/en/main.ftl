@@ -215,6 +215,7 @@ error-account-changed = Account changed
 error-account-changed-text = This account was changed meanwhile. Sign in again.
 
 ## Admin console
+account-admin-console = Admin console
 admin-nav = Administration
 admin-users = Users
 admin-clients = Clients

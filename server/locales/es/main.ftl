@@ -223,6 +223,7 @@ error-account-changed = Cuenta modificada
 error-account-changed-text = Esta cuenta se ha modificado mientras tanto. Vuelve a iniciar sesión.
 
 ## Admin console
+account-admin-console = Consola de administración
 admin-nav = Administración
 admin-users = Usuarios
 admin-clients = Clientes

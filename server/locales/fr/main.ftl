@@ -223,6 +223,7 @@ error-account-changed = Compte modifié
 error-account-changed-text = Ce compte a été modifié entre-temps. Reconnectez-vous.
 
 ## Admin console
+account-admin-console = Console d’administration
 admin-nav = Administration
 admin-users = Utilisateurs
 admin-clients = Clients

@@ -189,6 +189,7 @@ error-account-changed = アカウントが変更されました
 error-account-changed-text = このアカウントはその間に変更されました。もう一度ログインしてください。
 
 ## Admin console
+account-admin-console = 管理コンソール
 admin-nav = 管理
 admin-users = ユーザー
 admin-clients = クライアント

@@ -189,6 +189,7 @@ error-account-changed = 帳戶已變更
 error-account-changed-text = 這個帳戶在此期間已被變更。請重新登入。
 
 ## Admin console
+account-admin-console = 管理主控台
 admin-nav = 管理
 admin-users = 使用者
 admin-clients = 用戶端
