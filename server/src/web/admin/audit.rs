@@ -3,7 +3,7 @@
 
 use askama::Template;
 use hyper::StatusCode;
-use hyper::header::{CONTENT_DISPOSITION, HeaderValue};
+use hyper::header::{CACHE_CONTROL, CONTENT_DISPOSITION, HeaderValue};
 
 use super::AdminUser;
 use super::pages::{AuditFilterForm, AuditPage};
@@ -152,5 +152,7 @@ pub(super) async fn export(state: &AppState, q: &Form) -> Result<Resp, PageError
         CONTENT_DISPOSITION,
         HeaderValue::from_static("attachment; filename=\"authgate-audit.jsonl\""),
     );
+    resp.headers_mut()
+        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(resp)
 }
