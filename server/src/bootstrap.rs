@@ -112,6 +112,7 @@ pub async fn first_run(
         password_hash: hash_blocking(&password)?,
         disabled: false,
         created_at: now,
+        admin: true,
     };
     let cli = Client {
         id: CLI_CLIENT_ID.into(),

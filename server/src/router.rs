@@ -34,7 +34,8 @@ use crate::oauth::error::{OAuthError, bearer_challenge};
 use crate::oauth::{OAuthRequest, device_authorization, introspect, metadata, revoke, token};
 use crate::secrets::{ct_eq, sha256};
 use crate::state::AppState;
-use crate::web::{PageError, account, device, language, login};
+use crate::web::admin::View as AdminView;
+use crate::web::{PageError, account, admin, device, language, login};
 use crate::{clock, metrics};
 
 /// Which methods a route answers. `Get` answers `HEAD` too.
@@ -94,6 +95,10 @@ pub enum Page {
     ChangePassword,
     /// The language switch.
     Language,
+    /// A page of the admin console.
+    Admin(AdminView),
+    /// A change made in the admin console.
+    AdminAction,
 }
 
 /// Everything else: liveness, metrics, the stylesheet, the root redirect.
@@ -173,6 +178,19 @@ pub static ROUTES: &[Route] = &[
     r(Get, "/account/password", P(Page::PasswordForm)),
     r(Post, "/account/password", P(Page::ChangePassword)),
     r(Get, "/language", P(Page::Language)),
+    r(Get, "/admin", P(Page::Admin(AdminView::Users))),
+    r(Get, "/admin/user", P(Page::Admin(AdminView::User))),
+    r(Get, "/admin/clients", P(Page::Admin(AdminView::Clients))),
+    r(Get, "/admin/client", P(Page::Admin(AdminView::Client))),
+    r(Get, "/admin/grants", P(Page::Admin(AdminView::Grants))),
+    r(Get, "/admin/audit", P(Page::Admin(AdminView::Audit))),
+    r(
+        Get,
+        "/admin/audit.jsonl",
+        P(Page::Admin(AdminView::AuditExport)),
+    ),
+    r(Get, "/admin/keys", P(Page::Admin(AdminView::Keys))),
+    r(Post, "/admin/action", P(Page::AdminAction)),
     r(Get, "/assets/style.css", N(Plain::Style)),
     r(Get, "/", N(Plain::Root)),
 ];
@@ -365,6 +383,8 @@ async fn call_page<B: RequestBody>(
         Page::PasswordForm => account::password_page(state, &req, now).await,
         Page::ChangePassword => account::change_password(state, req, ip, now).await,
         Page::Language => language::switch(state, &req),
+        Page::Admin(view) => admin::page(state, &req, view, now).await,
+        Page::AdminAction => admin::action(state, req, now).await,
     }
 }
 

@@ -184,6 +184,7 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
             passwords: password::Passwords::new(2),
             throttles,
             dpop,
+            data_dir: args.data_dir.clone(),
         });
         if let KeySource::Shared { store, .. } = &key_source {
             // Rotations and retirements made through any instance sign here too.

@@ -171,4 +171,7 @@ pub struct AppState {
     pub throttles: Throttles,
     /// DPoP proof replay cache and nonces.
     pub dpop: crate::dpop::DpopState,
+    /// The data directory: where redb keeps the signing key files, for the
+    /// console's key page (with PostgreSQL the keys are in the database).
+    pub data_dir: std::path::PathBuf,
 }

@@ -483,6 +483,8 @@ pub struct AccountPage<'a> {
     pub devices: Vec<DeviceRow>,
     /// Live browser sessions, this one included.
     pub sessions: Vec<SessionRow>,
+    /// The user has the admin role: link to the console.
+    pub admin: bool,
 }
 
 /// The change-password page.

@@ -344,6 +344,74 @@ fn every_page_in(lang: &str, english: &[String]) {
     let r = b.post_form("/account/revoke", &[("csrf_token", &csrf)]);
     assert_eq!(r.status, 400);
     page("no device chosen", &r, &["error-no-device-text"]);
+    admin_pages_in(&server, &mut b, lang, &page);
+}
+
+/// The admin console's pages, signed in as the first-run admin.
+fn admin_pages_in(
+    server: &TestServer,
+    b: &mut authgate_tests::Browser,
+    lang: &str,
+    page: &dyn Fn(&str, &Reply, &[&str]),
+) {
+    for (path, must) in [
+        (
+            "/admin?done=user-added",
+            &["admin-users", "admin-user-add", "admin-done-user-added"][..],
+        ),
+        (
+            "/admin/user?name=admin",
+            &["admin-grants", "admin-sessions", "admin-password-reset"],
+        ),
+        (
+            "/admin/clients",
+            &["admin-client-add", "admin-scopes-help", "admin-ttl-help"],
+        ),
+        (
+            "/admin/client?id=authgate-cli",
+            &["admin-client-edit", "admin-save", "admin-confirm"],
+        ),
+        ("/admin/grants", &["admin-grants", "admin-revoke"]),
+        (
+            "/admin/audit",
+            &["admin-audit", "admin-time-help", "admin-export"],
+        ),
+        (
+            "/admin/keys",
+            &["admin-keys-lead", "admin-signing", "admin-key-rotate"],
+        ),
+    ] {
+        let r = b.get(path);
+        assert_eq!(r.status, 200, "{path}");
+        page(path, &r, must);
+    }
+    let csrf = b.csrf_of("/admin/keys");
+    let r = b.post_form(
+        "/admin/action",
+        &[("csrf_token", &csrf), ("op", "key_rotate")],
+    );
+    assert_eq!(r.status, 400);
+    page("admin: not confirmed", &r, &["error-not-confirmed-text"]);
+    let r = b.post_form(
+        "/admin/action",
+        &[
+            ("csrf_token", &csrf),
+            ("op", "user_add"),
+            ("username", "viewer"),
+            ("password", "viewer password"),
+        ],
+    );
+    assert_eq!(r.status, 303, "{}", r.text());
+    let mut viewer = server.browser();
+    viewer.set_cookie("lang", lang);
+    viewer.login("viewer", "viewer password");
+    let r = viewer.get("/admin");
+    assert_eq!(r.status, 403);
+    page(
+        "admin: forbidden",
+        &r,
+        &["error-forbidden", "error-forbidden-text"],
+    );
 }
 
 #[test]

@@ -65,7 +65,7 @@ impl std::fmt::Debug for DataDirArg {
 pub enum UserCommand {
     /// Create a user. The password comes from stdin with --password-stdin,
     /// otherwise a random one is generated and printed once.
-    Add(UserPasswordArgs),
+    Add(UserAddArgs),
     /// List users: name, id, status, creation time.
     List(DataDirArg),
     /// Set a new password (ends the user's browser sessions).
@@ -89,6 +89,17 @@ pub struct UserPasswordArgs {
     #[command(flatten)]
     #[allow(missing_docs)]
     pub data: DataDirArg,
+}
+
+/// `user add`: the name, the password's source, and the role.
+#[derive(Args, Debug)]
+pub struct UserAddArgs {
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub user: UserPasswordArgs,
+    /// Give the user the admin role: the web console at /admin.
+    #[arg(long)]
+    pub admin: bool,
 }
 
 /// A user or client name.

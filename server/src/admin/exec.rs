@@ -24,6 +24,9 @@ pub enum Request {
         username: String,
         /// argon2id PHC string.
         password_hash: String,
+        /// With the admin role (the web console).
+        #[serde(default)]
+        admin: bool,
     },
     /// List users.
     UserList,
@@ -97,6 +100,8 @@ pub enum ClientAction {
     Deleted,
     /// Has a new secret.
     SecretRotated,
+    /// Has new scopes, grant types or lifetimes.
+    Updated,
 }
 
 /// A user as the CLI lists it (no password hash).
@@ -110,6 +115,9 @@ pub struct UserView {
     pub disabled: bool,
     /// Unix seconds.
     pub created_at: u64,
+    /// Has the admin role.
+    #[serde(default)]
+    pub admin: bool,
 }
 
 /// A client as the CLI shows it (no secret hash, only whether it has one).
@@ -337,7 +345,8 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<AdminReply, OpError>
         Request::UserAdd {
             username,
             password_hash,
-        } => user_add(ctx, username, password_hash).await,
+            admin,
+        } => user_add(ctx, username, password_hash, admin).await,
         Request::UserList => user_list(ctx).await,
         Request::UserPasswd {
             username,
@@ -389,6 +398,7 @@ async fn user_list(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {
         id: u.id,
         disabled: u.disabled,
         created_at: u.created_at,
+        admin: u.admin,
     });
     Ok(AdminReply::Users(users.collect()))
 }
@@ -416,6 +426,7 @@ async fn user_add(
     ctx: &Ctx<'_>,
     username: String,
     password_hash: String,
+    admin: bool,
 ) -> Result<AdminReply, OpError> {
     check_name(&username)?;
     let user = User {
@@ -424,6 +435,7 @@ async fn user_add(
         password_hash,
         disabled: false,
         created_at: crate::clock::now(),
+        admin,
     };
     let id = user.id.clone();
     let event = ctx.event(AuditKind::UserAdded, &username);
@@ -477,6 +489,7 @@ async fn client_change(
         ClientChange::Enable => (AuditKind::ClientEnabled, ClientAction::Enabled),
         ClientChange::Delete => (AuditKind::ClientDeleted, ClientAction::Deleted),
         ClientChange::SetSecret(_) => (AuditKind::ClientSecretRotated, ClientAction::SecretRotated),
+        ClientChange::Settings(_) => (AuditKind::ClientUpdated, ClientAction::Updated),
     };
     let event = ctx.event(kind, &id);
     let revoked = ctx
@@ -544,6 +557,7 @@ mod tests {
             Request::UserAdd {
                 username: "alice".into(),
                 password_hash: "x".into(),
+                admin: false,
             },
         )
         .await;
@@ -554,6 +568,7 @@ mod tests {
             Request::UserAdd {
                 username: "alice".into(),
                 password_hash: "x".into(),
+                admin: false,
             },
         )
         .await;

@@ -63,7 +63,8 @@ fn data_dir(arg: &DataDirArg, config: Option<&Path>) -> Result<Target, AdminErro
 /// Runs `authgate user …`.
 fn user(cmd: UserCommand, config: Option<&Path>) -> Result<(), AdminError> {
     match cmd {
-        UserCommand::Add(a) => {
+        UserCommand::Add(add) => {
+            let a = add.user;
             let dir = data_dir(&a.data, config)?;
             let (password, generated) = password(a.password_stdin)?;
             let password_hash = hash(&password)?;
@@ -72,6 +73,7 @@ fn user(cmd: UserCommand, config: Option<&Path>) -> Result<(), AdminError> {
                 Request::UserAdd {
                     username: a.username,
                     password_hash,
+                    admin: add.admin,
                 },
                 true,
             )?;

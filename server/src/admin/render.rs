@@ -83,6 +83,7 @@ pub fn render(reply: &AdminReply, audit: AuditFormat) -> String {
                 ClientAction::Enabled => "enabled",
                 ClientAction::Deleted => "deleted",
                 ClientAction::SecretRotated => "has a new secret",
+                ClientAction::Updated => "updated",
             };
             let _ = writeln!(out, "client {id} {verb}; {revoked} grant(s) revoked");
         }

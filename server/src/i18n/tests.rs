@@ -145,6 +145,9 @@ fn every_sentence_built_in_code_formats_in_every_language() {
         ] {
             texts.push(n.text(l));
         }
+        for d in crate::web::admin::pages::Done::ALL {
+            texts.push(d.text(l));
+        }
         for m in [Message::ConsentExpired, Message::SignOutPrompt] {
             let page = m.page(lang, None, "");
             texts.push(page.heading);

@@ -50,6 +50,7 @@ fn state() -> (tempfile::TempDir, Arc<AppState>) {
         passwords: password::Passwords::new(1),
         throttles: Throttles::default(),
         dpop: crate::dpop::DpopState::in_memory([9; 32]),
+        data_dir: dir.path().to_path_buf(),
     };
     (dir, Arc::new(state))
 }
@@ -322,5 +323,72 @@ fn sign_in_approve_and_redeem_without_a_socket() {
         let (resp, text) = send(&state, request(Method::POST, "/oauth/token", &poll)).await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
         assert_eq!(json(&text)["error"], "invalid_grant");
+    });
+}
+
+/// The console in-process: the first-run admin edits a client's settings (the
+/// store keeps them, the audit log names the admin), a rotation is refused
+/// without its confirmation box, and a key rotation with it changes the signer.
+#[test]
+fn the_admin_console_edits_a_client_and_rotates_a_key() {
+    run(|state| async move {
+        let mut b = Jar::default();
+        let (_, html) = b.send(&state, request(Method::GET, "/login", "")).await;
+        let form = format!(
+            "csrf_token={}&username=admin&password=correct+horse+battery&next=%2Fadmin",
+            csrf_of(&html)
+        );
+        let (resp, _) = b.send(&state, request(Method::POST, "/login", &form)).await;
+        assert_eq!(resp.headers()["location"], "/admin");
+        let (resp, html) = b
+            .send(
+                &state,
+                request(Method::GET, "/admin/client?id=authgate-cli", ""),
+            )
+            .await;
+        assert_eq!(resp.status(), StatusCode::OK, "{html}");
+        let csrf = csrf_of(&html).to_string();
+
+        let edit = format!(
+            "csrf_token={csrf}&op=client_update&id=authgate-cli&name=CLI&scopes=read&\
+             grant_device_code=yes&access_ttl=5m&refresh_ttl="
+        );
+        let (resp, _) = b
+            .send(&state, request(Method::POST, "/admin/action", &edit))
+            .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let c = state.store.client("authgate-cli").await.unwrap().unwrap();
+        assert_eq!(
+            (c.name.as_str(), c.scopes.clone()),
+            ("CLI", vec!["read".to_string()])
+        );
+        assert_eq!(c.grant_types, vec!["device_code".to_string()]);
+        assert_eq!((c.access_ttl, c.refresh_ttl), (Some(300), None));
+        let events = state.store.audit_events(0, 100).await.unwrap();
+        assert!(
+            events
+                .iter()
+                .any(|e| e.kind == crate::store::AuditKind::ClientUpdated
+                    && e.actor == "admin"
+                    && e.subject == "authgate-cli")
+        );
+
+        let before = state.keys.signing_kid();
+        let rotate = format!("csrf_token={csrf}&op=key_rotate");
+        let (resp, _) = b
+            .send(&state, request(Method::POST, "/admin/action", &rotate))
+            .await;
+        assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "needs confirmation");
+        assert_eq!(state.keys.signing_kid(), before);
+        let rotate = format!("{rotate}&confirm=yes");
+        let (resp, _) = b
+            .send(&state, request(Method::POST, "/admin/action", &rotate))
+            .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        assert_ne!(state.keys.signing_kid(), before);
+        let (_, html) = b
+            .send(&state, request(Method::GET, "/admin/keys", ""))
+            .await;
+        assert!(html.contains(&state.keys.signing_kid()), "{html}");
     });
 }

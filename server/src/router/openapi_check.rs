@@ -46,7 +46,9 @@ fn answers_json(endpoint: Endpoint) -> bool {
             | Page::SignOut
             | Page::PasswordForm
             | Page::ChangePassword
-            | Page::Language,
+            | Page::Language
+            | Page::Admin(_)
+            | Page::AdminAction,
         ) => false,
     }
 }

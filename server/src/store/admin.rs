@@ -16,6 +16,35 @@ pub enum ClientChange {
     Delete,
     /// Replace its secret (SHA-256 of the new one).
     SetSecret([u8; 32]),
+    /// Replace what it may ask for and how long its tokens live (the console's
+    /// edit form); tokens already issued keep theirs.
+    Settings(ClientSettings),
+}
+
+/// The editable part of a client, as the console's edit form sets it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClientSettings {
+    /// Display name.
+    pub name: String,
+    /// Scopes it may ask for.
+    pub scopes: Vec<String>,
+    /// Grant types it may use.
+    pub grant_types: Vec<String>,
+    /// Access-token lifetime override, seconds.
+    pub access_ttl: Option<u64>,
+    /// Refresh-token lifetime override, seconds.
+    pub refresh_ttl: Option<u64>,
+}
+
+impl ClientSettings {
+    /// Writes these settings into `client`.
+    pub fn apply(&self, client: &mut Client) {
+        client.name.clone_from(&self.name);
+        client.scopes.clone_from(&self.scopes);
+        client.grant_types.clone_from(&self.grant_types);
+        client.access_ttl = self.access_ttl;
+        client.refresh_ttl = self.refresh_ttl;
+    }
 }
 
 /// What a user change swept along.
@@ -54,6 +83,16 @@ pub trait Admin {
         delete: bool,
         event: AuditEvent,
     ) -> impl Future<Output = Result<Option<Consequences>, StoreError>> + Send;
+
+    /// Grants (`true`) or withdraws the admin role of a user; returns whether the
+    /// user exists. Withdrawing it ends nothing else: the next console request is
+    /// refused because the role is read per request.
+    fn admin_set_role(
+        &self,
+        username: String,
+        admin: bool,
+        event: AuditEvent,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Registers a client unless the id is taken; returns whether it did.
     fn admin_add_client(

@@ -48,6 +48,10 @@ pub enum AuditKind {
     ClientSecretRotated,
     /// `authgate keys rotate`.
     KeyRotated,
+    /// The admin role was granted or withdrawn (console or `user add --admin`).
+    UserRoleSet,
+    /// A client's scopes, grant types or lifetimes were edited in the console.
+    ClientUpdated,
     /// A kind written by another build.
     Other(String),
 }
@@ -74,6 +78,8 @@ impl AuditKind {
             AuditKind::ClientDeleted => "client_deleted",
             AuditKind::ClientSecretRotated => "client_secret_rotated",
             AuditKind::KeyRotated => "key_rotated",
+            AuditKind::UserRoleSet => "user_role_set",
+            AuditKind::ClientUpdated => "client_updated",
             AuditKind::Other(s) => s,
         }
     }
@@ -99,6 +105,8 @@ impl AuditKind {
             "client_deleted" => AuditKind::ClientDeleted,
             "client_secret_rotated" => AuditKind::ClientSecretRotated,
             "key_rotated" => AuditKind::KeyRotated,
+            "user_role_set" => AuditKind::UserRoleSet,
+            "client_updated" => AuditKind::ClientUpdated,
             other => AuditKind::Other(other.to_string()),
         }
     }

@@ -284,6 +284,9 @@ pub struct UserLine {
     pub disabled: bool,
     /// Unix seconds.
     pub created_at: u64,
+    /// May use the admin console (absent in dumps made before the role: no).
+    #[serde(default)]
+    pub admin: bool,
 }
 
 /// One line of a dump after the header.
@@ -334,6 +337,7 @@ impl From<User> for UserLine {
             password_hash: u.password_hash,
             disabled: u.disabled,
             created_at: u.created_at,
+            admin: u.admin,
         }
     }
 }
@@ -346,6 +350,7 @@ impl From<UserLine> for User {
             password_hash: u.password_hash,
             disabled: u.disabled,
             created_at: u.created_at,
+            admin: u.admin,
         }
     }
 }
@@ -864,6 +869,7 @@ mod tests {
                 password_hash: "$argon2id$x".into(),
                 disabled: false,
                 created_at: 1,
+                admin: false,
             }),
             Item::Grant(grant()),
             Item::AccessToken(AccessLine {
@@ -932,6 +938,7 @@ mod tests {
                 password_hash: "h".into(),
                 disabled: false,
                 created_at: 0,
+                admin: false,
             }),
         ]);
         assert!(matches!(

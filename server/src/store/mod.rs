@@ -33,7 +33,7 @@ mod users;
 use std::sync::Arc;
 
 pub use crate::grant::Decision;
-pub use admin::{ClientChange, Consequences};
+pub use admin::{ClientChange, ClientSettings, Consequences};
 pub use audit::{AuditEvent, AuditKind};
 pub use devices::{DecideOutcome, Pending, RedeemOutcome};
 pub use dump::DumpError;
@@ -193,6 +193,7 @@ dispatch!(Admin {
     fn admin_add_user(&self, user: User, event: AuditEvent) -> Result<bool, StoreError>;
     fn admin_set_password(&self, username: String, hash: String, event: AuditEvent) -> Result<Option<Consequences>, StoreError>;
     fn admin_change_user(&self, username: String, disabled: bool, delete: bool, event: AuditEvent) -> Result<Option<Consequences>, StoreError>;
+    fn admin_set_role(&self, username: String, admin: bool, event: AuditEvent) -> Result<bool, StoreError>;
     fn admin_add_client(&self, client: Client, event: AuditEvent) -> Result<bool, StoreError>;
     fn admin_change_client(&self, id: String, change: ClientChange, event: AuditEvent) -> Result<Option<usize>, StoreError>;
     fn flush(&self) -> Result<(), StoreError>;

@@ -92,9 +92,38 @@ pub struct User {
     pub disabled: bool,
     /// Unix seconds.
     pub created_at: u64,
+    /// May use the admin console (`/admin`).
+    pub admin: bool,
 }
 impl Record for User {
-    const VERSION: u8 = 1;
+    const VERSION: u8 = 2;
+
+    fn upgrade(version: u8, bytes: &[u8]) -> Option<Result<Self, postcard::Error>> {
+        (version == 1).then(|| postcard::from_bytes::<UserV1>(bytes).map(User::from))
+    }
+}
+
+/// A user as version 1 stored it: before the admin role.
+#[derive(Deserialize)]
+struct UserV1 {
+    id: String,
+    username: String,
+    password_hash: String,
+    disabled: bool,
+    created_at: u64,
+}
+
+impl From<UserV1> for User {
+    fn from(u: UserV1) -> Self {
+        User {
+            id: u.id,
+            username: u.username,
+            password_hash: u.password_hash,
+            disabled: u.disabled,
+            created_at: u.created_at,
+            admin: false,
+        }
+    }
 }
 
 /// An OAuth client: a device type or CLI (public) or a resource server (confidential).
@@ -458,6 +487,36 @@ mod tests {
         assert_eq!((g.id, g.expires_at, g.revoked), ([4; 16], 3, true));
         assert_eq!((g.refresh_id, g.jti.as_str()), ([0; 16], ""));
         assert_eq!(decode::<Grant>("grants", &encode(&g)).unwrap(), g);
+    }
+
+    #[test]
+    fn a_version_1_user_reads_as_a_non_admin() {
+        #[derive(Serialize)]
+        struct V1<'a> {
+            id: &'a str,
+            username: &'a str,
+            password_hash: &'a str,
+            disabled: bool,
+            created_at: u64,
+        }
+        let mut bytes = vec![1u8];
+        bytes.extend(
+            postcard::to_allocvec(&V1 {
+                id: "u1",
+                username: "ann",
+                password_hash: "h",
+                disabled: true,
+                created_at: 9,
+            })
+            .unwrap(),
+        );
+        let u: User = decode("users", &bytes).unwrap();
+        assert_eq!(
+            (u.username.as_str(), u.disabled, u.admin),
+            ("ann", true, false)
+        );
+        let admin = User { admin: true, ..u };
+        assert_eq!(decode::<User>("users", &encode(&admin)).unwrap(), admin);
     }
 
     fn auth(status: DeviceStatus) -> DeviceAuth {

@@ -36,6 +36,11 @@ pub async fn page<B: RequestBody>(
     let notice = query(req).get("notice").and_then(Notice::from_key);
     let devices = device_rows(state, &session.user_id, now).await?;
     let sessions = session_rows(state, &browser, &session.user_id, now).await?;
+    let admin = state
+        .store
+        .user(&session.username)
+        .await?
+        .is_some_and(|u| u.admin && u.id == session.user_id);
     Ok(browser.page(state, StatusCode::OK, |csrf| {
         AccountPage {
             lang: browser.lang,
@@ -44,6 +49,7 @@ pub async fn page<B: RequestBody>(
             notice,
             devices,
             sessions,
+            admin,
         }
         .render()
     }))

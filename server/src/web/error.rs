@@ -75,6 +75,59 @@ pub enum PageError {
     /// The account changed between the check and the write.
     #[error("This account was changed meanwhile. Sign in again.")]
     AccountChanged,
+    /// A console page asked by a user without the admin role.
+    #[error("This page is for administrators only.")]
+    Forbidden,
+    /// The console named a user that does not exist.
+    #[error("There is no such user.")]
+    NoSuchUser,
+    /// The console named a client that does not exist.
+    #[error("There is no such client.")]
+    NoSuchClient,
+    /// A destructive console form without its confirmation ticked.
+    #[error("Tick the confirmation box to do this.")]
+    NotConfirmed,
+    /// A console form with an unknown `op`.
+    #[error("Unknown action.")]
+    UnknownAction,
+    /// A password set in the console is too short.
+    #[error("The password is too short.")]
+    PasswordTooShort,
+    /// An admin tried to disable, delete or demote themselves.
+    #[error("You cannot do this to your own account.")]
+    NotYourself,
+    /// A lifetime that does not parse (`900`, `15m`, `30d`).
+    #[error("A lifetime is not valid.")]
+    BadLifetime,
+    /// An audit filter time that does not parse.
+    #[error("A date is not valid.")]
+    BadTime,
+    /// A user name or client id outside the allowed characters.
+    #[error("Names are 1 to 64 letters, digits and - _ . @ only.")]
+    BadName,
+    /// A user name or client id already taken.
+    #[error("That name is already taken.")]
+    NameTaken,
+    /// Rotating the secret of a public client.
+    #[error("A public client has no secret.")]
+    PublicClient,
+}
+
+impl From<crate::admin::exec::OpError> for PageError {
+    fn from(e: crate::admin::exec::OpError) -> Self {
+        use crate::admin::exec::OpError;
+        match e {
+            OpError::BadName(_) => PageError::BadName,
+            OpError::UserExists(_) | OpError::ClientExists(_) => PageError::NameTaken,
+            OpError::NoUser(_) => PageError::NoSuchUser,
+            OpError::NoClient(_) => PageError::NoSuchClient,
+            OpError::PublicClient(_) => PageError::PublicClient,
+            other => {
+                tracing::error!("admin console operation failed: {other}");
+                PageError::Storage
+            }
+        }
+    }
 }
 
 impl PageError {
@@ -91,7 +144,11 @@ impl PageError {
             TooSlow => StatusCode::REQUEST_TIMEOUT,
             Storage | PasswordNotStored => StatusCode::INTERNAL_SERVER_ERROR,
             Busy => StatusCode::SERVICE_UNAVAILABLE,
-            AccountChanged => StatusCode::CONFLICT,
+            AccountChanged | NameTaken => StatusCode::CONFLICT,
+            Forbidden => StatusCode::FORBIDDEN,
+            NoSuchUser | NoSuchClient => StatusCode::NOT_FOUND,
+            NotConfirmed | UnknownAction | PasswordTooShort | NotYourself | BadLifetime
+            | BadTime | BadName | PublicClient => StatusCode::BAD_REQUEST,
             Incomplete | InvalidForm(_) | NoDecision | InvalidCode | UnknownDevice | NoDevice
             | UnknownSession | NoSession => StatusCode::BAD_REQUEST,
         }
@@ -127,6 +184,18 @@ impl PageError {
             UnknownSession => ("error-unknown-session", "error-unknown-session-text"),
             NoSession => ("error-unknown-session", "error-no-session-text"),
             AccountChanged => ("error-account-changed", "error-account-changed-text"),
+            Forbidden => ("error-forbidden", "error-forbidden-text"),
+            NoSuchUser => ("error-admin-refused", "error-no-such-user-text"),
+            NoSuchClient => ("error-admin-refused", "error-no-such-client-text"),
+            NotConfirmed => ("error-admin-refused", "error-not-confirmed-text"),
+            UnknownAction => ("error-admin-refused", "error-unknown-action-text"),
+            PasswordTooShort => ("error-admin-refused", "error-password-short-text"),
+            NotYourself => ("error-admin-refused", "error-not-yourself-text"),
+            BadLifetime => ("error-admin-refused", "error-bad-lifetime-text"),
+            BadTime => ("error-admin-refused", "error-bad-time-text"),
+            BadName => ("error-admin-refused", "error-bad-name-text"),
+            NameTaken => ("error-admin-refused", "error-name-taken-text"),
+            PublicClient => ("error-admin-refused", "error-public-client-text"),
         };
         (lang.t(heading), lang.t(text))
     }
@@ -180,6 +249,18 @@ impl PageError {
             NoSession,
             PasswordNotStored,
             AccountChanged,
+            Forbidden,
+            NoSuchUser,
+            NoSuchClient,
+            NotConfirmed,
+            UnknownAction,
+            PasswordTooShort,
+            NotYourself,
+            BadLifetime,
+            BadTime,
+            BadName,
+            NameTaken,
+            PublicClient,
         ]
     }
 }

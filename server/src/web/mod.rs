@@ -3,6 +3,7 @@
 //! store's.
 
 pub mod account;
+pub mod admin;
 pub mod attempt;
 pub mod device;
 mod error;

@@ -14,7 +14,7 @@ use super::grants::{revoke_client_in, revoke_user_in};
 use super::notify::{self, Change};
 use super::sessions::end_user_sessions_in;
 use super::users::{insert_client, insert_user};
-use super::{PgError, PgStore, to_u64};
+use super::{PgError, PgStore, to_i64, to_u64};
 use crate::store::admin::Consequences;
 use crate::store::{Admin, AuditEvent, Client, ClientChange, StoreError, User};
 
@@ -111,6 +111,30 @@ async fn change_user(
     Ok(Some(done))
 }
 
+/// Grants or withdraws the admin role; returns whether the user exists.
+async fn set_role(
+    db: &PgStore,
+    username: String,
+    admin: bool,
+    event: AuditEvent,
+) -> Result<bool, PgError> {
+    let mut client = db.conn().await?;
+    let tx = client.transaction().await?;
+    let Some(row) = tx
+        .query_opt(
+            "UPDATE users SET admin = $2 WHERE username = $1 RETURNING id",
+            &[&username, &admin],
+        )
+        .await?
+    else {
+        return Ok(false);
+    };
+    let user_id: String = row.try_get(0)?;
+    notify::notify_change(&tx, Change::User(&user_id)).await?;
+    commit_with(tx, &event).await?;
+    Ok(true)
+}
+
 /// Registers a client unless the id is taken; returns whether it did.
 async fn add_client(db: &PgStore, client: Client, event: AuditEvent) -> Result<bool, PgError> {
     let mut conn = db.conn().await?;
@@ -154,6 +178,26 @@ async fn change_client(
             tx.execute("UPDATE clients SET disabled = false WHERE id = $1", &[&id])
                 .await?;
         }
+        ClientChange::Settings(c) => {
+            let access_ttl = c.access_ttl.map(|t| to_i64(t, "access ttl")).transpose()?;
+            let refresh_ttl = c
+                .refresh_ttl
+                .map(|t| to_i64(t, "refresh ttl"))
+                .transpose()?;
+            tx.execute(
+                "UPDATE clients SET name = $2, scopes = $3, grant_types = $4,
+                        access_ttl = $5, refresh_ttl = $6 WHERE id = $1",
+                &[
+                    &id,
+                    &c.name,
+                    &c.scopes,
+                    &c.grant_types,
+                    &access_ttl,
+                    &refresh_ttl,
+                ],
+            )
+            .await?;
+        }
         ClientChange::SetSecret(hash) => {
             tx.execute(
                 "UPDATE clients SET secret_hash = $2 WHERE id = $1",
@@ -193,6 +237,16 @@ impl Admin for PgStore {
         event: AuditEvent,
     ) -> Result<Option<Consequences>, StoreError> {
         Ok(change_user(self, username, disabled, delete, event).await?)
+    }
+
+    /// Grants or withdraws the admin role; returns whether the user exists.
+    async fn admin_set_role(
+        &self,
+        username: String,
+        admin: bool,
+        event: AuditEvent,
+    ) -> Result<bool, StoreError> {
+        Ok(set_role(self, username, admin, event).await?)
     }
 
     /// Registers a client unless the id is taken; returns whether it did.

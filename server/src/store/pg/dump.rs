@@ -30,7 +30,7 @@ const EXPORTS: [(&str, RowOf); 6] = [
         key_of,
     ),
     (
-        "SELECT id, username, password_hash, disabled, created_at FROM users ORDER BY id",
+        "SELECT id, username, password_hash, disabled, created_at, admin FROM users ORDER BY id",
         user_of,
     ),
     (
@@ -166,7 +166,14 @@ async fn refuse_non_empty(tx: &Transaction<'_>) -> Result<(), DumpError> {
 /// kind: one round trip per few KiB instead of one per row), and its column types.
 fn copy_of(kind: Kind) -> (&'static str, &'static [Type]) {
     const KEY: &[Type] = &[Type::TEXT, Type::TEXT, Type::INT8];
-    const USER: &[Type] = &[Type::TEXT, Type::TEXT, Type::TEXT, Type::BOOL, Type::INT8];
+    const USER: &[Type] = &[
+        Type::TEXT,
+        Type::TEXT,
+        Type::TEXT,
+        Type::BOOL,
+        Type::INT8,
+        Type::BOOL,
+    ];
     const CLIENT: &[Type] = &[
         Type::TEXT,
         Type::TEXT,
@@ -204,7 +211,7 @@ fn copy_of(kind: Kind) -> (&'static str, &'static [Type]) {
             KEY,
         ),
         Kind::User => (
-            "COPY users (id, username, password_hash, disabled, created_at) FROM STDIN BINARY",
+            "COPY users (id, username, password_hash, disabled, created_at, admin) FROM STDIN BINARY",
             USER,
         ),
         Kind::Client => (
@@ -245,6 +252,7 @@ fn values_of(item: &Item) -> Result<Values, PgError> {
             Box::new(u.password_hash.clone()),
             Box::new(u.disabled),
             Box::new(to_i64(u.created_at, "user creation time")?),
+            Box::new(u.admin),
         ],
         Item::Client(c) => client_values(c)?,
         Item::Grant(g) => grant_values(g)?,
@@ -318,6 +326,7 @@ fn user_of(r: &Row) -> Result<Item, PgError> {
         password_hash: r.try_get(2)?,
         disabled: r.try_get(3)?,
         created_at: to_u64(r.try_get(4)?, "users")?,
+        admin: r.try_get(5)?,
     }))
 }
 

@@ -19,6 +19,7 @@ pub const MIGRATION_LOCK: i64 = 0x4175_7468_4761_7465;
 pub const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../../../migrations/0001_init.sql")),
     (2, include_str!("../../../migrations/0002_dpop.sql")),
+    (3, include_str!("../../../migrations/0003_admin_role.sql")),
 ];
 
 /// The newest schema version this build knows.

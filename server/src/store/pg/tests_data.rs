@@ -75,6 +75,7 @@ fn user(name: &str) -> User {
         password_hash: "x".into(),
         disabled: false,
         created_at: 1,
+        admin: false,
     }
 }
 

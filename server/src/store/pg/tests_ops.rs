@@ -287,6 +287,7 @@ async fn admin_changes_commit_with_their_consequences_audit_and_notification() {
         password_hash: "h".into(),
         disabled: false,
         created_at: 1,
+        admin: false,
     };
     assert!(
         a.admin_add_user(user.clone(), ev(AuditKind::UserAdded))
@@ -519,4 +520,70 @@ async fn an_empty_table_takes_the_data_directorys_keys() {
     shared.rotate().await.unwrap();
     assert_eq!(crate::keys::key_files(pi.path()).unwrap().len(), 2);
     assert_eq!(shared.list().await.unwrap().len(), 3);
+}
+
+/// The console's additions on PostgreSQL: the admin role (migration 0003) read
+/// back through the other instance, and a client's settings edited in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_admin_role_and_client_settings_are_shared() {
+    let cluster = cluster();
+    let (a, b) = two_instances(&cluster).await;
+    let ev = |kind| AuditEvent::new(kind, "root", "s");
+    let user = User {
+        id: "u1".into(),
+        username: "alice".into(),
+        password_hash: "h".into(),
+        disabled: false,
+        created_at: 1,
+        admin: true,
+    };
+    assert!(
+        a.admin_add_user(user, ev(AuditKind::UserAdded))
+            .await
+            .unwrap()
+    );
+    assert!(b.user("alice").await.unwrap().unwrap().admin);
+    assert!(
+        b.admin_set_role("alice".into(), false, ev(AuditKind::UserRoleSet))
+            .await
+            .unwrap()
+    );
+    assert!(!a.user("alice").await.unwrap().unwrap().admin);
+    assert!(
+        !a.admin_set_role("nobody".into(), true, ev(AuditKind::UserRoleSet))
+            .await
+            .unwrap()
+    );
+
+    assert!(
+        a.admin_add_client(client("tv"), ev(AuditKind::ClientAdded))
+            .await
+            .unwrap()
+    );
+    let settings = crate::store::ClientSettings {
+        name: "Living room".into(),
+        scopes: vec!["read".into()],
+        grant_types: vec!["device_code".into()],
+        access_ttl: None,
+        refresh_ttl: Some(60),
+    };
+    let change = ClientChange::Settings(settings.clone());
+    assert_eq!(
+        b.admin_change_client("tv".into(), change, ev(AuditKind::ClientUpdated))
+            .await
+            .unwrap(),
+        Some(0)
+    );
+    let mut expected = client("tv");
+    settings.apply(&mut expected);
+    let listed = a.clients().await.unwrap();
+    assert_eq!(listed, vec![expected]);
+    let kinds: Vec<_> = a
+        .audit_events(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(kinds.contains(&AuditKind::UserRoleSet) && kinds.contains(&AuditKind::ClientUpdated));
 }

@@ -17,7 +17,7 @@ use crate::store::records::{Client, User};
 use crate::store::{StoreError, Users};
 
 /// The columns a [`User`] is read from, in [`user_from_row`]'s order.
-const USER_COLUMNS: &str = "id, username, password_hash, disabled, created_at";
+const USER_COLUMNS: &str = "id, username, password_hash, disabled, created_at, admin";
 
 /// Any constant key for `pg_advisory_xact_lock`: serializes first-run bootstraps
 /// of instances starting together ("AGboot" in ASCII).
@@ -31,6 +31,7 @@ fn user_from_row(row: &Row) -> Result<User, PgError> {
         password_hash: row.try_get(2)?,
         disabled: row.try_get(3)?,
         created_at: to_u64(row.try_get(4)?, "users")?,
+        admin: row.try_get(5)?,
     })
 }
 
@@ -114,8 +115,8 @@ pub(crate) async fn insert_user(
     let n = tx
         .execute(
             &tx.prepare_cached(
-                "INSERT INTO users (id, username, password_hash, disabled, created_at)
-             VALUES ($1, $2, $3, $4, $5)
+                "INSERT INTO users (id, username, password_hash, disabled, created_at, admin)
+             VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT DO NOTHING",
             )
             .await?,
@@ -125,6 +126,7 @@ pub(crate) async fn insert_user(
                 &u.password_hash,
                 &u.disabled,
                 &to_i64(u.created_at, "user creation time")?,
+                &u.admin,
             ],
         )
         .await?;

@@ -109,6 +109,26 @@ impl Admin for RedbStore {
             .await
     }
 
+    /// Grants or withdraws the admin role; returns whether the user exists.
+    async fn admin_set_role(
+        &self,
+        username: String,
+        admin: bool,
+        event: AuditEvent,
+    ) -> Result<bool, StoreError> {
+        self.writer
+            .write(move |tx| {
+                let Some(mut user) = tx.get(USERS, username.as_str())? else {
+                    return Ok(false);
+                };
+                user.admin = admin;
+                tx.put(USERS, username.as_str(), &user)?;
+                append(tx, event.clone())?;
+                Ok(true)
+            })
+            .await
+    }
+
     /// Registers a client unless the id is taken; returns whether it did.
     async fn admin_add_client(
         &self,
@@ -154,6 +174,7 @@ impl Admin for RedbStore {
                         }
                         ClientChange::Enable => client.disabled = false,
                         ClientChange::SetSecret(hash) => client.secret_hash = Some(hash),
+                        ClientChange::Settings(ref settings) => settings.apply(&mut client),
                     }
                     if matches!(change, ClientChange::Delete) {
                         tx.remove(CLIENTS, id.as_str())?;

@@ -298,6 +298,7 @@ mod tests {
                 password_hash: "$argon2id$v=19$x".into(),
                 disabled: false,
                 created_at: 1,
+                admin: false,
             }),
             Item::Grant(grant),
             Item::RefreshToken(RefreshLine {

@@ -333,6 +333,7 @@ mod tests {
                 password_hash: String::new(),
                 disabled: false,
                 created_at: 1,
+                admin: false,
             };
             let t = store.db.begin_write().expect("write");
             Tx::new(&t).put(USERS, name, &user).expect("user");

@@ -207,6 +207,7 @@ fn user(name: &str) -> User {
         password_hash: String::new(),
         disabled: false,
         created_at: 1,
+        admin: false,
     }
 }
 
@@ -642,4 +643,65 @@ async fn audit_kinds_reach_the_batch_report_only_when_committed() {
     store.flush().await.expect("flush");
     let seen = seen.lock().map(|s| s.clone()).unwrap_or_default();
     assert_eq!(seen, vec![AuditKind::LoginOk]);
+}
+
+/// The console's additions on redb: the admin role is stored, and a client's
+/// settings are edited in place (and the cache sees it).
+#[tokio::test]
+async fn the_admin_role_and_client_settings_persist() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = open(&dir);
+        add_user(&store, "alice").await;
+        assert!(!store.user("alice").await.unwrap().unwrap().admin);
+        let ev = AuditEvent::new(AuditKind::UserRoleSet, "root", "alice");
+        assert!(
+            store
+                .admin_set_role("alice".into(), true, ev.clone())
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .admin_set_role("nobody".into(), true, ev)
+                .await
+                .unwrap()
+        );
+        assert!(store.user("alice").await.unwrap().unwrap().admin);
+        let client = crate::store::Client {
+            id: "tv".into(),
+            name: "TV".into(),
+            secret_hash: None,
+            scopes: vec!["read".into(), "write".into()],
+            grant_types: vec!["device_code".into(), "refresh_token".into()],
+            disabled: false,
+            access_ttl: None,
+            refresh_ttl: None,
+            created_at: 1,
+            audiences: vec![],
+            dpop: Default::default(),
+        };
+        let ev = AuditEvent::new(AuditKind::ClientAdded, "root", "tv");
+        assert!(store.admin_add_client(client, ev).await.unwrap());
+        assert_eq!(store.client("tv").await.unwrap().unwrap().name, "TV");
+        let settings = crate::store::ClientSettings {
+            name: "Living room".into(),
+            scopes: vec!["read".into()],
+            grant_types: vec!["device_code".into()],
+            access_ttl: Some(300),
+            refresh_ttl: None,
+        };
+        let change = crate::store::ClientChange::Settings(settings);
+        let ev = AuditEvent::new(AuditKind::ClientUpdated, "root", "tv");
+        assert_eq!(
+            store
+                .admin_change_client("tv".into(), change, ev)
+                .await
+                .unwrap(),
+            Some(0)
+        );
+        let c = store.client("tv").await.unwrap().unwrap();
+        assert_eq!((c.name.as_str(), c.access_ttl), ("Living room", Some(300)));
+        assert_eq!(c.scopes, vec!["read".to_string()]);
+    }
 }
