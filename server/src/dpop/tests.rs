@@ -102,7 +102,7 @@ fn a_device_client_proof_verifies() {
         .unwrap();
     let rfc_key = ed25519_dalek::SigningKey::from_bytes(&rfc_d.try_into().unwrap());
     assert_eq!(
-        PublicKey::Ed25519(rfc_key.verifying_key()).thumbprint(),
+        ed25519_thumbprint(&rfc_key.verifying_key()),
         "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
     );
 }
