@@ -273,3 +273,69 @@ fn a_rotated_key_is_fetched_when_a_token_names_it_at_most_every_interval() {
     assert_eq!(e, VerifyError::UnknownKey);
     assert!(!patient.kids().contains(&new_kid));
 }
+
+/// The `protect` example (built by `cargo test` with the tests), run as a process.
+struct Example(std::process::Child);
+
+impl Drop for Example {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_protect_example_serves_a_token_holder_and_challenges_everyone_else() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::{Command, Stdio};
+
+    let server = TestServer::start();
+    let tokens = server.obtain_tokens(Some("read"));
+    let exe =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/examples/protect");
+    let mut child = Command::new(exe)
+        .args(["--issuer", server.base_url(), "--listen", "127.0.0.1:0"])
+        .args(["--scope", "read"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the protect example is built by cargo test");
+    let stderr = child.stderr.take().unwrap();
+    let example = Example(child);
+    let base = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|l| l.strip_prefix("protecting ").map(str::to_owned))
+        .expect("the example's address");
+    let url = format!("{}hello", base);
+
+    let r = server
+        .http()
+        .get(&url)
+        .bearer_auth(&tokens.access_token)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = serde_json::from_str(&r.text().unwrap()).unwrap();
+    assert_eq!(v["client_id"], json!(DEFAULT_CLIENT));
+    assert_eq!(v["dpop_bound"], json!(false));
+
+    let r = server.http().get(&url).send().unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        r#"Bearer, DPoP algs="EdDSA ES256""#
+    );
+    let r = server
+        .http()
+        .get(&url)
+        .bearer_auth("v4.public.forged")
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let challenge = r.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(
+        challenge.starts_with(r#"Bearer error="invalid_token""#),
+        "{challenge}"
+    );
+    drop(example);
+}
