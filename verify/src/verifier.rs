@@ -181,7 +181,7 @@ impl Verifier {
         if claims.iss != config.issuer {
             return Err(VerifyError::WrongIssuer);
         }
-        if !claims.aud.iter().any(|a| *a == config.audience) {
+        if !claims.aud.contains(&config.audience) {
             return Err(VerifyError::WrongAudience);
         }
         if now >= claims.exp.saturating_add(leeway) {

@@ -7,9 +7,8 @@
 mod replay;
 
 pub use authgate_verify::dpop::{
-    Cnf, DPOP_JWT_TYPE, DpopError, Expected, IAT_WINDOW_SECS, MAX_JTI_LEN, MAX_PROOF_BYTES,
-    NonceCheck, NonceIssuer, Proof, SUPPORTED_ALGS, ed25519_thumbprint, normalize_htu,
-    verify_proof, www_authenticate,
+    Cnf, DpopError, Expected, NonceCheck, NonceIssuer, Proof, SUPPORTED_ALGS, verify_proof,
+    www_authenticate,
 };
 pub use replay::{MemoryReplayCache, ReplayCache, Replays};
 

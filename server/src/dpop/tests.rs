@@ -8,6 +8,9 @@ use ed25519_dalek::Signer as _;
 use serde_json::{Value, json};
 
 use super::*;
+use authgate_proto::ErrorCode;
+use authgate_verify::dpop::{IAT_WINDOW_SECS, MAX_PROOF_BYTES, ed25519_thumbprint};
+use sha2::{Digest, Sha256};
 
 const URI: &str = "https://auth.example.com/oauth/token";
 const NOW: u64 = 1_795_990_860;
