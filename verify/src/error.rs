@@ -64,10 +64,6 @@ pub enum VerifyError {
     /// names it; status 403).
     #[error("the token lacks a required scope")]
     InsufficientScope,
-    /// The issuer's keys could not be fetched and none are cached: the request cannot
-    /// be judged (status 503, not 401).
-    #[error("the issuer's keys are unavailable")]
-    KeysUnavailable,
 }
 
 impl VerifyError {
@@ -76,7 +72,6 @@ impl VerifyError {
         match self {
             VerifyError::BadAuthorization => 400,
             VerifyError::InsufficientScope => 403,
-            VerifyError::KeysUnavailable => 503,
             _ => 401,
         }
     }
@@ -85,7 +80,7 @@ impl VerifyError {
     /// token (RFC 6750 §3.1).
     pub fn error_code(&self) -> Option<&'static str> {
         match self {
-            VerifyError::MissingToken | VerifyError::KeysUnavailable => None,
+            VerifyError::MissingToken => None,
             VerifyError::BadAuthorization => Some(ErrorCode::InvalidRequest.as_str()),
             VerifyError::InsufficientScope => Some("insufficient_scope"),
             VerifyError::Proof(e) => Some(e.code().as_str()),
@@ -157,6 +152,5 @@ mod tests {
             s.www_authenticate(Some("write"))
                 .contains(r#"scope="write""#)
         );
-        assert_eq!(VerifyError::KeysUnavailable.status(), 503);
     }
 }
