@@ -291,8 +291,10 @@ fn the_protect_example_serves_a_token_holder_and_challenges_everyone_else() {
 
     let server = TestServer::start();
     let tokens = server.obtain_tokens(Some("read"));
-    let exe =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/debug/examples/protect");
+    // Beside the authgate binary (same target directory, CARGO_TARGET_DIR honoured).
+    let exe = authgate_tests::authgate_bin()
+        .with_file_name("examples")
+        .join("protect");
     let mut child = Command::new(exe)
         .args(["--issuer", server.base_url(), "--listen", "127.0.0.1:0"])
         .args(["--scope", "read"])
