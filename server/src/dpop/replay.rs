@@ -45,7 +45,7 @@ impl ReplayCache for Replays {
 /// A fixed-capacity in-memory [`ReplayCache`]: O(1) per check, least recently seen
 /// entries evicted first when full. Entries are inserted in time order, so the ones
 /// evicted are the oldest; the capacity should exceed the proofs one window
-/// ([`super::IAT_WINDOW_SECS`] × 2) can bring, or a proof older than what the cache
+/// (`authgate_verify::dpop::IAT_WINDOW_SECS` × 2) can bring, or a proof older than what the cache
 /// holds could be replayed within its window.
 pub struct MemoryReplayCache {
     seen: Mutex<LruCache<[u8; 32], u64>>,

@@ -8,6 +8,9 @@ use ed25519_dalek::Signer as _;
 use serde_json::{Value, json};
 
 use super::*;
+use authgate_proto::ErrorCode;
+use authgate_verify::dpop::{IAT_WINDOW_SECS, MAX_PROOF_BYTES, ed25519_thumbprint};
+use sha2::{Digest, Sha256};
 
 const URI: &str = "https://auth.example.com/oauth/token";
 const NOW: u64 = 1_795_990_860;
@@ -102,7 +105,7 @@ fn a_device_client_proof_verifies() {
         .unwrap();
     let rfc_key = ed25519_dalek::SigningKey::from_bytes(&rfc_d.try_into().unwrap());
     assert_eq!(
-        PublicKey::Ed25519(rfc_key.verifying_key()).thumbprint(),
+        ed25519_thumbprint(&rfc_key.verifying_key()),
         "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
     );
 }
