@@ -420,11 +420,18 @@ fn acknowledged_writes_survive_sigkill_under_load() {
         "the server panicked:\n{stderr}"
     );
     // The debug build started through a pipe is slower than the release binary;
-    // CRASH_RESTART_LIMIT_MS tightens or loosens the bound (README: release < 1 s).
+    // CRASH_RESTART_LIMIT_MS tightens or loosens the bound (README: release < 1 s on
+    // redb). On PostgreSQL a start also opens the pool, checks the migrations under
+    // their lock and reads the shared key ring: 3 s on a busy 2-core host.
+    let default_limit = if authgate_tests::backend::is_postgres() {
+        3000
+    } else {
+        1000
+    };
     let limit = std::env::var("CRASH_RESTART_LIMIT_MS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1000);
+        .unwrap_or(default_limit);
     let worst = restarts.iter().max().copied().unwrap_or_default();
     assert!(
         worst < Duration::from_millis(limit),
