@@ -111,7 +111,7 @@ impl<'a> StatusColumns<'a> {
 
 /// Writes the status of request `id` as `auth` now stands.
 async fn set_status(
-    tx: &tokio_postgres::Transaction<'_>,
+    tx: &deadpool_postgres::Transaction<'_>,
     id: &[u8; 16],
     auth: &DeviceAuth,
 ) -> Result<(), PgError> {
@@ -122,9 +122,12 @@ async fn set_status(
         at,
     } = StatusColumns::of(&auth.status)?;
     tx.execute(
-        "UPDATE device_requests
-            SET status = $2, approver_id = $3, approver_name = $4, status_at = $5
-          WHERE id = $1",
+        &tx.prepare_cached(
+            "UPDATE device_requests
+                SET status = $2, approver_id = $3, approver_name = $4, status_at = $5
+              WHERE id = $1",
+        )
+        .await?,
         &[&id.as_slice(), &status, &approver_id, &approver_name, &at],
     )
     .await?;
@@ -164,10 +167,13 @@ impl DeviceRequests for PgStore {
             &auth.user_agent,
         ];
         tx.execute(
-            "INSERT INTO device_requests (id, code_hash, client_id, scope, user_code,
-                 created_at, expires_at, interval, status, approver_id, approver_name,
-                 status_at, requester_ip, user_agent)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            &tx.prepare_cached(
+                "INSERT INTO device_requests (id, code_hash, client_id, scope, user_code,
+                     created_at, expires_at, interval, status, approver_id, approver_name,
+                     status_at, requester_ip, user_agent)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            )
+            .await?,
             &params,
         )
         .await?;
@@ -176,14 +182,17 @@ impl DeviceRequests for PgStore {
         // the other sees its (live) row and gets nothing back.
         let claimed = tx
             .query_opt(
-                "INSERT INTO user_codes (user_code, request_id, client_id, expires_at)
-                 VALUES ($1, $2, $3, $4)
-                 ON CONFLICT (user_code) DO UPDATE
-                    SET request_id = EXCLUDED.request_id,
-                        client_id = EXCLUDED.client_id,
-                        expires_at = EXCLUDED.expires_at
-                  WHERE user_codes.expires_at <= $5
-                 RETURNING 1",
+                &tx.prepare_cached(
+                    "INSERT INTO user_codes (user_code, request_id, client_id, expires_at)
+                     VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (user_code) DO UPDATE
+                        SET request_id = EXCLUDED.request_id,
+                            client_id = EXCLUDED.client_id,
+                            expires_at = EXCLUDED.expires_at
+                      WHERE user_codes.expires_at <= $5
+                     RETURNING 1",
+                )
+                .await?,
                 &[
                     &auth.user_code,
                     &id.as_slice(),
@@ -212,7 +221,11 @@ impl DeviceRequests for PgStore {
         let client = self.conn().await?;
         let row = client
             .query_opt(
-                &format!("SELECT {COLUMNS} FROM device_requests r WHERE r.id = $1"),
+                &client
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM device_requests r WHERE r.id = $1"
+                    ))
+                    .await?,
                 &[&id.as_slice()],
             )
             .await?;
@@ -232,11 +245,13 @@ impl DeviceRequests for PgStore {
         let client = self.conn().await?;
         let row = client
             .query_opt(
-                &format!(
-                    "SELECT {COLUMNS} FROM user_codes u
-                       JOIN device_requests r ON r.id = u.request_id
-                      WHERE u.user_code = $1 AND r.user_code = $1"
-                ),
+                &client
+                    .prepare_cached(&format!(
+                        "SELECT {COLUMNS} FROM user_codes u
+                           JOIN device_requests r ON r.id = u.request_id
+                          WHERE u.user_code = $1 AND r.user_code = $1"
+                    ))
+                    .await?,
                 &[&user_code],
             )
             .await?;
@@ -256,12 +271,13 @@ impl DeviceRequests for PgStore {
         let tx = client.transaction().await?;
         let row = tx
             .query_opt(
-                &format!(
+                &tx.prepare_cached(&format!(
                     "SELECT {COLUMNS}, r.id FROM user_codes u
                        JOIN device_requests r ON r.id = u.request_id
                       WHERE u.user_code = $1 AND r.user_code = $1
                       FOR UPDATE OF r"
-                ),
+                ))
+                .await?,
                 &[&user_code],
             )
             .await?;
@@ -279,7 +295,8 @@ impl DeviceRequests for PgStore {
         set_status(&tx, &id, &decided).await?;
         // Decided requests leave the lookup: it holds what people can still approve.
         tx.execute(
-            "DELETE FROM user_codes WHERE user_code = $1 AND request_id = $2",
+            &tx.prepare_cached("DELETE FROM user_codes WHERE user_code = $1 AND request_id = $2")
+                .await?,
             &[&user_code, &id.as_slice()],
         )
         .await?;
@@ -303,7 +320,10 @@ impl DeviceRequests for PgStore {
         let tx = client.transaction().await?;
         let row = tx
             .query_opt(
-                &format!("SELECT {COLUMNS} FROM device_requests r WHERE r.id = $1 FOR UPDATE"),
+                &tx.prepare_cached(&format!(
+                    "SELECT {COLUMNS} FROM device_requests r WHERE r.id = $1 FOR UPDATE"
+                ))
+                .await?,
                 &[&id.as_slice()],
             )
             .await?;
@@ -357,8 +377,12 @@ impl DeviceRequests for PgStore {
         let client = self.conn().await?;
         let row = client
             .query_one(
-                "SELECT count(*), count(*) FILTER (WHERE client_id = $1)
-                   FROM user_codes WHERE expires_at > $2",
+                &client
+                    .prepare_cached(
+                        "SELECT count(*), count(*) FILTER (WHERE client_id = $1)
+                           FROM user_codes WHERE expires_at > $2",
+                    )
+                    .await?,
                 &[&client_id, &to_i64(now, "time")?],
             )
             .await?;
