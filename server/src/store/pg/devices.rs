@@ -213,6 +213,7 @@ impl DeviceRequests for PgStore {
             return Ok(false);
         }
         tx.commit().await?;
+        self.pending_counts().created(&auth.client_id);
         Ok(true)
     }
 
@@ -292,6 +293,7 @@ impl DeviceRequests for PgStore {
         // The id follows the record's columns.
         let id: [u8; 16] = to_array(row.try_get(14)?, TABLE)?;
         let auth = from_row(&row)?;
+        let client_id = auth.client_id.clone();
         let decided = match auth.decide(decision, now) {
             Ok(decided) => decided,
             Err(DecideRefusal::Expired) => return Ok(DecideOutcome::Expired),
@@ -306,6 +308,7 @@ impl DeviceRequests for PgStore {
         )
         .await?;
         tx.commit().await?;
+        self.pending_counts().decided(&client_id);
         Ok(DecideOutcome::Done(Box::new(decided)))
     }
 
@@ -412,14 +415,19 @@ impl DeviceRequests for PgStore {
     }
 }
 
+/// Most clients [`PendingCounts`] tracks between counts (a bound; real deployments
+/// register far fewer).
+const MAX_COUNTED_CLIENTS: usize = 10_000;
+
 /// The pending device codes of every client, as counted at one second.
 ///
 /// Counting `user_codes` is O(pending codes): done on every device authorization it
 /// cost ~0.1 µs of PostgreSQL CPU per pending code (3–4 ms at 30,000), more than the
 /// rest of a flow. So each instance counts at most once a wall-clock second (one
 /// grouped count) and answers the caps from that. The price: the caps can be
-/// overshot by what every instance creates within that second, which the per-IP
-/// device-authorization limit bounds; they guard against exhaustion, not a quota.
+/// overshot by what *other* instances create within that second (this instance adds
+/// its own), which the per-IP device-authorization limit bounds; they guard
+/// against exhaustion, not a quota.
 /// One entry per client with pending codes: bounded by the registered clients.
 #[derive(Debug, Default)]
 pub(crate) struct PendingCounts {
@@ -432,6 +440,30 @@ pub(crate) struct PendingCounts {
 }
 
 impl PendingCounts {
+    /// Uncounts a request this instance just decided: it no longer awaits anyone.
+    fn decided(&mut self, client_id: &str) {
+        self.total = self.total.saturating_sub(1);
+        if let Some(n) = self.by_client.get_mut(client_id) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// Counts a request this instance just created, so its own caps hold exactly
+    /// within the second (other instances' show from the next second).
+    fn created(&mut self, client_id: &str) {
+        if self.at.is_some() {
+            self.total = self.total.saturating_add(1);
+            if let Some(n) = self.by_client.get_mut(client_id) {
+                *n = n.saturating_add(1);
+            } else if self.by_client.len() < MAX_COUNTED_CLIENTS {
+                self.by_client.insert(client_id.to_string(), 1);
+            } else {
+                // More clients than any deployment registers: count afresh.
+                self.at = None;
+            }
+        }
+    }
+
     /// The counts for `client_id` if they were taken at `now`'s second.
     fn get(&self, client_id: &str, now: u64) -> Option<Pending> {
         (self.at == Some(now)).then(|| Pending {
