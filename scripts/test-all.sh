@@ -40,6 +40,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "build the binaries the end-to-end tests run"
 cargo build --workspace --bins --locked
+# verify/tests/e2e.rs runs the resource-server example as a process.
+cargo build -p authgate-verify --examples --locked
 
 # The end-to-end tests run copies, so no later build that re-links target/debug can
 # pull a binary out from under a running test.

@@ -270,6 +270,21 @@ fn non_admins_get_403_and_forms_need_csrf_and_confirmation() {
         b.login(name, "a long password");
         assert_eq!(b.get("/admin").status, status, "{name}");
     }
+
+    // `authgate user admin NAME` gives an existing user the role (how a deployment
+    // older than the role names its first console admin); `--revoke` takes it.
+    let mut dave = server.browser();
+    dave.login("dave", "a long password");
+    for (args, status) in [
+        (&["user", "admin", "dave"][..], 200),
+        (&["user", "admin", "dave", "--revoke"][..], 403),
+    ] {
+        let out = cli(server.data_dir(), args, None, &[]);
+        assert!(out.success, "{out:?}");
+        assert_eq!(dave.get("/admin").status, status, "{args:?}");
+    }
+    let out = cli(server.data_dir(), &["user", "admin", "nobody"], None, &[]);
+    assert!(!out.success, "an unknown user is refused: {out:?}");
 }
 
 /// The console on PostgreSQL: the first-run admin has the role (migration 0003),

@@ -291,16 +291,23 @@ fn the_protect_example_serves_a_token_holder_and_challenges_everyone_else() {
 
     let server = TestServer::start();
     let tokens = server.obtain_tokens(Some("read"));
-    // Beside the authgate binary (same target directory, CARGO_TARGET_DIR honoured).
-    let exe = authgate_tests::authgate_bin()
-        .with_file_name("examples")
+    // The example in the profile directory this test binary runs from
+    // (target/debug/deps/e2e-… → target/debug/examples/protect), wherever the authgate
+    // binary under test comes from (AUTHGATE_BIN). `cargo test` only checks examples:
+    // build it first (`cargo build -p authgate-verify --examples`, as test-all does).
+    let exe = std::env::current_exe()
+        .expect("the test binary's path")
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("a cargo profile directory")
+        .join("examples")
         .join("protect");
     let mut child = Command::new(exe)
         .args(["--issuer", server.base_url(), "--listen", "127.0.0.1:0"])
         .args(["--scope", "read"])
         .stderr(Stdio::piped())
         .spawn()
-        .expect("the protect example is built by cargo test");
+        .expect("the protect example: cargo build -p authgate-verify --examples");
     let stderr = child.stderr.take().unwrap();
     let example = Example(child);
     let base = BufReader::new(stderr)

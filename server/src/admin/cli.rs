@@ -70,12 +70,27 @@ pub enum UserCommand {
     List(DataDirArg),
     /// Set a new password (ends the user's browser sessions).
     Passwd(UserPasswordArgs),
+    /// Give a user the admin role (the web console at /admin); --revoke takes it.
+    Admin(UserRoleArgs),
     /// Disable a user: no sign-in; sessions end and their devices' grants are revoked.
     Disable(NameArg),
     /// Enable a disabled user again.
     Enable(NameArg),
     /// Delete a user; sessions end and grants are revoked.
     Delete(NameArg),
+}
+
+/// `user admin`: the name and which way.
+#[derive(Args, Debug)]
+pub struct UserRoleArgs {
+    /// The login name.
+    pub username: String,
+    /// Take the role away instead.
+    #[arg(long)]
+    pub revoke: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub data: DataDirArg,
 }
 
 /// A user name plus where the password comes from.

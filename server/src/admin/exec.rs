@@ -37,6 +37,14 @@ pub enum Request {
         /// argon2id PHC string.
         password_hash: String,
     },
+    /// Give or take the admin role (the web console): how a deployment that
+    /// predates the role names its first console admin.
+    UserRole {
+        /// Login name.
+        username: String,
+        /// Admin afterwards.
+        admin: bool,
+    },
     /// Disable, enable or delete a user.
     UserChange {
         /// Login name.
@@ -227,6 +235,13 @@ pub enum AdminReply {
         /// Browser sessions signed out.
         sessions: usize,
     },
+    /// `user admin`.
+    RoleSet {
+        /// Login name.
+        username: String,
+        /// Admin afterwards.
+        admin: bool,
+    },
     /// `user disable|enable|delete`.
     UserChanged {
         /// Login name.
@@ -364,6 +379,19 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<AdminReply, OpError>
             })
         }
         Request::UserChange { username, action } => user_change(ctx, username, action).await,
+        Request::UserRole { username, admin } => {
+            let event = ctx
+                .event(AuditKind::UserRoleSet, &username)
+                .detail(if admin { "admin" } else { "user" });
+            if !ctx
+                .store
+                .admin_set_role(username.clone(), admin, event)
+                .await?
+            {
+                return Err(OpError::NoUser(username));
+            }
+            Ok(AdminReply::RoleSet { username, admin })
+        }
         Request::ClientAdd { client } => {
             check_name(&client.id)?;
             let id = client.id.clone();

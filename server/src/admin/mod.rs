@@ -100,6 +100,14 @@ fn user(cmd: UserCommand, config: Option<&Path>) -> Result<(), AdminError> {
             }
             Ok(())
         }
+        UserCommand::Admin(a) => send(
+            &data_dir(&a.data, config)?,
+            Request::UserRole {
+                username: a.username,
+                admin: !a.revoke,
+            },
+            false,
+        ),
         UserCommand::Disable(n) => user_change(n, config, UserAction::Disable),
         UserCommand::Enable(n) => user_change(n, config, UserAction::Enable),
         UserCommand::Delete(n) => user_change(n, config, UserAction::Delete),

@@ -40,6 +40,10 @@ pub fn render(reply: &AdminReply, audit: AuditFormat) -> String {
                 "password changed for {username}; {sessions} session(s) signed out"
             );
         }
+        AdminReply::RoleSet { username, admin } => {
+            let role = if *admin { "an admin" } else { "not an admin" };
+            let _ = writeln!(out, "user {username} is {role} now");
+        }
         AdminReply::UserChanged {
             username,
             action,

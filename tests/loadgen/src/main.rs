@@ -14,6 +14,18 @@
 //! Every scenario keeps `--connections` keep-alive connections busy for
 //! `--duration` seconds after a warm-up, or paces them to `--rate` requests/s.
 //!
+//! On PostgreSQL: `--postgres` starts a throwaway cluster for the run
+//! (`authgate_tests::pg::PgCluster`, fsync on, removed afterwards) and reports its
+//! CPU (postmaster and children) apart from the servers'; `--database-url URL` uses
+//! a database of yours (`--postmaster-pid` for its CPU). `--instances N` starts N
+//! servers on that database and spreads the connections over them round-robin;
+//! server CPU and RSS are then the sum over the N processes:
+//!
+//! ```sh
+//! target/release/loadgen --postgres --instances 2 --connections 32 --duration 5 \
+//!     --codes 100000 --json perf-pg.json
+//! ```
+//!
 //! The `account` scenario (not in the default list) measures one person's account
 //! page and device revocations while the database holds `--seed-grants` grants of
 //! other users, written before the server starts by the `seed_grants` example:
@@ -23,6 +35,9 @@
 //! target/release/loadgen --scenarios account --seed-grants 100000 --connections 4 \
 //!     --duration 5 --account-grants 100
 //! ```
+//!
+//! `seed_grants` writes a redb file: on PostgreSQL the account scenario runs only
+//! with `--seed-grants 0` and is skipped (with a message) otherwise.
 
 mod conn;
 mod hist;
@@ -47,6 +62,9 @@ use server::Server;
 
 /// Password the started server gives user `admin`.
 const ADMIN_PASSWORD: &str = "loadgen password 1234";
+/// The public URL several started instances share (`--instances`), as behind one
+/// load balancer; never resolved (`.invalid`), only compared.
+const SHARED_BASE_URL: &str = "http://authgate.loadgen.invalid";
 /// The public client every fresh data directory has.
 const CLIENT_ID: &str = "authgate-cli";
 
@@ -73,6 +91,23 @@ struct Args {
     /// it must be a real disk for durable numbers, not tmpfs).
     #[arg(long)]
     data_parent: Option<PathBuf>,
+    /// Run the started servers on this PostgreSQL database instead of redb in their
+    /// data directories (`postgres://user@host:port/db`); it should be empty.
+    #[arg(long, conflicts_with = "postgres")]
+    database_url: Option<String>,
+    /// Start a throwaway PostgreSQL cluster for the run (`authgate_tests::pg`:
+    /// initdb in a temp dir, a free loopback port, fsync on), run the servers on it,
+    /// report its CPU apart from the servers', and remove it afterwards.
+    #[arg(long)]
+    postgres: bool,
+    /// Pid of the PostgreSQL postmaster of `--database-url` (on this host), to report
+    /// the database's CPU (it and its children); `--postgres` knows its own.
+    #[arg(long)]
+    postmaster_pid: Option<u32>,
+    /// Servers to start on the one database (more than one needs PostgreSQL);
+    /// connections are spread over them round-robin, CPU and RSS are summed.
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
     /// Extra arguments for `authgate serve`.
     #[arg(long = "server-arg", allow_hyphen_values = true)]
     server_args: Vec<String>,
@@ -136,9 +171,14 @@ struct Row {
     op_p99_ms: f64,
     operations: u64,
     errors: u64,
-    /// Server CPU: cores busy on average, and CPU microseconds per operation.
+    /// Server CPU (every instance summed): cores busy on average, and CPU
+    /// microseconds per operation.
     server_cpu_cores: f64,
     server_cpu_us_per_op: f64,
+    /// PostgreSQL's CPU (postmaster and children), when it is known: cores and
+    /// microseconds per operation. `null` on redb.
+    pg_cpu_cores: Option<f64>,
+    pg_cpu_us_per_op: Option<f64>,
     /// The load generator's own CPU per operation: on a shared 2-core machine,
     /// what the client costs is CPU the server does not get.
     client_cpu_us_per_op: f64,
@@ -153,6 +193,10 @@ struct Row {
 struct Report {
     machine: String,
     load_before: String,
+    /// `redb` or `postgres`.
+    backend: &'static str,
+    /// Servers the load was spread over.
+    instances: usize,
     connections: usize,
     duration_secs: f64,
     client_threads: usize,
@@ -504,7 +548,7 @@ async fn worker(
 
 /// Runs one measured phase; `own` gives each worker its private tokens.
 async fn phase(
-    addr: SocketAddr,
+    addrs: &[SocketAddr],
     work: &Work,
     conns: usize,
     secs: f64,
@@ -516,8 +560,9 @@ async fn phase(
     let mut owns = owns.into_iter();
     let started = Instant::now();
     let handles: Vec<_> = (0..conns)
-        .map(|_| {
+        .map(|i| {
             let own = owns.next().unwrap_or_default();
+            let addr = addrs[i % addrs.len()];
             tokio::spawn(worker(addr, work.clone(), own, until, per))
         })
         .collect();
@@ -626,8 +671,13 @@ fn ms(us: u64) -> f64 {
 }
 
 struct Ctx {
+    /// Every server's address; connection `i` goes to `addrs[i % len]`.
+    addrs: Vec<SocketAddr>,
+    /// The first server (logins, the account scenario).
     addr: SocketAddr,
     server: Server,
+    /// The PostgreSQL postmaster whose CPU is reported, if any.
+    postmaster: Option<u32>,
     args: Args,
 }
 
@@ -643,16 +693,17 @@ impl Ctx {
         let a = &self.args;
         let mut owns = owns;
         if a.warmup > 0.0 {
-            let (_, back, _) = phase(self.addr, work, a.connections, a.warmup, a.rate, owns).await;
+            let (_, back, _) =
+                phase(&self.addrs, work, a.connections, a.warmup, a.rate, owns).await;
             owns = back;
         }
-        if let Some(pid) = self.server.pid {
-            server::reset_peak(pid);
-        }
+        self.server.reset_peak();
         let before = self.server.sample();
+        let pg_before = self.pg_cpu();
         let client_before = server::sample(std::process::id());
-        let (t, back, elapsed) = phase(self.addr, work, a.connections, secs, a.rate, owns).await;
+        let (t, back, elapsed) = phase(&self.addrs, work, a.connections, secs, a.rate, owns).await;
         let after = self.server.sample();
+        let pg_cpu = pg_before.zip(self.pg_cpu()).map(|(b, e)| e - b);
         let client_cpu = cpu_between(client_before, server::sample(std::process::id()));
         let cpu = cpu_between(before, after);
         let mut note = String::new();
@@ -678,6 +729,8 @@ impl Ctx {
             errors: t.errors,
             server_cpu_cores: (cpu / elapsed * 100.0).round() / 100.0,
             server_cpu_us_per_op: (cpu * 1e6 / t.ops.max(1) as f64).round(),
+            pg_cpu_cores: pg_cpu.map(|c| (c / elapsed * 100.0).round() / 100.0),
+            pg_cpu_us_per_op: pg_cpu.map(|c| (c * 1e6 / t.ops.max(1) as f64).round()),
             client_cpu_us_per_op: (client_cpu * 1e6 / t.ops.max(1) as f64).round(),
             server_rss_mib: after.map(|s| mib(s.rss_kib)).unwrap_or(f64::NAN),
             server_peak_rss_mib: after.map(|s| mib(s.hwm_kib)).unwrap_or(f64::NAN),
@@ -688,6 +741,11 @@ impl Ctx {
             row.ops_per_sec, row.p99_ms, row.errors
         );
         (row, t, back)
+    }
+
+    /// PostgreSQL's CPU seconds so far, when we watch a postmaster.
+    fn pg_cpu(&self) -> Option<f64> {
+        self.postmaster.and_then(server::postgres_cpu_secs)
     }
 }
 
@@ -743,7 +801,32 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(args)) {
+    // A throwaway cluster outlives the run (declared first, dropped last: after
+    // `run` has stopped the servers on it).
+    let cluster = if args.postgres {
+        eprintln!("loadgen: starting a throwaway PostgreSQL cluster");
+        match authgate_tests::pg::PgCluster::start() {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("loadgen: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let database = match (&cluster, &args.database_url) {
+        (Some(c), _) => Some(Database {
+            url: c.url(),
+            postmaster: c.pid(),
+        }),
+        (None, Some(url)) => Some(Database {
+            url: url.clone(),
+            postmaster: args.postmaster_pid,
+        }),
+        (None, None) => None,
+    };
+    match rt.block_on(run(args, database)) {
         Ok(0) => std::process::ExitCode::SUCCESS,
         Ok(errors) => {
             eprintln!("loadgen: {errors} requests failed");
@@ -756,7 +839,14 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(args: Args) -> Result<u64, String> {
+/// The database the started servers use, when it is PostgreSQL.
+struct Database {
+    url: String,
+    /// Its postmaster, when it runs on this host and is known (CPU accounting).
+    postmaster: Option<u32>,
+}
+
+async fn run(args: Args, database: Option<Database>) -> Result<u64, String> {
     let load_before = loadavg();
     let bin = match &args.server_bin {
         Some(b) => b.clone(),
@@ -787,9 +877,17 @@ async fn run(args: Args) -> Result<u64, String> {
                 "--max-pending-codes-per-client".to_string(),
                 "10000000".to_string(),
             ];
+            // Instances behind one load balancer share one public URL, which is the
+            // tokens' issuer: without it each names its own port, and one refuses
+            // the other's tokens.
+            if args.instances > 1 && !args.server_args.iter().any(|a| a.starts_with("--base-url")) {
+                extra.extend(["--base-url".to_string(), SHARED_BASE_URL.to_string()]);
+            }
             extra.extend(args.server_args.iter().cloned());
             let seed = match args.seed_grants {
                 0 => None,
+                // seed_grants writes a redb file; the account scenario is skipped below.
+                _ if database.is_some() => None,
                 n => Some((
                     args.seed_bin
                         .clone()
@@ -797,7 +895,15 @@ async fn run(args: Args) -> Result<u64, String> {
                     n,
                 )),
             };
-            Server::start(&bin, &parent, ADMIN_PASSWORD, &extra, seed)?
+            Server::start(&server::StartOptions {
+                bin: &bin,
+                parent: &parent,
+                admin_password: ADMIN_PASSWORD,
+                extra_args: &extra,
+                seed,
+                database_url: database.as_ref().map(|d| d.url.as_str()),
+                instances: args.instances,
+            })?
         }
     };
     let binary_bytes = if args.target.is_none() {
@@ -805,16 +911,23 @@ async fn run(args: Args) -> Result<u64, String> {
     } else {
         None
     };
+    let backend = if database.is_some() {
+        "postgres"
+    } else {
+        "redb"
+    };
     let ctx = Ctx {
-        addr: server.addr,
+        addrs: server.addrs.clone(),
+        addr: server.addr(),
         server,
+        postmaster: database.as_ref().and_then(|d| d.postmaster),
         args,
     };
     let a = &ctx.args;
     let wants = |s: &str| a.scenarios.iter().any(|x| x == s);
     eprintln!(
-        "loadgen: {} connections, {} s per scenario, server {} (load {load_before})",
-        a.connections, a.duration, ctx.addr
+        "loadgen: {} connections, {} s per scenario, {backend}, server(s) {:?} (load {load_before})",
+        a.connections, a.duration, ctx.addrs
     );
 
     // Idle: a few requests so every lazy structure exists, then a pause.
@@ -837,8 +950,8 @@ async fn run(args: Args) -> Result<u64, String> {
         let started = Instant::now();
         let per = a.codes.div_ceil(a.connections);
         let handles: Vec<_> = (0..a.connections)
-            .map(|_| {
-                let addr = ctx.addr;
+            .map(|i| {
+                let addr = ctx.addrs[i % ctx.addrs.len()];
                 tokio::spawn(async move {
                     let mut conn = Conn::new(addr);
                     let mut t = Tally::default();
@@ -917,7 +1030,7 @@ async fn run(args: Args) -> Result<u64, String> {
         let (mut row, t, _) = ctx
             .measure("refreshes", &Work::Refresh, owns, a.duration)
             .await;
-        row.note = format!("{} grants rotating", issued.len());
+        row.note = format!("{} grants rotating{}", issued.len(), row.note);
         total_errors += t.errors;
         rows.push(row);
     }
@@ -943,12 +1056,18 @@ async fn run(args: Args) -> Result<u64, String> {
         let (mut row, t, _) = ctx
             .measure("introspections", &work, vec![], a.duration)
             .await;
-        row.note = format!("{distinct} distinct access tokens in rotation");
+        row.note = format!("{distinct} distinct access tokens in rotation{}", row.note);
         total_errors += t.errors;
         rows.push(row);
     }
 
-    if wants("account") {
+    if wants("account") && backend == "postgres" && a.seed_grants > 0 {
+        eprintln!(
+            "  account: skipped: --seed-grants writes a redb file \
+             (server/examples/seed_grants.rs) and cannot seed PostgreSQL; \
+             run it with --seed-grants 0 for the page without other users' grants"
+        );
+    } else if wants("account") {
         let (page, revokes) = account(&ctx).await?;
         total_errors += page.errors + revokes.errors;
         rows.push(page);
@@ -960,7 +1079,7 @@ async fn run(args: Args) -> Result<u64, String> {
         let b = browser.clone().ok_or("no browser session")?;
         let work = Work::Flow { browser: b };
         // Sample RSS every 10 s while the flows run.
-        let pid = ctx.server.pid;
+        let pids = ctx.server.pids.clone();
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let done2 = done.clone();
         let sampler = tokio::spawn(async move {
@@ -968,7 +1087,7 @@ async fn run(args: Args) -> Result<u64, String> {
             let mut tick = tokio::time::interval(Duration::from_secs(10));
             loop {
                 tick.tick().await;
-                match pid.and_then(server::sample) {
+                match server::sample_all(&pids) {
                     Some(s) => out.push(mib(s.rss_kib)),
                     None => break,
                 }
@@ -1003,6 +1122,8 @@ async fn run(args: Args) -> Result<u64, String> {
     let report = Report {
         machine: machine(),
         load_before,
+        backend,
+        instances: ctx.addrs.len(),
         connections: a.connections,
         duration_secs: a.duration,
         client_threads: a.threads,
@@ -1108,6 +1229,8 @@ async fn account(ctx: &Ctx) -> Result<(Row, Row), String> {
         errors: revokes.errors,
         server_cpu_cores: (cpu / elapsed * 100.0).round() / 100.0,
         server_cpu_us_per_op: (cpu * 1e6 / revokes.ops.max(1) as f64).round(),
+        pg_cpu_cores: None,
+        pg_cpu_us_per_op: None,
         client_cpu_us_per_op: f64::NAN,
         server_rss_mib: ctx
             .server
@@ -1152,17 +1275,25 @@ fn grant_ids(body: &[u8]) -> Vec<String> {
 
 fn print_table(r: &Report) {
     println!(
-        "machine: {}; load average before: {}; {} connections, {} s each, {} client thread(s)",
-        r.machine, r.load_before, r.connections, r.duration_secs, r.client_threads
+        "machine: {}; load average before: {}; {} connections, {} s each, {} client thread(s); \
+         {}, {} instance(s)",
+        r.machine,
+        r.load_before,
+        r.connections,
+        r.duration_secs,
+        r.client_threads,
+        r.backend,
+        r.instances
     );
     println!();
     println!(
-        "| scenario | ops/s | req/s | p50 ms | p99 ms | op p99 ms | errors | server CPU (cores) | CPU µs/op | client CPU µs/op | peak RSS MiB |"
+        "| scenario | ops/s | req/s | p50 ms | p99 ms | op p99 ms | errors | server CPU (cores) | CPU µs/op | PG CPU (cores) | PG CPU µs/op | client CPU µs/op | peak RSS MiB |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let opt = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |v| v.to_string());
     for row in &r.rows {
         println!(
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             row.scenario,
             row.ops_per_sec,
             row.requests_per_sec,
@@ -1172,6 +1303,8 @@ fn print_table(r: &Report) {
             row.errors,
             row.server_cpu_cores,
             row.server_cpu_us_per_op,
+            opt(row.pg_cpu_cores),
+            opt(row.pg_cpu_us_per_op),
             row.client_cpu_us_per_op,
             row.server_peak_rss_mib
         );

@@ -16,8 +16,9 @@ fn authgate_bin() -> PathBuf {
         })
 }
 
-#[test]
-fn every_scenario_runs_against_the_real_server_without_errors() {
+/// Runs every scenario for half a second with `extra` arguments and checks the
+/// report: zero errors, every row measured; returns it and the printed table.
+fn run_every_scenario(extra: &[&str]) -> (serde_json::Value, String) {
     let bin = authgate_bin();
     assert!(
         bin.exists(),
@@ -34,6 +35,7 @@ fn every_scenario_runs_against_the_real_server_without_errors() {
         .args(["--connections", "4", "--duration", "0.5", "--warmup", "0"])
         .args(["--codes", "200", "--json"])
         .arg(&json)
+        .args(extra)
         .output()
         .expect("run loadgen");
     assert!(
@@ -69,9 +71,38 @@ fn every_scenario_runs_against_the_real_server_without_errors() {
             .as_f64()
             .is_some_and(|v| v > 0.0)
     );
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         stdout.contains("| pending polls |"),
         "table printed:\n{stdout}"
     );
+    (report, stdout)
+}
+
+#[test]
+fn every_scenario_runs_against_the_real_server_without_errors() {
+    let (report, _) = run_every_scenario(&[]);
+    assert_eq!(report["backend"], "redb");
+    assert_eq!(report["instances"], 1);
+    for row in report["rows"].as_array().expect("rows") {
+        assert!(row["pg_cpu_us_per_op"].is_null(), "{row}");
+    }
+}
+
+/// The PostgreSQL mode: a throwaway cluster, two servers on it sharing the load
+/// (a flow's requests land on one instance, its browser session was opened on the
+/// other), PostgreSQL's CPU reported apart. Needs PostgreSQL installed, as the
+/// other `pg_*` tests do.
+#[test]
+fn every_scenario_runs_on_postgresql_with_two_instances() {
+    let (report, stdout) = run_every_scenario(&["--postgres", "--instances", "2"]);
+    assert_eq!(report["backend"], "postgres");
+    assert_eq!(report["instances"], 2);
+    for row in report["rows"].as_array().expect("rows") {
+        assert!(
+            row["pg_cpu_us_per_op"].as_f64().is_some_and(|v| v >= 0.0),
+            "{row}"
+        );
+    }
+    assert!(stdout.contains("postgres, 2 instance(s)"), "{stdout}");
 }

@@ -106,6 +106,8 @@ pub struct PgStore {
 struct Shared {
     /// This instance's client cache, kept in step by `_listener`.
     clients: Arc<cache::ClientCache>,
+    /// Pending device codes counted at most once a second (see `devices`).
+    pending: std::sync::Mutex<devices::PendingCounts>,
     /// The listening connection's task; stops with the last clone.
     _listener: notify::Listener,
 }
@@ -142,6 +144,7 @@ impl PgStore {
             pool,
             shared: Arc::new(Shared {
                 clients,
+                pending: std::sync::Mutex::default(),
                 _listener: listener,
             }),
         })
