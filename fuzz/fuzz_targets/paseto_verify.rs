@@ -30,6 +30,7 @@ fn fixture() -> &'static Fixture {
             jti: "jti".into(),
             client_id: "authgate-cli".into(),
             scope: "read".into(),
+            cnf: None,
         };
         let genuine = ring.sign(&claims).expect("sign");
         Fixture {
