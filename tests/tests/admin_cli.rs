@@ -226,10 +226,19 @@ fn every_subcommand_works_while_the_server_runs() {
     assert!(ok(&cli(&d, &["client", "show", "rs"], None, &[])).contains("kind: confidential"));
     assert!(ok(&cli(&d, &["client", "list"], None, &[])).contains("authgate-cli\tpublic"));
     ok(&cli(&d, &["client", "disable", "authgate-cli"], None, &[]));
-    let refused = server.post_form(
-        paths::DEVICE_AUTHORIZATION,
-        &[("client_id", "authgate-cli")],
-    );
+    // As above: on PostgreSQL the running server hears of it by NOTIFY (bounded 1 s).
+    let disabled = std::time::Instant::now();
+    let refused = loop {
+        let r = server.post_form(
+            paths::DEVICE_AUTHORIZATION,
+            &[("client_id", "authgate-cli")],
+        );
+        let waited = disabled.elapsed() > std::time::Duration::from_secs(1);
+        if r.status == 401 || !authgate_tests::backend::is_postgres() || waited {
+            break r;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
     assert_eq!(
         refused.error().as_deref(),
         Some("invalid_client"),
