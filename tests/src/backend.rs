@@ -53,6 +53,26 @@ pub fn is_postgres() -> bool {
     backend() == Backend::Postgres
 }
 
+/// How long a running server on PostgreSQL may take to hear of a change an admin
+/// command committed: it drops its cached client on `NOTIFY`, sent at the command's
+/// commit (milliseconds; 1 s covers a busy host).
+pub const NOTIFY_BOUND: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Repeats `attempt` until `done` holds for its result, for at most [`NOTIFY_BOUND`]
+/// on PostgreSQL, and returns the last result. On redb a change made through the
+/// admin socket is in place when the command returns, so `attempt` runs once: a
+/// check that needs the wait on redb still fails there.
+pub fn after_notify<T>(mut attempt: impl FnMut() -> T, done: impl Fn(&T) -> bool) -> T {
+    let start = std::time::Instant::now();
+    loop {
+        let result = attempt();
+        if done(&result) || !is_postgres() || start.elapsed() > NOTIFY_BOUND {
+            return result;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// The test binary's shared cluster, started on first use.
 ///
 /// # Panics

@@ -2,6 +2,7 @@
 //! and while it runs (the command goes through the admin socket), with effects
 //! checked over HTTP.
 
+use authgate_tests::backend::after_notify;
 use authgate_tests::ops::cli;
 use authgate_tests::{ADMIN_PASSWORD, ADMIN_USER, DataDir, TestServer, paths};
 use serde_json::Value;
@@ -206,39 +207,31 @@ fn every_subcommand_works_while_the_server_runs() {
         .field("client_secret")
         .expect("rotated");
     // Through the socket (redb) the change is in place when the command returns; on
-    // PostgreSQL the running server hears of it by NOTIFY, sent at the command's
-    // commit: milliseconds, so a bounded 1 s covers a busy host.
-    let rotated = std::time::Instant::now();
-    let old_secret = loop {
-        let status = server
-            .introspect("rs", &secret, &tokens.access_token)
-            .status;
-        let waited = rotated.elapsed() > std::time::Duration::from_secs(1);
-        if status == 401 || !authgate_tests::backend::is_postgres() || waited {
-            break status;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
-    assert_eq!(old_secret, 401, "old secret after {:?}", rotated.elapsed());
+    // PostgreSQL the running server hears of it by NOTIFY (backend::after_notify).
+    let old_secret = after_notify(
+        || {
+            server
+                .introspect("rs", &secret, &tokens.access_token)
+                .status
+        },
+        |status| *status == 401,
+    );
+    assert_eq!(old_secret, 401, "the old secret still works");
     server
         .introspect("rs", &secret2, &tokens.access_token)
         .assert_status(200);
     assert!(ok(&cli(&d, &["client", "show", "rs"], None, &[])).contains("kind: confidential"));
     assert!(ok(&cli(&d, &["client", "list"], None, &[])).contains("authgate-cli\tpublic"));
     ok(&cli(&d, &["client", "disable", "authgate-cli"], None, &[]));
-    // As above: on PostgreSQL the running server hears of it by NOTIFY (bounded 1 s).
-    let disabled = std::time::Instant::now();
-    let refused = loop {
-        let r = server.post_form(
-            paths::DEVICE_AUTHORIZATION,
-            &[("client_id", "authgate-cli")],
-        );
-        let waited = disabled.elapsed() > std::time::Duration::from_secs(1);
-        if r.status == 401 || !authgate_tests::backend::is_postgres() || waited {
-            break r;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
+    let refused = after_notify(
+        || {
+            server.post_form(
+                paths::DEVICE_AUTHORIZATION,
+                &[("client_id", "authgate-cli")],
+            )
+        },
+        |r| r.status == 401,
+    );
     assert_eq!(
         refused.error().as_deref(),
         Some("invalid_client"),
@@ -252,7 +245,16 @@ fn every_subcommand_works_while_the_server_runs() {
         false
     );
     ok(&cli(&d, &["client", "enable", "authgate-cli"], None, &[]));
-    server.device_code(None);
+    after_notify(
+        || {
+            server.post_form(
+                paths::DEVICE_AUTHORIZATION,
+                &[("client_id", "authgate-cli")],
+            )
+        },
+        |r| r.status == 200,
+    )
+    .assert_status(200);
     ok(&cli(&d, &["client", "add", "gone"], None, &[]));
     ok(&cli(&d, &["client", "delete", "gone"], None, &[]));
     assert!(!cli(&d, &["client", "show", "gone"], None, &[]).success);
