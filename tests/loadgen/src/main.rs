@@ -38,8 +38,19 @@
 //!
 //! `seed_grants` writes a redb file: on PostgreSQL the account scenario runs only
 //! with `--seed-grants 0` and is skipped (with a message) otherwise.
+//!
+//! `--dpop` makes the device-authorization, poll, flow and refresh scenarios
+//! DPoP-bound (RFC 9449): every request to those endpoints carries a fresh Ed25519
+//! proof, every issued token must come back as `token_type: DPoP`, and the rows are
+//! named with a `(DPoP)` suffix. Run it beside a run without it to see what proof
+//! verification costs per request:
+//!
+//! ```sh
+//! target/release/loadgen --scenarios poll,device-auth,flow,refresh --dpop --duration 5
+//! ```
 
 mod conn;
+mod dpop;
 mod hist;
 mod server;
 
@@ -152,6 +163,10 @@ struct Args {
     /// Write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Send a fresh DPoP proof with every device authorization, poll and token
+    /// request (the module `dpop`).
+    #[arg(long)]
+    dpop: bool,
 }
 
 /// What one scenario measured.
@@ -261,6 +276,7 @@ struct DeviceCodeJson<'a> {
 
 #[derive(Deserialize)]
 struct TokensJson<'a> {
+    token_type: &'a str,
     access_token: &'a str,
     refresh_token: &'a str,
 }
@@ -302,6 +318,8 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 const DEVICE_CODE_PATH: &str = "/oauth/device/code";
 const TOKEN_PATH: &str = "/oauth/token";
 const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+/// The request header carrying a DPoP proof (RFC 9449 §4.1).
+const DPOP: HeaderName = HeaderName::from_static("dpop");
 
 /// A per-request error, with the answer that caused it.
 fn bad(what: &str, a: &Answer) -> String {
@@ -343,13 +361,14 @@ async fn timed_uri(
 /// Creates a device code: (device_code, user_code).
 async fn device_code(conn: &mut Conn, t: &mut Tally) -> Result<(String, String), String> {
     static BODY: &str = "client_id=authgate-cli&scope=read";
+    let proof = dpop_header(dpop::Endpoint::DeviceAuthorization)?;
     let a = timed(
         conn,
         t,
         Method::POST,
         DEVICE_CODE_PATH,
         Some(Bytes::from_static(BODY.as_bytes())),
-        &[],
+        &headers_with(&proof),
     )
     .await?;
     if a.status != 200 {
@@ -357,6 +376,43 @@ async fn device_code(conn: &mut Conn, t: &mut Tally) -> Result<(String, String),
     }
     let j: DeviceCodeJson = serde_json::from_slice(&a.body).map_err(|e| e.to_string())?;
     Ok((j.device_code.to_string(), j.user_code.to_string()))
+}
+
+/// A fresh proof for `endpoint` under `--dpop`.
+fn dpop_header(endpoint: dpop::Endpoint) -> Result<Option<HeaderValue>, String> {
+    dpop::proof(endpoint).transpose()
+}
+
+/// The request headers carrying `proof`, if any.
+fn headers_with(proof: &Option<HeaderValue>) -> Vec<(HeaderName, &HeaderValue)> {
+    proof.iter().map(|p| (DPOP, p)).collect()
+}
+
+/// `POST` to the token endpoint, with a fresh proof under `--dpop`.
+async fn token_request(conn: &mut Conn, t: &mut Tally, body: Bytes) -> Result<Answer, String> {
+    let proof = dpop_header(dpop::Endpoint::Token)?;
+    timed(
+        conn,
+        t,
+        Method::POST,
+        TOKEN_PATH,
+        Some(body),
+        &headers_with(&proof),
+    )
+    .await
+}
+
+/// Parses a token response; under `--dpop` the tokens must be bound (RFC 9449 §5).
+fn issued_tokens<'a>(a: &'a Answer) -> Result<TokensJson<'a>, String> {
+    let j: TokensJson = serde_json::from_slice(&a.body).map_err(|e| e.to_string())?;
+    let want = if dpop::enabled() { "DPoP" } else { "Bearer" };
+    if j.token_type != want {
+        return Err(bad(
+            &format!("token_type {} (want {want})", j.token_type),
+            a,
+        ));
+    }
+    Ok(j)
 }
 
 fn poll_body(device_code: &str) -> Bytes {
@@ -379,15 +435,7 @@ async fn op(
         Work::DeviceAuth => device_code(conn, t).await.map(|_| ()),
         Work::Poll { bodies, next } => {
             let i = next.fetch_add(1, Ordering::Relaxed) % bodies.len();
-            let a = timed(
-                conn,
-                t,
-                Method::POST,
-                TOKEN_PATH,
-                Some(bodies[i].clone()),
-                &[],
-            )
-            .await?;
+            let a = token_request(conn, t, bodies[i].clone()).await?;
             if a.status == 400 && contains(&a.body, b"\"authorization_pending\"") {
                 t.pending += 1;
                 Ok(())
@@ -401,7 +449,7 @@ async fn op(
         Work::Flow { browser } => {
             let (dc, uc) = device_code(conn, t).await?;
             let poll = poll_body(&dc);
-            let a = timed(conn, t, Method::POST, TOKEN_PATH, Some(poll.clone()), &[]).await?;
+            let a = token_request(conn, t, poll.clone()).await?;
             if !(a.status == 400 && contains(&a.body, b"\"authorization_pending\"")) {
                 return Err(bad("first poll", &a));
             }
@@ -444,11 +492,11 @@ async fn op(
             if a.status != 200 {
                 return Err(bad("approve", &a));
             }
-            let a = timed(conn, t, Method::POST, TOKEN_PATH, Some(poll), &[]).await?;
+            let a = token_request(conn, t, poll).await?;
             if a.status != 200 {
                 return Err(bad("token", &a));
             }
-            let j: TokensJson = serde_json::from_slice(&a.body).map_err(|e| e.to_string())?;
+            let j = issued_tokens(&a)?;
             if t.issued.len() < 4096 {
                 t.issued
                     .push((j.access_token.to_string(), j.refresh_token.to_string()));
@@ -465,11 +513,11 @@ async fn op(
                 ("refresh_token", &own[slot]),
                 ("client_id", CLIENT_ID),
             ]);
-            let a = timed(conn, t, Method::POST, TOKEN_PATH, Some(body), &[]).await?;
+            let a = token_request(conn, t, body).await?;
             if a.status != 200 {
                 return Err(bad("refresh", &a));
             }
-            let j: TokensJson = serde_json::from_slice(&a.body).map_err(|e| e.to_string())?;
+            let j = issued_tokens(&a)?;
             own[slot] = j.refresh_token.to_string();
             Ok(())
         }
@@ -586,6 +634,26 @@ async fn phase(
         back.push(own);
     }
     (total, back, started.elapsed().as_secs_f64())
+}
+
+/// The device authorization and token endpoint URLs from the server's metadata
+/// (RFC 8414): what DPoP proofs name as `htu`.
+async fn endpoints(conn: &mut Conn) -> Result<(String, String), String> {
+    #[derive(Deserialize)]
+    struct Metadata {
+        device_authorization_endpoint: String,
+        token_endpoint: String,
+    }
+    let uri = Uri::from_static("/.well-known/oauth-authorization-server");
+    let a = conn
+        .send(Method::GET, uri, None, &[], false)
+        .await
+        .map_err(|e| e.0)?;
+    if a.status != 200 {
+        return Err(bad("metadata", &a));
+    }
+    let m: Metadata = serde_json::from_slice(&a.body).map_err(|e| e.to_string())?;
+    Ok((m.device_authorization_endpoint, m.token_endpoint))
 }
 
 /// Logs in through the pages and returns the browser's cookies and CSRF token.
@@ -716,8 +784,19 @@ impl Ctx {
         if !t.first_errors.is_empty() {
             note.push_str(&format!(" errors e.g. {:?}", t.first_errors));
         }
+        let bound = [
+            "pending polls",
+            "device authorizations",
+            "complete flows",
+            "refreshes",
+        ];
+        let scenario = if dpop::enabled() && bound.contains(&name) {
+            format!("{name} (DPoP)")
+        } else {
+            name.to_string()
+        };
         let row = Row {
-            scenario: name.to_string(),
+            scenario,
             ops_per_sec: (t.ops as f64 / elapsed).round(),
             requests_per_sec: (t.requests as f64 / elapsed).round(),
             p50_ms: ms(t.req.quantile(0.5)),
@@ -939,6 +1018,10 @@ async fn run(args: Args, database: Option<Database>) -> Result<u64, String> {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle_rss = ctx.server.sample().map(|s| mib(s.rss_kib));
+    if a.dpop {
+        let (device_authorization, token) = endpoints(&mut warm).await?;
+        dpop::enable(device_authorization, token);
+    }
 
     let mut rows = Vec::new();
     let mut total_errors = 0u64;

@@ -48,16 +48,20 @@ fn run_every_scenario(extra: &[&str]) -> (serde_json::Value, String) {
         serde_json::from_slice(&std::fs::read(&json).expect("JSON report")).expect("valid JSON");
     let rows = report["rows"].as_array().expect("rows");
     let names: Vec<&str> = rows.iter().filter_map(|r| r["scenario"].as_str()).collect();
-    assert_eq!(
-        names,
-        [
-            "pending polls",
-            "device authorizations",
-            "complete flows",
-            "refreshes",
-            "introspections"
-        ]
-    );
+    // Under --dpop the rows whose requests carry proofs say so.
+    let bound = if extra.contains(&"--dpop") {
+        " (DPoP)"
+    } else {
+        ""
+    };
+    let want = [
+        format!("pending polls{bound}"),
+        format!("device authorizations{bound}"),
+        format!("complete flows{bound}"),
+        format!("refreshes{bound}"),
+        "introspections".to_string(),
+    ];
+    assert_eq!(names, want);
     for row in rows {
         assert_eq!(row["errors"], 0, "{row}");
         assert!(row["operations"].as_u64().unwrap_or(0) > 0, "{row}");
@@ -73,7 +77,7 @@ fn run_every_scenario(extra: &[&str]) -> (serde_json::Value, String) {
     );
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
-        stdout.contains("| pending polls |"),
+        stdout.contains(&format!("| {} |", want[0])),
         "table printed:\n{stdout}"
     );
     (report, stdout)
@@ -105,4 +109,14 @@ fn every_scenario_runs_on_postgresql_with_two_instances() {
         );
     }
     assert!(stdout.contains("postgres, 2 instance(s)"), "{stdout}");
+}
+
+/// `--dpop`: every device authorization, poll and token request carries a fresh
+/// proof, and a flow or refresh that did not come back as `token_type: DPoP` counts
+/// as an error (which the zero-errors check refuses). Reused `jti`s would be refused
+/// by the server's replay cache, so this also shows each proof is fresh.
+#[test]
+fn every_scenario_runs_dpop_bound() {
+    let (report, _) = run_every_scenario(&["--dpop"]);
+    assert_eq!(report["backend"], "redb");
 }
