@@ -3,8 +3,10 @@
 # firmware-examples/esp32-c3 for riscv32imc-unknown-none-elf) in release mode, each
 # with its own Cargo.lock and target/ directory, and prints the flash and RAM use of
 # each image plus the share of the AuthGate client core in it: first the default
-# images, then with feature `oled` (SSD1306 login screen), then with feature `tls`. Both variants share the
-# crate's target directory, so each report is printed right after its build.
+# images (with DPoP, a default feature), then with feature `oled` (SSD1306 login
+# screen), then with feature `tls`, then the plain and `tls` images without DPoP
+# (`--no-default-features`), so the report shows what DPoP adds. All variants share
+# the crate's target directory, so each report is printed right after its build.
 #
 # Idempotent: adds the rustup targets only if missing. Needs readelf and nm (binutils).
 # Wi-Fi and server settings: WIFI_SSID, WIFI_PASSWORD, SERVER_URL, CLIENT_ID from the
@@ -48,8 +50,9 @@ sum() {
     section_sizes "$elf" | awk -v want=" $* " 'index(want, " " $1 " ") { s += $2 } END { print s + 0 }'
 }
 # core_share ELF: bytes of code and read-only data in symbols of the client core
-# (authgate_device without its embassy transport, authgate_proto, the QR encoder) and of
-# the transport (authgate_device::embassy, into which LTO inlines most of reqwless).
+# (authgate_device without its embassy transport, authgate_proto, the QR encoder), of
+# the transport (authgate_device::embassy, into which LTO inlines most of reqwless) and
+# of DPoP's crypto (ed25519-dalek, curve25519-dalek, sha2; counted in neither other).
 # Code inlined into the firmware's own functions is not counted: a lower bound.
 core_share() {
     nm -S -C "$1" | awk "$HEX"'
@@ -57,8 +60,9 @@ core_share() {
             size = hex($2); name = substr($0, index($0, $4))
             if (name ~ /authgate_device::embassy/) transport += size
             else if (name ~ /authgate_device|authgate_proto|qrcodegen_no_heap/) core += size
+            else if (name ~ /ed25519_dalek|curve25519_dalek|sha2::/) dpop += size
         }
-        END { printf "%d %d\n", core, transport }'
+        END { printf "%d %d %d\n", core, transport, dpop }'
 }
 report() { # NAME ELF FLASH_SECTIONS -- RAM_SECTIONS
     local name=$1 elf=$2; shift 2
@@ -66,12 +70,12 @@ report() { # NAME ELF FLASH_SECTIONS -- RAM_SECTIONS
     while [ "$1" != -- ]; do flash_list+=("$1"); shift; done
     shift
     ram_list=("$@")
-    local flash ram core transport
+    local flash ram core transport dpop
     flash="$(sum "$elf" "${flash_list[@]}")"
     ram="$(sum "$elf" "${ram_list[@]}")"
-    read -r core transport < <(core_share "$elf")
-    printf '%-10s flash %7d B (%4d KiB)   static RAM %6d B (%3d KiB)   client core %6d B   embassy transport %6d B\n' \
-        "$name" "$flash" $((flash / 1024)) "$ram" $((ram / 1024)) "$core" "$transport"
+    read -r core transport dpop < <(core_share "$elf")
+    printf '%-18s flash %7d B (%4d KiB)   static RAM %6d B (%3d KiB)   client core %6d B   embassy transport %6d B   dpop crypto %6d B\n' \
+        "$name" "$flash" $((flash / 1024)) "$ram" $((ram / 1024)) "$core" "$transport" "$dpop"
 }
 
 pico="$root/firmware-examples/pico-w/target/thumbv6m-none-eabi/release/authgate-pico-w"
@@ -83,6 +87,7 @@ report_esp() {
 }
 
 echo "Image sizes (flash: bytes written to flash; static RAM: .data/.bss and RAM-resident code, without the stack)"
+echo "Default features include dpop; \"-dpop\" images are built with --no-default-features"
 build firmware-examples/pico-w
 report_pico ""
 fw="$(nm -S "$pico" | awk "$HEX"' $4 ~ /authgate_pico_w8FIRMWARE/ { print hex($2) }')"
@@ -102,3 +107,14 @@ build firmware-examples/pico-w --features tls
 report_pico "+tls"
 build firmware-examples/esp32-c3 --features tls
 report_esp "+tls"
+
+# Without DPoP (--no-default-features): the difference to the images above is what
+# DPoP adds (Ed25519 signing, SHA-256, the key in the flash record, proofs in RAM).
+build firmware-examples/pico-w --no-default-features
+report_pico "-dpop"
+build firmware-examples/esp32-c3 --no-default-features
+report_esp "-dpop"
+build firmware-examples/pico-w --no-default-features --features tls
+report_pico "+tls-dpop"
+build firmware-examples/esp32-c3 --no-default-features --features tls
+report_esp "+tls-dpop"
