@@ -20,7 +20,17 @@
 #   HTTPS (https://authgate.test:8443, the server with a certificate from a test CA)
 #   4. pinned to another CA, the runner refuses the server's certificate and gets
 #      no code;
-#   5. device flow over TLS with the test CA pinned, DPoP-bound as in 1.
+#   5. device flow over TLS with the test CA pinned, DPoP-bound as in 1;
+#   the limits of embedded-tls's certificate check, so a change shows up here (the
+#   server swaps certificates on SIGHUP):
+#   6. a certificate from the pinned CA naming the host only in its SAN (CN is
+#      another name) is refused: the host name is compared with the CN only;
+#   7. an expired certificate (valid 2020-01-01 to 2020-01-02) from the pinned CA is
+#      accepted: validity dates are not checked;
+#   8. a chain whose leaf (CN authgate.test) is signed by another host's end-entity
+#      certificate (CA:FALSE, no keyCertSign) from the pinned CA is accepted (OpenSSL
+#      refuses it): basicConstraints and key usage are not checked, so the pinned CA
+#      must sign nothing but this server's certificates.
 #
 # Needs root and /dev/net/tun. Installs iproute2, curl, dnsmasq-base and openssl if
 # missing. Env: TAP_E2E_TIMEOUT (seconds per phase, default 120), CARGO_TARGET_DIR
@@ -137,6 +147,32 @@ printf 'subjectAltName=DNS:%s\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digi
     "$name" >"$certs/server.ext"
 ossl x509 -req -in "$certs/server.csr" -CA "$certs/ca.pem" -CAkey "$certs/ca.key" -CAcreateserial \
     -days 2 -extfile "$certs/server.ext" -out "$certs/server.pem"
+# Same key, CN another name, SAN the host (phase 6).
+ossl req -new -key "$certs/server.key" -subj "/CN=other.test" -out "$certs/san-only.csr"
+ossl x509 -req -in "$certs/san-only.csr" -CA "$certs/ca.pem" -CAkey "$certs/ca.key" -CAcreateserial \
+    -days 2 -extfile "$certs/server.ext" -out "$certs/san-only.pem"
+# Same key and names, expired long ago (phase 7): `openssl ca` sets explicit dates.
+printf '[ca]\ndefault_ca = test\n[test]\ndatabase = %s/index.txt\nnew_certs_dir = %s\nserial = %s/serial\ndefault_md = sha256\npolicy = any\nunique_subject = no\n[any]\ncommonName = supplied\n' \
+    "$certs" "$certs" "$certs" >"$certs/ca.cnf"
+: >"$certs/index.txt"
+echo 1000 >"$certs/serial"
+ossl ca -batch -notext -config "$certs/ca.cnf" -cert "$certs/ca.pem" -keyfile "$certs/ca.key" \
+    -in "$certs/server.csr" -startdate 20200101000000Z -enddate 20200102000000Z \
+    -extfile "$certs/server.ext" -out "$certs/expired.pem"
+# Another host's end-entity certificate from the CA, and a certificate for $name that
+# it signs (phase 8); the server sends both.
+ossl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "$certs/other.key" \
+    -out "$certs/other.csr" -subj "/CN=other.test"
+sed 's/^subjectAltName=.*/subjectAltName=DNS:other.test/' "$certs/server.ext" >"$certs/other.ext"
+ossl x509 -req -in "$certs/other.csr" -CA "$certs/ca.pem" -CAkey "$certs/ca.key" -CAcreateserial \
+    -days 2 -extfile "$certs/other.ext" -out "$certs/other.pem"
+ossl x509 -req -in "$certs/server.csr" -CA "$certs/other.pem" -CAkey "$certs/other.key" \
+    -CAcreateserial -days 2 -extfile "$certs/server.ext" -out "$certs/forged.pem"
+cat "$certs/forged.pem" "$certs/other.pem" >"$certs/forged-chain.pem"
+if openssl verify -CAfile "$certs/ca.pem" -untrusted "$certs/other.pem" "$certs/forged.pem" >/dev/null 2>&1; then
+    die "OpenSSL accepts the forged chain: phase 8 would prove nothing"
+fi
+cp "$certs/server.pem" "$certs/live.pem"
 
 # start_server PORT SCHEME [ARGS...]: the server inside the namespace on $net.1:PORT
 # with the public URL SCHEME://$name:PORT and its own data directory; sets server_pid
@@ -243,6 +279,25 @@ device_flow() {
     check_bound "$logfile" "$flow_jkt" 2
 }
 
+# use_cert PEM: the server serves PEM from its next handshake on (SIGHUP reload).
+use_cert() {
+    local before
+    before="$(grep -c 'TLS certificate reloaded' "$work/server-https.log" || true)"
+    cp "$1" "$certs/live.pem"
+    kill -HUP "$server_pid"
+    local deadline=$((SECONDS + 10))
+    until [ "$(grep -c 'TLS certificate reloaded' "$work/server-https.log" || true)" -gt "$before" ]; do
+        [ $SECONDS -lt $deadline ] || die "the server did not reload $(basename "$1")"
+        sleep 0.1
+    done
+}
+# stop_runner: ends a runner that is still waiting.
+stop_runner() {
+    kill "$runner_pid" 2>/dev/null || true
+    wait "$runner_pid" 2>/dev/null || true
+    runner_pid=""
+}
+
 start_server 8080 http
 
 log "phase 1: DPoP-bound device flow over the TAP device (DHCP, $name by DNS)"
@@ -275,14 +330,12 @@ check_bound "$work/runner3.log" "$jkt" 1
 log "phase 3 ok: resumed with key $jkt and refreshed (still bound) without a new code"
 stop_server
 
-start_server 8443 https --tls-cert "$certs/server.pem" --tls-key "$certs/server.key"
+start_server 8443 https --tls-cert "$certs/live.pem" --tls-key "$certs/server.key"
 
 log "phase 4: TLS with another CA pinned: the server's certificate is refused"
 run_runner "$work/runner4.log" "$work/rogue.bin" --ca "$certs/rogue-ca.der"
 wait_for "$work/runner4.log" 'DeviceAuthorization: no answer \(Http\(Tls\(' "$runner_pid" >/dev/null
-kill "$runner_pid" 2>/dev/null || true
-wait "$runner_pid" 2>/dev/null || true
-runner_pid=""
+stop_runner
 if grep -q '^user_code=' "$work/runner4.log"; then die "the runner accepted a certificate from another CA"; fi
 log "phase 4 ok: $(grep -m1 -o 'no answer (Http(Tls([^)]*)))' "$work/runner4.log")"
 
@@ -290,5 +343,27 @@ log "phase 5: DPoP-bound device flow over TLS, test CA pinned"
 device_flow "$work/runner5.log" "$work/state-tls.bin" --ca "$certs/ca.der"
 log "phase 5 ok: over TLS, key $flow_jkt; authorized and refreshed; both tokens bound"
 
+log "phase 6: a certificate naming $name only in its SAN (CN=other.test) is refused"
+use_cert "$certs/san-only.pem"
+run_runner "$work/runner6.log" "$work/state-san.bin" --ca "$certs/ca.der"
+wait_for "$work/runner6.log" 'DeviceAuthorization: no answer \(Http\(Tls\(' "$runner_pid" >/dev/null
+stop_runner
+if grep -q '^user_code=' "$work/runner6.log"; then die "embedded-tls accepted a SAN-only certificate: update firmware-examples/README.md"; fi
+log "phase 6 ok: $(grep -m1 -o 'no answer (Http(Tls([^)]*)))' "$work/runner6.log")"
+
+log "phase 7: an expired certificate from the pinned CA is accepted (no clock on the device)"
+use_cert "$certs/expired.pem"
+run_runner "$work/runner7.log" "$work/state-expired.bin" --ca "$certs/ca.der"
+wait_for "$work/runner7.log" '^user_code=' "$runner_pid" >/dev/null
+stop_runner
+log "phase 7 ok: got a code over TLS with a certificate that expired in 2020"
+
+log "phase 8: a leaf signed by another host's end-entity certificate is accepted"
+use_cert "$certs/forged-chain.pem"
+run_runner "$work/runner8.log" "$work/state-forged.bin" --ca "$certs/ca.der"
+wait_for "$work/runner8.log" '^user_code=' "$runner_pid" >/dev/null
+stop_runner
+log "phase 8 ok: got a code over TLS through a chain OpenSSL refuses (pin a dedicated CA)"
+
 log "PASS"
-echo "5 passed, 0 failed"
+echo "8 passed, 0 failed"
