@@ -50,9 +50,8 @@ sum() {
     section_sizes "$elf" | awk -v want=" $* " 'index(want, " " $1 " ") { s += $2 } END { print s + 0 }'
 }
 # core_share ELF: bytes of code and read-only data in symbols of the client core
-# (authgate_device without its embassy transport, authgate_proto, the QR encoder), of
-# the transport (authgate_device::embassy, into which LTO inlines most of reqwless) and
-# of DPoP's crypto (ed25519-dalek, curve25519-dalek, sha2; counted in neither other).
+# (authgate_device without its embassy transport, authgate_proto, the QR encoder) and of
+# the transport (authgate_device::embassy, into which LTO inlines most of reqwless).
 # Code inlined into the firmware's own functions is not counted: a lower bound.
 core_share() {
     nm -S -C "$1" | awk "$HEX"'
@@ -60,9 +59,8 @@ core_share() {
             size = hex($2); name = substr($0, index($0, $4))
             if (name ~ /authgate_device::embassy/) transport += size
             else if (name ~ /authgate_device|authgate_proto|qrcodegen_no_heap/) core += size
-            else if (name ~ /ed25519_dalek|curve25519_dalek|sha2::/) dpop += size
         }
-        END { printf "%d %d %d\n", core, transport, dpop }'
+        END { printf "%d %d\n", core, transport }'
 }
 report() { # NAME ELF FLASH_SECTIONS -- RAM_SECTIONS
     local name=$1 elf=$2; shift 2
@@ -70,12 +68,21 @@ report() { # NAME ELF FLASH_SECTIONS -- RAM_SECTIONS
     while [ "$1" != -- ]; do flash_list+=("$1"); shift; done
     shift
     ram_list=("$@")
-    local flash ram core transport dpop
+    local flash ram core transport
     flash="$(sum "$elf" "${flash_list[@]}")"
     ram="$(sum "$elf" "${ram_list[@]}")"
-    read -r core transport dpop < <(core_share "$elf")
-    printf '%-18s flash %7d B (%4d KiB)   static RAM %6d B (%3d KiB)   client core %6d B   embassy transport %6d B   dpop crypto %6d B\n' \
-        "$name" "$flash" $((flash / 1024)) "$ram" $((ram / 1024)) "$core" "$transport" "$dpop"
+    read -r core transport < <(core_share "$elf")
+    printf '%-18s flash %7d B (%4d KiB)   static RAM %6d B (%3d KiB)   client core %6d B   embassy transport %6d B\n' \
+        "$name" "$flash" $((flash / 1024)) "$ram" $((ram / 1024)) "$core" "$transport"
+    sizes[$name]="$flash $ram"
+}
+declare -A sizes
+# dpop_delta WITH WITHOUT: what DPoP adds, from two reported images.
+dpop_delta() {
+    local f1 r1 f0 r0
+    read -r f1 r1 <<<"${sizes[$1]}"
+    read -r f0 r0 <<<"${sizes[$2]}"
+    printf 'DPoP adds to %-12s flash %+7d B   static RAM %+6d B\n' "$1:" $((f1 - f0)) $((r1 - r0))
 }
 
 pico="$root/firmware-examples/pico-w/target/thumbv6m-none-eabi/release/authgate-pico-w"
@@ -118,3 +125,8 @@ build firmware-examples/pico-w --no-default-features --features tls
 report_pico "+tls-dpop"
 build firmware-examples/esp32-c3 --no-default-features --features tls
 report_esp "+tls-dpop"
+
+dpop_delta pico-w pico-w-dpop
+dpop_delta esp32-c3 esp32-c3-dpop
+dpop_delta pico-w+tls pico-w+tls-dpop
+dpop_delta esp32-c3+tls esp32-c3+tls-dpop

@@ -61,6 +61,8 @@ impl DeviceRecord {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, PersistError> {
         let (&version, rest) = bytes.split_first().ok_or(PersistError::Corrupt)?;
         if version < DEVICE_RECORD_VERSION {
+            // `dpop_key` exists only with feature `dpop`.
+            #[allow(clippy::needless_update)]
             return Ok(DeviceRecord {
                 tokens: Some(Tokens::from_bytes(bytes)?),
                 ..DeviceRecord::default()
@@ -113,14 +115,16 @@ pub struct RecordRef<'a> {
 
 impl<'a> RecordRef<'a> {
     /// Sets the tokens (`None`: signed out; the key stays).
-    pub fn with_tokens(self, tokens: Option<&'a Tokens>) -> Self {
-        RecordRef { tokens, ..self }
+    pub fn with_tokens(mut self, tokens: Option<&'a Tokens>) -> Self {
+        self.tokens = tokens;
+        self
     }
 
     /// Sets the DPoP key (feature `dpop`).
     #[cfg(feature = "dpop")]
-    pub fn with_dpop_key(self, dpop_key: Option<&'a DpopKey>) -> Self {
-        RecordRef { dpop_key, ..self }
+    pub fn with_dpop_key(mut self, dpop_key: Option<&'a DpopKey>) -> Self {
+        self.dpop_key = dpop_key;
+        self
     }
 
     /// Writes the record into `buf` and returns the written part.
@@ -180,7 +184,10 @@ mod tests {
     fn tokens_only_round_trip() {
         let t = tokens();
         let mut buf = [0u8; DEVICE_RECORD_MAX_BYTES];
-        let bytes = RecordRef::default().with_tokens(Some(&t)).to_bytes(&mut buf).unwrap();
+        let bytes = RecordRef::default()
+            .with_tokens(Some(&t))
+            .to_bytes(&mut buf)
+            .unwrap();
         assert_eq!(bytes[0], DEVICE_RECORD_VERSION);
         let back = DeviceRecord::from_bytes(bytes).unwrap();
         assert_eq!(back.tokens, Some(t));
@@ -190,7 +197,10 @@ mod tests {
     fn an_empty_record_round_trips() {
         let mut buf = [0u8; 2];
         let bytes = RecordRef::default().to_bytes(&mut buf).unwrap();
-        assert_eq!(DeviceRecord::from_bytes(bytes).unwrap(), DeviceRecord::default());
+        assert_eq!(
+            DeviceRecord::from_bytes(bytes).unwrap(),
+            DeviceRecord::default()
+        );
     }
 
     #[test]
@@ -200,10 +210,22 @@ mod tests {
             Err(PersistError::UnknownVersion(0x81))
         );
         assert_eq!(DeviceRecord::from_bytes(&[]), Err(PersistError::Corrupt));
-        assert_eq!(DeviceRecord::from_bytes(&[0x80]), Err(PersistError::Corrupt));
-        assert_eq!(DeviceRecord::from_bytes(&[0x80, 4]), Err(PersistError::Corrupt));
-        assert_eq!(DeviceRecord::from_bytes(&[0x80, 0, 1]), Err(PersistError::Corrupt));
-        assert_eq!(DeviceRecord::from_bytes(&[0x80, 1, 1, 2]), Err(PersistError::Corrupt));
+        assert_eq!(
+            DeviceRecord::from_bytes(&[0x80]),
+            Err(PersistError::Corrupt)
+        );
+        assert_eq!(
+            DeviceRecord::from_bytes(&[0x80, 4]),
+            Err(PersistError::Corrupt)
+        );
+        assert_eq!(
+            DeviceRecord::from_bytes(&[0x80, 0, 1]),
+            Err(PersistError::Corrupt)
+        );
+        assert_eq!(
+            DeviceRecord::from_bytes(&[0x80, 1, 1, 2]),
+            Err(PersistError::Corrupt)
+        );
     }
 
     #[test]

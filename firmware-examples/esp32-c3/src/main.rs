@@ -26,12 +26,12 @@
 use authgate_device::embassy::{Step, Transport, now};
 #[cfg(feature = "tls")]
 use authgate_device::embassy::{TlsConfig, TlsVerify};
-#[cfg(feature = "dpop")]
-use authgate_device::{DpopConfig, DpopKey};
 use authgate_device::{
     CodeView, Config, DEVICE_RECORD_MAX_BYTES, DeviceFlow, DeviceRecord, Event, QR_BUFFER_LEN, Qr,
     RecordRef, TextStyle, Tokens,
 };
+#[cfg(feature = "dpop")]
+use authgate_device::{DpopConfig, DpopKey};
 use core::fmt::Write as _;
 use embassy_embedded_hal::adapter::BlockingAsync;
 use embassy_executor::Spawner;
@@ -395,7 +395,11 @@ async fn dpop_key(store: &mut Store, buf: &mut [u8], rng: &Rng) -> DpopKey {
         Ok(bytes) => {
             let len = bytes.len();
             if let Err(e) = store
-                .store_item(&mut [0u8; DEVICE_RECORD_MAX_BYTES + 32], &TOKENS_KEY, &&buf[..len])
+                .store_item(
+                    &mut [0u8; DEVICE_RECORD_MAX_BYTES + 32],
+                    &TOKENS_KEY,
+                    &&buf[..len],
+                )
                 .await
             {
                 println!("flash: saving the DPoP key failed ({e:?})");

@@ -27,12 +27,12 @@ use core::fmt::Write as _;
 use authgate_device::embassy::{Step, Transport, now};
 #[cfg(feature = "tls")]
 use authgate_device::embassy::{TlsConfig, TlsVerify};
-#[cfg(feature = "dpop")]
-use authgate_device::{DpopConfig, DpopKey};
 use authgate_device::{
     CodeView, Config, DEVICE_RECORD_MAX_BYTES, DeviceFlow, DeviceRecord, Event, QR_BUFFER_LEN, Qr,
     RecordRef, TextStyle, Tokens,
 };
+#[cfg(feature = "dpop")]
+use authgate_device::{DpopConfig, DpopKey};
 use cyw43::JoinOptions;
 use cyw43_pio::{DEFAULT_CLOCK_DIVIDER, PioSpi};
 use embassy_embedded_hal::adapter::BlockingAsync;
@@ -479,7 +479,11 @@ async fn dpop_key(store: &mut Store, buf: &mut [u8], con: &mut Console) -> DpopK
     match len {
         Ok(len) => {
             if let Err(e) = store
-                .store_item(&mut [0u8; DEVICE_RECORD_MAX_BYTES + 32], &TOKENS_KEY, &&buf[..len])
+                .store_item(
+                    &mut [0u8; DEVICE_RECORD_MAX_BYTES + 32],
+                    &TOKENS_KEY,
+                    &&buf[..len],
+                )
                 .await
             {
                 let _ = writeln!(con, "flash: saving the DPoP key failed ({e:?})");

@@ -157,7 +157,11 @@ async fn main(spawner: Spawner) {
         exit(3)
     }
     if let Some(cfg) = stack.config_v4() {
-        let how = if args.address.is_some() { "static" } else { "dhcp" };
+        let how = if args.address.is_some() {
+            "static"
+        } else {
+            "dhcp"
+        };
         let dns: Vec<_> = cfg.dns_servers.iter().map(ToString::to_string).collect();
         println!(
             "tap-runner: {} up as {} ({how}), dns [{}]",
@@ -181,7 +185,10 @@ async fn main(spawner: Spawner) {
 async fn run(stack: embassy_net::Stack<'static>, args: &Args) -> i32 {
     let saved = state::load(&args.state);
     let key = if args.new_key {
-        println!("signing with a new key; {} stays untouched", args.state.display());
+        println!(
+            "signing with a new key; {} stays untouched",
+            args.state.display()
+        );
         authgate_device::DpopKey::from_seed(state::random())
     } else {
         match state::dpop_key(&args.state, &saved) {

@@ -22,7 +22,10 @@ pub fn random<const N: usize>() -> [u8; N] {
 pub fn load(path: &Path) -> DeviceRecord {
     match std::fs::read(path) {
         Ok(bytes) => DeviceRecord::from_bytes(&bytes).unwrap_or_else(|e| {
-            eprintln!("tap-runner: {} unreadable ({e}); ignoring it", path.display());
+            eprintln!(
+                "tap-runner: {} unreadable ({e}); ignoring it",
+                path.display()
+            );
             DeviceRecord::default()
         }),
         Err(_) => DeviceRecord::default(),
