@@ -251,12 +251,13 @@ approve() { # CODE: logs in as admin through the pages and approves CODE
 tail_of() { sed 's/.*token_tail=\([^ ]*\).*/\1/' <<<"$1"; }
 jkt_of() { grep -m1 '^dpop_jkt=' "$1" | cut -d= -f2; }
 # check_bound LOGFILE JKT COUNT: COUNT tokens were checked at tokeninfo: the bare
-# bearer token refused, the DPoP request accepted and bound to JKT.
+# bearer token refused, the DPoP request accepted, token_type DPoP and bound to JKT.
 check_bound() {
     local file=$1 jkt=$2 count=$3 n
     n="$(grep -c '^tokeninfo bearer -> 401$' "$file" || true)"
     [ "$n" = "$count" ] || die "tokeninfo refused the bare bearer token $n times, expected $count ($(basename "$file"))"
-    n="$(grep '^tokeninfo dpop -> 200 ' "$file" | grep -c "\"cnf\":{\"jkt\":\"$jkt\"}" || true)"
+    n="$(grep '^tokeninfo dpop -> 200 ' "$file" | grep '"token_type":"DPoP"' \
+        | grep -c "\"cnf\":{\"jkt\":\"$jkt\"}" || true)"
     [ "$n" = "$count" ] || die "tokeninfo showed cnf.jkt=$jkt for $n DPoP requests, expected $count ($(basename "$file"))"
 }
 # device_flow LOGFILE STATEFILE [ARGS...]: a whole DPoP-bound flow with approval and
