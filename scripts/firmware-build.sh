@@ -82,7 +82,7 @@ dpop_delta() {
     local f1 r1 f0 r0
     read -r f1 r1 <<<"${sizes[$1]}"
     read -r f0 r0 <<<"${sizes[$2]}"
-    printf 'DPoP adds to %-12s flash %+7d B   static RAM %+6d B\n' "$1:" $((f1 - f0)) $((r1 - r0))
+    printf 'DPoP adds to %-14s flash %+7d B   static RAM %+6d B\n' "$1:" $((f1 - f0)) $((r1 - r0))
 }
 
 pico="$root/firmware-examples/pico-w/target/thumbv6m-none-eabi/release/authgate-pico-w"
