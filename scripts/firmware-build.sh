@@ -3,8 +3,10 @@
 # firmware-examples/esp32-c3 for riscv32imc-unknown-none-elf) in release mode, each
 # with its own Cargo.lock and target/ directory, and prints the flash and RAM use of
 # each image plus the share of the AuthGate client core in it: first the default
-# images, then with feature `oled` (SSD1306 login screen), then with feature `tls`. Both variants share the
-# crate's target directory, so each report is printed right after its build.
+# images (with DPoP, a default feature), then with feature `oled` (SSD1306 login
+# screen), then with feature `tls`, then the plain and `tls` images without DPoP
+# (`--no-default-features`), so the report shows what DPoP adds. All variants share
+# the crate's target directory, so each report is printed right after its build.
 #
 # Idempotent: adds the rustup targets only if missing. Needs readelf and nm (binutils).
 # Wi-Fi and server settings: WIFI_SSID, WIFI_PASSWORD, SERVER_URL, CLIENT_ID from the
@@ -70,8 +72,17 @@ report() { # NAME ELF FLASH_SECTIONS -- RAM_SECTIONS
     flash="$(sum "$elf" "${flash_list[@]}")"
     ram="$(sum "$elf" "${ram_list[@]}")"
     read -r core transport < <(core_share "$elf")
-    printf '%-10s flash %7d B (%4d KiB)   static RAM %6d B (%3d KiB)   client core %6d B   embassy transport %6d B\n' \
+    printf '%-18s flash %7d B (%4d KiB)   static RAM %6d B (%3d KiB)   client core %6d B   embassy transport %6d B\n' \
         "$name" "$flash" $((flash / 1024)) "$ram" $((ram / 1024)) "$core" "$transport"
+    sizes[$name]="$flash $ram"
+}
+declare -A sizes
+# dpop_delta WITH WITHOUT: what DPoP adds, from two reported images.
+dpop_delta() {
+    local f1 r1 f0 r0
+    read -r f1 r1 <<<"${sizes[$1]}"
+    read -r f0 r0 <<<"${sizes[$2]}"
+    printf 'DPoP adds to %-14s flash %+7d B   static RAM %+6d B\n' "$1:" $((f1 - f0)) $((r1 - r0))
 }
 
 pico="$root/firmware-examples/pico-w/target/thumbv6m-none-eabi/release/authgate-pico-w"
@@ -83,6 +94,7 @@ report_esp() {
 }
 
 echo "Image sizes (flash: bytes written to flash; static RAM: .data/.bss and RAM-resident code, without the stack)"
+echo "Default features include dpop; \"-dpop\" images are built with --no-default-features"
 build firmware-examples/pico-w
 report_pico ""
 fw="$(nm -S "$pico" | awk "$HEX"' $4 ~ /authgate_pico_w8FIRMWARE/ { print hex($2) }')"
@@ -102,3 +114,19 @@ build firmware-examples/pico-w --features tls
 report_pico "+tls"
 build firmware-examples/esp32-c3 --features tls
 report_esp "+tls"
+
+# Without DPoP (--no-default-features): the difference to the images above is what
+# DPoP adds (Ed25519 signing, SHA-256, the key in the flash record, proofs in RAM).
+build firmware-examples/pico-w --no-default-features
+report_pico "-dpop"
+build firmware-examples/esp32-c3 --no-default-features
+report_esp "-dpop"
+build firmware-examples/pico-w --no-default-features --features tls
+report_pico "+tls-dpop"
+build firmware-examples/esp32-c3 --no-default-features --features tls
+report_esp "+tls-dpop"
+
+dpop_delta pico-w pico-w-dpop
+dpop_delta esp32-c3 esp32-c3-dpop
+dpop_delta pico-w+tls pico-w+tls-dpop
+dpop_delta esp32-c3+tls esp32-c3+tls-dpop

@@ -88,6 +88,7 @@ mod error;
 mod event;
 mod flow;
 mod qr;
+mod record;
 mod request;
 mod response;
 mod time;
@@ -116,6 +117,7 @@ pub use flow::{
 pub use qr::{
     QR_BUFFER_LEN, QR_DEFAULT_QUIET_ZONE, QR_MAX_VERSION, Qr, QrCanvas, QrTooLong, TextStyle,
 };
+pub use record::{DEVICE_RECORD_MAX_BYTES, DEVICE_RECORD_VERSION, DeviceRecord, RecordRef};
 pub use request::{Endpoint, FORM_CONTENT_TYPE, Method, RequestKind, Transmit};
 pub use response::{DEVICE_CODE_CAP, URI_CAP, USER_CODE_CAP};
 pub use time::{Duration, Instant};

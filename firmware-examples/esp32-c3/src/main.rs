@@ -14,6 +14,12 @@
 //! on the console and the screen for a minute, then the board resets.
 //! With feature `oled`, an SSD1306 128×64 I²C OLED (SDA GPIO4, SCL GPIO5, address 0x3C)
 //! shows the code, the URI, a QR code and a status line.
+//!
+//! DPoP (feature `dpop`, on by default): on first boot the board makes an Ed25519 key
+//! from its hardware RNG (after Wi-Fi is up, when the RF noise makes it a true RNG)
+//! and saves it in the same flash record as the tokens, before it signs anything;
+//! every device authorization, token poll and refresh then carries a proof, and the
+//! server binds the tokens to that key.
 #![no_std]
 #![no_main]
 
@@ -21,8 +27,11 @@ use authgate_device::embassy::{Step, Transport, now};
 #[cfg(feature = "tls")]
 use authgate_device::embassy::{TlsConfig, TlsVerify};
 use authgate_device::{
-    CodeView, Config, DeviceFlow, Event, QR_BUFFER_LEN, Qr, TOKENS_MAX_BYTES, TextStyle, Tokens,
+    CodeView, Config, DEVICE_RECORD_MAX_BYTES, DeviceFlow, DeviceRecord, Event, QR_BUFFER_LEN, Qr,
+    RecordRef, TextStyle, Tokens,
 };
+#[cfg(feature = "dpop")]
+use authgate_device::{DpopConfig, DpopKey};
 use core::fmt::Write as _;
 use embassy_embedded_hal::adapter::BlockingAsync;
 use embassy_executor::Spawner;
@@ -155,12 +164,31 @@ async fn main(spawner: Spawner) -> ! {
         MapConfig::new(range),
         Cache::new_uncached(),
     );
-    let mut record = [0u8; TOKENS_MAX_BYTES + 32];
-    let config = Config {
+    let mut record = [0u8; DEVICE_RECORD_MAX_BYTES + 32];
+    let base = Config {
         restart_on_expiry: true,
         // Boards that lost the same server must not come back in lockstep.
         jitter_seed: Some((u64::from(rng.random()) << 32) | u64::from(rng.random())),
         ..Config::new(CLIENT_ID)
+    };
+    #[cfg(feature = "dpop")]
+    let key = dpop_key(&mut store, &mut record, &rng).await;
+    #[cfg(not(feature = "dpop"))]
+    let key = ();
+    #[cfg(feature = "dpop")]
+    let (authorization_url, token_url) = (
+        server_url(base.device_authorization_path),
+        server_url(base.token_path),
+    );
+    let config = Config {
+        #[cfg(feature = "dpop")]
+        dpop: Some(DpopConfig {
+            key: &key,
+            jti_seed: random_seed(&rng),
+            device_authorization_url: &authorization_url,
+            token_url: &token_url,
+        }),
+        ..base
     };
 
     let tcp_state = TcpClientState::<1, 1024, 1024>::new();
@@ -188,16 +216,7 @@ async fn main(spawner: Spawner) -> ! {
         rtc.rwdt.feed();
         // Saved tokens carry boot-relative expiry times: forget them, so the flow
         // refreshes at once and learns the real lifetime.
-        let saved = match store.fetch_item::<&[u8]>(&mut record, &TOKENS_KEY).await {
-            Ok(Some(bytes)) => Tokens::from_bytes(bytes).ok(),
-            Ok(None) => None,
-            Err(e) => {
-                // e.g. ESP-IDF NVS data left in the partition by another program
-                println!("flash: token store unreadable ({e:?}); erasing it");
-                let _ = store.erase_all().await;
-                None
-            }
-        };
+        let saved = load(&mut store, &mut record).await.tokens;
         let mut flow = match saved {
             Some(mut tokens) => {
                 println!("using tokens saved in flash");
@@ -210,7 +229,6 @@ async fn main(spawner: Spawner) -> ! {
         loop {
             rtc.rwdt.feed();
             let mut save = None;
-            let mut erase = false;
             let mut failed = None;
             while let Some(event) = flow.poll_event() {
                 match event {
@@ -235,10 +253,19 @@ async fn main(spawner: Spawner) -> ! {
                     Event::Authorized(tokens) | Event::Refreshed(tokens) => {
                         let secs = tokens.remaining(now()).map_or(0, |d| d.as_secs());
                         println!("authorized; access token valid for {secs} s");
-                        save = tokens.to_bytes(&mut record).ok().map(|b| b.len());
+                        save = record_of(Some(tokens), &key)
+                            .to_bytes(&mut record)
+                            .ok()
+                            .map(|b| b.len());
                         screen.show(Status::SignedIn, None);
                     }
-                    Event::TokensDiscarded | Event::LoggedOut { .. } => erase = true,
+                    // Signed out: the tokens go, the key stays.
+                    Event::TokensDiscarded | Event::LoggedOut { .. } => {
+                        save = record_of(None, &key)
+                            .to_bytes(&mut record)
+                            .ok()
+                            .map(|b| b.len());
+                    }
                     Event::Failed(e) => failed = Some(e),
                     other => println!("{other:?}"),
                 }
@@ -246,16 +273,13 @@ async fn main(spawner: Spawner) -> ! {
             if let Some(len) = save
                 && let Err(e) = store
                     .store_item(
-                        &mut [0u8; TOKENS_MAX_BYTES + 32],
+                        &mut [0u8; DEVICE_RECORD_MAX_BYTES + 32],
                         &TOKENS_KEY,
                         &&record[..len],
                     )
                     .await
             {
                 println!("flash: saving tokens failed ({e:?})");
-            }
-            if erase {
-                let _ = store.remove_item(&mut record, &TOKENS_KEY).await;
             }
             if let Some(e) = failed {
                 // Permanent (a rejected client, a token this build cannot store):
@@ -322,6 +346,88 @@ async fn main(spawner: Spawner) -> ! {
 }
 
 use screen::Status;
+
+/// The key a flash record keeps beside the tokens: the DPoP key, or nothing.
+#[cfg(feature = "dpop")]
+type Key = DpopKey;
+#[cfg(not(feature = "dpop"))]
+type Key = ();
+
+/// The flash record for `tokens` (`None`: signed out) and the board's key.
+fn record_of<'a>(tokens: Option<&'a Tokens>, key: &'a Key) -> RecordRef<'a> {
+    let record = RecordRef::default().with_tokens(tokens);
+    #[cfg(feature = "dpop")]
+    let record = record.with_dpop_key(Some(key));
+    #[cfg(not(feature = "dpop"))]
+    let () = *key;
+    record
+}
+
+/// Reads the flash record; an unreadable store (e.g. ESP-IDF NVS data left in the
+/// partition by another program) is erased, an unreadable record ignored.
+async fn load(store: &mut Store, buf: &mut [u8]) -> DeviceRecord {
+    match store.fetch_item::<&[u8]>(buf, &TOKENS_KEY).await {
+        Ok(Some(bytes)) => DeviceRecord::from_bytes(bytes).unwrap_or_else(|e| {
+            println!("flash: saved record unreadable ({e}); ignoring it");
+            DeviceRecord::default()
+        }),
+        Ok(None) => DeviceRecord::default(),
+        Err(e) => {
+            println!("flash: token store unreadable ({e:?}); erasing it");
+            let _ = store.erase_all().await;
+            DeviceRecord::default()
+        }
+    }
+}
+
+/// The board's DPoP key: the one in flash, or on first boot a new one from the
+/// hardware RNG, saved (beside any tokens already there) before it signs anything.
+/// Tokens bound to a key that was not saved would be lost at the next reboot.
+#[cfg(feature = "dpop")]
+async fn dpop_key(store: &mut Store, buf: &mut [u8], rng: &Rng) -> DpopKey {
+    let saved = load(store, buf).await;
+    if let Some(key) = saved.dpop_key {
+        println!("dpop: key from flash, thumbprint {}", key.thumbprint());
+        return key;
+    }
+    let key = DpopKey::from_seed(random_seed(rng));
+    match record_of(saved.tokens.as_ref(), &key).to_bytes(buf) {
+        Ok(bytes) => {
+            let len = bytes.len();
+            if let Err(e) = store
+                .store_item(
+                    &mut [0u8; DEVICE_RECORD_MAX_BYTES + 32],
+                    &TOKENS_KEY,
+                    &&buf[..len],
+                )
+                .await
+            {
+                println!("flash: saving the DPoP key failed ({e:?})");
+            }
+        }
+        Err(e) => println!("dpop: encoding the key failed ({e})"),
+    }
+    println!("dpop: new key, thumbprint {}", key.thumbprint());
+    key
+}
+
+/// 32 bytes from the hardware RNG (a true RNG while the radio runs).
+#[cfg(feature = "dpop")]
+fn random_seed(rng: &Rng) -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    rng.read(&mut seed);
+    seed
+}
+
+/// `SERVER_URL` plus `path`: the `htu` of a proof for that endpoint.
+#[cfg(feature = "dpop")]
+fn server_url(path: &str) -> heapless::String<{ authgate_device::embassy::URL_CAP }> {
+    let mut url = heapless::String::new();
+    if url.push_str(SERVER_URL.trim_end_matches('/')).is_err() || url.push_str(path).is_err() {
+        panic!("SERVER_URL is too long");
+    }
+    url
+}
 
 /// The OLED (feature `oled`): the same screen `display-preview` renders on a PC.
 #[cfg(feature = "oled")]

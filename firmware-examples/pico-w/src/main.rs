@@ -14,6 +14,11 @@
 //! for a minute, then the board resets.
 //! With feature `oled`, an SSD1306 128×64 I²C OLED (SDA GP4, SCL GP5, address 0x3C)
 //! shows the code, the URI, a QR code and a status line.
+//!
+//! DPoP (feature `dpop`, on by default): on first boot the board makes an Ed25519 key
+//! from the ROSC random bits and saves it in the same flash record as the tokens,
+//! before it signs anything; every device authorization, token poll and refresh then
+//! carries a proof, and the server binds the tokens to that key.
 #![no_std]
 #![no_main]
 
@@ -23,8 +28,11 @@ use authgate_device::embassy::{Step, Transport, now};
 #[cfg(feature = "tls")]
 use authgate_device::embassy::{TlsConfig, TlsVerify};
 use authgate_device::{
-    CodeView, Config, DeviceFlow, Event, QR_BUFFER_LEN, Qr, TOKENS_MAX_BYTES, TextStyle, Tokens,
+    CodeView, Config, DEVICE_RECORD_MAX_BYTES, DeviceFlow, DeviceRecord, Event, QR_BUFFER_LEN, Qr,
+    RecordRef, TextStyle, Tokens,
 };
+#[cfg(feature = "dpop")]
+use authgate_device::{DpopConfig, DpopKey};
 use cyw43::JoinOptions;
 use cyw43_pio::{DEFAULT_CLOCK_DIVIDER, PioSpi};
 use embassy_embedded_hal::adapter::BlockingAsync;
@@ -217,12 +225,31 @@ async fn main(spawner: Spawner) {
         MapConfig::new(TOKEN_STORE),
         Cache::new_uncached(),
     );
-    let mut record = [0u8; TOKENS_MAX_BYTES + 32];
-    let config = Config {
+    let mut record = [0u8; DEVICE_RECORD_MAX_BYTES + 32];
+    let base = Config {
         restart_on_expiry: true,
         // Boards that lost the same server must not come back in lockstep.
         jitter_seed: Some(RoscRng.next_u64()),
         ..Config::new(CLIENT_ID)
+    };
+    #[cfg(feature = "dpop")]
+    let key = dpop_key(&mut store, &mut record, &mut con).await;
+    #[cfg(not(feature = "dpop"))]
+    let key = ();
+    #[cfg(feature = "dpop")]
+    let (authorization_url, token_url) = (
+        server_url(base.device_authorization_path),
+        server_url(base.token_path),
+    );
+    let config = Config {
+        #[cfg(feature = "dpop")]
+        dpop: Some(DpopConfig {
+            key: &key,
+            jti_seed: random_seed(),
+            device_authorization_url: &authorization_url,
+            token_url: &token_url,
+        }),
+        ..base
     };
 
     let tcp_state = TcpClientState::<1, 1024, 1024>::new();
@@ -250,16 +277,7 @@ async fn main(spawner: Spawner) {
         beat();
         // Saved tokens carry boot-relative expiry times: forget them, so the flow
         // refreshes at once and learns the real lifetime.
-        let saved = match store.fetch_item::<&[u8]>(&mut record, &TOKENS_KEY).await {
-            Ok(Some(bytes)) => Tokens::from_bytes(bytes).ok(),
-            Ok(None) => None,
-            Err(e) => {
-                // e.g. leftovers of another program in this flash range
-                let _ = writeln!(con, "flash: token store unreadable ({e:?}); erasing it");
-                let _ = store.erase_all().await;
-                None
-            }
-        };
+        let saved = load(&mut store, &mut record, &mut con).await.tokens;
         let mut flow = match saved {
             Some(mut tokens) => {
                 let _ = writeln!(con, "using tokens saved in flash");
@@ -273,7 +291,6 @@ async fn main(spawner: Spawner) {
         loop {
             beat();
             let mut save = None;
-            let mut erase = false;
             let mut failed = None;
             while let Some(event) = flow.poll_event() {
                 match event {
@@ -300,10 +317,19 @@ async fn main(spawner: Spawner) {
                     Event::Authorized(tokens) | Event::Refreshed(tokens) => {
                         let secs = tokens.remaining(now()).map_or(0, |d| d.as_secs());
                         let _ = writeln!(con, "authorized; access token valid for {secs} s");
-                        save = tokens.to_bytes(&mut record).ok().map(|b| b.len());
+                        save = record_of(Some(tokens), &key)
+                            .to_bytes(&mut record)
+                            .ok()
+                            .map(|b| b.len());
                         screen.show(Status::SignedIn, None);
                     }
-                    Event::TokensDiscarded | Event::LoggedOut { .. } => erase = true,
+                    // Signed out: the tokens go, the key stays.
+                    Event::TokensDiscarded | Event::LoggedOut { .. } => {
+                        save = record_of(None, &key)
+                            .to_bytes(&mut record)
+                            .ok()
+                            .map(|b| b.len());
+                    }
                     Event::Failed(e) => failed = Some(e),
                     other => {
                         let _ = writeln!(con, "{other:?}");
@@ -313,16 +339,13 @@ async fn main(spawner: Spawner) {
             if let Some(len) = save
                 && let Err(e) = store
                     .store_item(
-                        &mut [0u8; TOKENS_MAX_BYTES + 32],
+                        &mut [0u8; DEVICE_RECORD_MAX_BYTES + 32],
                         &TOKENS_KEY,
                         &&record[..len],
                     )
                     .await
             {
                 let _ = writeln!(con, "flash: saving tokens failed ({e:?})");
-            }
-            if erase {
-                let _ = store.remove_item(&mut record, &TOKENS_KEY).await;
             }
             if let Some(e) = failed {
                 // Permanent (a rejected client, a token this build cannot store):
@@ -404,6 +427,92 @@ async fn main(spawner: Spawner) {
             Timer::after_secs(1).await;
         }
     }
+}
+
+/// The key a flash record keeps beside the tokens: the DPoP key, or nothing.
+#[cfg(feature = "dpop")]
+type Key = DpopKey;
+#[cfg(not(feature = "dpop"))]
+type Key = ();
+
+/// The flash record for `tokens` (`None`: signed out) and the board's key.
+fn record_of<'a>(tokens: Option<&'a Tokens>, key: &'a Key) -> RecordRef<'a> {
+    let record = RecordRef::default().with_tokens(tokens);
+    #[cfg(feature = "dpop")]
+    let record = record.with_dpop_key(Some(key));
+    #[cfg(not(feature = "dpop"))]
+    let () = *key;
+    record
+}
+
+/// Reads the flash record; an unreadable store (another program's leftovers in this
+/// range) is erased, an unreadable record ignored.
+async fn load(store: &mut Store, buf: &mut [u8], con: &mut Console) -> DeviceRecord {
+    match store.fetch_item::<&[u8]>(buf, &TOKENS_KEY).await {
+        Ok(Some(bytes)) => DeviceRecord::from_bytes(bytes).unwrap_or_else(|e| {
+            let _ = writeln!(con, "flash: saved record unreadable ({e}); ignoring it");
+            DeviceRecord::default()
+        }),
+        Ok(None) => DeviceRecord::default(),
+        Err(e) => {
+            let _ = writeln!(con, "flash: token store unreadable ({e:?}); erasing it");
+            let _ = store.erase_all().await;
+            DeviceRecord::default()
+        }
+    }
+}
+
+/// The board's DPoP key: the one in flash, or on first boot a new one from the ROSC,
+/// saved (beside any tokens already there) before it signs anything. Tokens bound to
+/// a key that was not saved would be lost at the next reboot.
+#[cfg(feature = "dpop")]
+async fn dpop_key(store: &mut Store, buf: &mut [u8], con: &mut Console) -> DpopKey {
+    let saved = load(store, buf, con).await;
+    if let Some(key) = saved.dpop_key {
+        let _ = writeln!(con, "dpop: key from flash, thumbprint {}", key.thumbprint());
+        return key;
+    }
+    let key = DpopKey::from_seed(random_seed());
+    let len = record_of(saved.tokens.as_ref(), &key)
+        .to_bytes(buf)
+        .map(|b| b.len());
+    match len {
+        Ok(len) => {
+            if let Err(e) = store
+                .store_item(
+                    &mut [0u8; DEVICE_RECORD_MAX_BYTES + 32],
+                    &TOKENS_KEY,
+                    &&buf[..len],
+                )
+                .await
+            {
+                let _ = writeln!(con, "flash: saving the DPoP key failed ({e:?})");
+            }
+        }
+        Err(e) => {
+            let _ = writeln!(con, "dpop: encoding the key failed ({e})");
+        }
+    }
+    let _ = writeln!(con, "dpop: new key, thumbprint {}", key.thumbprint());
+    key
+}
+
+/// 32 bytes from the ROSC's random bit (the RP2040 has no other entropy source).
+#[cfg(feature = "dpop")]
+fn random_seed() -> [u8; 32] {
+    let mut seed = [0u8; 32];
+    RoscRng.fill_bytes(&mut seed);
+    seed
+}
+
+/// `SERVER_URL` plus `path`: the `htu` of a proof for that endpoint.
+#[cfg(feature = "dpop")]
+fn server_url(path: &str) -> heapless::String<{ authgate_device::embassy::URL_CAP }> {
+    let mut url = heapless::String::new();
+    if url.push_str(SERVER_URL.trim_end_matches('/')).is_err() || url.push_str(path).is_err() {
+        panic!("SERVER_URL is too long");
+    }
+    url
 }
 
 /// Joins the configured network (retrying every 2 s) and waits for DHCP, beating all

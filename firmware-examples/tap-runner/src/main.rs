@@ -5,27 +5,47 @@
 //! file.
 //!
 //! ```text
-//! authgate-tap-runner --tap tap0 --address 192.168.69.2/24 \
-//!     --server http://192.168.69.1:8080 --client-id authgate-cli --state tokens.bin
+//! authgate-tap-runner --tap tap0 --server http://authgate.test:8080 \
+//!     --client-id authgate-cli --state state.bin [--ca ca.der] [--new-key]
 //! ```
+//!
+//! The address comes by DHCP and the server's name is resolved through the DNS
+//! server DHCP names, as on a board; `--address IP/PREFIX` (with `--gateway IP` and
+//! `--dns IP`) sets them statically instead, for debugging. With feature `tls`,
+//! `https://` servers are reached through embedded-tls with the CA in `--ca` (DER)
+//! pinned, as the boards do.
+//!
+//! DPoP as on the boards: the state file is the boards' flash record (the DPoP key
+//! and the tokens, `authgate_device::DeviceRecord`); a key is made from the OS RNG
+//! on the first run and saved before it signs anything. Prints `dpop_jkt=…` (the
+//! key's RFC 7638 thumbprint).
 //!
 //! Prints `user_code=…`, `verification_uri=…`, `verification_uri_complete=…`,
 //! `authorized token_tail=…` and `refreshed token_tail=…` lines for a test to read
 //! (the tail is the end of the token's signed part, so two tokens differ there).
-//! After `Authorized` it asks for a refresh at once; it exits 0 after the first
-//! `Refreshed`, so a second run with the same `--state` file exercises the resume path
-//! (saved tokens, expiry forgotten, immediate refresh). Exits 1 if the flow ends
-//! otherwise, 2 on bad arguments or setup, 3 on `--timeout`.
+//! After each of those it asks tokeninfo about the token with the bare bearer token
+//! and with a DPoP proof, and prints `tokeninfo bearer -> STATUS` and `tokeninfo
+//! dpop -> STATUS BODY`. After `Authorized` it asks for a refresh at once; it exits 0
+//! after the first `Refreshed`, so a second run with the same `--state` file exercises
+//! the resume path (saved tokens, expiry forgotten, immediate refresh).
+//!
+//! `--new-key` plays a thief who copied the tokens but not the key: it signs with a
+//! new key, never writes the state file, and exits 4 once the server refuses the
+//! tokens (`tokens discarded`). Exits 1 if the flow ends otherwise or a binding check
+//! fails, 2 on bad arguments or setup, 3 on `--timeout`.
+
+mod resource;
+mod state;
+mod tls;
 
 use std::io::Write as _;
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::process::exit;
 
+use authgate_device::embassy::reqwless::client::HttpClient;
 use authgate_device::embassy::{Step, Transport, now};
-use authgate_device::{
-    Config, DeviceFlow, Event, QR_BUFFER_LEN, Qr, TOKENS_MAX_BYTES, TextStyle, Tokens,
-};
+use authgate_device::{Config, DeviceFlow, DpopConfig, Event, QR_BUFFER_LEN, Qr, TextStyle};
 use embassy_executor::Spawner;
 use embassy_net::dns::DnsSocket;
 use embassy_net::tcp::client::{TcpClient, TcpClientState};
@@ -34,21 +54,33 @@ use embassy_net_tuntap::TunTapDevice;
 use embassy_time::{Duration, with_timeout};
 use static_cell::StaticCell;
 
+use resource::Tcp;
+use tls::Tls;
+
 struct Args {
     tap: String,
-    address: Ipv4Cidr,
+    /// `None`: DHCP.
+    address: Option<Ipv4Cidr>,
     gateway: Option<Ipv4Addr>,
+    dns: Option<Ipv4Addr>,
     server: String,
     client_id: String,
     state: PathBuf,
     timeout: Duration,
+    ca: Option<PathBuf>,
+    new_key: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     let (mut tap, mut address, mut gateway, mut server) = (None, None, None, None);
     let (mut client_id, mut state, mut timeout) = ("authgate-cli".to_owned(), None, 120);
+    let (mut dns, mut ca, mut new_key) = (None, None, false);
     while let Some(flag) = it.next() {
+        if flag == "--new-key" {
+            new_key = true;
+            continue;
+        }
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
             "--tap" => tap = Some(value),
@@ -61,6 +93,9 @@ fn parse_args() -> Result<Args, String> {
                 address = Some(Ipv4Cidr::new(ip, prefix));
             }
             "--gateway" => gateway = Some(value.parse().map_err(|e| format!("--gateway: {e}"))?),
+            "--dns" => dns = Some(value.parse().map_err(|e| format!("--dns: {e}"))?),
+            "--ca" if cfg!(feature = "tls") => ca = Some(PathBuf::from(value)),
+            "--ca" => return Err("--ca needs a build with feature tls".into()),
             "--server" => server = Some(value),
             "--client-id" => client_id = value,
             "--state" => state = Some(PathBuf::from(value)),
@@ -68,14 +103,21 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument {other}")),
         }
     }
+    let server: String = server.ok_or("--server is required")?;
+    if server.starts_with("https://") && ca.is_none() {
+        return Err("an https:// server needs --ca (the CA to pin)".into());
+    }
     Ok(Args {
         tap: tap.ok_or("--tap is required")?,
-        address: address.ok_or("--address is required")?,
+        address,
         gateway,
-        server: server.ok_or("--server is required")?,
+        dns,
+        server,
         client_id,
         state: state.ok_or("--state is required")?,
         timeout: Duration::from_secs(timeout),
+        ca,
+        new_key,
     })
 }
 
@@ -94,20 +136,40 @@ async fn main(spawner: Spawner) {
         eprintln!("tap-runner: opening {}: {e}", args.tap);
         exit(2)
     });
-    let config = embassy_net::Config::ipv4_static(StaticConfigV4 {
-        address: args.address,
-        gateway: args.gateway,
-        dns_servers: Default::default(),
-    });
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
+    let config = match args.address {
+        Some(address) => embassy_net::Config::ipv4_static(StaticConfigV4 {
+            address,
+            gateway: args.gateway,
+            dns_servers: args.dns.into_iter().collect(),
+        }),
+        None => embassy_net::Config::dhcpv4(Default::default()),
+    };
+    let seed = u64::from_ne_bytes(state::random());
     static RESOURCES: StaticCell<StackResources<4>> = StaticCell::new();
     let (stack, runner) =
         embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
     spawner.spawn(net_task(runner).unwrap());
-    stack.wait_config_up().await;
-    println!("tap-runner: {} up as {}", args.tap, args.address);
+    if with_timeout(args.timeout, stack.wait_config_up())
+        .await
+        .is_err()
+    {
+        eprintln!("tap-runner: no address within {} s", args.timeout.as_secs());
+        exit(3)
+    }
+    if let Some(cfg) = stack.config_v4() {
+        let how = if args.address.is_some() {
+            "static"
+        } else {
+            "dhcp"
+        };
+        let dns: Vec<_> = cfg.dns_servers.iter().map(ToString::to_string).collect();
+        println!(
+            "tap-runner: {} up as {} ({how}), dns [{}]",
+            args.tap,
+            cfg.address,
+            dns.join(" ")
+        );
+    }
 
     let code = match with_timeout(args.timeout, run(stack, &args)).await {
         Ok(code) => code,
@@ -121,22 +183,52 @@ async fn main(spawner: Spawner) {
 
 /// The firmware's loop, with a file for flash. Returns the exit code.
 async fn run(stack: embassy_net::Stack<'static>, args: &Args) -> i32 {
-    let config = Config::new(&args.client_id);
-    let mut flow = match std::fs::read(&args.state)
-        .ok()
-        .map(|b| Tokens::from_bytes(&b))
-    {
-        Some(Ok(mut tokens)) => {
+    let saved = state::load(&args.state);
+    let key = if args.new_key {
+        println!(
+            "signing with a new key; {} stays untouched",
+            args.state.display()
+        );
+        authgate_device::DpopKey::from_seed(state::random())
+    } else {
+        match state::dpop_key(&args.state, &saved) {
+            Ok(key) => key,
+            Err(e) => {
+                eprintln!("tap-runner: saving the DPoP key: {e}");
+                return 2;
+            }
+        }
+    };
+    println!("dpop_jkt={}", key.thumbprint());
+    let mut tls = match &args.ca {
+        #[cfg(feature = "tls")]
+        Some(path) => match std::fs::read(path) {
+            Ok(der) => Some(Tls::new(der)),
+            Err(e) => {
+                eprintln!("tap-runner: --ca {}: {e}", path.display());
+                return 2;
+            }
+        },
+        _ => None,
+    };
+    let base = Config::new(&args.client_id);
+    let server = args.server.trim_end_matches('/');
+    let authorization_url = format!("{server}{}", base.device_authorization_path);
+    let token_url = format!("{server}{}", base.token_path);
+    let config = Config {
+        dpop: Some(DpopConfig {
+            key: &key,
+            jti_seed: state::random(),
+            device_authorization_url: &authorization_url,
+            token_url: &token_url,
+        }),
+        ..base
+    };
+    let mut flow = match saved.tokens {
+        Some(mut tokens) => {
             println!("resuming from {}", args.state.display());
             tokens.forget_expiry();
             DeviceFlow::resume(config, tokens, now())
-        }
-        Some(Err(e)) => {
-            eprintln!(
-                "tap-runner: {} unreadable ({e}); ignoring it",
-                args.state.display()
-            );
-            DeviceFlow::new(config, now())
         }
         None => DeviceFlow::new(config, now()),
     };
@@ -144,10 +236,8 @@ async fn run(stack: embassy_net::Stack<'static>, args: &Args) -> i32 {
     let tcp = TcpClient::new(stack, &tcp_state);
     let dns = DnsSocket::new(stack);
     let (mut form, mut rx) = ([0u8; authgate_device::REQUEST_BUFFER_LEN], [0u8; 4096]);
-    let mut transport = Transport::new(&tcp, &dns, &args.server, &mut form, &mut rx);
-    let mut record = [0u8; TOKENS_MAX_BYTES];
     loop {
-        let (mut refresh_now, mut done) = (false, false);
+        let (mut refresh_now, mut done, mut check) = (false, false, false);
         while let Some(event) = flow.poll_event() {
             match event {
                 Event::ShowCode {
@@ -183,22 +273,32 @@ async fn run(stack: embassy_net::Stack<'static>, args: &Args) -> i32 {
                         "{} token_tail={tail} expires_in={secs}",
                         if refreshed { "refreshed" } else { "authorized" }
                     );
-                    match tokens.to_bytes(&mut record) {
-                        Ok(bytes) => {
-                            if let Err(e) = std::fs::write(&args.state, bytes) {
-                                eprintln!("tap-runner: saving tokens: {e}");
-                                return 1;
-                            }
-                        }
-                        Err(e) => eprintln!("tap-runner: encoding tokens: {e}"),
+                    if !args.new_key
+                        && let Err(e) = state::save(&args.state, Some(tokens), &key)
+                    {
+                        eprintln!("tap-runner: saving tokens: {e}");
+                        return 1;
                     }
-                    (refresh_now, done) = (!refreshed, refreshed);
+                    (refresh_now, done, check) = (!refreshed, refreshed, true);
                 }
                 Event::TokensDiscarded | Event::LoggedOut { .. } => {
                     println!("tokens discarded");
-                    let _ = std::fs::remove_file(&args.state);
+                    if args.new_key {
+                        return 4;
+                    }
+                    // Signed out: the tokens go, the key stays.
+                    if let Err(e) = state::save(&args.state, None, &key) {
+                        eprintln!("tap-runner: saving the signed-out record: {e}");
+                    }
                 }
                 other => println!("event {other:?}"),
+            }
+        }
+        if check {
+            let mut http = http_client(&tcp, &dns, &mut tls);
+            if !resource::check_binding(&mut http, &args.server, &mut flow, &mut rx).await {
+                eprintln!("tap-runner: the token is not bound as it should be");
+                return 1;
             }
         }
         let _ = std::io::stdout().flush();
@@ -209,7 +309,12 @@ async fn run(stack: embassy_net::Stack<'static>, args: &Args) -> i32 {
             eprintln!("tap-runner: refresh refused: {e:?}");
             return 1;
         }
-        match transport.step(&mut flow).await {
+        let step = {
+            // Built per request, as on the boards: each TLS connection gets a new seed.
+            let mut transport = transport(&tcp, &dns, &mut tls, server, &mut form, &mut rx);
+            transport.step(&mut flow).await
+        };
+        match step {
             Ok(Step::Idle) => {
                 eprintln!("tap-runner: flow ended: {:?}", flow.outcome());
                 return 1;
@@ -228,5 +333,34 @@ async fn run(stack: embassy_net::Stack<'static>, args: &Args) -> i32 {
                 return 1;
             }
         }
+    }
+}
+
+/// The boards' transport: plain HTTP, or HTTPS with the pinned CA and a fresh seed.
+fn transport<'a>(
+    tcp: &'a Tcp<'a>,
+    dns: &'a DnsSocket<'a>,
+    tls: &'a mut Option<Tls>,
+    server: &'a str,
+    form: &'a mut [u8],
+    rx: &'a mut [u8],
+) -> Transport<'a, Tcp<'a>, DnsSocket<'a>> {
+    match tls {
+        #[cfg(feature = "tls")]
+        Some(tls) => Transport::new_with_tls(tcp, dns, tls.config(), server, form, rx),
+        _ => Transport::new(tcp, dns, server, form, rx),
+    }
+}
+
+/// A reqwless client for a resource request, set up like the transport's.
+fn http_client<'a>(
+    tcp: &'a Tcp<'a>,
+    dns: &'a DnsSocket<'a>,
+    tls: &'a mut Option<Tls>,
+) -> HttpClient<'a, Tcp<'a>, DnsSocket<'a>> {
+    match tls {
+        #[cfg(feature = "tls")]
+        Some(tls) => HttpClient::new_with_tls(tcp, dns, tls.config()),
+        _ => HttpClient::new(tcp, dns),
     }
 }
