@@ -49,6 +49,10 @@ config_keys! {
         access_token_ttl: [Duration] = "AUTHGATE_ACCESS_TOKEN_TTL", parse_duration, (default_value = "15m");
         /// Lifetime of refresh tokens (renewed at each rotation).
         refresh_token_ttl: [Duration] = "AUTHGATE_REFRESH_TOKEN_TTL", parse_duration, (default_value = "30days");
+        /// How long after a rotation (or a device-code redemption) the credential it
+        /// answered may be presented again to retry a lost answer (`60s`; `0` turns
+        /// retries off, at most `5m`). See `grant/refresh.rs`.
+        retry_window: [Duration] = "AUTHGATE_RETRY_WINDOW", parse_retry_window, (default_value = "60s");
         /// Lifetime of a browser login session.
         session_ttl: [Duration] = "AUTHGATE_SESSION_TTL", parse_duration, (default_value = "12h");
         /// Log format: `human` or `json`.
@@ -364,6 +368,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, ValueError> {
     };
     if d.as_secs() == 0 {
         return Err(ValueError::ZeroDuration);
+    }
+    Ok(d)
+}
+
+/// Longest retry window accepted: beyond a few minutes a lost answer is no longer
+/// the likely story, and a stolen superseded token would go unnoticed for longer.
+pub const MAX_RETRY_WINDOW: Duration = Duration::from_secs(300);
+
+/// `retry_window`: seconds or a humantime duration, `0` allowed (no retries), at
+/// most [`MAX_RETRY_WINDOW`].
+fn parse_retry_window(s: &str) -> Result<Duration, ValueError> {
+    let d = match s.trim().parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(s.trim())?,
+    };
+    if d > MAX_RETRY_WINDOW {
+        return Err(ValueError::RetryWindow);
     }
     Ok(d)
 }

@@ -1,4 +1,5 @@
-//! The refresh-token grant (RFC 6749 §6) with rotation and reuse detection.
+//! The refresh-token grant (RFC 6749 §6) with rotation and reuse detection, and
+//! the retry window for a lost answer (`crate::grant::Refresh::exchange`).
 
 use authgate_proto::{ErrorCode, params};
 
@@ -7,11 +8,12 @@ use super::error::OAuthError;
 use super::issue::{draw, token_response};
 use super::{OAuthRequest, split_scope};
 use crate::dpop::Proof;
+use crate::grant::Presenter;
 use crate::http::response::Resp;
 use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
 use crate::store::prelude::*;
-use crate::store::{Client, Grant, RotateOutcome};
+use crate::store::{AuditKind, Client, Grant, RotateOutcome};
 
 /// Exchanges a refresh token for a new access token and a new refresh token.
 pub async fn handle(
@@ -37,14 +39,22 @@ pub async fn handle(
     let narrowed = narrowed_scope(req, grant)?;
     // Identifiers only: nothing is signed until the rotation is durable.
     let drawn = draw(state, client, now, req.ip.to_string());
+    let who = Presenter::of(client, proof);
+    let window = state.settings.retry_window;
     match state
         .store
-        .rotate_refresh(id, presented, client.id.clone(), now, drawn.new.clone())
+        .rotate_refresh(id, presented, who, now, window, drawn.new.clone())
         .await?
     {
         RotateOutcome::Rotated(issue) => {
             let scope = narrowed.unwrap_or_else(|| issue.grant().scope.clone());
             crate::events::tokens_refreshed();
+            token_response(state, client, &issue, &drawn, &scope, proof)
+        }
+        RotateOutcome::Retried(issue) => {
+            let scope = narrowed.unwrap_or_else(|| issue.grant().scope.clone());
+            tracing::info!(client = %client.id, "lost refresh answer retried; unused pair retired");
+            crate::events::lost_answer_retried(state, AuditKind::RefreshRetry, &client.id, req.ip);
             token_response(state, client, &issue, &drawn, &scope, proof)
         }
         RotateOutcome::ReuseDetected => {

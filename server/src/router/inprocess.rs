@@ -33,6 +33,7 @@ fn state() -> (tempfile::TempDir, Arc<AppState>) {
         poll_interval: Duration::from_secs(5),
         access_ttl: 600,
         refresh_ttl: 86_400,
+        retry_window: 60,
         session_ttl: 3600,
         secure_cookies: false,
         body_timeout: Duration::from_secs(5),

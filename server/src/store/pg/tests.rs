@@ -160,7 +160,7 @@ async fn a_device_request_created_on_one_instance_is_decided_and_redeemed_once_o
     assert!(b.device_auth(&id, &[0; 32]).await.unwrap().is_none());
     assert!(b.device_auth(&id, &hash).await.unwrap().is_some());
     assert_eq!(
-        a.redeem(id, hash, "tv".into(), 110, tokens(1))
+        a.redeem(id, hash, "tv".into(), 110, 0, tokens(1))
             .await
             .unwrap(),
         RedeemOutcome::Pending
@@ -189,13 +189,13 @@ async fn a_device_request_created_on_one_instance_is_decided_and_redeemed_once_o
 
     // Another client's poll, or a wrong code, redeems nothing.
     assert_eq!(
-        a.redeem(id, hash, "other".into(), 130, tokens(1))
+        a.redeem(id, hash, "other".into(), 130, 0, tokens(1))
             .await
             .unwrap(),
         RedeemOutcome::Refused(Refusal::WrongClient)
     );
     assert_eq!(
-        a.redeem(id, [0; 32], "tv".into(), 130, tokens(1))
+        a.redeem(id, [0; 32], "tv".into(), 130, 0, tokens(1))
             .await
             .unwrap(),
         RedeemOutcome::Unknown
@@ -203,8 +203,8 @@ async fn a_device_request_created_on_one_instance_is_decided_and_redeemed_once_o
 
     // Two instances redeem at once: exactly one wins.
     let (ra, rb) = tokio::join!(
-        a.redeem(id, hash, "tv".into(), 130, tokens(1)),
-        b.redeem(id, hash, "tv".into(), 130, tokens(2)),
+        a.redeem(id, hash, "tv".into(), 130, 0, tokens(1)),
+        b.redeem(id, hash, "tv".into(), 130, 0, tokens(2)),
     );
     let outcomes = [ra.unwrap(), rb.unwrap()];
     let issued: Vec<_> = outcomes
@@ -228,7 +228,13 @@ async fn a_device_request_created_on_one_instance_is_decided_and_redeemed_once_o
     assert_eq!(count(&a, "SELECT count(*) FROM refresh_tokens").await, 1);
     assert_eq!(count(&a, "SELECT count(*) FROM access_tokens").await, 1);
     let stored = a.device_auth(&id, &hash).await.unwrap().unwrap();
-    assert_eq!(stored.status, DeviceStatus::Redeemed { at: 130 });
+    assert_eq!(
+        stored.status,
+        DeviceStatus::Redeemed {
+            at: 130,
+            grant_id: grant.id
+        }
+    );
 
     // After it expired, its user code may be handed out again.
     assert!(
@@ -272,7 +278,7 @@ async fn many_racing_redemptions_on_two_instances_issue_one_grant() {
         let store = if n % 2 == 0 { a.clone() } else { b.clone() };
         tasks.push(tokio::spawn(async move {
             store
-                .redeem([7; 16], hash, "tv".into(), 120, tokens(n))
+                .redeem([7; 16], hash, "tv".into(), 120, 0, tokens(n))
                 .await
         }));
     }
@@ -340,7 +346,7 @@ async fn racing_decisions_record_one_and_a_disabled_approver_is_denied() {
         .await
         .unwrap();
     assert_eq!(
-        a.redeem([5; 16], hash, "tv".into(), 120, tokens(1))
+        a.redeem([5; 16], hash, "tv".into(), 120, 0, tokens(1))
             .await
             .unwrap(),
         RedeemOutcome::Refused(Refusal::Denied)

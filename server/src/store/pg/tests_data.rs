@@ -154,7 +154,7 @@ async fn grant(store: &PgStore, name: &str, n: u8, code: &str) -> Issue {
     let decided = store.decide(code.into(), approve, 110).await.unwrap();
     assert!(matches!(decided, DecideOutcome::Done(_)));
     match store
-        .redeem(id, [n; 32], "tv".into(), 120, tokens(n))
+        .redeem(id, [n; 32], "tv".into(), 120, 0, tokens(n))
         .await
         .unwrap()
     {
@@ -192,8 +192,8 @@ async fn concurrent_rotations_of_one_token_on_two_instances_let_exactly_one_win(
     let (id, hash) = refresh(1);
 
     let (ra, rb) = tokio::join!(
-        a.rotate_refresh(id, hash, "tv".into(), 200, tokens(2)),
-        b.rotate_refresh(id, hash, "tv".into(), 200, tokens(3)),
+        a.rotate_refresh(id, hash, "tv".into(), 200, 0, tokens(2)),
+        b.rotate_refresh(id, hash, "tv".into(), 200, 0, tokens(3)),
     );
     let outcomes = [ra.unwrap(), rb.unwrap()];
     let rotated = outcomes
@@ -217,7 +217,7 @@ async fn concurrent_rotations_of_one_token_on_two_instances_let_exactly_one_win(
     assert!(g.revoked);
     assert!(!refresh_is_live(&token, &g, &new_hash, 200));
     assert_eq!(
-        a.rotate_refresh(new_id, new_hash, "tv".into(), 201, tokens(4))
+        a.rotate_refresh(new_id, new_hash, "tv".into(), 201, 0, tokens(4))
             .await
             .unwrap(),
         RotateOutcome::Invalid
@@ -232,7 +232,7 @@ async fn concurrent_rotations_of_one_token_on_two_instances_let_exactly_one_win(
         let (id, hash) = refresh(10);
         tasks.push(tokio::spawn(async move {
             store
-                .rotate_refresh(id, hash, "tv".into(), 300, tokens(20 + n))
+                .rotate_refresh(id, hash, "tv".into(), 300, 0, tokens(20 + n))
                 .await
         }));
     }
@@ -242,6 +242,7 @@ async fn concurrent_rotations_of_one_token_on_two_instances_let_exactly_one_win(
             RotateOutcome::Rotated(_) => won += 1,
             RotateOutcome::ReuseDetected => reuse += 1,
             RotateOutcome::Invalid => {}
+            RotateOutcome::Retried(_) => panic!("no retry window here"),
         }
     }
     assert_eq!(won, 1);
@@ -256,7 +257,7 @@ async fn a_token_rotated_on_a_and_reused_on_b_revokes_the_family() {
     let first = grant(&a, "alice", 1, "BCDFGHJK").await;
     let (id1, hash1) = refresh(1);
     let RotateOutcome::Rotated(second) = a
-        .rotate_refresh(id1, hash1, "tv".into(), 200, tokens(2))
+        .rotate_refresh(id1, hash1, "tv".into(), 200, 0, tokens(2))
         .await
         .unwrap()
     else {
@@ -277,7 +278,7 @@ async fn a_token_rotated_on_a_and_reused_on_b_revokes_the_family() {
     // A wrong hash finds nothing; another client's exchange changes nothing.
     assert!(b.refresh_token(&id2, &[0; 32]).await.unwrap().is_none());
     assert_eq!(
-        b.rotate_refresh(id2, hash2, "other".into(), 201, tokens(5))
+        b.rotate_refresh(id2, hash2, "other".into(), 201, 0, tokens(5))
             .await
             .unwrap(),
         RotateOutcome::Invalid
@@ -285,13 +286,13 @@ async fn a_token_rotated_on_a_and_reused_on_b_revokes_the_family() {
 
     // The old token comes back through B: reuse, the whole grant is revoked.
     assert_eq!(
-        b.rotate_refresh(id1, hash1, "tv".into(), 210, tokens(3))
+        b.rotate_refresh(id1, hash1, "tv".into(), 210, 0, tokens(3))
             .await
             .unwrap(),
         RotateOutcome::ReuseDetected
     );
     assert_eq!(
-        a.rotate_refresh(id2, hash2, "tv".into(), 211, tokens(4))
+        a.rotate_refresh(id2, hash2, "tv".into(), 211, 0, tokens(4))
             .await
             .unwrap(),
         RotateOutcome::Invalid,
@@ -404,7 +405,7 @@ async fn revocations_and_a_disabled_user_follow_the_redb_rules() {
     .await;
     let (id3, hash3) = refresh(3);
     assert_eq!(
-        a.rotate_refresh(id3, hash3, "tv".into(), 500, tokens(9))
+        a.rotate_refresh(id3, hash3, "tv".into(), 500, 0, tokens(9))
             .await
             .unwrap(),
         RotateOutcome::Invalid
@@ -769,7 +770,7 @@ async fn a_disable_racing_refreshes_and_sign_ins_on_two_instances_leaves_nothing
         tasks.push(tokio::spawn(async move {
             let (id, hash) = refresh(n);
             let rotated = store
-                .rotate_refresh(id, hash, "tv".into(), 200, tokens(40 + n))
+                .rotate_refresh(id, hash, "tv".into(), 200, 0, tokens(40 + n))
                 .await?;
             let (s, m) = session("dave", 200);
             let started = store
@@ -803,7 +804,7 @@ async fn a_disable_racing_refreshes_and_sign_ins_on_two_instances_leaves_nothing
     );
     let (id, hash) = refresh(41);
     assert!(matches!(
-        b.rotate_refresh(id, hash, "tv".into(), 300, tokens(60))
+        b.rotate_refresh(id, hash, "tv".into(), 300, 0, tokens(60))
             .await
             .unwrap(),
         RotateOutcome::Invalid

@@ -162,7 +162,7 @@ async fn sweep_removes_what_expired_in_chunks_and_keeps_the_rest() {
             .expect("found")
             .code_hash;
         let out = store
-            .redeem(id, hash, "cli".into(), now - 4, tokens(expires))
+            .redeem(id, hash, "cli".into(), now - 4, 0, tokens(expires))
             .await
             .expect("redeem");
         assert!(matches!(out, RedeemOutcome::Issued(_)), "{out:?}");
@@ -260,7 +260,7 @@ async fn a_disabled_user_gets_no_tokens_refresh_or_session() {
     let (id2, hash2) = approved(&store, "CAROLBBB", "carol", now).await;
     let t = tokens(now + 3600);
     let out = store
-        .redeem(id2, hash2, "cli".into(), now, t.clone())
+        .redeem(id2, hash2, "cli".into(), now, 0, t.clone())
         .await
         .expect("redeem");
     assert!(matches!(out, RedeemOutcome::Issued(_)), "{out:?}");
@@ -268,7 +268,7 @@ async fn a_disabled_user_gets_no_tokens_refresh_or_session() {
     assert_eq!(done.grants, 1, "the redeemed grant is revoked");
     for _ in 0..2 {
         let out = store
-            .redeem(id, hash, "cli".into(), now, tokens(now + 3600))
+            .redeem(id, hash, "cli".into(), now, 0, tokens(now + 3600))
             .await
             .expect("redeem");
         assert_eq!(out, RedeemOutcome::Refused(Refusal::Denied));
@@ -280,6 +280,7 @@ async fn a_disabled_user_gets_no_tokens_refresh_or_session() {
             t.refresh_hash,
             "cli".into(),
             now,
+            0,
             tokens(now + 7200),
         )
         .await
@@ -328,7 +329,9 @@ async fn account_listing_reads_only_the_users_index_range() {
     add_user(&store, "alice").await;
     let (id, hash) = approved(&store, "ALICEAAA", "alice", now).await;
     let t = tokens(now + 3600);
-    let out = store.redeem(id, hash, "cli".into(), now, t.clone()).await;
+    let out = store
+        .redeem(id, hash, "cli".into(), now, 0, t.clone())
+        .await;
     assert!(matches!(out, Ok(RedeemOutcome::Issued(_))), "{out:?}");
     // Other users' grants, stored as bytes no build can decode, with index
     // entries of their own (one user id being a prefix of alice's): a listing
@@ -413,7 +416,9 @@ async fn an_older_database_gets_its_grant_index_at_open() {
         let store = open(&dir);
         add_user(&store, "dave").await;
         let (id, hash) = approved(&store, "DAVEAAAA", "dave", now).await;
-        let out = store.redeem(id, hash, "cli".into(), now, t.clone()).await;
+        let out = store
+            .redeem(id, hash, "cli".into(), now, 0, t.clone())
+            .await;
         assert!(matches!(out, Ok(RedeemOutcome::Issued(_))), "{out:?}");
         let (session, meta) = dave_session(now);
         store
@@ -471,7 +476,7 @@ async fn a_refreshed_grant_outlives_its_first_sweep_entry() {
     let (id, hash) = approved(&store, "ERINAAAA", "erin", now).await;
     let first = tokens(now + 100);
     let out = store
-        .redeem(id, hash, "cli".into(), now, first.clone())
+        .redeem(id, hash, "cli".into(), now, 0, first.clone())
         .await;
     assert!(matches!(out, Ok(RedeemOutcome::Issued(_))), "{out:?}");
     let second = tokens(now + 1000);
@@ -481,6 +486,7 @@ async fn a_refreshed_grant_outlives_its_first_sweep_entry() {
             first.refresh_hash,
             "cli".into(),
             now + 50,
+            0,
             second.clone(),
         )
         .await
