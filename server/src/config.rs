@@ -429,6 +429,21 @@ mod tests {
     }
 
     #[test]
+    fn the_retry_window_defaults_to_a_minute_and_allows_off_up_to_five_minutes() {
+        let secs = |s: &str| parse_retry_window(s).map(|d| d.as_secs());
+        assert_eq!(secs("0").ok(), Some(0), "0 turns retries off");
+        assert_eq!(secs("30s").ok(), Some(30));
+        assert_eq!(secs("5m").ok(), Some(300));
+        assert!(matches!(secs("301"), Err(ValueError::RetryWindow)));
+        assert!(secs("soon").is_err());
+        let m = Cli::command()
+            .try_get_matches_from(["authgate", "serve"])
+            .unwrap();
+        let args = ServeArgs::from_arg_matches(m.subcommand_matches("serve").unwrap()).unwrap();
+        assert_eq!(args.retry_window, Duration::from_secs(60));
+    }
+
+    #[test]
     fn durations_accept_seconds_and_units() {
         assert_eq!(parse_duration("900").ok(), Some(Duration::from_secs(900)));
         assert_eq!(parse_duration("15m").ok(), Some(Duration::from_secs(900)));

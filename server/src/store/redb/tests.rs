@@ -711,3 +711,95 @@ async fn the_admin_role_and_client_settings_persist() {
         assert_eq!(c.scopes, vec!["read".to_string()]);
     }
 }
+
+#[tokio::test]
+async fn lost_answers_are_retried_in_the_writer_and_the_records_say_so() {
+    use super::tables::ACCESS_TOKENS;
+    use crate::grant::IssuedFor;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let now = 10_000;
+    add_user(&store, "fay").await;
+    let (id, hash) = approved(&store, "FAYAAAAA", "fay", now).await;
+    let first = tokens(now + 1000);
+    let out = store
+        .redeem(id, hash, "cli".into(), now, 60, first.clone())
+        .await;
+    let Ok(RedeemOutcome::Issued(issue)) = out else {
+        panic!("issued: {out:?}");
+    };
+    let grant_id = issue.grant().id;
+    let stored = store
+        .device_auth(&id, &hash)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(stored.status, DeviceStatus::Redeemed { at: now, grant_id });
+    // The redemption's answer is lost: the code again, 30 s later, retries.
+    let second = tokens(now + 1000);
+    let out = store
+        .redeem(id, hash, "cli".into(), now + 30, 60, second.clone())
+        .await;
+    assert!(matches!(out, Ok(RedeemOutcome::Retried(_))), "{out:?}");
+    let g = store.grant(&grant_id).await.expect("read").expect("kept");
+    assert_eq!(g.current_refresh, second.refresh_hash);
+    assert_eq!(g.issued_for, IssuedFor::DeviceCode { at: now });
+    let retired = store.get(ACCESS_TOKENS, first.jti.as_str()).expect("read");
+    assert!(retired.expect("kept").revoked, "the unused access token");
+    // A refresh, whose answer is lost too, then retried twice.
+    let third = tokens(now + 2000);
+    let out = store
+        .rotate_refresh(
+            second.refresh_id,
+            second.refresh_hash,
+            "cli".into(),
+            now + 40,
+            60,
+            third.clone(),
+        )
+        .await;
+    assert!(matches!(out, Ok(RotateOutcome::Rotated(_))), "{out:?}");
+    for n in 0..2 {
+        let again = tokens(now + 2000);
+        let out = store
+            .rotate_refresh(
+                second.refresh_id,
+                second.refresh_hash,
+                "cli".into(),
+                now + 50 + n,
+                60,
+                again,
+            )
+            .await;
+        assert!(matches!(out, Ok(RotateOutcome::Retried(_))), "{out:?}");
+    }
+    let g = store.grant(&grant_id).await.expect("read").expect("kept");
+    assert_eq!(
+        g.issued_for,
+        IssuedFor::Refresh {
+            previous: second.refresh_hash,
+            at: now + 40
+        }
+    );
+    // Reopened, the grant reads back as written. (The writer thread lets go of
+    // the file just after the last handle is dropped.)
+    drop(store);
+    let path = dir.path().join("authgate.redb");
+    let mut reopened = RedbStore::open(&path, |_| {});
+    for _ in 0..100 {
+        if reopened.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        reopened = RedbStore::open(&path, |_| {});
+    }
+    let store = reopened.expect("store reopens");
+    assert_eq!(store.grant(&grant_id).await.expect("read"), Some(g.clone()));
+    // The code again, its tokens used: a replay, the grant is revoked.
+    let out = store
+        .redeem(id, hash, "cli".into(), now + 55, 60, tokens(now + 1000))
+        .await;
+    assert!(matches!(out, Ok(RedeemOutcome::Replayed)), "{out:?}");
+    let g = store.grant(&grant_id).await.expect("read").expect("kept");
+    assert!(g.revoked);
+}
