@@ -8,7 +8,11 @@
 #      pages with a cookie jar and approves it; the runner gets tokens, saves them,
 #      and refreshes them at once;
 #   2. "reboot": a second run resumes from the saved tokens and refreshes again
-#      without a new code.
+#      without a new code;
+#   3. lost answers (issue 15): a new device whose runner cuts off answers after the
+#      server sent them (--drop-response, firmware-examples/tap-runner/src/lossy.rs):
+#      the device authorization, the redeeming poll and its retry, the refresh. It
+#      must end signed in, and a "reboot" after it refreshes the one live family.
 #
 # Needs root and /dev/net/tun. Installs iproute2 and curl if missing.
 # Env: TAP_E2E_TIMEOUT (seconds per phase, default 120), CARGO_TARGET_DIR (the
@@ -159,6 +163,51 @@ finish_runner "$work/runner2.log"
 grep -q '^resuming from' "$work/runner2.log" || die "second run did not resume from the saved tokens"
 if grep -q '^user_code=' "$work/runner2.log"; then die "second run asked for a new code"; fi
 log "phase 2 ok: resumed and refreshed without a new code"
+
+log "phase 3: lost answers: device authorization, redeeming poll (twice), refresh"
+# 200 answers in order: 1 device authorization (lost), 2 its retry, 3 the redeeming
+# poll (lost), 4 its retry (lost), 5 the next retry, 6 the refresh (lost), 7 its retry.
+lossy_runner() { # LOGFILE DROP: like run_runner, new state file, cutting DROP answers
+    in_ns timeout "$phase_timeout" "$runner_bin" --tap tap0 --address "$net.2/24" --gateway "$net.1" \
+        --server "$url" --client-id authgate-cli --state "$work/tokens3.bin" \
+        --timeout "$phase_timeout" --drop-response "$2" >"$1" 2>&1 &
+    runner_pid=$!
+}
+lossy_runner "$work/runner3.log" 1,3,4,6
+code="$(wait_for "$work/runner3.log" '^user_code=' "$runner_pid" | cut -d= -f2)"
+approve_code() { # USER_CODE: the admin approves it through the consent page
+    status="$(page -o "$work/consent.html" -w '%{http_code}' -G --data-urlencode "user_code=$1" "$url/device")"
+    [ "$status" = 200 ] || die "GET /device?user_code= answered $status, expected 200"
+    csrf="$(csrf_of "$work/consent.html")"
+    status="$(page -o "$work/consent-post.html" -w '%{http_code}' \
+        --data-urlencode "user_code=$(field_of "$work/consent.html" user_code)" \
+        --data-urlencode "request=$(field_of "$work/consent.html" request)" \
+        --data-urlencode "consent=$(field_of "$work/consent.html" consent)" \
+        --data-urlencode decision=approve --data-urlencode "csrf_token=$csrf" "$url/device/consent")"
+    [ "$status" = 200 ] || die "POST /device/consent answered $status, expected 200"
+}
+approve_code "$code"
+log "approved $code; the runner loses the answers it is told to"
+wait_for "$work/runner3.log" '^refreshed token_tail=' "$runner_pid" >/dev/null
+finish_runner "$work/runner3.log"
+dropped="$(grep -c '^lossy: dropped answer' "$work/runner3.log" || true)"
+[ "$dropped" = 4 ] || die "expected 4 answers cut off, saw $dropped"
+[ "$(grep -c '^user_code=' "$work/runner3.log")" = 1 ] || die "a lost answer made the device show a second code"
+if grep -q '^tokens discarded' "$work/runner3.log"; then die "a lost answer cost the tokens"; fi
+log "phase 3 ok: 4 answers lost, signed in with one approval and refreshed"
+
+log "phase 4: reboot after the lost answers: the family is alive"
+in_ns timeout "$phase_timeout" "$runner_bin" --tap tap0 --address "$net.2/24" --gateway "$net.1" \
+    --server "$url" --client-id authgate-cli --state "$work/tokens3.bin" \
+    --timeout "$phase_timeout" >"$work/runner4.log" 2>&1 &
+runner_pid=$!
+wait_for "$work/runner4.log" '^refreshed token_tail=' "$runner_pid" >/dev/null
+finish_runner "$work/runner4.log"
+audit="$("$server_bin" audit --json --data-dir "$work/data" 2>&1)" || die "audit: $audit"
+grep -q '"device_code_retry"' <<<"$audit" || die "no device_code_retry in the audit log"
+grep -q '"refresh_retry"' <<<"$audit" || die "no refresh_retry in the audit log"
+if grep -q '"refresh_reuse"\|"device_code_replay"' <<<"$audit"; then die "a retry was taken for reuse"; fi
+log "phase 4 ok: resumed and refreshed; the audit log shows the retries, no reuse"
 
 log "PASS"
 echo "1 passed, 0 failed"

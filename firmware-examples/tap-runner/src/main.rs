@@ -34,6 +34,8 @@ use embassy_net_tuntap::TunTapDevice;
 use embassy_time::{Duration, with_timeout};
 use static_cell::StaticCell;
 
+mod lossy;
+
 struct Args {
     tap: String,
     address: Ipv4Cidr,
@@ -42,12 +44,15 @@ struct Args {
     client_id: String,
     state: PathBuf,
     timeout: Duration,
+    /// `--drop-response`: the 200 answers to cut off (see `lossy`).
+    drop_responses: Vec<u32>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     let (mut tap, mut address, mut gateway, mut server) = (None, None, None, None);
     let (mut client_id, mut state, mut timeout) = ("authgate-cli".to_owned(), None, 120);
+    let mut drop_responses = Vec::new();
     while let Some(flag) = it.next() {
         let value = it.next().ok_or(format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -65,6 +70,7 @@ fn parse_args() -> Result<Args, String> {
             "--client-id" => client_id = value,
             "--state" => state = Some(PathBuf::from(value)),
             "--timeout" => timeout = value.parse().map_err(|e| format!("--timeout: {e}"))?,
+            "--drop-response" => drop_responses = lossy::parse(&value)?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -76,6 +82,7 @@ fn parse_args() -> Result<Args, String> {
         client_id,
         state: state.ok_or("--state is required")?,
         timeout: Duration::from_secs(timeout),
+        drop_responses,
     })
 }
 
@@ -141,7 +148,7 @@ async fn run(stack: embassy_net::Stack<'static>, args: &Args) -> i32 {
         None => DeviceFlow::new(config, now()),
     };
     let tcp_state = TcpClientState::<1, 1024, 1024>::new();
-    let tcp = TcpClient::new(stack, &tcp_state);
+    let tcp = lossy::Lossy::new(TcpClient::new(stack, &tcp_state), &args.drop_responses);
     let dns = DnsSocket::new(stack);
     let (mut form, mut rx) = ([0u8; authgate_device::REQUEST_BUFFER_LEN], [0u8; 4096]);
     let mut transport = Transport::new(&tcp, &dns, &args.server, &mut form, &mut rx);

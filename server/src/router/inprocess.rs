@@ -321,6 +321,21 @@ fn sign_in_approve_and_redeem_without_a_socket() {
         let (resp, text) = send(&state, request(Method::POST, "/oauth/token", &poll)).await;
         assert_eq!(resp.status(), StatusCode::OK, "{text}");
         assert_eq!(json(&text)["token_type"], "Bearer");
+        // Polled again at once, as after a lost answer: within the retry window
+        // and with the tokens unused, a fresh pair.
+        let (resp, text) = send(&state, request(Method::POST, "/oauth/token", &poll)).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{text}");
+        let refresh = json(&text)["refresh_token"]
+            .as_str()
+            .expect("a refresh token")
+            .to_owned();
+        let use_it = format!(
+            "grant_type=refresh_token&client_id=authgate-cli&refresh_token={}",
+            refresh.replace('+', "%2B")
+        );
+        let (resp, text) = send(&state, request(Method::POST, "/oauth/token", &use_it)).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{text}");
+        // Once its tokens were used, the code is spent.
         let (resp, text) = send(&state, request(Method::POST, "/oauth/token", &poll)).await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
         assert_eq!(json(&text)["error"], "invalid_grant");
