@@ -307,3 +307,42 @@ fn a_dpop_bound_grant_is_retried_only_with_its_key() {
     let t2 = refresh_with(&server, &device, t1.refresh()).tokens();
     assert!(active(&server, &secret, &t2.access_token));
 }
+
+/// `authgate export` of `dir` into `file`, then `authgate import` of it into
+/// `into` (a fresh data directory or database).
+fn move_to(dir: &std::path::Path, file: &std::path::Path, into: &DataDir) {
+    let f = file.display().to_string();
+    let out = authgate_tests::run_admin(dir, &["export", "--out", &f]);
+    assert!(out.success, "export: {out:?}");
+    let out = authgate_tests::run_admin(into.path(), &["import", &f]);
+    assert!(out.success, "import: {out:?}");
+}
+
+#[test]
+fn the_retry_window_moves_with_the_dump_between_backends() {
+    let files = tempfile::tempdir().unwrap();
+    // On redb: the device's refresh answer is lost, then the server is moved.
+    let dir = DataDir::with_database_url(None);
+    let secret = dir.add_confidential_client(RS_ID, "Resource server", "read");
+    let mut pi = TestServer::start_in(dir, &[], &[]);
+    let base = pi.base_url().to_owned();
+    let t1 = pi.obtain_tokens(Some("read"));
+    lose(pi.refresh(t1.refresh()));
+    assert!(pi.stop());
+    let pg = DataDir::with_database_url(Some(authgate_tests::backend::fresh_database()));
+    move_to(pi.data_dir(), &files.path().join("pi.dump"), &pg);
+    // On PostgreSQL the device retries rt1: the window came along.
+    let mut server = TestServer::start_in(pg, &["--base-url", &base], &[]);
+    let t2 = server.refresh(t1.refresh()).tokens();
+    assert!(active(&server, &secret, &t2.access_token));
+    lose(server.refresh(t1.refresh()));
+    assert!(server.stop());
+    // And back to redb: still within the window, still a retry.
+    let back = DataDir::with_database_url(None);
+    move_to(server.data_dir(), &files.path().join("pg.dump"), &back);
+    let server = TestServer::start_in(back, &["--base-url", &base], &[]);
+    let t3 = server.refresh(t1.refresh()).tokens();
+    assert!(active(&server, &secret, &t3.access_token));
+    // The pair retired on PostgreSQL stays retired: t2's access token is revoked.
+    assert!(!active(&server, &secret, &t2.access_token));
+}
