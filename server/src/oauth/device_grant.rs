@@ -15,8 +15,9 @@ use super::dpop::check_bound;
 use super::error::OAuthError;
 use super::issue::{Drawn, draw, refresh_binding, token_response};
 use crate::dpop::Proof;
-use crate::grant::{Again, Poll, Presenter, Redeemed, Refusal};
+use crate::grant::{Again, DeviceAuth, Poll, Presenter, Redeemed, Refusal};
 use crate::http::response::Resp;
+use crate::pacer::PollPace;
 use crate::polls::Pacing;
 use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
@@ -43,23 +44,7 @@ pub async fn handle(
     // spends nothing (the binding never changes, so checking before the write holds).
     check_bound(auth.dpop_jkt.as_deref(), proof, "device code")?;
     let who = Presenter::of(client, proof);
-    let device_ip = match auth.poll(&client.id, now) {
-        Poll::Approved(approved) => approved.device_ip().to_string(),
-        Poll::Redeemed(redeemed) => {
-            if again(state, &redeemed, &who, now).await? == Again::Spent {
-                return Err(refusal(Refusal::Redeemed));
-            }
-            req.ip.to_string()
-        }
-        Poll::Pending(pending) => {
-            let initial = Duration::from_secs(u64::from(pending.interval()));
-            return Err(match pace.judge(initial) {
-                Pacing::Ok => not_yet(),
-                Pacing::SlowDown(secs) => slow_down(secs),
-            });
-        }
-        Poll::Refused(why) => return Err(refusal(why)),
-    };
+    let device_ip = redeemable(state, req, auth, pace, &who, now).await?;
     // Identifiers only: nothing is signed until the redemption is durable.
     let mut drawn = draw(state, client, now, device_ip);
     drawn.new.dpop_jkt = refresh_binding(client, proof);
@@ -107,6 +92,35 @@ fn respond(
         RedeemOutcome::Pending => Err(not_yet()),
         RedeemOutcome::Refused(why) => Err(refusal(why)),
         RedeemOutcome::Unknown => Err(unknown()),
+    }
+}
+
+/// Whether the poll goes on to the redeeming write, and with which device IP: an
+/// approved code (redemption), or a redeemed one whose second presentation is a
+/// retry or a replay (decided on a read first). Otherwise the answer that ends or
+/// paces the poll, with nothing written.
+async fn redeemable(
+    state: &AppState,
+    req: &OAuthRequest,
+    auth: DeviceAuth,
+    pace: PollPace<'_>,
+    who: &Presenter,
+    now: u64,
+) -> Result<String, OAuthError> {
+    match auth.poll(&who.client_id, now) {
+        Poll::Approved(approved) => Ok(approved.device_ip().to_string()),
+        Poll::Redeemed(redeemed) => match again(state, &redeemed, who, now).await? {
+            Again::Spent => Err(refusal(Refusal::Redeemed)),
+            Again::Retry | Again::Replay => Ok(req.ip.to_string()),
+        },
+        Poll::Pending(pending) => {
+            let initial = Duration::from_secs(u64::from(pending.interval()));
+            Err(match pace.judge(initial) {
+                Pacing::Ok => not_yet(),
+                Pacing::SlowDown(secs) => slow_down(secs),
+            })
+        }
+        Poll::Refused(why) => Err(refusal(why)),
     }
 }
 

@@ -41,30 +41,37 @@ pub async fn handle(
     let drawn = draw(state, client, now, req.ip.to_string());
     let who = Presenter::of(client, proof);
     let window = state.settings.retry_window;
-    match state
+    let outcome = state
         .store
         .rotate_refresh(id, presented, who, now, window, drawn.new.clone())
-        .await?
-    {
-        RotateOutcome::Rotated(issue) => {
+        .await?;
+    record(state, client, req, &outcome);
+    match outcome {
+        RotateOutcome::Rotated(issue) | RotateOutcome::Retried(issue) => {
             let scope = narrowed.unwrap_or_else(|| issue.grant().scope.clone());
-            crate::events::tokens_refreshed();
             token_response(state, client, &issue, &drawn, &scope, proof)
         }
-        RotateOutcome::Retried(issue) => {
-            let scope = narrowed.unwrap_or_else(|| issue.grant().scope.clone());
+        RotateOutcome::ReuseDetected => Err(OAuthError::invalid_grant(
+            "refresh token already used; the grant has been revoked",
+        )),
+        RotateOutcome::Invalid => Err(invalid()),
+    }
+}
+
+/// Counts and audits what the exchange came to: a rotation, a retry of a lost
+/// answer (kept apart from reuse in the audit log), or reuse.
+fn record(state: &AppState, client: &Client, req: &OAuthRequest, outcome: &RotateOutcome) {
+    match outcome {
+        RotateOutcome::Rotated(_) => crate::events::tokens_refreshed(),
+        RotateOutcome::Retried(_) => {
             tracing::info!(client = %client.id, "lost refresh answer retried; unused pair retired");
             crate::events::lost_answer_retried(state, AuditKind::RefreshRetry, &client.id, req.ip);
-            token_response(state, client, &issue, &drawn, &scope, proof)
         }
         RotateOutcome::ReuseDetected => {
             tracing::warn!(client = %client.id, "refresh token reuse detected; grant revoked");
             crate::events::refresh_reuse(state, &client.id, req.ip);
-            Err(OAuthError::invalid_grant(
-                "refresh token already used; the grant has been revoked",
-            ))
         }
-        RotateOutcome::Invalid => Err(invalid()),
+        RotateOutcome::Invalid => {}
     }
 }
 
