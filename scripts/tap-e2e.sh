@@ -17,17 +17,23 @@
 #      refresh is refused (invalid_grant) and nothing is rotated;
 #   3. "reboot": the runner resumes from the state file with the same key and
 #      refreshes (still bound) without a new code;
+#   6. lost answers (issue 15): a new device whose runner cuts off answers after the
+#      server sent them (--drop-response, firmware-examples/tap-runner/src/lossy.rs):
+#      the device authorization, the redeeming poll and its retry, the refresh. It
+#      must end signed in with one code shown, through the server's retry window;
+#   7. a "reboot" after it refreshes the one live family; the audit log shows the
+#      retries and no reuse;
 #   HTTPS (https://authgate.test:8443, the server with a certificate from a test CA)
-#   4. pinned to another CA, the runner refuses the server's certificate and gets
+#   6. pinned to another CA, the runner refuses the server's certificate and gets
 #      no code;
-#   5. device flow over TLS with the test CA pinned, DPoP-bound as in 1;
+#   7. device flow over TLS with the test CA pinned, DPoP-bound as in 1;
 #   the limits of embedded-tls's certificate check, so a change shows up here (the
 #   server swaps certificates on SIGHUP):
-#   6. a certificate from the pinned CA naming the host only in its SAN (CN is
+#   8. a certificate from the pinned CA naming the host only in its SAN (CN is
 #      another name) is refused: the host name is compared with the CN only;
-#   7. an expired certificate (valid 2020-01-01 to 2020-01-02) from the pinned CA is
+#   9. an expired certificate (valid 2020-01-01 to 2020-01-02) from the pinned CA is
 #      accepted: validity dates are not checked;
-#   8. a chain whose leaf (CN authgate.test) is signed by another host's end-entity
+#   10. a chain whose leaf (CN authgate.test) is signed by another host's end-entity
 #      certificate (CA:FALSE, no keyCertSign) from the pinned CA is accepted (OpenSSL
 #      refuses it): basicConstraints and key usage are not checked, so the pinned CA
 #      must sign nothing but this server's certificates.
@@ -329,42 +335,73 @@ if grep -q '^new DPoP key' "$work/runner3.log"; then die "third run made a new k
 [ "$(jkt_of "$work/runner3.log")" = "$jkt" ] || die "third run signed with another key"
 check_bound "$work/runner3.log" "$jkt" 1
 log "phase 3 ok: resumed with key $jkt and refreshed (still bound) without a new code"
+
+log "phase 4: lost answers: device authorization, redeeming poll (twice), refresh"
+# The 200 answers in order: 1 device authorization (lost), 2 its retry, 3 the
+# redeeming poll (lost), 4 its retry (lost), 5 the next retry, 6 tokeninfo with the
+# DPoP proof, 7 the refresh (lost), 8 its retry, 9 tokeninfo. The first proof after a
+# start is refused once for the device's clock (400) and pending polls are 400: not
+# counted.
+lossy_state="$work/state-lossy.bin"
+run_runner "$work/runner-lossy.log" "$lossy_state" --drop-response 1,3,4,7
+code="$(wait_for "$work/runner-lossy.log" '^user_code=' "$runner_pid" | cut -d= -f2)"
+approve "$code"
+wait_for "$work/runner-lossy.log" '^refreshed token_tail=' "$runner_pid" >/dev/null
+finish_runner "$work/runner-lossy.log"
+dropped="$(grep -c '^lossy: dropped answer' "$work/runner-lossy.log" || true)"
+[ "$dropped" = 4 ] || die "expected 4 answers cut off, saw $dropped"
+[ "$(grep -c '^user_code=' "$work/runner-lossy.log")" = 1 ] || die "a lost answer made the device show a second code"
+if grep -q '^tokens discarded' "$work/runner-lossy.log"; then die "a lost answer cost the tokens"; fi
+check_bound "$work/runner-lossy.log" "$(jkt_of "$work/runner-lossy.log")" 2
+log "phase 4 ok: 4 answers lost, signed in with one approval and refreshed, still bound"
+
+log "phase 5: reboot after the lost answers: the family is alive"
+run_runner "$work/runner-lossy2.log" "$lossy_state"
+wait_for "$work/runner-lossy2.log" '^refreshed token_tail=' "$runner_pid" >/dev/null
+finish_runner "$work/runner-lossy2.log"
+if grep -q '^user_code=' "$work/runner-lossy2.log"; then die "the reboot asked for a new code"; fi
+check_bound "$work/runner-lossy2.log" "$(jkt_of "$work/runner-lossy.log")" 1
+audit="$("$server_bin" audit --json --data-dir "$work/data-http" 2>&1)" || die "audit: $audit"
+grep -q '"device_code_retry"' <<<"$audit" || die "no device_code_retry in the audit log"
+grep -q '"refresh_retry"' <<<"$audit" || die "no refresh_retry in the audit log"
+if grep -q '"refresh_reuse"\|"device_code_replay"' <<<"$audit"; then die "a retry was taken for reuse"; fi
+log "phase 5 ok: resumed and refreshed; the audit log shows the retries, no reuse"
 stop_server
 
 start_server 8443 https --tls-cert "$certs/live.pem" --tls-key "$certs/server.key"
 
-log "phase 4: TLS with another CA pinned: the server's certificate is refused"
+log "phase 6: TLS with another CA pinned: the server's certificate is refused"
 run_runner "$work/runner4.log" "$work/rogue.bin" --ca "$certs/rogue-ca.der"
 wait_for "$work/runner4.log" 'DeviceAuthorization: no answer \(Http\(Tls\(' "$runner_pid" >/dev/null
 stop_runner
 if grep -q '^user_code=' "$work/runner4.log"; then die "the runner accepted a certificate from another CA"; fi
-log "phase 4 ok: $(grep -m1 -o 'no answer (Http(Tls([^)]*)))' "$work/runner4.log")"
+log "phase 6 ok: $(grep -m1 -o 'no answer (Http(Tls([^)]*)))' "$work/runner4.log")"
 
-log "phase 5: DPoP-bound device flow over TLS, test CA pinned"
+log "phase 7: DPoP-bound device flow over TLS, test CA pinned"
 device_flow "$work/runner5.log" "$work/state-tls.bin" --ca "$certs/ca.der"
-log "phase 5 ok: over TLS, key $flow_jkt; authorized and refreshed; both tokens bound"
+log "phase 7 ok: over TLS, key $flow_jkt; authorized and refreshed; both tokens bound"
 
-log "phase 6: a certificate naming $name only in its SAN (CN=other.test) is refused"
+log "phase 8: a certificate naming $name only in its SAN (CN=other.test) is refused"
 use_cert "$certs/san-only.pem"
 run_runner "$work/runner6.log" "$work/state-san.bin" --ca "$certs/ca.der"
 wait_for "$work/runner6.log" 'DeviceAuthorization: no answer \(Http\(Tls\(' "$runner_pid" >/dev/null
 stop_runner
 if grep -q '^user_code=' "$work/runner6.log"; then die "embedded-tls accepted a SAN-only certificate: update firmware-examples/README.md"; fi
-log "phase 6 ok: $(grep -m1 -o 'no answer (Http(Tls([^)]*)))' "$work/runner6.log")"
+log "phase 8 ok: $(grep -m1 -o 'no answer (Http(Tls([^)]*)))' "$work/runner6.log")"
 
-log "phase 7: an expired certificate from the pinned CA is accepted (no clock on the device)"
+log "phase 9: an expired certificate from the pinned CA is accepted (no clock on the device)"
 use_cert "$certs/expired.pem"
 run_runner "$work/runner7.log" "$work/state-expired.bin" --ca "$certs/ca.der"
 wait_for "$work/runner7.log" '^user_code=' "$runner_pid" >/dev/null
 stop_runner
-log "phase 7 ok: got a code over TLS with a certificate that expired in 2020"
+log "phase 9 ok: got a code over TLS with a certificate that expired in 2020"
 
-log "phase 8: a leaf signed by another host's end-entity certificate is accepted"
+log "phase 10: a leaf signed by another host's end-entity certificate is accepted"
 use_cert "$certs/forged-chain.pem"
 run_runner "$work/runner8.log" "$work/state-forged.bin" --ca "$certs/ca.der"
 wait_for "$work/runner8.log" '^user_code=' "$runner_pid" >/dev/null
 stop_runner
-log "phase 8 ok: got a code over TLS through a chain OpenSSL refuses (pin a dedicated CA)"
+log "phase 10 ok: got a code over TLS through a chain OpenSSL refuses (pin a dedicated CA)"
 
 log "PASS"
-echo "8 passed, 0 failed"
+echo "10 passed, 0 failed"

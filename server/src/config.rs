@@ -49,6 +49,10 @@ config_keys! {
         access_token_ttl: [Duration] = "AUTHGATE_ACCESS_TOKEN_TTL", parse_duration, (default_value = "15m");
         /// Lifetime of refresh tokens (renewed at each rotation).
         refresh_token_ttl: [Duration] = "AUTHGATE_REFRESH_TOKEN_TTL", parse_duration, (default_value = "30days");
+        /// How long after a rotation (or a device-code redemption) the credential it
+        /// answered may be presented again to retry a lost answer (`60s`; `0` turns
+        /// retries off, at most `5m`). See `grant/refresh.rs`.
+        retry_window: [Duration] = "AUTHGATE_RETRY_WINDOW", parse_retry_window, (default_value = "60s");
         /// Lifetime of a browser login session.
         session_ttl: [Duration] = "AUTHGATE_SESSION_TTL", parse_duration, (default_value = "12h");
         /// Log format: `human` or `json`.
@@ -368,6 +372,23 @@ pub fn parse_duration(s: &str) -> Result<Duration, ValueError> {
     Ok(d)
 }
 
+/// Longest retry window accepted: beyond a few minutes a lost answer is no longer
+/// the likely story, and a stolen superseded token would go unnoticed for longer.
+pub const MAX_RETRY_WINDOW: Duration = Duration::from_secs(300);
+
+/// `retry_window`: seconds or a humantime duration, `0` allowed (no retries), at
+/// most [`MAX_RETRY_WINDOW`].
+fn parse_retry_window(s: &str) -> Result<Duration, ValueError> {
+    let d = match s.trim().parse::<u64>() {
+        Ok(secs) => Duration::from_secs(secs),
+        Err(_) => humantime::parse_duration(s.trim())?,
+    };
+    if d > MAX_RETRY_WINDOW {
+        return Err(ValueError::RetryWindow);
+    }
+    Ok(d)
+}
+
 /// Normalizes and validates a base URL: http(s), a host, no trailing slash.
 pub fn validate_base_url(url: &str) -> Result<String, ValueError> {
     let trimmed = url.trim().trim_end_matches('/');
@@ -405,6 +426,21 @@ mod tests {
     #[derive(clap::Subcommand)]
     enum Sub {
         Serve(ServeArgs),
+    }
+
+    #[test]
+    fn the_retry_window_defaults_to_a_minute_and_allows_off_up_to_five_minutes() {
+        let secs = |s: &str| parse_retry_window(s).map(|d| d.as_secs());
+        assert_eq!(secs("0").ok(), Some(0), "0 turns retries off");
+        assert_eq!(secs("30s").ok(), Some(30));
+        assert_eq!(secs("5m").ok(), Some(300));
+        assert!(matches!(secs("301"), Err(ValueError::RetryWindow)));
+        assert!(secs("soon").is_err());
+        let m = Cli::command()
+            .try_get_matches_from(["authgate", "serve"])
+            .unwrap();
+        let args = ServeArgs::from_arg_matches(m.subcommand_matches("serve").unwrap()).unwrap();
+        assert_eq!(args.retry_window, Duration::from_secs(60));
     }
 
     #[test]

@@ -76,6 +76,30 @@ pub fn refresh_reuse(state: &AppState, client_id: &str, ip: IpAddr) {
     );
 }
 
+/// A lost answer was retried within the retry window with the credential it
+/// answered (`kind`: [`AuditKind::RefreshRetry`] or [`AuditKind::DeviceCodeRetry`]):
+/// a fresh pair was issued and the unused one retired. Audited apart from reuse,
+/// so a stream of retries (a flaky network, or a thief racing a device) shows.
+pub fn lost_answer_retried(state: &AppState, kind: AuditKind, client_id: &str, ip: IpAddr) {
+    Metrics::kind(&get().tokens, "retried");
+    state.store.audit_detached(
+        AuditEvent::new(kind, client_id, client_id)
+            .ip(ip)
+            .detail("unused pair retired"),
+    );
+}
+
+/// A redeemed device code came back too late or after its tokens were used: the
+/// grant it yielded was revoked.
+pub fn device_code_replay(state: &AppState, client_id: &str, ip: IpAddr) {
+    get().refresh_reuse.inc();
+    state.store.audit_detached(
+        AuditEvent::new(AuditKind::DeviceCodeReplay, client_id, client_id)
+            .ip(ip)
+            .detail("grant revoked"),
+    );
+}
+
 /// A client revoked a token (RFC 7009).
 pub fn token_revoked(state: &AppState, client_id: &str, kind: &str, ip: IpAddr) {
     Metrics::kind(&get().tokens, "revoked");

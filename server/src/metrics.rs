@@ -52,13 +52,14 @@ pub struct Metrics {
     pub latency: Family<LatencyLabels, Histogram, fn() -> Histogram>,
     /// `authgate_device_codes_total{kind=issued|approved|denied|expired}`.
     pub device_codes: Family<KindLabels, Counter>,
-    /// `authgate_tokens_total{kind=issued|refreshed|revoked}`.
+    /// `authgate_tokens_total{kind=issued|refreshed|retried|revoked}`.
     pub tokens: Family<KindLabels, Counter>,
     /// `authgate_login_failures_total`.
     pub login_failures: Counter,
     /// `authgate_throttled_total`: attempts refused by a guess limit.
     pub throttled: Counter,
-    /// `authgate_refresh_reuse_total`: reuse of a rotated refresh token detected.
+    /// `authgate_refresh_reuse_total`: reuse of a rotated refresh token (or replay
+    /// of a redeemed device code) detected.
     pub refresh_reuse: Counter,
     /// `authgate_db_commit_duration_seconds`: one group commit, begin to durable.
     pub commit_latency: Histogram,

@@ -163,6 +163,7 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
             poll_interval: args.poll_interval,
             access_ttl: args.access_token_ttl.as_secs(),
             refresh_ttl: args.refresh_token_ttl.as_secs(),
+            retry_window: args.retry_window.as_secs(),
             session_ttl: args.session_ttl.as_secs(),
             body_timeout: args.body_timeout,
             trusted_proxies: args.trusted_proxies.clone(),

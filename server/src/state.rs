@@ -26,6 +26,10 @@ pub struct Settings {
     pub access_ttl: u64,
     /// Default refresh-token lifetime, seconds.
     pub refresh_ttl: u64,
+    /// How long a lost token answer may be retried with the credential it
+    /// answered (the superseded refresh token, the redeemed device code), seconds;
+    /// 0: never.
+    pub retry_window: u64,
     /// Browser session lifetime, seconds.
     pub session_ttl: u64,
     /// When the base URL is https: cookies get `Secure` and `__Host-` names, and

@@ -261,7 +261,8 @@ fn slow_down_is_enforced_and_interval_grows() {
 
 #[test]
 fn device_code_is_single_use_under_racing_polls() {
-    let server = Arc::new(TestServer::start());
+    let (server, secret) = server_with_rs(&[]);
+    let server = Arc::new(server);
     let code = server.device_code(Some("read"));
     let mut browser = server.browser();
     browser.login(ADMIN_USER, ADMIN_PASSWORD);
@@ -282,17 +283,28 @@ fn device_code_is_single_use_under_racing_polls() {
         })
         .collect();
     let replies: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let texts: Vec<_> = replies.iter().map(|r| r.text()).collect();
+    // Both polls may get an answer: the second, serialized behind the redemption,
+    // finds the code redeemed and its tokens unused, which is a retry of a lost
+    // answer (tests/retry.rs) and retires the first pair. Still one grant with
+    // one live pair.
     let ok: Vec<_> = replies.iter().filter(|r| r.status == 200).collect();
-    assert_eq!(
-        ok.len(),
-        1,
-        "exactly one poll may get tokens: {:?}",
-        replies.iter().map(|r| r.text()).collect::<Vec<_>>()
-    );
-    let other = replies.iter().find(|r| r.status != 200).unwrap();
-    other.assert_error(400, "invalid_grant");
+    assert!(!ok.is_empty(), "{texts:?}");
+    for r in replies.iter().filter(|r| r.status != 200) {
+        r.assert_error(400, "invalid_grant");
+    }
+    let live: Vec<_> = ok
+        .iter()
+        .map(|r| r.tokens())
+        .filter(|t| {
+            let v = server.introspect(RS_ID, &secret, &t.access_token).json();
+            v["active"] == Value::Bool(true)
+        })
+        .collect();
+    assert_eq!(live.len(), 1, "exactly one live pair: {texts:?}");
 
-    // And it stays used.
+    // Once its tokens are used, it stays used.
+    server.refresh(live[0].refresh()).tokens();
     wait_interval();
     server
         .poll(&code.device_code)

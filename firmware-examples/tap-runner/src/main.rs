@@ -34,6 +34,7 @@
 //! tokens (`tokens discarded`). Exits 1 if the flow ends otherwise or a binding check
 //! fails, 2 on bad arguments or setup, 3 on `--timeout`.
 
+mod lossy;
 mod resource;
 mod state;
 mod tls;
@@ -69,6 +70,8 @@ struct Args {
     timeout: Duration,
     ca: Option<PathBuf>,
     new_key: bool,
+    /// `--drop-response`: the 200 answers to cut off (see `lossy`).
+    drop_responses: Vec<u32>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -76,6 +79,7 @@ fn parse_args() -> Result<Args, String> {
     let (mut tap, mut address, mut gateway, mut server) = (None, None, None, None);
     let (mut client_id, mut state, mut timeout) = ("authgate-cli".to_owned(), None, 120);
     let (mut dns, mut ca, mut new_key) = (None, None, false);
+    let mut drop_responses = Vec::new();
     while let Some(flag) = it.next() {
         if flag == "--new-key" {
             new_key = true;
@@ -100,6 +104,7 @@ fn parse_args() -> Result<Args, String> {
             "--client-id" => client_id = value,
             "--state" => state = Some(PathBuf::from(value)),
             "--timeout" => timeout = value.parse().map_err(|e| format!("--timeout: {e}"))?,
+            "--drop-response" => drop_responses = lossy::parse(&value)?,
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -118,6 +123,7 @@ fn parse_args() -> Result<Args, String> {
         timeout: Duration::from_secs(timeout),
         ca,
         new_key,
+        drop_responses,
     })
 }
 
@@ -233,7 +239,7 @@ async fn run(stack: embassy_net::Stack<'static>, args: &Args) -> i32 {
         None => DeviceFlow::new(config, now()),
     };
     let tcp_state = TcpClientState::<1, 1024, 1024>::new();
-    let tcp = TcpClient::new(stack, &tcp_state);
+    let tcp = lossy::Lossy::new(TcpClient::new(stack, &tcp_state), &args.drop_responses);
     let dns = DnsSocket::new(stack);
     let (mut form, mut rx) = ([0u8; authgate_device::REQUEST_BUFFER_LEN], [0u8; 4096]);
     loop {

@@ -12,7 +12,7 @@ use embassy_net::dns::DnsSocket;
 use embassy_net::tcp::client::TcpClient;
 
 /// The TCP client type of the runner (one connection at a time, like a board).
-pub type Tcp<'d> = TcpClient<'d, 1, 1024, 1024>;
+pub type Tcp<'d> = crate::lossy::Lossy<'d, TcpClient<'d, 1, 1024, 1024>>;
 
 /// Tokeninfo's path on the server.
 const TOKENINFO: &str = "/oauth/tokeninfo";

@@ -45,6 +45,9 @@ pub enum ValueError {
     /// it may hold a password).
     #[error("use postgres://user:password@host:port/database")]
     DatabaseUrl,
+    /// A retry window longer than `config::MAX_RETRY_WINDOW`.
+    #[error("use at most 5m (0 turns retries off)")]
+    RetryWindow,
     /// An empty secret, which would protect nothing.
     #[error("must not be empty")]
     Empty,

@@ -1,8 +1,15 @@
 //! Device authorization requests (RFC 8628): Pending → Approved | Denied → Redeemed.
+//!
+//! A redeemed code presented again by the same client (and key) within the retry
+//! window, while the tokens it yielded are unused, is a retry of a lost token
+//! answer: a fresh pair replaces the unused one ([`Redo::Retried`]). After the
+//! window or once those tokens were used, it is a replay, and like a reused
+//! authorization code (RFC 6749 §4.1.2) it revokes the grant it yielded.
 
 use serde::{Deserialize, Serialize};
 
-use super::{Grant, Issue, NewTokens, Standing};
+use super::refresh::{IssuedFor, Presenter, Retried};
+use super::{Grant, Issue, NewTokens, Revoked, Standing};
 
 /// Where a device authorization request stands, as stored.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -27,6 +34,9 @@ pub enum DeviceStatus {
     Redeemed {
         /// Unix seconds.
         at: u64,
+        /// The grant it yielded, for a retry of the lost answer (all zeros for a
+        /// request stored by version 3 or older: never retried).
+        grant_id: [u8; 16],
     },
 }
 
@@ -80,6 +90,9 @@ pub enum Poll {
     Pending(Pending),
     /// Approved by a person: may be redeemed, once.
     Approved(Approved),
+    /// Already redeemed by this client: a retry of a lost answer, a replay, or
+    /// nothing; [`Redeemed::again`] tells which, given the grant it yielded.
+    Redeemed(Redeemed),
     /// Nothing more will come of this code.
     Refused(Refusal),
 }
@@ -96,7 +109,7 @@ impl DeviceAuth {
             return Poll::Refused(Refusal::WrongClient);
         }
         match self.status {
-            DeviceStatus::Redeemed { .. } => Poll::Refused(Refusal::Redeemed),
+            DeviceStatus::Redeemed { .. } => Poll::Redeemed(Redeemed(self)),
             _ if now >= self.expires_at => Poll::Refused(Refusal::Expired),
             DeviceStatus::Pending => Poll::Pending(Pending(self)),
             DeviceStatus::Denied { .. } => Poll::Refused(Refusal::Denied),
@@ -226,7 +239,10 @@ impl Approved {
                 return Redemption::ApproverInactive(Denied(auth));
             }
         };
-        auth.status = DeviceStatus::Redeemed { at: now };
+        auth.status = DeviceStatus::Redeemed {
+            at: now,
+            grant_id: new.grant_id,
+        };
         let grant = Grant {
             id: new.grant_id,
             user_id,
@@ -242,6 +258,7 @@ impl Approved {
             refresh_id: new.refresh_id,
             jti: new.jti.clone(),
             dpop_jkt: new.dpop_jkt.clone(),
+            issued_for: IssuedFor::DeviceCode { at: now },
         };
         Redemption::Issued {
             device: Redeemed(auth),
@@ -267,6 +284,80 @@ pub struct Denied(DeviceAuth);
 /// A spent request: it was exchanged for tokens.
 #[derive(Debug)]
 pub struct Redeemed(DeviceAuth);
+
+/// What presenting a redeemed code again means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Again {
+    /// On time, tokens unused: a retry of the lost answer (a write).
+    Retry,
+    /// Too late, or its tokens were used: revoke the grant it yielded (a write).
+    Replay,
+    /// Nothing to do (grant gone or revoked, request of an old version, or
+    /// another key): `invalid_grant`, nothing written.
+    Spent,
+}
+
+/// The outcome of presenting a redeemed code again, to persist.
+#[derive(Debug)]
+pub enum Redo {
+    /// A fresh pair replaces the unused one: persist the grant and the new
+    /// tokens, revoke the retired access token, then issue.
+    Retried(Retried),
+    /// A replay: the grant is revoked (persist it).
+    Replayed(Revoked),
+    /// The grant's user may no longer get tokens: revoked (persist it).
+    UserInactive(Revoked),
+    /// Nothing changes.
+    Spent,
+}
+
+impl Redeemed {
+    /// The grant the code yielded, if recorded.
+    pub fn grant_id(&self) -> Option<[u8; 16]> {
+        match self.0.status {
+            DeviceStatus::Redeemed { grant_id, .. } if grant_id != [0; 16] => Some(grant_id),
+            _ => None,
+        }
+    }
+
+    /// Classifies presenting the code again by `who` at `now`, given the grant it
+    /// yielded as stored (`grant`) and the retry window (`window` seconds). Used
+    /// on the read path first, so a spent code costs no write, then again under
+    /// the write's lock by [`Redeemed::redo`].
+    pub fn again(&self, grant: Option<&Grant>, who: &Presenter, now: u64, window: u64) -> Again {
+        let mine = grant.filter(|g| Some(g.id) == self.grant_id() && !g.revoked);
+        match mine {
+            Some(g) if who.holds(g) => match g.issued_for {
+                IssuedFor::DeviceCode { at } if IssuedFor::on_time(at, now, window) => Again::Retry,
+                _ => Again::Replay,
+            },
+            _ => Again::Spent,
+        }
+    }
+
+    /// Presents the code again (see [`Redeemed::again`]), given the standing of
+    /// the grant's user, with the tokens drawn in `new`.
+    pub fn redo(
+        self,
+        grant: Option<Grant>,
+        who: &Presenter,
+        standing: Standing,
+        now: u64,
+        window: u64,
+        new: &NewTokens,
+    ) -> Redo {
+        let again = self.again(grant.as_ref(), who, now, window);
+        let Some(grant) = grant.filter(|_| again != Again::Spent) else {
+            return Redo::Spent;
+        };
+        match (again, standing) {
+            (Again::Spent, _) => Redo::Spent,
+            (_, Standing::Inactive) => Redo::UserInactive(Revoked::of(grant, now)),
+            (Again::Replay, Standing::Active) => Redo::Replayed(Revoked::of(grant, now)),
+            (Again::Retry, Standing::Active) => Redo::Retried(Retried::of(grant, now, new)),
+        }
+    }
+}
 
 macro_rules! into_record {
     ($($t:ident),*) => {$(
@@ -341,10 +432,14 @@ mod tests {
         let denied_late = auth(DeviceStatus::Denied { at: 1 }).poll("c", 250);
         assert_eq!(refusal(denied_late), Some(Refusal::Expired));
         // Redeemed wins over expired: the code was used, that is the answer.
-        let redeemed = auth(DeviceStatus::Redeemed { at: 1 }).poll("c", 300);
-        assert_eq!(refusal(redeemed), Some(Refusal::Redeemed));
+        let spent = || DeviceStatus::Redeemed {
+            at: 1,
+            grant_id: [1; 16],
+        };
+        let redeemed = auth(spent()).poll("c", 300);
+        assert!(matches!(redeemed, Poll::Redeemed(ref r) if r.grant_id() == Some([1; 16])));
         // Another client's code is refused before anything about its state leaks.
-        let other = auth(DeviceStatus::Redeemed { at: 1 }).poll("x", 300);
+        let other = auth(spent()).poll("x", 300);
         assert_eq!(refusal(other), Some(Refusal::WrongClient));
         let approved = auth(approved_status()).poll("c", 150);
         assert!(matches!(approved, Poll::Approved(ref a) if a.approver() == ("u", "n")));
@@ -399,10 +494,170 @@ mod tests {
         assert_eq!((issue.jti(), issue.now()), ("j", 150));
         assert_eq!(issue.refresh_id(), &new.refresh_id);
         assert_eq!(issue.access_expires_at(), 500);
+        assert_eq!(issue.grant().issued_for, IssuedFor::DeviceCode { at: 150 });
         // Redeemed twice: the stored record answers `Redeemed`, no second Approved.
         let spent = device.into_record();
-        assert_eq!(spent.status, DeviceStatus::Redeemed { at: 150 });
-        assert_eq!(refusal(spent.poll("c", 151)), Some(Refusal::Redeemed));
+        assert_eq!(
+            spent.status,
+            DeviceStatus::Redeemed {
+                at: 150,
+                grant_id: [1; 16]
+            }
+        );
+        assert!(matches!(spent.poll("c", 151), Poll::Redeemed(_)));
+    }
+
+    /// The retry window of these tests, seconds.
+    const WINDOW: u64 = 30;
+
+    /// A code redeemed at 150 by client `c` (with key `jkt`, binding the grant),
+    /// and the grant it yielded.
+    fn redeemed(jkt: Option<&str>) -> (Redeemed, Grant) {
+        let Poll::Approved(a) = auth(approved_status()).poll("c", 150) else {
+            panic!("approved");
+        };
+        let new = NewTokens {
+            dpop_jkt: jkt.map(str::to_string),
+            ..new_tokens()
+        };
+        let Redemption::Issued { device, issue } = a.redeem(Standing::Active, 150, &new) else {
+            panic!("issued");
+        };
+        let Poll::Redeemed(r) = device.into_record().poll("c", 150) else {
+            panic!("redeemed");
+        };
+        (r, issue.grant().clone())
+    }
+
+    fn who(jkt: Option<&str>) -> Presenter {
+        Presenter {
+            client_id: "c".into(),
+            jkt: jkt.map(str::to_string),
+        }
+    }
+
+    fn drawn(n: u8) -> NewTokens {
+        NewTokens {
+            refresh_id: [n; 16],
+            refresh_hash: [n; 32],
+            jti: format!("j{n}"),
+            ..new_tokens()
+        }
+    }
+
+    #[test]
+    fn a_redeemed_code_within_the_window_retires_the_unused_pair() {
+        let (r, g) = redeemed(None);
+        assert_eq!(r.again(Some(&g), &who(None), 179, WINDOW), Again::Retry);
+        let Redo::Retried(retried) = r.redo(
+            Some(g),
+            &who(None),
+            Standing::Active,
+            179,
+            WINDOW,
+            &drawn(9),
+        ) else {
+            panic!("retried");
+        };
+        assert_eq!(retried.retired_jti, "j");
+        let g = retried.issue.grant().clone();
+        assert_eq!((g.current_refresh, g.jti.as_str()), ([9; 32], "j9"));
+        assert_eq!(g.id, [1; 16], "the same grant");
+        // Anchored at the redemption: a retry never extends the window.
+        assert_eq!(g.issued_for, IssuedFor::DeviceCode { at: 150 });
+        // A double retry: still on time, still the same grant.
+        let (r, _) = redeemed(None);
+        assert_eq!(r.again(Some(&g), &who(None), 170, WINDOW), Again::Retry);
+    }
+
+    #[test]
+    fn at_the_window_end_or_once_used_a_redeemed_code_is_a_replay() {
+        let (r, g) = redeemed(None);
+        assert_eq!(r.again(Some(&g), &who(None), 180, WINDOW), Again::Replay);
+        let Redo::Replayed(revoked) = r.redo(
+            Some(g.clone()),
+            &who(None),
+            Standing::Active,
+            180,
+            WINDOW,
+            &drawn(9),
+        ) else {
+            panic!("replayed");
+        };
+        assert!(revoked.grant().revoked);
+        // Its refresh token was used (rotated): a replay, even on time.
+        let used = Grant {
+            issued_for: IssuedFor::Refresh {
+                previous: g.current_refresh,
+                at: 160,
+            },
+            ..g.clone()
+        };
+        let (r, _) = redeemed(None);
+        assert_eq!(r.again(Some(&used), &who(None), 161, WINDOW), Again::Replay);
+        // A revoked or missing grant: nothing to do, nothing written.
+        let revoked = Grant {
+            revoked: true,
+            ..g.clone()
+        };
+        assert_eq!(
+            r.again(Some(&revoked), &who(None), 161, WINDOW),
+            Again::Spent
+        );
+        assert_eq!(r.again(None, &who(None), 161, WINDOW), Again::Spent);
+        let other = Grant { id: [2; 16], ..g };
+        assert_eq!(r.again(Some(&other), &who(None), 161, WINDOW), Again::Spent);
+    }
+
+    #[test]
+    fn another_client_or_key_cannot_retry_or_replay_a_redeemed_code() {
+        let (_, g) = redeemed(Some("k1"));
+        let spent = || {
+            auth(DeviceStatus::Redeemed {
+                at: 150,
+                grant_id: [1; 16],
+            })
+        };
+        assert_eq!(refusal(spent().poll("x", 151)), Some(Refusal::WrongClient));
+        let Poll::Redeemed(r) = spent().poll("c", 151) else {
+            panic!("redeemed");
+        };
+        assert_eq!(r.again(Some(&g), &who(None), 151, WINDOW), Again::Spent);
+        assert_eq!(
+            r.again(Some(&g), &who(Some("k2")), 151, WINDOW),
+            Again::Spent
+        );
+        assert_eq!(
+            r.again(Some(&g), &who(Some("k1")), 151, WINDOW),
+            Again::Retry
+        );
+        // A request stored before grant ids were recorded is never retried.
+        let Poll::Redeemed(old) = auth(DeviceStatus::Redeemed {
+            at: 150,
+            grant_id: [0; 16],
+        })
+        .poll("c", 151) else {
+            panic!("redeemed");
+        };
+        assert_eq!(old.grant_id(), None);
+        assert_eq!(
+            old.again(Some(&g), &who(Some("k1")), 151, WINDOW),
+            Again::Spent
+        );
+    }
+
+    #[test]
+    fn a_retry_for_a_disabled_user_revokes_the_grant() {
+        let (r, g) = redeemed(None);
+        let out = r.redo(
+            Some(g),
+            &who(None),
+            Standing::Inactive,
+            151,
+            WINDOW,
+            &drawn(9),
+        );
+        assert!(matches!(out, Redo::UserInactive(ref v) if v.grant().revoked));
     }
 
     #[test]

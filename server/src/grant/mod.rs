@@ -12,9 +12,12 @@
 //! - device requests: [`Pending`] → [`Approved`] | [`Denied`]; [`Approved`] →
 //!   [`Redeemed`] (or [`Denied`] when the approver was disabled meanwhile);
 //! - refresh tokens: [`Current`] → rotated (a new current token) | [`Revoked`];
-//!   a superseded token ([`Rotated`]) presented again → [`Revoked`] (reuse).
+//!   a superseded token ([`Rotated`]) presented again → [`Revoked`] (reuse);
+//! - the retry window: the current token's predecessor ([`Previous`]), or the
+//!   redeemed device code ([`Redeemed`]), presented again on time while the
+//!   current token is unused → [`Retried`] (a fresh pair, the unused one retired).
 //!
-//! Only those two transitions produce an [`Issue`], and the token response can only
+//! Only those transitions produce an [`Issue`], and the token response can only
 //! be built from an [`Issue`]: no code path signs a token for a grant that was not
 //! approved and redeemed, or rotated, first.
 
@@ -23,10 +26,13 @@ mod issue;
 mod refresh;
 
 pub use device::{
-    Approved, DecideRefusal, Decision, DeviceAuth, DeviceStatus, Poll, Redemption, Refusal,
+    Again, Approved, DecideRefusal, Decision, DeviceAuth, DeviceStatus, Poll, Redeemed, Redemption,
+    Redo, Refusal,
 };
 pub use issue::{Issue, NewTokens};
-pub use refresh::{Exchange, Grant, Refresh, RefreshToken, Revoked, refresh_is_live};
+pub use refresh::{
+    Exchange, Grant, IssuedFor, Presenter, Refresh, RefreshToken, Retried, Revoked, refresh_is_live,
+};
 
 /// Whether the user a grant or an approval belongs to may still receive tokens.
 ///

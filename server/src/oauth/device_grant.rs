@@ -2,7 +2,9 @@
 //!
 //! A pending poll is a read plus a pacing check (`crate::pacer`: in memory, or one
 //! PostgreSQL statement on an unlogged table): nothing durable is written until the
-//! code is approved and redeemed, once.
+//! code is approved and redeemed, once. A redeemed code presented again is
+//! classified on a read of its grant first (`crate::grant::Redeemed::again`): only
+//! a retry within the window (a fresh pair) or a replay (the grant revoked) writes.
 
 use std::time::Duration;
 
@@ -11,15 +13,16 @@ use authgate_proto::{ErrorCode, params};
 use super::OAuthRequest;
 use super::dpop::check_bound;
 use super::error::OAuthError;
-use super::issue::{draw, refresh_binding, token_response};
+use super::issue::{Drawn, draw, refresh_binding, token_response};
 use crate::dpop::Proof;
-use crate::grant::{Poll, Refusal};
+use crate::grant::{Again, DeviceAuth, Poll, Presenter, Redeemed, Refusal};
 use crate::http::response::Resp;
+use crate::pacer::PollPace;
 use crate::polls::Pacing;
 use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
 use crate::store::prelude::*;
-use crate::store::{Client, RedeemOutcome};
+use crate::store::{AuditKind, Client, RedeemOutcome};
 
 /// Exchanges a device code, or tells the device to keep waiting.
 pub async fn handle(
@@ -30,7 +33,6 @@ pub async fn handle(
     now: u64,
 ) -> Result<Resp, OAuthError> {
     let device_code = req.form.require(params::DEVICE_CODE)?;
-    let unknown = || OAuthError::invalid_grant("unknown device code");
     let id = keyed_token_id(device_code).ok_or_else(unknown)?;
     let hash = sha256(device_code.as_bytes());
     let (auth, pace) = state
@@ -41,37 +43,113 @@ pub async fn handle(
     // Before anything else: without the key, a stolen code learns nothing and
     // spends nothing (the binding never changes, so checking before the write holds).
     check_bound(auth.dpop_jkt.as_deref(), proof, "device code")?;
-    let approved = match auth.poll(&client.id, now) {
-        Poll::Approved(approved) => approved,
-        Poll::Pending(pending) => {
-            let initial = Duration::from_secs(u64::from(pending.interval()));
-            return Err(match pace.judge(initial) {
-                Pacing::Ok => not_yet(),
-                Pacing::SlowDown(secs) => OAuthError::new(
-                    ErrorCode::SlowDown,
-                    format!("polling too fast; wait at least {secs} s between polls"),
-                ),
-            });
-        }
-        Poll::Refused(why) => return Err(refusal(why)),
-    };
+    let who = Presenter::of(client, proof);
+    let device_ip = redeemable(state, req, auth, pace, &who, now).await?;
     // Identifiers only: nothing is signed until the redemption is durable.
-    let mut drawn = draw(state, client, now, approved.device_ip().to_string());
+    let mut drawn = draw(state, client, now, device_ip);
     drawn.new.dpop_jkt = refresh_binding(client, proof);
-    match state
+    let window = state.settings.retry_window;
+    let outcome = state
         .store
-        .redeem(id, hash, client.id.clone(), now, drawn.new.clone())
-        .await?
-    {
+        .redeem(id, hash, who, now, window, drawn.new.clone())
+        .await?;
+    if matches!(outcome, RedeemOutcome::Issued(_)) {
+        state.polls.forget(&hash);
+    }
+    respond(state, client, req, proof, &drawn, outcome)
+}
+
+/// The answer to a redemption (or a redeemed code presented again), once the
+/// store persisted `outcome`.
+fn respond(
+    state: &AppState,
+    client: &Client,
+    req: &OAuthRequest,
+    proof: Option<&Proof>,
+    drawn: &Drawn,
+    outcome: RedeemOutcome,
+) -> Result<Resp, OAuthError> {
+    match outcome {
         RedeemOutcome::Issued(issue) => {
-            state.polls.forget(&hash);
             crate::events::tokens_issued();
-            token_response(state, client, &issue, &drawn, &issue.grant().scope, proof)
+            token_response(state, client, &issue, drawn, &issue.grant().scope, proof)
+        }
+        RedeemOutcome::Retried(issue) => {
+            tracing::info!(client = %client.id, "lost token answer retried; unused pair retired");
+            crate::events::lost_answer_retried(
+                state,
+                AuditKind::DeviceCodeRetry,
+                &client.id,
+                req.ip,
+            );
+            token_response(state, client, &issue, drawn, &issue.grant().scope, proof)
+        }
+        RedeemOutcome::Replayed => {
+            tracing::warn!(client = %client.id, "redeemed device code replayed; grant revoked");
+            crate::events::device_code_replay(state, &client.id, req.ip);
+            Err(refusal(Refusal::Redeemed))
         }
         RedeemOutcome::Pending => Err(not_yet()),
         RedeemOutcome::Refused(why) => Err(refusal(why)),
         RedeemOutcome::Unknown => Err(unknown()),
     }
+}
+
+/// Whether the poll goes on to the redeeming write, and with which device IP: an
+/// approved code (redemption), or a redeemed one whose second presentation is a
+/// retry or a replay (decided on a read first). Otherwise the answer that ends or
+/// paces the poll, with nothing written.
+async fn redeemable(
+    state: &AppState,
+    req: &OAuthRequest,
+    auth: DeviceAuth,
+    pace: PollPace<'_>,
+    who: &Presenter,
+    now: u64,
+) -> Result<String, OAuthError> {
+    match auth.poll(&who.client_id, now) {
+        Poll::Approved(approved) => Ok(approved.device_ip().to_string()),
+        Poll::Redeemed(redeemed) => match again(state, &redeemed, who, now).await? {
+            Again::Spent => Err(refusal(Refusal::Redeemed)),
+            Again::Retry | Again::Replay => Ok(req.ip.to_string()),
+        },
+        Poll::Pending(pending) => {
+            let initial = Duration::from_secs(u64::from(pending.interval()));
+            Err(match pace.judge(initial) {
+                Pacing::Ok => not_yet(),
+                Pacing::SlowDown(secs) => slow_down(secs),
+            })
+        }
+        Poll::Refused(why) => Err(refusal(why)),
+    }
+}
+
+/// What presenting the redeemed code again would do, decided on a read of the
+/// grant it yielded: a spent code costs no write.
+async fn again(
+    state: &AppState,
+    redeemed: &Redeemed,
+    who: &Presenter,
+    now: u64,
+) -> Result<Again, OAuthError> {
+    let grant = match redeemed.grant_id() {
+        Some(id) => state.store.grant(&id).await?,
+        None => None,
+    };
+    Ok(redeemed.again(grant.as_ref(), who, now, state.settings.retry_window))
+}
+
+/// The refusal of a device code this server does not know.
+fn unknown() -> OAuthError {
+    OAuthError::invalid_grant("unknown device code")
+}
+
+/// `slow_down`: polled faster than the interval (RFC 8628 §3.5).
+fn slow_down(secs: u64) -> OAuthError {
+    OAuthError::new(
+        ErrorCode::SlowDown,
+        format!("polling too fast; wait at least {secs} s between polls"),
+    )
 }
 
 /// `authorization_pending`: the person has not decided yet.

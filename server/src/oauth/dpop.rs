@@ -223,3 +223,14 @@ fn dpop_description(e: DpopError) -> &'static str {
         _ => "DPoP proof is invalid",
     }
 }
+
+impl crate::grant::Presenter {
+    /// `client`, with the key of its `proof` if it sent one: who presents a
+    /// credential at the token endpoint.
+    pub fn of(client: &Client, proof: Option<&Proof>) -> Self {
+        crate::grant::Presenter {
+            client_id: client.id.clone(),
+            jkt: proof.map(|p| p.jkt.clone()),
+        }
+    }
+}

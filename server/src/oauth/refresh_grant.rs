@@ -1,4 +1,5 @@
-//! The refresh-token grant (RFC 6749 §6) with rotation and reuse detection.
+//! The refresh-token grant (RFC 6749 §6) with rotation and reuse detection, and
+//! the retry window for a lost answer (`crate::grant::Refresh::exchange`).
 
 use authgate_proto::{ErrorCode, params};
 
@@ -7,11 +8,12 @@ use super::error::OAuthError;
 use super::issue::{draw, token_response};
 use super::{OAuthRequest, split_scope};
 use crate::dpop::Proof;
+use crate::grant::Presenter;
 use crate::http::response::Resp;
 use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
 use crate::store::prelude::*;
-use crate::store::{Client, Grant, RotateOutcome};
+use crate::store::{AuditKind, Client, Grant, RotateOutcome};
 
 /// Exchanges a refresh token for a new access token and a new refresh token.
 pub async fn handle(
@@ -37,24 +39,39 @@ pub async fn handle(
     let narrowed = narrowed_scope(req, grant)?;
     // Identifiers only: nothing is signed until the rotation is durable.
     let drawn = draw(state, client, now, req.ip.to_string());
-    match state
+    let who = Presenter::of(client, proof);
+    let window = state.settings.retry_window;
+    let outcome = state
         .store
-        .rotate_refresh(id, presented, client.id.clone(), now, drawn.new.clone())
-        .await?
-    {
-        RotateOutcome::Rotated(issue) => {
+        .rotate_refresh(id, presented, who, now, window, drawn.new.clone())
+        .await?;
+    record(state, client, req, &outcome);
+    match outcome {
+        RotateOutcome::Rotated(issue) | RotateOutcome::Retried(issue) => {
             let scope = narrowed.unwrap_or_else(|| issue.grant().scope.clone());
-            crate::events::tokens_refreshed();
             token_response(state, client, &issue, &drawn, &scope, proof)
+        }
+        RotateOutcome::ReuseDetected => Err(OAuthError::invalid_grant(
+            "refresh token already used; the grant has been revoked",
+        )),
+        RotateOutcome::Invalid => Err(invalid()),
+    }
+}
+
+/// Counts and audits what the exchange came to: a rotation, a retry of a lost
+/// answer (kept apart from reuse in the audit log), or reuse.
+fn record(state: &AppState, client: &Client, req: &OAuthRequest, outcome: &RotateOutcome) {
+    match outcome {
+        RotateOutcome::Rotated(_) => crate::events::tokens_refreshed(),
+        RotateOutcome::Retried(_) => {
+            tracing::info!(client = %client.id, "lost refresh answer retried; unused pair retired");
+            crate::events::lost_answer_retried(state, AuditKind::RefreshRetry, &client.id, req.ip);
         }
         RotateOutcome::ReuseDetected => {
             tracing::warn!(client = %client.id, "refresh token reuse detected; grant revoked");
             crate::events::refresh_reuse(state, &client.id, req.ip);
-            Err(OAuthError::invalid_grant(
-                "refresh token already used; the grant has been revoked",
-            ))
         }
-        RotateOutcome::Invalid => Err(invalid()),
+        RotateOutcome::Invalid => {}
     }
 }
 

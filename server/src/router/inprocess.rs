@@ -33,6 +33,7 @@ fn state() -> (tempfile::TempDir, Arc<AppState>) {
         poll_interval: Duration::from_secs(5),
         access_ttl: 600,
         refresh_ttl: 86_400,
+        retry_window: 60,
         session_ttl: 3600,
         secure_cookies: false,
         body_timeout: Duration::from_secs(5),
@@ -320,6 +321,21 @@ fn sign_in_approve_and_redeem_without_a_socket() {
         let (resp, text) = send(&state, request(Method::POST, "/oauth/token", &poll)).await;
         assert_eq!(resp.status(), StatusCode::OK, "{text}");
         assert_eq!(json(&text)["token_type"], "Bearer");
+        // Polled again at once, as after a lost answer: within the retry window
+        // and with the tokens unused, a fresh pair.
+        let (resp, text) = send(&state, request(Method::POST, "/oauth/token", &poll)).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{text}");
+        let refresh = json(&text)["refresh_token"]
+            .as_str()
+            .expect("a refresh token")
+            .to_owned();
+        let use_it = format!(
+            "grant_type=refresh_token&client_id=authgate-cli&refresh_token={}",
+            refresh.replace('+', "%2B")
+        );
+        let (resp, text) = send(&state, request(Method::POST, "/oauth/token", &use_it)).await;
+        assert_eq!(resp.status(), StatusCode::OK, "{text}");
+        // Once its tokens were used, the code is spent.
         let (resp, text) = send(&state, request(Method::POST, "/oauth/token", &poll)).await;
         assert_eq!(resp.status(), StatusCode::BAD_REQUEST);
         assert_eq!(json(&text)["error"], "invalid_grant");

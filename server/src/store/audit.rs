@@ -22,6 +22,15 @@ pub enum AuditKind {
     DeviceDenied,
     /// A rotated refresh token came back; its grant was revoked.
     RefreshReuse,
+    /// A superseded refresh token came back within the retry window while its
+    /// successor was unused: a lost answer retried, the unused pair retired.
+    RefreshRetry,
+    /// A redeemed device code came back within the retry window while its tokens
+    /// were unused: a lost answer retried, the unused pair retired.
+    DeviceCodeRetry,
+    /// A redeemed device code came back too late or after its tokens were used;
+    /// the grant it yielded was revoked.
+    DeviceCodeReplay,
     /// A client revoked a token (RFC 7009).
     TokenRevoked,
     /// A person revoked grants from the account page.
@@ -65,6 +74,9 @@ impl AuditKind {
             AuditKind::DeviceApproved => "device_approved",
             AuditKind::DeviceDenied => "device_denied",
             AuditKind::RefreshReuse => "refresh_reuse",
+            AuditKind::RefreshRetry => "refresh_retry",
+            AuditKind::DeviceCodeRetry => "device_code_retry",
+            AuditKind::DeviceCodeReplay => "device_code_replay",
             AuditKind::TokenRevoked => "token_revoked",
             AuditKind::GrantRevoked => "grant_revoked",
             AuditKind::UserAdded => "user_added",
@@ -92,6 +104,9 @@ impl AuditKind {
             "device_approved" => AuditKind::DeviceApproved,
             "device_denied" => AuditKind::DeviceDenied,
             "refresh_reuse" => AuditKind::RefreshReuse,
+            "refresh_retry" => AuditKind::RefreshRetry,
+            "device_code_retry" => AuditKind::DeviceCodeRetry,
+            "device_code_replay" => AuditKind::DeviceCodeReplay,
             "token_revoked" => AuditKind::TokenRevoked,
             "grant_revoked" => AuditKind::GrantRevoked,
             "user_added" => AuditKind::UserAdded,

@@ -3,7 +3,7 @@
 //! `crate::grant`'s; each backend persists what they decided.
 
 use super::{Decision, DeviceAuth, StoreError};
-use crate::grant::{Approved, Issue, NewTokens, Poll, Refusal};
+use crate::grant::{Approved, Issue, NewTokens, Poll, Presenter, Redo, Refusal};
 
 /// Device codes stay this long after expiry so a late poll still gets
 /// `expired_token` rather than `invalid_grant`.
@@ -36,6 +36,13 @@ pub enum DecideOutcome {
 pub enum RedeemOutcome {
     /// Redeemed: the new grant is stored and its tokens may be issued.
     Issued(Box<Issue>),
+    /// The redeemed code came back within the retry window while its tokens were
+    /// unused: they are retired and the new ones, durable, may be issued.
+    Retried(Box<Issue>),
+    /// The redeemed code came back too late or after its tokens were used: the
+    /// grant it yielded has been revoked (RFC 6749 §4.1.2 for authorization
+    /// codes, applied to device codes). Answered `invalid_grant`.
+    Replayed,
     /// Not approved (yet): the caller read it approved, so this only happens if
     /// the record changed in between; answered like a pending poll.
     Pending,
@@ -52,7 +59,18 @@ impl RedeemOutcome {
         match poll {
             Poll::Approved(approved) => Ok(approved),
             Poll::Pending(_) => Err(RedeemOutcome::Pending),
+            Poll::Redeemed(_) => Err(RedeemOutcome::Refused(Refusal::Redeemed)),
             Poll::Refused(why) => Err(RedeemOutcome::Refused(why)),
+        }
+    }
+
+    /// The outcome of a redeemed code presented again, once `redo` is persisted
+    /// (what to persist for each is the backend's): one mapping for every backend.
+    pub(crate) fn of_redo(redo: &Redo) -> Self {
+        match redo {
+            Redo::Retried(r) => RedeemOutcome::Retried(Box::new(r.issue.clone())),
+            Redo::Replayed(_) => RedeemOutcome::Replayed,
+            Redo::UserInactive(_) | Redo::Spent => RedeemOutcome::Refused(Refusal::Redeemed),
         }
     }
 }
@@ -96,14 +114,19 @@ pub trait DeviceRequests {
 
     /// Exchanges an approved device code for a new grant, exactly once: the check and
     /// the `Redeemed` mark happen in the same serialized write, so two racing polls
-    /// can't both win. The tokens drawn in `new` may be handed out only if this
-    /// returns [`RedeemOutcome::Issued`], once it is durable.
+    /// can't both win. A code already redeemed by `who` is presented again
+    /// ([`crate::grant::Redeemed::redo`]): within the retry window (`window`
+    /// seconds) and with its tokens unused, a fresh pair retires them; too late or
+    /// once used, the grant is revoked. The tokens drawn in `new` may be handed out
+    /// only if this returns [`RedeemOutcome::Issued`] or [`RedeemOutcome::Retried`],
+    /// once it is durable.
     fn redeem(
         &self,
         id: [u8; 16],
         code_hash: [u8; 32],
-        client_id: String,
+        who: Presenter,
         now: u64,
+        window: u64,
         new: NewTokens,
     ) -> impl Future<Output = Result<RedeemOutcome, StoreError>> + Send;
 

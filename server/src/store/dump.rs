@@ -22,7 +22,7 @@ use std::io::{BufRead, Write};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::records::{AccessToken, Client, DpopMode, Grant, RefreshToken, User};
+use super::records::{AccessToken, Client, DpopMode, Grant, IssuedFor, RefreshToken, User};
 
 /// The `format` of the header line.
 pub const FORMAT: &str = "authgate-dump";
@@ -210,6 +210,35 @@ pub struct GrantLine {
     /// (absent in dumps made before DPoP: unbound).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// When the current refresh token was issued in answer to the device code or
+    /// to its predecessor, Unix seconds: the start of its retry window (absent:
+    /// not recorded, nothing retried; dumps made before the retry window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_from: Option<u64>,
+    /// SHA-256 of the predecessor, hex, when it answered a refresh (absent with
+    /// `retry_from`: it answered the device code).
+    #[serde(default, with = "hex_option", skip_serializing_if = "Option::is_none")]
+    pub retry_previous: Option<[u8; 32]>,
+}
+
+impl GrantLine {
+    /// What the grant's current refresh token answered, from its two fields.
+    pub fn issued_for(&self) -> IssuedFor {
+        match (self.retry_from, self.retry_previous) {
+            (Some(at), None) => IssuedFor::DeviceCode { at },
+            (Some(at), Some(previous)) => IssuedFor::Refresh { previous, at },
+            (None, _) => IssuedFor::Unknown,
+        }
+    }
+
+    /// The two fields of `issued_for`.
+    pub fn retry_fields(issued_for: &IssuedFor) -> (Option<u64>, Option<[u8; 32]>) {
+        match *issued_for {
+            IssuedFor::Unknown => (None, None),
+            IssuedFor::DeviceCode { at } => (Some(at), None),
+            IssuedFor::Refresh { previous, at } => (Some(at), Some(previous)),
+        }
+    }
 }
 
 /// A refresh token entry: the key inside the token and the hash of the token.
@@ -393,6 +422,7 @@ impl From<ClientLine> for Client {
 
 impl From<Grant> for GrantLine {
     fn from(g: Grant) -> Self {
+        let (retry_from, retry_previous) = GrantLine::retry_fields(&g.issued_for);
         GrantLine {
             id: g.id,
             user_id: g.user_id,
@@ -408,12 +438,15 @@ impl From<Grant> for GrantLine {
             refresh_id: g.refresh_id,
             jti: g.jti,
             dpop_jkt: g.dpop_jkt,
+            retry_from,
+            retry_previous,
         }
     }
 }
 
 impl From<GrantLine> for Grant {
     fn from(g: GrantLine) -> Self {
+        let issued_for = g.issued_for();
         Grant {
             id: g.id,
             user_id: g.user_id,
@@ -429,6 +462,7 @@ impl From<GrantLine> for Grant {
             refresh_id: g.refresh_id,
             jti: g.jti,
             dpop_jkt: g.dpop_jkt,
+            issued_for,
         }
     }
 }
@@ -840,7 +874,34 @@ mod tests {
             refresh_id: [3; 16],
             jti: "j".into(),
             dpop_jkt: None,
+            retry_from: None,
+            retry_previous: None,
         }
+    }
+
+    #[test]
+    fn a_grant_line_carries_its_retry_window_and_older_lines_read_without() {
+        for issued_for in [
+            IssuedFor::Unknown,
+            IssuedFor::DeviceCode { at: 11 },
+            IssuedFor::Refresh {
+                previous: [9; 32],
+                at: 12,
+            },
+        ] {
+            let (retry_from, retry_previous) = GrantLine::retry_fields(&issued_for);
+            let line = GrantLine {
+                retry_from,
+                retry_previous,
+                ..grant()
+            };
+            let back = read_all(&dump(&[Item::Grant(line.clone())])).unwrap();
+            assert_eq!(back, vec![Item::Grant(line.clone())]);
+            assert_eq!(Grant::from(line).issued_for, issued_for);
+        }
+        // A line written before the retry window has neither field.
+        let text = serde_json::to_string(&Item::Grant(grant())).unwrap();
+        assert!(!text.contains("retry_"), "{text}");
     }
 
     fn dump(items: &[Item]) -> Vec<u8> {

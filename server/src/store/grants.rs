@@ -2,13 +2,17 @@
 
 use super::records::AccessToken;
 use super::{Grant, RefreshToken, StoreError};
-use crate::grant::{Issue, NewTokens};
+use crate::grant::{Issue, NewTokens, Presenter};
 
 /// Result of exchanging a refresh token.
 #[derive(Debug, PartialEq)]
 pub enum RotateOutcome {
     /// Rotated and durable: the new tokens may be issued.
     Rotated(Box<Issue>),
+    /// The current token's predecessor came back within the retry window while
+    /// the current one was unused: that pair is retired (its access token
+    /// revoked) and the new tokens, durable, may be issued.
+    Retried(Box<Issue>),
     /// A superseded token was presented: the whole grant has been revoked.
     ReuseDetected,
     /// Unknown, expired, revoked or another client's token (or its user may no
@@ -33,15 +37,25 @@ pub trait Grants {
     /// Rotates a refresh token: the presented one is superseded and a new one becomes
     /// current. Presenting a superseded token revokes the whole grant (RFC 6819
     /// §5.2.2.3 / OAuth 2.0 Security BCP §4.14), including its newest refresh token.
-    /// The rules are [`Refresh::exchange`]'s; this persists its outcome.
+    /// Within the retry window (`window` seconds) the current token's unused
+    /// predecessor yields a fresh pair instead. The rules are
+    /// [`crate::grant::Refresh::exchange`]'s; this persists its outcome.
     fn rotate_refresh(
         &self,
         presented_id: [u8; 16],
         presented: [u8; 32],
-        client_id: String,
+        who: Presenter,
         now: u64,
+        window: u64,
         new: NewTokens,
     ) -> impl Future<Output = Result<RotateOutcome, StoreError>> + Send;
+
+    /// The grant with key `id`, as stored: the read a redeemed device code's
+    /// second presentation is classified on before any write.
+    fn grant(
+        &self,
+        id: &[u8; 16],
+    ) -> impl Future<Output = Result<Option<Grant>, StoreError>> + Send;
 
     /// A refresh token (key `id`, if `hash` matches) and its grant, for
     /// introspection and scope checks. Whether it is live is

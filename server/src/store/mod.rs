@@ -57,7 +57,7 @@ pub use sessions::Sessions;
 pub use sweep::Sweeper;
 pub use users::Users;
 
-use crate::grant::NewTokens;
+use crate::grant::{NewTokens, Presenter};
 use records::{Record, decode, encode};
 
 /// The storage interface in one import (`use crate::store::prelude::*`), for code
@@ -149,13 +149,14 @@ dispatch!(DeviceRequests {
     fn device_auth(&self, id: &[u8; 16], code_hash: &[u8; 32]) -> Result<Option<DeviceAuth>, StoreError>;
     fn device_auth_by_user_code(&self, user_code: &str) -> Result<Option<DeviceAuth>, StoreError>;
     fn decide(&self, user_code: String, decision: Decision, now: u64) -> Result<DecideOutcome, StoreError>;
-    fn redeem(&self, id: [u8; 16], code_hash: [u8; 32], client_id: String, now: u64, new: NewTokens) -> Result<RedeemOutcome, StoreError>;
+    fn redeem(&self, id: [u8; 16], code_hash: [u8; 32], who: Presenter, now: u64, window: u64, new: NewTokens) -> Result<RedeemOutcome, StoreError>;
     fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError>;
     fn pending_codes(&self, client_id: &str, now: u64) -> Result<Pending, StoreError>;
 });
 
 dispatch!(Grants {
-    fn rotate_refresh(&self, presented_id: [u8; 16], presented: [u8; 32], client_id: String, now: u64, new: NewTokens) -> Result<RotateOutcome, StoreError>;
+    fn rotate_refresh(&self, presented_id: [u8; 16], presented: [u8; 32], who: Presenter, now: u64, window: u64, new: NewTokens) -> Result<RotateOutcome, StoreError>;
+    fn grant(&self, id: &[u8; 16]) -> Result<Option<Grant>, StoreError>;
     fn refresh_token(&self, id: &[u8; 16], hash: &[u8; 32]) -> Result<Option<(RefreshToken, Grant)>, StoreError>;
     fn access_token(&self, jti: &str) -> Result<Option<(AccessToken, Grant)>, StoreError>;
     fn revoke_refresh(&self, id: [u8; 16], hash: [u8; 32], client_id: String, now: u64) -> Result<RevokeOutcome, StoreError>;

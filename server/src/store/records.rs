@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::StoreError;
-pub use crate::grant::{DeviceAuth, DeviceStatus, Grant, RefreshToken};
+pub use crate::grant::{DeviceAuth, DeviceStatus, Grant, IssuedFor, RefreshToken};
 
 /// Whether a client must prove possession of a key (RFC 9449 DPoP).
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -245,10 +245,89 @@ impl Client {
 }
 
 impl Record for DeviceAuth {
-    const VERSION: u8 = 3;
+    const VERSION: u8 = 4;
 
     fn upgrade(version: u8, bytes: &[u8]) -> Option<Result<Self, postcard::Error>> {
-        (version == 2).then(|| postcard::from_bytes::<DeviceAuthV2>(bytes).map(DeviceAuth::from))
+        match version {
+            2 => Some(postcard::from_bytes::<DeviceAuthV2>(bytes).map(DeviceAuth::from)),
+            3 => Some(postcard::from_bytes::<DeviceAuthV3>(bytes).map(DeviceAuth::from)),
+            _ => None,
+        }
+    }
+}
+
+/// A device request's status as versions 2 and 3 stored it: `Redeemed` without
+/// the grant it yielded.
+#[derive(Deserialize)]
+enum DeviceStatusV3 {
+    Pending,
+    Approved {
+        user_id: String,
+        username: String,
+        at: u64,
+    },
+    Denied {
+        at: u64,
+    },
+    Redeemed {
+        at: u64,
+    },
+}
+
+impl From<DeviceStatusV3> for DeviceStatus {
+    fn from(s: DeviceStatusV3) -> Self {
+        match s {
+            DeviceStatusV3::Pending => DeviceStatus::Pending,
+            DeviceStatusV3::Approved {
+                user_id,
+                username,
+                at,
+            } => DeviceStatus::Approved {
+                user_id,
+                username,
+                at,
+            },
+            DeviceStatusV3::Denied { at } => DeviceStatus::Denied { at },
+            // Unknown grant: a lost answer of an older build is not retried.
+            DeviceStatusV3::Redeemed { at } => DeviceStatus::Redeemed {
+                at,
+                grant_id: [0; 16],
+            },
+        }
+    }
+}
+
+/// A device request as version 3 stored it: before the retry window.
+#[derive(Deserialize)]
+struct DeviceAuthV3 {
+    code_hash: [u8; 32],
+    client_id: String,
+    scope: String,
+    user_code: String,
+    created_at: u64,
+    expires_at: u64,
+    interval: u32,
+    status: DeviceStatusV3,
+    requester_ip: String,
+    user_agent: String,
+    dpop_jkt: Option<String>,
+}
+
+impl From<DeviceAuthV3> for DeviceAuth {
+    fn from(a: DeviceAuthV3) -> Self {
+        DeviceAuth {
+            code_hash: a.code_hash,
+            client_id: a.client_id,
+            scope: a.scope,
+            user_code: a.user_code,
+            created_at: a.created_at,
+            expires_at: a.expires_at,
+            interval: a.interval,
+            status: a.status.into(),
+            requester_ip: a.requester_ip,
+            user_agent: a.user_agent,
+            dpop_jkt: a.dpop_jkt,
+        }
     }
 }
 
@@ -262,7 +341,7 @@ struct DeviceAuthV2 {
     created_at: u64,
     expires_at: u64,
     interval: u32,
-    status: DeviceStatus,
+    status: DeviceStatusV3,
     requester_ip: String,
     user_agent: String,
 }
@@ -277,7 +356,7 @@ impl From<DeviceAuthV2> for DeviceAuth {
             created_at: a.created_at,
             expires_at: a.expires_at,
             interval: a.interval,
-            status: a.status,
+            status: a.status.into(),
             requester_ip: a.requester_ip,
             user_agent: a.user_agent,
             dpop_jkt: None,
@@ -286,13 +365,56 @@ impl From<DeviceAuthV2> for DeviceAuth {
 }
 
 impl Record for Grant {
-    const VERSION: u8 = 3;
+    const VERSION: u8 = 4;
 
     fn upgrade(version: u8, bytes: &[u8]) -> Option<Result<Self, postcard::Error>> {
         match version {
             1 => Some(postcard::from_bytes::<GrantV1>(bytes).map(Grant::from)),
             2 => Some(postcard::from_bytes::<GrantV2>(bytes).map(Grant::from)),
+            3 => Some(postcard::from_bytes::<GrantV3>(bytes).map(Grant::from)),
             _ => None,
+        }
+    }
+}
+
+/// A grant as version 3 stored it: before the retry window (what its current
+/// token answered is unknown, so nothing of it is retried).
+#[derive(Deserialize)]
+struct GrantV3 {
+    id: [u8; 16],
+    user_id: String,
+    username: String,
+    client_id: String,
+    scope: String,
+    created_at: u64,
+    last_refreshed_at: Option<u64>,
+    expires_at: u64,
+    current_refresh: [u8; 32],
+    revoked: bool,
+    device_ip: String,
+    refresh_id: [u8; 16],
+    jti: String,
+    dpop_jkt: Option<String>,
+}
+
+impl From<GrantV3> for Grant {
+    fn from(g: GrantV3) -> Self {
+        Grant {
+            id: g.id,
+            user_id: g.user_id,
+            username: g.username,
+            client_id: g.client_id,
+            scope: g.scope,
+            created_at: g.created_at,
+            last_refreshed_at: g.last_refreshed_at,
+            expires_at: g.expires_at,
+            current_refresh: g.current_refresh,
+            revoked: g.revoked,
+            device_ip: g.device_ip,
+            refresh_id: g.refresh_id,
+            jti: g.jti,
+            dpop_jkt: g.dpop_jkt,
+            issued_for: IssuedFor::Unknown,
         }
     }
 }
@@ -332,6 +454,7 @@ impl From<GrantV2> for Grant {
             refresh_id: g.refresh_id,
             jti: g.jti,
             dpop_jkt: None,
+            issued_for: IssuedFor::Unknown,
         }
     }
 }
@@ -369,6 +492,7 @@ impl From<GrantV1> for Grant {
             refresh_id: [0; 16],
             jti: String::new(),
             dpop_jkt: None,
+            issued_for: IssuedFor::Unknown,
         }
     }
 }
@@ -535,20 +659,115 @@ mod tests {
         }
     }
 
-    /// The bytes version 2 wrote for `value`: postcard appends fields in order,
-    /// and the field version 3 added last (`None`, or the first enum variant) is
-    /// the single byte 0, so dropping it gives exactly what version 2 wrote.
-    fn as_version_2<T: Record>(value: &T) -> Vec<u8> {
+    /// The bytes `version` wrote for `value`: postcard appends fields in order,
+    /// and each field a later version added last (`None`, or the first enum
+    /// variant) is the single byte 0, so dropping the `added` of them gives
+    /// exactly what `version` wrote.
+    fn as_version<T: Record>(value: &T, version: u8, added: usize) -> Vec<u8> {
         let mut bytes = encode(value);
-        assert_eq!(bytes.pop(), Some(0), "the new field is last and empty");
-        bytes[0] = 2;
+        for _ in 0..added {
+            assert_eq!(bytes.pop(), Some(0), "the new field is last and empty");
+        }
+        bytes[0] = version;
         bytes
+    }
+
+    #[test]
+    fn version_3_records_read_without_retry_state() {
+        let g = Grant {
+            id: [1; 16],
+            user_id: "u".into(),
+            username: "n".into(),
+            client_id: "c".into(),
+            scope: "read".into(),
+            created_at: 1,
+            last_refreshed_at: None,
+            expires_at: 9,
+            current_refresh: [2; 32],
+            revoked: false,
+            device_ip: "192.0.2.1".into(),
+            refresh_id: [3; 16],
+            jti: "j".into(),
+            dpop_jkt: Some("jkt".into()),
+            issued_for: IssuedFor::Unknown,
+        };
+        assert_eq!(decode::<Grant>("g", &as_version(&g, 3, 1)).unwrap(), g);
+        for issued_for in [
+            IssuedFor::DeviceCode { at: 5 },
+            IssuedFor::Refresh {
+                previous: [4; 32],
+                at: 6,
+            },
+        ] {
+            let g = Grant {
+                issued_for,
+                ..g.clone()
+            };
+            assert_eq!(decode::<Grant>("g", &encode(&g)).unwrap(), g);
+        }
+
+        // A version 3 request redeemed at 7: no grant recorded, never retried.
+        #[derive(Serialize)]
+        enum StatusV3 {
+            _Pending,
+            _Approved,
+            _Denied,
+            Redeemed { at: u64 },
+        }
+        #[derive(Serialize)]
+        struct V3<'a> {
+            code_hash: [u8; 32],
+            client_id: &'a str,
+            scope: &'a str,
+            user_code: &'a str,
+            created_at: u64,
+            expires_at: u64,
+            interval: u32,
+            status: StatusV3,
+            requester_ip: &'a str,
+            user_agent: &'a str,
+            dpop_jkt: Option<&'a str>,
+        }
+        let mut bytes = vec![3u8];
+        bytes.extend(
+            postcard::to_allocvec(&V3 {
+                code_hash: [7; 32],
+                client_id: "c",
+                scope: "read",
+                user_code: "BCDFGHJK",
+                created_at: 100,
+                expires_at: 200,
+                interval: 5,
+                status: StatusV3::Redeemed { at: 7 },
+                requester_ip: "127.0.0.1",
+                user_agent: "t",
+                dpop_jkt: Some("k"),
+            })
+            .unwrap(),
+        );
+        let a: DeviceAuth = decode("d", &bytes).unwrap();
+        let want = DeviceAuth {
+            dpop_jkt: Some("k".into()),
+            ..auth(DeviceStatus::Redeemed {
+                at: 7,
+                grant_id: [0; 16],
+            })
+        };
+        assert_eq!(a, want);
+        let linked = DeviceAuth {
+            status: DeviceStatus::Redeemed {
+                at: 7,
+                grant_id: [8; 16],
+            },
+            ..want
+        };
+        assert_eq!(decode::<DeviceAuth>("d", &encode(&linked)).unwrap(), linked);
     }
 
     #[test]
     fn version_2_records_read_as_unbound_and_new_ones_keep_their_binding() {
         let a = auth(DeviceStatus::Pending);
-        assert_eq!(decode::<DeviceAuth>("d", &as_version_2(&a)).unwrap(), a);
+        assert_eq!(decode::<DeviceAuth>("d", &as_version(&a, 2, 1)).unwrap(), a);
         let bound = DeviceAuth {
             dpop_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
             ..a
@@ -570,8 +789,9 @@ mod tests {
             refresh_id: [3; 16],
             jti: "j".into(),
             dpop_jkt: None,
+            issued_for: IssuedFor::Unknown,
         };
-        assert_eq!(decode::<Grant>("g", &as_version_2(&g)).unwrap(), g);
+        assert_eq!(decode::<Grant>("g", &as_version(&g, 2, 2)).unwrap(), g);
         let bound = Grant {
             dpop_jkt: Some("jkt".into()),
             ..g
@@ -591,7 +811,7 @@ mod tests {
             audiences: vec!["https://api".into()],
             dpop: DpopMode::Optional,
         };
-        assert_eq!(decode::<Client>("c", &as_version_2(&c)).unwrap(), c);
+        assert_eq!(decode::<Client>("c", &as_version(&c, 2, 1)).unwrap(), c);
         let strict = Client {
             dpop: DpopMode::Required,
             ..c

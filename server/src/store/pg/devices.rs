@@ -16,14 +16,20 @@ use tokio_postgres::types::ToSql;
 
 use super::users::standing;
 use super::{PgError, PgStore, to_array, to_i64, to_u64};
-use crate::grant::{DecideRefusal, Decision, DeviceAuth, DeviceStatus, NewTokens, Redemption};
+use crate::grant::{
+    DecideRefusal, Decision, DeviceAuth, DeviceStatus, NewTokens, Poll, Presenter, Redeemed,
+    Redemption, Redo, Standing,
+};
 use crate::secrets::ct_eq;
 use crate::store::{DecideOutcome, DeviceRequests, Pending, RedeemOutcome, StoreError};
 
 /// The columns a [`DeviceAuth`] is read from, in [`from_row`]'s order.
 pub(super) const COLUMNS: &str = "r.code_hash, r.client_id, r.scope, r.user_code, r.created_at, \
      r.expires_at, r.interval, r.status, r.approver_id, r.approver_name, r.status_at, \
-     r.requester_ip, r.user_agent, r.dpop_jkt";
+     r.requester_ip, r.user_agent, r.dpop_jkt, r.grant_id";
+
+/// How many columns [`COLUMNS`] has: the offset of whatever follows them.
+const WIDTH: usize = 15;
 
 const TABLE: &str = "device_requests";
 
@@ -48,7 +54,14 @@ pub(super) fn from_row(row: &Row) -> Result<DeviceAuth, PgError> {
             at: at()?,
         },
         "denied" => DeviceStatus::Denied { at: at()? },
-        "redeemed" => DeviceStatus::Redeemed { at: at()? },
+        "redeemed" => DeviceStatus::Redeemed {
+            at: at()?,
+            // NULL: redeemed by an older build, never retried.
+            grant_id: match row.try_get::<_, Option<&[u8]>>(14)? {
+                Some(id) => to_array(id, TABLE)?,
+                None => [0; 16],
+            },
+        },
         other => {
             return Err(PgError::Corrupt {
                 table: TABLE,
@@ -83,6 +96,8 @@ struct StatusColumns<'a> {
     approver_name: Option<&'a str>,
     /// When it left `pending`.
     at: Option<i64>,
+    /// The grant it yielded (redeemed only).
+    grant_id: Option<&'a [u8]>,
 }
 
 impl<'a> StatusColumns<'a> {
@@ -92,6 +107,7 @@ impl<'a> StatusColumns<'a> {
             approver_id: None,
             approver_name: None,
             at,
+            grant_id: None,
         };
         Ok(match status {
             DeviceStatus::Pending => plain("pending", None),
@@ -104,11 +120,13 @@ impl<'a> StatusColumns<'a> {
                 approver_id: Some(user_id),
                 approver_name: Some(username),
                 at: Some(to_i64(*at, "approval time")?),
+                grant_id: None,
             },
             DeviceStatus::Denied { at } => plain("denied", Some(to_i64(*at, "denial time")?)),
-            DeviceStatus::Redeemed { at } => {
-                plain("redeemed", Some(to_i64(*at, "redemption time")?))
-            }
+            DeviceStatus::Redeemed { at, grant_id } => StatusColumns {
+                grant_id: Some(grant_id.as_slice()).filter(|g| *g != [0; 16].as_slice()),
+                ..plain("redeemed", Some(to_i64(*at, "redemption time")?))
+            },
         })
     }
 }
@@ -124,18 +142,65 @@ async fn set_status(
         approver_id,
         approver_name,
         at,
+        grant_id,
     } = StatusColumns::of(&auth.status)?;
     tx.execute(
         &tx.prepare_cached(
             "UPDATE device_requests
-                SET status = $2, approver_id = $3, approver_name = $4, status_at = $5
+                SET status = $2, approver_id = $3, approver_name = $4, status_at = $5,
+                    grant_id = $6
               WHERE id = $1",
         )
         .await?,
-        &[&id.as_slice(), &status, &approver_id, &approver_name, &at],
+        &[
+            &id.as_slice(),
+            &status,
+            &approver_id,
+            &approver_name,
+            &at,
+            &grant_id,
+        ],
     )
     .await?;
     Ok(())
+}
+
+/// Presents the redeemed request `redeemed` again, in the caller's transaction
+/// (which holds the request's row lock): reads its grant's owner, their standing
+/// (`FOR SHARE`), then locks the grant, in the backend's lock order (users, then
+/// grants, then token rows), decides, and persists the decision.
+async fn redo(
+    tx: &deadpool_postgres::Transaction<'_>,
+    redeemed: Redeemed,
+    who: &Presenter,
+    now: u64,
+    window: u64,
+    new: &NewTokens,
+) -> Result<RedeemOutcome, PgError> {
+    let Some(grant_id) = redeemed.grant_id() else {
+        return Ok(RedeemOutcome::of_redo(&Redo::Spent));
+    };
+    let owner = tx
+        .query_opt(
+            &tx.prepare_cached("SELECT user_id, username FROM grants WHERE id = $1")
+                .await?,
+            &[&grant_id.as_slice()],
+        )
+        .await?;
+    let standing = match &owner {
+        Some(row) => standing(tx, row.try_get(0)?, row.try_get(1)?).await?,
+        None => Standing::Inactive,
+    };
+    let grant = super::grants::lock(tx, &grant_id).await?;
+    let redo = redeemed.redo(grant, who, standing, now, window, new);
+    match &redo {
+        Redo::Retried(r) => super::grants::persist_retry(tx, r, new).await?,
+        Redo::Replayed(revoked) | Redo::UserInactive(revoked) => {
+            super::grants::persist_revoked(tx, revoked).await?;
+        }
+        Redo::Spent => {}
+    }
+    Ok(RedeemOutcome::of_redo(&redo))
 }
 
 impl DeviceRequests for PgStore {
@@ -150,6 +215,7 @@ impl DeviceRequests for PgStore {
             approver_id,
             approver_name,
             at,
+            grant_id: _,
         } = StatusColumns::of(&auth.status)?;
         let created_at = to_i64(auth.created_at, "creation time")?;
         let expires_at = to_i64(auth.expires_at, "device code expiry")?;
@@ -291,7 +357,7 @@ impl DeviceRequests for PgStore {
             return Ok(DecideOutcome::NotFound);
         };
         // The id follows the record's columns.
-        let id: [u8; 16] = to_array(row.try_get(14)?, TABLE)?;
+        let id: [u8; 16] = to_array(row.try_get(WIDTH)?, TABLE)?;
         let auth = from_row(&row)?;
         let client_id = auth.client_id.clone();
         let decided = match auth.decide(decision, now) {
@@ -315,13 +381,18 @@ impl DeviceRequests for PgStore {
     /// Exchanges an approved device code for a new grant, exactly once across every
     /// instance: the request is read `FOR UPDATE`, so a second redemption waits for
     /// the first to commit and then reads it redeemed. The tokens drawn in `new` may
-    /// be handed out only if this returns [`RedeemOutcome::Issued`], once committed.
+    /// be handed out only if this returns [`RedeemOutcome::Issued`] or
+    /// [`RedeemOutcome::Retried`], once committed. A redeemed code presented again
+    /// is decided on its grant as read under the grant's row lock (taken after the
+    /// request's): of two instances retrying at once, the second waits, then
+    /// retries the first's (still unused) pair away, so one pair stays live.
     async fn redeem(
         &self,
         id: [u8; 16],
         code_hash: [u8; 32],
-        client_id: String,
+        who: Presenter,
         now: u64,
+        window: u64,
         new: NewTokens,
     ) -> Result<RedeemOutcome, StoreError> {
         let mut client = self.conn().await?;
@@ -343,7 +414,13 @@ impl DeviceRequests for PgStore {
         else {
             return Ok(RedeemOutcome::Unknown);
         };
-        let approved = match RedeemOutcome::approved(auth.poll(&client_id, now)) {
+        let poll = auth.poll(&who.client_id, now);
+        if let Poll::Redeemed(redeemed) = poll {
+            let outcome = redo(&tx, redeemed, &who, now, window, &new).await?;
+            tx.commit().await?;
+            return Ok(outcome);
+        }
+        let approved = match RedeemOutcome::approved(poll) {
             Ok(approved) => approved,
             Err(outcome) => return Ok(outcome),
         };

@@ -40,7 +40,8 @@ const EXPORTS: [(&str, RowOf); 6] = [
     ),
     (
         "SELECT id, user_id, username, client_id, scope, created_at, last_refreshed_at,
-                expires_at, current_refresh, revoked, device_ip, refresh_id, jti, dpop_jkt
+                expires_at, current_refresh, revoked, device_ip, refresh_id, jti, dpop_jkt,
+                issued_for_at, issued_for_previous
            FROM grants ORDER BY id",
         grant_of,
     ),
@@ -202,6 +203,8 @@ fn copy_of(kind: Kind) -> (&'static str, &'static [Type]) {
         Type::BYTEA,
         Type::TEXT,
         Type::TEXT,
+        Type::INT8,
+        Type::BYTEA,
     ];
     const REFRESH: &[Type] = &[Type::BYTEA, Type::BYTEA, Type::BYTEA, Type::INT8];
     const ACCESS: &[Type] = &[Type::TEXT, Type::BYTEA, Type::INT8, Type::BOOL];
@@ -222,7 +225,8 @@ fn copy_of(kind: Kind) -> (&'static str, &'static [Type]) {
         Kind::Grant => (
             "COPY grants (id, user_id, username, client_id, scope, created_at,
                           last_refreshed_at, expires_at, current_refresh, revoked, device_ip,
-                          refresh_id, jti, dpop_jkt) FROM STDIN BINARY",
+                          refresh_id, jti, dpop_jkt, issued_for_at, issued_for_previous)
+                   FROM STDIN BINARY",
             GRANT,
         ),
         Kind::RefreshToken => (
@@ -308,6 +312,12 @@ fn grant_values(g: &GrantLine) -> Result<Values, PgError> {
         Box::new(g.refresh_id.to_vec()),
         Box::new(g.jti.clone()),
         Box::new(g.dpop_jkt.clone()),
+        Box::new(
+            g.retry_from
+                .map(|t| to_i64(t, "retry window start"))
+                .transpose()?,
+        ),
+        Box::new(g.retry_previous.map(|h| h.to_vec())),
     ])
 }
 
@@ -375,6 +385,14 @@ fn grant_of(r: &Row) -> Result<Item, PgError> {
         refresh_id: to_array(r.try_get(11)?, T)?,
         jti: r.try_get(12)?,
         dpop_jkt: r.try_get(13)?,
+        retry_from: r
+            .try_get::<_, Option<i64>>(14)?
+            .map(|v| to_u64(v, T))
+            .transpose()?,
+        retry_previous: r
+            .try_get::<_, Option<&[u8]>>(15)?
+            .map(|h| to_array(h, T))
+            .transpose()?,
     }))
 }
 

@@ -22,7 +22,9 @@ use tokio_postgres::types::ToSql;
 
 use super::users::standing;
 use super::{PgError, PgStore, to_array, to_i64, to_u64};
-use crate::grant::{Exchange, Grant, NewTokens, Refresh, RefreshToken, Revoked};
+use crate::grant::{
+    Exchange, Grant, IssuedFor, NewTokens, Presenter, Refresh, RefreshToken, Retried, Revoked,
+};
 use crate::secrets::ct_eq;
 use crate::store::records::AccessToken;
 use crate::store::{Grants, RevokeOutcome, RotateOutcome, StoreError};
@@ -33,10 +35,35 @@ type Tx<'a> = deadpool_postgres::Transaction<'a>;
 /// The columns a [`Grant`] is read from, in [`grant_from_row`]'s order.
 const GRANT_COLUMNS: &str = "g.id, g.user_id, g.username, g.client_id, g.scope, \
      g.created_at, g.last_refreshed_at, g.expires_at, g.current_refresh, g.revoked, \
-     g.device_ip, g.refresh_id, g.jti, g.dpop_jkt";
+     g.device_ip, g.refresh_id, g.jti, g.dpop_jkt, g.issued_for_at, g.issued_for_previous";
 
 /// How many columns [`GRANT_COLUMNS`] has: the offset of whatever follows them.
-const GRANT_WIDTH: usize = 14;
+const GRANT_WIDTH: usize = 16;
+
+/// [`IssuedFor`] as its two columns (`issued_for_at`, `issued_for_previous`).
+fn issued_for_columns(i: &IssuedFor) -> Result<(Option<i64>, Option<&[u8]>), PgError> {
+    Ok(match i {
+        IssuedFor::Unknown => (None, None),
+        IssuedFor::DeviceCode { at } => (Some(to_i64(*at, "redemption time")?), None),
+        IssuedFor::Refresh { previous, at } => (
+            Some(to_i64(*at, "rotation time")?),
+            Some(previous.as_slice()),
+        ),
+    })
+}
+
+/// [`IssuedFor`] from its two columns.
+fn issued_for_of(at: Option<i64>, previous: Option<&[u8]>) -> Result<IssuedFor, PgError> {
+    const T: &str = "grants";
+    Ok(match (at, previous) {
+        (None, _) => IssuedFor::Unknown,
+        (Some(at), None) => IssuedFor::DeviceCode { at: to_u64(at, T)? },
+        (Some(at), Some(p)) => IssuedFor::Refresh {
+            previous: to_array(p, T)?,
+            at: to_u64(at, T)?,
+        },
+    })
+}
 
 /// A grant from the [`GRANT_COLUMNS`] of `row`, starting at column `at`.
 fn grant_from_row(row: &Row, at: usize) -> Result<Grant, PgError> {
@@ -57,6 +84,7 @@ fn grant_from_row(row: &Row, at: usize) -> Result<Grant, PgError> {
         refresh_id: to_array(row.try_get(at + 11)?, T)?,
         jti: row.try_get(at + 12)?,
         dpop_jkt: row.try_get(at + 13)?,
+        issued_for: issued_for_of(row.try_get(at + 14)?, row.try_get(at + 15)?)?,
     })
 }
 
@@ -79,7 +107,8 @@ pub(super) async fn create(tx: &Tx<'_>, grant: &Grant, new: &NewTokens) -> Resul
         .last_refreshed_at
         .map(|t| to_i64(t, "refresh time"))
         .transpose()?;
-    let params: [&(dyn ToSql + Sync); 14] = [
+    let (issued_at, previous) = issued_for_columns(&grant.issued_for)?;
+    let params: [&(dyn ToSql + Sync); 16] = [
         &grant.id.as_slice(),
         &grant.user_id,
         &grant.username,
@@ -94,13 +123,16 @@ pub(super) async fn create(tx: &Tx<'_>, grant: &Grant, new: &NewTokens) -> Resul
         &grant.refresh_id.as_slice(),
         &grant.jti,
         &grant.dpop_jkt,
+        &issued_at,
+        &previous,
     ];
     tx.execute(
         &tx.prepare_cached(
             "INSERT INTO grants (id, user_id, username, client_id, scope, created_at,
                              last_refreshed_at, expires_at, current_refresh, revoked,
-                             device_ip, refresh_id, jti, dpop_jkt)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                             device_ip, refresh_id, jti, dpop_jkt, issued_for_at,
+                             issued_for_previous)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .await?,
         &params,
@@ -141,17 +173,19 @@ async fn record_new_tokens(
 }
 
 /// Writes what a transition may change of a grant (its current tokens, refresh
-/// time, expiry, revocation), as `grant` now stands.
+/// time, expiry, revocation, what its current token answered), as `grant` now
+/// stands.
 async fn update(tx: &Tx<'_>, grant: &Grant) -> Result<(), PgError> {
     let last_refreshed = grant
         .last_refreshed_at
         .map(|t| to_i64(t, "refresh time"))
         .transpose()?;
+    let (issued_at, previous) = issued_for_columns(&grant.issued_for)?;
     tx.execute(
         &tx.prepare_cached(
             "UPDATE grants
             SET current_refresh = $2, refresh_id = $3, jti = $4, last_refreshed_at = $5,
-                expires_at = $6, revoked = $7
+                expires_at = $6, revoked = $7, issued_for_at = $8, issued_for_previous = $9
           WHERE id = $1",
         )
         .await?,
@@ -163,7 +197,31 @@ async fn update(tx: &Tx<'_>, grant: &Grant) -> Result<(), PgError> {
             &last_refreshed,
             &to_i64(grant.expires_at, "grant expiry")?,
             &grant.revoked,
+            &issued_at,
+            &previous,
         ],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Persists a retry honoured (of a refresh token or a device code), in the
+/// caller's transaction, which holds the grant's row lock: the grant with its
+/// new current tokens, their rows, and the retired pair's access token revoked
+/// (nobody received it). The retired refresh token's row stays: it is not
+/// current, so presenting it later is reuse.
+pub(super) async fn persist_retry(
+    tx: &Tx<'_>,
+    retried: &Retried,
+    new: &NewTokens,
+) -> Result<(), PgError> {
+    let grant = retried.issue.grant();
+    record_new_tokens(tx, &grant.id, new).await?;
+    update(tx, grant).await?;
+    tx.execute(
+        &tx.prepare_cached("UPDATE access_tokens SET revoked = true WHERE jti = $1")
+            .await?,
+        &[&retried.retired_jti],
     )
     .await?;
     Ok(())
@@ -171,12 +229,12 @@ async fn update(tx: &Tx<'_>, grant: &Grant) -> Result<(), PgError> {
 
 /// Persists a revoked grant: refresh stops, its access tokens introspect inactive;
 /// the sweep deletes it (and, by cascade, its tokens).
-async fn persist_revoked(tx: &Tx<'_>, revoked: &Revoked) -> Result<(), PgError> {
+pub(super) async fn persist_revoked(tx: &Tx<'_>, revoked: &Revoked) -> Result<(), PgError> {
     update(tx, revoked.grant()).await
 }
 
 /// The grant `id`, locked for this transaction.
-async fn lock(tx: &Tx<'_>, id: &[u8; 16]) -> Result<Option<Grant>, PgError> {
+pub(super) async fn lock(tx: &Tx<'_>, id: &[u8; 16]) -> Result<Option<Grant>, PgError> {
     let row = tx
         .query_opt(
             &tx.prepare_cached(&format!(
@@ -258,14 +316,18 @@ impl Grants for PgStore {
     /// Rotates a refresh token: the presented one is superseded and a new one becomes
     /// current. Presenting a superseded token revokes the whole grant (RFC 6819
     /// §5.2.2.3 / OAuth 2.0 Security BCP §4.14), including its newest refresh token.
-    /// The rules are [`Refresh::exchange`]'s; this persists its outcome, deciding on
-    /// the grant as read under its row lock.
+    /// Within the retry window the current token's unused predecessor yields a
+    /// fresh pair instead. The rules are [`Refresh::exchange`]'s; this persists
+    /// its outcome, deciding on the grant as read under its row lock: of two
+    /// instances retrying one token at once, the second waits, then retries the
+    /// first's (still unused) pair away, so one pair stays live.
     async fn rotate_refresh(
         &self,
         presented_id: [u8; 16],
         presented: [u8; 32],
-        client_id: String,
+        who: Presenter,
         now: u64,
+        window: u64,
         new: NewTokens,
     ) -> Result<RotateOutcome, StoreError> {
         let mut client = self.conn().await?;
@@ -295,7 +357,7 @@ impl Grants for PgStore {
             return Ok(RotateOutcome::Invalid);
         };
         let outcome = match Refresh::of(&old, grant, &presented, now)
-            .exchange(&client_id, standing, now, &new)
+            .exchange(&who, standing, now, window, &new)
         {
             Exchange::Invalid => return Ok(RotateOutcome::Invalid),
             Exchange::UserInactive(revoked) => {
@@ -311,9 +373,29 @@ impl Grants for PgStore {
                 update(&tx, issue.grant()).await?;
                 RotateOutcome::Rotated(Box::new(issue))
             }
+            Exchange::Retried(retried) => {
+                persist_retry(&tx, &retried, &new).await?;
+                RotateOutcome::Retried(Box::new(retried.issue))
+            }
         };
         tx.commit().await?;
         Ok(outcome)
+    }
+
+    /// The grant with key `id`, as stored (no lock).
+    async fn grant(&self, id: &[u8; 16]) -> Result<Option<Grant>, StoreError> {
+        let client = self.conn().await?;
+        let row = client
+            .query_opt(
+                &client
+                    .prepare_cached(&format!(
+                        "SELECT {GRANT_COLUMNS} FROM grants g WHERE g.id = $1"
+                    ))
+                    .await?,
+                &[&id.as_slice()],
+            )
+            .await?;
+        Ok(row.as_ref().map(|r| grant_from_row(r, 0)).transpose()?)
     }
 
     /// A refresh token (key `id`, if `hash` matches) and its grant, for

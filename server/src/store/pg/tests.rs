@@ -160,7 +160,7 @@ async fn a_device_request_created_on_one_instance_is_decided_and_redeemed_once_o
     assert!(b.device_auth(&id, &[0; 32]).await.unwrap().is_none());
     assert!(b.device_auth(&id, &hash).await.unwrap().is_some());
     assert_eq!(
-        a.redeem(id, hash, "tv".into(), 110, tokens(1))
+        a.redeem(id, hash, "tv".into(), 110, 0, tokens(1))
             .await
             .unwrap(),
         RedeemOutcome::Pending
@@ -189,22 +189,24 @@ async fn a_device_request_created_on_one_instance_is_decided_and_redeemed_once_o
 
     // Another client's poll, or a wrong code, redeems nothing.
     assert_eq!(
-        a.redeem(id, hash, "other".into(), 130, tokens(1))
+        a.redeem(id, hash, "other".into(), 130, 0, tokens(1))
             .await
             .unwrap(),
         RedeemOutcome::Refused(Refusal::WrongClient)
     );
     assert_eq!(
-        a.redeem(id, [0; 32], "tv".into(), 130, tokens(1))
+        a.redeem(id, [0; 32], "tv".into(), 130, 0, tokens(1))
             .await
             .unwrap(),
         RedeemOutcome::Unknown
     );
 
-    // Two instances redeem at once: exactly one wins.
+    // Two instances redeem at once: exactly one wins; the other, waiting for the
+    // winner's commit, finds the code redeemed and its tokens unused, so it is a
+    // retry (a lost answer) and retires the winner's pair.
     let (ra, rb) = tokio::join!(
-        a.redeem(id, hash, "tv".into(), 130, tokens(1)),
-        b.redeem(id, hash, "tv".into(), 130, tokens(2)),
+        a.redeem(id, hash, "tv".into(), 130, 60, tokens(1)),
+        b.redeem(id, hash, "tv".into(), 130, 60, tokens(2)),
     );
     let outcomes = [ra.unwrap(), rb.unwrap()];
     let issued: Vec<_> = outcomes
@@ -216,7 +218,9 @@ async fn a_device_request_created_on_one_instance_is_decided_and_redeemed_once_o
         .collect();
     assert_eq!(issued.len(), 1, "{outcomes:?}");
     assert!(
-        outcomes.contains(&RedeemOutcome::Refused(Refusal::Redeemed)),
+        outcomes
+            .iter()
+            .any(|o| matches!(o, RedeemOutcome::Retried(i) if i.grant().id == issued[0].id)),
         "{outcomes:?}"
     );
     let grant = &issued[0];
@@ -225,10 +229,20 @@ async fn a_device_request_created_on_one_instance_is_decided_and_redeemed_once_o
         ("id-alice", "tv")
     );
     assert_eq!(count(&a, "SELECT count(*) FROM grants").await, 1);
-    assert_eq!(count(&a, "SELECT count(*) FROM refresh_tokens").await, 1);
-    assert_eq!(count(&a, "SELECT count(*) FROM access_tokens").await, 1);
+    assert_eq!(count(&a, "SELECT count(*) FROM refresh_tokens").await, 2);
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM access_tokens WHERE NOT revoked").await,
+        1,
+        "one live pair"
+    );
     let stored = a.device_auth(&id, &hash).await.unwrap().unwrap();
-    assert_eq!(stored.status, DeviceStatus::Redeemed { at: 130 });
+    assert_eq!(
+        stored.status,
+        DeviceStatus::Redeemed {
+            at: 130,
+            grant_id: grant.id
+        }
+    );
 
     // After it expired, its user code may be handed out again.
     assert!(
@@ -272,20 +286,61 @@ async fn many_racing_redemptions_on_two_instances_issue_one_grant() {
         let store = if n % 2 == 0 { a.clone() } else { b.clone() };
         tasks.push(tokio::spawn(async move {
             store
-                .redeem([7; 16], hash, "tv".into(), 120, tokens(n))
+                .redeem([7; 16], hash, "tv".into(), 120, 60, tokens(n + 1))
                 .await
         }));
     }
-    let mut issued = 0;
+    let (mut issued, mut retried) = (0, 0);
     for t in tasks {
         match t.await.unwrap().unwrap() {
             RedeemOutcome::Issued(_) => issued += 1,
-            RedeemOutcome::Refused(Refusal::Redeemed) => {}
+            RedeemOutcome::Retried(_) => retried += 1,
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!(issued, 1);
+    // One redemption; every other poll, serialized behind it by the row locks,
+    // retried its still unused pair away: one grant, one live pair.
+    assert_eq!((issued, retried), (1, 15));
     assert_eq!(count(&a, "SELECT count(*) FROM grants").await, 1);
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM access_tokens WHERE NOT revoked").await,
+        1
+    );
+    let live = count(
+        &a,
+        "SELECT count(*) FROM refresh_tokens rt JOIN grants g ON g.id = rt.grant_id
+          WHERE rt.token_hash = g.current_refresh AND NOT g.revoked",
+    )
+    .await;
+    assert_eq!(live, 1);
+
+    // Without a window (0), the same race is a replay: the grant is revoked.
+    assert!(
+        a.create_device_auth([8; 16], request("XYZWXYZW", 100, [6; 32]))
+            .await
+            .unwrap()
+    );
+    assert!(matches!(
+        b.decide("XYZWXYZW".into(), approve("bob"), 110)
+            .await
+            .unwrap(),
+        DecideOutcome::Done(_)
+    ));
+    let (ra, rb) = tokio::join!(
+        a.redeem([8; 16], [6; 32], "tv".into(), 120, 0, tokens(40)),
+        b.redeem([8; 16], [6; 32], "tv".into(), 120, 0, tokens(41)),
+    );
+    let mut outcomes = [ra.unwrap(), rb.unwrap()];
+    outcomes.sort_by_key(|o| matches!(o, RedeemOutcome::Replayed));
+    assert!(
+        matches!(
+            outcomes,
+            [RedeemOutcome::Issued(_), RedeemOutcome::Replayed]
+        ),
+        "{outcomes:?}"
+    );
+    let revoked = count(&a, "SELECT count(*) FROM grants WHERE revoked").await;
+    assert_eq!(revoked, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -340,7 +395,7 @@ async fn racing_decisions_record_one_and_a_disabled_approver_is_denied() {
         .await
         .unwrap();
     assert_eq!(
-        a.redeem([5; 16], hash, "tv".into(), 120, tokens(1))
+        a.redeem([5; 16], hash, "tv".into(), 120, 0, tokens(1))
             .await
             .unwrap(),
         RedeemOutcome::Refused(Refusal::Denied)

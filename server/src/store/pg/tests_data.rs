@@ -9,7 +9,7 @@ use authgate_tests::pg::PgCluster;
 use super::notify::{Change, notify_change};
 use super::{PgStore, users};
 use crate::grant::{
-    Decision, DeviceAuth, DeviceStatus, Issue, NewTokens, Standing, refresh_is_live,
+    Decision, DeviceAuth, DeviceStatus, Issue, NewTokens, Presenter, Standing, refresh_is_live,
 };
 use crate::store::prelude::*;
 use crate::store::records::{Client, Session, User};
@@ -154,12 +154,20 @@ async fn grant(store: &PgStore, name: &str, n: u8, code: &str) -> Issue {
     let decided = store.decide(code.into(), approve, 110).await.unwrap();
     assert!(matches!(decided, DecideOutcome::Done(_)));
     match store
-        .redeem(id, [n; 32], "tv".into(), 120, tokens(n))
+        .redeem(id, [n; 32], tv(n), 120, 0, tokens(n))
         .await
         .unwrap()
     {
         RedeemOutcome::Issued(issue) => *issue,
         other => panic!("not issued: {other:?}"),
+    }
+}
+
+/// Client `tv` with the key `tokens(n)` binds a grant to.
+fn tv(n: u8) -> Presenter {
+    Presenter {
+        client_id: "tv".into(),
+        jkt: Some(format!("jkt-{n}")),
     }
 }
 
@@ -192,8 +200,8 @@ async fn concurrent_rotations_of_one_token_on_two_instances_let_exactly_one_win(
     let (id, hash) = refresh(1);
 
     let (ra, rb) = tokio::join!(
-        a.rotate_refresh(id, hash, "tv".into(), 200, tokens(2)),
-        b.rotate_refresh(id, hash, "tv".into(), 200, tokens(3)),
+        a.rotate_refresh(id, hash, tv(1), 200, 0, tokens(2)),
+        b.rotate_refresh(id, hash, tv(1), 200, 0, tokens(3)),
     );
     let outcomes = [ra.unwrap(), rb.unwrap()];
     let rotated = outcomes
@@ -217,7 +225,7 @@ async fn concurrent_rotations_of_one_token_on_two_instances_let_exactly_one_win(
     assert!(g.revoked);
     assert!(!refresh_is_live(&token, &g, &new_hash, 200));
     assert_eq!(
-        a.rotate_refresh(new_id, new_hash, "tv".into(), 201, tokens(4))
+        a.rotate_refresh(new_id, new_hash, tv(1), 201, 0, tokens(4))
             .await
             .unwrap(),
         RotateOutcome::Invalid
@@ -232,7 +240,7 @@ async fn concurrent_rotations_of_one_token_on_two_instances_let_exactly_one_win(
         let (id, hash) = refresh(10);
         tasks.push(tokio::spawn(async move {
             store
-                .rotate_refresh(id, hash, "tv".into(), 300, tokens(20 + n))
+                .rotate_refresh(id, hash, tv(10), 300, 0, tokens(20 + n))
                 .await
         }));
     }
@@ -242,10 +250,92 @@ async fn concurrent_rotations_of_one_token_on_two_instances_let_exactly_one_win(
             RotateOutcome::Rotated(_) => won += 1,
             RotateOutcome::ReuseDetected => reuse += 1,
             RotateOutcome::Invalid => {}
+            RotateOutcome::Retried(_) => panic!("no retry window here"),
         }
     }
     assert_eq!(won, 1);
     assert!(reuse >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_retries_of_one_lost_answer_on_two_instances_leave_one_live_pair() {
+    let cluster = cluster();
+    let (a, b) = two(&cluster).await;
+    add_user(&a, "alice").await;
+    let issue = grant(&a, "alice", 1, "BCDFGHJK").await;
+    let (id1, hash1) = refresh(1);
+    // Token 1 is rotated to token 2 on A; that answer is lost.
+    let rotated = a
+        .rotate_refresh(id1, hash1, tv(1), 200, 60, tokens(2))
+        .await
+        .unwrap();
+    assert!(matches!(rotated, RotateOutcome::Rotated(_)), "{rotated:?}");
+    // The device retries token 1 twice, once through each instance, at once.
+    let (ra, rb) = tokio::join!(
+        a.rotate_refresh(id1, hash1, tv(1), 210, 60, tokens(3)),
+        b.rotate_refresh(id1, hash1, tv(1), 210, 60, tokens(4)),
+    );
+    let outcomes = [ra.unwrap(), rb.unwrap()];
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| matches!(o, RotateOutcome::Retried(i) if i.grant().id == issue.grant().id)),
+        "{outcomes:?}"
+    );
+    // Serialized by the grant's row lock: the second retired the first's pair.
+    let mut live = Vec::new();
+    for n in [2u8, 3, 4] {
+        let (id, hash) = refresh(n);
+        if let Some((t, g)) = b.refresh_token(&id, &hash).await.unwrap()
+            && refresh_is_live(&t, &g, &hash, 211)
+        {
+            live.push(n);
+        }
+    }
+    assert_eq!(live.len(), 1, "one live refresh token: {live:?}");
+    // Of the access tokens of the three pairs, only the live pair's is active
+    // (the retired pairs' were revoked; token 1's stays valid until it expires,
+    // as after any rotation).
+    assert_eq!(
+        count(
+            &a,
+            "SELECT count(*) FROM access_tokens
+              WHERE NOT revoked AND jti IN ('jti-2', 'jti-3', 'jti-4')"
+        )
+        .await,
+        1,
+        "one live access token"
+    );
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM grants WHERE revoked").await,
+        0
+    );
+    // Another client, or another key, retries nothing and revokes nothing.
+    let other = Presenter {
+        client_id: "tv".into(),
+        jkt: Some("jkt-2".into()),
+    };
+    for who in [Presenter::bearer("other"), Presenter::bearer("tv"), other] {
+        assert_eq!(
+            b.rotate_refresh(id1, hash1, who, 211, 60, tokens(5))
+                .await
+                .unwrap(),
+            RotateOutcome::Invalid
+        );
+    }
+    // A retired token coming back is reuse: the family dies.
+    let retired = if live == [3] { 4 } else { 3 };
+    let (idr, hashr) = refresh(retired);
+    assert_eq!(
+        a.rotate_refresh(idr, hashr, tv(1), 212, 60, tokens(6))
+            .await
+            .unwrap(),
+        RotateOutcome::ReuseDetected
+    );
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM grants WHERE revoked").await,
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -256,7 +346,7 @@ async fn a_token_rotated_on_a_and_reused_on_b_revokes_the_family() {
     let first = grant(&a, "alice", 1, "BCDFGHJK").await;
     let (id1, hash1) = refresh(1);
     let RotateOutcome::Rotated(second) = a
-        .rotate_refresh(id1, hash1, "tv".into(), 200, tokens(2))
+        .rotate_refresh(id1, hash1, tv(1), 200, 0, tokens(2))
         .await
         .unwrap()
     else {
@@ -277,7 +367,7 @@ async fn a_token_rotated_on_a_and_reused_on_b_revokes_the_family() {
     // A wrong hash finds nothing; another client's exchange changes nothing.
     assert!(b.refresh_token(&id2, &[0; 32]).await.unwrap().is_none());
     assert_eq!(
-        b.rotate_refresh(id2, hash2, "other".into(), 201, tokens(5))
+        b.rotate_refresh(id2, hash2, "other".into(), 201, 0, tokens(5))
             .await
             .unwrap(),
         RotateOutcome::Invalid
@@ -285,13 +375,13 @@ async fn a_token_rotated_on_a_and_reused_on_b_revokes_the_family() {
 
     // The old token comes back through B: reuse, the whole grant is revoked.
     assert_eq!(
-        b.rotate_refresh(id1, hash1, "tv".into(), 210, tokens(3))
+        b.rotate_refresh(id1, hash1, tv(1), 210, 0, tokens(3))
             .await
             .unwrap(),
         RotateOutcome::ReuseDetected
     );
     assert_eq!(
-        a.rotate_refresh(id2, hash2, "tv".into(), 211, tokens(4))
+        a.rotate_refresh(id2, hash2, tv(1), 211, 0, tokens(4))
             .await
             .unwrap(),
         RotateOutcome::Invalid,
@@ -404,7 +494,7 @@ async fn revocations_and_a_disabled_user_follow_the_redb_rules() {
     .await;
     let (id3, hash3) = refresh(3);
     assert_eq!(
-        a.rotate_refresh(id3, hash3, "tv".into(), 500, tokens(9))
+        a.rotate_refresh(id3, hash3, tv(3), 500, 0, tokens(9))
             .await
             .unwrap(),
         RotateOutcome::Invalid
@@ -769,7 +859,7 @@ async fn a_disable_racing_refreshes_and_sign_ins_on_two_instances_leaves_nothing
         tasks.push(tokio::spawn(async move {
             let (id, hash) = refresh(n);
             let rotated = store
-                .rotate_refresh(id, hash, "tv".into(), 200, tokens(40 + n))
+                .rotate_refresh(id, hash, tv(n), 200, 0, tokens(40 + n))
                 .await?;
             let (s, m) = session("dave", 200);
             let started = store
@@ -803,7 +893,7 @@ async fn a_disable_racing_refreshes_and_sign_ins_on_two_instances_leaves_nothing
     );
     let (id, hash) = refresh(41);
     assert!(matches!(
-        b.rotate_refresh(id, hash, "tv".into(), 300, tokens(60))
+        b.rotate_refresh(id, hash, tv(1), 300, 0, tokens(60))
             .await
             .unwrap(),
         RotateOutcome::Invalid

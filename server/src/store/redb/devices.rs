@@ -7,10 +7,12 @@ use redb::ReadableDatabase;
 use super::expiry::{self, Kind};
 use super::grants;
 use super::records::{DeviceAuth, DeviceStatus};
-use super::tables::{DEVICE_REQUESTS, EXPIRIES};
+use super::tables::{DEVICE_REQUESTS, EXPIRIES, GRANTS};
 use super::users::standing;
 use super::{RedbStore, StoreError};
-use crate::grant::{DecideRefusal, Decision, NewTokens, Redemption, Refusal};
+use crate::grant::{
+    DecideRefusal, Decision, NewTokens, Poll, Presenter, Redemption, Redo, Refusal,
+};
 use crate::secrets::ct_eq;
 use crate::store::devices::DEVICE_CODE_GRACE_SECS;
 use crate::store::{DecideOutcome, DeviceRequests, Pending, RedeemOutcome};
@@ -122,14 +124,17 @@ impl DeviceRequests for RedbStore {
 
     /// Exchanges an approved device code for a new grant, exactly once: the check and
     /// the `Redeemed` mark happen in the same serialized write, so two racing polls
-    /// can't both win. The tokens drawn in `new` may be handed out only if this
-    /// returns [`RedeemOutcome::Issued`], once it is durable.
+    /// can't both win. A redeemed code presented again is retried or replayed
+    /// in the same writer, so two retries run one after the other. The tokens
+    /// drawn in `new` may be handed out only if this returns
+    /// [`RedeemOutcome::Issued`] or [`RedeemOutcome::Retried`], once durable.
     async fn redeem(
         &self,
         id: [u8; 16],
         code_hash: [u8; 32],
-        client_id: String,
+        who: Presenter,
         now: u64,
+        window: u64,
         new: NewTokens,
     ) -> Result<RedeemOutcome, StoreError> {
         self.writer
@@ -140,7 +145,27 @@ impl DeviceRequests for RedbStore {
                 else {
                     return Ok(RedeemOutcome::Unknown);
                 };
-                let approved = match RedeemOutcome::approved(auth.poll(&client_id, now)) {
+                let poll = auth.poll(&who.client_id, now);
+                if let Poll::Redeemed(redeemed) = poll {
+                    let grant = match redeemed.grant_id() {
+                        Some(g) => tx.get(GRANTS, g.as_slice())?,
+                        None => None,
+                    };
+                    let standing = match &grant {
+                        Some(g) => standing(tx, &g.user_id, &g.username)?,
+                        None => crate::grant::Standing::Inactive,
+                    };
+                    let redo = redeemed.redo(grant, &who, standing, now, window, &new);
+                    match &redo {
+                        Redo::Retried(r) => grants::persist_retry(tx, r, &new)?,
+                        Redo::Replayed(revoked) | Redo::UserInactive(revoked) => {
+                            grants::persist_revoked(tx, revoked, now)?;
+                        }
+                        Redo::Spent => {}
+                    }
+                    return Ok(RedeemOutcome::of_redo(&redo));
+                }
+                let approved = match RedeemOutcome::approved(poll) {
                     Ok(approved) => approved,
                     Err(outcome) => return Ok(outcome),
                 };

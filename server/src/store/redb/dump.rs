@@ -287,6 +287,8 @@ mod tests {
             refresh_id: [3; 16],
             jti: "j1".into(),
             dpop_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
+            retry_from: Some(11),
+            retry_previous: Some([4; 32]),
         };
         vec![
             Item::SigningKey(key(100)),

@@ -15,7 +15,7 @@ use super::records::{AccessToken, Grant, RefreshToken};
 use super::tables::{ACCESS_TOKENS, GRANTS, GRANTS_BY_USER, META, REFRESH_TOKENS};
 use super::users::standing;
 use super::{RedbStore, StoreError, Tx};
-use crate::grant::{Exchange, NewTokens, Refresh, Revoked};
+use crate::grant::{Exchange, IssuedFor, NewTokens, Presenter, Refresh, Retried, Revoked};
 use crate::secrets::ct_eq;
 use crate::store::{Grants, RevokeOutcome, RotateOutcome};
 
@@ -235,6 +235,7 @@ impl RedbStore {
                     refresh_id: new.refresh_id,
                     jti: new.jti.clone(),
                     dpop_jkt: None,
+                    issued_for: IssuedFor::Unknown,
                 };
                 create(&tx, &grant, new.refresh_expires_at)?;
                 record_new_tokens(&tx, grant.id, &new)?;
@@ -285,6 +286,25 @@ pub(super) fn record_new_tokens(
     )
 }
 
+/// Persists a retry honoured (of a refresh token or a device code): the grant
+/// with its new current tokens, their records, and the retired pair's access
+/// token revoked (nobody received it). The retired refresh token's record stays:
+/// it is not current, so presenting it later is reuse.
+pub(super) fn persist_retry(
+    tx: &Tx<'_>,
+    retried: &Retried,
+    new: &NewTokens,
+) -> Result<(), StoreError> {
+    let grant = retried.issue.grant();
+    record_new_tokens(tx, grant.id, new)?;
+    tx.put(GRANTS, grant.id.as_slice(), grant)?;
+    if let Some(mut at) = tx.get(ACCESS_TOKENS, retried.retired_jti.as_str())? {
+        at.revoked = true;
+        tx.put(ACCESS_TOKENS, retried.retired_jti.as_str(), &at)?;
+    }
+    Ok(())
+}
+
 /// The refresh token with key `id`, if `hash` (of the presented token) matches it.
 fn matching_refresh(rt: Option<RefreshToken>, hash: &[u8; 32]) -> Option<RefreshToken> {
     rt.filter(|rt| ct_eq(&rt.token_hash, hash))
@@ -294,13 +314,16 @@ impl Grants for RedbStore {
     /// Rotates a refresh token: the presented one is superseded and a new one becomes
     /// current. Presenting a superseded token revokes the whole grant (RFC 6819
     /// §5.2.2.3 / OAuth 2.0 Security BCP §4.14), including its newest refresh token.
-    /// The rules are [`Refresh::exchange`]'s; this persists its outcome.
+    /// Within the retry window the current token's unused predecessor yields a
+    /// fresh pair instead. The rules are [`Refresh::exchange`]'s; this persists
+    /// its outcome, in the single writer (so two retries run one after the other).
     async fn rotate_refresh(
         &self,
         presented_id: [u8; 16],
         presented: [u8; 32],
-        client_id: String,
+        who: Presenter,
         now: u64,
+        window: u64,
         new: NewTokens,
     ) -> Result<RotateOutcome, StoreError> {
         self.writer
@@ -315,7 +338,7 @@ impl Grants for RedbStore {
                 };
                 let standing = standing(tx, &grant.user_id, &grant.username)?;
                 let refresh = Refresh::of(&old, grant, &presented, now);
-                match refresh.exchange(&client_id, standing, now, &new) {
+                match refresh.exchange(&who, standing, now, window, &new) {
                     Exchange::Invalid => Ok(RotateOutcome::Invalid),
                     Exchange::UserInactive(revoked) => {
                         persist_revoked(tx, &revoked, now)?;
@@ -333,9 +356,18 @@ impl Grants for RedbStore {
                         tx.put(GRANTS, issue.grant().id.as_slice(), issue.grant())?;
                         Ok(RotateOutcome::Rotated(Box::new(issue)))
                     }
+                    Exchange::Retried(retried) => {
+                        persist_retry(tx, &retried, &new)?;
+                        Ok(RotateOutcome::Retried(Box::new(retried.issue)))
+                    }
                 }
             })
             .await
+    }
+
+    /// The grant with key `id`, as stored.
+    async fn grant(&self, id: &[u8; 16]) -> Result<Option<Grant>, StoreError> {
+        self.get(GRANTS, id.as_slice())
     }
 
     /// A refresh token (key `id`, if `hash` matches) and its grant, for

@@ -162,7 +162,7 @@ async fn sweep_removes_what_expired_in_chunks_and_keeps_the_rest() {
             .expect("found")
             .code_hash;
         let out = store
-            .redeem(id, hash, "cli".into(), now - 4, tokens(expires))
+            .redeem(id, hash, "cli".into(), now - 4, 0, tokens(expires))
             .await
             .expect("redeem");
         assert!(matches!(out, RedeemOutcome::Issued(_)), "{out:?}");
@@ -260,7 +260,7 @@ async fn a_disabled_user_gets_no_tokens_refresh_or_session() {
     let (id2, hash2) = approved(&store, "CAROLBBB", "carol", now).await;
     let t = tokens(now + 3600);
     let out = store
-        .redeem(id2, hash2, "cli".into(), now, t.clone())
+        .redeem(id2, hash2, "cli".into(), now, 0, t.clone())
         .await
         .expect("redeem");
     assert!(matches!(out, RedeemOutcome::Issued(_)), "{out:?}");
@@ -268,7 +268,7 @@ async fn a_disabled_user_gets_no_tokens_refresh_or_session() {
     assert_eq!(done.grants, 1, "the redeemed grant is revoked");
     for _ in 0..2 {
         let out = store
-            .redeem(id, hash, "cli".into(), now, tokens(now + 3600))
+            .redeem(id, hash, "cli".into(), now, 0, tokens(now + 3600))
             .await
             .expect("redeem");
         assert_eq!(out, RedeemOutcome::Refused(Refusal::Denied));
@@ -280,6 +280,7 @@ async fn a_disabled_user_gets_no_tokens_refresh_or_session() {
             t.refresh_hash,
             "cli".into(),
             now,
+            0,
             tokens(now + 7200),
         )
         .await
@@ -328,7 +329,9 @@ async fn account_listing_reads_only_the_users_index_range() {
     add_user(&store, "alice").await;
     let (id, hash) = approved(&store, "ALICEAAA", "alice", now).await;
     let t = tokens(now + 3600);
-    let out = store.redeem(id, hash, "cli".into(), now, t.clone()).await;
+    let out = store
+        .redeem(id, hash, "cli".into(), now, 0, t.clone())
+        .await;
     assert!(matches!(out, Ok(RedeemOutcome::Issued(_))), "{out:?}");
     // Other users' grants, stored as bytes no build can decode, with index
     // entries of their own (one user id being a prefix of alice's): a listing
@@ -413,7 +416,9 @@ async fn an_older_database_gets_its_grant_index_at_open() {
         let store = open(&dir);
         add_user(&store, "dave").await;
         let (id, hash) = approved(&store, "DAVEAAAA", "dave", now).await;
-        let out = store.redeem(id, hash, "cli".into(), now, t.clone()).await;
+        let out = store
+            .redeem(id, hash, "cli".into(), now, 0, t.clone())
+            .await;
         assert!(matches!(out, Ok(RedeemOutcome::Issued(_))), "{out:?}");
         let (session, meta) = dave_session(now);
         store
@@ -471,7 +476,7 @@ async fn a_refreshed_grant_outlives_its_first_sweep_entry() {
     let (id, hash) = approved(&store, "ERINAAAA", "erin", now).await;
     let first = tokens(now + 100);
     let out = store
-        .redeem(id, hash, "cli".into(), now, first.clone())
+        .redeem(id, hash, "cli".into(), now, 0, first.clone())
         .await;
     assert!(matches!(out, Ok(RedeemOutcome::Issued(_))), "{out:?}");
     let second = tokens(now + 1000);
@@ -481,6 +486,7 @@ async fn a_refreshed_grant_outlives_its_first_sweep_entry() {
             first.refresh_hash,
             "cli".into(),
             now + 50,
+            0,
             second.clone(),
         )
         .await
@@ -704,4 +710,96 @@ async fn the_admin_role_and_client_settings_persist() {
         assert_eq!((c.name.as_str(), c.access_ttl), ("Living room", Some(300)));
         assert_eq!(c.scopes, vec!["read".to_string()]);
     }
+}
+
+#[tokio::test]
+async fn lost_answers_are_retried_in_the_writer_and_the_records_say_so() {
+    use super::tables::ACCESS_TOKENS;
+    use crate::grant::IssuedFor;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let now = 10_000;
+    add_user(&store, "fay").await;
+    let (id, hash) = approved(&store, "FAYAAAAA", "fay", now).await;
+    let first = tokens(now + 1000);
+    let out = store
+        .redeem(id, hash, "cli".into(), now, 60, first.clone())
+        .await;
+    let Ok(RedeemOutcome::Issued(issue)) = out else {
+        panic!("issued: {out:?}");
+    };
+    let grant_id = issue.grant().id;
+    let stored = store
+        .device_auth(&id, &hash)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(stored.status, DeviceStatus::Redeemed { at: now, grant_id });
+    // The redemption's answer is lost: the code again, 30 s later, retries.
+    let second = tokens(now + 1000);
+    let out = store
+        .redeem(id, hash, "cli".into(), now + 30, 60, second.clone())
+        .await;
+    assert!(matches!(out, Ok(RedeemOutcome::Retried(_))), "{out:?}");
+    let g = store.grant(&grant_id).await.expect("read").expect("kept");
+    assert_eq!(g.current_refresh, second.refresh_hash);
+    assert_eq!(g.issued_for, IssuedFor::DeviceCode { at: now });
+    let retired = store.get(ACCESS_TOKENS, first.jti.as_str()).expect("read");
+    assert!(retired.expect("kept").revoked, "the unused access token");
+    // A refresh, whose answer is lost too, then retried twice.
+    let third = tokens(now + 2000);
+    let out = store
+        .rotate_refresh(
+            second.refresh_id,
+            second.refresh_hash,
+            "cli".into(),
+            now + 40,
+            60,
+            third.clone(),
+        )
+        .await;
+    assert!(matches!(out, Ok(RotateOutcome::Rotated(_))), "{out:?}");
+    for n in 0..2 {
+        let again = tokens(now + 2000);
+        let out = store
+            .rotate_refresh(
+                second.refresh_id,
+                second.refresh_hash,
+                "cli".into(),
+                now + 50 + n,
+                60,
+                again,
+            )
+            .await;
+        assert!(matches!(out, Ok(RotateOutcome::Retried(_))), "{out:?}");
+    }
+    let g = store.grant(&grant_id).await.expect("read").expect("kept");
+    assert_eq!(
+        g.issued_for,
+        IssuedFor::Refresh {
+            previous: second.refresh_hash,
+            at: now + 40
+        }
+    );
+    // Reopened, the grant reads back as written. (The writer thread lets go of
+    // the file just after the last handle is dropped.)
+    drop(store);
+    let path = dir.path().join("authgate.redb");
+    let mut reopened = RedbStore::open(&path, |_| {});
+    for _ in 0..100 {
+        if reopened.is_ok() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        reopened = RedbStore::open(&path, |_| {});
+    }
+    let store = reopened.expect("store reopens");
+    assert_eq!(store.grant(&grant_id).await.expect("read"), Some(g.clone()));
+    // The code again, its tokens used: a replay, the grant is revoked.
+    let out = store
+        .redeem(id, hash, "cli".into(), now + 55, 60, tokens(now + 1000))
+        .await;
+    assert!(matches!(out, Ok(RedeemOutcome::Replayed)), "{out:?}");
+    let g = store.grant(&grant_id).await.expect("read").expect("kept");
+    assert!(g.revoked);
 }
