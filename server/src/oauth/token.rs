@@ -23,5 +23,7 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
     match grant {
         GrantType::DeviceCode => device_grant::handle(state, &client, &req, proof, now).await,
         GrantType::RefreshToken => refresh_grant::handle(state, &client, &req, proof, now).await,
+        GrantType::ClientCredentials => Err(GrantType::unsupported()),
+        GrantType::AuthorizationCode => Err(GrantType::unsupported()),
     }
 }
