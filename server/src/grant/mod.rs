@@ -14,10 +14,12 @@
 //! - refresh tokens: [`Current`] → rotated (a new current token) | [`Revoked`];
 //!   a superseded token ([`Rotated`]) presented again → [`Revoked`] (reuse).
 //!
-//! Only those two transitions produce an [`Issue`], and the token response can only
+//! Only those two transitions (and the client credentials grant, [`client`], where
+//! the authenticated confidential client is its own approval) produce an [`Issue`], and the token response can only
 //! be built from an [`Issue`]: no code path signs a token for a grant that was not
 //! approved and redeemed, or rotated, first.
 
+pub mod client;
 mod device;
 mod issue;
 mod refresh;
