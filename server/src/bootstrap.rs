@@ -126,6 +126,11 @@ pub async fn first_run(
         created_at: now,
         audiences: Vec::new(),
         dpop: crate::store::DpopMode::Optional,
+        redirect_uris: Vec::new(),
+        access_token_format: Default::default(),
+        device_code_ttl: None,
+        poll_interval: None,
+        user_code_format: Default::default(),
     };
     let created = store.bootstrap(admin, vec![cli]).await?;
     Ok(created.then_some(FirstRun {

@@ -17,10 +17,12 @@
 //!   redeemed device code ([`Redeemed`]), presented again on time while the
 //!   current token is unused → [`Retried`] (a fresh pair, the unused one retired).
 //!
-//! Only those transitions produce an [`Issue`], and the token response can only
+//! Only those transitions (and the client credentials grant, [`client`], where
+//! the authenticated confidential client is its own approval) produce an [`Issue`], and the token response can only
 //! be built from an [`Issue`]: no code path signs a token for a grant that was not
 //! approved and redeemed, or rotated, first.
 
+pub mod client;
 mod device;
 mod issue;
 mod refresh;

@@ -4,6 +4,7 @@
 //! outcomes to RFC answers; nothing here knows about redb or HTML.
 
 pub mod client_auth;
+mod client_credentials;
 pub mod device_authorization;
 mod device_grant;
 pub mod dpop;

@@ -61,6 +61,8 @@ pub enum AuditKind {
     UserRoleSet,
     /// A client's scopes, grant types or lifetimes were edited in the console.
     ClientUpdated,
+    /// A confidential client got an access token for itself (RFC 6749 §4.4).
+    ClientCredentialsIssued,
     /// A kind written by another build.
     Other(String),
 }
@@ -92,6 +94,7 @@ impl AuditKind {
             AuditKind::KeyRotated => "key_rotated",
             AuditKind::UserRoleSet => "user_role_set",
             AuditKind::ClientUpdated => "client_updated",
+            AuditKind::ClientCredentialsIssued => "client_credentials_issued",
             AuditKind::Other(s) => s,
         }
     }
@@ -122,6 +125,7 @@ impl AuditKind {
             "key_rotated" => AuditKind::KeyRotated,
             "user_role_set" => AuditKind::UserRoleSet,
             "client_updated" => AuditKind::ClientUpdated,
+            "client_credentials_issued" => AuditKind::ClientCredentialsIssued,
             other => AuditKind::Other(other.to_string()),
         }
     }

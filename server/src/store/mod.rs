@@ -33,7 +33,7 @@ mod users;
 use std::sync::Arc;
 
 pub use crate::grant::Decision;
-pub use admin::{ClientChange, ClientSettings, Consequences};
+pub use admin::{ClientChange, ClientPatch, Consequences};
 pub use audit::{AuditEvent, AuditKind};
 pub use devices::{DecideOutcome, Pending, RedeemOutcome};
 pub use dump::DumpError;
@@ -41,7 +41,8 @@ pub use error::StoreError;
 pub use grants::{RevokeOutcome, RotateOutcome};
 pub use pg::PgStore;
 pub use records::{
-    AccessToken, Client, DeviceAuth, DeviceStatus, DpopMode, Grant, RefreshToken, Session, User,
+    AccessToken, AccessTokenFormat, Client, DeviceAuth, DeviceStatus, DpopMode, Grant,
+    RefreshToken, Session, User, UserCodeFormat,
 };
 pub use redb::{BatchStats, RedbDump, RedbStore};
 pub use sessions::{EndSessions, PasswordChange, SessionInfo, SessionMeta, SessionStart};
@@ -57,7 +58,7 @@ pub use sessions::Sessions;
 pub use sweep::Sweeper;
 pub use users::Users;
 
-use crate::grant::{NewTokens, Presenter};
+use crate::grant::{Issue, NewTokens, Presenter};
 use records::{Record, decode, encode};
 
 /// The storage interface in one import (`use crate::store::prelude::*`), for code
@@ -159,6 +160,7 @@ dispatch!(Grants {
     fn grant(&self, id: &[u8; 16]) -> Result<Option<Grant>, StoreError>;
     fn refresh_token(&self, id: &[u8; 16], hash: &[u8; 32]) -> Result<Option<(RefreshToken, Grant)>, StoreError>;
     fn access_token(&self, jti: &str) -> Result<Option<(AccessToken, Grant)>, StoreError>;
+    fn create_client_grant(&self, issue: Issue) -> Result<(), StoreError>;
     fn revoke_refresh(&self, id: [u8; 16], hash: [u8; 32], client_id: String, now: u64) -> Result<RevokeOutcome, StoreError>;
     fn revoke_access(&self, jti: String, client_id: String) -> Result<RevokeOutcome, StoreError>;
     fn grants_of_user(&self, user_id: &str) -> Result<Vec<Grant>, StoreError>;

@@ -111,6 +111,10 @@ pub enum PageError {
     /// Rotating the secret of a public client.
     #[error("A public client has no secret.")]
     PublicClient,
+    /// A client setting the rules refuse (client_credentials on a public client,
+    /// a redirect URI, a device-code lifetime or poll interval out of range).
+    #[error("A client setting is not allowed.")]
+    BadClientSetting,
 }
 
 impl From<crate::admin::exec::OpError> for PageError {
@@ -122,6 +126,7 @@ impl From<crate::admin::exec::OpError> for PageError {
             OpError::NoUser(_) => PageError::NoSuchUser,
             OpError::NoClient(_) => PageError::NoSuchClient,
             OpError::PublicClient(_) => PageError::PublicClient,
+            OpError::Rule(_) => PageError::BadClientSetting,
             other => {
                 tracing::error!("admin console operation failed: {other}");
                 PageError::Storage
@@ -148,7 +153,7 @@ impl PageError {
             Forbidden => StatusCode::FORBIDDEN,
             NoSuchUser | NoSuchClient => StatusCode::NOT_FOUND,
             NotConfirmed | UnknownAction | PasswordTooShort | NotYourself | BadLifetime
-            | BadTime | BadName | PublicClient => StatusCode::BAD_REQUEST,
+            | BadTime | BadName | PublicClient | BadClientSetting => StatusCode::BAD_REQUEST,
             Incomplete | InvalidForm(_) | NoDecision | InvalidCode | UnknownDevice | NoDevice
             | UnknownSession | NoSession => StatusCode::BAD_REQUEST,
         }
@@ -196,6 +201,7 @@ impl PageError {
             BadName => ("error-admin-refused", "error-bad-name-text"),
             NameTaken => ("error-admin-refused", "error-name-taken-text"),
             PublicClient => ("error-admin-refused", "error-public-client-text"),
+            BadClientSetting => ("error-admin-refused", "error-client-setting-text"),
         };
         (lang.t(heading), lang.t(text))
     }
@@ -261,6 +267,7 @@ impl PageError {
             BadName,
             NameTaken,
             PublicClient,
+            BadClientSetting,
         ]
     }
 }

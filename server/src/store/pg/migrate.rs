@@ -20,6 +20,10 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../../../migrations/0001_init.sql")),
     (2, include_str!("../../../migrations/0002_dpop.sql")),
     (3, include_str!("../../../migrations/0003_admin_role.sql")),
+    (
+        4,
+        include_str!("../../../migrations/0004_client_settings.sql"),
+    ),
     (6, include_str!("../../../migrations/0006_retry_window.sql")),
 ];
 
