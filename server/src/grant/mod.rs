@@ -11,17 +11,21 @@
 //!
 //! - device requests: [`Pending`] → [`Approved`] | [`Denied`]; [`Approved`] →
 //!   [`Redeemed`] (or [`Denied`] when the approver was disabled meanwhile);
+//! - authorization codes ([`AuthCode`]): issued approved → redeemed once; a
+//!   redeemed code presented again → its grant [`Revoked`];
 //! - refresh tokens: [`Current`] → rotated (a new current token) | [`Revoked`];
 //!   a superseded token ([`Rotated`]) presented again → [`Revoked`] (reuse).
 //!
-//! Only those two transitions produce an [`Issue`], and the token response can only
+//! Only those transitions produce an [`Issue`], and the token response can only
 //! be built from an [`Issue`]: no code path signs a token for a grant that was not
 //! approved and redeemed, or rotated, first.
 
+pub mod authorization_code;
 mod device;
 mod issue;
 mod refresh;
 
+pub use authorization_code::{AuthCode, CodeRedemption, CodeRefusal, Presented};
 pub use device::{
     Approved, DecideRefusal, Decision, DeviceAuth, DeviceStatus, Poll, Redemption, Refusal,
 };

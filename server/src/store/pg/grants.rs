@@ -171,12 +171,12 @@ async fn update(tx: &Tx<'_>, grant: &Grant) -> Result<(), PgError> {
 
 /// Persists a revoked grant: refresh stops, its access tokens introspect inactive;
 /// the sweep deletes it (and, by cascade, its tokens).
-async fn persist_revoked(tx: &Tx<'_>, revoked: &Revoked) -> Result<(), PgError> {
+pub(super) async fn persist_revoked(tx: &Tx<'_>, revoked: &Revoked) -> Result<(), PgError> {
     update(tx, revoked.grant()).await
 }
 
 /// The grant `id`, locked for this transaction.
-async fn lock(tx: &Tx<'_>, id: &[u8; 16]) -> Result<Option<Grant>, PgError> {
+pub(super) async fn lock(tx: &Tx<'_>, id: &[u8; 16]) -> Result<Option<Grant>, PgError> {
     let row = tx
         .query_opt(
             &tx.prepare_cached(&format!(

@@ -20,6 +20,10 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (1, include_str!("../../../migrations/0001_init.sql")),
     (2, include_str!("../../../migrations/0002_dpop.sql")),
     (3, include_str!("../../../migrations/0003_admin_role.sql")),
+    (
+        5,
+        include_str!("../../../migrations/0005_authorization_codes.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.
