@@ -308,3 +308,14 @@ error-bad-time-text = Ein Datum ist ungültig: 2026-01-31 oder Unix-Sekunden ver
 error-bad-name-text = Namen bestehen aus 1 bis 64 Buchstaben, Ziffern und - _ . @.
 error-name-taken-text = Dieser Name ist bereits vergeben.
 error-public-client-text = Ein öffentlicher Client hat kein Geheimnis.
+
+## Autorisierungscode-Ablauf (RFC 6749 §4.1)
+
+authorize-eyebrow = Anmeldeanfrage einer Anwendung
+authorize-warning-strong = Lassen Sie nur zu, wenn Sie die Anmeldung bei dieser Anwendung gerade selbst begonnen haben.
+authorize-warning = Hat Sie ein unerwarteter Link hierher geführt, tippen Sie auf „Ablehnen“: Mit einer Zustimmung erhielte diese Anwendung Zugriff auf Ihr Konto.
+authorize-returns = Zurück zu
+error-unknown-client = Unbekannte Anwendung
+error-unknown-client-text = Diese Anwendung ist hier nicht registriert oder deaktiviert. Es wurde nichts an sie zurückgesendet.
+error-bad-redirect = Rücksprungadresse nicht erlaubt
+error-bad-redirect-text = Die Anwendung wollte Sie an eine Adresse zurückschicken, die sie nicht registriert hat. Zu Ihrer Sicherheit wurden Sie nicht dorthin geleitet.

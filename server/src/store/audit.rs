@@ -52,6 +52,12 @@ pub enum AuditKind {
     UserRoleSet,
     /// A client's scopes, grant types or lifetimes were edited in the console.
     ClientUpdated,
+    /// A person approved an app's authorization request (RFC 6749 §4.1).
+    AuthorizationApproved,
+    /// A person denied an app's authorization request.
+    AuthorizationDenied,
+    /// A redeemed authorization code came back; what it issued was revoked.
+    CodeReuse,
     /// A kind written by another build.
     Other(String),
 }
@@ -80,6 +86,9 @@ impl AuditKind {
             AuditKind::KeyRotated => "key_rotated",
             AuditKind::UserRoleSet => "user_role_set",
             AuditKind::ClientUpdated => "client_updated",
+            AuditKind::AuthorizationApproved => "authorization_approved",
+            AuditKind::AuthorizationDenied => "authorization_denied",
+            AuditKind::CodeReuse => "code_reuse",
             AuditKind::Other(s) => s,
         }
     }
@@ -107,6 +116,9 @@ impl AuditKind {
             "key_rotated" => AuditKind::KeyRotated,
             "user_role_set" => AuditKind::UserRoleSet,
             "client_updated" => AuditKind::ClientUpdated,
+            "authorization_approved" => AuditKind::AuthorizationApproved,
+            "authorization_denied" => AuditKind::AuthorizationDenied,
+            "code_reuse" => AuditKind::CodeReuse,
             other => AuditKind::Other(other.to_string()),
         }
     }

@@ -111,6 +111,14 @@ pub enum PageError {
     /// Rotating the secret of a public client.
     #[error("A public client has no secret.")]
     PublicClient,
+    /// An authorization request from an unknown or disabled client (never
+    /// redirected, RFC 6749 §4.1.2.1).
+    #[error("This app is not registered here, or it is disabled.")]
+    UnknownClient,
+    /// An authorization request whose `redirect_uri` is missing or not registered
+    /// (never redirected, RFC 6749 §4.1.2.1).
+    #[error("The app's return address is not registered.")]
+    BadRedirect,
 }
 
 impl From<crate::admin::exec::OpError> for PageError {
@@ -148,7 +156,9 @@ impl PageError {
             Forbidden => StatusCode::FORBIDDEN,
             NoSuchUser | NoSuchClient => StatusCode::NOT_FOUND,
             NotConfirmed | UnknownAction | PasswordTooShort | NotYourself | BadLifetime
-            | BadTime | BadName | PublicClient => StatusCode::BAD_REQUEST,
+            | BadTime | BadName | PublicClient | UnknownClient | BadRedirect => {
+                StatusCode::BAD_REQUEST
+            }
             Incomplete | InvalidForm(_) | NoDecision | InvalidCode | UnknownDevice | NoDevice
             | UnknownSession | NoSession => StatusCode::BAD_REQUEST,
         }
@@ -196,6 +206,8 @@ impl PageError {
             BadName => ("error-admin-refused", "error-bad-name-text"),
             NameTaken => ("error-admin-refused", "error-name-taken-text"),
             PublicClient => ("error-admin-refused", "error-public-client-text"),
+            UnknownClient => ("error-unknown-client", "error-unknown-client-text"),
+            BadRedirect => ("error-bad-redirect", "error-bad-redirect-text"),
         };
         (lang.t(heading), lang.t(text))
     }
@@ -261,6 +273,8 @@ impl PageError {
             BadName,
             NameTaken,
             PublicClient,
+            UnknownClient,
+            BadRedirect,
         ]
     }
 }

@@ -24,12 +24,15 @@ const READ_LIMIT: usize = 10_000;
 const PAGE_LIMIT: usize = 500;
 
 /// The kinds the filter offers (every kind this build writes).
-const KINDS: [AuditKind; 20] = [
+const KINDS: [AuditKind; 23] = [
     AuditKind::LoginOk,
     AuditKind::LoginFailed,
     AuditKind::DeviceApproved,
     AuditKind::DeviceDenied,
+    AuditKind::AuthorizationApproved,
+    AuditKind::AuthorizationDenied,
     AuditKind::RefreshReuse,
+    AuditKind::CodeReuse,
     AuditKind::TokenRevoked,
     AuditKind::GrantRevoked,
     AuditKind::UserAdded,
