@@ -160,6 +160,7 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
             max_pending_codes_per_client: args.max_pending_codes_per_client,
             base_url,
             device_code_ttl: args.device_code_ttl.as_secs(),
+            authorization_code_ttl: args.authorization_code_ttl.as_secs(),
             poll_interval: args.poll_interval,
             access_ttl: args.access_token_ttl.as_secs(),
             refresh_ttl: args.refresh_token_ttl.as_secs(),

@@ -13,10 +13,6 @@ use serde::{Deserialize, Serialize};
 use super::{Grant, Issue, NewTokens, Revoked, Standing};
 use crate::secrets::{ct_eq, sha256};
 
-/// Default lifetime of an authorization code, seconds: RFC 6749 §4.1.2 recommends
-/// at most ten minutes; the redirect and the token request take a second or two.
-pub const CODE_TTL_SECS: u64 = 60;
-
 /// An authorization code as stored, keyed by the id inside the code.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct AuthCode {

@@ -9,7 +9,6 @@ use hyper::{Request, StatusCode};
 use super::session::Browser;
 use super::{PageError, read_post, to_login};
 use crate::grant::AuthCode;
-use crate::grant::authorization_code::CODE_TTL_SECS;
 use crate::http::body::RequestBody;
 use crate::http::form::Form;
 use crate::http::response::{self, CSP_WITHOUT_FORM_ACTION, Resp};
@@ -106,7 +105,7 @@ async fn issue_code(
         user_id: user_id.to_string(),
         username: username.to_string(),
         created_at: now,
-        expires_at: now + CODE_TTL_SECS,
+        expires_at: now + state.settings.authorization_code_ttl,
         redeemed: None,
     };
     state.store.create_auth_code(id, record).await?;
