@@ -283,6 +283,7 @@ async fn sweeper(
                 Metrics::kind_by(&m.swept, "refresh_tokens", stats.refresh_tokens as u64);
                 Metrics::kind_by(&m.swept, "sessions", stats.sessions as u64);
                 Metrics::kind_by(&m.swept, "grants", stats.grants as u64);
+                Metrics::kind_by(&m.swept, "authorization_codes", stats.auth_codes as u64);
                 tracing::debug!(?stats, "swept");
             }
             Err(e) => tracing::warn!("sweep failed: {e}"),

@@ -42,6 +42,7 @@ impl Sweeper for RedbStore {
             total.access_tokens += chunk.access_tokens;
             total.refresh_tokens += chunk.refresh_tokens;
             total.grants += chunk.grants;
+            total.auth_codes += chunk.auth_codes;
             if chunk.entries < SWEEP_CHUNK {
                 break;
             }
