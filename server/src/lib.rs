@@ -27,6 +27,7 @@ mod oauth;
 mod pacer;
 mod password;
 mod polls;
+mod redirect_uri;
 mod router;
 mod run;
 mod secrets;

@@ -371,3 +371,261 @@ fn footer(token: &str) -> String {
     let t = UntrustedToken::<Public, V4>::try_from(token).expect("a v4.public token");
     String::from_utf8(t.untrusted_footer().to_vec()).expect("UTF-8 footer")
 }
+
+/// `client show`'s value for `key`.
+fn shown(d: &std::path::Path, id: &str, key: &str) -> String {
+    let out = cli(d, &["client", "show", id], None, &[]);
+    ok(&out);
+    out.field(key)
+        .unwrap_or_else(|| panic!("no `{key}:` in {out:?}"))
+}
+
+/// A `client add` or `update` that must fail, with this in its message.
+fn refused(d: &std::path::Path, args: &[&str], why: &str) {
+    let out = cli(d, args, None, &[]);
+    assert!(
+        !out.success && out.stderr.contains(why),
+        "{args:?} should fail with {why:?}: {out:?}"
+    );
+}
+
+#[test]
+fn per_client_settings_are_stored_checked_shown_and_updated_offline() {
+    let dir = DataDir::new();
+    let d = dir.path();
+    ok(&cli(
+        d,
+        &[
+            "client",
+            "add",
+            "app",
+            "--grant-type",
+            "device_code",
+            "--grant-type",
+            "authorization_code",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--redirect-uri",
+            "http://127.0.0.1/cb",
+            "--redirect-uri",
+            "com.example.app:/cb",
+            "--access-token-format",
+            "jwt",
+            "--device-code-ttl",
+            "5m",
+            "--poll-interval",
+            "7",
+            "--user-code-format",
+            "digits",
+        ],
+        None,
+        &[],
+    ));
+    assert_eq!(
+        shown(d, "app", "grant_types"),
+        "device_code authorization_code"
+    );
+    assert_eq!(
+        shown(d, "app", "redirect_uris"),
+        "https://app.example/cb http://127.0.0.1/cb com.example.app:/cb"
+    );
+    assert_eq!(shown(d, "app", "access_token_format"), "jwt");
+    assert_eq!(shown(d, "app", "device_code_ttl"), "300s");
+    assert_eq!(shown(d, "app", "poll_interval"), "7s");
+    assert_eq!(shown(d, "app", "user_code_format"), "digits");
+    // A client added without them has the defaults.
+    ok(&cli(d, &["client", "add", "plain"], None, &[]));
+    assert_eq!(shown(d, "plain", "access_token_format"), "paseto");
+    assert_eq!(shown(d, "plain", "user_code_format"), "letters");
+    assert_eq!(shown(d, "plain", "redirect_uris"), "none");
+    assert_eq!(shown(d, "plain", "poll_interval"), "server default");
+    // A confidential client may have client_credentials, a public one may not.
+    let add = cli(
+        d,
+        &[
+            "client",
+            "add",
+            "svc",
+            "--confidential",
+            "--grant-type",
+            "client_credentials",
+        ],
+        None,
+        &[],
+    );
+    assert!(ok(&add).contains("client_secret: "));
+    assert_eq!(shown(d, "svc", "grant_types"), "client_credentials");
+    let add = ["client", "add", "bad"];
+    for (extra, why) in [
+        (
+            &["--grant-type", "client_credentials"][..],
+            "confidential client",
+        ),
+        (
+            &["--grant-type", "password"][..],
+            "unknown grant type `password`",
+        ),
+        (
+            &["--redirect-uri", "http://app.example/cb"][..],
+            "127.0.0.1",
+        ),
+        (
+            &["--redirect-uri", "http://localhost:8080/cb"][..],
+            "localhost",
+        ),
+        (
+            &["--redirect-uri", "https://app.example/cb#x"][..],
+            "fragment",
+        ),
+        (&["--redirect-uri", "/cb"][..], "absolute"),
+        (
+            &["--redirect-uri", "javascript:alert(1)"][..],
+            "private-use",
+        ),
+        (
+            &["--redirect-uri", "https://u@evil.example/"][..],
+            "user info",
+        ),
+        (&["--poll-interval", "0"][..], "--poll-interval"),
+        (&["--poll-interval", "2m"][..], "poll interval"),
+        (&["--device-code-ttl", "2h"][..], "device code lifetime"),
+        (&["--device-code-ttl", "10"][..], "device code lifetime"),
+        (&["--user-code-format", "hex"][..], "invalid value"),
+        (&["--access-token-format", "jws"][..], "invalid value"),
+    ] {
+        refused(d, &[&add[..], extra].concat(), why);
+    }
+    assert!(!ok(&cli(d, &["client", "list"], None, &[])).contains("bad"));
+
+    // `update` changes what it names and keeps the rest.
+    ok(&cli(
+        d,
+        &[
+            "client",
+            "update",
+            "app",
+            "--name",
+            "The App",
+            "--scope",
+            "read write",
+            "--dpop",
+            "required",
+            "--poll-interval",
+            "default",
+            "--user-code-format",
+            "letters",
+            "--redirect-uri",
+            "http://[::1]/cb",
+        ],
+        None,
+        &[],
+    ));
+    assert_eq!(shown(d, "app", "name"), "The App");
+    assert_eq!(shown(d, "app", "scopes"), "read write");
+    assert_eq!(shown(d, "app", "dpop"), "required");
+    assert_eq!(shown(d, "app", "poll_interval"), "server default");
+    assert_eq!(shown(d, "app", "user_code_format"), "letters");
+    assert_eq!(shown(d, "app", "redirect_uris"), "http://[::1]/cb");
+    assert_eq!(shown(d, "app", "device_code_ttl"), "300s");
+    assert_eq!(shown(d, "app", "access_token_format"), "jwt");
+    assert_eq!(
+        shown(d, "app", "grant_types"),
+        "device_code authorization_code"
+    );
+    ok(&cli(
+        d,
+        &[
+            "client",
+            "update",
+            "app",
+            "--no-redirect-uris",
+            "--access-token-format",
+            "paseto",
+        ],
+        None,
+        &[],
+    ));
+    assert_eq!(shown(d, "app", "redirect_uris"), "none");
+    assert_eq!(shown(d, "app", "access_token_format"), "paseto");
+    refused(d, &["client", "update", "app"], "nothing to change");
+    refused(
+        d,
+        &["client", "update", "nobody", "--dpop", "required"],
+        "no client `nobody`",
+    );
+    refused(
+        d,
+        &[
+            "client",
+            "update",
+            "plain",
+            "--grant-type",
+            "client_credentials",
+        ],
+        "confidential client",
+    );
+    refused(
+        d,
+        &[
+            "client",
+            "update",
+            "app",
+            "--redirect-uri",
+            "http://example.com/",
+        ],
+        "127.0.0.1",
+    );
+    assert_eq!(
+        shown(d, "app", "redirect_uris"),
+        "none",
+        "a refused update changes nothing"
+    );
+    let audit = ok(&cli(d, &["audit"], None, &[])).to_string();
+    assert!(audit.contains("client_updated"), "{audit}");
+}
+
+#[test]
+fn client_update_takes_effect_on_the_running_server() {
+    let server = TestServer::start();
+    let d = server.data_dir().to_path_buf();
+    ok(&cli(
+        &d,
+        &["client", "add", "tv2", "--scopes", "read"],
+        None,
+        &[],
+    ));
+    let form = [("client_id", "tv2"), ("scope", "read")];
+    server
+        .post_form(paths::DEVICE_AUTHORIZATION, &form)
+        .assert_status(200);
+    ok(&cli(
+        &d,
+        &[
+            "client",
+            "update",
+            "tv2",
+            "--dpop",
+            "required",
+            "--poll-interval",
+            "9",
+        ],
+        None,
+        &[],
+    ));
+    assert_eq!(shown(&d, "tv2", "poll_interval"), "9s");
+    // Issue 14 left no way to require DPoP of an existing client; now the running
+    // server (its client cache, on PostgreSQL every instance's) follows at once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    loop {
+        let r = server.post_form(paths::DEVICE_AUTHORIZATION, &form);
+        if r.status == 400 {
+            r.assert_error(400, "invalid_dpop_proof");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still served without DPoP: {r:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}

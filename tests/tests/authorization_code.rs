@@ -415,9 +415,11 @@ fn requests_that_cannot_be_trusted_get_a_page_never_a_redirect() {
         assert_error_page(&b.get(&twice), "repeated redirect_uri");
     }
     // A disabled client gets the page too.
+    let mut server = setup.server;
+    server.stop();
     let out = server.run_admin(&["client", "disable", APP]);
     assert!(out.success, "{out:?}");
-    thread::sleep(Duration::from_millis(1100)); // PostgreSQL's NOTIFY delay, bounded
+    server.start_again();
     let r = server
         .browser()
         .get(&authorize_path(&request(APP, APP_URI, &challenge)));

@@ -13,9 +13,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use authgate_tests::{
-    ADMIN_PASSWORD, ADMIN_USER, DEFAULT_CLIENT, TestServer, csrf_token, hidden_value,
-};
+use authgate_tests::{ADMIN_PASSWORD, ADMIN_USER, TestServer, csrf_token, hidden_value};
 
 /// Path of the `authgate-login` binary, found like the harness finds `authgate`.
 fn login_bin() -> PathBuf {
@@ -341,27 +339,6 @@ fn a_denied_login_fails_and_caches_nothing() {
     assert!(!config.path().join("tokens.bin").exists());
 }
 
-/// Lets the CLI's client use the browser mode: the authorization code grant and
-/// the loopback redirect `authgate-login` listens on (any port, RFC 8252 §7.3).
-fn enable_browser_login(server: &TestServer) {
-    let out = server.run_admin(&[
-        "client",
-        "update",
-        DEFAULT_CLIENT,
-        "--grant-type",
-        "device_code",
-        "--grant-type",
-        "refresh_token",
-        "--grant-type",
-        "authorization_code",
-        "--redirect-uri",
-        "http://127.0.0.1/callback",
-    ]);
-    assert!(out.success, "client update: {out:?}");
-    // PostgreSQL's NOTIFY reaches the server's client cache within a second.
-    thread::sleep(Duration::from_millis(1100));
-}
-
 /// A fake `$BROWSER`: a script that writes the URL it is given to `url.txt` in
 /// `dir`; the test then plays the browser with HTTP requests.
 fn fake_browser(dir: &Path) -> (PathBuf, PathBuf) {
@@ -427,10 +404,12 @@ fn consent_as_admin(server: &TestServer, url: &str, decision: &str) -> String {
     r.header("location").unwrap()
 }
 
+/// The bootstrap `authgate-cli` client has the authorization code grant and the
+/// loopback redirect `http://127.0.0.1/callback`: the browser mode works out of
+/// the box.
 #[test]
 fn browser_mode_logs_in_with_a_code_and_pkce_over_a_loopback_redirect() {
     let server = TestServer::start();
-    enable_browser_login(&server);
     let config = tempfile::tempdir().expect("temp config dir");
     let (browser, url_file) = fake_browser(config.path());
     let browser = browser.display().to_string();
@@ -478,7 +457,6 @@ fn browser_mode_logs_in_with_a_code_and_pkce_over_a_loopback_redirect() {
 #[test]
 fn browser_mode_refuses_a_redirect_with_another_state() {
     let server = TestServer::start();
-    enable_browser_login(&server);
     let config = tempfile::tempdir().expect("temp config dir");
     let (browser, url_file) = fake_browser(config.path());
     let browser = browser.display().to_string();
@@ -510,7 +488,6 @@ fn browser_mode_refuses_a_redirect_with_another_state() {
 #[test]
 fn over_ssh_login_uses_the_device_flow_even_with_a_display() {
     let server = TestServer::start();
-    enable_browser_login(&server);
     let config = tempfile::tempdir().expect("temp config dir");
     let mut login = LoginProcess::start_env(
         config.path(),
@@ -537,7 +514,6 @@ fn over_ssh_login_uses_the_device_flow_even_with_a_display() {
 #[test]
 fn device_flag_and_a_desktop_still_give_the_device_flow() {
     let server = TestServer::start();
-    enable_browser_login(&server);
     let config = tempfile::tempdir().expect("temp config dir");
     let mut login = LoginProcess::start_env(
         config.path(),

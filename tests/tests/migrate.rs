@@ -84,6 +84,7 @@ fn a_device_signed_in_on_redb_keeps_working_on_postgres_and_back() {
     // On the Pi: a device signs in through the real device flow.
     let dir = redb_dir();
     let rs_secret = dir.add_confidential_client(RS, "Resource server", "read");
+    add_gateway_client(&dir);
     let mut pi = TestServer::start_in(dir, &[], &[]);
     let base = pi.base_url().to_owned();
     let tokens = pi.obtain_tokens(Some("read"));
@@ -115,6 +116,7 @@ fn a_device_signed_in_on_redb_keeps_working_on_postgres_and_back() {
     let pg = pg_dir();
     let out = import(pg.path(), &dump);
     assert!(out.success, "import into PostgreSQL failed: {out:?}");
+    assert_gateway_client(&pg);
     let server = start_on(pg, &base);
     let held = Held {
         tokens,
@@ -142,6 +144,7 @@ fn a_device_signed_in_on_redb_keeps_working_on_postgres_and_back() {
     let dir = redb_dir();
     let out = import(dir.path(), &back);
     assert!(out.success, "import into redb failed: {out:?}");
+    assert_gateway_client(&dir);
     let key_files = std::fs::read_dir(dir.path().join("keys")).unwrap();
     for f in key_files {
         let mode = f.unwrap().metadata().unwrap().permissions().mode() & 0o777;
@@ -159,6 +162,51 @@ fn a_device_signed_in_on_redb_keeps_working_on_postgres_and_back() {
         Value::Bool(false),
         "revocation carried back"
     );
+}
+
+/// The per-client settings of issue 16, all away from their defaults.
+const GATEWAY_SETTINGS: [(&str, &str); 6] = [
+    ("grant_types", "client_credentials"),
+    ("redirect_uris", "https://gw.example/cb http://127.0.0.1/cb"),
+    ("access_token_format", "jwt"),
+    ("device_code_ttl", "600s"),
+    ("poll_interval", "3s"),
+    ("user_code_format", "digits"),
+];
+
+fn add_gateway_client(dir: &DataDir) {
+    let out = dir.run_admin(&[
+        "client",
+        "add",
+        "gw",
+        "--confidential",
+        "--grant-type",
+        "client_credentials",
+        "--redirect-uri",
+        "https://gw.example/cb",
+        "--redirect-uri",
+        "http://127.0.0.1/cb",
+        "--access-token-format",
+        "jwt",
+        "--device-code-ttl",
+        "10m",
+        "--poll-interval",
+        "3",
+        "--user-code-format",
+        "digits",
+        "--dpop",
+        "required",
+    ]);
+    assert!(out.success, "{out:?}");
+}
+
+/// The dump carried every setting of [`add_gateway_client`].
+fn assert_gateway_client(dir: &DataDir) {
+    let out = dir.run_admin(&["client", "show", "gw"]);
+    assert!(out.success, "{out:?}");
+    for (key, value) in GATEWAY_SETTINGS.into_iter().chain([("dpop", "required")]) {
+        assert_eq!(out.field(key).as_deref(), Some(value), "{key}: {out:?}");
+    }
 }
 
 /// A dump of a deployment with one signed-in device, and that deployment's

@@ -233,6 +233,13 @@ admin-keys = Signaturschlüssel
 admin-role-admin = Admin
 admin-disabled = deaktiviert
 admin-created = Erstellt
+admin-dpop = DPoP
+admin-token-format = Format der Zugriffstoken
+admin-redirect-uris = Weiterleitungs-URIs
+admin-device-code-ttl = Gültigkeit des Gerätecodes
+admin-poll-interval = Abfrageintervall
+admin-user-code-format = Format des Benutzercodes
+admin-server-default = Standard des Servers
 admin-user-add = Benutzer hinzufügen
 admin-username = Benutzername
 admin-password = Passwort (mindestens 8 Zeichen)
@@ -308,6 +315,7 @@ error-bad-time-text = Ein Datum ist ungültig: 2026-01-31 oder Unix-Sekunden ver
 error-bad-name-text = Namen bestehen aus 1 bis 64 Buchstaben, Ziffern und - _ . @.
 error-name-taken-text = Dieser Name ist bereits vergeben.
 error-public-client-text = Ein öffentlicher Client hat kein Geheimnis.
+error-client-setting-text = Eine Client-Einstellung ist nicht erlaubt: client_credentials braucht einen vertraulichen Client, Weiterleitungs-URIs müssen https, http zu 127.0.0.1 oder [::1] oder ein privates Schema sein, und Gültigkeiten und Intervalle müssen in ihren Bereichen liegen.
 
 ## Autorisierungscode-Ablauf (RFC 6749 §4.1)
 

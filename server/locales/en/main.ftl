@@ -225,6 +225,13 @@ admin-keys = Signing keys
 admin-role-admin = admin
 admin-disabled = disabled
 admin-created = Created
+admin-dpop = DPoP
+admin-token-format = Access-token format
+admin-redirect-uris = Redirect URIs
+admin-device-code-ttl = Device-code lifetime
+admin-poll-interval = Poll interval
+admin-user-code-format = User-code format
+admin-server-default = The server's default
 admin-user-add = Add user
 admin-username = User name
 admin-password = Password (at least 8 characters)
@@ -300,6 +307,7 @@ error-bad-time-text = A date is not valid: use 2026-01-31 or Unix seconds.
 error-bad-name-text = Names are 1 to 64 letters, digits and - _ . @ only.
 error-name-taken-text = That name is already taken.
 error-public-client-text = A public client has no secret.
+error-client-setting-text = A client setting is not allowed: client_credentials needs a confidential client, redirect URIs must be https, http to 127.0.0.1 or [::1], or a private-use scheme, and lifetimes and intervals must be within their ranges.
 
 ## Authorization code flow (RFC 6749 §4.1)
 

@@ -233,6 +233,13 @@ admin-keys = Claves de firma
 admin-role-admin = admin
 admin-disabled = desactivado
 admin-created = Creado
+admin-dpop = DPoP
+admin-token-format = Formato de los tokens de acceso
+admin-redirect-uris = URI de redirección
+admin-device-code-ttl = Vigencia del código de dispositivo
+admin-poll-interval = Intervalo de sondeo
+admin-user-code-format = Formato del código de usuario
+admin-server-default = Valor predeterminado del servidor
 admin-user-add = Añadir usuario
 admin-username = Nombre de usuario
 admin-password = Contraseña (al menos 8 caracteres)
@@ -308,6 +315,7 @@ error-bad-time-text = Una fecha no es válida: use 2026-01-31 o segundos Unix.
 error-bad-name-text = Los nombres tienen de 1 a 64 letras, dígitos y - _ . @.
 error-name-taken-text = Ese nombre ya está en uso.
 error-public-client-text = Un cliente público no tiene secreto.
+error-client-setting-text = Un ajuste del cliente no está permitido: client_credentials requiere un cliente confidencial, las URI de redirección deben ser https, http a 127.0.0.1 o [::1], o un esquema privado, y las vigencias e intervalos deben estar dentro de sus rangos.
 
 ## Flujo de código de autorización (RFC 6749 §4.1)
 

@@ -233,6 +233,13 @@ admin-keys = Clés de signature
 admin-role-admin = admin
 admin-disabled = désactivé
 admin-created = Créé
+admin-dpop = DPoP
+admin-token-format = Format des jetons d'accès
+admin-redirect-uris = URI de redirection
+admin-device-code-ttl = Durée de validité du code d'appareil
+admin-poll-interval = Intervalle d'interrogation
+admin-user-code-format = Format du code utilisateur
+admin-server-default = Valeur par défaut du serveur
 admin-user-add = Ajouter un utilisateur
 admin-username = Nom d’utilisateur
 admin-password = Mot de passe (au moins 8 caractères)
@@ -308,6 +315,7 @@ error-bad-time-text = Une date n’est pas valide : utilisez 2026-01-31 ou des s
 error-bad-name-text = Les noms comportent 1 à 64 lettres, chiffres et - _ . @ uniquement.
 error-name-taken-text = Ce nom est déjà pris.
 error-public-client-text = Un client public n’a pas de secret.
+error-client-setting-text = Un réglage du client n'est pas autorisé : client_credentials exige un client confidentiel, les URI de redirection doivent être en https, en http vers 127.0.0.1 ou [::1], ou un schéma privé, et les durées et intervalles doivent rester dans leurs limites.
 
 ## Flux par code d'autorisation (RFC 6749 §4.1)
 

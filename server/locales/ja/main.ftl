@@ -199,6 +199,13 @@ admin-keys = 署名鍵
 admin-role-admin = 管理者
 admin-disabled = 無効
 admin-created = 作成日時
+admin-dpop = DPoP
+admin-token-format = アクセストークンの形式
+admin-redirect-uris = リダイレクト URI
+admin-device-code-ttl = デバイスコードの有効期間
+admin-poll-interval = ポーリング間隔
+admin-user-code-format = ユーザーコードの形式
+admin-server-default = サーバーの既定値
 admin-user-add = ユーザーを追加
 admin-username = ユーザー名
 admin-password = パスワード（8 文字以上）
@@ -274,6 +281,7 @@ error-bad-time-text = 日付が正しくありません。2026-01-31 または U
 error-bad-name-text = 名前は 1〜64 文字の英数字と - _ . @ のみです。
 error-name-taken-text = その名前は既に使われています。
 error-public-client-text = 公開クライアントにはシークレットがありません。
+error-client-setting-text = 許可されていないクライアント設定です。client_credentials には機密クライアントが必要です。リダイレクト URI は https、127.0.0.1 または [::1] への http、またはプライベートスキームでなければなりません。有効期間と間隔は範囲内で指定してください。
 
 ## 認可コードフロー (RFC 6749 §4.1)
 

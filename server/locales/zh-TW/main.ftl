@@ -199,6 +199,13 @@ admin-keys = 簽章金鑰
 admin-role-admin = 管理員
 admin-disabled = 已停用
 admin-created = 建立時間
+admin-dpop = DPoP
+admin-token-format = 存取權杖格式
+admin-redirect-uris = 重新導向 URI
+admin-device-code-ttl = 裝置碼有效期限
+admin-poll-interval = 輪詢間隔
+admin-user-code-format = 使用者代碼格式
+admin-server-default = 伺服器預設值
 admin-user-add = 新增使用者
 admin-username = 使用者名稱
 admin-password = 密碼（至少 8 個字元）
@@ -274,6 +281,7 @@ error-bad-time-text = 日期無效：請使用 2026-01-31 或 Unix 秒數。
 error-bad-name-text = 名稱須為 1 至 64 個字母、數字及 - _ . @。
 error-name-taken-text = 此名稱已被使用。
 error-public-client-text = 公開用戶端沒有密鑰。
+error-client-setting-text = 不允許此用戶端設定：client_credentials 需要機密用戶端，重新導向 URI 必須是 https、指向 127.0.0.1 或 [::1] 的 http，或私有配置，且有效期限與間隔必須在允許範圍內。
 
 ## 授權碼流程 (RFC 6749 §4.1)
 

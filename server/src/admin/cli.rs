@@ -131,7 +131,9 @@ pub struct NameArg {
 #[derive(Subcommand, Debug)]
 pub enum ClientCommand {
     /// Register a client. A confidential client's secret is printed once.
-    Add(ClientAddArgs),
+    Add(Box<ClientAddArgs>),
+    /// Change settings of an existing client; what is not named stays as it is.
+    Update(Box<ClientUpdateArgs>),
     /// List clients: id, kind, scopes, name, status.
     List(DataDirArg),
     /// Show one client in full.
@@ -160,10 +162,15 @@ pub struct ClientAddArgs {
     /// Scopes the client may request, space-separated.
     #[arg(long, default_value = "profile read write")]
     pub scopes: String,
-    /// Grant types, space-separated (`device_code`, `refresh_token`); defaults to both
-    /// for public clients and none for confidential ones (introspection only).
+    /// Grant types, space-separated (`device_code`, `refresh_token`,
+    /// `client_credentials`, `authorization_code`); defaults to device_code and
+    /// refresh_token for public clients and none for confidential ones
+    /// (introspection only).
     #[arg(long)]
     pub grant_types: Option<String>,
+    /// A grant type, repeatable; added to any `--grant-types`.
+    #[arg(long = "grant-type")]
+    pub grant_type: Vec<String>,
     /// Access-token lifetime for this client (`900`, `15m`) [default: the server's].
     #[arg(long, value_parser = crate::config::parse_duration)]
     pub access_token_ttl: Option<std::time::Duration>,
@@ -185,7 +192,125 @@ pub struct ClientAddArgs {
     pub dpop: DpopArg,
     #[command(flatten)]
     #[allow(missing_docs)]
+    pub settings: ClientSettingsArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
     pub data: DataDirArg,
+}
+
+/// The per-client settings `client add` and `client update` share.
+#[derive(Args, Debug)]
+pub struct ClientSettingsArgs {
+    /// A redirect URI for the authorization-code grant, repeatable: https, http to
+    /// 127.0.0.1 or [::1] only (any port matches), or a private-use scheme
+    /// (com.example.app:/cb). With `update`, replaces the registered list.
+    #[arg(long = "redirect-uri")]
+    pub redirect_uri: Vec<String>,
+    /// The format of the client's access tokens [default: paseto].
+    #[arg(long, value_enum)]
+    pub access_token_format: Option<TokenFormatArg>,
+    /// Device-code lifetime for this client (`600`, `10m`; 60 s to 1 h; `default`
+    /// for the server's).
+    #[arg(long, value_parser = parse_override)]
+    pub device_code_ttl: Option<Override>,
+    /// Poll interval for this client's devices (`5`, `5s`; 1 to 60 s; `default` for
+    /// the server's).
+    #[arg(long, value_parser = parse_override)]
+    pub poll_interval: Option<Override>,
+    /// The alphabet of the client's user codes [default: letters].
+    #[arg(long, value_enum)]
+    pub user_code_format: Option<UserCodeArg>,
+}
+
+/// Arguments of `client update`.
+#[derive(Args, Debug)]
+pub struct ClientUpdateArgs {
+    /// The client to change.
+    pub id: String,
+    /// New name shown on the consent page.
+    #[arg(long)]
+    pub name: Option<String>,
+    /// New scopes, space-separated (replace the current ones).
+    #[arg(long, alias = "scopes")]
+    pub scope: Option<String>,
+    /// New grant types, repeatable (replace the current ones).
+    #[arg(long = "grant-type")]
+    pub grant_type: Vec<String>,
+    /// New DPoP requirement.
+    #[arg(long, value_enum)]
+    pub dpop: Option<DpopArg>,
+    /// Remove every registered redirect URI.
+    #[arg(long, conflicts_with = "redirect_uri")]
+    pub no_redirect_uris: bool,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub settings: ClientSettingsArgs,
+    #[command(flatten)]
+    #[allow(missing_docs)]
+    pub data: DataDirArg,
+}
+
+/// A per-client override: a value, or back to the server's default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Override {
+    /// The server's setting.
+    Default,
+    /// This many seconds.
+    Secs(u64),
+}
+
+impl Override {
+    /// As a record field: `None` for the server's default.
+    pub fn secs(self) -> Option<u64> {
+        match self {
+            Override::Default => None,
+            Override::Secs(s) => Some(s),
+        }
+    }
+}
+
+/// `default`, or a duration (`300`, `5m`).
+fn parse_override(s: &str) -> Result<Override, crate::config::ValueError> {
+    if s.trim() == "default" {
+        return Ok(Override::Default);
+    }
+    crate::config::parse_duration(s).map(|d| Override::Secs(d.as_secs()))
+}
+
+/// The `--access-token-format` of a client.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenFormatArg {
+    /// PASETO v4.public (what authgate-verify checks).
+    Paseto,
+    /// JWT (RFC 9068, at+jwt, EdDSA), for API gateways.
+    Jwt,
+}
+
+impl From<TokenFormatArg> for crate::store::AccessTokenFormat {
+    fn from(a: TokenFormatArg) -> Self {
+        match a {
+            TokenFormatArg::Paseto => crate::store::AccessTokenFormat::Paseto,
+            TokenFormatArg::Jwt => crate::store::AccessTokenFormat::Jwt,
+        }
+    }
+}
+
+/// The `--user-code-format` of a client.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserCodeArg {
+    /// Consonants, `BCDF-GHJK`.
+    Letters,
+    /// Digits only, for TV remotes and PIN pads.
+    Digits,
+}
+
+impl From<UserCodeArg> for crate::store::UserCodeFormat {
+    fn from(a: UserCodeArg) -> Self {
+        match a {
+            UserCodeArg::Letters => crate::store::UserCodeFormat::Letters,
+            UserCodeArg::Digits => crate::store::UserCodeFormat::Digits,
+        }
+    }
 }
 
 /// The `--dpop` setting of a client.

@@ -30,9 +30,6 @@ pub enum AdminError {
     /// `--since` is neither a duration nor a Unix time.
     #[error("--since `{0}`: {1}")]
     Since(String, crate::config::ValueError),
-    /// `--grant-types` names a grant this server doesn't have.
-    #[error("unknown grant type `{0}` (use device_code, refresh_token)")]
-    GrantType(String),
     /// An audience that can't go into a token verbatim.
     #[error(
         "invalid audience `{}`: 1 to {MAX_AUDIENCE_LEN} printable characters, no spaces",

@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::keys::{KeySource, Keys};
 use crate::store::prelude::*;
-use crate::store::{AuditEvent, AuditKind, Client, ClientChange, Store, StoreError, User};
+use crate::store::{
+    AccessTokenFormat, AuditEvent, AuditKind, Client, ClientChange, ClientPatch, DpopMode, Store,
+    StoreError, User, UserCodeFormat,
+};
 use crate::tokens::KeyError;
 
 /// One admin request (a line of JSON on the socket).
@@ -63,6 +66,13 @@ pub enum Request {
     ClientShow {
         /// client_id.
         id: String,
+    },
+    /// Change the settings a patch names (`client update`).
+    ClientUpdate {
+        /// client_id.
+        id: String,
+        /// The settings to change.
+        patch: ClientPatch,
     },
     /// Disable, enable, delete a client or set its secret hash.
     ClientChange {
@@ -153,7 +163,22 @@ pub struct ClientView {
     pub created_at: u64,
     /// Whether it must send DPoP proofs.
     #[serde(default)]
-    pub dpop: crate::store::DpopMode,
+    pub dpop: DpopMode,
+    /// Registered redirect URIs.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Access-token format.
+    #[serde(default)]
+    pub access_token_format: AccessTokenFormat,
+    /// Device-code lifetime override, seconds.
+    #[serde(default)]
+    pub device_code_ttl: Option<u64>,
+    /// Poll interval override, seconds.
+    #[serde(default)]
+    pub poll_interval: Option<u64>,
+    /// User-code alphabet.
+    #[serde(default)]
+    pub user_code_format: UserCodeFormat,
 }
 
 impl From<&Client> for ClientView {
@@ -170,6 +195,11 @@ impl From<&Client> for ClientView {
             refresh_ttl: c.refresh_ttl,
             created_at: c.created_at,
             dpop: c.dpop,
+            redirect_uris: c.redirect_uris.clone(),
+            access_token_format: c.access_token_format,
+            device_code_ttl: c.device_code_ttl,
+            poll_interval: c.poll_interval,
+            user_code_format: c.user_code_format,
         }
     }
 }
@@ -315,6 +345,12 @@ pub enum OpError {
     /// The server could not read or decode the request line.
     #[error("{0}")]
     BadRequest(String),
+    /// A client setting the rules refuse.
+    #[error(transparent)]
+    Rule(#[from] super::rules::RuleError),
+    /// `client update` naming nothing to change.
+    #[error("nothing to change: name a setting (see --help)")]
+    EmptyUpdate,
 }
 
 impl From<StoreError> for OpError {
@@ -394,6 +430,7 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<AdminReply, OpError>
         }
         Request::ClientAdd { client } => {
             check_name(&client.id)?;
+            super::rules::check(&client)?;
             let id = client.id.clone();
             let event = ctx.event(AuditKind::ClientAdded, &id);
             if !ctx.store.admin_add_client(client, event).await? {
@@ -407,6 +444,7 @@ pub async fn execute(ctx: &Ctx<'_>, req: Request) -> Result<AdminReply, OpError>
             Ok(AdminReply::Client(ClientView::from(&*c)))
         }
         Request::ClientChange { id, change } => client_change(ctx, id, change).await,
+        Request::ClientUpdate { id, patch } => client_update(ctx, id, patch).await,
         Request::KeyRotate => key_rotate(ctx).await,
         Request::KeyList => key_list(ctx).await,
         Request::Audit { since, limit } => {
@@ -517,7 +555,9 @@ async fn client_change(
         ClientChange::Enable => (AuditKind::ClientEnabled, ClientAction::Enabled),
         ClientChange::Delete => (AuditKind::ClientDeleted, ClientAction::Deleted),
         ClientChange::SetSecret(_) => (AuditKind::ClientSecretRotated, ClientAction::SecretRotated),
-        ClientChange::Settings(_) => (AuditKind::ClientUpdated, ClientAction::Updated),
+        ClientChange::Settings(_) | ClientChange::Update(_) => {
+            (AuditKind::ClientUpdated, ClientAction::Updated)
+        }
     };
     let event = ctx.event(kind, &id);
     let revoked = ctx
@@ -530,6 +570,30 @@ async fn client_change(
         action,
         revoked,
     })
+}
+
+/// Checks the client as the patch would leave it, then lets the store apply the
+/// patch to the row it locks. A concurrent change of another field between the
+/// check and the write can't break a rule the patch's own fields are checked
+/// against; only the cross-field rule (client_credentials needs a secret) could
+/// see a stale secret, and secrets are never removed from a client.
+async fn client_update(
+    ctx: &Ctx<'_>,
+    id: String,
+    patch: ClientPatch,
+) -> Result<AdminReply, OpError> {
+    if patch.is_empty() {
+        return Err(OpError::EmptyUpdate);
+    }
+    let mut client = (*ctx
+        .store
+        .client(&id)
+        .await?
+        .ok_or_else(|| OpError::NoClient(id.clone()))?)
+    .clone();
+    patch.apply(&mut client);
+    super::rules::check(&client)?;
+    client_change(ctx, id, ClientChange::Update(patch)).await
 }
 
 async fn key_rotate(ctx: &Ctx<'_>) -> Result<AdminReply, OpError> {

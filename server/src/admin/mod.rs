@@ -13,6 +13,7 @@ mod dump;
 mod error;
 pub mod exec;
 pub mod render;
+pub mod rules;
 pub mod socket;
 
 use std::io::Read;
@@ -27,7 +28,7 @@ use render::AuditFormat;
 
 use crate::config::DatabaseUrl;
 use crate::secrets::{random_token, sha256};
-use crate::store::{Client, ClientChange};
+use crate::store::{Client, ClientChange, ClientPatch};
 
 impl AdminCommand {
     /// Runs the command; `config` is the `--config` file (for `data_dir`).
@@ -140,37 +141,43 @@ fn client(cmd: ClientCommand, config: Option<&Path>) -> Result<(), AdminError> {
     };
     match cmd {
         ClientCommand::Add(a) => {
+            let a = *a;
             let dir = data_dir(&a.data, config)?;
             let secret = a.confidential.then(random_token);
-            let grant_types = match &a.grant_types {
-                Some(g) => g.split_whitespace().map(str::to_string).collect(),
-                None if a.confidential => vec![],
-                None => vec!["device_code".into(), "refresh_token".into()],
-            };
-            if let Some(g) = grant_types
-                .iter()
-                .find(|g| *g != "device_code" && *g != "refresh_token")
-            {
-                return Err(AdminError::GrantType(g.clone()));
+            let mut grant_types = words(a.grant_types.as_deref(), &a.grant_type);
+            if grant_types.is_empty() && a.grant_types.is_none() && !a.confidential {
+                grant_types = vec!["device_code".into(), "refresh_token".into()];
             }
+            let s = &a.settings;
             let client = Client {
-                id: a.id.clone(),
-                name: a.name.unwrap_or_else(|| a.id.clone()),
                 secret_hash: secret.as_ref().map(|s| sha256(s.as_bytes())),
-                scopes: a.scopes.split_whitespace().map(str::to_string).collect(),
-                grant_types,
-                disabled: false,
                 access_ttl: a.access_token_ttl.map(|d| d.as_secs()),
                 refresh_ttl: a.refresh_token_ttl.map(|d| d.as_secs()),
                 created_at: crate::clock::now(),
                 audiences: audiences(&a.audience, a.audiences.as_deref())?,
                 dpop: a.dpop.into(),
+                redirect_uris: words(None, &s.redirect_uri),
+                access_token_format: s.access_token_format.map(Into::into).unwrap_or_default(),
+                device_code_ttl: s.device_code_ttl.and_then(cli::Override::secs),
+                poll_interval: s.poll_interval.and_then(cli::Override::secs),
+                user_code_format: s.user_code_format.map(Into::into).unwrap_or_default(),
+                ..Client::new(
+                    a.id.clone(),
+                    a.name.unwrap_or_else(|| a.id.clone()),
+                    words(Some(&a.scopes), &[]),
+                    grant_types,
+                )
             };
             send(&dir, Request::ClientAdd { client }, true)?;
             if let Some(s) = secret {
                 println!("client_secret: {s}");
             }
             Ok(())
+        }
+        ClientCommand::Update(u) => {
+            let dir = data_dir(&u.data, config)?;
+            let patch = patch_of(&u);
+            send(&dir, Request::ClientUpdate { id: u.id, patch }, false)
         }
         ClientCommand::List(d) => send(&data_dir(&d, config)?, Request::ClientList, false),
         ClientCommand::Show(n) => send(
@@ -187,6 +194,42 @@ fn client(cmd: ClientCommand, config: Option<&Path>) -> Result<(), AdminError> {
             println!("client_secret: {secret}");
             Ok(())
         }
+    }
+}
+
+/// The words of `listed` then every `repeated` value, without duplicates, in order.
+fn words(listed: Option<&str>, repeated: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for w in listed
+        .unwrap_or_default()
+        .split_whitespace()
+        .chain(repeated.iter().map(String::as_str))
+    {
+        if !out.iter().any(|x| x == w) {
+            out.push(w.to_string());
+        }
+    }
+    out
+}
+
+/// The settings `client update` names, as a patch the store applies atomically.
+fn patch_of(u: &cli::ClientUpdateArgs) -> ClientPatch {
+    let s = &u.settings;
+    let listed = |v: &[String]| (!v.is_empty()).then(|| words(None, v));
+    ClientPatch {
+        name: u.name.clone(),
+        scopes: u.scope.as_deref().map(|s| words(Some(s), &[])),
+        grant_types: listed(&u.grant_type),
+        redirect_uris: if u.no_redirect_uris {
+            Some(Vec::new())
+        } else {
+            listed(&s.redirect_uri)
+        },
+        dpop: u.dpop.map(Into::into),
+        access_token_format: s.access_token_format.map(Into::into),
+        device_code_ttl: s.device_code_ttl.map(cli::Override::secs),
+        poll_interval: s.poll_interval.map(cli::Override::secs),
+        user_code_format: s.user_code_format.map(Into::into),
     }
 }
 

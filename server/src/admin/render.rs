@@ -123,7 +123,7 @@ fn client(out: &mut String, c: &ClientView) {
     };
     let _ = write!(
         out,
-        "client_id: {}\nname: {}\nkind: {}\nstatus: {}\nscopes: {}\ngrant_types: {}\naudiences: {}\naccess_token_ttl: {}\nrefresh_token_ttl: {}\ndpop: {}\ncreated: {}\n",
+        "client_id: {}\nname: {}\nkind: {}\nstatus: {}\nscopes: {}\ngrant_types: {}\naudiences: {}\naccess_token_ttl: {}\nrefresh_token_ttl: {}\ndpop: {}\nredirect_uris: {}\naccess_token_format: {}\ndevice_code_ttl: {}\npoll_interval: {}\nuser_code_format: {}\ncreated: {}\n",
         c.id,
         c.name,
         kind(c),
@@ -134,6 +134,15 @@ fn client(out: &mut String, c: &ClientView) {
         ttl(c.access_ttl),
         ttl(c.refresh_ttl),
         c.dpop.as_str(),
+        if c.redirect_uris.is_empty() {
+            "none".to_string()
+        } else {
+            c.redirect_uris.join(" ")
+        },
+        c.access_token_format.as_str(),
+        ttl(c.device_code_ttl),
+        ttl(c.poll_interval),
+        c.user_code_format.as_str(),
         time_str(c.created_at),
     );
 }

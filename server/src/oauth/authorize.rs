@@ -13,6 +13,7 @@ use std::sync::Arc;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 
 use super::device_authorization::requested_scope;
+use super::grant_type::GrantType;
 use super::redirect_uri;
 use crate::grant::authorization_code::is_s256_challenge;
 use crate::http::form::Form;
@@ -206,8 +207,7 @@ pub async fn check(
         }
         None => return refuse(E::InvalidRequest, "response_type is required"),
     }
-    // TODO(merge h-clients): GrantType::AuthorizationCode.allowed_for(&client)
-    if !client.grant_types.iter().any(|g| g == "authorization_code") {
+    if !GrantType::AuthorizationCode.allowed_for(&client) {
         return refuse(
             E::UnauthorizedClient,
             "this client may not use the authorization_code grant",

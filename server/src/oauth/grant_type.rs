@@ -16,17 +16,37 @@ pub enum GrantType {
     DeviceCode,
     /// RFC 6749 §6: `refresh_token`.
     RefreshToken,
+    /// RFC 6749 §4.4: `client_credentials`.
+    ClientCredentials,
+    /// RFC 6749 §4.1: `authorization_code`.
+    AuthorizationCode,
 }
 
 impl GrantType {
-    /// Every supported grant, in the order metadata advertises them.
-    pub const ALL: [GrantType; 2] = [GrantType::DeviceCode, GrantType::RefreshToken];
+    /// Every grant the token endpoint serves, in the order metadata advertises
+    /// them: a grant is added here once its handler exists.
+    pub const ALL: [GrantType; 3] = [
+        GrantType::DeviceCode,
+        GrantType::RefreshToken,
+        GrantType::AuthorizationCode,
+    ];
+
+    /// Every grant a client record may name (`authgate client add --grant-type`),
+    /// including those not served yet.
+    pub const KNOWN: [GrantType; 4] = [
+        GrantType::DeviceCode,
+        GrantType::RefreshToken,
+        GrantType::ClientCredentials,
+        GrantType::AuthorizationCode,
+    ];
 
     /// The `grant_type` parameter value (RFC 6749 §4.5, RFC 8628 §3.4).
     pub fn param(self) -> &'static str {
         match self {
             GrantType::DeviceCode => params::GRANT_TYPE_DEVICE_CODE,
             GrantType::RefreshToken => params::GRANT_TYPE_REFRESH_TOKEN,
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::AuthorizationCode => "authorization_code",
         }
     }
 
@@ -36,7 +56,30 @@ impl GrantType {
         match self {
             GrantType::DeviceCode => "device_code",
             GrantType::RefreshToken => "refresh_token",
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::AuthorizationCode => "authorization_code",
         }
+    }
+
+    /// The grant a short name (as in client records) names, served or not.
+    pub fn from_short(value: &str) -> Option<Self> {
+        Self::KNOWN.into_iter().find(|g| g.short() == value)
+    }
+
+    /// The short names of [`KNOWN`](Self::KNOWN), comma-separated, for messages.
+    pub fn known_names() -> String {
+        Self::KNOWN.map(Self::short).join(", ")
+    }
+
+    /// `unsupported_grant_type`, listing what the endpoint serves.
+    pub fn unsupported() -> OAuthError {
+        OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            format!(
+                "supported grant types: {}",
+                Self::ALL.map(Self::short).join(", ")
+            ),
+        )
     }
 
     /// The grant a `grant_type` value names, if supported.
@@ -49,12 +92,7 @@ impl GrantType {
     /// authenticated (so an unknown client still learns nothing else).
     pub fn from_form(form: &Form) -> Result<Result<Self, OAuthError>, FormError> {
         let value = form.require(params::GRANT_TYPE)?;
-        Ok(Self::from_param(value).ok_or_else(|| {
-            OAuthError::new(
-                ErrorCode::UnsupportedGrantType,
-                "supported grant types: device_code, refresh_token",
-            )
-        }))
+        Ok(Self::from_param(value).ok_or_else(Self::unsupported))
     }
 
     /// Whether `client` may use this grant. Client records keep short names; this
@@ -89,5 +127,9 @@ mod tests {
             GrantType::RefreshToken
         );
         assert!(GrantType::from_form(&Form::default()).is_err());
+        for g in GrantType::KNOWN {
+            assert_eq!(GrantType::from_short(g.short()), Some(g));
+        }
+        assert_eq!(GrantType::from_short("password"), None);
     }
 }

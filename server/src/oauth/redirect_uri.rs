@@ -1,59 +1,21 @@
-//! Matching a request's `redirect_uri` against a client's registered ones
-//! (RFC 6749 §3.1.2.2–3, RFC 8252 §7.3, OAuth 2.0 Security BCP §4.1.3).
+//! Resolving an authorization request's `redirect_uri` against a client's
+//! registered ones (RFC 6749 §3.1.2.2–3, RFC 8252 §7.3, OAuth 2.0 Security BCP
+//! §4.1.3), and the origin the consent page shows and allows as its form target.
 //!
-//! The comparison is an exact string match, with one exception: a registered
-//! loopback redirect (`http://127.0.0.1…` or `http://[::1]…`) matches the same
-//! URI with any port, because a native app binds an ephemeral port at run time
-//! (RFC 8252 §7.3). Nothing is normalised: no case folding, no percent-decoding, no
-//! default ports, no trailing slashes. A URI that is not byte-for-byte a
-//! registered one (modulo that port) is refused, which is what makes userinfo
-//! (`https://good@evil`), fragments, other paths or schemes fail.
+//! The comparison is [`crate::redirect_uri::matches`]: an exact string match,
+//! with one exception, a registered loopback redirect (`http://127.0.0.1…` or
+//! `http://[::1]…`) matches the same URI with any port, because a native app binds
+//! an ephemeral port at run time (RFC 8252 §7.3). Nothing is normalised: no case
+//! folding, no percent-decoding, no default ports, no trailing slashes, so
+//! userinfo (`https://good@evil`), fragments, other paths or schemes fail.
 
+use crate::redirect_uri::matches;
 use crate::store::Client;
 
-/// The loopback hosts whose port may vary (RFC 8252 §7.3; `localhost` is not one:
-/// §8.3 advises against it, as it may resolve elsewhere).
-const LOOPBACK_PREFIXES: [&str; 2] = ["http://127.0.0.1", "http://[::1]"];
-
-/// A client's registered redirect URIs.
+/// A client's registered redirect URIs (each checked by [`crate::redirect_uri`]
+/// at registration).
 pub fn registered(client: &Client) -> &[String] {
-    // TODO(merge h-clients): &client.redirect_uris
-    let _ = client;
-    &[]
-}
-
-/// Whether `presented` is `registered`, the port excepted for loopback URIs.
-pub fn matches(registered: &str, presented: &str) -> bool {
-    if registered == presented {
-        return true;
-    }
-    LOOPBACK_PREFIXES.iter().any(|host| {
-        match (
-            after_loopback_port(registered, host),
-            after_loopback_port(presented, host),
-        ) {
-            (Some(a), Some(b)) => a == b,
-            _ => false,
-        }
-    })
-}
-
-/// The rest of `uri` after `host` and an optional `:port` (1 to 5 digits), if
-/// `uri` starts with `host` and the rest is empty or a path (`/…`), so
-/// `http://127.0.0.1:80@evil/` or `http://127.0.0.1.evil/` never qualify.
-fn after_loopback_port<'a>(uri: &'a str, host: &str) -> Option<&'a str> {
-    let rest = uri.strip_prefix(host)?;
-    let rest = match rest.strip_prefix(':') {
-        Some(port_and_path) => {
-            let digits = port_and_path.bytes().take_while(u8::is_ascii_digit).count();
-            if !(1..=5).contains(&digits) {
-                return None;
-            }
-            &port_and_path[digits..]
-        }
-        None => rest,
-    };
-    (rest.is_empty() || rest.starts_with('/')).then_some(rest)
+    &client.redirect_uris
 }
 
 /// The redirect URI an authorization request resolves to: the presented one when

@@ -1,11 +1,11 @@
 //! The token endpoint (RFC 6749 §3.2): authenticates the client and dispatches on
 //! `grant_type`, one module per grant. A DPoP proof, when sent (or required), is
-//! checked once here for both grants.
+//! checked once here for every grant.
 
 use super::client_auth::authenticate;
 use super::error::OAuthError;
 use super::grant_type::GrantType;
-use super::{OAuthRequest, device_grant, dpop, refresh_grant};
+use super::{OAuthRequest, code_grant, device_grant, dpop, refresh_grant};
 use crate::http::response::Resp;
 use crate::state::AppState;
 use authgate_proto::paths;
@@ -23,5 +23,7 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
     match grant {
         GrantType::DeviceCode => device_grant::handle(state, &client, &req, proof, now).await,
         GrantType::RefreshToken => refresh_grant::handle(state, &client, &req, proof, now).await,
+        GrantType::ClientCredentials => Err(GrantType::unsupported()),
+        GrantType::AuthorizationCode => code_grant::handle(state, &client, &req, proof, now).await,
     }
 }

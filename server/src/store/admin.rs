@@ -3,6 +3,7 @@
 //! consequences (ended sessions, revoked grants).
 
 use super::audit::AuditEvent;
+use super::records::{AccessTokenFormat, DpopMode, UserCodeFormat};
 use super::{Client, StoreError, User};
 
 /// A change to an existing client.
@@ -19,6 +20,68 @@ pub enum ClientChange {
     /// Replace what it may ask for and how long its tokens live (the console's
     /// edit form); tokens already issued keep theirs.
     Settings(ClientSettings),
+    /// Change only the settings it names (`authgate client update`), read and
+    /// written in one transaction so concurrent updates of other fields survive.
+    Update(ClientPatch),
+}
+
+/// The settings `authgate client update` changes; `None` leaves one as it is.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClientPatch {
+    /// Display name.
+    pub name: Option<String>,
+    /// Scopes it may ask for.
+    pub scopes: Option<Vec<String>>,
+    /// Grant types it may use (short names).
+    pub grant_types: Option<Vec<String>>,
+    /// Registered redirect URIs.
+    pub redirect_uris: Option<Vec<String>>,
+    /// DPoP requirement.
+    pub dpop: Option<DpopMode>,
+    /// Access-token format.
+    pub access_token_format: Option<AccessTokenFormat>,
+    /// Device-code lifetime, seconds; `Some(None)`: back to the server's.
+    pub device_code_ttl: Option<Option<u64>>,
+    /// Poll interval, seconds; `Some(None)`: back to the server's.
+    pub poll_interval: Option<Option<u64>>,
+    /// User-code alphabet.
+    pub user_code_format: Option<UserCodeFormat>,
+}
+
+impl ClientPatch {
+    /// Writes the settings this patch names into `client`.
+    pub fn apply(&self, client: &mut Client) {
+        fn set<T: Clone>(field: &mut T, value: &Option<T>) {
+            if let Some(v) = value {
+                field.clone_from(v);
+            }
+        }
+        set(&mut client.name, &self.name);
+        set(&mut client.scopes, &self.scopes);
+        set(&mut client.grant_types, &self.grant_types);
+        set(&mut client.redirect_uris, &self.redirect_uris);
+        set(&mut client.dpop, &self.dpop);
+        set(&mut client.access_token_format, &self.access_token_format);
+        set(&mut client.device_code_ttl, &self.device_code_ttl);
+        set(&mut client.poll_interval, &self.poll_interval);
+        set(&mut client.user_code_format, &self.user_code_format);
+    }
+
+    /// Whether it changes nothing.
+    pub fn is_empty(&self) -> bool {
+        *self == ClientPatch::default()
+    }
+}
+
+impl ClientChange {
+    /// Writes a settings change into `client` (nothing for the other changes).
+    pub fn apply_settings(&self, client: &mut Client) {
+        match self {
+            ClientChange::Settings(s) => s.apply(client),
+            ClientChange::Update(p) => p.apply(client),
+            _ => {}
+        }
+    }
 }
 
 /// The editable part of a client, as the console's edit form sets it.

@@ -22,7 +22,9 @@ use std::io::{BufRead, Write};
 use serde::{Deserialize, Serialize};
 
 use super::StoreError;
-use super::records::{AccessToken, Client, DpopMode, Grant, RefreshToken, User};
+use super::records::{
+    AccessToken, AccessTokenFormat, Client, DpopMode, Grant, RefreshToken, User, UserCodeFormat,
+};
 
 /// The `format` of the header line.
 pub const FORMAT: &str = "authgate-dump";
@@ -269,6 +271,21 @@ pub struct ClientLine {
     /// Whether the client must use DPoP (absent in dumps made before DPoP: optional).
     #[serde(default)]
     pub dpop: DpopMode,
+    /// Registered redirect URIs (absent in older dumps: none).
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Access-token format (absent in older dumps: PASETO).
+    #[serde(default)]
+    pub access_token_format: AccessTokenFormat,
+    /// Device-code lifetime override, seconds (absent: the server's).
+    #[serde(default)]
+    pub device_code_ttl: Option<u64>,
+    /// Poll interval override, seconds (absent: the server's).
+    #[serde(default)]
+    pub poll_interval: Option<u64>,
+    /// User-code alphabet (absent in older dumps: letters).
+    #[serde(default)]
+    pub user_code_format: UserCodeFormat,
 }
 
 /// A user (the password stays an argon2id hash).
@@ -369,6 +386,11 @@ impl From<Client> for ClientLine {
             created_at: c.created_at,
             audiences: c.audiences,
             dpop: c.dpop,
+            redirect_uris: c.redirect_uris,
+            access_token_format: c.access_token_format,
+            device_code_ttl: c.device_code_ttl,
+            poll_interval: c.poll_interval,
+            user_code_format: c.user_code_format,
         }
     }
 }
@@ -387,6 +409,11 @@ impl From<ClientLine> for Client {
             created_at: c.created_at,
             audiences: c.audiences,
             dpop: c.dpop,
+            redirect_uris: c.redirect_uris,
+            access_token_format: c.access_token_format,
+            device_code_ttl: c.device_code_ttl,
+            poll_interval: c.poll_interval,
+            user_code_format: c.user_code_format,
         }
     }
 }
@@ -948,5 +975,55 @@ mod tests {
                 kind: "user"
             })
         ));
+    }
+}
+
+#[cfg(test)]
+mod client_tests {
+    use super::*;
+
+    #[test]
+    fn client_settings_round_trip_and_older_lines_read_with_defaults() {
+        let client = Client {
+            secret_hash: Some([5; 32]),
+            redirect_uris: vec!["https://app.example/cb".into()],
+            access_token_format: AccessTokenFormat::Jwt,
+            device_code_ttl: Some(300),
+            poll_interval: Some(9),
+            user_code_format: UserCodeFormat::Digits,
+            dpop: DpopMode::Required,
+            ..Client::new(
+                "gw".into(),
+                "Gateway".into(),
+                vec!["read".into()],
+                vec!["client_credentials".into()],
+            )
+        };
+        let line = serde_json::to_string(&Item::Client(client.clone().into())).unwrap();
+        assert!(line.contains(r#""access_token_format":"jwt""#), "{line}");
+        assert!(line.contains(r#""user_code_format":"digits""#), "{line}");
+        let Item::Client(back) = serde_json::from_str(&line).unwrap() else {
+            panic!("not a client: {line}");
+        };
+        assert_eq!(Client::from(back), client);
+
+        // A line written before issue 16 (and before DPoP).
+        let old = r#"{"kind":"client","id":"tv","name":"TV","secret_hash":null,"scopes":["read"],"grant_types":["device_code"],"disabled":false,"access_ttl":null,"refresh_ttl":null,"created_at":1,"audiences":[]}"#;
+        let Item::Client(old) = serde_json::from_str(old).unwrap() else {
+            panic!("not a client");
+        };
+        let old = Client::from(old);
+        assert_eq!(
+            old,
+            Client {
+                created_at: 1,
+                ..Client::new(
+                    "tv".into(),
+                    "TV".into(),
+                    vec!["read".into()],
+                    vec!["device_code".into()]
+                )
+            }
+        );
     }
 }

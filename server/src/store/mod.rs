@@ -34,7 +34,7 @@ mod users;
 use std::sync::Arc;
 
 pub use crate::grant::Decision;
-pub use admin::{ClientChange, ClientSettings, Consequences};
+pub use admin::{ClientChange, ClientPatch, ClientSettings, Consequences};
 pub use audit::{AuditEvent, AuditKind};
 pub use auth_codes::CodeOutcome;
 pub use devices::{DecideOutcome, Pending, RedeemOutcome};
@@ -43,7 +43,8 @@ pub use error::StoreError;
 pub use grants::{RevokeOutcome, RotateOutcome};
 pub use pg::PgStore;
 pub use records::{
-    AccessToken, Client, DeviceAuth, DeviceStatus, DpopMode, Grant, RefreshToken, Session, User,
+    AccessToken, AccessTokenFormat, Client, DeviceAuth, DeviceStatus, DpopMode, Grant,
+    RefreshToken, Session, User, UserCodeFormat,
 };
 pub use redb::{BatchStats, RedbDump, RedbStore};
 pub use sessions::{EndSessions, PasswordChange, SessionInfo, SessionMeta, SessionStart};

@@ -31,6 +31,64 @@ impl DpopMode {
     }
 }
 
+/// The format of the access tokens a client gets.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessTokenFormat {
+    /// PASETO v4.public (the default): what `authgate-verify` and the introspection
+    /// endpoint have always checked.
+    #[default]
+    Paseto,
+    /// A JWT (RFC 9068, `typ: at+jwt`) signed with the same Ed25519 keys: for API
+    /// gateways that verify JWTs only.
+    Jwt,
+}
+
+impl AccessTokenFormat {
+    /// The name used by the admin CLI, listings and the database column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessTokenFormat::Paseto => "paseto",
+            AccessTokenFormat::Jwt => "jwt",
+        }
+    }
+
+    /// The format named by [`as_str`](Self::as_str).
+    pub fn parse(name: &str) -> Option<Self> {
+        [AccessTokenFormat::Paseto, AccessTokenFormat::Jwt]
+            .into_iter()
+            .find(|f| f.as_str() == name)
+    }
+}
+
+/// The alphabet of the user codes a client's devices show.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum UserCodeFormat {
+    /// Consonants only (the default): easy to read and type, no words.
+    #[default]
+    Letters,
+    /// Digits only, for TV remotes and PIN pads.
+    Digits,
+}
+
+impl UserCodeFormat {
+    /// The name used by the admin CLI, listings and the database column.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserCodeFormat::Letters => "letters",
+            UserCodeFormat::Digits => "digits",
+        }
+    }
+
+    /// The format named by [`as_str`](Self::as_str).
+    pub fn parse(name: &str) -> Option<Self> {
+        [UserCodeFormat::Letters, UserCodeFormat::Digits]
+            .into_iter()
+            .find(|f| f.as_str() == name)
+    }
+}
+
 /// A stored type with a schema version.
 pub trait Record: Serialize + DeserializeOwned {
     /// Bumped whenever the encoded shape changes.
@@ -154,15 +212,64 @@ pub struct Client {
     pub audiences: Vec<String>,
     /// Whether its requests must carry DPoP proofs.
     pub dpop: DpopMode,
+    /// Where the authorization endpoint may send its browser back (RFC 6749
+    /// §3.1.2), each checked by [`crate::redirect_uri`] at registration.
+    pub redirect_uris: Vec<String>,
+    /// The format of its access tokens.
+    pub access_token_format: AccessTokenFormat,
+    /// Device-code lifetime override, seconds (RFC 8628 §3.2 `expires_in`).
+    pub device_code_ttl: Option<u64>,
+    /// Poll interval override, seconds (RFC 8628 §3.2 `interval`).
+    pub poll_interval: Option<u64>,
+    /// The alphabet of its user codes.
+    pub user_code_format: UserCodeFormat,
 }
 impl Record for Client {
-    const VERSION: u8 = 3;
+    const VERSION: u8 = 4;
 
     fn upgrade(version: u8, bytes: &[u8]) -> Option<Result<Self, postcard::Error>> {
         match version {
             1 => Some(postcard::from_bytes::<ClientV1>(bytes).map(Client::from)),
             2 => Some(postcard::from_bytes::<ClientV2>(bytes).map(Client::from)),
+            3 => Some(postcard::from_bytes::<ClientV3>(bytes).map(Client::from)),
             _ => None,
+        }
+    }
+}
+
+/// A client as version 3 stored it: before redirect URIs, token formats and
+/// per-client device settings.
+#[derive(Deserialize)]
+struct ClientV3 {
+    id: String,
+    name: String,
+    secret_hash: Option<[u8; 32]>,
+    scopes: Vec<String>,
+    grant_types: Vec<String>,
+    disabled: bool,
+    access_ttl: Option<u64>,
+    refresh_ttl: Option<u64>,
+    created_at: u64,
+    audiences: Vec<String>,
+    dpop: DpopMode,
+}
+
+impl From<ClientV3> for Client {
+    fn from(c: ClientV3) -> Self {
+        Client {
+            dpop: c.dpop,
+            ..Client::from(ClientV2 {
+                id: c.id,
+                name: c.name,
+                secret_hash: c.secret_hash,
+                scopes: c.scopes,
+                grant_types: c.grant_types,
+                disabled: c.disabled,
+                access_ttl: c.access_ttl,
+                refresh_ttl: c.refresh_ttl,
+                created_at: c.created_at,
+                audiences: c.audiences,
+            })
         }
     }
 }
@@ -196,6 +303,11 @@ impl From<ClientV2> for Client {
             created_at: c.created_at,
             audiences: c.audiences,
             dpop: DpopMode::Optional,
+            redirect_uris: Vec::new(),
+            access_token_format: AccessTokenFormat::Paseto,
+            device_code_ttl: None,
+            poll_interval: None,
+            user_code_format: UserCodeFormat::Letters,
         }
     }
 }
@@ -216,7 +328,7 @@ struct ClientV1 {
 
 impl From<ClientV1> for Client {
     fn from(c: ClientV1) -> Self {
-        Client {
+        Client::from(ClientV2 {
             id: c.id,
             name: c.name,
             secret_hash: c.secret_hash,
@@ -227,12 +339,34 @@ impl From<ClientV1> for Client {
             refresh_ttl: c.refresh_ttl,
             created_at: c.created_at,
             audiences: Vec::new(),
-            dpop: DpopMode::Optional,
-        }
+        })
     }
 }
 
 impl Client {
+    /// A client with these essentials and every other setting at its default
+    /// (enabled, no secret, no overrides, PASETO tokens, letter user codes).
+    pub fn new(id: String, name: String, scopes: Vec<String>, grant_types: Vec<String>) -> Self {
+        Client {
+            id,
+            name,
+            secret_hash: None,
+            scopes,
+            grant_types,
+            disabled: false,
+            access_ttl: None,
+            refresh_ttl: None,
+            created_at: 0,
+            audiences: Vec::new(),
+            dpop: DpopMode::Optional,
+            redirect_uris: Vec::new(),
+            access_token_format: AccessTokenFormat::Paseto,
+            device_code_ttl: None,
+            poll_interval: None,
+            user_code_format: UserCodeFormat::Letters,
+        }
+    }
+
     /// The audiences this client's access tokens carry, or that it answers to as a
     /// resource server: its own list, or the server's `default` when it has none.
     pub fn audiences_or<'a>(&'a self, default: &'a str) -> Vec<&'a str> {
@@ -583,24 +717,89 @@ mod tests {
         assert_eq!(decode::<Grant>("g", &encode(&bound)).unwrap(), bound);
 
         let c = Client {
-            id: "tv".into(),
-            name: "TV".into(),
-            secret_hash: None,
-            scopes: vec!["read".into()],
-            grant_types: vec!["device_code".into()],
-            disabled: false,
-            access_ttl: None,
-            refresh_ttl: None,
-            created_at: 5,
             audiences: vec!["https://api".into()],
-            dpop: DpopMode::Optional,
+            created_at: 5,
+            ..Client::new(
+                "tv".into(),
+                "TV".into(),
+                vec!["read".into()],
+                vec!["device_code".into()],
+            )
         };
-        assert_eq!(decode::<Client>("c", &as_version_2(&c)).unwrap(), c);
+        assert_eq!(decode::<Client>("c", &as_version(&c, 6, 2)).unwrap(), c);
         let strict = Client {
             dpop: DpopMode::Required,
             ..c
         };
         assert_eq!(decode::<Client>("c", &encode(&strict)).unwrap(), strict);
+    }
+
+    /// The bytes an earlier `version` wrote for `value`, when the `added` fields
+    /// that came later are all empty (`None`, `[]` or the first enum variant,
+    /// each the single byte 0 in postcard) and last.
+    fn as_version<T: Record>(value: &T, added: usize, version: u8) -> Vec<u8> {
+        let mut bytes = encode(value);
+        for _ in 0..added {
+            assert_eq!(bytes.pop(), Some(0), "the new fields are last and empty");
+        }
+        bytes[0] = version;
+        bytes
+    }
+
+    #[test]
+    fn a_version_3_client_reads_with_default_settings_and_new_ones_keep_theirs() {
+        let c = Client {
+            secret_hash: Some([9; 32]),
+            dpop: DpopMode::Required,
+            audiences: vec!["https://api".into()],
+            ..Client::new(
+                "svc".into(),
+                "Service".into(),
+                vec!["read".into()],
+                vec!["refresh_token".into()],
+            )
+        };
+        let old = decode::<Client>("c", &as_version(&c, 5, 3)).unwrap();
+        assert_eq!(old, c);
+        assert_eq!(old.access_token_format, AccessTokenFormat::Paseto);
+        assert_eq!(old.user_code_format, UserCodeFormat::Letters);
+        assert!(old.redirect_uris.is_empty());
+        assert_eq!((old.device_code_ttl, old.poll_interval), (None, None));
+        let set = Client {
+            redirect_uris: vec!["https://app.example/cb".into()],
+            access_token_format: AccessTokenFormat::Jwt,
+            device_code_ttl: Some(300),
+            poll_interval: Some(10),
+            user_code_format: UserCodeFormat::Digits,
+            ..c
+        };
+        assert_eq!(decode::<Client>("c", &encode(&set)).unwrap(), set);
+        assert!(
+            decode::<Client>(
+                "c",
+                &as_version(
+                    &Client {
+                        dpop: DpopMode::Optional,
+                        ..old
+                    },
+                    5,
+                    5
+                )
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn format_names_round_trip() {
+        for f in [AccessTokenFormat::Paseto, AccessTokenFormat::Jwt] {
+            assert_eq!(AccessTokenFormat::parse(f.as_str()), Some(f));
+        }
+        for f in [UserCodeFormat::Letters, UserCodeFormat::Digits] {
+            assert_eq!(UserCodeFormat::parse(f.as_str()), Some(f));
+        }
+        assert_eq!(AccessTokenFormat::parse("JWT"), None);
+        assert_eq!(UserCodeFormat::parse("numbers"), None);
     }
 
     #[test]

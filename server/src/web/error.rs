@@ -111,6 +111,10 @@ pub enum PageError {
     /// Rotating the secret of a public client.
     #[error("A public client has no secret.")]
     PublicClient,
+    /// A client setting the rules refuse (client_credentials on a public client,
+    /// a redirect URI, a device-code lifetime or poll interval out of range).
+    #[error("A client setting is not allowed.")]
+    BadClientSetting,
     /// An authorization request from an unknown or disabled client (never
     /// redirected, RFC 6749 §4.1.2.1).
     #[error("This app is not registered here, or it is disabled.")]
@@ -130,6 +134,7 @@ impl From<crate::admin::exec::OpError> for PageError {
             OpError::NoUser(_) => PageError::NoSuchUser,
             OpError::NoClient(_) => PageError::NoSuchClient,
             OpError::PublicClient(_) => PageError::PublicClient,
+            OpError::Rule(_) => PageError::BadClientSetting,
             other => {
                 tracing::error!("admin console operation failed: {other}");
                 PageError::Storage
@@ -156,7 +161,7 @@ impl PageError {
             Forbidden => StatusCode::FORBIDDEN,
             NoSuchUser | NoSuchClient => StatusCode::NOT_FOUND,
             NotConfirmed | UnknownAction | PasswordTooShort | NotYourself | BadLifetime
-            | BadTime | BadName | PublicClient | UnknownClient | BadRedirect => {
+            | BadTime | BadName | PublicClient | BadClientSetting | UnknownClient | BadRedirect => {
                 StatusCode::BAD_REQUEST
             }
             Incomplete | InvalidForm(_) | NoDecision | InvalidCode | UnknownDevice | NoDevice
@@ -206,6 +211,7 @@ impl PageError {
             BadName => ("error-admin-refused", "error-bad-name-text"),
             NameTaken => ("error-admin-refused", "error-name-taken-text"),
             PublicClient => ("error-admin-refused", "error-public-client-text"),
+            BadClientSetting => ("error-admin-refused", "error-client-setting-text"),
             UnknownClient => ("error-unknown-client", "error-unknown-client-text"),
             BadRedirect => ("error-bad-redirect", "error-bad-redirect-text"),
         };
@@ -273,6 +279,7 @@ impl PageError {
             BadName,
             NameTaken,
             PublicClient,
+            BadClientSetting,
             UnknownClient,
             BadRedirect,
         ]

@@ -10,11 +10,12 @@
 //! exactly as the request handlers do.
 
 use super::audit::{append, counted};
+use super::clients::{select_client_in, update_client_settings};
 use super::grants::{revoke_client_in, revoke_user_in};
 use super::notify::{self, Change};
 use super::sessions::end_user_sessions_in;
 use super::users::{insert_client, insert_user};
-use super::{PgError, PgStore, to_i64, to_u64};
+use super::{PgError, PgStore, to_u64};
 use crate::store::admin::Consequences;
 use crate::store::{Admin, AuditEvent, Client, ClientChange, StoreError, User};
 
@@ -178,25 +179,15 @@ async fn change_client(
             tx.execute("UPDATE clients SET disabled = false WHERE id = $1", &[&id])
                 .await?;
         }
-        ClientChange::Settings(c) => {
-            let access_ttl = c.access_ttl.map(|t| to_i64(t, "access ttl")).transpose()?;
-            let refresh_ttl = c
-                .refresh_ttl
-                .map(|t| to_i64(t, "refresh ttl"))
-                .transpose()?;
-            tx.execute(
-                "UPDATE clients SET name = $2, scopes = $3, grant_types = $4,
-                        access_ttl = $5, refresh_ttl = $6 WHERE id = $1",
-                &[
-                    &id,
-                    &c.name,
-                    &c.scopes,
-                    &c.grant_types,
-                    &access_ttl,
-                    &refresh_ttl,
-                ],
-            )
-            .await?;
+        ClientChange::Settings(_) | ClientChange::Update(_) => {
+            let mut client = select_client_in(&tx, &id)
+                .await?
+                .ok_or_else(|| PgError::Corrupt {
+                    table: "clients",
+                    reason: format!("client {id} vanished under its row lock"),
+                })?;
+            change.apply_settings(&mut client);
+            update_client_settings(&tx, &client).await?;
         }
         ClientChange::SetSecret(hash) => {
             tx.execute(

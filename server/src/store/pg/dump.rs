@@ -34,8 +34,10 @@ const EXPORTS: [(&str, RowOf); 6] = [
         user_of,
     ),
     (
+        // The columns of `clients::CLIENT_COLUMNS`, in its order.
         "SELECT id, name, secret_hash, scopes, grant_types, disabled, access_ttl, refresh_ttl,
-                created_at, audiences, dpop FROM clients ORDER BY id",
+                created_at, audiences, dpop, redirect_uris, access_token_format,
+                device_code_ttl, poll_interval, user_code_format FROM clients ORDER BY id",
         client_of,
     ),
     (
@@ -186,6 +188,11 @@ fn copy_of(kind: Kind) -> (&'static str, &'static [Type]) {
         Type::INT8,
         Type::TEXT_ARRAY,
         Type::TEXT,
+        Type::TEXT_ARRAY,
+        Type::TEXT,
+        Type::INT8,
+        Type::INT8,
+        Type::TEXT,
     ];
     const GRANT: &[Type] = &[
         Type::BYTEA,
@@ -216,7 +223,9 @@ fn copy_of(kind: Kind) -> (&'static str, &'static [Type]) {
         ),
         Kind::Client => (
             "COPY clients (id, name, secret_hash, scopes, grant_types, disabled, access_ttl,
-                           refresh_ttl, created_at, audiences, dpop) FROM STDIN BINARY",
+                           refresh_ttl, created_at, audiences, dpop, redirect_uris,
+                           access_token_format, device_code_ttl, poll_interval,
+                           user_code_format) FROM STDIN BINARY",
             CLIENT,
         ),
         Kind::Grant => (
@@ -285,6 +294,11 @@ fn client_values(c: &ClientLine) -> Result<Values, PgError> {
         Box::new(to_i64(c.created_at, "client creation time")?),
         Box::new(c.audiences.clone()),
         Box::new(c.dpop.as_str()),
+        Box::new(c.redirect_uris.clone()),
+        Box::new(c.access_token_format.as_str()),
+        Box::new(ttl(c.device_code_ttl, "device code lifetime")?),
+        Box::new(ttl(c.poll_interval, "poll interval")?),
+        Box::new(c.user_code_format.as_str()),
     ])
 }
 
@@ -331,28 +345,7 @@ fn user_of(r: &Row) -> Result<Item, PgError> {
 }
 
 fn client_of(r: &Row) -> Result<Item, PgError> {
-    const T: &str = "clients";
-    let ttl = |i: usize| -> Result<Option<u64>, PgError> {
-        r.try_get::<_, Option<i64>>(i)?
-            .map(|v| to_u64(v, T))
-            .transpose()
-    };
-    Ok(Item::Client(ClientLine {
-        id: r.try_get(0)?,
-        name: r.try_get(1)?,
-        secret_hash: r
-            .try_get::<_, Option<&[u8]>>(2)?
-            .map(|h| to_array(h, T))
-            .transpose()?,
-        scopes: r.try_get(3)?,
-        grant_types: r.try_get(4)?,
-        disabled: r.try_get(5)?,
-        access_ttl: ttl(6)?,
-        refresh_ttl: ttl(7)?,
-        created_at: to_u64(r.try_get(8)?, T)?,
-        audiences: r.try_get(9)?,
-        dpop: super::clients::dpop_mode(r.try_get(10)?)?,
-    }))
+    Ok(Item::Client(super::clients::client_from_row(r)?.into()))
 }
 
 fn grant_of(r: &Row) -> Result<Item, PgError> {

@@ -21,6 +21,10 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
     (2, include_str!("../../../migrations/0002_dpop.sql")),
     (3, include_str!("../../../migrations/0003_admin_role.sql")),
     (
+        4,
+        include_str!("../../../migrations/0004_client_settings.sql"),
+    ),
+    (
         5,
         include_str!("../../../migrations/0005_authorization_codes.sql"),
     ),

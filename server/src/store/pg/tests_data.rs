@@ -92,6 +92,14 @@ fn client(id: &str) -> Client {
         created_at: 1,
         audiences: vec![],
         dpop: crate::store::DpopMode::Required,
+        redirect_uris: vec![
+            "https://app.example/cb".into(),
+            "http://127.0.0.1/cb".into(),
+        ],
+        access_token_format: crate::store::AccessTokenFormat::Jwt,
+        device_code_ttl: Some(300),
+        poll_interval: Some(9),
+        user_code_format: crate::store::UserCodeFormat::Digits,
     }
 }
 

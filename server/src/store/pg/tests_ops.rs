@@ -272,6 +272,11 @@ fn client(id: &str) -> Client {
         created_at: 1,
         audiences: vec![],
         dpop: Default::default(),
+        redirect_uris: Vec::new(),
+        access_token_format: Default::default(),
+        device_code_ttl: None,
+        poll_interval: None,
+        user_code_format: Default::default(),
     }
 }
 

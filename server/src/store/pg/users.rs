@@ -75,12 +75,22 @@ pub(crate) async fn insert_client(
         .refresh_ttl
         .map(|t| to_i64(t, "refresh ttl"))
         .transpose()?;
+    let device_ttl = c
+        .device_code_ttl
+        .map(|t| to_i64(t, "device code ttl"))
+        .transpose()?;
+    let interval = c
+        .poll_interval
+        .map(|t| to_i64(t, "poll interval"))
+        .transpose()?;
     let n = tx
         .execute(
             &tx.prepare_cached(
                 "INSERT INTO clients (id, name, secret_hash, scopes, grant_types, disabled,
-                                  access_ttl, refresh_ttl, created_at, audiences, dpop)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+                                  access_ttl, refresh_ttl, created_at, audiences, dpop,
+                                  redirect_uris, access_token_format, device_code_ttl,
+                                  poll_interval, user_code_format)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
              ON CONFLICT (id) DO NOTHING",
             )
             .await?,
@@ -96,6 +106,11 @@ pub(crate) async fn insert_client(
                 &to_i64(c.created_at, "client creation time")?,
                 &c.audiences,
                 &c.dpop.as_str(),
+                &c.redirect_uris,
+                &c.access_token_format.as_str(),
+                &device_ttl,
+                &interval,
+                &c.user_code_format.as_str(),
             ],
         )
         .await?;

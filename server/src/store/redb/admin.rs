@@ -174,7 +174,9 @@ impl Admin for RedbStore {
                         }
                         ClientChange::Enable => client.disabled = false,
                         ClientChange::SetSecret(hash) => client.secret_hash = Some(hash),
-                        ClientChange::Settings(ref settings) => settings.apply(&mut client),
+                        ClientChange::Settings(_) | ClientChange::Update(_) => {
+                            change.apply_settings(&mut client);
+                        }
                     }
                     if matches!(change, ClientChange::Delete) {
                         tx.remove(CLIENTS, id.as_str())?;

@@ -71,6 +71,11 @@ mod tests {
             created_at: 0,
             audiences: Vec::new(),
             dpop: crate::store::DpopMode::Optional,
+            redirect_uris: Vec::new(),
+            access_token_format: Default::default(),
+            device_code_ttl: None,
+            poll_interval: None,
+            user_code_format: Default::default(),
         })
     }
 

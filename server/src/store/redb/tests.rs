@@ -680,6 +680,11 @@ async fn the_admin_role_and_client_settings_persist() {
             created_at: 1,
             audiences: vec![],
             dpop: Default::default(),
+            redirect_uris: Vec::new(),
+            access_token_format: Default::default(),
+            device_code_ttl: None,
+            poll_interval: None,
+            user_code_format: Default::default(),
         };
         let ev = AuditEvent::new(AuditKind::ClientAdded, "root", "tv");
         assert!(store.admin_add_client(client, ev).await.unwrap());

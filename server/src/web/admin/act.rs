@@ -13,6 +13,7 @@ use crate::admin::exec::{self, AdminReply, Request as Op, UserAction};
 use crate::http::body::RequestBody;
 use crate::http::form::Form;
 use crate::http::response::{self, Resp};
+use crate::oauth::grant_type::GrantType;
 use crate::secrets::{random_token, sha256, unhex};
 use crate::state::AppState;
 use crate::store::prelude::*;
@@ -207,7 +208,8 @@ fn settings(form: &Form) -> Result<ClientSettings, PageError> {
             .map(str::to_string)
             .collect()
     };
-    let grant_types: Vec<String> = ["device_code", "refresh_token"]
+    let grant_types: Vec<String> = GrantType::KNOWN
+        .map(GrantType::short)
         .into_iter()
         .filter(|g| form.get(&format!("grant_{g}")) == Some("yes"))
         .map(str::to_string)
@@ -264,6 +266,11 @@ async fn client_add(state: &AppState, admin: &AdminUser, form: &Form) -> Result<
         created_at: crate::clock::now(),
         audiences: Vec::new(),
         dpop: Default::default(),
+        redirect_uris: Vec::new(),
+        access_token_format: Default::default(),
+        device_code_ttl: None,
+        poll_interval: None,
+        user_code_format: Default::default(),
     };
     s.apply(&mut client);
     run(state, admin, Op::ClientAdd { client }).await?;

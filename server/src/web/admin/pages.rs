@@ -155,16 +155,16 @@ pub struct UserPage<'a> {
     pub sessions: Vec<SessionRow>,
 }
 
+use crate::oauth::grant_type::GrantType;
+
 /// The values of a client's edit fields.
 pub struct ClientFields {
     /// Display name.
     pub name: String,
     /// Space-separated scopes.
     pub scopes: String,
-    /// May use the device flow.
-    pub device: bool,
-    /// May refresh.
-    pub refresh: bool,
+    /// Every grant type a client may name, and whether this one has it.
+    pub grants: Vec<(&'static str, bool)>,
     /// Access-token lifetime, seconds, or empty.
     pub access: String,
     /// Refresh-token lifetime, seconds, or empty.
@@ -177,8 +177,14 @@ impl ClientFields {
         ClientFields {
             name: String::new(),
             scopes: "profile read write".into(),
-            device: true,
-            refresh: true,
+            grants: GrantType::KNOWN
+                .map(|g| {
+                    (
+                        g.short(),
+                        matches!(g, GrantType::DeviceCode | GrantType::RefreshToken),
+                    )
+                })
+                .to_vec(),
             access: String::new(),
             refresh_ttl: String::new(),
         }
@@ -191,8 +197,9 @@ impl ClientFields {
         ClientFields {
             name: c.name.clone(),
             scopes: c.scopes.join(" "),
-            device: has("device_code"),
-            refresh: has("refresh_token"),
+            grants: GrantType::KNOWN
+                .map(|g| (g.short(), has(g.short())))
+                .to_vec(),
             access: secs(c.access_ttl),
             refresh_ttl: secs(c.refresh_ttl),
         }
