@@ -15,6 +15,8 @@ Usage: authcode_interop.py BASE_URL CLIENT_ID REDIRECT_URI
 import json
 import sys
 
+import requests
+
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 
@@ -29,7 +31,7 @@ def main():
         code_challenge_method="S256",
         token_endpoint_auth_method="none",
     )
-    meta = session.get(meta_url).json()
+    meta = requests.get(meta_url, timeout=10).json()
     assert "S256" in meta["code_challenge_methods_supported"], meta
     verifier = generate_token(64)
     url, state = session.create_authorization_url(
