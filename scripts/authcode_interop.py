@@ -7,6 +7,7 @@ Protocol on stdin/stdout, one line each:
   -> AUTHORIZE <url>            the URL Authlib built (state and challenge in it)
   <- CALLBACK <url>             the redirect the browser landed on
   -> TOKEN <json>               the token response Authlib parsed
+  <- AGAIN                      present the same code again
   -> REUSE <error>              the error Authlib got presenting the code again
 
 Usage: authcode_interop.py BASE_URL CLIENT_ID REDIRECT_URI
@@ -49,6 +50,9 @@ def main():
         state=state,
     )
     print("TOKEN " + json.dumps(dict(token)), flush=True)
+    # The test checks the token is live before the code comes back.
+    line = sys.stdin.readline().strip()
+    assert line == "AGAIN", line
     again = OAuth2Session(
         client_id,
         redirect_uri=redirect_uri,

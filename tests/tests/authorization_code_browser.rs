@@ -175,6 +175,7 @@ fn authlib_redeems_a_code_approved_in_chromium() {
     let r = server.introspect(RS, &rs_secret, &access);
     assert_eq!(r.json()["active"], true, "{}", r.text());
     assert_eq!(r.json()["client_id"], APP);
+    writeln!(py.stdin.as_mut().unwrap(), "AGAIN").unwrap();
 
     let mut reuse = String::new();
     out.read_to_string(&mut reuse).unwrap();
