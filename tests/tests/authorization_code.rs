@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use authgate_tests::{
     ADMIN_PASSWORD, ADMIN_USER, Browser, DataDir, Reply, TestServer, csrf_token, form_encode,
-    hidden_value,
+    hidden_value, run_admin,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -234,6 +234,30 @@ fn redeem(
     server.post_form("/oauth/token", &form)
 }
 
+/// Waits (up to 5 s: audit events ride in the next group commit) until the audit
+/// log holds an event of each of `kinds`.
+#[track_caller]
+fn assert_audited(server: &TestServer, kinds: &[&str]) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let out = run_admin(server.data_dir(), &["audit", "--json", "--since", "1h"]);
+        assert!(out.success, "{out:?}");
+        let missing: Vec<&&str> = kinds
+            .iter()
+            .filter(|k| !out.stdout.contains(&format!("\"kind\":\"{k}\"")))
+            .collect();
+        if missing.is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "audit events {missing:?} missing: {}",
+            out.stdout
+        );
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn active(setup: &Setup, token: &str) -> bool {
     let r = setup.server.introspect(RS, &setup.rs_secret, token);
     r.assert_status(200);
@@ -324,6 +348,7 @@ fn a_code_with_pkce_becomes_tokens_once_and_its_reuse_revokes_them() {
     server
         .refresh_as(APP, tokens.refresh(), None)
         .assert_error(400, "invalid_grant");
+    assert_audited(server, &["authorization_approved", "code_reuse"]);
 }
 
 #[test]
@@ -361,6 +386,50 @@ fn deny_sends_access_denied_to_the_registered_uri() {
     );
     assert_eq!(param(&loc, "state").as_deref(), Some("xyz 123"));
     assert_eq!(param(&loc, "iss").as_deref(), Some(server.base_url()));
+    assert_audited(server, &["authorization_denied"]);
+}
+
+#[test]
+fn a_confidential_client_authenticates_to_redeem() {
+    let dir = DataDir::new();
+    let out = dir.run_admin(&[
+        "client",
+        "add",
+        "backend",
+        "--name",
+        "Web backend",
+        "--confidential",
+        "--scopes",
+        "read",
+        "--grant-types",
+        "authorization_code",
+        "--redirect-uri",
+        APP_URI,
+    ]);
+    assert!(out.success, "{out:?}");
+    let secret = out.field("client_secret").expect("a secret");
+    let server = TestServer::start_in(dir, &[], &[]);
+    let (verifier, challenge) = pkce();
+    let mut b = signed_in(&server);
+    let loc = approve(&mut b, &request("backend", APP_URI, &challenge));
+    let code = param(&loc, "code").unwrap();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", APP_URI),
+        ("code_verifier", verifier.as_str()),
+    ];
+    server
+        .post_form_basic("/oauth/token", &form, Some(("backend", "wrong secret")))
+        .assert_error(401, "invalid_client");
+    let mut public = form.to_vec();
+    public.push(("client_id", "backend"));
+    server
+        .post_form("/oauth/token", &public)
+        .assert_error(401, "invalid_client");
+    let r = server.post_form_basic("/oauth/token", &form, Some(("backend", &secret)));
+    r.assert_status(200);
+    assert!(r.json()["access_token"].is_string());
 }
 
 #[test]
