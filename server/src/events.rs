@@ -98,6 +98,17 @@ pub fn refresh_reuse(state: &AppState, client_id: &str, ip: IpAddr) {
     );
 }
 
+/// A confidential client got an access token for itself (RFC 6749 §4.4): audited,
+/// as nobody approved it, with the scope it got.
+pub fn client_credentials_issued(state: &AppState, client_id: &str, scope: &str, ip: IpAddr) {
+    Metrics::kind(&get().tokens, "client_credentials");
+    state.store.audit_detached(
+        AuditEvent::new(AuditKind::ClientCredentialsIssued, client_id, client_id)
+            .ip(ip)
+            .detail(scope),
+    );
+}
+
 /// A client revoked a token (RFC 7009).
 pub fn token_revoked(state: &AppState, client_id: &str, kind: &str, ip: IpAddr) {
     Metrics::kind(&get().tokens, "revoked");

@@ -41,9 +41,18 @@ impl Keys {
         self.0.store(Arc::new(ring));
     }
 
-    /// Signs with the newest key.
-    pub fn sign(&self, claims: &AccessClaims) -> Result<String, pasetors::errors::Error> {
-        self.0.load().sign(claims)
+    /// Signs with the newest key, in `format` (PASETO or JWT).
+    pub fn sign_as(
+        &self,
+        format: crate::store::AccessTokenFormat,
+        claims: &AccessClaims,
+    ) -> Result<String, pasetors::errors::Error> {
+        self.0.load().sign_as(format, claims)
+    }
+
+    /// The JWK Set of every published key.
+    pub fn jwks_document(&self) -> serde_json::Value {
+        self.0.load().jwks_document()
     }
 
     /// Verifies against every published key.

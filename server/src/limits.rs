@@ -38,6 +38,8 @@ pub enum Scope {
     LoginAccount,
     /// Device authorizations per client address.
     DeviceAuthIp,
+    /// Client-credentials tokens per client.
+    ClientCredentials,
 }
 
 impl Scope {
@@ -51,6 +53,7 @@ impl Scope {
             Scope::LoginIp => "login_ip",
             Scope::LoginAccount => "login_account",
             Scope::DeviceAuthIp => "device_auth_ip",
+            Scope::ClientCredentials => "client_credentials",
         }
     }
 }

@@ -64,6 +64,8 @@ pub enum Api {
     Metadata,
     /// Public verification keys (PASERK).
     Keys,
+    /// Public verification keys as a JWK Set (JWT access tokens).
+    Jwks,
 }
 
 /// The pages people use: their errors are HTML pages.
@@ -165,6 +167,7 @@ pub static ROUTES: &[Route] = &[
     r(Post, paths::INTROSPECTION, A(Api::Introspection)),
     r(Get, paths::TOKENINFO, A(Api::TokenInfo)),
     r(Get, paths::KEYS, A(Api::Keys)),
+    r(Get, paths::JWKS, A(Api::Jwks)),
     r(Get, paths::METADATA, A(Api::Metadata)),
     r(Get, "/health", N(Plain::Health)),
     r(Get, "/openapi.json", N(Plain::OpenApi)),
@@ -356,6 +359,7 @@ async fn call_api<B: RequestBody>(
         Api::TokenInfo => introspect::tokeninfo(state, req.method(), req.headers(), now).await,
         Api::Metadata => Ok(metadata::metadata(state).await),
         Api::Keys => Ok(metadata::keys(state)),
+        Api::Jwks => Ok(metadata::jwks(state)),
     }
 }
 

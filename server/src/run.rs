@@ -312,7 +312,9 @@ async fn sweeper(
             }
             Err(e) => tracing::warn!("key retirement failed: {e}"),
         }
-        let idle = Duration::from_secs(state.settings.device_code_ttl + 60);
+        // A client may set a longer device-code lifetime than the server's.
+        let longest = *crate::admin::rules::DEVICE_CODE_TTL_RANGE.end();
+        let idle = Duration::from_secs(state.settings.device_code_ttl.max(longest) + 60);
         state.polls.prune(Instant::now(), idle);
     }
 }

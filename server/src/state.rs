@@ -76,7 +76,15 @@ pub struct Throttles {
     pub login_account: BackoffLimit,
     /// Device authorization requests per IP (each creates a record).
     pub device_auth_ip: WindowLimit,
+    /// Client-credentials tokens per client (each creates a grant record):
+    /// [`CLIENT_CREDENTIALS_PER_MINUTE`].
+    pub client_credentials: WindowLimit,
 }
+
+/// Client-credentials tokens one client may get a minute: a service caches its
+/// token for its lifetime, so even a fleet of instances of one service stays far
+/// below; a leaked secret can't fill the store.
+pub const CLIENT_CREDENTIALS_PER_MINUTE: u32 = 120;
 
 impl Default for Throttles {
     fn default() -> Self {
@@ -135,6 +143,10 @@ impl Throttles {
             login_ip: backoff(login(10), Scope::LoginIp),
             login_account: backoff(login(5), Scope::LoginAccount),
             device_auth_ip: window(per_minute_rule(per_minute), Scope::DeviceAuthIp),
+            client_credentials: window(
+                per_minute_rule(CLIENT_CREDENTIALS_PER_MINUTE),
+                Scope::ClientCredentials,
+            ),
         }
     }
 }

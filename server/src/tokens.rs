@@ -3,7 +3,8 @@
 //! Keys live in `DATA_DIR/keys/` as PASERK `k4.secret` files (mode 0600). The newest
 //! signs; all are published at `/oauth/keys` as `k4.public` with their `k4.pid` ids so
 //! resource servers verify tokens offline with any PASETO v4 library. Each token's
-//! footer names the key that signed it: `{"kid":"k4.pid…"}`.
+//! footer names the key that signed it: `{"kid":"k4.pid…"}`. Clients set to the
+//! `jwt` format get RFC 9068 JWTs signed with the same keys instead ([`jwt`]).
 
 use std::collections::HashSet;
 use std::fs;
@@ -20,6 +21,10 @@ use pasetors::version4::{PublicToken, V4};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+
+use crate::store::AccessTokenFormat;
+
+pub mod jwt;
 
 /// The claims of an AuthGate access token, with times as Unix seconds.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,7 +89,7 @@ impl AudClaim {
         }
     }
 
-    fn into_vec(self) -> Vec<String> {
+    pub(crate) fn into_vec(self) -> Vec<String> {
         match self {
             AudClaim::One(one) => vec![one],
             AudClaim::Many(many) => many,
@@ -123,6 +128,8 @@ struct Key {
     kid: String,
     paserk_public: String,
     public: AsymmetricPublicKey<V4>,
+    /// The same key for JWT verification; `None` if not a valid Ed25519 point.
+    jws: Option<ed25519_dalek::VerifyingKey>,
 }
 
 impl Key {
@@ -133,9 +140,11 @@ impl Key {
         public.fmt(&mut paserk_public).ok()?;
         let mut kid = String::new();
         Id::from(&public).fmt(&mut kid).ok()?;
+        let raw: [u8; 32] = public.as_bytes().try_into().ok()?;
         Some(Key {
             kid,
             paserk_public,
+            jws: ed25519_dalek::VerifyingKey::from_bytes(&raw).ok(),
             public,
         })
     }
@@ -311,6 +320,30 @@ impl KeyRing {
         serde_json::json!({ "keys": keys })
     }
 
+    /// The JWK Set (RFC 7517) of every published key, for JWT verifiers: published
+    /// at `/.well-known/jwks.json`, so a rotated-out key stays until its tokens expire.
+    pub fn jwks_document(&self) -> serde_json::Value {
+        let keys: Vec<_> = self
+            .keys
+            .iter()
+            .map(|k| jwt::jwk(&k.kid, k.public.as_bytes()))
+            .collect();
+        serde_json::json!({ "keys": keys })
+    }
+
+    /// Signs an access token with the newest key in `format`.
+    pub fn sign_as(
+        &self,
+        format: AccessTokenFormat,
+        claims: &AccessClaims,
+    ) -> Result<String, pasetors::errors::Error> {
+        match format {
+            AccessTokenFormat::Paseto => self.sign(claims),
+            AccessTokenFormat::Jwt => jwt::sign(&self.signing, &self.signing_kid, claims)
+                .map_err(|_| pasetors::errors::Error::ClaimInvalidJson),
+        }
+    }
+
     /// Signs an access token with the newest key.
     pub fn sign(&self, claims: &AccessClaims) -> Result<String, pasetors::errors::Error> {
         let payload = Payload {
@@ -345,6 +378,16 @@ impl KeyRing {
     /// revocation are still checked by the caller on every request.
     pub fn verify(&self, token: &str) -> Option<AccessClaims> {
         let digest = crate::secrets::sha256(token.as_bytes());
+        if jwt::is_jwt(token) {
+            if self.verified.contains(&digest) {
+                return jwt::claims_unverified(token);
+            }
+            let kid = jwt::kid(token)?;
+            let key = self.keys.iter().find(|k| k.kid == kid)?.jws.as_ref()?;
+            let claims = jwt::verify(key, token)?;
+            self.verified.insert(digest);
+            return Some(claims);
+        }
         if self.verified.contains(&digest) {
             let untrusted = UntrustedToken::<Public, V4>::try_from(token).ok()?;
             return claims_from_payload(untrusted.untrusted_payload());

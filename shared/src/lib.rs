@@ -28,7 +28,7 @@ pub use error_code::{ErrorCode, UnknownErrorCode};
 pub use responses::{
     DeviceAuthorizationResponse, ErrorResponse, IntrospectionResponse, TokenResponse,
 };
-pub use user_code::{DisplayCode, UserCode, UserCodeError};
+pub use user_code::{CodeFormat, DisplayCode, UserCode, UserCodeError};
 
 /// Seconds a device waits between polls when the server names no `interval`
 /// (RFC 8628 §3.2 says 5).

@@ -19,5 +19,7 @@ pub const INTROSPECTION: &str = "/oauth/introspect";
 pub const TOKENINFO: &str = "/oauth/tokeninfo";
 /// PASERK public keys that verify our access tokens.
 pub const KEYS: &str = "/oauth/keys";
+/// The same keys as a JWK Set (RFC 7517), for JWT access tokens (RFC 9068).
+pub const JWKS: &str = "/.well-known/jwks.json";
 /// The page where a person types the user code (the `verification_uri`).
 pub const DEVICE_PAGE: &str = "/device";

@@ -382,3 +382,77 @@ fn pages_prefill_normalize_and_require_login() {
     let r = browser.get("/device");
     assert_eq!(r.status, 303, "logged out: device page asks to log in");
 }
+
+/// Issue 16: a client's own device-code lifetime, poll interval and digit user
+/// codes, end to end.
+#[test]
+fn a_pin_pad_client_gets_its_own_interval_lifetime_and_digit_codes() {
+    let dir = DataDir::new();
+    let out = dir.run_admin(&[
+        "client",
+        "add",
+        "pinpad",
+        "--scopes",
+        "read",
+        "--user-code-format",
+        "digits",
+        "--poll-interval",
+        "3",
+        "--device-code-ttl",
+        "2m",
+    ]);
+    assert!(out.success, "{out:?}");
+    let server = TestServer::start_in(dir, &[], &[]);
+    let code = server.device_code_as("pinpad", Some("read"));
+    assert_eq!(code.interval, Some(3), "{:?}", code.raw);
+    assert_eq!(code.expires_in, 120);
+    let shown = code.user_code.as_bytes();
+    assert!(
+        shown.len() == 11
+            && shown[5] == b'-'
+            && shown
+                .iter()
+                .enumerate()
+                .all(|(i, c)| i == 5 || c.is_ascii_digit()),
+        "{}",
+        code.user_code
+    );
+    let canonical = code.user_code.replace('-', "");
+    assert!(
+        code.verification_uri_complete
+            .as_deref()
+            .is_some_and(|u| u.ends_with(&format!("user_code={canonical}"))),
+        "{:?}",
+        code.raw
+    );
+    // Other clients keep the server's settings.
+    let other = server.device_code(None);
+    assert_eq!(other.interval, Some(1));
+    assert!(is_user_code(&other.user_code), "{}", other.user_code);
+
+    // The 3 s interval is enforced: a poll 1.15 s after the first, fine at the
+    // server's 1 s, is too fast for this client.
+    server
+        .poll_as("pinpad", &code.device_code)
+        .assert_error(400, "authorization_pending");
+    wait_interval();
+    server
+        .poll_as("pinpad", &code.device_code)
+        .assert_error(400, "slow_down");
+
+    // Typed on a PIN pad: digits with spaces instead of the dash.
+    let typed = format!(
+        "{} {} {}",
+        &canonical[..3],
+        &canonical[3..7],
+        &canonical[7..]
+    );
+    let mut b = server.browser();
+    b.login(ADMIN_USER, ADMIN_PASSWORD);
+    b.approve(&typed);
+    // After slow_down the interval is 3 + 5 s (RFC 8628 §3.5).
+    thread::sleep(Duration::from_millis(8200));
+    let r = server.poll_as("pinpad", &code.device_code);
+    r.assert_status(200);
+    assert_eq!(r.json()["scope"], "read");
+}

@@ -33,8 +33,8 @@ device-code = Code
 device-code-help = 8 Buchstaben, etwa BCDF-GHJK. Groß- und Kleinschreibung, Bindestriche und Leerzeichen spielen keine Rolle.
 device-continue = Weiter
 device-aside = Haben Sie einen QR-Code gescannt oder einen Link vom Gerät geöffnet? Dann entfällt dieser Schritt.
-code-invalid-character = Ein Code besteht nur aus den Buchstaben, die Ihr Gerät anzeigt (keine Vokale, keine Ziffern). Prüfen Sie ihn und versuchen Sie es erneut.
-code-shape = Ein Code hat 8 Buchstaben, etwa BCDF-GHJK. Prüfen Sie ihn und versuchen Sie es erneut.
+code-invalid-character = Ein Code besteht nur aus den Zeichen, die Ihr Gerät anzeigt: Buchstaben ohne Vokale oder nur Ziffern. Prüfen Sie ihn und versuchen Sie es erneut.
+code-shape = Ein Code hat 8 Buchstaben, etwa BCDF-GHJK, oder 10 Ziffern, etwa 01234-56789. Prüfen Sie ihn und versuchen Sie es erneut.
 code-wrong = Dieser Code ist falsch, abgelaufen oder wurde schon verwendet. Prüfen Sie den Code auf Ihrem Gerät; ist er abgelaufen, beginnen Sie dort von vorn.
 code-throttled = { $secs ->
     [one] Zu viele falsche Codes. Zu Ihrer Sicherheit können Codes kurzzeitig nicht geprüft werden. Versuchen Sie es in 1 Sekunde erneut.

@@ -31,8 +31,8 @@ device-code = Code
 device-code-help = 8 letters, like BCDF-GHJK. Capitals, dashes and spaces don't matter.
 device-continue = Continue
 device-aside = Scanned a QR code or opened a link from the device? Then you skip this step.
-code-invalid-character = A code has only the letters shown on your device (no vowels or digits). Check it and try again.
-code-shape = A code has 8 letters, like BCDF-GHJK. Check it and try again.
+code-invalid-character = A code has only the characters shown on your device: letters without vowels, or only digits. Check it and try again.
+code-shape = A code has 8 letters, like BCDF-GHJK, or 10 digits, like 01234-56789. Check it and try again.
 code-wrong = That code is wrong, expired or already used. Check the code on your device; if it has expired, start again there.
 code-throttled = Too many wrong codes. For your safety, codes can't be checked for a moment. Try again in { $secs } s.
 

@@ -33,8 +33,8 @@ device-code = Código
 device-code-help = 8 letras, como BCDF-GHJK. Da igual si usas mayúsculas, guiones o espacios.
 device-continue = Continuar
 device-aside = ¿Has escaneado un código QR o abierto un enlace desde el dispositivo? Entonces te saltas este paso.
-code-invalid-character = Un código solo tiene las letras que muestra tu dispositivo (sin vocales ni números). Revísalo y vuelve a intentarlo.
-code-shape = Un código tiene 8 letras, como BCDF-GHJK. Revísalo y vuelve a intentarlo.
+code-invalid-character = Un código solo tiene los caracteres que muestra tu dispositivo: letras sin vocales, o solo números. Revísalo y vuelve a intentarlo.
+code-shape = Un código tiene 8 letras, como BCDF-GHJK, o 10 números, como 01234-56789. Revísalo y vuelve a intentarlo.
 code-wrong = Ese código es incorrecto, ha caducado o ya se ha usado. Revisa el código en tu dispositivo; si ha caducado, empieza de nuevo allí.
 code-throttled = { $secs ->
     [one] Demasiados códigos incorrectos. Por tu seguridad, los códigos no se pueden comprobar durante un momento. Vuelve a intentarlo dentro de 1 segundo.

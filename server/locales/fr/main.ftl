@@ -33,8 +33,8 @@ device-code = Code
 device-code-help = 8 lettres, par exemple BCDF-GHJK. Majuscules, tirets et espaces n’ont pas d’importance.
 device-continue = Continuer
 device-aside = Vous avez scanné un code QR ou ouvert un lien depuis l’appareil ? Dans ce cas, cette étape est inutile.
-code-invalid-character = Un code ne contient que les lettres affichées sur votre appareil (ni voyelles ni chiffres). Vérifiez-le et réessayez.
-code-shape = Un code comporte 8 lettres, par exemple BCDF-GHJK. Vérifiez-le et réessayez.
+code-invalid-character = Un code ne contient que les caractères affichés sur votre appareil : des lettres sans voyelles, ou seulement des chiffres. Vérifiez-le et réessayez.
+code-shape = Un code comporte 8 lettres, par exemple BCDF-GHJK, ou 10 chiffres, par exemple 01234-56789. Vérifiez-le et réessayez.
 code-wrong = Ce code est erroné, expiré ou déjà utilisé. Vérifiez le code sur votre appareil ; s’il a expiré, recommencez depuis l’appareil.
 code-throttled = { $secs ->
     [one] Trop de codes erronés. Pour votre sécurité, les codes ne peuvent pas être vérifiés pendant un moment. Réessayez dans { $secs } seconde.

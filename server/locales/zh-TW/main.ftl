@@ -30,8 +30,8 @@ device-code = 代碼
 device-code-help = 8 個字母，例如 BCDF-GHJK。大小寫、連字號和空格都沒有影響。
 device-continue = 繼續
 device-aside = 已經掃描 QR 碼或從裝置開啟連結了嗎？那就可以略過這個步驟。
-code-invalid-character = 代碼只包含裝置上顯示的字母（沒有母音，也沒有數字）。請檢查後再試一次。
-code-shape = 代碼共有 8 個字母，例如 BCDF-GHJK。請檢查後再試一次。
+code-invalid-character = 代碼只包含裝置上顯示的字元：沒有母音的字母，或只有數字。請檢查後再試一次。
+code-shape = 代碼是 8 個字母（例如 BCDF-GHJK）或 10 個數字（例如 01234-56789）。請檢查後再試一次。
 code-wrong = 這個代碼錯誤、已過期或已被使用。請檢查裝置上的代碼；如果已過期，請在裝置上重新開始。
 code-throttled = 錯誤的代碼太多。為了你的安全，暫時無法檢查代碼。請在 { $secs } 秒後再試一次。
 

@@ -16,11 +16,14 @@
 //! - refresh tokens: [`Current`] → rotated (a new current token) | [`Revoked`];
 //!   a superseded token ([`Rotated`]) presented again → [`Revoked`] (reuse).
 //!
-//! Only those transitions produce an [`Issue`], and the token response can only
-//! be built from an [`Issue`]: no code path signs a token for a grant that was not
-//! approved and redeemed, or rotated, first.
+//! Only those transitions (and the client credentials grant, [`client`], where
+//! the authenticated confidential client is its own approval) produce an
+//! [`Issue`], and the token response can only be built from an [`Issue`]: no
+//! code path signs a token for a grant that was not approved and redeemed, or
+//! rotated, first.
 
 pub mod authorization_code;
+pub mod client;
 mod device;
 mod issue;
 mod refresh;

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use authgate_proto::{DeviceAuthorizationResponse, ErrorCode, UserCode, params, paths};
+use authgate_proto::{CodeFormat, DeviceAuthorizationResponse, ErrorCode, UserCode, params, paths};
 use hyper::StatusCode;
 
 use super::client_auth::authenticate;
@@ -13,10 +13,11 @@ use crate::http::response::{self, Resp};
 use crate::secrets::{fill_random, keyed_token, sha256, time_ordered_id};
 use crate::state::AppState;
 use crate::store::prelude::*;
-use crate::store::{Client, DeviceAuth, DeviceStatus};
+use crate::store::{Client, DeviceAuth, DeviceStatus, UserCodeFormat};
 
 /// How many times to draw a new user code when one is taken by a live request;
-/// with 2.56 × 10^10 codes a second collision is already astronomically unlikely.
+/// with 2.56 × 10^10 codes (10^10 for digits) a second collision is already
+/// astronomically unlikely.
 const USER_CODE_ATTEMPTS: usize = 5;
 
 /// What a client refused for the pending caps is told to wait: slots free up as
@@ -66,21 +67,25 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
     let scope = requested_scope(&client, req.form.get(params::SCOPE))?;
     let id = time_ordered_id();
     let device_code = keyed_token(&id);
-    let interval = u32::try_from(state.settings.poll_interval.as_secs()).unwrap_or(5);
+    let (ttl, interval) = device_settings(state, &client);
     let auth = DeviceAuth {
         code_hash: sha256(device_code.as_bytes()),
         client_id: client.id.clone(),
         scope,
         user_code: String::new(),
         created_at: now,
-        expires_at: now + state.settings.device_code_ttl,
+        expires_at: now + ttl,
         interval,
         status: DeviceStatus::Pending,
         requester_ip: req.ip.to_string(),
         user_agent: req.user_agent(),
         dpop_jkt: proof.map(|p| p.jkt),
     };
-    let user_code = store_with_free_user_code(state, id, auth).await?;
+    let format = match client.user_code_format {
+        UserCodeFormat::Letters => CodeFormat::Letters,
+        UserCodeFormat::Digits => CodeFormat::Digits,
+    };
+    let user_code = store_with_free_user_code(state, id, auth, format).await?;
     crate::events::device_code_issued();
     let base = &state.settings.base_url;
     let verification_uri = format!("{base}{}", paths::DEVICE_PAGE);
@@ -92,10 +97,19 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
             user_code: user_code.display().as_str(),
             verification_uri: &verification_uri,
             verification_uri_complete: Some(&complete),
-            expires_in: u32::try_from(state.settings.device_code_ttl).unwrap_or(u32::MAX),
+            expires_in: u32::try_from(ttl).unwrap_or(u32::MAX),
             interval: Some(interval),
         },
     ))
+}
+
+/// The device-code lifetime and poll interval (seconds) for `client`: its own
+/// (bounded at registration by `admin::rules`), or the server's.
+fn device_settings(state: &AppState, client: &Client) -> (u64, u32) {
+    let s = &state.settings;
+    let ttl = client.device_code_ttl.unwrap_or(s.device_code_ttl);
+    let interval = client.poll_interval.unwrap_or(s.poll_interval.as_secs());
+    (ttl, u32::try_from(interval).unwrap_or(5))
 }
 
 /// The per-address limit on device authorizations (each creates a record);
@@ -140,9 +154,10 @@ async fn store_with_free_user_code(
     state: &AppState,
     id: [u8; 16],
     auth: DeviceAuth,
+    format: CodeFormat,
 ) -> Result<UserCode, OAuthError> {
     for _ in 0..USER_CODE_ATTEMPTS {
-        let user_code = UserCode::generate(fill_random);
+        let user_code = UserCode::generate_as(format, fill_random);
         let auth = DeviceAuth {
             user_code: user_code.as_str().to_string(),
             ..auth.clone()

@@ -109,7 +109,8 @@ fn access_answer<'a>(
         active: true,
         scope: Some(&c.scope),
         client_id: Some(&c.client_id),
-        username: Some(&grant.username),
+        // A client-credentials token has no user.
+        username: Some(grant.username.as_str()).filter(|u| !u.is_empty()),
         token_type: Some(token_type(c)),
         exp: Some(c.exp),
         iat: Some(c.iat),

@@ -66,10 +66,36 @@ pub fn token_response(
     proof: Option<&Proof>,
 ) -> Result<Resp, OAuthError> {
     debug_assert_eq!(issue.refresh_id(), &drawn.new.refresh_id);
-    let grant = issue.grant();
-    let claims = AccessClaims {
+    let sub = issue.grant().user_id.clone();
+    let claims = access_claims(state, client, issue, sub, scope, proof);
+    respond(state, client, issue, &claims, Some(&drawn.refresh_token))
+}
+
+/// The response of the client credentials grant: the client is the subject, and
+/// there is no refresh token (RFC 6749 §4.4.3).
+pub fn client_token_response(
+    state: &AppState,
+    client: &Client,
+    issue: &Issue,
+    scope: &str,
+    proof: Option<&Proof>,
+) -> Result<Resp, OAuthError> {
+    let claims = access_claims(state, client, issue, client.id.clone(), scope, proof);
+    respond(state, client, issue, &claims, None)
+}
+
+/// The claims of the access token `issue` allows, for subject `sub`.
+fn access_claims(
+    state: &AppState,
+    client: &Client,
+    issue: &Issue,
+    sub: String,
+    scope: &str,
+    proof: Option<&Proof>,
+) -> AccessClaims {
+    AccessClaims {
         iss: state.settings.base_url.clone(),
-        sub: grant.user_id.clone(),
+        sub,
         aud: client
             .audiences_or(&state.settings.audience)
             .into_iter()
@@ -79,27 +105,40 @@ pub fn token_response(
         iat: issue.now(),
         nbf: issue.now(),
         jti: issue.jti().to_string(),
-        client_id: grant.client_id.clone(),
+        client_id: issue.grant().client_id.clone(),
         scope: scope.to_string(),
         cnf: proof.map(Cnf::for_proof),
-    };
-    let access_token = state.keys.sign(&claims).map_err(|e| {
-        tracing::error!("signing failed: {e}");
-        OAuthError::new(authgate_proto::ErrorCode::ServerError, "signing failed")
-    })?;
+    }
+}
+
+/// Signs `claims` in the client's token format and answers with them.
+fn respond(
+    state: &AppState,
+    client: &Client,
+    issue: &Issue,
+    claims: &AccessClaims,
+    refresh_token: Option<&str>,
+) -> Result<Resp, OAuthError> {
+    let access_token = state
+        .keys
+        .sign_as(client.access_token_format, claims)
+        .map_err(|e| {
+            tracing::error!("signing failed: {e}");
+            OAuthError::new(authgate_proto::ErrorCode::ServerError, "signing failed")
+        })?;
     let expires_in = u32::try_from(issue.access_expires_at() - issue.now()).unwrap_or(u32::MAX);
     Ok(response::json(
         StatusCode::OK,
         &TokenResponse {
             access_token: &access_token,
-            token_type: if proof.is_some() {
+            token_type: if claims.cnf.is_some() {
                 authgate_proto::TOKEN_TYPE_DPOP
             } else {
                 authgate_proto::TOKEN_TYPE_BEARER
             },
             expires_in: Some(expires_in),
-            refresh_token: Some(&drawn.refresh_token),
-            scope: Some(scope),
+            refresh_token,
+            scope: Some(&claims.scope),
         },
     ))
 }

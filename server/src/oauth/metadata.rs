@@ -50,6 +50,7 @@ pub async fn metadata(state: &AppState) -> Resp {
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "scopes_supported": scopes,
             "paserk_uri": url(paths::KEYS),
+            "jwks_uri": url(paths::JWKS),
             "tokeninfo_endpoint": url(paths::TOKENINFO),
             "dpop_signing_alg_values_supported": crate::dpop::SUPPORTED_ALGS,
         }),
@@ -58,7 +59,17 @@ pub async fn metadata(state: &AppState) -> Resp {
 
 /// `GET /oauth/keys`: the public keys that verify our tokens, as PASERK.
 pub fn keys(state: &AppState) -> Resp {
-    let mut resp = response::json(StatusCode::OK, &state.keys.paserk_document());
+    cached_json(&state.keys.paserk_document())
+}
+
+/// `GET /.well-known/jwks.json`: the same keys as a JWK Set, for JWT verifiers.
+pub fn jwks(state: &AppState) -> Resp {
+    cached_json(&state.keys.jwks_document())
+}
+
+/// A public key document, cacheable for five minutes.
+fn cached_json(doc: &serde_json::Value) -> Resp {
+    let mut resp = response::json(StatusCode::OK, doc);
     // Public and safe to cache briefly; rotation keeps old keys published.
     resp.headers_mut().insert(
         hyper::header::CACHE_CONTROL,

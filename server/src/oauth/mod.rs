@@ -5,6 +5,7 @@
 
 pub mod authorize;
 pub mod client_auth;
+mod client_credentials;
 mod code_grant;
 pub mod device_authorization;
 mod device_grant;

@@ -5,7 +5,7 @@
 use super::client_auth::authenticate;
 use super::error::OAuthError;
 use super::grant_type::GrantType;
-use super::{OAuthRequest, code_grant, device_grant, dpop, refresh_grant};
+use super::{OAuthRequest, client_credentials, code_grant, device_grant, dpop, refresh_grant};
 use crate::http::response::Resp;
 use crate::state::AppState;
 use authgate_proto::paths;
@@ -23,7 +23,9 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
     match grant {
         GrantType::DeviceCode => device_grant::handle(state, &client, &req, proof, now).await,
         GrantType::RefreshToken => refresh_grant::handle(state, &client, &req, proof, now).await,
-        GrantType::ClientCredentials => Err(GrantType::unsupported()),
+        GrantType::ClientCredentials => {
+            client_credentials::handle(state, &client, &req, proof, now).await
+        }
         GrantType::AuthorizationCode => code_grant::handle(state, &client, &req, proof, now).await,
     }
 }

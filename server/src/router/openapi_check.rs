@@ -29,7 +29,8 @@ fn answers_json(endpoint: Endpoint) -> bool {
             | Api::Introspection
             | Api::TokenInfo
             | Api::Metadata
-            | Api::Keys,
+            | Api::Keys
+            | Api::Jwks,
         ) => true,
         Endpoint::Plain(Plain::Health | Plain::OpenApi) => true,
         Endpoint::Plain(Plain::Metrics | Plain::Style | Plain::Root) => false,

@@ -52,6 +52,8 @@ pub enum AuditKind {
     UserRoleSet,
     /// A client's scopes, grant types or lifetimes were edited in the console.
     ClientUpdated,
+    /// A confidential client got an access token for itself (RFC 6749 §4.4).
+    ClientCredentialsIssued,
     /// A person approved an app's authorization request (RFC 6749 §4.1).
     AuthorizationApproved,
     /// A person denied an app's authorization request.
@@ -86,6 +88,7 @@ impl AuditKind {
             AuditKind::KeyRotated => "key_rotated",
             AuditKind::UserRoleSet => "user_role_set",
             AuditKind::ClientUpdated => "client_updated",
+            AuditKind::ClientCredentialsIssued => "client_credentials_issued",
             AuditKind::AuthorizationApproved => "authorization_approved",
             AuditKind::AuthorizationDenied => "authorization_denied",
             AuditKind::CodeReuse => "code_reuse",
@@ -116,6 +119,7 @@ impl AuditKind {
             "key_rotated" => AuditKind::KeyRotated,
             "user_role_set" => AuditKind::UserRoleSet,
             "client_updated" => AuditKind::ClientUpdated,
+            "client_credentials_issued" => AuditKind::ClientCredentialsIssued,
             "authorization_approved" => AuditKind::AuthorizationApproved,
             "authorization_denied" => AuditKind::AuthorizationDenied,
             "code_reuse" => AuditKind::CodeReuse,

@@ -52,6 +52,14 @@ pub trait Grants {
         hash: &[u8; 32],
     ) -> impl Future<Output = Result<Option<(RefreshToken, Grant)>, StoreError>> + Send;
 
+    /// Stores the grant of a client-credentials exchange ([`crate::grant::client`])
+    /// with its access token record, so the token introspects and revokes like any
+    /// other; both are swept when the token expires.
+    fn create_client_grant(
+        &self,
+        issue: Issue,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
     /// An issued access token's record and its grant, for introspection.
     fn access_token(
         &self,

@@ -61,7 +61,7 @@ pub use sessions::Sessions;
 pub use sweep::Sweeper;
 pub use users::Users;
 
-use crate::grant::{AuthCode, NewTokens, Presented};
+use crate::grant::{AuthCode, Issue, NewTokens, Presented};
 use records::{Record, decode, encode};
 
 /// The storage interface in one import (`use crate::store::prelude::*`), for code
@@ -168,6 +168,7 @@ dispatch!(Grants {
     fn rotate_refresh(&self, presented_id: [u8; 16], presented: [u8; 32], client_id: String, now: u64, new: NewTokens) -> Result<RotateOutcome, StoreError>;
     fn refresh_token(&self, id: &[u8; 16], hash: &[u8; 32]) -> Result<Option<(RefreshToken, Grant)>, StoreError>;
     fn access_token(&self, jti: &str) -> Result<Option<(AccessToken, Grant)>, StoreError>;
+    fn create_client_grant(&self, issue: Issue) -> Result<(), StoreError>;
     fn revoke_refresh(&self, id: [u8; 16], hash: [u8; 32], client_id: String, now: u64) -> Result<RevokeOutcome, StoreError>;
     fn revoke_access(&self, jti: String, client_id: String) -> Result<RevokeOutcome, StoreError>;
     fn grants_of_user(&self, user_id: &str) -> Result<Vec<Grant>, StoreError>;

@@ -6,7 +6,7 @@ use sha2::Sha256;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
-use authgate_proto::{UserCode, UserCodeError};
+use authgate_proto::{CodeFormat, UserCode, UserCodeError};
 use hyper::{Request, StatusCode};
 
 use super::session::Browser;
@@ -109,8 +109,8 @@ async fn lookup_and_consent(
             // A typo of the wrong shape is not a guess: it is not counted.
             Err(UserCodeError::InvalidCharacter) => CodeProblem::InvalidCharacter,
             Err(_) => CodeProblem::Shape,
-            Ok(_) => {
-                guess::wrong(&state.throttles, &keys, t).await?;
+            Ok(code) => {
+                guess::wrong(&state.throttles, &keys, code.format(), t).await?;
                 CodeProblem::Wrong
             }
         };
@@ -270,7 +270,8 @@ async fn bound_code(
     if let Some(wait) = guess::blocked(&state.throttles, &keys, t).await? {
         return Ok(Err(Box::new(throttled(state, browser, "", wait))));
     }
-    guess::wrong(&state.throttles, &keys, t).await?;
+    let format = UserCode::parse(typed).map_or(CodeFormat::Letters, |c| c.format());
+    guess::wrong(&state.throttles, &keys, format, t).await?;
     tracing::info!(%ip, "consent form without a valid binding");
     let username = browser.session.as_ref().map(|s| s.username.as_str());
     Ok(Err(Box::new(browser.page(

@@ -22,7 +22,7 @@ use tokio_postgres::types::ToSql;
 
 use super::users::standing;
 use super::{PgError, PgStore, to_array, to_i64, to_u64};
-use crate::grant::{Exchange, Grant, NewTokens, Refresh, RefreshToken, Revoked};
+use crate::grant::{Exchange, Grant, Issue, NewTokens, Refresh, RefreshToken, Revoked};
 use crate::secrets::ct_eq;
 use crate::store::records::AccessToken;
 use crate::store::{Grants, RevokeOutcome, RotateOutcome, StoreError};
@@ -107,6 +107,40 @@ pub(super) async fn create(tx: &Tx<'_>, grant: &Grant, new: &NewTokens) -> Resul
     )
     .await?;
     record_new_tokens(tx, &grant.id, new).await
+}
+
+/// Stores a client-credentials grant (no refresh token) and its access token.
+async fn create_client_grant(db: &PgStore, issue: &Issue) -> Result<(), PgError> {
+    let grant = issue.grant();
+    let mut conn = db.conn().await?;
+    let tx = conn.transaction().await?;
+    tx.execute(
+        &tx.prepare_cached(
+            "WITH g AS (
+                 INSERT INTO grants (id, user_id, username, client_id, scope, created_at,
+                                     expires_at, current_refresh, revoked, device_ip,
+                                     refresh_id, jti)
+                 VALUES ($1, '', '', $2, $3, $4, $5, $6, false, $7, $8, $9)
+             )
+             INSERT INTO access_tokens (jti, grant_id, expires_at, revoked)
+             VALUES ($9, $1, $5, false)",
+        )
+        .await?,
+        &[
+            &grant.id.as_slice(),
+            &grant.client_id,
+            &grant.scope,
+            &to_i64(issue.now(), "grant creation time")?,
+            &to_i64(issue.access_expires_at(), "access token expiry")?,
+            &grant.current_refresh.as_slice(),
+            &grant.device_ip,
+            &grant.refresh_id.as_slice(),
+            &issue.jti(),
+        ],
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Records the refresh token and the access token `jti` an exchange mints for a
@@ -348,6 +382,11 @@ impl Grants for PgStore {
     }
 
     /// An issued access token's record and its grant, for introspection.
+    /// Stores a client-credentials grant and its access token in one transaction.
+    async fn create_client_grant(&self, issue: Issue) -> Result<(), StoreError> {
+        Ok(create_client_grant(self, &issue).await?)
+    }
+
     async fn access_token(&self, jti: &str) -> Result<Option<(AccessToken, Grant)>, StoreError> {
         let client = self.conn().await?;
         let row = client

@@ -153,7 +153,9 @@ async fn wrong_user_codes_spread_over_a_and_b_are_throttled_as_one() {
     for i in 0..10 {
         let th = if i % 2 == 0 { &on_a } else { &on_b };
         assert_eq!(guess::blocked(th, &attacker, t).await.unwrap(), None);
-        guess::wrong(th, &attacker, t).await.unwrap();
+        guess::wrong(th, &attacker, authgate_proto::CodeFormat::Letters, t)
+            .await
+            .unwrap();
     }
     for th in [&on_a, &on_b] {
         let wait = guess::blocked(th, &attacker, t).await.unwrap();
@@ -287,7 +289,14 @@ async fn a_postgresql_crash_forgets_the_counters_and_nothing_else() {
     let th = Throttles::shared(&b, 600);
     let attacker = keys("192.0.2.9", 9, "mallory");
     for _ in 0..10 {
-        guess::wrong(&th, &attacker, Instant::now()).await.unwrap();
+        guess::wrong(
+            &th,
+            &attacker,
+            authgate_proto::CodeFormat::Letters,
+            Instant::now(),
+        )
+        .await
+        .unwrap();
     }
     assert!(
         guess::blocked(&th, &attacker, Instant::now())

@@ -15,7 +15,7 @@ use super::records::{AccessToken, Grant, RefreshToken};
 use super::tables::{ACCESS_TOKENS, GRANTS, GRANTS_BY_USER, META, REFRESH_TOKENS};
 use super::users::standing;
 use super::{RedbStore, StoreError, Tx};
-use crate::grant::{Exchange, NewTokens, Refresh, Revoked};
+use crate::grant::{Exchange, Issue, NewTokens, Refresh, Revoked};
 use crate::secrets::ct_eq;
 use crate::store::{Grants, RevokeOutcome, RotateOutcome};
 
@@ -291,6 +291,32 @@ fn matching_refresh(rt: Option<RefreshToken>, hash: &[u8; 32]) -> Option<Refresh
 }
 
 impl Grants for RedbStore {
+    /// Stores a client-credentials grant and its access token, both swept when
+    /// the token expires.
+    async fn create_client_grant(&self, issue: Issue) -> Result<(), StoreError> {
+        self.writer
+            .write(move |tx| {
+                let grant = issue.grant();
+                create(tx, grant, issue.access_expires_at())?;
+                tx.put(
+                    ACCESS_TOKENS,
+                    issue.jti(),
+                    &AccessToken {
+                        grant_id: grant.id,
+                        expires_at: issue.access_expires_at(),
+                        revoked: false,
+                    },
+                )?;
+                expiry::schedule(
+                    tx.txn(),
+                    issue.access_expires_at(),
+                    Kind::AccessToken,
+                    issue.jti().as_bytes(),
+                )
+            })
+            .await
+    }
+
     /// Rotates a refresh token: the presented one is superseded and a new one becomes
     /// current. Presenting a superseded token revokes the whole grant (RFC 6819
     /// §5.2.2.3 / OAuth 2.0 Security BCP §4.14), including its newest refresh token.

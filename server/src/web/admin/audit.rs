@@ -24,7 +24,7 @@ const READ_LIMIT: usize = 10_000;
 const PAGE_LIMIT: usize = 500;
 
 /// The kinds the filter offers (every kind this build writes).
-const KINDS: [AuditKind; 23] = [
+const KINDS: [AuditKind; 24] = [
     AuditKind::LoginOk,
     AuditKind::LoginFailed,
     AuditKind::DeviceApproved,
@@ -47,6 +47,7 @@ const KINDS: [AuditKind; 23] = [
     AuditKind::ClientEnabled,
     AuditKind::ClientDeleted,
     AuditKind::ClientSecretRotated,
+    AuditKind::ClientCredentialsIssued,
     AuditKind::KeyRotated,
 ];
 
