@@ -390,7 +390,7 @@ fn deny_sends_access_denied_to_the_registered_uri() {
 }
 
 #[test]
-fn a_confidential_client_authenticates_to_redeem() {
+fn a_confidential_client_authenticates_to_redeem_and_gets_its_token_format() {
     let dir = DataDir::new();
     let out = dir.run_admin(&[
         "client",
@@ -405,6 +405,8 @@ fn a_confidential_client_authenticates_to_redeem() {
         "authorization_code",
         "--redirect-uri",
         APP_URI,
+        "--access-token-format",
+        "jwt",
     ]);
     assert!(out.success, "{out:?}");
     let secret = out.field("client_secret").expect("a secret");
@@ -429,7 +431,12 @@ fn a_confidential_client_authenticates_to_redeem() {
         .assert_error(401, "invalid_client");
     let r = server.post_form_basic("/oauth/token", &form, Some(("backend", &secret)));
     r.assert_status(200);
-    assert!(r.json()["access_token"].is_string());
+    // The common issuing path: this client's access tokens are JWTs (RFC 9068).
+    let access = r.json()["access_token"].as_str().unwrap().to_owned();
+    let header = access.split('.').next().unwrap();
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).unwrap()).unwrap();
+    assert_eq!(header["typ"], "at+jwt", "{header}");
 }
 
 #[test]
