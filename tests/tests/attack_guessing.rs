@@ -511,3 +511,28 @@ fn a_user_name_with_a_newline_forges_no_audit_line() {
         text.stdout
     );
 }
+
+// ---- issue 16: digit user codes keep the odds of letters --------------------------
+
+/// A 10-digit code space is 2.56 times smaller than the 8-letter one, so each
+/// wrong digits code counts as 4 wrong guesses: 3 digit guesses a minute where
+/// letters get 10 (3 / 10^10 ≤ 10 / 20^8). Without the weight, 10 digit guesses
+/// would get through, 2.56 times the odds.
+#[test]
+fn wrong_digit_codes_are_throttled_after_three_guesses() {
+    let server = TestServer::start();
+    let mut b = server.browser();
+    b.login(ADMIN_USER, ADMIN_PASSWORD);
+    let mut guesses = 0;
+    let refused = loop {
+        let r = b.enter_code(&format!("01234-5678{guesses}"));
+        if r.status == 429 {
+            break r;
+        }
+        assert_eq!(r.status, 400, "wrong code {guesses}: {}", r.text());
+        guesses += 1;
+        assert!(guesses <= 10, "no throttle on digit codes");
+    };
+    assert_eq!(guesses, 3);
+    assert_retry_after(&refused, "POST /device (digits)");
+}
