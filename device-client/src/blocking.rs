@@ -384,6 +384,30 @@ impl HttpTransport {
         })
     }
 
+    /// The status and `Location` of a GET to `url`, redirects not followed: lets a
+    /// CLI check an authorization request before it opens a browser (the server
+    /// answers a request it refuses with a page, never a redirect). Creates
+    /// nothing at the server.
+    pub fn peek(&self, url: &str) -> Result<(u16, Option<String>), TransportError> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .user_agent(concat!("authgate-device/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        let resp = agent
+            .get(url)
+            .call()
+            .map_err(|e| TransportError::Http(e.to_string()))?;
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok((resp.status().as_u16(), location))
+    }
+
     /// POSTs a form to `url` outside the device flow (the authorization code
     /// exchange of a CLI that used a browser), with an optional `DPoP` header, and
     /// returns the answer (any status: OAuth errors are answers).

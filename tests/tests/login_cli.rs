@@ -528,3 +528,43 @@ fn device_flag_and_a_desktop_still_give_the_device_flow() {
     let (ok, out, err) = login.finish();
     assert!(ok, "login failed\nstdout: {out}\nstderr: {err}");
 }
+
+/// A client not registered for the browser login (no authorization_code grant,
+/// no loopback redirect): the CLI checks the request before opening a browser,
+/// falls back to the device flow on a desktop, and with `--browser` fails at once
+/// instead of leaving an error page in a browser and waiting.
+#[test]
+fn a_client_without_the_browser_login_falls_back_to_the_device_flow() {
+    let dir = authgate_tests::DataDir::new();
+    dir.add_public_client("tv", "Living room TV", "read");
+    let server = TestServer::start_in(dir, &[], &[]);
+    let config = tempfile::tempdir().expect("temp config dir");
+    let desktop = [("DISPLAY", ":0"), ("BROWSER", "/bin/false")];
+    let login = LoginProcess::start_env(
+        config.path(),
+        &server,
+        &["--client-id", "tv", "--browser", "--no-dpop"],
+        &desktop,
+    );
+    let (ok, out, err) = login.finish();
+    assert!(!ok, "--browser must fail\nstdout: {out}\nstderr: {err}");
+    assert!(err.contains("refuses this client's browser login"), "{err}");
+    assert!(
+        !out.contains("/oauth/authorize"),
+        "no browser was opened: {out}"
+    );
+
+    let mut login = LoginProcess::start_env(
+        config.path(),
+        &server,
+        &["--client-id", "tv", "--no-dpop"],
+        &desktop,
+    );
+    let code = login.user_code();
+    let mut browser = server.browser();
+    browser.login(ADMIN_USER, ADMIN_PASSWORD);
+    browser.approve(&code);
+    let (ok, out, err) = login.finish();
+    assert!(ok, "login failed\nstdout: {out}\nstderr: {err}");
+    assert!(err.contains("using the device flow"), "{err}");
+}

@@ -359,6 +359,35 @@ pub fn authorize_url(
     url
 }
 
+/// Whether the server would take this authorization request: it answers one it
+/// accepts with a redirect to its sign-in page; an unregistered client or
+/// redirect URI gets an error page (never a redirect, RFC 6749 §4.1.2.1), any
+/// other refusal a redirect back to us with `error`. `Err` says why, so `login`
+/// can fall back to the device flow before a browser shows an error.
+pub fn preflight(transport: &HttpTransport, url: &str, redirect_uri: &str) -> Result<(), String> {
+    let (status, location) = transport.peek(url).map_err(|e| e.to_string())?;
+    let back = location
+        .as_deref()
+        .filter(|l| l.starts_with(redirect_uri))
+        .map(|l| l.split_once('?').map_or("", |(_, q)| q));
+    match (status, back) {
+        (300..=399, None) => Ok(()),
+        (300..=399, Some(query)) => {
+            let c = Callback::parse(query).unwrap_or_default();
+            Err(format!(
+                "the server refuses this client's browser login: {} {}",
+                c.error.unwrap_or_default(),
+                c.error_description.unwrap_or_default()
+            )
+            .trim_end()
+            .to_string())
+        }
+        _ => Err(format!(
+            "the server refuses this client's browser login (HTTP {status}): is              {redirect_uri} (any port) registered for it with the authorization_code grant?"
+        )),
+    }
+}
+
 /// What the code exchange needs.
 pub struct Exchange<'a> {
     /// The transport (its endpoints name the token endpoint).

@@ -334,7 +334,13 @@ fn login(store: &Store, mut session: Session, opts: LoginOptions) -> Result<Exit
     };
     if situation.mode()? == browser::Mode::Browser {
         let key = dpop.as_ref().map(|(key, _)| key);
-        return browser_login(store, session, &transport, key, opts.browser_timeout);
+        match browser_login(store, &session, &transport, key, opts.browser_timeout) {
+            Err(BrowserLogin::Unavailable(why)) if !opts.force_browser => {
+                eprintln!("authgate-login: {why}; using the device flow");
+            }
+            Err(BrowserLogin::Unavailable(why) | BrowserLogin::Failed(why)) => return Err(why),
+            Ok(code) => return Ok(code),
+        }
     }
     let mut flow = DeviceFlow::new(flow_config(&session, &transport, dpop.as_ref()), unix_now());
     let mut ui = LoginUi {
@@ -364,23 +370,34 @@ fn login(store: &Store, mut session: Session, opts: LoginOptions) -> Result<Exit
     }
 }
 
-/// The browser mode of `login` (see [`browser`]).
+/// Why the browser mode did not log in.
+enum BrowserLogin {
+    /// Before any browser opened: the device flow may still be used.
+    Unavailable(String),
+    /// After: the login itself failed.
+    Failed(String),
+}
+
+/// The browser mode of `login` (see [`browser`]): checks that the server takes
+/// the request before a browser opens, so a client not registered for it falls
+/// back to the device flow instead of showing an error page.
 fn browser_login(
     store: &Store,
-    mut session: Session,
+    session: &Session,
     transport: &HttpTransport,
     dpop: Option<&DpopKey>,
     timeout: std::time::Duration,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, BrowserLogin> {
+    let unavailable = BrowserLogin::Unavailable;
     let endpoint = session
         .endpoints
         .authorization_code_with_pkce()
-        .ok_or("the server has no authorization endpoint")?
+        .ok_or_else(|| unavailable("the server has no authorization endpoint".into()))?
         .to_string();
-    let loopback =
-        browser::Loopback::bind().map_err(|e| format!("cannot listen on 127.0.0.1: {e}"))?;
-    let (verifier, challenge) = browser::pkce().map_err(|e| e.to_string())?;
-    let state = browser::pkce().map_err(|e| e.to_string())?.0;
+    let loopback = browser::Loopback::bind()
+        .map_err(|e| unavailable(format!("cannot listen on 127.0.0.1: {e}")))?;
+    let (verifier, challenge) = browser::pkce().map_err(|e| unavailable(e.to_string()))?;
+    let state = browser::pkce().map_err(|e| unavailable(e.to_string()))?.0;
     let url = browser::authorize_url(
         &endpoint,
         &session.client_id,
@@ -389,21 +406,53 @@ fn browser_login(
         &state,
         &challenge,
     );
+    browser::preflight(transport, &url, &loopback.redirect_uri).map_err(unavailable)?;
+    let request = BrowserRequest {
+        url: &url,
+        loopback: &loopback,
+        state: &state,
+        verifier: &verifier,
+    };
+    finish_browser_login(store, session.clone(), transport, dpop, timeout, request)
+        .map_err(BrowserLogin::Failed)
+}
+
+/// An authorization request the server takes, about to go to the browser.
+struct BrowserRequest<'a> {
+    url: &'a str,
+    loopback: &'a browser::Loopback,
+    state: &'a str,
+    verifier: &'a str,
+}
+
+/// Opens the browser, waits for the redirect, exchanges the code, caches the
+/// tokens.
+fn finish_browser_login(
+    store: &Store,
+    mut session: Session,
+    transport: &HttpTransport,
+    dpop: Option<&DpopKey>,
+    timeout: std::time::Duration,
+    req: BrowserRequest<'_>,
+) -> Result<ExitCode, String> {
     println!("Opening your browser to log in. If it does not open, visit:");
     println!();
-    println!("  {url}");
+    println!("  {}", req.url);
     println!();
     let _ = std::io::stdout().flush();
-    if let Err(e) = browser::open_browser(&url) {
+    if let Err(e) = browser::open_browser(req.url) {
         eprintln!("authgate-login: {e}");
     }
-    let code = loopback.wait(timeout)?.code(&state, &session.endpoints)?;
+    let code = req
+        .loopback
+        .wait(timeout)?
+        .code(req.state, &session.endpoints)?;
     let (tokens, bound) = browser::Exchange {
         transport,
         client_id: &session.client_id,
         code: &code,
-        redirect_uri: &loopback.redirect_uri,
-        verifier: &verifier,
+        redirect_uri: &req.loopback.redirect_uri,
+        verifier: req.verifier,
         dpop,
     }
     .run()?;
