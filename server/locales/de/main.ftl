@@ -236,6 +236,7 @@ admin-created = Erstellt
 admin-dpop = DPoP
 admin-token-format = Format der Zugriffstoken
 admin-redirect-uris = Weiterleitungs-URIs
+admin-redirect-uris-help = Eine pro Zeile: https, http zu 127.0.0.1 oder [::1] (jeder Port passt) oder ein App-Schema wie com.example.app:/cb.
 admin-device-code-ttl = Gültigkeit des Gerätecodes
 admin-poll-interval = Abfrageintervall
 admin-user-code-format = Format des Benutzercodes

@@ -228,6 +228,7 @@ admin-created = Created
 admin-dpop = DPoP
 admin-token-format = Access-token format
 admin-redirect-uris = Redirect URIs
+admin-redirect-uris-help = One a line: https, http to 127.0.0.1 or [::1] (any port matches), or an app scheme such as com.example.app:/cb.
 admin-device-code-ttl = Device-code lifetime
 admin-poll-interval = Poll interval
 admin-user-code-format = User-code format

@@ -236,6 +236,7 @@ admin-created = Creado
 admin-dpop = DPoP
 admin-token-format = Formato de los tokens de acceso
 admin-redirect-uris = URI de redirección
+admin-redirect-uris-help = Una por línea: https, http a 127.0.0.1 o [::1] (cualquier puerto vale) o un esquema de aplicación como com.example.app:/cb.
 admin-device-code-ttl = Vigencia del código de dispositivo
 admin-poll-interval = Intervalo de sondeo
 admin-user-code-format = Formato del código de usuario

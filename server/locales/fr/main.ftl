@@ -236,6 +236,7 @@ admin-created = Créé
 admin-dpop = DPoP
 admin-token-format = Format des jetons d'accès
 admin-redirect-uris = URI de redirection
+admin-redirect-uris-help = Une par ligne : https, http vers 127.0.0.1 ou [::1] (tout port convient), ou un schéma d’application comme com.example.app:/cb.
 admin-device-code-ttl = Durée de validité du code d'appareil
 admin-poll-interval = Intervalle d'interrogation
 admin-user-code-format = Format du code utilisateur

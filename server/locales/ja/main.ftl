@@ -202,6 +202,7 @@ admin-created = 作成日時
 admin-dpop = DPoP
 admin-token-format = アクセストークンの形式
 admin-redirect-uris = リダイレクト URI
+admin-redirect-uris-help = 1 行に 1 つ：https、127.0.0.1 または [::1] への http（ポートは任意）、または com.example.app:/cb のようなアプリのスキーム。
 admin-device-code-ttl = デバイスコードの有効期間
 admin-poll-interval = ポーリング間隔
 admin-user-code-format = ユーザーコードの形式

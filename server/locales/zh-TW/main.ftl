@@ -202,6 +202,7 @@ admin-created = 建立時間
 admin-dpop = DPoP
 admin-token-format = 存取權杖格式
 admin-redirect-uris = 重新導向 URI
+admin-redirect-uris-help = 每行一個：https、指向 127.0.0.1 或 [::1] 的 http（任何連接埠皆可），或如 com.example.app:/cb 的應用程式配置。
 admin-device-code-ttl = 裝置碼有效期限
 admin-poll-interval = 輪詢間隔
 admin-user-code-format = 使用者代碼格式

@@ -353,7 +353,7 @@ pub enum TokenCommand {
 /// Arguments of `token verify`.
 #[derive(Args, Debug)]
 pub struct TokenVerifyArgs {
-    /// The `v4.public.…` token; `-` reads it from stdin.
+    /// The access token (PASETO `v4.public.…` or a JWT); `-` reads it from stdin.
     pub token: String,
     #[command(flatten)]
     #[allow(missing_docs)]

@@ -555,9 +555,7 @@ async fn client_change(
         ClientChange::Enable => (AuditKind::ClientEnabled, ClientAction::Enabled),
         ClientChange::Delete => (AuditKind::ClientDeleted, ClientAction::Deleted),
         ClientChange::SetSecret(_) => (AuditKind::ClientSecretRotated, ClientAction::SecretRotated),
-        ClientChange::Settings(_) | ClientChange::Update(_) => {
-            (AuditKind::ClientUpdated, ClientAction::Updated)
-        }
+        ClientChange::Update(_) => (AuditKind::ClientUpdated, ClientAction::Updated),
     };
     let event = ctx.event(kind, &id);
     let revoked = ctx

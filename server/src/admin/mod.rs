@@ -230,6 +230,8 @@ fn patch_of(u: &cli::ClientUpdateArgs) -> ClientPatch {
         device_code_ttl: s.device_code_ttl.map(cli::Override::secs),
         poll_interval: s.poll_interval.map(cli::Override::secs),
         user_code_format: s.user_code_format.map(Into::into),
+        access_ttl: None,
+        refresh_ttl: None,
     }
 }
 

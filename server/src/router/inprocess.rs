@@ -365,6 +365,78 @@ fn the_admin_console_edits_a_client_and_rotates_a_key() {
         );
         assert_eq!(c.grant_types, vec!["device_code".to_string()]);
         assert_eq!((c.access_ttl, c.refresh_ttl), (Some(300), None));
+        // Untouched selects keep their defaults (the form always sends them all).
+        assert_eq!(
+            c.access_token_format,
+            crate::store::AccessTokenFormat::Paseto
+        );
+
+        // Issue 16's settings: shown on the client page, edited by the same form,
+        // checked by the same rules as `authgate client update`.
+        let (_, html) = b
+            .send(
+                &state,
+                request(Method::GET, "/admin/client?id=authgate-cli", ""),
+            )
+            .await;
+        for field in [
+            "redirect_uris",
+            "access_token_format",
+            "user_code_format",
+            "poll_interval",
+        ] {
+            assert!(html.contains(&format!("name=\"{field}\"")), "{field}");
+        }
+        let edit = format!(
+            "csrf_token={csrf}&op=client_update&id=authgate-cli&name=CLI&scopes=read&\
+             grant_device_code=yes&grant_authorization_code=yes&\
+             redirect_uris=https%3A%2F%2Fapp.example%2Fcb%0D%0Ahttp%3A%2F%2F127.0.0.1%2Fcb&\
+             access_token_format=jwt&dpop=required&user_code_format=digits&\
+             device_code_ttl=5m&poll_interval=7"
+        );
+        let (resp, _) = b
+            .send(&state, request(Method::POST, "/admin/action", &edit))
+            .await;
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        let c = state.store.client("authgate-cli").await.unwrap().unwrap();
+        assert_eq!(
+            c.redirect_uris,
+            vec![
+                "https://app.example/cb".to_string(),
+                "http://127.0.0.1/cb".to_string()
+            ]
+        );
+        assert_eq!(c.access_token_format, crate::store::AccessTokenFormat::Jwt);
+        assert_eq!(c.dpop, crate::store::DpopMode::Required);
+        assert_eq!(c.user_code_format, crate::store::UserCodeFormat::Digits);
+        assert_eq!((c.device_code_ttl, c.poll_interval), (Some(300), Some(7)));
+        let (_, html) = b
+            .send(
+                &state,
+                request(Method::GET, "/admin/client?id=authgate-cli", ""),
+            )
+            .await;
+        assert!(
+            html.contains("<code>https://app.example/cb</code>"),
+            "{html}"
+        );
+        // A public client may not get client_credentials, nor a plain-http redirect.
+        for bad in [
+            "grant_client_credentials=yes",
+            "redirect_uris=http%3A%2F%2Fevil.example%2Fcb",
+            "poll_interval=0s",
+            "user_code_format=hex",
+        ] {
+            let edit = format!(
+                "csrf_token={csrf}&op=client_update&id=authgate-cli&name=CLI&scopes=read&{bad}"
+            );
+            let (resp, _) = b
+                .send(&state, request(Method::POST, "/admin/action", &edit))
+                .await;
+            assert_eq!(resp.status(), StatusCode::BAD_REQUEST, "{bad}");
+        }
+        let after = state.store.client("authgate-cli").await.unwrap().unwrap();
+        assert_eq!(after, c, "a refused edit changes nothing");
         let events = state.store.audit_events(0, 100).await.unwrap();
         assert!(
             events

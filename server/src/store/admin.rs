@@ -17,11 +17,9 @@ pub enum ClientChange {
     Delete,
     /// Replace its secret (SHA-256 of the new one).
     SetSecret([u8; 32]),
-    /// Replace what it may ask for and how long its tokens live (the console's
-    /// edit form); tokens already issued keep theirs.
-    Settings(ClientSettings),
-    /// Change only the settings it names (`authgate client update`), read and
-    /// written in one transaction so concurrent updates of other fields survive.
+    /// Change the settings it names (`authgate client update`, the console's edit
+    /// form), read and written in one transaction so concurrent updates of other
+    /// fields survive.
     Update(ClientPatch),
 }
 
@@ -46,6 +44,12 @@ pub struct ClientPatch {
     pub poll_interval: Option<Option<u64>>,
     /// User-code alphabet.
     pub user_code_format: Option<UserCodeFormat>,
+    /// Access-token lifetime, seconds; `Some(None)`: back to the server's.
+    #[serde(default)]
+    pub access_ttl: Option<Option<u64>>,
+    /// Refresh-token lifetime, seconds; `Some(None)`: back to the server's.
+    #[serde(default)]
+    pub refresh_ttl: Option<Option<u64>>,
 }
 
 impl ClientPatch {
@@ -65,48 +69,13 @@ impl ClientPatch {
         set(&mut client.device_code_ttl, &self.device_code_ttl);
         set(&mut client.poll_interval, &self.poll_interval);
         set(&mut client.user_code_format, &self.user_code_format);
+        set(&mut client.access_ttl, &self.access_ttl);
+        set(&mut client.refresh_ttl, &self.refresh_ttl);
     }
 
     /// Whether it changes nothing.
     pub fn is_empty(&self) -> bool {
         *self == ClientPatch::default()
-    }
-}
-
-impl ClientChange {
-    /// Writes a settings change into `client` (nothing for the other changes).
-    pub fn apply_settings(&self, client: &mut Client) {
-        match self {
-            ClientChange::Settings(s) => s.apply(client),
-            ClientChange::Update(p) => p.apply(client),
-            _ => {}
-        }
-    }
-}
-
-/// The editable part of a client, as the console's edit form sets it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct ClientSettings {
-    /// Display name.
-    pub name: String,
-    /// Scopes it may ask for.
-    pub scopes: Vec<String>,
-    /// Grant types it may use.
-    pub grant_types: Vec<String>,
-    /// Access-token lifetime override, seconds.
-    pub access_ttl: Option<u64>,
-    /// Refresh-token lifetime override, seconds.
-    pub refresh_ttl: Option<u64>,
-}
-
-impl ClientSettings {
-    /// Writes these settings into `client`.
-    pub fn apply(&self, client: &mut Client) {
-        client.name.clone_from(&self.name);
-        client.scopes.clone_from(&self.scopes);
-        client.grant_types.clone_from(&self.grant_types);
-        client.access_ttl = self.access_ttl;
-        client.refresh_ttl = self.refresh_ttl;
     }
 }
 

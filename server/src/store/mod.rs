@@ -34,7 +34,7 @@ mod users;
 use std::sync::Arc;
 
 pub use crate::grant::Decision;
-pub use admin::{ClientChange, ClientPatch, ClientSettings, Consequences};
+pub use admin::{ClientChange, ClientPatch, Consequences};
 pub use audit::{AuditEvent, AuditKind};
 pub use auth_codes::CodeOutcome;
 pub use devices::{DecideOutcome, Pending, RedeemOutcome};

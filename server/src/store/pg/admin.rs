@@ -179,14 +179,14 @@ async fn change_client(
             tx.execute("UPDATE clients SET disabled = false WHERE id = $1", &[&id])
                 .await?;
         }
-        ClientChange::Settings(_) | ClientChange::Update(_) => {
+        ClientChange::Update(patch) => {
             let mut client = select_client_in(&tx, &id)
                 .await?
                 .ok_or_else(|| PgError::Corrupt {
                     table: "clients",
                     reason: format!("client {id} vanished under its row lock"),
                 })?;
-            change.apply_settings(&mut client);
+            patch.apply(&mut client);
             update_client_settings(&tx, &client).await?;
         }
         ClientChange::SetSecret(hash) => {

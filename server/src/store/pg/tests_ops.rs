@@ -565,14 +565,18 @@ async fn the_admin_role_and_client_settings_are_shared() {
             .await
             .unwrap()
     );
-    let settings = crate::store::ClientSettings {
-        name: "Living room".into(),
-        scopes: vec!["read".into()],
-        grant_types: vec!["device_code".into()],
-        access_ttl: None,
-        refresh_ttl: Some(60),
+    let settings = crate::store::ClientPatch {
+        name: Some("Living room".into()),
+        scopes: Some(vec!["read".into()]),
+        grant_types: Some(vec!["device_code".into()]),
+        refresh_ttl: Some(Some(60)),
+        redirect_uris: Some(vec!["https://tv.example/cb".into()]),
+        access_token_format: Some(crate::store::AccessTokenFormat::Jwt),
+        poll_interval: Some(Some(9)),
+        user_code_format: Some(crate::store::UserCodeFormat::Digits),
+        ..Default::default()
     };
-    let change = ClientChange::Settings(settings.clone());
+    let change = ClientChange::Update(settings.clone());
     assert_eq!(
         b.admin_change_client("tv".into(), change, ev(AuditKind::ClientUpdated))
             .await

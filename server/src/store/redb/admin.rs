@@ -174,9 +174,7 @@ impl Admin for RedbStore {
                         }
                         ClientChange::Enable => client.disabled = false,
                         ClientChange::SetSecret(hash) => client.secret_hash = Some(hash),
-                        ClientChange::Settings(_) | ClientChange::Update(_) => {
-                            change.apply_settings(&mut client);
-                        }
+                        ClientChange::Update(ref patch) => patch.apply(&mut client),
                     }
                     if matches!(change, ClientChange::Delete) {
                         tx.remove(CLIENTS, id.as_str())?;

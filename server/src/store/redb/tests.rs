@@ -689,14 +689,15 @@ async fn the_admin_role_and_client_settings_persist() {
         let ev = AuditEvent::new(AuditKind::ClientAdded, "root", "tv");
         assert!(store.admin_add_client(client, ev).await.unwrap());
         assert_eq!(store.client("tv").await.unwrap().unwrap().name, "TV");
-        let settings = crate::store::ClientSettings {
-            name: "Living room".into(),
-            scopes: vec!["read".into()],
-            grant_types: vec!["device_code".into()],
-            access_ttl: Some(300),
-            refresh_ttl: None,
+        let settings = crate::store::ClientPatch {
+            name: Some("Living room".into()),
+            scopes: Some(vec!["read".into()]),
+            grant_types: Some(vec!["device_code".into()]),
+            access_ttl: Some(Some(300)),
+            device_code_ttl: Some(Some(120)),
+            ..Default::default()
         };
-        let change = crate::store::ClientChange::Settings(settings);
+        let change = crate::store::ClientChange::Update(settings);
         let ev = AuditEvent::new(AuditKind::ClientUpdated, "root", "tv");
         assert_eq!(
             store
@@ -707,6 +708,7 @@ async fn the_admin_role_and_client_settings_persist() {
         );
         let c = store.client("tv").await.unwrap().unwrap();
         assert_eq!((c.name.as_str(), c.access_ttl), ("Living room", Some(300)));
+        assert_eq!(c.device_code_ttl, Some(120));
         assert_eq!(c.scopes, vec!["read".to_string()]);
     }
 }

@@ -17,7 +17,10 @@ use crate::oauth::grant_type::GrantType;
 use crate::secrets::{random_token, sha256, unhex};
 use crate::state::AppState;
 use crate::store::prelude::*;
-use crate::store::{AuditEvent, AuditKind, Client, ClientChange, ClientSettings};
+use crate::store::{
+    AccessTokenFormat, AuditEvent, AuditKind, Client, ClientChange, ClientPatch, DpopMode,
+    UserCodeFormat,
+};
 use crate::web::{PageError, read_post};
 
 /// Shortest password the console sets.
@@ -199,11 +202,12 @@ async fn grant_revoke(
 }
 
 /// The edit fields of a client form.
-fn settings(form: &Form) -> Result<ClientSettings, PageError> {
+/// Every setting of the console's client form, as a patch naming them all.
+fn settings(form: &Form) -> Result<ClientPatch, PageError> {
     let words = |k| -> Vec<String> {
         form.get(k)
             .unwrap_or_default()
-            .split([' ', ','])
+            .split([' ', ',', '\n', '\r'])
             .filter(|s| !s.is_empty())
             .map(str::to_string)
             .collect()
@@ -222,12 +226,28 @@ fn settings(form: &Form) -> Result<ClientSettings, PageError> {
                 .map_err(|_| PageError::BadLifetime),
         }
     };
-    Ok(ClientSettings {
-        name: form.get("name").unwrap_or_default().trim().to_string(),
-        scopes: words("scopes"),
-        grant_types,
-        access_ttl: ttl("access_ttl")?,
-        refresh_ttl: ttl("refresh_ttl")?,
+    let pick = |k, default: &'static str| form.get(k).unwrap_or(default);
+    let bad = || PageError::BadClientSetting;
+    Ok(ClientPatch {
+        name: Some(form.get("name").unwrap_or_default().trim().to_string()),
+        scopes: Some(words("scopes")),
+        grant_types: Some(grant_types),
+        redirect_uris: Some(words("redirect_uris")),
+        dpop: Some(match pick("dpop", "optional") {
+            "optional" => DpopMode::Optional,
+            "required" => DpopMode::Required,
+            _ => return Err(bad()),
+        }),
+        access_token_format: Some(
+            AccessTokenFormat::parse(pick("access_token_format", "paseto")).ok_or_else(bad)?,
+        ),
+        device_code_ttl: Some(ttl("device_code_ttl")?),
+        poll_interval: Some(ttl("poll_interval")?),
+        user_code_format: Some(
+            UserCodeFormat::parse(pick("user_code_format", "letters")).ok_or_else(bad)?,
+        ),
+        access_ttl: Some(ttl("access_ttl")?),
+        refresh_ttl: Some(ttl("refresh_ttl")?),
     })
 }
 
@@ -250,27 +270,14 @@ fn secret_page(state: &AppState, admin: &AdminUser, client_id: String, secret: S
 async fn client_add(state: &AppState, admin: &AdminUser, form: &Form) -> Result<Resp, PageError> {
     let id = form.require("id")?.trim().to_string();
     let mut s = settings(form)?;
-    if s.name.is_empty() {
-        s.name.clone_from(&id);
+    if s.name.as_deref().is_none_or(str::is_empty) {
+        s.name = Some(id.clone());
     }
     let secret = (form.get("confidential") == Some("yes")).then(random_token);
     let mut client = Client {
-        id: id.clone(),
-        name: String::new(),
         secret_hash: secret.as_ref().map(|s| sha256(s.as_bytes())),
-        scopes: Vec::new(),
-        grant_types: Vec::new(),
-        disabled: false,
-        access_ttl: None,
-        refresh_ttl: None,
         created_at: crate::clock::now(),
-        audiences: Vec::new(),
-        dpop: Default::default(),
-        redirect_uris: Vec::new(),
-        access_token_format: Default::default(),
-        device_code_ttl: None,
-        poll_interval: None,
-        user_code_format: Default::default(),
+        ..Client::new(id.clone(), String::new(), Vec::new(), Vec::new())
     };
     s.apply(&mut client);
     run(state, admin, Op::ClientAdd { client }).await?;
@@ -286,17 +293,17 @@ async fn client_update(
     form: &Form,
 ) -> Result<Resp, PageError> {
     let id = form.require("id")?.to_string();
-    let mut s = settings(form)?;
-    if s.name.is_empty() {
-        s.name.clone_from(&id);
+    let mut patch = settings(form)?;
+    if patch.name.as_deref().is_none_or(str::is_empty) {
+        patch.name = Some(id.clone());
     }
-    let change = ClientChange::Settings(s);
+    // Through the same checks as `authgate client update` (admin::rules).
     run(
         state,
         admin,
-        Op::ClientChange {
+        Op::ClientUpdate {
             id: id.clone(),
-            change,
+            patch,
         },
     )
     .await?;

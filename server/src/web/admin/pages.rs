@@ -156,6 +156,7 @@ pub struct UserPage<'a> {
 }
 
 use crate::oauth::grant_type::GrantType;
+use crate::store::{AccessTokenFormat, DpopMode, UserCodeFormat};
 
 /// The values of a client's edit fields.
 pub struct ClientFields {
@@ -169,11 +170,59 @@ pub struct ClientFields {
     pub access: String,
     /// Refresh-token lifetime, seconds, or empty.
     pub refresh_ttl: String,
+    /// Redirect URIs, one a line.
+    pub redirect_uris: String,
+    /// Each access-token format's name, and whether it is this client's.
+    pub formats: Vec<(&'static str, bool)>,
+    /// Each user-code format's name, and whether it is this client's.
+    pub code_formats: Vec<(&'static str, bool)>,
+    /// Each DPoP mode's name, and whether it is this client's.
+    pub dpop_modes: Vec<(&'static str, bool)>,
+    /// Device-code lifetime, seconds, or empty.
+    pub device_ttl: String,
+    /// Poll interval, seconds, or empty.
+    pub poll_interval: String,
+}
+
+/// The choices of a select, the current one marked.
+fn choices<T: Copy + PartialEq>(
+    all: &[T],
+    current: T,
+    name: fn(T) -> &'static str,
+) -> Vec<(&'static str, bool)> {
+    all.iter().map(|&v| (name(v), v == current)).collect()
+}
+
+/// The select choices of the settings that are enums.
+fn selects(
+    format: AccessTokenFormat,
+    codes: UserCodeFormat,
+    dpop: DpopMode,
+) -> [Vec<(&'static str, bool)>; 3] {
+    [
+        choices(
+            &[AccessTokenFormat::Paseto, AccessTokenFormat::Jwt],
+            format,
+            AccessTokenFormat::as_str,
+        ),
+        choices(
+            &[UserCodeFormat::Letters, UserCodeFormat::Digits],
+            codes,
+            UserCodeFormat::as_str,
+        ),
+        choices(
+            &[DpopMode::Optional, DpopMode::Required],
+            dpop,
+            DpopMode::as_str,
+        ),
+    ]
 }
 
 impl ClientFields {
     /// The add form's defaults: a device client with the usual scopes.
     pub fn blank() -> Self {
+        let [formats, code_formats, dpop_modes] =
+            selects(Default::default(), Default::default(), Default::default());
         ClientFields {
             name: String::new(),
             scopes: "profile read write".into(),
@@ -187,6 +236,12 @@ impl ClientFields {
                 .to_vec(),
             access: String::new(),
             refresh_ttl: String::new(),
+            redirect_uris: String::new(),
+            formats,
+            code_formats,
+            dpop_modes,
+            device_ttl: String::new(),
+            poll_interval: String::new(),
         }
     }
 
@@ -194,6 +249,8 @@ impl ClientFields {
     pub fn of(c: &ClientView) -> Self {
         let has = |g: &str| c.grant_types.iter().any(|t| t == g);
         let secs = |t: Option<u64>| t.map(|t| t.to_string()).unwrap_or_default();
+        let [formats, code_formats, dpop_modes] =
+            selects(c.access_token_format, c.user_code_format, c.dpop);
         ClientFields {
             name: c.name.clone(),
             scopes: c.scopes.join(" "),
@@ -202,6 +259,12 @@ impl ClientFields {
                 .to_vec(),
             access: secs(c.access_ttl),
             refresh_ttl: secs(c.refresh_ttl),
+            redirect_uris: c.redirect_uris.join("\n"),
+            formats,
+            code_formats,
+            dpop_modes,
+            device_ttl: secs(c.device_code_ttl),
+            poll_interval: secs(c.poll_interval),
         }
     }
 }
