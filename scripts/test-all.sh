@@ -70,7 +70,7 @@ cargo build --locked -p authgate-device --no-default-features --features dpop --
 
 # scripts/package-test.sh runs scripts/aarch64-e2e.sh's device flow on the static
 # aarch64 binary it packages, so the aarch64 release build is done once.
-for extra in scripts/qemu-test.sh scripts/tap-e2e.sh scripts/firmware-build.sh scripts/fuzz-smoke.sh scripts/package-test.sh scripts/api-fuzz.sh scripts/dpop-interop.sh scripts/grants-interop.sh; do
+for extra in scripts/qemu-test.sh scripts/tap-e2e.sh scripts/firmware-build.sh scripts/fuzz-smoke.sh scripts/package-test.sh scripts/api-fuzz.sh scripts/dpop-interop.sh scripts/grants-interop.sh scripts/authcode-interop.sh; do
   if [ -x "$extra" ]; then
     step "$extra"
     "$extra"

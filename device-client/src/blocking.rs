@@ -53,6 +53,18 @@ pub struct Endpoints {
     /// `dpop_signing_alg_values_supported`); empty when it advertises none.
     #[serde(default)]
     pub dpop_signing_alg_values_supported: Vec<String>,
+    /// RFC 6749 §3.1 authorization endpoint, if the server offers the
+    /// authorization code flow (a CLI with a browser may then use it).
+    #[serde(default)]
+    pub authorization_endpoint: Option<String>,
+    /// RFC 7636 PKCE methods the server accepts (RFC 8414
+    /// `code_challenge_methods_supported`).
+    #[serde(default)]
+    pub code_challenge_methods_supported: Vec<String>,
+    /// Whether authorization responses carry `iss` (RFC 9207 §3): then a response
+    /// without it, or with another, must be refused.
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
 }
 
 /// What the RFC 8414 document must or may contain for a device client.
@@ -64,9 +76,24 @@ struct Metadata {
     revocation_endpoint: Option<String>,
     #[serde(default)]
     dpop_signing_alg_values_supported: Vec<String>,
+    authorization_endpoint: Option<String>,
+    #[serde(default)]
+    code_challenge_methods_supported: Vec<String>,
+    #[serde(default)]
+    authorization_response_iss_parameter_supported: bool,
 }
 
 impl Endpoints {
+    /// The authorization endpoint, if the server offers the authorization code
+    /// flow with PKCE `S256` (RFC 7636): what a CLI with a browser needs.
+    pub fn authorization_code_with_pkce(&self) -> Option<&str> {
+        let s256 = self
+            .code_challenge_methods_supported
+            .iter()
+            .any(|m| m == "S256");
+        self.authorization_endpoint.as_deref().filter(|_| s256)
+    }
+
     /// Whether the server accepts the DPoP proofs this crate signs (EdDSA): then
     /// clients use DPoP by default (`Config::dpop`), so their tokens are bound to
     /// their key.
@@ -86,6 +113,10 @@ impl Endpoints {
             revocation_endpoint: Some(format!("{base}{}", paths::REVOCATION)),
             // Unknown without discovery: no DPoP unless the caller sets it up.
             dpop_signing_alg_values_supported: Vec::new(),
+            // Likewise: the device flow only.
+            authorization_endpoint: None,
+            code_challenge_methods_supported: Vec::new(),
+            authorization_response_iss_parameter_supported: false,
         }
     }
 
@@ -107,6 +138,10 @@ impl Endpoints {
             token_endpoint: need(m.token_endpoint, "token_endpoint")?,
             revocation_endpoint: m.revocation_endpoint.filter(|s| !s.is_empty()),
             dpop_signing_alg_values_supported: m.dpop_signing_alg_values_supported,
+            authorization_endpoint: m.authorization_endpoint.filter(|s| !s.is_empty()),
+            code_challenge_methods_supported: m.code_challenge_methods_supported,
+            authorization_response_iss_parameter_supported: m
+                .authorization_response_iss_parameter_supported,
         })
     }
 
@@ -339,6 +374,63 @@ impl HttpTransport {
         let retry_after = header("retry-after");
         let date = header("date");
         let dpop_nonce = header("dpop-nonce");
+        let (status, body) = read_body(resp)?;
+        Ok(Answer {
+            status,
+            retry_after,
+            date,
+            dpop_nonce,
+            body,
+        })
+    }
+
+    /// The status and `Location` of a GET to `url`, redirects not followed: lets a
+    /// CLI check an authorization request before it opens a browser (the server
+    /// answers a request it refuses with a page, never a redirect). Creates
+    /// nothing at the server.
+    pub fn peek(&self, url: &str) -> Result<(u16, Option<String>), TransportError> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(REQUEST_TIMEOUT))
+            .user_agent(concat!("authgate-device/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        let resp = agent
+            .get(url)
+            .call()
+            .map_err(|e| TransportError::Http(e.to_string()))?;
+        let location = resp
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok((resp.status().as_u16(), location))
+    }
+
+    /// POSTs a form to `url` outside the device flow (the authorization code
+    /// exchange of a CLI that used a browser), with an optional `DPoP` header, and
+    /// returns the answer (any status: OAuth errors are answers).
+    pub fn post_form(
+        &self,
+        url: &str,
+        form: &str,
+        dpop_proof: Option<&str>,
+    ) -> Result<Answer, TransportError> {
+        let mut request = self
+            .agent
+            .post(url)
+            .header("Content-Type", FORM_CONTENT_TYPE)
+            .header("Accept", "application/json");
+        if let Some(proof) = dpop_proof {
+            request = request.header("DPoP", proof);
+        }
+        let resp = request
+            .send(form.as_bytes())
+            .map_err(|e| TransportError::Http(e.to_string()))?;
+        let header = |name: &str| resp.headers().get(name).map(|v| v.as_bytes().to_vec());
+        let (retry_after, date, dpop_nonce) =
+            (header("retry-after"), header("date"), header("dpop-nonce"));
         let (status, body) = read_body(resp)?;
         Ok(Answer {
             status,

@@ -40,6 +40,9 @@ pub enum OpenError {
 
 /// Id of the public client every installation starts with.
 pub const CLI_CLIENT_ID: &str = "authgate-cli";
+/// The loopback redirect `authgate-login` listens on in its browser mode (any
+/// port matches, RFC 8252 §7.3).
+pub const CLI_REDIRECT_URI: &str = "http://127.0.0.1/callback";
 
 /// Creates the data directory (mode 0700) and opens the store in it.
 pub fn open_store(
@@ -119,14 +122,20 @@ pub async fn first_run(
         name: "AuthGate CLI".into(),
         secret_hash: None,
         scopes: vec!["profile".into(), "read".into(), "write".into()],
-        grant_types: vec!["device_code".into(), "refresh_token".into()],
+        // The device flow anywhere; the authorization code flow with a loopback
+        // redirect where `authgate-login` can open a browser (RFC 8252 §7.3).
+        grant_types: vec![
+            "device_code".into(),
+            "refresh_token".into(),
+            "authorization_code".into(),
+        ],
         disabled: false,
         access_ttl: None,
         refresh_ttl: None,
         created_at: now,
         audiences: Vec::new(),
         dpop: crate::store::DpopMode::Optional,
-        redirect_uris: Vec::new(),
+        redirect_uris: vec![CLI_REDIRECT_URI.into()],
         access_token_format: Default::default(),
         device_code_ttl: None,
         poll_interval: None,

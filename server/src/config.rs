@@ -43,6 +43,9 @@ config_keys! {
         base_url: [Option<String>] = "AUTHGATE_BASE_URL", parse_text, ();
         /// Lifetime of a device code (`900`, `15m`).
         device_code_ttl: [Duration] = "AUTHGATE_DEVICE_CODE_TTL", parse_duration, (default_value = "15m");
+        /// Lifetime of an authorization code (`60`, `1m`): RFC 6749 §4.1.2 advises
+        /// at most ten minutes; a redirect and a token request take seconds.
+        authorization_code_ttl: [Duration] = "AUTHGATE_AUTHORIZATION_CODE_TTL", parse_duration, (default_value = "60s");
         /// Polling interval announced to devices (`5`, `5s`).
         poll_interval: [Duration] = "AUTHGATE_POLL_INTERVAL", parse_duration, (default_value = "5s");
         /// Lifetime of access tokens.

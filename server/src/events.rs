@@ -56,6 +56,28 @@ pub fn device_decided(
         .audit_detached(AuditEvent::new(audit, username, user_code).detail(detail));
 }
 
+/// A person approved or denied an app's authorization request (RFC 6749 §4.1).
+pub fn authorization_decided(state: &AppState, username: &str, approved: bool, detail: &str) {
+    let (kind, audit) = if approved {
+        ("approved", AuditKind::AuthorizationApproved)
+    } else {
+        ("denied", AuditKind::AuthorizationDenied)
+    };
+    tracing::info!(user = %username, kind, "authorization request decided");
+    state
+        .store
+        .audit_detached(AuditEvent::new(audit, username, username).detail(detail));
+}
+
+/// A redeemed authorization code came back: the grant it issued was revoked.
+pub fn code_reuse(state: &AppState, client_id: &str, ip: IpAddr) {
+    state.store.audit_detached(
+        AuditEvent::new(AuditKind::CodeReuse, client_id, client_id)
+            .ip(ip)
+            .detail("authorization code reused; grant revoked"),
+    );
+}
+
 /// Tokens were issued for a device grant.
 pub fn tokens_issued() {
     Metrics::kind(&get().tokens, "issued");

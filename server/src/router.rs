@@ -35,7 +35,7 @@ use crate::oauth::{OAuthRequest, device_authorization, introspect, metadata, rev
 use crate::secrets::{ct_eq, sha256};
 use crate::state::AppState;
 use crate::web::admin::View as AdminView;
-use crate::web::{PageError, account, admin, device, language, login};
+use crate::web::{PageError, account, admin, authorize, device, language, login};
 use crate::{clock, metrics};
 
 /// Which methods a route answers. `Get` answers `HEAD` too.
@@ -85,6 +85,10 @@ pub enum Page {
     DeviceSubmit,
     /// Approve or deny.
     Consent,
+    /// An authorization request (RFC 6749 §4.1.1): sign-in, then consent.
+    Authorize,
+    /// The decision on an authorization request's consent page.
+    AuthorizeDecision,
     /// Devices and browsers of the account.
     Account,
     /// Revoking a device.
@@ -175,6 +179,8 @@ pub static ROUTES: &[Route] = &[
     r(Get, paths::DEVICE_PAGE, P(Page::Device)),
     r(Post, paths::DEVICE_PAGE, P(Page::DeviceSubmit)),
     r(Post, "/device/consent", P(Page::Consent)),
+    r(Get, authorize::PATH, P(Page::Authorize)),
+    r(Post, authorize::PATH, P(Page::AuthorizeDecision)),
     r(Get, "/account", P(Page::Account)),
     r(Post, "/account/revoke", P(Page::RevokeGrant)),
     r(Post, "/account/sessions", P(Page::SignOut)),
@@ -381,6 +387,8 @@ async fn call_page<B: RequestBody>(
         Page::Device => device::page(state, &req, ip, now).await,
         Page::DeviceSubmit => device::submit(state, req, ip, now).await,
         Page::Consent => device::decide(state, req, ip, now).await,
+        Page::Authorize => authorize::page(state, &req, now).await,
+        Page::AuthorizeDecision => authorize::decide(state, req, now).await,
         Page::Account => account::page(state, &req, now).await,
         Page::RevokeGrant => account::revoke(state, req, now).await,
         Page::SignOut => account::sign_out(state, req, now).await,

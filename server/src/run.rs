@@ -160,6 +160,7 @@ pub fn serve(args: ServeArgs) -> Result<(), RunError> {
             max_pending_codes_per_client: args.max_pending_codes_per_client,
             base_url,
             device_code_ttl: args.device_code_ttl.as_secs(),
+            authorization_code_ttl: args.authorization_code_ttl.as_secs(),
             poll_interval: args.poll_interval,
             access_ttl: args.access_token_ttl.as_secs(),
             refresh_ttl: args.refresh_token_ttl.as_secs(),
@@ -283,6 +284,7 @@ async fn sweeper(
                 Metrics::kind_by(&m.swept, "refresh_tokens", stats.refresh_tokens as u64);
                 Metrics::kind_by(&m.swept, "sessions", stats.sessions as u64);
                 Metrics::kind_by(&m.swept, "grants", stats.grants as u64);
+                Metrics::kind_by(&m.swept, "authorization_codes", stats.auth_codes as u64);
                 tracing::debug!(?stats, "swept");
             }
             Err(e) => tracing::warn!("sweep failed: {e}"),

@@ -20,6 +20,8 @@ pub struct Settings {
     pub audience: String,
     /// Device code lifetime, seconds.
     pub device_code_ttl: u64,
+    /// Authorization code lifetime, seconds (RFC 6749 §4.1.2).
+    pub authorization_code_ttl: u64,
     /// Announced polling interval.
     pub poll_interval: Duration,
     /// Default access-token lifetime, seconds.

@@ -100,6 +100,37 @@ impl Wait {
     }
 }
 
+/// The consent page of an authorization request (RFC 6749 §4.1.1).
+#[derive(Template)]
+#[template(path = "authorize.html")]
+pub struct AuthorizePage<'a> {
+    /// The page's language.
+    pub lang: Lang,
+    /// Signed-in user.
+    pub username: Option<&'a str>,
+    /// CSRF token.
+    pub csrf: &'a str,
+    /// The client's display name.
+    pub client_name: &'a str,
+    /// The client's id.
+    pub client_id: &'a str,
+    /// Where the answer goes (scheme, host and port of the redirect URI), so the
+    /// person sees which site or program receives access.
+    pub redirect_host: &'a str,
+    /// Scopes as requested (the template puts them in plain words).
+    pub scopes: Vec<&'a str>,
+    /// The request's parameters, posted back with the decision and checked again.
+    pub params: Vec<(&'a str, &'a str)>,
+    /// This page's own address (the request's query), for the language switch.
+    pub here: String,
+}
+
+impl Here for AuthorizePage<'_> {
+    fn here(&self) -> String {
+        self.here.clone()
+    }
+}
+
 /// The code entry page.
 #[derive(Template)]
 #[template(path = "device.html")]

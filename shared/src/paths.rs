@@ -9,6 +9,8 @@ pub const METADATA: &str = "/.well-known/oauth-authorization-server";
 pub const DEVICE_AUTHORIZATION: &str = "/oauth/device/code";
 /// RFC 6749 token endpoint.
 pub const TOKEN: &str = "/oauth/token";
+/// Authorization endpoint (RFC 6749 §3.1): the authorization code flow's pages.
+pub const AUTHORIZATION: &str = "/oauth/authorize";
 /// RFC 7009 revocation endpoint.
 pub const REVOCATION: &str = "/oauth/revoke";
 /// RFC 7662 introspection endpoint.

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use authgate_tests::{ADMIN_PASSWORD, ADMIN_USER, TestServer};
+use authgate_tests::{ADMIN_PASSWORD, ADMIN_USER, TestServer, csrf_token, hidden_value};
 
 /// Path of the `authgate-login` binary, found like the harness finds `authgate`.
 fn login_bin() -> PathBuf {
@@ -39,6 +39,17 @@ fn cli(config_dir: &Path) -> Command {
         if k.to_string_lossy().starts_with("AUTHGATE_") {
             cmd.env_remove(k);
         }
+    }
+    // The login mode depends on these (browser or device flow): a test names the
+    // ones it wants. Without a display, Linux means the device flow.
+    for var in [
+        "DISPLAY",
+        "WAYLAND_DISPLAY",
+        "BROWSER",
+        "SSH_CONNECTION",
+        "SSH_TTY",
+    ] {
+        cmd.env_remove(var);
     }
     cmd.env("AUTHGATE_LOGIN_CONFIG_DIR", config_dir)
         .stdin(Stdio::null());
@@ -68,9 +79,19 @@ struct LoginProcess {
 
 impl LoginProcess {
     fn start(config_dir: &Path, server: &TestServer, extra: &[&str]) -> Self {
+        Self::start_env(config_dir, server, extra, &[])
+    }
+
+    fn start_env(
+        config_dir: &Path,
+        server: &TestServer,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let mut child = cli(config_dir)
             .args(["login", "--server", server.base_url()])
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -316,4 +337,234 @@ fn a_denied_login_fails_and_caches_nothing() {
     // `--qr always` drew the code with half blocks.
     assert!(out.contains('█') || out.contains('▀'), "{out}");
     assert!(!config.path().join("tokens.bin").exists());
+}
+
+/// A fake `$BROWSER`: a script that writes the URL it is given to `url.txt` in
+/// `dir`; the test then plays the browser with HTTP requests.
+fn fake_browser(dir: &Path) -> (PathBuf, PathBuf) {
+    let script = dir.join("browser.sh");
+    let url_file = dir.join("url.txt");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s' \"$1\" > '{}.tmp' && mv '{0}.tmp' '{0}'\n",
+            url_file.display()
+        ),
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    (script, url_file)
+}
+
+fn wait_for_file(path: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(s) = std::fs::read_to_string(path) {
+            return s;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the fake browser was never started ({})", path.display());
+}
+
+/// Signs in and presses `decision` on the consent page of `url` (the
+/// authorization request the CLI opened); returns the redirect `Location`.
+fn consent_as_admin(server: &TestServer, url: &str, decision: &str) -> String {
+    let path = url
+        .strip_prefix(server.base_url())
+        .unwrap_or_else(|| panic!("{url} is not on {}", server.base_url()));
+    let mut b = server.browser();
+    b.login(ADMIN_USER, ADMIN_PASSWORD);
+    let page = b.get(path);
+    assert_eq!(page.status, 200, "consent page: {}", page.text());
+    let html = page.text();
+    let csrf = csrf_token(&html).unwrap();
+    let names = [
+        "response_type",
+        "client_id",
+        "redirect_uri",
+        "scope",
+        "state",
+        "code_challenge",
+        "code_challenge_method",
+    ];
+    let values: Vec<(&str, String)> = names
+        .iter()
+        .filter_map(|n| hidden_value(&html, n).map(|v| (*n, v)))
+        .collect();
+    let mut form: Vec<(&str, &str)> = values.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    form.push(("csrf_token", &csrf));
+    form.push(("decision", decision));
+    let r = b.post_form("/oauth/authorize", &form);
+    assert_eq!(r.status, 303, "{}", r.text());
+    r.header("location").unwrap()
+}
+
+/// The bootstrap `authgate-cli` client has the authorization code grant and the
+/// loopback redirect `http://127.0.0.1/callback`: the browser mode works out of
+/// the box.
+#[test]
+fn browser_mode_logs_in_with_a_code_and_pkce_over_a_loopback_redirect() {
+    let server = TestServer::start();
+    let config = tempfile::tempdir().expect("temp config dir");
+    let (browser, url_file) = fake_browser(config.path());
+    let browser = browser.display().to_string();
+    let login = LoginProcess::start_env(
+        config.path(),
+        &server,
+        &["--browser", "--scope", "read"],
+        &[("BROWSER", browser.as_str())],
+    );
+    let url = wait_for_file(&url_file);
+    assert!(
+        url.starts_with(&format!("{}/oauth/authorize?", server.base_url())),
+        "{url}"
+    );
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+    assert!(
+        url.contains("redirect_uri=http%3A%2F%2F127.0.0.1%3A"),
+        "{url}"
+    );
+    let location = consent_as_admin(&server, &url, "approve");
+    assert!(location.starts_with("http://127.0.0.1:"), "{location}");
+    // The browser follows the redirect to the CLI's loopback listener.
+    let page = reqwest::blocking::get(&location).expect("the CLI answers the redirect");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().unwrap().contains("close this tab"));
+    let (ok, out, err) = login.finish();
+    assert!(ok, "login failed\nstdout: {out}\nstderr: {err}");
+    assert!(out.contains("Logged in to"), "{out}");
+    assert!(out.contains(&url), "the URL is printed too: {out}");
+    assert_private(&config.path().join("tokens.bin"));
+
+    let status = stdout(&run(config.path(), &["status"]));
+    assert!(status.contains("Refresh token: present"), "{status}");
+    assert!(
+        status.contains("DPoP: tokens bound"),
+        "bound by default: {status}"
+    );
+    // The same cache and refresh as the device flow: `token` works, `logout` revokes.
+    let token = run(config.path(), &["token"]);
+    assert!(token.status.success());
+    assert!(stdout(&token).trim().starts_with("v4.public."));
+    assert!(run(config.path(), &["logout"]).status.success());
+}
+
+#[test]
+fn browser_mode_refuses_a_redirect_with_another_state() {
+    let server = TestServer::start();
+    let config = tempfile::tempdir().expect("temp config dir");
+    let (browser, url_file) = fake_browser(config.path());
+    let browser = browser.display().to_string();
+    let login = LoginProcess::start_env(
+        config.path(),
+        &server,
+        &["--browser", "--no-dpop"],
+        &[("BROWSER", browser.as_str())],
+    );
+    let url = wait_for_file(&url_file);
+    let location = consent_as_admin(&server, &url, "approve");
+    // A forged redirect (a page in the browser racing the real one) with a
+    // state of its own: refused, and nothing is cached.
+    let (target, _) = location.split_once('?').unwrap();
+    let forged = format!(
+        "{target}?code=forged&state=not-ours&iss={}",
+        server.base_url()
+    );
+    let _ = reqwest::blocking::get(&forged);
+    let (ok, out, err) = login.finish();
+    assert!(
+        !ok,
+        "a forged state must fail\nstdout: {out}\nstderr: {err}"
+    );
+    assert!(err.contains("state"), "{err}");
+    assert!(!config.path().join("tokens.bin").exists());
+}
+
+#[test]
+fn over_ssh_login_uses_the_device_flow_even_with_a_display() {
+    let server = TestServer::start();
+    let config = tempfile::tempdir().expect("temp config dir");
+    let mut login = LoginProcess::start_env(
+        config.path(),
+        &server,
+        &["--no-dpop"],
+        &[
+            ("SSH_CONNECTION", "192.0.2.1 50000 192.0.2.2 22"),
+            ("DISPLAY", ":0"),
+            ("BROWSER", "/bin/false"),
+        ],
+    );
+    let code = login.user_code();
+    let mut browser = server.browser();
+    browser.login(ADMIN_USER, ADMIN_PASSWORD);
+    browser.approve(&code);
+    let (ok, out, err) = login.finish();
+    assert!(ok, "login failed\nstdout: {out}\nstderr: {err}");
+    assert!(
+        !out.contains("/oauth/authorize"),
+        "no browser over SSH: {out}"
+    );
+}
+
+#[test]
+fn device_flag_and_a_desktop_still_give_the_device_flow() {
+    let server = TestServer::start();
+    let config = tempfile::tempdir().expect("temp config dir");
+    let mut login = LoginProcess::start_env(
+        config.path(),
+        &server,
+        &["--device", "--no-dpop"],
+        &[("DISPLAY", ":0"), ("BROWSER", "/bin/false")],
+    );
+    let code = login.user_code();
+    let mut browser = server.browser();
+    browser.login(ADMIN_USER, ADMIN_PASSWORD);
+    browser.approve(&code);
+    let (ok, out, err) = login.finish();
+    assert!(ok, "login failed\nstdout: {out}\nstderr: {err}");
+}
+
+/// A client not registered for the browser login (no authorization_code grant,
+/// no loopback redirect): the CLI checks the request before opening a browser,
+/// falls back to the device flow on a desktop, and with `--browser` fails at once
+/// instead of leaving an error page in a browser and waiting.
+#[test]
+fn a_client_without_the_browser_login_falls_back_to_the_device_flow() {
+    let dir = authgate_tests::DataDir::new();
+    dir.add_public_client("tv", "Living room TV", "read");
+    let server = TestServer::start_in(dir, &[], &[]);
+    let config = tempfile::tempdir().expect("temp config dir");
+    let desktop = [("DISPLAY", ":0"), ("BROWSER", "/bin/false")];
+    let login = LoginProcess::start_env(
+        config.path(),
+        &server,
+        &["--client-id", "tv", "--browser", "--no-dpop"],
+        &desktop,
+    );
+    let (ok, out, err) = login.finish();
+    assert!(!ok, "--browser must fail\nstdout: {out}\nstderr: {err}");
+    assert!(err.contains("refuses this client's browser login"), "{err}");
+    assert!(
+        !out.contains("/oauth/authorize"),
+        "no browser was opened: {out}"
+    );
+
+    let mut login = LoginProcess::start_env(
+        config.path(),
+        &server,
+        &["--client-id", "tv", "--no-dpop"],
+        &desktop,
+    );
+    let code = login.user_code();
+    let mut browser = server.browser();
+    browser.login(ADMIN_USER, ADMIN_PASSWORD);
+    browser.approve(&code);
+    let (ok, out, err) = login.finish();
+    assert!(ok, "login failed\nstdout: {out}\nstderr: {err}");
+    assert!(err.contains("using the device flow"), "{err}");
 }

@@ -1,11 +1,16 @@
-//! `authgate-login`: log in from a terminal with the OAuth 2.0 device flow (RFC 8628).
+//! `authgate-login`: log in from a terminal, with a browser (authorization code +
+//! PKCE over a loopback redirect) or with the OAuth 2.0 device flow (RFC 8628).
 //!
-//! `login` discovers the server's endpoints (RFC 8414), shows the verification URL,
-//! the code and a QR code, counts down while it polls, and caches the tokens; `token`
+//! `login` discovers the server's endpoints (RFC 8414). With a local browser and a
+//! server that offers it, it opens the browser at the authorization endpoint and
+//! waits for the redirect to `127.0.0.1` ([`browser`]); over SSH, without a
+//! display, or with `--device`, it shows the verification URL, the code and a QR
+//! code, counts down while it polls. Either way it caches the tokens; `token`
 //! prints a valid access token for scripts (refreshing it when needed); `status`
 //! says who is logged in where; `logout` revokes the tokens (RFC 7009) and forgets
 //! them. Works with any RFC 8628 server; the protocol logic is `authgate-device`.
 
+mod browser;
 mod store;
 
 use std::io::{IsTerminal, Write};
@@ -61,6 +66,17 @@ enum Command {
         /// kept beside the tokens.
         #[arg(long)]
         no_dpop: bool,
+        /// Use the device flow even where a browser could open.
+        #[arg(long, conflicts_with = "browser")]
+        device: bool,
+        /// Use the browser (authorization code + PKCE) even over SSH or without a
+        /// display: open the printed URL wherever a browser can reach 127.0.0.1
+        /// of this machine.
+        #[arg(long)]
+        browser: bool,
+        /// Seconds to wait for the browser to come back.
+        #[arg(long, default_value_t = 300)]
+        browser_timeout: u64,
     },
     /// Show whether and where you are logged in (exit status 1 if not).
     Status,
@@ -104,6 +120,9 @@ fn main() -> ExitCode {
                 qr,
                 no_discovery,
                 no_dpop,
+                device,
+                browser,
+                browser_timeout,
             } => login(
                 &store,
                 Session {
@@ -113,8 +132,13 @@ fn main() -> ExitCode {
                     scope,
                     dpop: !no_dpop,
                 },
-                qr,
-                no_discovery,
+                LoginOptions {
+                    qr,
+                    no_discovery,
+                    force_device: device,
+                    force_browser: browser,
+                    browser_timeout: std::time::Duration::from_secs(browser_timeout),
+                },
             ),
             Command::Status => status(&store),
             Command::Token => token(&store),
@@ -277,14 +301,22 @@ fn print_qr(uri: &str) {
     }
 }
 
-/// Logs in as `session` says (its endpoints are AuthGate's defaults until
-/// discovered; `session.dpop`: whether DPoP is wanted, if the server offers it).
-fn login(
-    store: &Store,
-    mut session: Session,
+/// How `login` was asked to run.
+struct LoginOptions {
     qr: QrMode,
     no_discovery: bool,
-) -> Result<ExitCode, String> {
+    force_device: bool,
+    force_browser: bool,
+    browser_timeout: std::time::Duration,
+}
+
+/// Logs in as `session` says (its endpoints are AuthGate's defaults until
+/// discovered; `session.dpop`: whether DPoP is wanted, if the server offers it),
+/// through the browser or the device flow ([`browser::Situation::mode`]).
+fn login(store: &Store, mut session: Session, opts: LoginOptions) -> Result<ExitCode, String> {
+    let LoginOptions {
+        qr, no_discovery, ..
+    } = opts;
     let transport = if no_discovery {
         HttpTransport::new(session.endpoints.clone())
     } else {
@@ -294,6 +326,22 @@ fn login(
     session.endpoints = transport.endpoints().clone();
     session.dpop &= session.endpoints.advertises_dpop();
     let dpop = dpop_key(store, &session)?;
+    let offers_code_flow = session.endpoints.authorization_code_with_pkce().is_some();
+    let situation = browser::Situation {
+        force_browser: opts.force_browser,
+        force_device: opts.force_device,
+        ..browser::Situation::from_env(offers_code_flow)
+    };
+    if situation.mode()? == browser::Mode::Browser {
+        let key = dpop.as_ref().map(|(key, _)| key);
+        match browser_login(store, &session, &transport, key, opts.browser_timeout) {
+            Err(BrowserLogin::Unavailable(why)) if !opts.force_browser => {
+                eprintln!("authgate-login: {why}; using the device flow");
+            }
+            Err(BrowserLogin::Unavailable(why) | BrowserLogin::Failed(why)) => return Err(why),
+            Ok(code) => return Ok(code),
+        }
+    }
     let mut flow = DeviceFlow::new(flow_config(&session, &transport, dpop.as_ref()), unix_now());
     let mut ui = LoginUi {
         qr: match qr {
@@ -320,6 +368,100 @@ fn login(
         Some(Err(msg)) => Err(msg),
         None => Err("the login ended without tokens".into()),
     }
+}
+
+/// Why the browser mode did not log in.
+enum BrowserLogin {
+    /// Before any browser opened: the device flow may still be used.
+    Unavailable(String),
+    /// After: the login itself failed.
+    Failed(String),
+}
+
+/// The browser mode of `login` (see [`browser`]): checks that the server takes
+/// the request before a browser opens, so a client not registered for it falls
+/// back to the device flow instead of showing an error page.
+fn browser_login(
+    store: &Store,
+    session: &Session,
+    transport: &HttpTransport,
+    dpop: Option<&DpopKey>,
+    timeout: std::time::Duration,
+) -> Result<ExitCode, BrowserLogin> {
+    let unavailable = BrowserLogin::Unavailable;
+    let endpoint = session
+        .endpoints
+        .authorization_code_with_pkce()
+        .ok_or_else(|| unavailable("the server has no authorization endpoint".into()))?
+        .to_string();
+    let loopback = browser::Loopback::bind()
+        .map_err(|e| unavailable(format!("cannot listen on 127.0.0.1: {e}")))?;
+    let (verifier, challenge) = browser::pkce().map_err(|e| unavailable(e.to_string()))?;
+    let state = browser::pkce().map_err(|e| unavailable(e.to_string()))?.0;
+    let url = browser::authorize_url(
+        &endpoint,
+        &session.client_id,
+        &loopback.redirect_uri,
+        session.scope.as_deref(),
+        &state,
+        &challenge,
+    );
+    browser::preflight(transport, &url, &loopback.redirect_uri).map_err(unavailable)?;
+    let request = BrowserRequest {
+        url: &url,
+        loopback: &loopback,
+        state: &state,
+        verifier: &verifier,
+    };
+    finish_browser_login(store, session.clone(), transport, dpop, timeout, request)
+        .map_err(BrowserLogin::Failed)
+}
+
+/// An authorization request the server takes, about to go to the browser.
+struct BrowserRequest<'a> {
+    url: &'a str,
+    loopback: &'a browser::Loopback,
+    state: &'a str,
+    verifier: &'a str,
+}
+
+/// Opens the browser, waits for the redirect, exchanges the code, caches the
+/// tokens.
+fn finish_browser_login(
+    store: &Store,
+    mut session: Session,
+    transport: &HttpTransport,
+    dpop: Option<&DpopKey>,
+    timeout: std::time::Duration,
+    req: BrowserRequest<'_>,
+) -> Result<ExitCode, String> {
+    println!("Opening your browser to log in. If it does not open, visit:");
+    println!();
+    println!("  {}", req.url);
+    println!();
+    let _ = std::io::stdout().flush();
+    if let Err(e) = browser::open_browser(req.url) {
+        eprintln!("authgate-login: {e}");
+    }
+    let code = req
+        .loopback
+        .wait(timeout)?
+        .code(req.state, &session.endpoints)?;
+    let (tokens, bound) = browser::Exchange {
+        transport,
+        client_id: &session.client_id,
+        code: &code,
+        redirect_uri: &req.loopback.redirect_uri,
+        verifier: req.verifier,
+        dpop,
+    }
+    .run()?;
+    session.dpop = bound;
+    store
+        .save(&session, &tokens)
+        .map_err(|e| format!("saving tokens in {}: {e}", store.dir().display()))?;
+    println!("Logged in to {}.", session.server);
+    Ok(ExitCode::SUCCESS)
 }
 
 // ----- status -----

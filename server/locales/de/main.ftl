@@ -317,3 +317,14 @@ error-bad-name-text = Namen bestehen aus 1 bis 64 Buchstaben, Ziffern und - _ . 
 error-name-taken-text = Dieser Name ist bereits vergeben.
 error-public-client-text = Ein öffentlicher Client hat kein Geheimnis.
 error-client-setting-text = Eine Client-Einstellung ist nicht erlaubt: client_credentials braucht einen vertraulichen Client, Weiterleitungs-URIs müssen https, http zu 127.0.0.1 oder [::1] oder ein privates Schema sein, und Gültigkeiten und Intervalle müssen in ihren Bereichen liegen.
+
+## Autorisierungscode-Ablauf (RFC 6749 §4.1)
+
+authorize-eyebrow = Anmeldeanfrage einer Anwendung
+authorize-warning-strong = Lassen Sie nur zu, wenn Sie die Anmeldung bei dieser Anwendung gerade selbst begonnen haben.
+authorize-warning = Hat Sie ein unerwarteter Link hierher geführt, tippen Sie auf „Ablehnen“: Mit einer Zustimmung erhielte diese Anwendung Zugriff auf Ihr Konto.
+authorize-returns = Zurück zu
+error-unknown-client = Unbekannte Anwendung
+error-unknown-client-text = Diese Anwendung ist hier nicht registriert oder deaktiviert. Es wurde nichts an sie zurückgesendet.
+error-bad-redirect = Rücksprungadresse nicht erlaubt
+error-bad-redirect-text = Die Anwendung wollte Sie an eine Adresse zurückschicken, die sie nicht registriert hat. Zu Ihrer Sicherheit wurden Sie nicht dorthin geleitet.

@@ -309,3 +309,14 @@ error-bad-name-text = Names are 1 to 64 letters, digits and - _ . @ only.
 error-name-taken-text = That name is already taken.
 error-public-client-text = A public client has no secret.
 error-client-setting-text = A client setting is not allowed: client_credentials needs a confidential client, redirect URIs must be https, http to 127.0.0.1 or [::1], or a private-use scheme, and lifetimes and intervals must be within their ranges.
+
+## Authorization code flow (RFC 6749 §4.1)
+
+authorize-eyebrow = Sign-in request from an app
+authorize-warning-strong = Only approve if you just started signing in to this app yourself.
+authorize-warning = If a link you did not expect brought you here, press Deny: approving would let that app into your account.
+authorize-returns = Returns to
+error-unknown-client = Unknown app
+error-unknown-client-text = This app is not registered here, or it is disabled. Nothing was sent back to it.
+error-bad-redirect = Return address not allowed
+error-bad-redirect-text = The app asked to send you back to an address it has not registered. For your safety you were not sent there.

@@ -317,3 +317,14 @@ error-bad-name-text = Los nombres tienen de 1 a 64 letras, dígitos y - _ . @.
 error-name-taken-text = Ese nombre ya está en uso.
 error-public-client-text = Un cliente público no tiene secreto.
 error-client-setting-text = Un ajuste del cliente no está permitido: client_credentials requiere un cliente confidencial, las URI de redirección deben ser https, http a 127.0.0.1 o [::1], o un esquema privado, y las vigencias e intervalos deben estar dentro de sus rangos.
+
+## Flujo de código de autorización (RFC 6749 §4.1)
+
+authorize-eyebrow = Solicitud de inicio de sesión de una aplicación
+authorize-warning-strong = Aprueba solo si acabas de empezar tú mismo a iniciar sesión en esta aplicación.
+authorize-warning = Si has llegado aquí por un enlace que no esperabas, pulsa Denegar: aprobar daría a esa aplicación acceso a tu cuenta.
+authorize-returns = Vuelve a
+error-unknown-client = Aplicación desconocida
+error-unknown-client-text = Esta aplicación no está registrada aquí o está desactivada. No se le ha enviado nada.
+error-bad-redirect = Dirección de retorno no permitida
+error-bad-redirect-text = La aplicación pidió devolverte a una dirección que no ha registrado. Por tu seguridad, no se te ha enviado allí.

@@ -317,3 +317,14 @@ error-bad-name-text = Les noms comportent 1 à 64 lettres, chiffres et - _ . @ u
 error-name-taken-text = Ce nom est déjà pris.
 error-public-client-text = Un client public n’a pas de secret.
 error-client-setting-text = Un réglage du client n'est pas autorisé : client_credentials exige un client confidentiel, les URI de redirection doivent être en https, en http vers 127.0.0.1 ou [::1], ou un schéma privé, et les durées et intervalles doivent rester dans leurs limites.
+
+## Flux par code d'autorisation (RFC 6749 §4.1)
+
+authorize-eyebrow = Demande de connexion d'une application
+authorize-warning-strong = N'approuvez que si vous venez vous-même de commencer à vous connecter à cette application.
+authorize-warning = Si un lien inattendu vous a mené ici, appuyez sur Refuser : approuver donnerait à cette application l'accès à votre compte.
+authorize-returns = Retour vers
+error-unknown-client = Application inconnue
+error-unknown-client-text = Cette application n'est pas enregistrée ici, ou elle est désactivée. Rien ne lui a été renvoyé.
+error-bad-redirect = Adresse de retour non autorisée
+error-bad-redirect-text = L'application a demandé à vous renvoyer vers une adresse qu'elle n'a pas enregistrée. Pour votre sécurité, vous n'y avez pas été envoyé.

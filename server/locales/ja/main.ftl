@@ -283,3 +283,14 @@ error-bad-name-text = 名前は 1〜64 文字の英数字と - _ . @ のみで�
 error-name-taken-text = その名前は既に使われています。
 error-public-client-text = 公開クライアントにはシークレットがありません。
 error-client-setting-text = 許可されていないクライアント設定です。client_credentials には機密クライアントが必要です。リダイレクト URI は https、127.0.0.1 または [::1] への http、またはプライベートスキームでなければなりません。有効期間と間隔は範囲内で指定してください。
+
+## 認可コードフロー (RFC 6749 §4.1)
+
+authorize-eyebrow = アプリからのサインイン要求
+authorize-warning-strong = このアプリへのサインインをご自身で今始めた場合にのみ承認してください。
+authorize-warning = 心当たりのないリンクからここに来た場合は「拒否」を押してください。承認すると、そのアプリがあなたのアカウントにアクセスできるようになります。
+authorize-returns = 戻り先
+error-unknown-client = 不明なアプリ
+error-unknown-client-text = このアプリはここに登録されていないか、無効になっています。アプリには何も送り返していません。
+error-bad-redirect = 戻り先アドレスが許可されていません
+error-bad-redirect-text = アプリは登録されていないアドレスへ戻すよう求めました。安全のため、そのアドレスには移動していません。

@@ -283,3 +283,14 @@ error-bad-name-text = 名稱須為 1 至 64 個字母、數字及 - _ . @。
 error-name-taken-text = 此名稱已被使用。
 error-public-client-text = 公開用戶端沒有密鑰。
 error-client-setting-text = 不允許此用戶端設定：client_credentials 需要機密用戶端，重新導向 URI 必須是 https、指向 127.0.0.1 或 [::1] 的 http，或私有配置，且有效期限與間隔必須在允許範圍內。
+
+## 授權碼流程 (RFC 6749 §4.1)
+
+authorize-eyebrow = 來自應用程式的登入要求
+authorize-warning-strong = 只有在您剛剛親自開始登入此應用程式時才核准。
+authorize-warning = 如果是您沒有預期的連結帶您來到這裡，請按「拒絕」：核准會讓該應用程式進入您的帳戶。
+authorize-returns = 返回至
+error-unknown-client = 未知的應用程式
+error-unknown-client-text = 此應用程式未在此註冊，或已停用。未向其回傳任何內容。
+error-bad-redirect = 不允許的返回位址
+error-bad-redirect-text = 此應用程式要求將您送回未註冊的位址。為了您的安全，並未將您送往該處。

@@ -11,6 +11,8 @@
 //!
 //! - device requests: [`Pending`] → [`Approved`] | [`Denied`]; [`Approved`] →
 //!   [`Redeemed`] (or [`Denied`] when the approver was disabled meanwhile);
+//! - authorization codes ([`AuthCode`]): issued approved → redeemed once; a
+//!   redeemed code presented again → its grant [`Revoked`];
 //! - refresh tokens: [`Current`] → rotated (a new current token) | [`Revoked`];
 //!   a superseded token ([`Rotated`]) presented again → [`Revoked`] (reuse);
 //! - the retry window: the current token's predecessor ([`Previous`]), or the
@@ -18,15 +20,18 @@
 //!   current token is unused → [`Retried`] (a fresh pair, the unused one retired).
 //!
 //! Only those transitions (and the client credentials grant, [`client`], where
-//! the authenticated confidential client is its own approval) produce an [`Issue`], and the token response can only
-//! be built from an [`Issue`]: no code path signs a token for a grant that was not
-//! approved and redeemed, or rotated, first.
+//! the authenticated confidential client is its own approval) produce an
+//! [`Issue`], and the token response can only be built from an [`Issue`]: no
+//! code path signs a token for a grant that was not approved and redeemed, or
+//! rotated, first.
 
+pub mod authorization_code;
 pub mod client;
 mod device;
 mod issue;
 mod refresh;
 
+pub use authorization_code::{AuthCode, CodeRedemption, CodeRefusal, Presented};
 pub use device::{
     Again, Approved, DecideRefusal, Decision, DeviceAuth, DeviceStatus, Poll, Redeemed, Redemption,
     Redo, Refusal,

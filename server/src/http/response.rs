@@ -14,6 +14,12 @@ pub type Resp = Response<Full<Bytes>>;
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; \
                    form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// [`CSP`] without its `form-action`, for a page whose form also ends at another
+/// origin (the authorization consent page, redirecting to the client): that page
+/// appends its own `form-action`.
+pub const CSP_WITHOUT_FORM_ACTION: &str = "default-src 'none'; style-src 'self'; \
+     img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
+
 fn build(status: StatusCode, content_type: &'static str, body: impl Into<Bytes>) -> Resp {
     let mut resp = Response::new(Full::new(body.into()));
     *resp.status_mut() = status;

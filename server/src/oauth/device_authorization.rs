@@ -131,7 +131,7 @@ async fn check_rate(state: &AppState, req: &OAuthRequest) -> Result<(), OAuthErr
 
 /// The scope to grant: the asked values when the client holds all of them, else
 /// `invalid_scope`; everything the client holds when none is asked.
-pub(super) fn requested_scope(client: &Client, asked: Option<&str>) -> Result<String, OAuthError> {
+pub(crate) fn requested_scope(client: &Client, asked: Option<&str>) -> Result<String, OAuthError> {
     let Some(asked) = asked else {
         return Ok(client.scopes.join(" "));
     };

@@ -25,10 +25,11 @@ pub enum GrantType {
 impl GrantType {
     /// Every grant the token endpoint serves, in the order metadata advertises
     /// them: a grant is added here once its handler exists.
-    pub const ALL: [GrantType; 3] = [
+    pub const ALL: [GrantType; 4] = [
         GrantType::DeviceCode,
         GrantType::RefreshToken,
         GrantType::ClientCredentials,
+        GrantType::AuthorizationCode,
     ];
 
     /// Every grant a client record may name (`authgate client add --grant-type`),

@@ -3,8 +3,10 @@
 //! introspection, and RFC 8414 metadata. Handlers decode, call the store, and map
 //! outcomes to RFC answers; nothing here knows about redb or HTML.
 
+pub mod authorize;
 pub mod client_auth;
 mod client_credentials;
+mod code_grant;
 pub mod device_authorization;
 mod device_grant;
 pub mod dpop;
@@ -13,6 +15,7 @@ pub mod grant_type;
 pub mod introspect;
 mod issue;
 pub mod metadata;
+pub mod redirect_uri;
 mod refresh_grant;
 pub mod revoke;
 pub mod token;

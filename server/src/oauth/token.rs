@@ -5,7 +5,7 @@
 use super::client_auth::authenticate;
 use super::error::OAuthError;
 use super::grant_type::GrantType;
-use super::{OAuthRequest, client_credentials, device_grant, dpop, refresh_grant};
+use super::{OAuthRequest, client_credentials, code_grant, device_grant, dpop, refresh_grant};
 use crate::http::response::Resp;
 use crate::state::AppState;
 use authgate_proto::paths;
@@ -26,6 +26,6 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
         GrantType::ClientCredentials => {
             client_credentials::handle(state, &client, &req, proof, now).await
         }
-        GrantType::AuthorizationCode => Err(GrantType::unsupported()),
+        GrantType::AuthorizationCode => code_grant::handle(state, &client, &req, proof, now).await,
     }
 }

@@ -30,6 +30,7 @@ fn state() -> (tempfile::TempDir, Arc<AppState>) {
         base_url: "http://authgate.test".into(),
         audience: "http://authgate.test".into(),
         device_code_ttl: 600,
+        authorization_code_ttl: 60,
         poll_interval: Duration::from_secs(5),
         access_ttl: 600,
         refresh_ttl: 86_400,

@@ -42,6 +42,8 @@ fn answers_json(endpoint: Endpoint) -> bool {
             | Page::Device
             | Page::DeviceSubmit
             | Page::Consent
+            | Page::Authorize
+            | Page::AuthorizeDecision
             | Page::Account
             | Page::RevokeGrant
             | Page::SignOut

@@ -63,6 +63,12 @@ pub enum AuditKind {
     ClientUpdated,
     /// A confidential client got an access token for itself (RFC 6749 §4.4).
     ClientCredentialsIssued,
+    /// A person approved an app's authorization request (RFC 6749 §4.1).
+    AuthorizationApproved,
+    /// A person denied an app's authorization request.
+    AuthorizationDenied,
+    /// A redeemed authorization code came back; what it issued was revoked.
+    CodeReuse,
     /// A kind written by another build.
     Other(String),
 }
@@ -95,6 +101,9 @@ impl AuditKind {
             AuditKind::UserRoleSet => "user_role_set",
             AuditKind::ClientUpdated => "client_updated",
             AuditKind::ClientCredentialsIssued => "client_credentials_issued",
+            AuditKind::AuthorizationApproved => "authorization_approved",
+            AuditKind::AuthorizationDenied => "authorization_denied",
+            AuditKind::CodeReuse => "code_reuse",
             AuditKind::Other(s) => s,
         }
     }
@@ -126,6 +135,9 @@ impl AuditKind {
             "user_role_set" => AuditKind::UserRoleSet,
             "client_updated" => AuditKind::ClientUpdated,
             "client_credentials_issued" => AuditKind::ClientCredentialsIssued,
+            "authorization_approved" => AuditKind::AuthorizationApproved,
+            "authorization_denied" => AuditKind::AuthorizationDenied,
+            "code_reuse" => AuditKind::CodeReuse,
             other => AuditKind::Other(other.to_string()),
         }
     }

@@ -2,7 +2,7 @@
 //!
 //! The rest of the server calls operations shaped like the domain ("approve this
 //! code", "rotate this refresh token"), declared as one trait per domain
-//! ([`DeviceRequests`], [`Grants`], [`Users`], [`Clients`], [`Sessions`],
+//! ([`DeviceRequests`], [`AuthorizationCodes`], [`Grants`], [`Users`], [`Clients`], [`Sessions`],
 //! [`Secrets`], [`AuditLog`], [`Admin`], [`Sweeper`]; all in [`prelude`]). The
 //! protocol rules are not here: a backend asks `crate::grant` what a poll, a
 //! redemption or a refresh means and persists what it decided.
@@ -17,6 +17,7 @@
 
 mod admin;
 mod audit;
+mod auth_codes;
 mod clients;
 mod devices;
 pub mod dump;
@@ -35,6 +36,7 @@ use std::sync::Arc;
 pub use crate::grant::Decision;
 pub use admin::{ClientChange, ClientPatch, Consequences};
 pub use audit::{AuditEvent, AuditKind};
+pub use auth_codes::CodeOutcome;
 pub use devices::{DecideOutcome, Pending, RedeemOutcome};
 pub use dump::DumpError;
 pub use error::StoreError;
@@ -50,6 +52,7 @@ pub use sweep::SweepStats;
 
 pub use admin::Admin;
 pub use audit::AuditLog;
+pub use auth_codes::AuthorizationCodes;
 pub use clients::Clients;
 pub use devices::DeviceRequests;
 pub use grants::Grants;
@@ -58,14 +61,15 @@ pub use sessions::Sessions;
 pub use sweep::Sweeper;
 pub use users::Users;
 
-use crate::grant::{Issue, NewTokens, Presenter};
+use crate::grant::{AuthCode, Issue, NewTokens, Presented, Presenter};
 use records::{Record, decode, encode};
 
 /// The storage interface in one import (`use crate::store::prelude::*`), for code
 /// that calls the store.
 pub mod prelude {
     pub use super::{
-        Admin, AuditLog, Clients, DeviceRequests, Grants, Secrets, Sessions, Sweeper, Users,
+        Admin, AuditLog, AuthorizationCodes, Clients, DeviceRequests, Grants, Secrets, Sessions,
+        Sweeper, Users,
     };
 }
 
@@ -153,6 +157,11 @@ dispatch!(DeviceRequests {
     fn redeem(&self, id: [u8; 16], code_hash: [u8; 32], who: Presenter, now: u64, window: u64, new: NewTokens) -> Result<RedeemOutcome, StoreError>;
     fn device_codes_expired_between(&self, from: u64, to: u64) -> Result<u64, StoreError>;
     fn pending_codes(&self, client_id: &str, now: u64) -> Result<Pending, StoreError>;
+});
+
+dispatch!(AuthorizationCodes {
+    fn create_auth_code(&self, id: [u8; 16], code: AuthCode) -> Result<(), StoreError>;
+    fn redeem_auth_code(&self, id: [u8; 16], code_hash: [u8; 32], presented: Presented, now: u64, new: NewTokens) -> Result<CodeOutcome, StoreError>;
 });
 
 dispatch!(Grants {

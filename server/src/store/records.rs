@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::StoreError;
-pub use crate::grant::{DeviceAuth, DeviceStatus, Grant, IssuedFor, RefreshToken};
+pub use crate::grant::{AuthCode, DeviceAuth, DeviceStatus, Grant, IssuedFor, RefreshToken};
 
 /// Whether a client must prove possession of a key (RFC 9449 DPoP).
 #[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
@@ -663,6 +663,10 @@ pub struct Session {
     pub expires_at: u64,
 }
 impl Record for Session {
+    const VERSION: u8 = 1;
+}
+
+impl Record for AuthCode {
     const VERSION: u8 = 1;
 }
 

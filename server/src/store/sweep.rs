@@ -17,6 +17,8 @@ pub struct SweepStats {
     pub sessions: usize,
     /// Dead grants (revoked or past their refresh expiry) deleted.
     pub grants: usize,
+    /// Authorization codes past expiry (and its grace).
+    pub auth_codes: usize,
 }
 
 /// Removing what can no longer matter. Part of the storage interface: the handlers call

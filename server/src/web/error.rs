@@ -115,6 +115,14 @@ pub enum PageError {
     /// a redirect URI, a device-code lifetime or poll interval out of range).
     #[error("A client setting is not allowed.")]
     BadClientSetting,
+    /// An authorization request from an unknown or disabled client (never
+    /// redirected, RFC 6749 §4.1.2.1).
+    #[error("This app is not registered here, or it is disabled.")]
+    UnknownClient,
+    /// An authorization request whose `redirect_uri` is missing or not registered
+    /// (never redirected, RFC 6749 §4.1.2.1).
+    #[error("The app's return address is not registered.")]
+    BadRedirect,
 }
 
 impl From<crate::admin::exec::OpError> for PageError {
@@ -153,7 +161,9 @@ impl PageError {
             Forbidden => StatusCode::FORBIDDEN,
             NoSuchUser | NoSuchClient => StatusCode::NOT_FOUND,
             NotConfirmed | UnknownAction | PasswordTooShort | NotYourself | BadLifetime
-            | BadTime | BadName | PublicClient | BadClientSetting => StatusCode::BAD_REQUEST,
+            | BadTime | BadName | PublicClient | BadClientSetting | UnknownClient | BadRedirect => {
+                StatusCode::BAD_REQUEST
+            }
             Incomplete | InvalidForm(_) | NoDecision | InvalidCode | UnknownDevice | NoDevice
             | UnknownSession | NoSession => StatusCode::BAD_REQUEST,
         }
@@ -202,6 +212,8 @@ impl PageError {
             NameTaken => ("error-admin-refused", "error-name-taken-text"),
             PublicClient => ("error-admin-refused", "error-public-client-text"),
             BadClientSetting => ("error-admin-refused", "error-client-setting-text"),
+            UnknownClient => ("error-unknown-client", "error-unknown-client-text"),
+            BadRedirect => ("error-bad-redirect", "error-bad-redirect-text"),
         };
         (lang.t(heading), lang.t(text))
     }
@@ -268,6 +280,8 @@ impl PageError {
             NameTaken,
             PublicClient,
             BadClientSetting,
+            UnknownClient,
+            BadRedirect,
         ]
     }
 }

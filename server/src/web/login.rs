@@ -24,8 +24,10 @@ const WRONG: LoginProblem = LoginProblem::Wrong;
 
 /// Where a login goes when `next` is absent or refused.
 const DEFAULT_NEXT: &str = "/account";
-/// Longest `next` followed; real ones are a path and a user code.
-const NEXT_LIMIT: usize = 512;
+/// Longest `next` followed; real ones are a path and a user code, or an
+/// authorization request (`/oauth/authorize?…` with a redirect URI, a state and a
+/// PKCE challenge: a few hundred bytes).
+const NEXT_LIMIT: usize = 1536;
 
 /// Only local paths are followed after login, so `next` can't bounce a user to
 /// another site (an open redirect). Browsers strip tab, CR and LF from URLs and
@@ -283,7 +285,7 @@ mod tests {
             assert_eq!(safe_next(Some(bad)), DEFAULT_NEXT, "{bad:?}");
         }
         assert_eq!(
-            safe_next(Some(&format!("/{}", "a".repeat(600)))),
+            safe_next(Some(&format!("/{}", "a".repeat(1600)))),
             DEFAULT_NEXT
         );
         assert_eq!(safe_next(None), DEFAULT_NEXT);

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod admin;
 pub mod attempt;
+pub mod authorize;
 pub mod device;
 mod error;
 pub mod guess;

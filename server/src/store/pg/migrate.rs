@@ -24,6 +24,10 @@ pub const MIGRATIONS: &[(i32, &str)] = &[
         4,
         include_str!("../../../migrations/0004_client_settings.sql"),
     ),
+    (
+        5,
+        include_str!("../../../migrations/0005_authorization_codes.sql"),
+    ),
     (6, include_str!("../../../migrations/0006_retry_window.sql")),
 ];
 

@@ -28,6 +28,7 @@
 
 pub mod admin;
 pub mod audit;
+pub mod auth_codes;
 pub mod cache;
 pub mod clients;
 pub mod devices;

@@ -10,6 +10,7 @@
 
 use super::migrate::MIGRATION_LOCK;
 use super::{PgError, PgStore, to_i64};
+use crate::store::auth_codes::AUTH_CODE_GRACE_SECS;
 use crate::store::devices::DEVICE_CODE_GRACE_SECS;
 use crate::store::sweep::SweepStats;
 use crate::store::{StoreError, Sweeper};
@@ -32,6 +33,13 @@ struct Target {
 const DEVICE_REQUESTS: Target = Target {
     sql: "DELETE FROM device_requests WHERE id IN (
               SELECT id FROM device_requests WHERE expires_at <= $1 LIMIT $2)",
+    millis: false,
+};
+
+/// Authorization codes past expiry and their grace (`$1` is already `now - grace`).
+const AUTH_CODES: Target = Target {
+    sql: "DELETE FROM authorization_codes WHERE id IN (
+              SELECT id FROM authorization_codes WHERE expires_at <= $1 LIMIT $2)",
     millis: false,
 };
 
@@ -117,6 +125,8 @@ async fn sweep_locked(client: &tokio_postgres::Client, now: u64) -> Result<Sweep
         grants: drain(client, &GRANTS, secs).await?,
         ..SweepStats::default()
     };
+    let code_grace = secs.saturating_sub(to_i64(AUTH_CODE_GRACE_SECS, "grace")?);
+    stats.auth_codes = drain(client, &AUTH_CODES, code_grace).await?;
     stats.access_tokens = drain(client, &ACCESS_TOKENS, secs).await?;
     stats.refresh_tokens = drain(client, &REFRESH_TOKENS, secs).await?;
     stats.sessions = drain(client, &SESSIONS, secs).await?;
@@ -124,6 +134,7 @@ async fn sweep_locked(client: &tokio_postgres::Client, now: u64) -> Result<Sweep
     drain(client, &COUNTERS, at(&COUNTERS)).await?;
     drain(client, &DPOP_JTIS, at(&DPOP_JTIS)).await?;
     stats.entries = stats.device_codes
+        + stats.auth_codes
         + stats.grants
         + stats.access_tokens
         + stats.refresh_tokens

@@ -596,3 +596,90 @@ async fn the_admin_role_and_client_settings_are_shared() {
         .collect();
     assert!(kinds.contains(&AuditKind::UserRoleSet) && kinds.contains(&AuditKind::ClientUpdated));
 }
+
+/// An authorization code redeemed through one instance is spent for the other:
+/// presented there again, it revokes the grant the first issued (RFC 6749
+/// §4.1.2); the sweep removes it once past its grace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_authorization_code_is_redeemed_once_across_instances() {
+    use crate::grant::{AuthCode, CodeRefusal, NewTokens, Presented};
+    use crate::secrets::{keyed_token, new_jti, sha256, time_ordered_id};
+    use crate::store::CodeOutcome;
+    use base64::Engine as _;
+    let cluster = cluster();
+    let (a, b) = two_instances(&cluster).await;
+    let user = User {
+        id: "u-carol".into(),
+        username: "carol".into(),
+        password_hash: "h".into(),
+        disabled: false,
+        created_at: 1,
+        admin: false,
+    };
+    let ev = AuditEvent::new(AuditKind::UserAdded, "test", "carol");
+    assert!(a.admin_add_user(user, ev).await.unwrap());
+    let verifier = "v".repeat(43);
+    let challenge =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha256(verifier.as_bytes()));
+    let id = time_ordered_id();
+    let code = keyed_token(&id);
+    let hash = sha256(code.as_bytes());
+    let record = AuthCode {
+        code_hash: hash,
+        client_id: "app".into(),
+        redirect_uri: None,
+        code_challenge: challenge,
+        scope: "read".into(),
+        user_id: "u-carol".into(),
+        username: "carol".into(),
+        created_at: 1_000,
+        expires_at: 1_060,
+        redeemed: None,
+    };
+    a.create_auth_code(id, record).await.unwrap();
+    let presented = Presented {
+        client_id: "app".into(),
+        redirect_uri: None,
+        code_verifier: verifier.clone(),
+    };
+    let tokens = || {
+        let refresh_id = time_ordered_id();
+        NewTokens {
+            grant_id: time_ordered_id(),
+            refresh_id,
+            refresh_hash: sha256(keyed_token(&refresh_id).as_bytes()),
+            refresh_expires_at: 9_000,
+            jti: new_jti(),
+            access_expires_at: 2_000,
+            device_ip: "127.0.0.1".into(),
+            dpop_jkt: None,
+        }
+    };
+    let first = tokens();
+    let CodeOutcome::Issued(issue) = a
+        .redeem_auth_code(id, hash, presented.clone(), 1_010, first.clone())
+        .await
+        .unwrap()
+    else {
+        panic!("the first redemption issues");
+    };
+    assert_eq!(issue.grant().id, first.grant_id);
+    assert_eq!(
+        b.redeem_auth_code(id, hash, presented.clone(), 1_011, tokens())
+            .await
+            .unwrap(),
+        CodeOutcome::Refused(CodeRefusal::Reused)
+    );
+    let (_, grant) = a
+        .access_token(&first.jti)
+        .await
+        .unwrap()
+        .expect("the access token's record");
+    assert!(grant.revoked, "reuse revoked the grant the code issued");
+    let swept = a.sweep(1_060 + 600).await.unwrap();
+    assert_eq!(swept.auth_codes, 1);
+    assert_eq!(
+        count(&a, "SELECT count(*) FROM authorization_codes").await,
+        0
+    );
+}

@@ -26,6 +26,8 @@ pub enum Kind {
     /// soon as it is revoked; the sweep deletes it only if it is dead by then (a
     /// refresh schedules a later entry).
     Grant = 4,
+    /// An authorization code (`AUTH_CODES`), due a while after it expires.
+    AuthCode = 5,
 }
 
 impl Kind {
@@ -35,6 +37,7 @@ impl Kind {
             2 => Some(Kind::RefreshToken),
             3 => Some(Kind::AccessToken),
             4 => Some(Kind::Grant),
+            5 => Some(Kind::AuthCode),
             _ => None,
         }
     }

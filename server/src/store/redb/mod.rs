@@ -9,6 +9,7 @@
 
 mod admin;
 mod audit;
+mod auth_codes;
 mod client_cache;
 mod clients;
 mod devices;
@@ -96,6 +97,7 @@ impl RedbStore {
         txn.open_table(tables::USERS.def())?;
         txn.open_table(tables::CLIENTS.def())?;
         txn.open_table(tables::DEVICE_REQUESTS.def())?;
+        txn.open_table(tables::AUTH_CODES.def())?;
         txn.open_table(tables::GRANTS.def())?;
         txn.open_table(tables::GRANTS_BY_USER)?;
         txn.open_table(tables::REFRESH_TOKENS.def())?;

@@ -3,7 +3,9 @@
 
 use super::expiry::{self, Kind};
 use super::grants;
-use super::tables::{ACCESS_TOKENS, DEVICE_REQUESTS, EXPIRIES, REFRESH_TOKENS, SESSIONS};
+use super::tables::{
+    ACCESS_TOKENS, AUTH_CODES, DEVICE_REQUESTS, EXPIRIES, REFRESH_TOKENS, SESSIONS,
+};
 use super::{RedbStore, StoreError, Tx};
 use crate::store::{SweepStats, Sweeper};
 
@@ -40,6 +42,7 @@ impl Sweeper for RedbStore {
             total.access_tokens += chunk.access_tokens;
             total.refresh_tokens += chunk.refresh_tokens;
             total.grants += chunk.grants;
+            total.auth_codes += chunk.auth_codes;
             if chunk.entries < SWEEP_CHUNK {
                 break;
             }
@@ -78,6 +81,7 @@ fn sweep_chunk(tx: &Tx<'_>, now: u64, limit: usize) -> Result<Chunk, StoreError>
     let mut index = t.open_table(EXPIRIES)?;
     let due = expiry::due(&index, now, limit)?;
     let mut devices = t.open_table(DEVICE_REQUESTS.def())?;
+    let mut codes = t.open_table(AUTH_CODES.def())?;
     let mut refresh = t.open_table(REFRESH_TOKENS.def())?;
     let mut access = t.open_table(ACCESS_TOKENS.def())?;
     let mut dead_grants = Vec::new();
@@ -105,13 +109,16 @@ fn sweep_chunk(tx: &Tx<'_>, now: u64, limit: usize) -> Result<Chunk, StoreError>
                 }
             }
             Some(Kind::Grant) => dead_grants.push(entry.key.clone()),
+            Some(Kind::AuthCode) => {
+                stats.auth_codes += usize::from(codes.remove(entry.key.as_slice())?.is_some());
+            }
             None => {}
         }
         index.remove(entry.entry.as_slice())?;
     }
     // Grants own token records in the tables opened above: delete them after
     // those handles are closed.
-    drop((devices, refresh, access, index));
+    drop((devices, codes, refresh, access, index));
     for id in dead_grants {
         stats.grants += usize::from(grants::delete_if_dead(t, &id, now)?.is_some());
     }

@@ -16,7 +16,7 @@ use redb::{TableDefinition, TableHandle};
 
 use super::StoreError;
 use super::records::{
-    AccessToken, Client, DeviceAuth, Grant, Record, RefreshToken, Session, User, decode,
+    AccessToken, AuthCode, Client, DeviceAuth, Grant, Record, RefreshToken, Session, User, decode,
 };
 use crate::store::{AuditEvent, SessionMeta};
 
@@ -61,6 +61,9 @@ pub const CLIENTS: Table<&str, Client> = Table::new("clients");
 /// Device request id (the key inside the device code) → [`DeviceAuth`]. The
 /// user code → id lookup is kept in memory (`user_codes`), rebuilt from this table.
 pub const DEVICE_REQUESTS: Table<&[u8], DeviceAuth> = Table::new("device_requests");
+/// Authorization code id (the key inside the code) → [`AuthCode`]: short-lived,
+/// swept through the expiry index like device requests.
+pub const AUTH_CODES: Table<&[u8], AuthCode> = Table::new("authorization_codes");
 /// grant id → [`Grant`].
 pub const GRANTS: Table<&[u8], Grant> = Table::new("grants");
 /// `grants::user_key(user_id, grant_id)` → nothing: a user's grants, so the

@@ -810,3 +810,77 @@ async fn lost_answers_are_retried_in_the_writer_and_the_records_say_so() {
     let g = store.grant(&grant_id).await.expect("read").expect("kept");
     assert!(g.revoked);
 }
+
+#[tokio::test]
+async fn an_authorization_code_redeems_once_its_reuse_revokes_and_the_sweep_removes_it() {
+    use crate::grant::{AuthCode, CodeRefusal, Presented};
+    use crate::store::CodeOutcome;
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    add_user(&store, "carol").await;
+    let verifier = "v".repeat(43);
+    let challenge =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha256(verifier.as_bytes()));
+    let id = time_ordered_id();
+    let code = keyed_token(&id);
+    let record = AuthCode {
+        code_hash: sha256(code.as_bytes()),
+        client_id: "app".into(),
+        redirect_uri: Some("https://app.example/cb".into()),
+        code_challenge: challenge,
+        scope: "read".into(),
+        user_id: "id-carol".into(),
+        username: "carol".into(),
+        created_at: 1_000,
+        expires_at: 1_060,
+        redeemed: None,
+    };
+    store.create_auth_code(id, record).await.expect("create");
+    let presented = |v: &str| Presented {
+        client_id: "app".into(),
+        redirect_uri: Some("https://app.example/cb".into()),
+        code_verifier: v.into(),
+    };
+    let hash = sha256(code.as_bytes());
+    let wrong = store
+        .redeem_auth_code(id, hash, presented(&"w".repeat(43)), 1_010, tokens(9_000))
+        .await
+        .expect("redeem");
+    assert_eq!(wrong, CodeOutcome::Refused(CodeRefusal::WrongVerifier));
+    assert_eq!(
+        store
+            .redeem_auth_code(id, [0; 32], presented(&verifier), 1_010, tokens(9_000))
+            .await
+            .expect("redeem"),
+        CodeOutcome::Unknown
+    );
+    let new = tokens(9_000);
+    let CodeOutcome::Issued(issue) = store
+        .redeem_auth_code(id, hash, presented(&verifier), 1_011, new.clone())
+        .await
+        .expect("redeem")
+    else {
+        panic!("the genuine request redeems");
+    };
+    assert_eq!(issue.grant().id, new.grant_id);
+    let again = store
+        .redeem_auth_code(id, hash, presented(&verifier), 1_012, tokens(9_000))
+        .await
+        .expect("redeem");
+    assert_eq!(again, CodeOutcome::Refused(CodeRefusal::Reused));
+    let grant = store
+        .get(GRANTS, new.grant_id.as_slice())
+        .expect("read")
+        .expect("grant");
+    assert!(grant.revoked, "reuse revoked what the code issued");
+    let swept = store.sweep(1_060 + 600).await.expect("sweep");
+    assert_eq!(swept.auth_codes, 1);
+    assert_eq!(
+        store
+            .redeem_auth_code(id, hash, presented(&verifier), 1_700, tokens(9_000))
+            .await
+            .expect("redeem"),
+        CodeOutcome::Unknown
+    );
+}

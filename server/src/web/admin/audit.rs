@@ -24,15 +24,18 @@ const READ_LIMIT: usize = 10_000;
 const PAGE_LIMIT: usize = 500;
 
 /// The kinds the filter offers (every kind this build writes).
-const KINDS: [AuditKind; 24] = [
+const KINDS: [AuditKind; 27] = [
     AuditKind::LoginOk,
     AuditKind::LoginFailed,
     AuditKind::DeviceApproved,
     AuditKind::DeviceDenied,
+    AuditKind::AuthorizationApproved,
+    AuditKind::AuthorizationDenied,
     AuditKind::RefreshReuse,
     AuditKind::RefreshRetry,
     AuditKind::DeviceCodeRetry,
     AuditKind::DeviceCodeReplay,
+    AuditKind::CodeReuse,
     AuditKind::TokenRevoked,
     AuditKind::GrantRevoked,
     AuditKind::UserAdded,

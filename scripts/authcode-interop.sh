@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Authorization code + PKCE interop (issue 16): a third-party client library,
+# Python's Authlib (OAuth2Session with code_challenge_method='S256'), builds the
+# request and redeems the code a real Chromium approved on AuthGate's pages
+# (tests/tests/authorization_code_browser.rs, scripts/authcode_interop.py).
+#
+# Installs python3-venv if missing; the venv lives in AUTHCODE_VENV (default
+# /tmp/authgate-authcode-venv) and is reused. Needs the binaries built
+# (`cargo build -p authgate-server --bins`) and Chromium with chromedriver.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+venv="${AUTHCODE_VENV:-/tmp/authgate-authcode-venv}"
+
+if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
+    sudo_cmd=()
+    if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
+    "${sudo_cmd[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq python3-venv >/dev/null
+fi
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv"
+fi
+"$venv/bin/python" -c 'import authlib, requests' 2>/dev/null \
+    || "$venv/bin/pip" install -q 'authlib>=1.3' 'requests>=2.31'
+cd "$root"
+AUTHCODE_PYTHON="$venv/bin/python" AUTHGATE_REQUIRE_AUTHLIB=1 \
+    cargo test -q -p authgate-tests --test authorization_code_browser
