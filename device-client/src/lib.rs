@@ -82,6 +82,7 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+mod board;
 #[cfg(feature = "dpop")]
 mod dpop;
 mod error;
@@ -89,6 +90,7 @@ mod event;
 mod flow;
 mod qr;
 mod request;
+mod resource;
 mod response;
 mod time;
 mod timer;
@@ -101,6 +103,7 @@ pub mod display;
 #[cfg(feature = "embassy")]
 pub mod embassy;
 
+pub use board::{BUTTON_DEBOUNCE, ButtonAction, Debouncer, Indicator, SignOutButton};
 #[cfg(feature = "dpop")]
 pub use dpop::{
     DPOP_HEADER, DPOP_JWT_TYPE, DPOP_KEY_BYTES, DPOP_KEY_FORMAT_VERSION, DPOP_NONCE_HEADER,
@@ -117,6 +120,7 @@ pub use qr::{
     QR_BUFFER_LEN, QR_DEFAULT_QUIET_ZONE, QR_MAX_VERSION, Qr, QrCanvas, QrTooLong, TextStyle,
 };
 pub use request::{Endpoint, FORM_CONTENT_TYPE, Method, RequestKind, Transmit};
+pub use resource::ResourceAuth;
 pub use response::{DEVICE_CODE_CAP, URI_CAP, USER_CODE_CAP};
 pub use time::{Duration, Instant};
 pub use tokens::{
