@@ -48,8 +48,9 @@ impl DeviceFlow<'_> {
     ///
     /// Without [`crate::Config`]'s DPoP key (or without the `dpop` feature) this is
     /// `Bearer <access token>`. With one it is `DPoP <access token>` and a fresh proof
-    /// with `ath` (`DeviceFlow::write_resource_proof`, feature `dpop`): the token endpoint bound the
-    /// tokens to that key, and a bound token sent as a bearer is refused.
+    /// with `ath` (`DeviceFlow::write_resource_proof`, feature `dpop`): the token
+    /// endpoint bound the tokens to that key, and a bound token sent as a bearer is
+    /// refused.
     ///
     /// Errors: [`Error::BufferTooSmall`] with the size needed (nothing written),
     /// [`ApiMisuse::NoTokens`] without an unexpired access token at `now` (sign in or
