@@ -7,6 +7,11 @@
 //! token is refreshed before it expires. Settings come from the build environment: see
 //! `.cargo/config.toml`.
 //!
+//! BOOT (GPIO9) signs out (revoke, forget, new code) and an LED (GPIO8 unless
+//! `LED_GPIO` says otherwise) shows the state: see `controls.rs`. After each sign-in or
+//! refresh the board uses its token once: a `GET` of `RESOURCE_URL` (see
+//! `../common/use_token.rs`).
+//!
 //! Self-recovery: the RTC watchdog (RWDT, stage 0 resets the system) is armed for
 //! [`WATCHDOG_TIMEOUT`] and fed by every turn of the main loop, which comes round at
 //! least every 35 s (30 s request timeout, 5 s `max_sleep`); a hung loop or a panic
@@ -14,11 +19,6 @@
 //! on the console and the screen for a minute, then the board resets.
 //! With feature `oled`, an SSD1306 128×64 I²C OLED (SDA GPIO4, SCL GPIO5, address 0x3C)
 //! shows the code, the URI, a QR code and a status line.
-//!
-//! BOOT (GPIO9) signs out (revoke, forget, new code) and an LED (GPIO8 unless
-//! `LED_GPIO` says otherwise) shows the state: see `controls.rs`. After each sign-in or
-//! refresh the board uses its token once: a `GET` of `RESOURCE_URL` (see
-//! `../common/use_token.rs`).
 #![no_std]
 #![no_main]
 
@@ -32,7 +32,6 @@ use authgate_device::embassy::{TlsConfig, TlsVerify};
 use authgate_device::{
     CodeView, Config, DeviceFlow, Event, QR_BUFFER_LEN, Qr, TOKENS_MAX_BYTES, TextStyle, Tokens,
 };
-use authgate_device::{RequestKind, SignOutButton};
 use core::fmt::Write as _;
 use embassy_embedded_hal::adapter::BlockingAsync;
 use embassy_executor::Spawner;
@@ -85,6 +84,16 @@ const WATCHDOG_TIMEOUT: esp_hal::time::Duration = esp_hal::time::Duration::from_
 
 type Store =
     MapStorage<u8, BlockingAsync<FlashStorage<'static>>, Cache<Uncached, Uncached, Uncached, u8>>;
+
+/// esp-println's console as a `core::fmt::Write`.
+struct Console;
+
+impl core::fmt::Write for Console {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        esp_println::print!("{s}");
+        Ok(())
+    }
+}
 
 /// Keeps the station associated: joins, waits for a disconnect, backs off, joins again.
 #[embassy_executor::task]
@@ -235,7 +244,7 @@ async fn main(spawner: Spawner) -> ! {
             None => DeviceFlow::new(config, now()),
         };
         screen.show(Status::Connecting, None);
-        let (mut button, mut use_token) = (SignOutButton::new(), false);
+        let (mut button, mut use_token) = (authgate_device::SignOutButton::new(), false);
         let resource_url = use_token::resource_url(SERVER_URL);
         loop {
             rtc.rwdt.feed();
@@ -287,11 +296,6 @@ async fn main(spawner: Spawner) -> ! {
             if erase {
                 let _ = store.remove_item(&mut record, &TOKENS_KEY).await;
             }
-            // Drained and saved above: a sign-out's `LoggedOut` has erased the tokens.
-            if let Some(action) = controls::tick(&mut button, &mut flow, stack.is_config_up()) {
-                println!("button: {action:?}");
-                screen.show(Status::Connecting, None);
-            }
             if let Some(e) = failed {
                 // Permanent (a rejected client, a token this build cannot store):
                 // retrying cannot help; show why, then start afresh from a reset.
@@ -299,11 +303,17 @@ async fn main(spawner: Spawner) -> ! {
                 let _ = write!(text, "{e}; reset in 60 s");
                 println!("failed: {text}");
                 screen.show(Status::Error(&text), None);
+                controls::show(authgate_device::Indicator::Error);
                 for _ in 0..60 {
                     rtc.rwdt.feed();
                     Timer::after_secs(1).await;
                 }
                 esp_hal::system::software_reset();
+            }
+            // Drained and saved above: a sign-out's `LoggedOut` has erased the tokens.
+            if let Some(action) = controls::tick(&mut button, &mut flow, stack.is_config_up()) {
+                println!("button: {action:?}");
+                screen.show(Status::Connecting, None);
             }
             let step = {
                 #[cfg(not(feature = "tls"))]
@@ -343,7 +353,8 @@ async fn main(spawner: Spawner) -> ! {
             use_token |= matches!(
                 step,
                 Ok(Step::Answered {
-                    kind: RequestKind::PollToken | RequestKind::Refresh,
+                    kind: authgate_device::RequestKind::PollToken
+                        | authgate_device::RequestKind::Refresh,
                     ..
                 })
             ) && flow.is_authorized();
@@ -376,16 +387,6 @@ async fn main(spawner: Spawner) -> ! {
 }
 
 use screen::Status;
-
-/// esp-println's console as a `core::fmt::Write`.
-struct Console;
-
-impl core::fmt::Write for Console {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        esp_println::print!("{s}");
-        Ok(())
-    }
-}
 
 /// The OLED (feature `oled`): the same screen `display-preview` renders on a PC.
 #[cfg(feature = "oled")]

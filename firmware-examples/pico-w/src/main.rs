@@ -11,6 +11,10 @@
 //! reused after a reboot; the access token is refreshed before it expires.
 //! Settings come from the build environment: see `.cargo/config.toml`.
 //!
+//! BOOTSEL signs out (revoke, forget, new code) and the LED shows the state: see
+//! `controls.rs`. After each sign-in or refresh the board uses its token once: a `GET`
+//! of `RESOURCE_URL` (see `../common/use_token.rs`).
+//!
 //! Self-recovery: the hardware watchdog (8.3 s at most on the RP2040) is fed by a small
 //! task only while the main loop keeps beating (at least every [`STALL_LIMIT_MS`]), so
 //! a hung loop, a hung flash write or a panic (panic-probe halts) ends in a reset. A
@@ -19,10 +23,6 @@
 //! for a minute, then the board resets.
 //! With feature `oled`, an SSD1306 128×64 I²C OLED (SDA GP4, SCL GP5, address 0x3C)
 //! shows the code, the URI, a QR code and a status line.
-//!
-//! BOOTSEL signs out (revoke, forget, new code) and the LED shows the state: see
-//! `controls.rs`. After each sign-in or refresh the board uses its token once: a `GET`
-//! of `RESOURCE_URL` (see `../common/use_token.rs`).
 #![no_std]
 #![no_main]
 
@@ -38,7 +38,6 @@ use authgate_device::embassy::{TlsConfig, TlsVerify};
 use authgate_device::{
     CodeView, Config, DeviceFlow, Event, QR_BUFFER_LEN, Qr, TOKENS_MAX_BYTES, TextStyle, Tokens,
 };
-use authgate_device::{RequestKind, SignOutButton};
 use cyw43::JoinOptions;
 /// The CYW43 bus clock divider: the Pico 2 W's RM2 module needs a slower clock than
 /// the RP2350's default would give (embassy's Pico 2 W examples do the same).
@@ -308,7 +307,7 @@ async fn main(spawner: Spawner) {
         };
         screen.show(Status::Connecting, None);
         let mut no_answers = 0u8;
-        let (mut button, mut use_token) = (SignOutButton::new(), false);
+        let (mut button, mut use_token) = (authgate_device::SignOutButton::new(), false);
         let resource_url = use_token::resource_url(SERVER_URL);
         loop {
             beat();
@@ -364,11 +363,6 @@ async fn main(spawner: Spawner) {
             if erase {
                 let _ = store.remove_item(&mut record, &TOKENS_KEY).await;
             }
-            // Drained and saved above: a sign-out's `LoggedOut` has erased the tokens.
-            if let Some(action) = controls::tick(&mut button, &mut flow, stack.is_link_up()) {
-                let _ = writeln!(con, "button: {action:?}");
-                screen.show(Status::Connecting, None);
-            }
             if let Some(e) = failed {
                 // Permanent (a rejected client, a token this build cannot store):
                 // retrying cannot help; show why, then start afresh from a reset.
@@ -376,6 +370,7 @@ async fn main(spawner: Spawner) {
                 let _ = write!(text, "{e}; reset in 60 s");
                 let _ = writeln!(con, "failed: {text}");
                 screen.show(Status::Error(&text), None);
+                controls::show(authgate_device::Indicator::Error);
                 for _ in 0..60 {
                     beat();
                     Timer::after_secs(1).await;
@@ -384,6 +379,11 @@ async fn main(spawner: Spawner) {
                 loop {
                     Timer::after_secs(1).await;
                 }
+            }
+            // Drained and saved above: a sign-out's `LoggedOut` has erased the tokens.
+            if let Some(action) = controls::tick(&mut button, &mut flow, stack.is_link_up()) {
+                let _ = writeln!(con, "button: {action:?}");
+                screen.show(Status::Connecting, None);
             }
             if !stack.is_link_up() || no_answers >= REJOIN_AFTER_NO_ANSWERS {
                 let _ = writeln!(con, "Wi-Fi: link lost; rejoining");
@@ -430,7 +430,8 @@ async fn main(spawner: Spawner) {
             use_token |= matches!(
                 step,
                 Ok(Step::Answered {
-                    kind: RequestKind::PollToken | RequestKind::Refresh,
+                    kind: authgate_device::RequestKind::PollToken
+                        | authgate_device::RequestKind::Refresh,
                     ..
                 })
             ) && flow.is_authorized();
