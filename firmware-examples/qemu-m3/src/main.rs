@@ -356,6 +356,8 @@ fn main() -> ! {
     );
     r.nothing_due(line!());
 
+    board_checks(r);
+
     #[cfg(feature = "dpop")]
     dpop_checks(r);
 
@@ -416,6 +418,58 @@ fn flash_round_trip(tokens: Option<&Tokens>) {
     ok(
         Tokens::from_bytes(&flash[..stored]).is_err(),
         "unknown version accepted",
+        line!(),
+    );
+}
+
+/// The boards' button and LED rules on the emulated core: a bouncing press counts
+/// once; after the denial above the LED blinks "error" and a press asks for a new
+/// code; no resource headers without a token; the LED patterns. (Signing out with
+/// tokens is tested on the host and against the real server: a second flow would not
+/// fit the micro:bit's stack next to a token answer being parsed.)
+#[inline(never)]
+fn board_checks(rig: &mut Rig) {
+    use authgate_device::{ApiMisuse, ButtonAction, Debouncer, Indicator, SignOutButton};
+    let at = Instant::from_millis;
+    let mut debouncer = Debouncer::new(at(0));
+    let samples = [
+        false, false, false, false, true, false, true, true, true, true, true,
+    ];
+    let presses = (0u64..)
+        .zip(samples)
+        .filter(|&(i, pressed)| debouncer.sample(at(10 * i), pressed))
+        .count();
+    ok(presses == 1, "bouncing press not counted once", line!());
+
+    ok(
+        Indicator::for_flow(&rig.flow, true) == Indicator::Error,
+        "denied flow not shown as an error",
+        line!(),
+    );
+    ok(
+        rig.flow
+            .write_resource_auth(rig.now, "GET", "http://h/r", &mut rig.buf)
+            == Err(Error::ApiMisuse(ApiMisuse::NoTokens)),
+        "resource headers without a token",
+        line!(),
+    );
+    let mut button = SignOutButton::new();
+    button.press();
+    ok(
+        button.apply(&mut rig.flow, rig.now) == Some(ButtonAction::NewCode),
+        "press after denial did not ask for a new code",
+        line!(),
+    );
+    let sent = matches!(
+        rig.flow.poll_transmit(rig.now, &mut rig.buf),
+        Ok(Some(t)) if t.kind == RequestKind::DeviceAuthorization
+    );
+    ok(sent, "no device authorization after the press", line!());
+    ok(
+        Indicator::WaitingForApproval.is_lit(at(500))
+            && !Indicator::WaitingForApproval.is_lit(at(1_500))
+            && Indicator::SignedIn.is_lit(at(1_500)),
+        "LED patterns",
         line!(),
     );
 }
