@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Builds the firmware examples (firmware-examples/pico-w for thumbv6m-none-eabi,
-# firmware-examples/esp32-c3 for riscv32imc-unknown-none-elf) in release mode, each
+# firmware-examples/pico2-w (the same program for the RP2350) for
+# thumbv8m.main-none-eabihf, firmware-examples/esp32-c3 for riscv32imc-unknown-none-elf)
+# in release mode, each
 # with its own Cargo.lock and target/ directory, and prints the flash and RAM use of
 # each image plus the share of the AuthGate client core in it: first the default
 # images (with DPoP, a default feature), then with feature `oled` (SSD1306 login
@@ -23,7 +25,7 @@ if ! command -v readelf >/dev/null || ! command -v nm >/dev/null; then
 fi
 if command -v rustup >/dev/null; then
     installed="$(rustup target list --installed)"
-    for t in thumbv6m-none-eabi riscv32imc-unknown-none-elf; do
+    for t in thumbv6m-none-eabi thumbv8m.main-none-eabihf riscv32imc-unknown-none-elf; do
         grep -qx "$t" <<<"$installed" || rustup target add "$t"
     done
 fi
@@ -88,6 +90,8 @@ dpop_delta() {
 pico="$root/firmware-examples/pico-w/target/thumbv6m-none-eabi/release/authgate-pico-w"
 esp="$root/firmware-examples/esp32-c3/target/riscv32imc-unknown-none-elf/release/authgate-esp32-c3"
 report_pico() { report "pico-w$1" "$pico" .boot2 .vector_table .text .rodata .data -- .data .bss .uninit; }
+pico2="$root/firmware-examples/pico2-w/target/thumbv8m.main-none-eabihf/release/authgate-pico2-w"
+report_pico2() { report "pico2-w$1" "$pico2" .vector_table .start_block .text .bi_entries .rodata .data .end_block -- .data .bss .uninit; }
 report_esp() {
     report "esp32-c3$1" "$esp" .flash.appdesc .trap .rwtext .rwtext.wifi .text .rodata .rodata.wifi .data .data.wifi \
         -- .trap .rwtext .rwtext.wifi .data .data.wifi .bss .noinit .dram2_uninit
@@ -97,6 +101,8 @@ echo "Image sizes (flash: bytes written to flash; static RAM: .data/.bss and RAM
 echo "Default features include dpop; \"-dpop\" images are built with --no-default-features"
 build firmware-examples/pico-w
 report_pico ""
+build firmware-examples/pico2-w
+report_pico2 ""
 fw="$(nm -S "$pico" | awk "$HEX"' $4 ~ /authgate_pico_w8FIRMWARE/ { print hex($2) }')"
 echo "pico-w flash includes the CYW43439 Wi-Fi firmware blob: ${fw:-?} B"
 build firmware-examples/esp32-c3
@@ -105,6 +111,8 @@ report_esp ""
 # The same images with the SSD1306 OLED login screen.
 build firmware-examples/pico-w --features oled
 report_pico "+oled"
+build firmware-examples/pico2-w --features oled
+report_pico2 "+oled"
 build firmware-examples/esp32-c3 --features oled
 report_esp "+oled"
 
@@ -112,6 +120,8 @@ report_esp "+oled"
 # Without SERVER_CA_DER (a DER file) the images build but refuse to connect.
 build firmware-examples/pico-w --features tls
 report_pico "+tls"
+build firmware-examples/pico2-w --features tls
+report_pico2 "+tls"
 build firmware-examples/esp32-c3 --features tls
 report_esp "+tls"
 

@@ -32,7 +32,7 @@ fi
 
 step "rust toolchain parts"
 rustup component add rustfmt clippy >/dev/null
-rustup target add thumbv6m-none-eabi thumbv7m-none-eabi riscv32imc-unknown-none-elf >/dev/null
+rustup target add thumbv6m-none-eabi thumbv7m-none-eabi thumbv8m.main-none-eabihf riscv32imc-unknown-none-elf >/dev/null
 
 step "format and lints"
 cargo fmt --all -- --check

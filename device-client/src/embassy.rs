@@ -51,9 +51,12 @@ use crate::flow::DeviceFlow;
 use crate::request::{FORM_CONTENT_TYPE, Method, RequestKind};
 use crate::time::Instant;
 
+mod resource;
+
 pub use reqwless;
 #[cfg(feature = "tls")]
 pub use reqwless::client::{TlsConfig, TlsVerify};
+pub use resource::{ResourceAnswer, ResourceError};
 
 /// Longest request URL (base URL plus endpoint path) the transport builds.
 pub const URL_CAP: usize = 256;

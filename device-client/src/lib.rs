@@ -82,6 +82,7 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+mod board;
 #[cfg(feature = "dpop")]
 mod dpop;
 mod error;
@@ -90,6 +91,7 @@ mod flow;
 mod qr;
 mod record;
 mod request;
+mod resource;
 mod response;
 mod time;
 mod timer;
@@ -102,6 +104,7 @@ pub mod display;
 #[cfg(feature = "embassy")]
 pub mod embassy;
 
+pub use board::{BUTTON_DEBOUNCE, ButtonAction, Debouncer, Indicator, SignOutButton};
 #[cfg(feature = "dpop")]
 pub use dpop::{
     DPOP_HEADER, DPOP_JWT_TYPE, DPOP_KEY_BYTES, DPOP_KEY_FORMAT_VERSION, DPOP_NONCE_HEADER,
@@ -119,6 +122,7 @@ pub use qr::{
 };
 pub use record::{DEVICE_RECORD_MAX_BYTES, DEVICE_RECORD_VERSION, DeviceRecord, RecordRef};
 pub use request::{Endpoint, FORM_CONTENT_TYPE, Method, RequestKind, Transmit};
+pub use resource::ResourceAuth;
 pub use response::{DEVICE_CODE_CAP, URI_CAP, USER_CODE_CAP};
 pub use time::{Duration, Instant};
 pub use tokens::{

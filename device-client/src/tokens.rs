@@ -88,12 +88,15 @@ struct RecordV1Ref<'a> {
     expires_at_ms: Option<u64>,
 }
 
-/// On-flash layout, version 1, as read back into fixed buffers.
+/// On-flash layout, version 1, as read back: borrowed from the record and copied once
+/// into the fixed buffers. Deserializing straight into `heapless::String`s moved the
+/// 1.4 KiB value through several temporaries: 6.5 KiB of stack on a Cortex-M0, more
+/// than a third of a 16 KiB part's RAM.
 #[derive(Deserialize)]
-struct RecordV1 {
-    access_token: String<ACCESS_TOKEN_CAP>,
-    refresh_token: Option<String<REFRESH_TOKEN_CAP>>,
-    scope: Option<String<SCOPE_CAP>>,
+struct RecordV1<'a> {
+    access_token: &'a str,
+    refresh_token: Option<&'a str>,
+    scope: Option<&'a str>,
     expires_at_ms: Option<u64>,
 }
 
@@ -197,18 +200,19 @@ impl Tokens {
         let (&version, rest) = bytes.split_first().ok_or(PersistError::Corrupt)?;
         match version {
             1 => {
-                let (r, tail): (RecordV1, _) =
+                let (r, tail): (RecordV1<'_>, _) =
                     postcard::take_from_bytes(rest).map_err(|_| PersistError::Corrupt)?;
-                if !tail.is_empty() || r.access_token.is_empty() {
+                if !tail.is_empty() {
                     return Err(PersistError::Corrupt);
                 }
-                Ok(Tokens {
-                    access_token: r.access_token,
-                    refresh_token: r.refresh_token,
-                    scope: r.scope,
-                    expires_at: r.expires_at_ms.map(Instant::from_millis),
-                    expiry_forgotten: false,
-                })
+                // `new` refuses an empty access token and parts longer than their buffers.
+                Tokens::new(
+                    r.access_token,
+                    r.refresh_token,
+                    r.scope,
+                    r.expires_at_ms.map(Instant::from_millis),
+                )
+                .ok_or(PersistError::Corrupt)
             }
             v => Err(PersistError::UnknownVersion(v)),
         }
@@ -267,6 +271,27 @@ mod tests {
         let n = full.to_bytes(&mut buf).unwrap().len();
         assert!(n <= TOKENS_MAX_BYTES, "{n}");
         assert_eq!(Tokens::from_bytes(&buf[..n]).unwrap(), full);
+    }
+
+    #[test]
+    fn rejects_records_whose_parts_exceed_their_buffers() {
+        let access = "a".repeat(ACCESS_TOKEN_CAP + 1);
+        let record = RecordV1Ref {
+            access_token: &access,
+            refresh_token: None,
+            scope: None,
+            expires_at_ms: None,
+        };
+        let mut buf = [0u8; TOKENS_MAX_BYTES + 16];
+        buf[0] = TOKENS_FORMAT_VERSION;
+        let n = 1 + postcard::to_slice(&record, &mut buf[1..]).unwrap().len();
+        assert_eq!(Tokens::from_bytes(&buf[..n]), Err(PersistError::Corrupt));
+        let empty = RecordV1Ref {
+            access_token: "",
+            ..record
+        };
+        let n = 1 + postcard::to_slice(&empty, &mut buf[1..]).unwrap().len();
+        assert_eq!(Tokens::from_bytes(&buf[..n]), Err(PersistError::Corrupt));
     }
 
     #[test]

@@ -1,5 +1,10 @@
 //! Puts `memory.x` on the linker path, passes the cortex-m-rt and embassy-rp link scripts,
 //! turns `nvram_rp2040.txt` into the blob cyw43 loads, and warns about placeholder settings.
+//!
+//! Shared with `../pico2-w` (its `package.build`): for an RP2350 target
+//! (`thumbv8m.main-none-eabihf`) it sets cfg `rp2350` for `src/main.rs`, and uses that
+//! crate's own `memory.x` (the RP2350 needs no boot2 and its image definition lives in
+//! embassy-rp).
 
 use std::{env, fs, path::PathBuf};
 
@@ -10,11 +15,19 @@ fn main() {
     println!("cargo:rerun-if-changed=memory.x");
     println!("cargo:rustc-link-arg-bins=--nmagic");
     println!("cargo:rustc-link-arg-bins=-Tlink.x");
-    println!("cargo:rustc-link-arg-bins=-Tlink-rp.x");
+    println!("cargo::rustc-check-cfg=cfg(rp2350)");
+    if env::var("TARGET").unwrap().starts_with("thumbv8m") {
+        println!("cargo:rustc-cfg=rp2350");
+    } else {
+        println!("cargo:rustc-link-arg-bins=-Tlink-rp.x");
+    }
 
     // NVRAM: one `key=value` per line, each NUL-terminated, the whole list ended by NULs and
     // padded to a multiple of four bytes (cyw43 uploads it as 32-bit words).
-    let text = fs::read_to_string("nvram_rp2040.txt").unwrap();
+    // The Pico 2 W carries the same CYW43439 module and uses the same NVRAM.
+    let nvram = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap())
+        .join("../pico-w/nvram_rp2040.txt");
+    let text = fs::read_to_string(&nvram).unwrap();
     let mut blob = Vec::new();
     for line in text
         .lines()
@@ -30,7 +43,7 @@ fn main() {
         blob.push(0);
     }
     fs::write(out.join("nvram_rp2040.bin"), blob).unwrap();
-    println!("cargo:rerun-if-changed=nvram_rp2040.txt");
+    println!("cargo:rerun-if-changed={}", nvram.display());
 
     // TLS (feature `tls`): the CA certificate (DER) of the server, pinned by the board,
     // read from the file SERVER_CA_DER names. Unset: an empty file, and the firmware

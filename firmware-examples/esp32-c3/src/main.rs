@@ -7,6 +7,11 @@
 //! token is refreshed before it expires. Settings come from the build environment: see
 //! `.cargo/config.toml`.
 //!
+//! BOOT (GPIO9) signs out (revoke, forget, new code) and an LED (GPIO8 unless
+//! `LED_GPIO` says otherwise) shows the state: see `controls.rs`. After each sign-in or
+//! refresh the board uses its token once: a `GET` of `RESOURCE_URL` (see
+//! `../common/use_token.rs`).
+//!
 //! Self-recovery: the RTC watchdog (RWDT, stage 0 resets the system) is armed for
 //! [`WATCHDOG_TIMEOUT`] and fed by every turn of the main loop, which comes round at
 //! least every 35 s (30 s request timeout, 5 s `max_sleep`); a hung loop or a panic
@@ -22,6 +27,10 @@
 //! server binds the tokens to that key.
 #![no_std]
 #![no_main]
+
+mod controls;
+#[path = "../../common/use_token.rs"]
+mod use_token;
 
 use authgate_device::embassy::{Step, Transport, now};
 #[cfg(feature = "tls")]
@@ -85,6 +94,16 @@ const WATCHDOG_TIMEOUT: esp_hal::time::Duration = esp_hal::time::Duration::from_
 type Store =
     MapStorage<u8, BlockingAsync<FlashStorage<'static>>, Cache<Uncached, Uncached, Uncached, u8>>;
 
+/// esp-println's console as a `core::fmt::Write`.
+struct Console;
+
+impl core::fmt::Write for Console {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        esp_println::print!("{s}");
+        Ok(())
+    }
+}
+
 /// Keeps the station associated: joins, waits for a disconnect, backs off, joins again.
 #[embassy_executor::task]
 async fn connection_task(mut controller: WifiController<'static>) {
@@ -129,6 +148,24 @@ async fn main(spawner: Spawner) -> ! {
     screen.show(Status::JoiningWifi, None);
     let timg0 = TimerGroup::new(p.TIMG0);
     esp_rtos::start(timg0.timer0, p.FROM_CPU_INTR0);
+    {
+        use esp_hal::gpio::{AnyPin, Input, InputConfig, Output, OutputConfig, Pull};
+        let boot = Input::new(p.GPIO9, InputConfig::default().with_pull(Pull::Up));
+        spawner.spawn(controls::button_task(boot).unwrap());
+        // `controls` checks LED_GPIO at compile time; the last arm is GPIO8.
+        let led: AnyPin<'static> = match controls::LED_GPIO {
+            0 => p.GPIO0.into(),
+            1 => p.GPIO1.into(),
+            2 => p.GPIO2.into(),
+            3 => p.GPIO3.into(),
+            6 => p.GPIO6.into(),
+            7 => p.GPIO7.into(),
+            10 => p.GPIO10.into(),
+            _ => p.GPIO8.into(),
+        };
+        let led = Output::new(led, controls::LED_OFF, OutputConfig::default());
+        spawner.spawn(controls::led_task(led).unwrap());
+    }
 
     let controller = WifiController::new(p.WIFI, Default::default()).unwrap();
     let rng = Rng::new();
@@ -226,6 +263,8 @@ async fn main(spawner: Spawner) -> ! {
             None => DeviceFlow::new(config, now()),
         };
         screen.show(Status::Connecting, None);
+        let (mut button, mut use_token) = (authgate_device::SignOutButton::new(), false);
+        let resource_url = use_token::resource_url(SERVER_URL);
         loop {
             rtc.rwdt.feed();
             let mut save = None;
@@ -288,11 +327,17 @@ async fn main(spawner: Spawner) -> ! {
                 let _ = write!(text, "{e}; reset in 60 s");
                 println!("failed: {text}");
                 screen.show(Status::Error(&text), None);
+                controls::show(authgate_device::Indicator::Error);
                 for _ in 0..60 {
                     rtc.rwdt.feed();
                     Timer::after_secs(1).await;
                 }
                 esp_hal::system::software_reset();
+            }
+            // Drained and saved above: a sign-out's `LoggedOut` has erased the tokens.
+            if let Some(action) = controls::tick(&mut button, &mut flow, stack.is_config_up()) {
+                println!("button: {action:?}");
+                screen.show(Status::Connecting, None);
             }
             let step = {
                 #[cfg(not(feature = "tls"))]
@@ -318,10 +363,25 @@ async fn main(spawner: Spawner) -> ! {
                     &mut form,
                     &mut rx,
                 );
-                // Come round often enough to beat the watchdog and check the link.
-                transport.set_max_sleep(Some(Duration::from_secs(5)));
+                if core::mem::take(&mut use_token)
+                    && let Some(url) = &resource_url
+                {
+                    use_token::use_token(&mut transport, &mut flow, url, &mut Console).await;
+                }
+                // Come round often enough to beat the watchdog and take a button press
+                // promptly.
+                transport.set_max_sleep(Some(Duration::from_millis(250)));
                 transport.step(&mut flow).await
             };
+            // New tokens: use them once (next turn, after their events were handled).
+            use_token |= matches!(
+                step,
+                Ok(Step::Answered {
+                    kind: authgate_device::RequestKind::PollToken
+                        | authgate_device::RequestKind::Refresh,
+                    ..
+                })
+            ) && flow.is_authorized();
             match step {
                 Ok(Step::Idle) if flow.is_authorized() => {
                     // Holding a token that never expires: nothing to do but stay alive.
@@ -338,9 +398,14 @@ async fn main(spawner: Spawner) -> ! {
         }
         println!("flow ended: {:?}; starting over in 60 s", flow.outcome());
         screen.show(Status::Error("Not signed in; new code in 60 s"), None);
-        for _ in 0..60 {
+        controls::show(authgate_device::Indicator::Error);
+        // A button press asks for the new code at once.
+        for _ in 0..600 {
             rtc.rwdt.feed();
-            Timer::after_secs(1).await;
+            if controls::take_press() {
+                break;
+            }
+            Timer::after_millis(100).await;
         }
     }
 }

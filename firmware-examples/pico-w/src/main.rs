@@ -1,10 +1,19 @@
 //! Raspberry Pi Pico W (RP2040 + CYW43439): log in to AuthGate with the device flow.
 //!
+//! The same file is the Raspberry Pi Pico 2 W's (RP2350 + CYW43439) firmware:
+//! `../pico2-w` builds it for `thumbv8m.main-none-eabihf`, where `build.rs` sets cfg
+//! `rp2350` (4 MiB of flash, the slower CYW43 bus clock the Pico 2 W needs, and a GPIO
+//! button in place of BOOTSEL, which embassy-rp 0.10 reads on the RP2040 only).
+//!
 //! Joins Wi-Fi, gets an address by DHCP, and runs `authgate_device::DeviceFlow` over
 //! the embassy transport. The code, the URI and a QR code go to the serial console
 //! (UART0 TX on GP0, 115200 8N1). Tokens are kept in the last 16 KiB of flash and
 //! reused after a reboot; the access token is refreshed before it expires.
 //! Settings come from the build environment: see `.cargo/config.toml`.
+//!
+//! BOOTSEL signs out (revoke, forget, new code) and the LED shows the state: see
+//! `controls.rs`. After each sign-in or refresh the board uses its token once: a `GET`
+//! of `RESOURCE_URL` (see `../common/use_token.rs`).
 //!
 //! Self-recovery: the hardware watchdog (8.3 s at most on the RP2040) is fed by a small
 //! task only while the main loop keeps beating (at least every [`STALL_LIMIT_MS`]), so
@@ -22,6 +31,10 @@
 #![no_std]
 #![no_main]
 
+mod controls;
+#[path = "../../common/use_token.rs"]
+mod use_token;
+
 use core::fmt::Write as _;
 
 use authgate_device::embassy::{Step, Transport, now};
@@ -34,7 +47,13 @@ use authgate_device::{
 #[cfg(feature = "dpop")]
 use authgate_device::{DpopConfig, DpopKey};
 use cyw43::JoinOptions;
-use cyw43_pio::{DEFAULT_CLOCK_DIVIDER, PioSpi};
+/// The CYW43 bus clock divider: the Pico 2 W's RM2 module needs a slower clock than
+/// the RP2350's default would give (embassy's Pico 2 W examples do the same).
+#[cfg(not(rp2350))]
+use cyw43_pio::DEFAULT_CLOCK_DIVIDER as CYW43_CLOCK_DIVIDER;
+use cyw43_pio::PioSpi;
+#[cfg(rp2350)]
+use cyw43_pio::RM2_CLOCK_DIVIDER as CYW43_CLOCK_DIVIDER;
 use embassy_embedded_hal::adapter::BlockingAsync;
 use embassy_executor::Spawner;
 use embassy_net::dns::DnsSocket;
@@ -77,7 +96,11 @@ const CLIENT_ID: &str = env!("CLIENT_ID", "set CLIENT_ID at build time");
 static FIRMWARE: cyw43::Aligned<cyw43::A4, [u8; cyw43_firmware::CYW43_43439A0.len()]> =
     cyw43::Aligned(*cyw43_firmware::CYW43_43439A0);
 
-const FLASH_SIZE: usize = 2 * 1024 * 1024;
+/// The board's name for the console.
+const BOARD: &str = if cfg!(rp2350) { "Pico 2 W" } else { "Pico W" };
+
+/// Pico W: 2 MiB of QSPI flash; Pico 2 W: 4 MiB.
+const FLASH_SIZE: usize = if cfg!(rp2350) { 4 } else { 2 } * 1024 * 1024;
 /// Kept out of the program by `memory.x`; four 4 KiB sectors for wear levelling.
 const TOKEN_STORE: core::ops::Range<u32> = (FLASH_SIZE as u32 - 16 * 1024)..FLASH_SIZE as u32;
 const TOKENS_KEY: u8 = 0;
@@ -172,7 +195,7 @@ async fn main(spawner: Spawner) {
         p.PIN_0,
         uart::Config::default(),
     ));
-    let _ = writeln!(con, "\nAuthGate on Pico W, server {SERVER_URL}");
+    let _ = writeln!(con, "\nAuthGate on {BOARD}, server {SERVER_URL}");
     #[cfg(feature = "oled")]
     let mut screen = screen::Screen::new(embassy_rp::i2c::I2c::new_blocking(
         p.I2C0,
@@ -192,7 +215,7 @@ async fn main(spawner: Spawner) {
     let spi = PioSpi::new(
         &mut pio.common,
         pio.sm0,
-        DEFAULT_CLOCK_DIVIDER,
+        CYW43_CLOCK_DIVIDER,
         pio.irq0,
         cs,
         p.PIN_24,
@@ -207,6 +230,20 @@ async fn main(spawner: Spawner) {
     control
         .set_power_management(cyw43::PowerManagementMode::PowerSave)
         .await;
+    // The LED is on the CYW43: its task and the Wi-Fi code share the control.
+    static CONTROL: StaticCell<controls::SharedControl> = StaticCell::new();
+    let control = CONTROL.init(controls::SharedControl::new(control));
+    spawner.spawn(controls::led_task(control).unwrap());
+    #[cfg(not(rp2350))]
+    spawner.spawn(controls::button_task(p.BOOTSEL).unwrap());
+    #[cfg(rp2350)]
+    spawner.spawn(
+        controls::button_task(embassy_rp::gpio::Input::new(
+            p.PIN_22,
+            embassy_rp::gpio::Pull::Up,
+        ))
+        .unwrap(),
+    );
 
     static RESOURCES: StaticCell<StackResources<4>> = StaticCell::new();
     let seed = RoscRng.next_u64();
@@ -217,7 +254,7 @@ async fn main(spawner: Spawner) {
         seed,
     );
     spawner.spawn(net_task(runner).unwrap());
-    join_wifi(&mut control, stack, &mut con).await;
+    join_wifi(control, stack, &mut con).await;
 
     let flash = Flash::<_, Blocking, FLASH_SIZE>::new_blocking(p.FLASH);
     let mut store: Store = MapStorage::new(
@@ -288,6 +325,8 @@ async fn main(spawner: Spawner) {
         };
         screen.show(Status::Connecting, None);
         let mut no_answers = 0u8;
+        let (mut button, mut use_token) = (authgate_device::SignOutButton::new(), false);
+        let resource_url = use_token::resource_url(SERVER_URL);
         loop {
             beat();
             let mut save = None;
@@ -354,6 +393,7 @@ async fn main(spawner: Spawner) {
                 let _ = write!(text, "{e}; reset in 60 s");
                 let _ = writeln!(con, "failed: {text}");
                 screen.show(Status::Error(&text), None);
+                controls::show(authgate_device::Indicator::Error);
                 for _ in 0..60 {
                     beat();
                     Timer::after_secs(1).await;
@@ -363,11 +403,16 @@ async fn main(spawner: Spawner) {
                     Timer::after_secs(1).await;
                 }
             }
+            // Drained and saved above: a sign-out's `LoggedOut` has erased the tokens.
+            if let Some(action) = controls::tick(&mut button, &mut flow, stack.is_link_up()) {
+                let _ = writeln!(con, "button: {action:?}");
+                screen.show(Status::Connecting, None);
+            }
             if !stack.is_link_up() || no_answers >= REJOIN_AFTER_NO_ANSWERS {
                 let _ = writeln!(con, "Wi-Fi: link lost; rejoining");
                 screen.show(Status::JoiningWifi, None);
-                control.leave().await;
-                join_wifi(&mut control, stack, &mut con).await;
+                control.lock().await.leave().await;
+                join_wifi(control, stack, &mut con).await;
                 no_answers = 0;
             }
             let step = {
@@ -394,10 +439,25 @@ async fn main(spawner: Spawner) {
                     &mut form,
                     &mut rx,
                 );
-                // Come round often enough to beat the watchdog and check the link.
-                transport.set_max_sleep(Some(Duration::from_secs(5)));
+                if core::mem::take(&mut use_token)
+                    && let Some(url) = &resource_url
+                {
+                    use_token::use_token(&mut transport, &mut flow, url, &mut con).await;
+                }
+                // Come round often enough to beat the watchdog, check the link and
+                // take a button press promptly.
+                transport.set_max_sleep(Some(Duration::from_millis(250)));
                 transport.step(&mut flow).await
             };
+            // New tokens: use them once (next turn, after their events were handled).
+            use_token |= matches!(
+                step,
+                Ok(Step::Answered {
+                    kind: authgate_device::RequestKind::PollToken
+                        | authgate_device::RequestKind::Refresh,
+                    ..
+                })
+            ) && flow.is_authorized();
             match step {
                 Ok(Step::Idle) if flow.is_authorized() => {
                     // Holding a token that never expires: nothing to do but stay alive.
@@ -422,9 +482,14 @@ async fn main(spawner: Spawner) {
             flow.outcome()
         );
         screen.show(Status::Error("Not signed in; new code in 60 s"), None);
-        for _ in 0..60 {
+        controls::show(authgate_device::Indicator::Error);
+        // A button press asks for the new code at once.
+        for _ in 0..600 {
             beat();
-            Timer::after_secs(1).await;
+            if controls::take_press() {
+                break;
+            }
+            Timer::after_millis(100).await;
         }
     }
 }
@@ -518,16 +583,20 @@ fn server_url(path: &str) -> heapless::String<{ authgate_device::embassy::URL_CA
 /// Joins the configured network (retrying every 2 s) and waits for DHCP, beating all
 /// along so the watchdog waits too.
 async fn join_wifi(
-    control: &mut cyw43::Control<'_>,
+    control: &controls::SharedControl,
     stack: embassy_net::Stack<'_>,
     con: &mut Console,
 ) {
+    controls::show(authgate_device::Indicator::JoiningWifi);
     loop {
         beat();
-        match control
-            .join(WIFI_SSID, JoinOptions::new(WIFI_PASSWORD.as_bytes()))
+        // Locked per attempt: between attempts the LED task blinks.
+        let joined = control
+            .lock()
             .await
-        {
+            .join(WIFI_SSID, JoinOptions::new(WIFI_PASSWORD.as_bytes()))
+            .await;
+        match joined {
             Ok(()) => break,
             Err(e) => {
                 let _ = writeln!(con, "Wi-Fi: join {WIFI_SSID} failed ({e:?}); retrying");

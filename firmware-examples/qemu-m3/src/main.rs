@@ -1,10 +1,15 @@
-//! `authgate-device` on an emulated Cortex-M3 (QEMU `mps2-an385`), with semihosting.
+//! `authgate-device` on an emulated Cortex-M3 (QEMU `mps2-an385`, `thumbv7m-none-eabi`)
+//! or Cortex-M0 (QEMU `microbit`, `thumbv6m-none-eabi`: the Pico's ISA, and only 16 KiB
+//! of RAM), with semihosting.
 //!
 //! There is no network here: a scripted "server" answers each request the flow makes
 //! with captured bodies from `device-client/fixtures`, and the firmware checks every
 //! request, event and deadline against what RFC 8628 requires. The clock is fake and
 //! jumps to the flow's next deadline. Any mismatch prints what differed and exits
 //! QEMU with a failure status, so `scripts/qemu-test.sh` can gate on it.
+//!
+//! The stack is painted at start and measured at the end, so the run also reports the
+//! stack high-water mark next to the statics: on the micro:bit both must fit 16 KiB.
 #![no_std]
 #![no_main]
 
@@ -46,7 +51,9 @@ static CHECKS: AtomicU32 = AtomicU32::new(0);
 /// Counts a passed check, or stops the emulator with a failure.
 fn ok(cond: bool, what: &str, line: u32) {
     if cond {
-        CHECKS.fetch_add(1, Ordering::Relaxed);
+        // Load and store, not `fetch_add`: ARMv6-M has no atomic read-modify-write, and
+        // this firmware has a single thread.
+        CHECKS.store(CHECKS.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
     } else {
         fail(what, line);
     }
@@ -61,6 +68,20 @@ struct Rig {
 }
 
 impl Rig {
+    /// The rig in a static, built outside `main`'s frame: on the 16 KiB micro:bit the
+    /// flow and its buffer must not sit on the stack under every call the checks make.
+    #[inline(never)]
+    fn new_static(start: Instant) -> &'static mut Rig {
+        let mut config = Config::new("authgate-firmware");
+        config.scope = Some("read");
+        let rig = cortex_m::singleton!(: Rig = Rig {
+            flow: DeviceFlow::new(config, start),
+            now: start,
+            buf: [0; 2048],
+        });
+        rig.unwrap_or_else(|| fail("rig built twice", line!()))
+    }
+
     fn exchange(
         &mut self,
         kind: RequestKind,
@@ -111,19 +132,17 @@ impl Rig {
 
 #[entry]
 fn main() -> ! {
-    hprintln!("qemu-m3: authgate-device on an emulated Cortex-M3");
+    stack::paint();
+    hprintln!(
+        "qemu-m3: authgate-device on an emulated {}",
+        env!("QEMU_BOARD")
+    );
     hprintln!(
         "qemu-m3: DeviceFlow takes {} bytes of RAM",
         core::mem::size_of::<DeviceFlow<'static>>()
     );
-    let mut config = Config::new("authgate-firmware");
-    config.scope = Some("read");
     let start = Instant::from_millis(10_000);
-    let mut r = Rig {
-        flow: DeviceFlow::new(config, start),
-        now: start,
-        buf: [0; 2048],
-    };
+    let r = Rig::new_static(start);
 
     // 1. Device authorization; the code is shown with a QR of the complete URI.
     let res = r.exchange(
@@ -152,20 +171,7 @@ fn main() -> ! {
                 user_code
             );
             if let Some(uri) = verification_uri_complete {
-                let (mut out, mut temp) = ([0u8; QR_BUFFER_LEN], [0u8; QR_BUFFER_LEN]);
-                match Qr::encode(uri, &mut out, &mut temp) {
-                    Ok(qr) => {
-                        let mut console = Console;
-                        if qr
-                            .render_text(&mut console, TextStyle::Ascii, 2, false)
-                            .is_err()
-                        {
-                            fail("QR rendering failed", line!());
-                        }
-                        shown &= qr.size() >= 21;
-                    }
-                    Err(_) => fail("QR encoding failed", line!()),
-                }
+                shown &= print_qr(uri) >= 21;
             }
         }
     }
@@ -270,27 +276,7 @@ fn main() -> ! {
         }
     }
     ok(authorized, "no Authorized event", line!());
-    let mut flash = [0xffu8; TOKENS_MAX_BYTES];
-    let stored = match r
-        .flow
-        .tokens()
-        .map(|t| t.to_bytes(&mut flash).map(|b| b.len()))
-    {
-        Some(Ok(n)) => n,
-        _ => fail("to_bytes failed", line!()),
-    };
-    let reloaded = Tokens::from_bytes(&flash[..stored]);
-    ok(
-        reloaded.as_ref().ok() == r.flow.tokens(),
-        "flash round trip differs",
-        line!(),
-    );
-    flash[0] = 9;
-    ok(
-        Tokens::from_bytes(&flash[..stored]).is_err(),
-        "unknown version accepted",
-        line!(),
-    );
+    flash_round_trip(r.flow.tokens());
 
     // 5. Refresh 60 s before the 900 s expiry; a rejected refresh starts over.
     let logged_in = r.now;
@@ -370,9 +356,23 @@ fn main() -> ! {
     );
     r.nothing_due(line!());
 
-    #[cfg(feature = "dpop")]
-    dpop_checks();
+    board_checks(r);
 
+    #[cfg(feature = "dpop")]
+    dpop_checks(r);
+
+    let (used, room) = stack::high_water();
+    hprintln!(
+        "qemu-m3: RAM: statics {} B, stack high-water {} B of {} B free for the stack",
+        stack::statics(),
+        used,
+        room
+    );
+    ok(
+        used + 1024 <= room,
+        "stack came within 1 KiB of the statics",
+        line!(),
+    );
     let checks = CHECKS.load(Ordering::Relaxed);
     ok(checks > 40, "too few checks ran", line!());
     hprintln!("qemu-m3: all {} checks passed", checks + 1);
@@ -381,10 +381,104 @@ fn main() -> ! {
     loop {}
 }
 
+/// Encodes `uri` as a QR code and draws it on the console; returns its size in modules.
+/// Out of line, so its two work buffers are on the stack only while it runs.
+#[inline(never)]
+fn print_qr(uri: &str) -> u16 {
+    let (mut out, mut temp) = ([0u8; QR_BUFFER_LEN], [0u8; QR_BUFFER_LEN]);
+    match Qr::encode(uri, &mut out, &mut temp) {
+        Ok(qr) => {
+            if qr
+                .render_text(&mut Console, TextStyle::Ascii, 2, false)
+                .is_err()
+            {
+                fail("QR rendering failed", line!());
+            }
+            qr.size()
+        }
+        Err(_) => fail("QR encoding failed", line!()),
+    }
+}
+
+/// Tokens persist to a "flash" record and reload equal; an unknown version is refused.
+#[inline(never)]
+fn flash_round_trip(tokens: Option<&Tokens>) {
+    let mut flash = [0xffu8; TOKENS_MAX_BYTES];
+    let stored = match tokens.map(|t| t.to_bytes(&mut flash).map(|b| b.len())) {
+        Some(Ok(n)) => n,
+        _ => fail("to_bytes failed", line!()),
+    };
+    let reloaded = Tokens::from_bytes(&flash[..stored]);
+    ok(
+        reloaded.as_ref().ok() == tokens,
+        "flash round trip differs",
+        line!(),
+    );
+    flash[0] = 9;
+    ok(
+        Tokens::from_bytes(&flash[..stored]).is_err(),
+        "unknown version accepted",
+        line!(),
+    );
+}
+
+/// The boards' button and LED rules on the emulated core: a bouncing press counts
+/// once; after the denial above the LED blinks "error" and a press asks for a new
+/// code; no resource headers without a token; the LED patterns. (Signing out with
+/// tokens is tested on the host and against the real server: a second flow would not
+/// fit the micro:bit's stack next to a token answer being parsed.)
+#[inline(never)]
+fn board_checks(rig: &mut Rig) {
+    use authgate_device::{ApiMisuse, ButtonAction, Debouncer, Indicator, SignOutButton};
+    let at = Instant::from_millis;
+    let mut debouncer = Debouncer::new(at(0));
+    let samples = [
+        false, false, false, false, true, false, true, true, true, true, true,
+    ];
+    let presses = (0u64..)
+        .zip(samples)
+        .filter(|&(i, pressed)| debouncer.sample(at(10 * i), pressed))
+        .count();
+    ok(presses == 1, "bouncing press not counted once", line!());
+
+    ok(
+        Indicator::for_flow(&rig.flow, true) == Indicator::Error,
+        "denied flow not shown as an error",
+        line!(),
+    );
+    ok(
+        rig.flow
+            .write_resource_auth(rig.now, "GET", "http://h/r", &mut rig.buf)
+            == Err(Error::ApiMisuse(ApiMisuse::NoTokens)),
+        "resource headers without a token",
+        line!(),
+    );
+    let mut button = SignOutButton::new();
+    button.press();
+    ok(
+        button.apply(&mut rig.flow, rig.now) == Some(ButtonAction::NewCode),
+        "press after denial did not ask for a new code",
+        line!(),
+    );
+    let sent = matches!(
+        rig.flow.poll_transmit(rig.now, &mut rig.buf),
+        Ok(Some(t)) if t.kind == RequestKind::DeviceAuthorization
+    );
+    ok(sent, "no device authorization after the press", line!());
+    ok(
+        Indicator::WaitingForApproval.is_lit(at(500))
+            && !Indicator::WaitingForApproval.is_lit(at(1_500))
+            && Indicator::SignedIn.is_lit(at(1_500)),
+        "LED patterns",
+        line!(),
+    );
+}
+
 /// DPoP on the emulated core: RFC 8037's Ed25519 vectors, and a flow's first proof
 /// byte for byte equal to the one the host test signs (`fixtures/14-dpop-proof.txt`).
 #[cfg(feature = "dpop")]
-fn dpop_checks() {
+#[inline(never)]
+fn dpop_checks(rig: &mut Rig) {
     use authgate_device::{DpopConfig, DpopKey, base64url};
     /// RFC 8037 Appendix A.1's private key (`d`), decoded.
     const SEED: [u8; 32] = [
@@ -417,9 +511,10 @@ fn dpop_checks() {
     });
     let now = Instant::from_millis(1_795_990_860_000);
     let mut flow = DeviceFlow::new(config, now);
-    let mut buf = [0u8; 2048];
-    let proof = match flow.poll_transmit(now, &mut buf) {
-        Ok(Some(t)) => t.dpop_proof(&buf),
+    // The main rig's request buffer is free again: reuse it rather than take 2 KiB more.
+    let buf = &mut rig.buf;
+    let proof = match flow.poll_transmit(now, buf) {
+        Ok(Some(t)) => t.dpop_proof(buf),
         _ => None,
     };
     ok(
@@ -427,7 +522,63 @@ fn dpop_checks() {
         "DPoP proof differs from the host's",
         line!(),
     );
-    hprintln!("qemu-m3: DPoP proof signed on the Cortex-M3 matches the host's bytes");
+    hprintln!(
+        "qemu-m3: DPoP proof signed on the {} matches the host's bytes",
+        env!("QEMU_BOARD")
+    );
+}
+
+/// Stack high-water measurement: paint the free RAM between the statics and the stack
+/// pointer at start, and find the lowest word the run overwrote at the end.
+mod stack {
+    use core::ptr::{addr_of, read_volatile, write_volatile};
+
+    const PAINT: u32 = 0x5a5a_a5a5;
+
+    unsafe extern "C" {
+        /// cortex-m-rt: first byte after `.bss`/`.data`/`.uninit` (where a heap would start).
+        static __sheap: u32;
+        /// cortex-m-rt: initial stack pointer (end of RAM).
+        static _stack_start: u32;
+        /// cortex-m-rt: start of `.data`, the first static in RAM.
+        static __sdata: u32;
+    }
+
+    fn bottom() -> usize {
+        addr_of!(__sheap) as usize
+    }
+
+    fn top() -> usize {
+        addr_of!(_stack_start) as usize
+    }
+
+    /// Bytes of RAM taken by statics (`.data`, `.bss`, `.uninit`).
+    pub fn statics() -> usize {
+        bottom() - addr_of!(__sdata) as usize
+    }
+
+    /// Fills the unused stack (below this frame, with a margin) with a pattern.
+    #[inline(never)]
+    pub fn paint() {
+        let sp = cortex_m::register::msp::read() as usize;
+        let mut p = bottom();
+        while p + 64 < sp {
+            // SAFETY: `p` is in RAM between the statics and the live stack, which
+            // nothing uses yet; word-aligned because cortex-m-rt aligns `__sheap` to 4.
+            unsafe { write_volatile(p as *mut u32, PAINT) };
+            p += 4;
+        }
+    }
+
+    /// (deepest stack use so far, bytes between the statics and the stack top).
+    pub fn high_water() -> (usize, usize) {
+        let mut p = bottom();
+        // SAFETY: reads words of RAM between the statics and the stack top.
+        while p < top() && unsafe { read_volatile(p as *const u32) } == PAINT {
+            p += 4;
+        }
+        (top() - p, top() - bottom())
+    }
 }
 
 /// The semihosting console as a `core::fmt::Write`, for the QR renderer.
