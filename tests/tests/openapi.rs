@@ -195,7 +195,9 @@ fn real_answers_of_a_whole_flow_match_the_document() {
     let doc = document();
     let data = DataDir::new();
     let secret = data.add_confidential_client("rs", "Resource server", "read");
-    let server = TestServer::start_in(data, &[], &[]);
+    // No retry window, so the reuse below is reuse at once (tests/tests/retry.rs
+    // covers the window).
+    let server = TestServer::start_in(data, &["--retry-window", "0"], &[]);
     let post = "post";
 
     let code = server.device_code(Some("read"));

@@ -139,16 +139,19 @@ fn sigterm_under_load_loses_nothing_acknowledged() {
     let server = spawn(&args, &[]).expect("restarts");
     let base = server.url.clone();
     for (device, refresh) in &issued {
+        // The refresh first: it works only if the grant was kept, and it uses the
+        // grant's tokens, so the code presented again after it is a replay (not a
+        // retry of a lost answer, which the retry window would honour).
+        let body =
+            format!("grant_type=refresh_token&client_id=authgate-cli&refresh_token={refresh}");
+        let (s, v) = form(&format!("{base}{}", paths::TOKEN), body).unwrap();
+        assert_eq!(s, 200, "issued grant lost: {v}");
         let (s, v) = form(&format!("{base}{}", paths::TOKEN), poll_body(device)).unwrap();
         assert_eq!(
             (s, v["error"].as_str()),
             (400, Some("invalid_grant")),
             "redeemed code forgotten: {v}"
         );
-        let body =
-            format!("grant_type=refresh_token&client_id=authgate-cli&refresh_token={refresh}");
-        let (s, v) = form(&format!("{base}{}", paths::TOKEN), body).unwrap();
-        assert_eq!(s, 200, "issued grant lost: {v}");
     }
     for device in approved
         .iter()
