@@ -11,17 +11,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${AUTHCODE_VENV:-/tmp/authgate-authcode-venv}"
 
-if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    sudo_cmd=()
-    if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
-    "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq python3-venv >/dev/null
-fi
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
-"$venv/bin/python" -c 'import authlib, requests' 2>/dev/null \
-    || "$venv/bin/pip" install -q 'authlib>=1.3' 'requests>=2.31'
+# shellcheck source=scripts/python-venv.sh
+. "$root/scripts/python-venv.sh"
+python_venv "$venv" "authlib, requests" 'authlib>=1.3' 'requests>=2.31'
 cd "$root"
-AUTHCODE_PYTHON="$venv/bin/python" AUTHGATE_REQUIRE_AUTHLIB=1 \
+AUTHCODE_PYTHON="$PYTHON" AUTHGATE_REQUIRE_AUTHLIB=1 \
     cargo test -q -p authgate-tests --test authorization_code_browser

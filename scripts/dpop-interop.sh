@@ -13,17 +13,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${DPOP_VENV:-/tmp/authgate-dpop-venv}"
 
-if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then
-    sudo_cmd=()
-    if [ "$(id -u)" -ne 0 ]; then sudo_cmd=(sudo); fi
-    "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq python3-venv >/dev/null
-fi
-if [ ! -x "$venv/bin/python" ]; then
-    python3 -m venv "$venv"
-fi
-"$venv/bin/python" -c 'import jwcrypto' 2>/dev/null || "$venv/bin/pip" install -q 'jwcrypto>=1.5'
-"$venv/bin/python" "$root/scripts/dpop_interop.py" verify
+# shellcheck source=scripts/python-venv.sh
+. "$root/scripts/python-venv.sh"
+python_venv "$venv" "jwcrypto" 'jwcrypto>=1.5'
+"$PYTHON" "$root/scripts/dpop_interop.py" verify
 cd "$root"
-DPOP_PYTHON="$venv/bin/python" AUTHGATE_REQUIRE_JWCRYPTO=1 \
+DPOP_PYTHON="$PYTHON" AUTHGATE_REQUIRE_JWCRYPTO=1 \
     cargo test -q -p authgate-tests --test dpop a_third_party_jwcrypto_client_completes_a_bound_flow
