@@ -38,6 +38,7 @@ pub mod keys;
 pub mod migrate;
 pub mod notify;
 pub mod pacing;
+mod poll_queue;
 pub mod rates;
 pub mod sessions;
 pub mod signing;
@@ -81,6 +82,14 @@ pub enum PgError {
     /// A value does not fit its column (a Unix time past `i64::MAX`).
     #[error("{0} is out of range for the database")]
     OutOfRange(&'static str),
+    /// Too many polls are waiting for the database (`poll_queue`): it is not
+    /// keeping up. Nothing was done; the client may retry shortly.
+    #[error("too many polls waiting for the database")]
+    Busy,
+    /// The batch of polls this one went in failed (`poll_queue`): the failure is
+    /// shared by every poll of the batch.
+    #[error("{0}")]
+    Batch(Arc<PgError>),
 }
 
 impl PgError {
@@ -88,8 +97,9 @@ impl PgError {
     /// opposed to a fault in a statement or a row.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            PgError::Pool(_) => true,
+            PgError::Pool(_) | PgError::Busy => true,
             PgError::Db(e) => e.is_closed() || e.as_db_error().is_none(),
+            PgError::Batch(e) => e.is_unavailable(),
             _ => false,
         }
     }
@@ -108,6 +118,8 @@ struct Shared {
     clients: Arc<cache::ClientCache>,
     /// Pending device codes counted at most once a second (see `devices`).
     pending: std::sync::Mutex<devices::PendingCounts>,
+    /// This instance's polls, batched into one statement per round trip.
+    polls: poll_queue::PollQueue,
     /// The listening connection's task; stops with the last clone.
     _listener: notify::Listener,
 }
@@ -140,11 +152,13 @@ impl PgStore {
         migrate::migrate(&mut client).await?;
         let clients = Arc::new(cache::ClientCache::default());
         let listener = notify::Listener::spawn(config, clients.clone());
+        let polls = poll_queue::PollQueue::spawn(pool.clone());
         Ok(PgStore {
             pool,
             shared: Arc::new(Shared {
                 clients,
                 pending: std::sync::Mutex::default(),
+                polls,
                 _listener: listener,
             }),
         })
