@@ -27,6 +27,60 @@ pub(super) const COLUMNS: &str = "r.code_hash, r.client_id, r.scope, r.user_code
 
 const TABLE: &str = "device_requests";
 
+/// [`DeviceRequests::create_device_auth`]'s one statement: take the user code
+/// (`$5`) unless a live request holds it, and store the request only if it was
+/// taken; returns how many requests were stored (0 or 1). `ON CONFLICT` takes the
+/// existing row's lock, so of two instances claiming one code, one inserts and the
+/// other sees its (live) row and stores nothing. The foreign key from the code to
+/// its request is checked at the statement's end, when both rows exist.
+const CREATE_SQL: &str = "WITH claim AS (
+         INSERT INTO user_codes (user_code, request_id, client_id, expires_at)
+         VALUES ($5, $1, $3, $7)
+         ON CONFLICT (user_code) DO UPDATE
+            SET request_id = EXCLUDED.request_id,
+                client_id = EXCLUDED.client_id,
+                expires_at = EXCLUDED.expires_at
+          WHERE user_codes.expires_at <= $6
+         RETURNING 1
+     ), ins AS (
+         INSERT INTO device_requests (id, code_hash, client_id, scope, user_code,
+             created_at, expires_at, interval, status, approver_id, approver_name,
+             status_at, requester_ip, user_agent, dpop_jkt)
+         SELECT $1::bytea, $2::bytea, $3::text, $4::text, $5::text, $6::bigint,
+                $7::bigint, $8::integer, $9::text, $10::text, $11::text, $12::bigint,
+                $13::text, $14::text, $15::text
+          WHERE EXISTS (SELECT 1 FROM claim)
+         RETURNING 1
+     )
+     SELECT count(*) FROM ins";
+
+/// [`DeviceRequests::decide`]'s write when the request read unlocked was still
+/// pending: records the decision (`$2`–`$5` as in [`set_status`]) only if request
+/// `$1` is still pending and still holds user code `$6`, and takes the code out of
+/// the lookup; returns how many requests it decided (0 or 1). Of two deciders, the
+/// second waits for the first's row lock, then finds the request no longer pending.
+/// Locks the request before the code, in the order every writer uses.
+const DECIDE_SQL: &str = "WITH u AS (
+         UPDATE device_requests
+            SET status = $2, approver_id = $3, approver_name = $4, status_at = $5
+          WHERE id = $1 AND status = 'pending'
+            AND EXISTS (SELECT 1 FROM user_codes WHERE user_code = $6 AND request_id = $1)
+         RETURNING id
+     ), d AS (
+         DELETE FROM user_codes WHERE user_code = $6 AND request_id IN (SELECT id FROM u)
+     )
+     SELECT count(*) FROM u";
+
+/// The undecided request holding a user code (`$1`), with its id after the
+/// record's columns.
+static BY_USER_CODE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {COLUMNS}, r.id FROM user_codes u
+           JOIN device_requests r ON r.id = u.request_id
+          WHERE u.user_code = $1 AND r.user_code = $1"
+    )
+});
+
 /// A request as read from a row selected with [`COLUMNS`].
 pub(super) fn from_row(row: &Row) -> Result<DeviceAuth, PgError> {
     let status: &str = row.try_get(7)?;
@@ -142,9 +196,10 @@ impl DeviceRequests for PgStore {
     /// Stores a new device authorization under `id` (the key inside its device code).
     /// Returns `false` (and stores nothing) if the user code is held by a request still
     /// live at `auth.created_at`, on any instance; the caller draws another.
+    ///
+    /// One statement ([`CREATE_SQL`]), so one round trip and one commit.
     async fn create_device_auth(&self, id: [u8; 16], auth: DeviceAuth) -> Result<bool, StoreError> {
-        let mut client = self.conn().await?;
-        let tx = client.transaction().await?;
+        let client = self.conn().await?;
         let StatusColumns {
             status,
             approver_id,
@@ -171,48 +226,13 @@ impl DeviceRequests for PgStore {
             &auth.user_agent,
             &auth.dpop_jkt,
         ];
-        tx.execute(
-            &tx.prepare_cached(
-                "INSERT INTO device_requests (id, code_hash, client_id, scope, user_code,
-                     created_at, expires_at, interval, status, approver_id, approver_name,
-                     status_at, requester_ip, user_agent, dpop_jkt)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            )
-            .await?,
-            &params,
-        )
-        .await?;
-        // Take the code unless a live request holds it. ON CONFLICT takes the
-        // existing row's lock, so of two instances claiming one code, one inserts and
-        // the other sees its (live) row and gets nothing back.
-        let claimed = tx
-            .query_opt(
-                &tx.prepare_cached(
-                    "INSERT INTO user_codes (user_code, request_id, client_id, expires_at)
-                     VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (user_code) DO UPDATE
-                        SET request_id = EXCLUDED.request_id,
-                            client_id = EXCLUDED.client_id,
-                            expires_at = EXCLUDED.expires_at
-                      WHERE user_codes.expires_at <= $5
-                     RETURNING 1",
-                )
-                .await?,
-                &[
-                    &auth.user_code,
-                    &id.as_slice(),
-                    &auth.client_id,
-                    &expires_at,
-                    &created_at,
-                ],
-            )
+        let created: i64 = client
+            .query_one(&client.prepare_cached(CREATE_SQL).await?, &params)
             .await?
-            .is_some();
-        if !claimed {
-            tx.rollback().await?;
+            .try_get(0)?;
+        if created == 0 {
             return Ok(false);
         }
-        tx.commit().await?;
         self.pending_counts().created(&auth.client_id);
         Ok(true)
     }
@@ -264,28 +284,20 @@ impl DeviceRequests for PgStore {
         Ok(row.as_ref().map(from_row).transpose()?)
     }
 
-    /// Records Approve or Deny for the pending request with this user code; the
-    /// request is locked while `crate::grant` decides, so two people deciding at once
-    /// (on two instances) get one `Done` and one `AlreadyDecided`.
+    /// Records Approve or Deny for the pending request with this user code, so that
+    /// two people deciding at once (on two instances) get one `Done` and one
+    /// `AlreadyDecided`. Two round trips: the request read unlocked and decided by
+    /// `crate::grant`, then written only if still pending ([`DECIDE_SQL`], one
+    /// commit); if it no longer was, decided again under its row lock.
     async fn decide(
         &self,
         user_code: String,
         decision: Decision,
         now: u64,
     ) -> Result<DecideOutcome, StoreError> {
-        let mut client = self.conn().await?;
-        let tx = client.transaction().await?;
-        let row = tx
-            .query_opt(
-                &tx.prepare_cached(&format!(
-                    "SELECT {COLUMNS}, r.id FROM user_codes u
-                       JOIN device_requests r ON r.id = u.request_id
-                      WHERE u.user_code = $1 AND r.user_code = $1
-                      FOR UPDATE OF r"
-                ))
-                .await?,
-                &[&user_code],
-            )
+        let client = self.conn().await?;
+        let row = client
+            .query_opt(&client.prepare_cached(&BY_USER_CODE).await?, &[&user_code])
             .await?;
         let Some(row) = row else {
             return Ok(DecideOutcome::NotFound);
@@ -294,20 +306,36 @@ impl DeviceRequests for PgStore {
         let id: [u8; 16] = to_array(row.try_get(14)?, TABLE)?;
         let auth = from_row(&row)?;
         let client_id = auth.client_id.clone();
-        let decided = match auth.decide(decision, now) {
+        // Expiry and a decision, once seen, are final: only `Done` needs the write.
+        let decided = match auth.decide(decision.clone(), now) {
             Ok(decided) => decided,
             Err(DecideRefusal::Expired) => return Ok(DecideOutcome::Expired),
             Err(DecideRefusal::AlreadyDecided) => return Ok(DecideOutcome::AlreadyDecided),
         };
-        set_status(&tx, &id, &decided).await?;
-        // Decided requests leave the lookup: it holds what people can still approve.
-        tx.execute(
-            &tx.prepare_cached("DELETE FROM user_codes WHERE user_code = $1 AND request_id = $2")
-                .await?,
-            &[&user_code, &id.as_slice()],
-        )
-        .await?;
-        tx.commit().await?;
+        let StatusColumns {
+            status,
+            approver_id,
+            approver_name,
+            at,
+        } = StatusColumns::of(&decided.status)?;
+        let params: [&(dyn ToSql + Sync); 6] = [
+            &id.as_slice(),
+            &status,
+            &approver_id,
+            &approver_name,
+            &at,
+            &user_code,
+        ];
+        let written: i64 = client
+            .query_one(&client.prepare_cached(DECIDE_SQL).await?, &params)
+            .await?
+            .try_get(0)?;
+        drop(client);
+        if written == 0 {
+            // Decided or taken out of the lookup since the read: the exact outcome
+            // under the lock.
+            return self.decide_locked(user_code, decision, now).await;
+        }
         self.pending_counts().decided(&client_id);
         Ok(DecideOutcome::Done(Box::new(decided)))
     }
@@ -474,6 +502,53 @@ impl PendingCounts {
 }
 
 impl PgStore {
+    /// [`DeviceRequests::decide`] with the request locked while `crate::grant`
+    /// decides: the outcome when the unlocked read was overtaken.
+    async fn decide_locked(
+        &self,
+        user_code: String,
+        decision: Decision,
+        now: u64,
+    ) -> Result<DecideOutcome, StoreError> {
+        let mut client = self.conn().await?;
+        let tx = client.transaction().await?;
+        let row = tx
+            .query_opt(
+                &tx.prepare_cached(&format!(
+                    "SELECT {COLUMNS}, r.id FROM user_codes u
+                       JOIN device_requests r ON r.id = u.request_id
+                      WHERE u.user_code = $1 AND r.user_code = $1
+                      FOR UPDATE OF r"
+                ))
+                .await?,
+                &[&user_code],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(DecideOutcome::NotFound);
+        };
+        // The id follows the record's columns.
+        let id: [u8; 16] = to_array(row.try_get(14)?, TABLE)?;
+        let auth = from_row(&row)?;
+        let client_id = auth.client_id.clone();
+        let decided = match auth.decide(decision, now) {
+            Ok(decided) => decided,
+            Err(DecideRefusal::Expired) => return Ok(DecideOutcome::Expired),
+            Err(DecideRefusal::AlreadyDecided) => return Ok(DecideOutcome::AlreadyDecided),
+        };
+        set_status(&tx, &id, &decided).await?;
+        // Decided requests leave the lookup: it holds what people can still approve.
+        tx.execute(
+            &tx.prepare_cached("DELETE FROM user_codes WHERE user_code = $1 AND request_id = $2")
+                .await?,
+            &[&user_code, &id.as_slice()],
+        )
+        .await?;
+        tx.commit().await?;
+        self.pending_counts().decided(&client_id);
+        Ok(DecideOutcome::Done(Box::new(decided)))
+    }
+
     /// This instance's pending counts (a poisoned lock only means a panic elsewhere
     /// mid-update of plain numbers: still usable).
     fn pending_counts(&self) -> MutexGuard<'_, PendingCounts> {
