@@ -512,3 +512,63 @@ async fn pending_codes_count_undecided_live_requests_of_every_instance() {
     assert_eq!(a.pending_codes("tv", 700).await.unwrap(), pending(2, 2));
     assert_eq!(a.pending_codes("tv", 900).await.unwrap(), pending(0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_racing_decisions_on_two_instances_record_exactly_the_one_that_won() {
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let b = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    add_user(&a, "dave", false).await;
+    for round in 0..4u8 {
+        let code = format!("RACE{round:04}");
+        let id = [20 + round; 16];
+        assert!(
+            a.create_device_auth(id, request(&code, 100, [20 + round; 32]))
+                .await
+                .unwrap()
+        );
+        // Eight deciders, half approving on A, half denying on B, all at once: the
+        // unlocked reads all see it pending, one compare-and-set wins.
+        let mut tasks = Vec::new();
+        for n in 0..8u8 {
+            let (store, decision) = if n % 2 == 0 {
+                (a.clone(), approve("dave"))
+            } else {
+                (b.clone(), Decision::Deny)
+            };
+            let code = code.clone();
+            tasks.push(tokio::spawn(async move {
+                store.decide(code, decision, 110).await.unwrap()
+            }));
+        }
+        let mut done = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                DecideOutcome::Done(d) => done.push(d),
+                DecideOutcome::NotFound | DecideOutcome::AlreadyDecided => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(done.len(), 1, "round {round}: {done:?}");
+        // What is stored is what the winner was told.
+        let stored: String = a
+            .conn()
+            .await
+            .unwrap()
+            .query_one(
+                "SELECT status FROM device_requests WHERE id = $1",
+                &[&id.as_slice()],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let want = match done[0].status {
+            DeviceStatus::Approved { .. } => "approved",
+            DeviceStatus::Denied { .. } => "denied",
+            ref other => panic!("{other:?}"),
+        };
+        assert_eq!(stored, want);
+        assert!(b.device_auth_by_user_code(&code).await.unwrap().is_none());
+    }
+    assert_eq!(count(&a, "SELECT count(*) FROM user_codes").await, 0);
+}
