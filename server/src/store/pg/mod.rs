@@ -120,6 +120,8 @@ struct Shared {
     pending: std::sync::Mutex<devices::PendingCounts>,
     /// This instance's polls, batched into one statement per round trip.
     polls: poll_queue::PollQueue,
+    /// This instance's detached audit events, written in batches.
+    audit: audit::AuditQueue,
     /// The listening connection's task; stops with the last clone.
     _listener: notify::Listener,
 }
@@ -153,12 +155,14 @@ impl PgStore {
         let clients = Arc::new(cache::ClientCache::default());
         let listener = notify::Listener::spawn(config, clients.clone());
         let polls = poll_queue::PollQueue::spawn(pool.clone());
+        let audit = audit::AuditQueue::spawn(pool.clone());
         Ok(PgStore {
             pool,
             shared: Arc::new(Shared {
                 clients,
                 pending: std::sync::Mutex::default(),
                 polls,
+                audit,
                 _listener: listener,
             }),
         })
