@@ -28,6 +28,7 @@
 
 pub mod admin;
 pub mod audit;
+mod batch;
 pub mod cache;
 pub mod clients;
 pub mod devices;
@@ -38,7 +39,6 @@ pub mod keys;
 pub mod migrate;
 pub mod notify;
 pub mod pacing;
-mod poll_queue;
 pub mod rates;
 pub mod sessions;
 pub mod signing;
@@ -119,7 +119,9 @@ struct Shared {
     /// Pending device codes counted at most once a second (see `devices`).
     pending: std::sync::Mutex<devices::PendingCounts>,
     /// This instance's polls, batched into one statement per round trip.
-    polls: poll_queue::PollQueue,
+    polls: batch::Queue<pacing::Polls>,
+    /// This instance's counter reads, batched likewise.
+    counters: batch::Queue<rates::CounterReads>,
     /// This instance's detached audit events, written in batches.
     audit: audit::AuditQueue,
     /// The listening connection's task; stops with the last clone.
@@ -154,7 +156,8 @@ impl PgStore {
         migrate::migrate(&mut client).await?;
         let clients = Arc::new(cache::ClientCache::default());
         let listener = notify::Listener::spawn(config, clients.clone());
-        let polls = poll_queue::PollQueue::spawn(pool.clone());
+        let polls = batch::Queue::spawn(pool.clone());
+        let counters = batch::Queue::spawn(pool.clone());
         let audit = audit::AuditQueue::spawn(pool.clone());
         Ok(PgStore {
             pool,
@@ -162,6 +165,7 @@ impl PgStore {
                 clients,
                 pending: std::sync::Mutex::default(),
                 polls,
+                counters,
                 audit,
                 _listener: listener,
             }),

@@ -171,7 +171,7 @@ impl PgStore {
         now_ms: u64,
     ) -> Result<Option<(DeviceAuth, Option<Pacing>)>, PgError> {
         let at = to_i64(now_ms, "poll time")?;
-        let Some(row) = self.shared.polls.poll(*id, *code_hash, at).await? else {
+        let Some(row) = self.shared.polls.run((*id, *code_hash, at)).await? else {
             return Ok(None);
         };
         let auth = from_row(&row)?;
@@ -184,9 +184,32 @@ impl PgStore {
     }
 }
 
+/// The polling statement as a batch (`super::batch`): a poll is the request key,
+/// the presented code's hash and the poll time; two polls of one code never share
+/// a batch, so the later is judged against the earlier.
+pub(super) struct Polls;
+
+impl super::batch::Batch for Polls {
+    type Item = ([u8; 16], [u8; 32], i64);
+    type Key = [u8; 32];
+
+    fn key(item: &Self::Item) -> Option<[u8; 32]> {
+        Some(item.1)
+    }
+
+    fn run<'a>(
+        client: &'a deadpool_postgres::Client,
+        items: &'a [Self::Item],
+    ) -> std::pin::Pin<
+        Box<dyn Future<Output = Result<Vec<tokio_postgres::Row>, PgError>> + Send + 'a>,
+    > {
+        Box::pin(poll_batch(client, items))
+    }
+}
+
 /// Runs one batch of polls ([`POLL_SQL`]) on `client`: the result rows, each
 /// numbered by its poll's place (from 1) in `polls`.
-pub(super) async fn poll_batch(
+async fn poll_batch(
     client: &deadpool_postgres::Client,
     polls: &[([u8; 16], [u8; 32], i64)],
 ) -> Result<Vec<tokio_postgres::Row>, PgError> {
