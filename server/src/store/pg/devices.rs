@@ -27,32 +27,149 @@ pub(super) const COLUMNS: &str = "r.code_hash, r.client_id, r.scope, r.user_code
 
 const TABLE: &str = "device_requests";
 
-/// [`DeviceRequests::create_device_auth`]'s one statement: take the user code
-/// (`$5`) unless a live request holds it, and store the request only if it was
-/// taken; returns how many requests were stored (0 or 1). `ON CONFLICT` takes the
-/// existing row's lock, so of two instances claiming one code, one inserts and the
-/// other sees its (live) row and stores nothing. The foreign key from the code to
-/// its request is checked at the statement's end, when both rows exist.
-const CREATE_SQL: &str = "WITH claim AS (
+/// [`DeviceRequests::create_device_auth`]'s statement, for a batch of requests
+/// (`super::batch`, [`Creates`]; one commit for them all): each takes its user code
+/// unless a live request holds it, and is stored only if it took it; one row (its
+/// place `n`) per request stored. `ON CONFLICT` takes the existing row's lock, so of
+/// two instances claiming one code, one inserts and the other sees its (live) row
+/// and stores nothing. The foreign key from a code to its request is checked at the
+/// statement's end, when both rows exist. The user codes of one batch are distinct.
+const CREATE_SQL: &str = "WITH q AS (
+         SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::text[], $4::text[], $5::text[],
+                              $6::bigint[], $7::bigint[], $8::integer[], $9::text[],
+                              $10::text[], $11::text[], $12::bigint[], $13::text[],
+                              $14::text[], $15::text[])
+             WITH ORDINALITY AS q(id, code_hash, client_id, scope, user_code, created_at,
+                 expires_at, interval, status, approver_id, approver_name, status_at,
+                 requester_ip, user_agent, dpop_jkt, n)
+     ), claim AS (
          INSERT INTO user_codes (user_code, request_id, client_id, expires_at)
-         VALUES ($5, $1, $3, $7)
+         SELECT user_code, id, client_id, expires_at FROM q
          ON CONFLICT (user_code) DO UPDATE
             SET request_id = EXCLUDED.request_id,
                 client_id = EXCLUDED.client_id,
                 expires_at = EXCLUDED.expires_at
-          WHERE user_codes.expires_at <= $6
-         RETURNING 1
+          WHERE user_codes.expires_at
+                <= (SELECT q.created_at FROM q WHERE q.user_code = EXCLUDED.user_code)
+         RETURNING user_code
      ), ins AS (
          INSERT INTO device_requests (id, code_hash, client_id, scope, user_code,
              created_at, expires_at, interval, status, approver_id, approver_name,
              status_at, requester_ip, user_agent, dpop_jkt)
-         SELECT $1::bytea, $2::bytea, $3::text, $4::text, $5::text, $6::bigint,
-                $7::bigint, $8::integer, $9::text, $10::text, $11::text, $12::bigint,
-                $13::text, $14::text, $15::text
-          WHERE EXISTS (SELECT 1 FROM claim)
-         RETURNING 1
+         SELECT id, code_hash, client_id, scope, user_code, created_at, expires_at,
+                interval, status, approver_id, approver_name, status_at, requester_ip,
+                user_agent, dpop_jkt
+           FROM q WHERE q.user_code IN (SELECT user_code FROM claim)
+         RETURNING id
      )
-     SELECT count(*) FROM ins";
+     SELECT q.n FROM q JOIN ins ON ins.id = q.id";
+
+/// One new request as [`CREATE_SQL`]'s columns.
+pub(super) struct NewRequest {
+    id: [u8; 16],
+    code_hash: [u8; 32],
+    client_id: String,
+    scope: String,
+    user_code: String,
+    created_at: i64,
+    expires_at: i64,
+    interval: i32,
+    status: &'static str,
+    approver_id: Option<String>,
+    approver_name: Option<String>,
+    status_at: Option<i64>,
+    requester_ip: String,
+    user_agent: String,
+    dpop_jkt: Option<String>,
+}
+
+impl NewRequest {
+    fn of(id: [u8; 16], auth: DeviceAuth) -> Result<Self, PgError> {
+        let StatusColumns {
+            status,
+            approver_id,
+            approver_name,
+            at,
+        } = StatusColumns::of(&auth.status)?;
+        Ok(NewRequest {
+            id,
+            code_hash: auth.code_hash,
+            created_at: to_i64(auth.created_at, "creation time")?,
+            expires_at: to_i64(auth.expires_at, "device code expiry")?,
+            interval: i32::try_from(auth.interval).map_err(|_| PgError::OutOfRange("interval"))?,
+            status,
+            approver_id: approver_id.map(str::to_string),
+            approver_name: approver_name.map(str::to_string),
+            status_at: at,
+            client_id: auth.client_id,
+            scope: auth.scope,
+            user_code: auth.user_code,
+            requester_ip: auth.requester_ip,
+            user_agent: auth.user_agent,
+            dpop_jkt: auth.dpop_jkt,
+        })
+    }
+}
+
+/// Device-authorization inserts as a batch (`super::batch`): many requests, one
+/// statement and one commit (one fsync). Two requests for one user code never share
+/// a batch: the later is judged against the earlier's claim.
+pub(super) struct Creates;
+
+impl super::batch::Batch for Creates {
+    type Item = NewRequest;
+    type Key = String;
+
+    fn key(item: &NewRequest) -> Option<String> {
+        Some(item.user_code.clone())
+    }
+
+    fn run<'a>(
+        client: &'a deadpool_postgres::Client,
+        items: &'a [NewRequest],
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Vec<Row>, PgError>> + Send + 'a>> {
+        Box::pin(async move {
+            fn col<'a, T>(items: &'a [NewRequest], f: impl Fn(&'a NewRequest) -> T) -> Vec<T> {
+                items.iter().map(f).collect()
+            }
+            let id = col(items, |r| r.id.as_slice());
+            let code_hash = col(items, |r| r.code_hash.as_slice());
+            let client_id = col(items, |r| r.client_id.as_str());
+            let scope = col(items, |r| r.scope.as_str());
+            let user_code = col(items, |r| r.user_code.as_str());
+            let created_at = col(items, |r| r.created_at);
+            let expires_at = col(items, |r| r.expires_at);
+            let interval = col(items, |r| r.interval);
+            let status = col(items, |r| r.status);
+            let approver_id = col(items, |r| r.approver_id.as_deref());
+            let approver_name = col(items, |r| r.approver_name.as_deref());
+            let status_at = col(items, |r| r.status_at);
+            let requester_ip = col(items, |r| r.requester_ip.as_str());
+            let user_agent = col(items, |r| r.user_agent.as_str());
+            let dpop_jkt = col(items, |r| r.dpop_jkt.as_deref());
+            let params: [&(dyn ToSql + Sync); 15] = [
+                &id,
+                &code_hash,
+                &client_id,
+                &scope,
+                &user_code,
+                &created_at,
+                &expires_at,
+                &interval,
+                &status,
+                &approver_id,
+                &approver_name,
+                &status_at,
+                &requester_ip,
+                &user_agent,
+                &dpop_jkt,
+            ];
+            Ok(client
+                .query(&client.prepare_cached(CREATE_SQL).await?, &params)
+                .await?)
+        })
+    }
+}
 
 /// [`DeviceRequests::decide`]'s write when the request read unlocked was still
 /// pending: records the decision (`$2`–`$5` as in [`set_status`]) only if request
@@ -197,44 +314,20 @@ impl DeviceRequests for PgStore {
     /// Returns `false` (and stores nothing) if the user code is held by a request still
     /// live at `auth.created_at`, on any instance; the caller draws another.
     ///
-    /// One statement ([`CREATE_SQL`]), so one round trip and one commit.
+    /// One statement ([`CREATE_SQL`]) with whatever other requests this instance
+    /// is creating meanwhile: one round trip and one commit for them all.
     async fn create_device_auth(&self, id: [u8; 16], auth: DeviceAuth) -> Result<bool, StoreError> {
-        let client = self.conn().await?;
-        let StatusColumns {
-            status,
-            approver_id,
-            approver_name,
-            at,
-        } = StatusColumns::of(&auth.status)?;
-        let created_at = to_i64(auth.created_at, "creation time")?;
-        let expires_at = to_i64(auth.expires_at, "device code expiry")?;
-        let interval = i32::try_from(auth.interval).map_err(|_| PgError::OutOfRange("interval"))?;
-        let params: [&(dyn ToSql + Sync); 15] = [
-            &id.as_slice(),
-            &auth.code_hash.as_slice(),
-            &auth.client_id,
-            &auth.scope,
-            &auth.user_code,
-            &created_at,
-            &expires_at,
-            &interval,
-            &status,
-            &approver_id,
-            &approver_name,
-            &at,
-            &auth.requester_ip,
-            &auth.user_agent,
-            &auth.dpop_jkt,
-        ];
-        let created: i64 = client
-            .query_one(&client.prepare_cached(CREATE_SQL).await?, &params)
+        let client_id = auth.client_id.clone();
+        let created = self
+            .shared
+            .creates
+            .run(NewRequest::of(id, auth)?)
             .await?
-            .try_get(0)?;
-        if created == 0 {
-            return Ok(false);
+            .is_some();
+        if created {
+            self.pending_counts().created(&client_id);
         }
-        self.pending_counts().created(&auth.client_id);
-        Ok(true)
+        Ok(created)
     }
 
     /// The device authorization with key `id`, if `code_hash` (of the presented

@@ -122,6 +122,8 @@ struct Shared {
     polls: batch::Queue<pacing::Polls>,
     /// This instance's counter reads, batched likewise.
     counters: batch::Queue<rates::CounterReads>,
+    /// This instance's device-authorization inserts, batched likewise.
+    creates: batch::Queue<devices::Creates>,
     /// This instance's detached audit events, written in batches.
     audit: audit::AuditQueue,
     /// The listening connection's task; stops with the last clone.
@@ -158,6 +160,7 @@ impl PgStore {
         let listener = notify::Listener::spawn(config, clients.clone());
         let polls = batch::Queue::spawn(pool.clone());
         let counters = batch::Queue::spawn(pool.clone());
+        let creates = batch::Queue::spawn(pool.clone());
         let audit = audit::AuditQueue::spawn(pool.clone());
         Ok(PgStore {
             pool,
@@ -166,6 +169,7 @@ impl PgStore {
                 pending: std::sync::Mutex::default(),
                 polls,
                 counters,
+                creates,
                 audit,
                 _listener: listener,
             }),

@@ -572,3 +572,53 @@ async fn many_racing_decisions_on_two_instances_record_exactly_the_one_that_won(
     }
     assert_eq!(count(&a, "SELECT count(*) FROM user_codes").await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_device_authorizations_are_stored_together_and_a_code_once() {
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let b = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    // 30 distinct codes and 6 more requests for code 0, at once over both
+    // instances: the inserts are batched, and a code goes to one request only.
+    let mut tasks = Vec::new();
+    for n in 0..36u8 {
+        let code = format!("MANY{:04}", if n < 30 { n } else { 0 });
+        let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let created = store
+                .create_device_auth([n; 16], request(&code, 100, [n; 32]))
+                .await
+                .unwrap();
+            (n, created)
+        }));
+    }
+    let mut winners_of_0 = Vec::new();
+    for t in tasks {
+        let (n, created) = t.await.unwrap();
+        if n == 0 || n >= 30 {
+            if created {
+                winners_of_0.push(n);
+            }
+        } else {
+            assert!(created, "request {n}");
+        }
+    }
+    assert_eq!(winners_of_0.len(), 1, "{winners_of_0:?}");
+    assert_eq!(count(&a, "SELECT count(*) FROM device_requests").await, 30);
+    assert_eq!(count(&a, "SELECT count(*) FROM user_codes").await, 30);
+    // Each stored request is found under its own code, the winner's under code 0.
+    let found = b
+        .device_auth_by_user_code("MANY0000")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.code_hash, [winners_of_0[0]; 32]);
+    for n in 1..30u8 {
+        let found = a
+            .device_auth_by_user_code(&format!("MANY{n:04}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found, request(&format!("MANY{n:04}"), 100, [n; 32]));
+    }
+}
