@@ -33,7 +33,9 @@ const TABLE: &str = "device_requests";
 /// place `n`) per request stored. `ON CONFLICT` takes the existing row's lock, so of
 /// two instances claiming one code, one inserts and the other sees its (live) row
 /// and stores nothing. The foreign key from a code to its request is checked at the
-/// statement's end, when both rows exist. The user codes of one batch are distinct.
+/// statement's end, when both rows exist. The user codes of one batch are distinct,
+/// and claimed in their sort order, so two instances' batches sharing codes lock
+/// them in one order and never deadlock.
 const CREATE_SQL: &str = "WITH q AS (
          SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::text[], $4::text[], $5::text[],
                               $6::bigint[], $7::bigint[], $8::integer[], $9::text[],
@@ -44,7 +46,7 @@ const CREATE_SQL: &str = "WITH q AS (
                  requester_ip, user_agent, dpop_jkt, n)
      ), claim AS (
          INSERT INTO user_codes (user_code, request_id, client_id, expires_at)
-         SELECT user_code, id, client_id, expires_at FROM q
+         SELECT user_code, id, client_id, expires_at FROM q ORDER BY user_code
          ON CONFLICT (user_code) DO UPDATE
             SET request_id = EXCLUDED.request_id,
                 client_id = EXCLUDED.client_id,

@@ -70,7 +70,9 @@ static RECORD_SQL: LazyLock<String> = LazyLock::new(|| {
 /// code's hash; `$4` how long a pacing row is kept (ms), `$5` and `$6` as in
 /// [`PACE`]. The pacing keys of one batch must be distinct: `ON CONFLICT DO UPDATE`
 /// cannot touch a row twice in one statement, and a second poll of a code must be
-/// judged against the first (the batcher defers it to the next batch).
+/// judged against the first (the batcher defers it to the next batch). Rows are
+/// upserted in key order, so two instances' batches sharing codes lock them in one
+/// order and never deadlock.
 #[doc(hidden)]
 pub static POLL_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
@@ -87,6 +89,7 @@ pub static POLL_SQL: LazyLock<String> = LazyLock::new(|| {
              INSERT INTO rate_counters AS c (scope, key, window_start, count, expires_at)
              SELECT 'poll', r.key, r.at, r.interval, r.at + $4 FROM r
               WHERE r.status = 'pending' AND r.code_hash = r.presented
+              ORDER BY r.key
              {PACE}
          )
          SELECT {COLUMNS}, r.n, up.count AS pace_after,

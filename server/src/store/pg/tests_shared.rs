@@ -381,3 +381,61 @@ async fn concurrent_polls_are_batched_each_answered_and_a_code_judged_poll_by_po
         40
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_on_two_instances_sharing_codes_in_opposite_orders_never_deadlock() {
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let b = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let t0 = 1_700_000_000_000u64;
+    for round in 0..5u8 {
+        // Device authorizations claiming the same 24 user codes, A in one order and
+        // B in the other: each code goes to one request, and no batch fails.
+        let mut tasks = Vec::new();
+        for n in 0..24u8 {
+            for (store, k) in [(a.clone(), n), (b.clone(), 23 - n)] {
+                let side = u8::from(k != n);
+                let code = format!("R{round}C{k:04}");
+                let id = [round * 50 + k * 2 + side; 16];
+                tasks.push(tokio::spawn(async move {
+                    store
+                        .create_device_auth(id, request(&code, request_hash(id)))
+                        .await
+                        .map(|created| (code, id, created))
+                }));
+            }
+        }
+        let mut created = std::collections::HashMap::new();
+        for t in tasks {
+            let (code, id, won) = t.await.unwrap().expect("no batch fails");
+            if won {
+                assert!(
+                    created.insert(code, id).is_none(),
+                    "a code handed out twice"
+                );
+            }
+        }
+        assert_eq!(created.len(), 24);
+        // Polls of those 24 requests through both instances, in opposite orders.
+        let mut tasks = Vec::new();
+        for (code, id) in &created {
+            for store in [a.clone(), b.clone()] {
+                let (id, hash) = (*id, [id[0]; 32]);
+                let at = t0 + u64::from(round) * 100_000;
+                let code = code.clone();
+                tasks.push(tokio::spawn(async move {
+                    let found = store.poll_device_auth(&id, &hash, at).await;
+                    (code, found)
+                }));
+            }
+        }
+        for t in tasks {
+            let (code, found) = t.await.unwrap();
+            assert!(found.expect("no batch fails").is_some(), "{code}");
+        }
+    }
+}
+
+fn request_hash(id: [u8; 16]) -> [u8; 32] {
+    [id[0]; 32]
+}
