@@ -9,9 +9,13 @@
 //! of PostgreSQL CPU each. A batch pays that once.
 //!
 //! - No added latency when idle: the first item is sent at once; the next batch
-//!   forms while it runs.
+//!   forms while it runs (a few batches may run at once: [`Batch::IN_FLIGHT`]).
 //! - Bounded: at most [`MAX_QUEUED`] items wait (past that the caller fails as
 //!   unavailable, the 503 path) and at most [`MAX_BATCH`] go in one statement.
+//! - Every lookup in a batch statement is a `LATERAL (… LIMIT 1)` subquery: one
+//!   index probe per item whatever the planner guesses of the arrays' length (a
+//!   join let it pick hash joins over whole-table scans, ~6 ms per batch at 30,000
+//!   rows).
 //! - Items with the same [`Batch::key`] never share a batch: for polls, the second
 //!   poll of a code would not see the first (and `ON CONFLICT DO UPDATE` cannot
 //!   touch a row twice); the later one waits for the next batch and is judged
@@ -25,7 +29,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use deadpool_postgres::{Client, Pool};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_postgres::Row;
 
 use super::PgError;
@@ -36,6 +40,10 @@ pub(crate) trait Batch: Send + 'static {
     type Item: Send + 'static;
     /// What two items of one batch must not share.
     type Key: Eq + Hash;
+    /// Most batches in flight at once: more than one lets PostgreSQL use several
+    /// cores, or overlap one batch's commit (fsync) with the next one's work. Items
+    /// of concurrent batches meet on row locks as separate statements would.
+    const IN_FLIGHT: usize;
     /// `item`'s key, if it has one (`None`: it may share a batch with anything).
     fn key(item: &Self::Item) -> Option<Self::Key>;
     /// Runs `items` as one statement on `client`: at most one row per item, with
@@ -91,8 +99,10 @@ impl<B: Batch> Queue<B> {
     }
 }
 
-/// The batching task: one batch in flight at a time, until every sender is gone.
+/// The batching task: at most [`Batch::IN_FLIGHT`] batches at a time, the next
+/// one formed when a slot frees; until every sender is gone.
 async fn drive<B: Batch>(pool: Pool, mut rx: mpsc::Receiver<Waiting<B>>) {
+    let slots = Arc::new(Semaphore::new(B::IN_FLIGHT));
     let mut held = VecDeque::new();
     loop {
         if held.is_empty() {
@@ -101,8 +111,15 @@ async fn drive<B: Batch>(pool: Pool, mut rx: mpsc::Receiver<Waiting<B>>) {
                 None => return,
             }
         }
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
         let batch = gather::<B>(&mut held, &mut rx);
-        run::<B>(&pool, batch).await;
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            run::<B>(&pool, batch).await;
+            drop(slot);
+        });
     }
 }
 
@@ -166,7 +183,7 @@ fn place(rows: Vec<Row>, len: usize) -> Result<Vec<Option<Row>>, PgError> {
             .ok()
             .and_then(|n| n.checked_sub(1))
             .and_then(|i| placed.get_mut(i))
-            .ok_or(PgError::OutOfRange("poll number"))?;
+            .ok_or(PgError::OutOfRange("batch row number"))?;
         *slot = Some(row);
     }
     Ok(placed)

@@ -121,6 +121,7 @@ pub(super) struct Creates;
 impl super::batch::Batch for Creates {
     type Item = NewRequest;
     type Key = String;
+    const IN_FLIGHT: usize = 4;
 
     fn key(item: &NewRequest) -> Option<String> {
         Some(item.user_code.clone())

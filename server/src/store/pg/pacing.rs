@@ -81,10 +81,13 @@ pub static POLL_SQL: LazyLock<String> = LazyLock::new(|| {
                  WITH ORDINALITY AS q(id, key, at, presented, n)
          ), r AS (
              SELECT {COLUMNS}, q.n, q.key, q.at, q.presented
-               FROM q JOIN device_requests r ON r.id = q.id
+               FROM q CROSS JOIN LATERAL (
+                    SELECT * FROM device_requests d WHERE d.id = q.id LIMIT 1) r
          ), prev AS (
-             SELECT c.key, c.count FROM rate_counters c
-              WHERE c.scope = 'poll' AND c.key IN (SELECT key FROM q)
+             SELECT q.key, p.count
+               FROM q CROSS JOIN LATERAL (
+                    SELECT c.count FROM rate_counters c
+                     WHERE c.scope = 'poll' AND c.key = q.key LIMIT 1) p
          ), up AS (
              INSERT INTO rate_counters AS c (scope, key, window_start, count, expires_at)
              SELECT 'poll', r.key, r.at, r.interval, r.at + $4 FROM r
@@ -195,6 +198,7 @@ pub(super) struct Polls;
 impl super::batch::Batch for Polls {
     type Item = ([u8; 16], [u8; 32], i64);
     type Key = [u8; 32];
+    const IN_FLIGHT: usize = 2;
 
     fn key(item: &Self::Item) -> Option<[u8; 32]> {
         Some(item.1)

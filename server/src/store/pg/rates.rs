@@ -39,11 +39,14 @@ pub(super) struct CounterReads;
 /// [`CounterReads`]' statement: `$1` the scopes, `$2` the keys.
 const READ_SQL: &str = "SELECT q.n, c.window_start, c.count
        FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(scope, key, n)
-       JOIN rate_counters c ON c.scope = q.scope AND c.key = q.key";
+       CROSS JOIN LATERAL (
+            SELECT window_start, count FROM rate_counters c
+             WHERE c.scope = q.scope AND c.key = q.key LIMIT 1) c";
 
 impl super::batch::Batch for CounterReads {
     type Item = (String, String);
     type Key = ();
+    const IN_FLIGHT: usize = 2;
 
     fn key(_: &Self::Item) -> Option<()> {
         None
