@@ -139,7 +139,7 @@ impl PgStore {
             .parse()
             .map_err(|e: tokio_postgres::Error| PgError::Config(e.to_string()))?;
         let manager = Manager::from_config(
-            config.clone(),
+            generic_plans(config.clone()),
             tokio_postgres::NoTls,
             ManagerConfig {
                 // Check a connection with an empty query before reuse, so a server
@@ -194,6 +194,22 @@ impl PgStore {
     pub(crate) async fn conn(&self) -> Result<deadpool_postgres::Object, PgError> {
         Ok(self.pool.get().await?)
     }
+}
+
+/// `config` with every prepared statement planned once (`plan_cache_mode =
+/// force_generic_plan`) after the options the URL gave. The batch statements
+/// (`batch`) take arrays: with a short array PostgreSQL judged a custom plan
+/// cheaper and planned the statement anew on every execution, which cost more
+/// than the batching saved; the other statements are key lookups, planned alike
+/// either way.
+fn generic_plans(mut config: tokio_postgres::Config) -> tokio_postgres::Config {
+    const GENERIC: &str = "-c plan_cache_mode=force_generic_plan";
+    let options = match config.get_options() {
+        Some(given) => format!("{given} {GENERIC}"),
+        None => GENERIC.to_string(),
+    };
+    config.options(&options);
+    config
 }
 
 /// A Unix time or length as a `bigint` column.
