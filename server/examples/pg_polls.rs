@@ -62,20 +62,18 @@ fn pgbench(
     let id = "decode(lpad(to_hex(:n::int), 4, '0') || repeat('00', 14), 'hex')";
     let hash = "decode(lpad(to_hex(:n::int), 4, '0') || repeat('00', 30), 'hex')";
     let key = "lpad(to_hex(:n::int), 4, '0') || repeat('00', 30)";
+    // The batch statement with one poll, its arrays spelled out.
     let sql = POLL_SQL
-        .replace("$1", id)
-        .replace("$2", key)
+        .replace("$1", &format!("ARRAY[{id}]"))
+        .replace("$2", &format!("ARRAY[{key}]"))
         .replace(
             "$3",
-            "(extract(epoch from clock_timestamp()) * 1000)::bigint",
+            "ARRAY[(extract(epoch from clock_timestamp()) * 1000)::bigint]",
         )
-        .replace(
-            "$4",
-            "(extract(epoch from clock_timestamp()) * 1000)::bigint + 3600000",
-        )
+        .replace("$4", "3600000")
         .replace("$5", "500")
         .replace("$6", "5")
-        .replace("$7", hash);
+        .replace("$7", &format!("ARRAY[{hash}]"));
     // The script's keys must name the requests, or it would measure empty reads.
     let found = cluster.psql(&format!(
         "SELECT count(*) FROM device_requests WHERE id = {}",

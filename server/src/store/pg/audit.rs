@@ -8,10 +8,12 @@
 //!
 //! Admin changes append their event with [`append`] inside their own transaction,
 //! so the change and its record commit together. Handlers' events go through
-//! [`PgStore::audit_detached`]: a task of its own that never blocks the request.
+//! [`PgStore::audit_detached`] to one writer task per store ([`AuditQueue`]),
+//! which never blocks the request and writes what queued while its last write ran
+//! as one statement and one commit (group commit: one fsync for many events).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
+use tokio::sync::mpsc;
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{GenericClient, Row};
 
 use super::{PgError, PgStore, to_i64, to_u64};
@@ -19,13 +21,71 @@ use crate::store::{AuditEvent, AuditKind, AuditLog, StoreError};
 
 const TABLE: &str = "audit";
 
-/// Most detached events in flight at once (each waits for a connection, at most the
-/// pool's timeout). Past this, for instance while the database is down, further
-/// events are dropped with a warning rather than pile up in memory.
+/// Most detached events waiting for the writer. Past this, for instance while the
+/// database is down, further events are dropped with a warning rather than pile up
+/// in memory.
 const MAX_DETACHED: usize = 1024;
 
-/// Detached events being written now, across every store of the process.
-static DETACHED: AtomicUsize = AtomicUsize::new(0);
+/// Most detached events one statement writes.
+const MAX_BATCH: usize = 256;
+
+/// The detached events' writer of one store: it stops with the last clone of its
+/// store (when this is dropped).
+pub(super) struct AuditQueue {
+    tx: mpsc::Sender<AuditEvent>,
+}
+
+impl AuditQueue {
+    /// Starts the writer task on `pool` (needs a tokio runtime).
+    pub(super) fn spawn(pool: deadpool_postgres::Pool) -> Self {
+        let (tx, mut rx) = mpsc::channel(MAX_DETACHED);
+        tokio::spawn(async move {
+            let mut batch = Vec::new();
+            while let Some(first) = rx.recv().await {
+                batch.push(first);
+                while batch.len() < MAX_BATCH {
+                    let Ok(event) = rx.try_recv() else { break };
+                    batch.push(event);
+                }
+                if let Err(e) = append_all(&pool, &batch).await {
+                    tracing::warn!(events = batch.len(), "audit events dropped: {e}");
+                }
+                batch.clear();
+            }
+        });
+        AuditQueue { tx }
+    }
+}
+
+/// [`append_all`]'s statement: the events in the arrays' order, so their `seq`
+/// follow it.
+const APPEND_ALL: &str = "INSERT INTO audit (at, kind, actor, subject, ip, detail)
+     SELECT at, kind, actor, subject, ip, detail
+       FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+            WITH ORDINALITY AS e(at, kind, actor, subject, ip, detail, n)
+      ORDER BY n";
+
+/// Appends `events` in one statement (one commit) and counts them once committed.
+async fn append_all(pool: &deadpool_postgres::Pool, events: &[AuditEvent]) -> Result<(), PgError> {
+    let at = events
+        .iter()
+        .map(|e| to_i64(e.at, "audit time"))
+        .collect::<Result<Vec<_>, _>>()?;
+    let kind: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    let actor: Vec<&str> = events.iter().map(|e| e.actor.as_str()).collect();
+    let subject: Vec<&str> = events.iter().map(|e| e.subject.as_str()).collect();
+    let ip: Vec<&str> = events.iter().map(|e| e.ip.as_str()).collect();
+    let detail: Vec<&str> = events.iter().map(|e| e.detail.as_str()).collect();
+    let client = pool.get().await?;
+    let params: [&(dyn ToSql + Sync); 6] = [&at, &kind, &actor, &subject, &ip, &detail];
+    client
+        .execute(&client.prepare_cached(APPEND_ALL).await?, &params)
+        .await?;
+    for event in events {
+        counted(&event.kind);
+    }
+    Ok(())
+}
 
 /// Appends `event` in the caller's transaction (or on a plain connection); its
 /// `seq` is drawn from the table's sequence. Returns the event's kind, for the
@@ -67,15 +127,6 @@ fn from_row(row: &Row) -> Result<AuditEvent, PgError> {
         ip: row.try_get(5)?,
         detail: row.try_get(6)?,
     })
-}
-
-/// Releases one slot of [`DETACHED`] when the task that took it ends, however it ends.
-struct Slot;
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        DETACHED.fetch_sub(1, Ordering::AcqRel);
-    }
 }
 
 /// Records an audit event and waits until it is committed.
@@ -126,28 +177,16 @@ async fn sweep_audit(db: &PgStore, before: u64) -> Result<usize, PgError> {
 }
 
 impl AuditLog for PgStore {
-    /// Records an audit event without waiting: a task of its own writes it. Never
-    /// blocks and never panics; an event that cannot be written (no runtime, too many
-    /// in flight, the database down) is dropped with a warning, like a full queue on
-    /// the redb backend.
+    /// Records an audit event without waiting: this store's writer task writes it
+    /// (with whatever else queued meanwhile). Never blocks and never panics; an event
+    /// that cannot be written (too many waiting, the database down) is dropped with a
+    /// warning, like a full queue on the redb backend.
     fn audit_detached(&self, event: AuditEvent) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            tracing::warn!(kind = %event.kind, "audit event dropped: no async runtime");
-            return;
-        };
-        if DETACHED.fetch_add(1, Ordering::AcqRel) >= MAX_DETACHED {
-            DETACHED.fetch_sub(1, Ordering::AcqRel);
-            tracing::warn!(kind = %event.kind, "audit event dropped: too many in flight");
-            return;
+        if let Err(e) = self.shared.audit.tx.try_send(event) {
+            let (mpsc::error::TrySendError::Full(event) | mpsc::error::TrySendError::Closed(event)) =
+                e;
+            tracing::warn!(kind = %event.kind, "audit event dropped: too many waiting");
         }
-        let slot = Slot;
-        let store = self.clone();
-        runtime.spawn(async move {
-            let _slot = slot;
-            if let Err(e) = audit(&store, event).await {
-                tracing::warn!("audit event dropped: {e}");
-            }
-        });
     }
 
     /// Records an audit event and waits until it is committed.

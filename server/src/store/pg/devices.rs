@@ -33,6 +33,182 @@ const WIDTH: usize = 15;
 
 const TABLE: &str = "device_requests";
 
+/// [`DeviceRequests::create_device_auth`]'s statement, for a batch of requests
+/// (`super::batch`, [`Creates`]; one commit for them all): each takes its user code
+/// unless a live request holds it, and is stored only if it took it; one row (its
+/// place `n`) per request stored. `ON CONFLICT` takes the existing row's lock, so of
+/// two instances claiming one code, one inserts and the other sees its (live) row
+/// and stores nothing. The foreign key from a code to its request is checked at the
+/// statement's end, when both rows exist. The user codes of one batch are distinct,
+/// and claimed in their sort order, so two instances' batches sharing codes lock
+/// them in one order and never deadlock.
+const CREATE_SQL: &str = "WITH q AS (
+         SELECT * FROM unnest($1::bytea[], $2::bytea[], $3::text[], $4::text[], $5::text[],
+                              $6::bigint[], $7::bigint[], $8::integer[], $9::text[],
+                              $10::text[], $11::text[], $12::bigint[], $13::text[],
+                              $14::text[], $15::text[])
+             WITH ORDINALITY AS q(id, code_hash, client_id, scope, user_code, created_at,
+                 expires_at, interval, status, approver_id, approver_name, status_at,
+                 requester_ip, user_agent, dpop_jkt, n)
+     ), claim AS (
+         INSERT INTO user_codes (user_code, request_id, client_id, expires_at)
+         SELECT user_code, id, client_id, expires_at FROM q ORDER BY user_code
+         ON CONFLICT (user_code) DO UPDATE
+            SET request_id = EXCLUDED.request_id,
+                client_id = EXCLUDED.client_id,
+                expires_at = EXCLUDED.expires_at
+          WHERE user_codes.expires_at
+                <= (SELECT q.created_at FROM q WHERE q.user_code = EXCLUDED.user_code)
+         RETURNING user_code
+     ), ins AS (
+         INSERT INTO device_requests (id, code_hash, client_id, scope, user_code,
+             created_at, expires_at, interval, status, approver_id, approver_name,
+             status_at, requester_ip, user_agent, dpop_jkt)
+         SELECT id, code_hash, client_id, scope, user_code, created_at, expires_at,
+                interval, status, approver_id, approver_name, status_at, requester_ip,
+                user_agent, dpop_jkt
+           FROM q WHERE q.user_code IN (SELECT user_code FROM claim)
+         RETURNING id
+     )
+     SELECT q.n FROM q JOIN ins ON ins.id = q.id";
+
+/// One new request as [`CREATE_SQL`]'s columns.
+pub(super) struct NewRequest {
+    id: [u8; 16],
+    code_hash: [u8; 32],
+    client_id: String,
+    scope: String,
+    user_code: String,
+    created_at: i64,
+    expires_at: i64,
+    interval: i32,
+    status: &'static str,
+    approver_id: Option<String>,
+    approver_name: Option<String>,
+    status_at: Option<i64>,
+    requester_ip: String,
+    user_agent: String,
+    dpop_jkt: Option<String>,
+}
+
+impl NewRequest {
+    fn of(id: [u8; 16], auth: DeviceAuth) -> Result<Self, PgError> {
+        let StatusColumns {
+            status,
+            approver_id,
+            approver_name,
+            at,
+            // A new request is pending: it yielded no grant yet.
+            grant_id: _,
+        } = StatusColumns::of(&auth.status)?;
+        Ok(NewRequest {
+            id,
+            code_hash: auth.code_hash,
+            created_at: to_i64(auth.created_at, "creation time")?,
+            expires_at: to_i64(auth.expires_at, "device code expiry")?,
+            interval: i32::try_from(auth.interval).map_err(|_| PgError::OutOfRange("interval"))?,
+            status,
+            approver_id: approver_id.map(str::to_string),
+            approver_name: approver_name.map(str::to_string),
+            status_at: at,
+            client_id: auth.client_id,
+            scope: auth.scope,
+            user_code: auth.user_code,
+            requester_ip: auth.requester_ip,
+            user_agent: auth.user_agent,
+            dpop_jkt: auth.dpop_jkt,
+        })
+    }
+}
+
+/// Device-authorization inserts as a batch (`super::batch`): many requests, one
+/// statement and one commit (one fsync). Two requests for one user code never share
+/// a batch: the later is judged against the earlier's claim.
+pub(super) struct Creates;
+
+impl super::batch::Batch for Creates {
+    type Item = NewRequest;
+    type Key = String;
+    const IN_FLIGHT: usize = 4;
+
+    fn key(item: &NewRequest) -> Option<String> {
+        Some(item.user_code.clone())
+    }
+
+    fn run<'a>(
+        client: &'a deadpool_postgres::Client,
+        items: &'a [NewRequest],
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Vec<Row>, PgError>> + Send + 'a>> {
+        Box::pin(async move {
+            fn col<'a, T>(items: &'a [NewRequest], f: impl Fn(&'a NewRequest) -> T) -> Vec<T> {
+                items.iter().map(f).collect()
+            }
+            let id = col(items, |r| r.id.as_slice());
+            let code_hash = col(items, |r| r.code_hash.as_slice());
+            let client_id = col(items, |r| r.client_id.as_str());
+            let scope = col(items, |r| r.scope.as_str());
+            let user_code = col(items, |r| r.user_code.as_str());
+            let created_at = col(items, |r| r.created_at);
+            let expires_at = col(items, |r| r.expires_at);
+            let interval = col(items, |r| r.interval);
+            let status = col(items, |r| r.status);
+            let approver_id = col(items, |r| r.approver_id.as_deref());
+            let approver_name = col(items, |r| r.approver_name.as_deref());
+            let status_at = col(items, |r| r.status_at);
+            let requester_ip = col(items, |r| r.requester_ip.as_str());
+            let user_agent = col(items, |r| r.user_agent.as_str());
+            let dpop_jkt = col(items, |r| r.dpop_jkt.as_deref());
+            let params: [&(dyn ToSql + Sync); 15] = [
+                &id,
+                &code_hash,
+                &client_id,
+                &scope,
+                &user_code,
+                &created_at,
+                &expires_at,
+                &interval,
+                &status,
+                &approver_id,
+                &approver_name,
+                &status_at,
+                &requester_ip,
+                &user_agent,
+                &dpop_jkt,
+            ];
+            Ok(client
+                .query(&client.prepare_cached(CREATE_SQL).await?, &params)
+                .await?)
+        })
+    }
+}
+
+/// [`DeviceRequests::decide`]'s write when the request read unlocked was still
+/// pending: records the decision (`$2`–`$5` as in [`set_status`]) only if request
+/// `$1` is still pending and still holds user code `$6`, and takes the code out of
+/// the lookup; returns how many requests it decided (0 or 1). Of two deciders, the
+/// second waits for the first's row lock, then finds the request no longer pending.
+/// Locks the request before the code, in the order every writer uses.
+const DECIDE_SQL: &str = "WITH u AS (
+         UPDATE device_requests
+            SET status = $2, approver_id = $3, approver_name = $4, status_at = $5
+          WHERE id = $1 AND status = 'pending'
+            AND EXISTS (SELECT 1 FROM user_codes WHERE user_code = $6 AND request_id = $1)
+         RETURNING id
+     ), d AS (
+         DELETE FROM user_codes WHERE user_code = $6 AND request_id IN (SELECT id FROM u)
+     )
+     SELECT count(*) FROM u";
+
+/// The undecided request holding a user code (`$1`), with its id after the
+/// record's columns.
+static BY_USER_CODE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT {COLUMNS}, r.id FROM user_codes u
+           JOIN device_requests r ON r.id = u.request_id
+          WHERE u.user_code = $1 AND r.user_code = $1"
+    )
+});
+
 /// A request as read from a row selected with [`COLUMNS`].
 pub(super) fn from_row(row: &Row) -> Result<DeviceAuth, PgError> {
     let status: &str = row.try_get(7)?;
@@ -207,80 +383,21 @@ impl DeviceRequests for PgStore {
     /// Stores a new device authorization under `id` (the key inside its device code).
     /// Returns `false` (and stores nothing) if the user code is held by a request still
     /// live at `auth.created_at`, on any instance; the caller draws another.
+    ///
+    /// One statement ([`CREATE_SQL`]) with whatever other requests this instance
+    /// is creating meanwhile: one round trip and one commit for them all.
     async fn create_device_auth(&self, id: [u8; 16], auth: DeviceAuth) -> Result<bool, StoreError> {
-        let mut client = self.conn().await?;
-        let tx = client.transaction().await?;
-        let StatusColumns {
-            status,
-            approver_id,
-            approver_name,
-            at,
-            grant_id: _,
-        } = StatusColumns::of(&auth.status)?;
-        let created_at = to_i64(auth.created_at, "creation time")?;
-        let expires_at = to_i64(auth.expires_at, "device code expiry")?;
-        let interval = i32::try_from(auth.interval).map_err(|_| PgError::OutOfRange("interval"))?;
-        let params: [&(dyn ToSql + Sync); 15] = [
-            &id.as_slice(),
-            &auth.code_hash.as_slice(),
-            &auth.client_id,
-            &auth.scope,
-            &auth.user_code,
-            &created_at,
-            &expires_at,
-            &interval,
-            &status,
-            &approver_id,
-            &approver_name,
-            &at,
-            &auth.requester_ip,
-            &auth.user_agent,
-            &auth.dpop_jkt,
-        ];
-        tx.execute(
-            &tx.prepare_cached(
-                "INSERT INTO device_requests (id, code_hash, client_id, scope, user_code,
-                     created_at, expires_at, interval, status, approver_id, approver_name,
-                     status_at, requester_ip, user_agent, dpop_jkt)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-            )
-            .await?,
-            &params,
-        )
-        .await?;
-        // Take the code unless a live request holds it. ON CONFLICT takes the
-        // existing row's lock, so of two instances claiming one code, one inserts and
-        // the other sees its (live) row and gets nothing back.
-        let claimed = tx
-            .query_opt(
-                &tx.prepare_cached(
-                    "INSERT INTO user_codes (user_code, request_id, client_id, expires_at)
-                     VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (user_code) DO UPDATE
-                        SET request_id = EXCLUDED.request_id,
-                            client_id = EXCLUDED.client_id,
-                            expires_at = EXCLUDED.expires_at
-                      WHERE user_codes.expires_at <= $5
-                     RETURNING 1",
-                )
-                .await?,
-                &[
-                    &auth.user_code,
-                    &id.as_slice(),
-                    &auth.client_id,
-                    &expires_at,
-                    &created_at,
-                ],
-            )
+        let client_id = auth.client_id.clone();
+        let created = self
+            .shared
+            .creates
+            .run(NewRequest::of(id, auth)?)
             .await?
             .is_some();
-        if !claimed {
-            tx.rollback().await?;
-            return Ok(false);
+        if created {
+            self.pending_counts().created(&client_id);
         }
-        tx.commit().await?;
-        self.pending_counts().created(&auth.client_id);
-        Ok(true)
+        Ok(created)
     }
 
     /// The device authorization with key `id`, if `code_hash` (of the presented
@@ -330,28 +447,20 @@ impl DeviceRequests for PgStore {
         Ok(row.as_ref().map(from_row).transpose()?)
     }
 
-    /// Records Approve or Deny for the pending request with this user code; the
-    /// request is locked while `crate::grant` decides, so two people deciding at once
-    /// (on two instances) get one `Done` and one `AlreadyDecided`.
+    /// Records Approve or Deny for the pending request with this user code, so that
+    /// two people deciding at once (on two instances) get one `Done` and one
+    /// `AlreadyDecided`. Two round trips: the request read unlocked and decided by
+    /// `crate::grant`, then written only if still pending ([`DECIDE_SQL`], one
+    /// commit); if it no longer was, decided again under its row lock.
     async fn decide(
         &self,
         user_code: String,
         decision: Decision,
         now: u64,
     ) -> Result<DecideOutcome, StoreError> {
-        let mut client = self.conn().await?;
-        let tx = client.transaction().await?;
-        let row = tx
-            .query_opt(
-                &tx.prepare_cached(&format!(
-                    "SELECT {COLUMNS}, r.id FROM user_codes u
-                       JOIN device_requests r ON r.id = u.request_id
-                      WHERE u.user_code = $1 AND r.user_code = $1
-                      FOR UPDATE OF r"
-                ))
-                .await?,
-                &[&user_code],
-            )
+        let client = self.conn().await?;
+        let row = client
+            .query_opt(&client.prepare_cached(&BY_USER_CODE).await?, &[&user_code])
             .await?;
         let Some(row) = row else {
             return Ok(DecideOutcome::NotFound);
@@ -360,20 +469,38 @@ impl DeviceRequests for PgStore {
         let id: [u8; 16] = to_array(row.try_get(WIDTH)?, TABLE)?;
         let auth = from_row(&row)?;
         let client_id = auth.client_id.clone();
-        let decided = match auth.decide(decision, now) {
+        // Expiry and a decision, once seen, are final: only `Done` needs the write.
+        let decided = match auth.decide(decision.clone(), now) {
             Ok(decided) => decided,
             Err(DecideRefusal::Expired) => return Ok(DecideOutcome::Expired),
             Err(DecideRefusal::AlreadyDecided) => return Ok(DecideOutcome::AlreadyDecided),
         };
-        set_status(&tx, &id, &decided).await?;
-        // Decided requests leave the lookup: it holds what people can still approve.
-        tx.execute(
-            &tx.prepare_cached("DELETE FROM user_codes WHERE user_code = $1 AND request_id = $2")
-                .await?,
-            &[&user_code, &id.as_slice()],
-        )
-        .await?;
-        tx.commit().await?;
+        let StatusColumns {
+            status,
+            approver_id,
+            approver_name,
+            at,
+            // A decision is approved or denied: no grant yet.
+            grant_id: _,
+        } = StatusColumns::of(&decided.status)?;
+        let params: [&(dyn ToSql + Sync); 6] = [
+            &id.as_slice(),
+            &status,
+            &approver_id,
+            &approver_name,
+            &at,
+            &user_code,
+        ];
+        let written: i64 = client
+            .query_one(&client.prepare_cached(DECIDE_SQL).await?, &params)
+            .await?
+            .try_get(0)?;
+        drop(client);
+        if written == 0 {
+            // Decided or taken out of the lookup since the read: the exact outcome
+            // under the lock.
+            return self.decide_locked(user_code, decision, now).await;
+        }
         self.pending_counts().decided(&client_id);
         Ok(DecideOutcome::Done(Box::new(decided)))
     }
@@ -551,6 +678,53 @@ impl PendingCounts {
 }
 
 impl PgStore {
+    /// [`DeviceRequests::decide`] with the request locked while `crate::grant`
+    /// decides: the outcome when the unlocked read was overtaken.
+    async fn decide_locked(
+        &self,
+        user_code: String,
+        decision: Decision,
+        now: u64,
+    ) -> Result<DecideOutcome, StoreError> {
+        let mut client = self.conn().await?;
+        let tx = client.transaction().await?;
+        let row = tx
+            .query_opt(
+                &tx.prepare_cached(&format!(
+                    "SELECT {COLUMNS}, r.id FROM user_codes u
+                       JOIN device_requests r ON r.id = u.request_id
+                      WHERE u.user_code = $1 AND r.user_code = $1
+                      FOR UPDATE OF r"
+                ))
+                .await?,
+                &[&user_code],
+            )
+            .await?;
+        let Some(row) = row else {
+            return Ok(DecideOutcome::NotFound);
+        };
+        // The id follows the record's columns.
+        let id: [u8; 16] = to_array(row.try_get(14)?, TABLE)?;
+        let auth = from_row(&row)?;
+        let client_id = auth.client_id.clone();
+        let decided = match auth.decide(decision, now) {
+            Ok(decided) => decided,
+            Err(DecideRefusal::Expired) => return Ok(DecideOutcome::Expired),
+            Err(DecideRefusal::AlreadyDecided) => return Ok(DecideOutcome::AlreadyDecided),
+        };
+        set_status(&tx, &id, &decided).await?;
+        // Decided requests leave the lookup: it holds what people can still approve.
+        tx.execute(
+            &tx.prepare_cached("DELETE FROM user_codes WHERE user_code = $1 AND request_id = $2")
+                .await?,
+            &[&user_code, &id.as_slice()],
+        )
+        .await?;
+        tx.commit().await?;
+        self.pending_counts().decided(&client_id);
+        Ok(DecideOutcome::Done(Box::new(decided)))
+    }
+
     /// This instance's pending counts (a poisoned lock only means a panic elsewhere
     /// mid-update of plain numbers: still usable).
     fn pending_counts(&self) -> MutexGuard<'_, PendingCounts> {

@@ -29,6 +29,7 @@
 pub mod admin;
 pub mod audit;
 pub mod auth_codes;
+mod batch;
 pub mod cache;
 pub mod clients;
 pub mod devices;
@@ -82,6 +83,14 @@ pub enum PgError {
     /// A value does not fit its column (a Unix time past `i64::MAX`).
     #[error("{0} is out of range for the database")]
     OutOfRange(&'static str),
+    /// Too many polls are waiting for the database (`poll_queue`): it is not
+    /// keeping up. Nothing was done; the client may retry shortly.
+    #[error("too many polls waiting for the database")]
+    Busy,
+    /// The batch of polls this one went in failed (`poll_queue`): the failure is
+    /// shared by every poll of the batch.
+    #[error("{0}")]
+    Batch(Arc<PgError>),
 }
 
 impl PgError {
@@ -89,8 +98,9 @@ impl PgError {
     /// opposed to a fault in a statement or a row.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            PgError::Pool(_) => true,
+            PgError::Pool(_) | PgError::Busy => true,
             PgError::Db(e) => e.is_closed() || e.as_db_error().is_none(),
+            PgError::Batch(e) => e.is_unavailable(),
             _ => false,
         }
     }
@@ -109,6 +119,14 @@ struct Shared {
     clients: Arc<cache::ClientCache>,
     /// Pending device codes counted at most once a second (see `devices`).
     pending: std::sync::Mutex<devices::PendingCounts>,
+    /// This instance's polls, batched into one statement per round trip.
+    polls: batch::Queue<pacing::Polls>,
+    /// This instance's counter reads, batched likewise.
+    counters: batch::Queue<rates::CounterReads>,
+    /// This instance's device-authorization inserts, batched likewise.
+    creates: batch::Queue<devices::Creates>,
+    /// This instance's detached audit events, written in batches.
+    audit: audit::AuditQueue,
     /// The listening connection's task; stops with the last clone.
     _listener: notify::Listener,
 }
@@ -122,7 +140,7 @@ impl PgStore {
             .parse()
             .map_err(|e: tokio_postgres::Error| PgError::Config(e.to_string()))?;
         let manager = Manager::from_config(
-            config.clone(),
+            generic_plans(config.clone()),
             tokio_postgres::NoTls,
             ManagerConfig {
                 // Check a connection with an empty query before reuse, so a server
@@ -141,11 +159,19 @@ impl PgStore {
         migrate::migrate(&mut client).await?;
         let clients = Arc::new(cache::ClientCache::default());
         let listener = notify::Listener::spawn(config, clients.clone());
+        let polls = batch::Queue::spawn(pool.clone());
+        let counters = batch::Queue::spawn(pool.clone());
+        let creates = batch::Queue::spawn(pool.clone());
+        let audit = audit::AuditQueue::spawn(pool.clone());
         Ok(PgStore {
             pool,
             shared: Arc::new(Shared {
                 clients,
                 pending: std::sync::Mutex::default(),
+                polls,
+                counters,
+                creates,
+                audit,
                 _listener: listener,
             }),
         })
@@ -169,6 +195,22 @@ impl PgStore {
     pub(crate) async fn conn(&self) -> Result<deadpool_postgres::Object, PgError> {
         Ok(self.pool.get().await?)
     }
+}
+
+/// `config` with every prepared statement planned once (`plan_cache_mode =
+/// force_generic_plan`) after the options the URL gave. The batch statements
+/// (`batch`) take arrays: with a short array PostgreSQL judged a custom plan
+/// cheaper and planned the statement anew on every execution, which cost more
+/// than the batching saved; the other statements are key lookups, planned alike
+/// either way.
+fn generic_plans(mut config: tokio_postgres::Config) -> tokio_postgres::Config {
+    const GENERIC: &str = "-c plan_cache_mode=force_generic_plan";
+    let options = match config.get_options() {
+        Some(given) => format!("{given} {GENERIC}"),
+        None => GENERIC.to_string(),
+    };
+    config.options(&options);
+    config
 }
 
 /// A Unix time or length as a `bigint` column.

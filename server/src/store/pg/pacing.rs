@@ -47,7 +47,7 @@ const PACE: &str = "ON CONFLICT (scope, key) DO UPDATE SET
                   < c.count::bigint * 1000
              THEN c.count + $6 ELSE c.count END,
          expires_at = EXCLUDED.expires_at
-     RETURNING c.count";
+     RETURNING c.key, c.count";
 
 /// [`PgStore::record_poll`]'s statement, built once.
 static RECORD_SQL: LazyLock<String> = LazyLock::new(|| {
@@ -63,25 +63,41 @@ static RECORD_SQL: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-/// The polling path's statement ([`PgStore::poll_device_auth`]), built once: `$1`
-/// the request key, `$2` the pacing key, `$3` the poll time, `$4` the row's expiry,
-/// `$5` and `$6` as in [`PACE`], `$7` the presented code's hash.
+/// The polling path's statement ([`PgStore::poll_device_auth`]), built once: a
+/// batch of polls (`poll_batch`) in one round trip, one result row per poll whose
+/// request exists, numbered `n` (1-based) in the order of the arrays. Per poll: `$1`
+/// the request key, `$2` the pacing key, `$3` the poll time, `$7` the presented
+/// code's hash; `$4` how long a pacing row is kept (ms), `$5` and `$6` as in
+/// [`PACE`]. The pacing keys of one batch must be distinct: `ON CONFLICT DO UPDATE`
+/// cannot touch a row twice in one statement, and a second poll of a code must be
+/// judged against the first (the batcher defers it to the next batch). Rows are
+/// upserted in key order, so two instances' batches sharing codes lock them in one
+/// order and never deadlock.
 #[doc(hidden)]
 pub static POLL_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
-        "WITH r AS (
-             SELECT {COLUMNS} FROM device_requests r WHERE r.id = $1
+        "WITH q AS (
+             SELECT * FROM unnest($1::bytea[], $2::text[], $3::bigint[], $7::bytea[])
+                 WITH ORDINALITY AS q(id, key, at, presented, n)
+         ), r AS (
+             SELECT {COLUMNS}, q.n, q.key, q.at, q.presented
+               FROM q CROSS JOIN LATERAL (
+                    SELECT * FROM device_requests d WHERE d.id = q.id LIMIT 1) r
          ), prev AS (
-             SELECT count FROM rate_counters WHERE scope = 'poll' AND key = $2
+             SELECT q.key, p.count
+               FROM q CROSS JOIN LATERAL (
+                    SELECT c.count FROM rate_counters c
+                     WHERE c.scope = 'poll' AND c.key = q.key LIMIT 1) p
          ), up AS (
              INSERT INTO rate_counters AS c (scope, key, window_start, count, expires_at)
-             SELECT 'poll', $2, $3, r.interval, $4 FROM r
-              WHERE r.status = 'pending' AND r.code_hash = $7
+             SELECT 'poll', r.key, r.at, r.interval, r.at + $4 FROM r
+              WHERE r.status = 'pending' AND r.code_hash = r.presented
+              ORDER BY r.key
              {PACE}
          )
-         SELECT r.*, (SELECT count FROM up) AS pace_after,
-                COALESCE((SELECT count FROM prev), r.interval) AS pace_before
-           FROM r"
+         SELECT {COLUMNS}, r.n, up.count AS pace_after,
+                COALESCE(prev.count, r.interval) AS pace_before
+           FROM r LEFT JOIN up ON up.key = r.key LEFT JOIN prev ON prev.key = r.key"
     )
 });
 
@@ -146,6 +162,9 @@ impl PgStore {
     /// pending, this poll at `now_ms` recorded and judged (`None`: not pending, no
     /// pacing recorded). The request's own interval is the initial one.
     ///
+    /// Polls arriving while another batch is in flight go together in the next
+    /// statement (`poll_batch`); a full queue fails as unavailable (503).
+    ///
     /// A pending request past its expiry or polled by another client is paced too;
     /// `crate::grant` refuses those polls whatever the pacing says. A wrong device
     /// code for a known key paces nothing (the statement compares the hashes; the
@@ -157,20 +176,8 @@ impl PgStore {
         code_hash: &[u8; 32],
         now_ms: u64,
     ) -> Result<Option<(DeviceAuth, Option<Pacing>)>, PgError> {
-        let client = self.conn().await?;
-        let key = hex(code_hash);
-        let p = PaceParams::at(now_ms)?;
-        let stmt = client.prepare_cached(&POLL_SQL).await?;
-        let params: [&(dyn ToSql + Sync); 7] = [
-            &id.as_slice(),
-            &key,
-            &p.now,
-            &p.expires,
-            &p.slack,
-            &p.step,
-            &code_hash.as_slice(),
-        ];
-        let Some(row) = client.query_opt(&stmt, &params).await? else {
+        let at = to_i64(now_ms, "poll time")?;
+        let Some(row) = self.shared.polls.run((*id, *code_hash, at)).await? else {
             return Ok(None);
         };
         let auth = from_row(&row)?;
@@ -181,6 +188,49 @@ impl PgStore {
         let before: i32 = row.try_get("pace_before")?;
         Ok(Some((auth, after.map(|a| pacing(a, before)))))
     }
+}
+
+/// The polling statement as a batch (`super::batch`): a poll is the request key,
+/// the presented code's hash and the poll time; two polls of one code never share
+/// a batch, so the later is judged against the earlier.
+pub(super) struct Polls;
+
+impl super::batch::Batch for Polls {
+    type Item = ([u8; 16], [u8; 32], i64);
+    type Key = [u8; 32];
+    const IN_FLIGHT: usize = 2;
+
+    fn key(item: &Self::Item) -> Option<[u8; 32]> {
+        Some(item.1)
+    }
+
+    fn run<'a>(
+        client: &'a deadpool_postgres::Client,
+        items: &'a [Self::Item],
+    ) -> std::pin::Pin<
+        Box<dyn Future<Output = Result<Vec<tokio_postgres::Row>, PgError>> + Send + 'a>,
+    > {
+        Box::pin(poll_batch(client, items))
+    }
+}
+
+/// Runs one batch of polls ([`POLL_SQL`]) on `client`: the result rows, each
+/// numbered by its poll's place (from 1) in `polls`.
+async fn poll_batch(
+    client: &deadpool_postgres::Client,
+    polls: &[([u8; 16], [u8; 32], i64)],
+) -> Result<Vec<tokio_postgres::Row>, PgError> {
+    let keep = to_i64(KEEP_MS, "pacing row lifetime")?;
+    let slack = i64::try_from(SLACK.as_millis()).map_err(|_| PgError::OutOfRange("poll slack"))?;
+    let step = i32::try_from(SLOW_DOWN_INCREMENT_SECS)
+        .map_err(|_| PgError::OutOfRange("slow_down increment"))?;
+    let ids: Vec<&[u8]> = polls.iter().map(|(id, _, _)| id.as_slice()).collect();
+    let keys: Vec<String> = polls.iter().map(|(_, hash, _)| hex(hash)).collect();
+    let ats: Vec<i64> = polls.iter().map(|(_, _, at)| *at).collect();
+    let hashes: Vec<&[u8]> = polls.iter().map(|(_, hash, _)| hash.as_slice()).collect();
+    let stmt = client.prepare_cached(&POLL_SQL).await?;
+    let params: [&(dyn ToSql + Sync); 7] = [&ids, &keys, &ats, &keep, &slack, &step, &hashes];
+    Ok(client.query(&stmt, &params).await?)
 }
 
 /// A code key as the table's text key.

@@ -32,24 +32,58 @@ pub struct Counter {
     pub count: u32,
 }
 
+/// Counter reads as a batch (`super::batch`): a read is a scope and a key; reads
+/// never conflict, so any may share a batch.
+pub(super) struct CounterReads;
+
+/// [`CounterReads`]' statement: `$1` the scopes, `$2` the keys.
+const READ_SQL: &str = "SELECT q.n, c.window_start, c.count
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS q(scope, key, n)
+       CROSS JOIN LATERAL (
+            SELECT window_start, count FROM rate_counters c
+             WHERE c.scope = q.scope AND c.key = q.key LIMIT 1) c";
+
+impl super::batch::Batch for CounterReads {
+    type Item = (String, String);
+    type Key = ();
+    const IN_FLIGHT: usize = 2;
+
+    fn key(_: &Self::Item) -> Option<()> {
+        None
+    }
+
+    fn run<'a>(
+        client: &'a deadpool_postgres::Client,
+        items: &'a [Self::Item],
+    ) -> std::pin::Pin<
+        Box<dyn Future<Output = Result<Vec<tokio_postgres::Row>, PgError>> + Send + 'a>,
+    > {
+        Box::pin(async move {
+            let scopes: Vec<&str> = items.iter().map(|(s, _)| s.as_str()).collect();
+            let keys: Vec<&str> = items.iter().map(|(_, k)| k.as_str()).collect();
+            let stmt = client.prepare_cached(READ_SQL).await?;
+            Ok(client.query(&stmt, &[&scopes, &keys]).await?)
+        })
+    }
+}
+
 fn ms(d: Duration, what: &'static str) -> Result<i64, PgError> {
     i64::try_from(d.as_millis()).map_err(|_| PgError::OutOfRange(what))
 }
 
 impl PgStore {
-    /// The counter of `key` in `scope`, if any.
+    /// The counter of `key` in `scope`, if any: one statement with whatever other
+    /// reads are waiting ([`CounterReads`]).
     pub async fn rate_counter(&self, scope: &str, key: &str) -> Result<Option<Counter>, PgError> {
-        let client = self.conn().await?;
-        let stmt = client
-            .prepare_cached(
-                "SELECT window_start, count FROM rate_counters WHERE scope = $1 AND key = $2",
-            )
+        let row = self
+            .shared
+            .counters
+            .run((scope.to_string(), key.to_string()))
             .await?;
-        let row = client.query_opt(&stmt, &[&scope, &key]).await?;
         row.map(|r| {
             Ok(Counter {
-                start_ms: u64::try_from(r.try_get::<_, i64>(0)?).unwrap_or(0),
-                count: u32::try_from(r.try_get::<_, i32>(1)?).unwrap_or(0),
+                start_ms: u64::try_from(r.try_get::<_, i64>("window_start")?).unwrap_or(0),
+                count: u32::try_from(r.try_get::<_, i32>("count")?).unwrap_or(0),
             })
         })
         .transpose()

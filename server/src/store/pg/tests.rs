@@ -567,3 +567,113 @@ async fn pending_codes_count_undecided_live_requests_of_every_instance() {
     assert_eq!(a.pending_codes("tv", 700).await.unwrap(), pending(2, 2));
     assert_eq!(a.pending_codes("tv", 900).await.unwrap(), pending(0, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_racing_decisions_on_two_instances_record_exactly_the_one_that_won() {
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let b = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    add_user(&a, "dave", false).await;
+    for round in 0..4u8 {
+        let code = format!("RACE{round:04}");
+        let id = [20 + round; 16];
+        assert!(
+            a.create_device_auth(id, request(&code, 100, [20 + round; 32]))
+                .await
+                .unwrap()
+        );
+        // Eight deciders, half approving on A, half denying on B, all at once: the
+        // unlocked reads all see it pending, one compare-and-set wins.
+        let mut tasks = Vec::new();
+        for n in 0..8u8 {
+            let (store, decision) = if n % 2 == 0 {
+                (a.clone(), approve("dave"))
+            } else {
+                (b.clone(), Decision::Deny)
+            };
+            let code = code.clone();
+            tasks.push(tokio::spawn(async move {
+                store.decide(code, decision, 110).await.unwrap()
+            }));
+        }
+        let mut done = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                DecideOutcome::Done(d) => done.push(d),
+                DecideOutcome::NotFound | DecideOutcome::AlreadyDecided => {}
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(done.len(), 1, "round {round}: {done:?}");
+        // What is stored is what the winner was told.
+        let stored: String = a
+            .conn()
+            .await
+            .unwrap()
+            .query_one(
+                "SELECT status FROM device_requests WHERE id = $1",
+                &[&id.as_slice()],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        let want = match done[0].status {
+            DeviceStatus::Approved { .. } => "approved",
+            DeviceStatus::Denied { .. } => "denied",
+            ref other => panic!("{other:?}"),
+        };
+        assert_eq!(stored, want);
+        assert!(b.device_auth_by_user_code(&code).await.unwrap().is_none());
+    }
+    assert_eq!(count(&a, "SELECT count(*) FROM user_codes").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_device_authorizations_are_stored_together_and_a_code_once() {
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let b = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    // 30 distinct codes and 6 more requests for code 0, at once over both
+    // instances: the inserts are batched, and a code goes to one request only.
+    let mut tasks = Vec::new();
+    for n in 0..36u8 {
+        let code = format!("MANY{:04}", if n < 30 { n } else { 0 });
+        let store = if n % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let created = store
+                .create_device_auth([n; 16], request(&code, 100, [n; 32]))
+                .await
+                .unwrap();
+            (n, created)
+        }));
+    }
+    let mut winners_of_0 = Vec::new();
+    for t in tasks {
+        let (n, created) = t.await.unwrap();
+        if n == 0 || n >= 30 {
+            if created {
+                winners_of_0.push(n);
+            }
+        } else {
+            assert!(created, "request {n}");
+        }
+    }
+    assert_eq!(winners_of_0.len(), 1, "{winners_of_0:?}");
+    assert_eq!(count(&a, "SELECT count(*) FROM device_requests").await, 30);
+    assert_eq!(count(&a, "SELECT count(*) FROM user_codes").await, 30);
+    // Each stored request is found under its own code, the winner's under code 0.
+    let found = b
+        .device_auth_by_user_code("MANY0000")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.code_hash, [winners_of_0[0]; 32]);
+    for n in 1..30u8 {
+        let found = a
+            .device_auth_by_user_code(&format!("MANY{n:04}"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found, request(&format!("MANY{n:04}"), 100, [n; 32]));
+    }
+}

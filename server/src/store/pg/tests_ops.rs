@@ -116,14 +116,28 @@ async fn meta_secrets_are_one_value_and_audit_is_one_ordered_log_across_instance
     assert!(
         eventually(|| async { b.audit_events(0, 1).await.unwrap()[0].subject == "detached" }).await
     );
+    // Many at once are written in batches, each event once, in the order sent.
+    let burst: Vec<String> = (0..300).map(|n| format!("burst-{n}")).collect();
+    for subject in &burst {
+        a.audit_detached(AuditEvent::new(AuditKind::LoginOk, "x", subject));
+    }
+    assert!(
+        eventually(|| async {
+            let last = b.audit_events(0, 300).await.unwrap();
+            last.iter().map(|e| &e.subject).eq(burst.iter())
+        })
+        .await
+    );
+    let detached = a.audit_events(0, 1000).await.unwrap().len();
 
     // Retention: events before the cutoff go, a chunk at a time.
     let mut old = AuditEvent::new(AuditKind::LoginOk, "x", "old");
     old.at = 1_000;
     a.audit(old).await.unwrap();
-    assert_eq!(a.audit_events(2_000, 1000).await.unwrap().len(), 81);
+    assert_eq!(detached, 81 + 300);
+    assert_eq!(a.audit_events(2_000, 1000).await.unwrap().len(), 81 + 300);
     assert_eq!(a.sweep_audit(2_000).await.unwrap(), 1);
-    assert_eq!(a.sweep_audit(u64::MAX).await.unwrap(), 81);
+    assert_eq!(a.sweep_audit(u64::MAX).await.unwrap(), 81 + 300);
     assert!(b.audit_events(0, 10).await.unwrap().is_empty());
 }
 

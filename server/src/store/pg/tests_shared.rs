@@ -332,3 +332,119 @@ async fn a_postgresql_crash_forgets_the_counters_and_nothing_else() {
         "logged tables kept"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_polls_are_batched_each_answered_and_a_code_judged_poll_by_poll() {
+    let cluster = cluster();
+    let (a, b) = two(&cluster).await;
+    let t0 = 1_700_000_000_000u64;
+    // 40 distinct pending codes, each polled once, and code 0 polled ten times
+    // more, all at once over both instances: batches form, and each code may
+    // appear in a batch only once.
+    for n in 0..40u8 {
+        let auth = request(&format!("BATCH{n:03}"), [n; 32]);
+        assert!(a.create_device_auth([n; 16], auth).await.unwrap());
+    }
+    let mut tasks = Vec::new();
+    for k in 0..50u64 {
+        let n = if k < 40 { u8::try_from(k).unwrap() } else { 0 };
+        let store = if k % 2 == 0 { a.clone() } else { b.clone() };
+        tasks.push(tokio::spawn(async move {
+            let found = store.poll_device_auth(&[n; 16], &[n; 32], t0 + k).await;
+            (n, found.unwrap().expect("found"))
+        }));
+    }
+    let mut slowed = Vec::new();
+    for t in tasks {
+        let (n, (auth, pacing)) = t.await.unwrap();
+        // Each caller got its own request's row.
+        assert_eq!(auth.user_code, format!("BATCH{n:03}"));
+        match pacing.expect("pending: paced") {
+            Pacing::Ok => {}
+            Pacing::SlowDown(secs) => {
+                assert_eq!(n, 0, "only code 0 was polled twice");
+                slowed.push(secs);
+            }
+        }
+    }
+    slowed.sort_unstable();
+    // Of code 0's eleven polls one was first; each other was judged against the
+    // one before it (too early) and raised the interval once: 10, 15, … 55 s.
+    assert_eq!(slowed, (2..=11).map(|k| k * 5).collect::<Vec<u64>>());
+    // A wrong code for a known request and an unknown request, in one batch with a
+    // right one: found, nothing, nothing.
+    let (right, wrong, unknown) = tokio::join!(
+        a.poll_device_auth(&[1; 16], &[1; 32], t0 + 60_000),
+        a.poll_device_auth(&[1; 16], &[2; 32], t0 + 60_000),
+        a.poll_device_auth(&[99; 16], &[99; 32], t0 + 60_000),
+    );
+    assert_eq!(right.unwrap().unwrap().1, Some(Pacing::Ok));
+    assert!(wrong.unwrap().is_none());
+    assert!(unknown.unwrap().is_none());
+    assert_eq!(
+        count(
+            &a,
+            "SELECT count(*) FROM rate_counters WHERE scope = 'poll'"
+        )
+        .await,
+        40
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_on_two_instances_sharing_codes_in_opposite_orders_never_deadlock() {
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let b = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let t0 = 1_700_000_000_000u64;
+    for round in 0..5u8 {
+        // Device authorizations claiming the same 24 user codes, A in one order and
+        // B in the other: each code goes to one request, and no batch fails.
+        let mut tasks = Vec::new();
+        for n in 0..24u8 {
+            for (store, k) in [(a.clone(), n), (b.clone(), 23 - n)] {
+                let side = u8::from(k != n);
+                let code = format!("R{round}C{k:04}");
+                let id = [round * 50 + k * 2 + side; 16];
+                tasks.push(tokio::spawn(async move {
+                    store
+                        .create_device_auth(id, request(&code, request_hash(id)))
+                        .await
+                        .map(|created| (code, id, created))
+                }));
+            }
+        }
+        let mut created = std::collections::HashMap::new();
+        for t in tasks {
+            let (code, id, won) = t.await.unwrap().expect("no batch fails");
+            if won {
+                assert!(
+                    created.insert(code, id).is_none(),
+                    "a code handed out twice"
+                );
+            }
+        }
+        assert_eq!(created.len(), 24);
+        // Polls of those 24 requests through both instances, in opposite orders.
+        let mut tasks = Vec::new();
+        for (code, id) in &created {
+            for store in [a.clone(), b.clone()] {
+                let (id, hash) = (*id, [id[0]; 32]);
+                let at = t0 + u64::from(round) * 100_000;
+                let code = code.clone();
+                tasks.push(tokio::spawn(async move {
+                    let found = store.poll_device_auth(&id, &hash, at).await;
+                    (code, found)
+                }));
+            }
+        }
+        for t in tasks {
+            let (code, found) = t.await.unwrap();
+            assert!(found.expect("no batch fails").is_some(), "{code}");
+        }
+    }
+}
+
+fn request_hash(id: [u8; 16]) -> [u8; 32] {
+    [id[0]; 32]
+}
