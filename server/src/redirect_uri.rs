@@ -110,7 +110,6 @@ pub fn check(uri: &str) -> Result<RedirectKind, RedirectUriError> {
 /// exactly, or for a loopback registration the same URI with any port (RFC 8252
 /// §7.3). Both must be valid; nothing is normalised, so `HTTPS://` or a trailing
 /// slash is a different URI.
-#[allow(dead_code)] // the authorization endpoint (issue 16) is its caller
 pub fn matches(registered: &str, presented: &str) -> bool {
     if registered == presented {
         return check(presented).is_ok();

@@ -5,12 +5,9 @@
 //! polls it ([`follow_shared`]) and reloads within [`FOLLOW_PERIOD`]. The file
 //! functions of `super` are unchanged and still serve redb deployments.
 //!
-//! Hook for `run.rs` / bootstrap (PostgreSQL store): build
-//! `KeySource::Shared { store, data_dir }`, `Keys::new(source.load().await?)`, spawn
-//! `follow_shared(store, &state.keys, FOLLOW_PERIOD)`, and retire with
-//! `source.retire_and_reload(&state.keys, max_ttl, now)` on the sweeper tick (for
-//! both sources: it replaces `retire_old` + `Keys::reload`).
-#![cfg_attr(not(test), allow(dead_code))]
+//! `run.rs` builds a `KeySource` (files or shared), loads the ring from it, spawns
+//! [`follow_shared`] on PostgreSQL, and retires old keys through the source on the
+//! sweeper tick.
 
 use std::fs;
 use std::path::{Path, PathBuf};

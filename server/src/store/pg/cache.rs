@@ -98,17 +98,20 @@ impl ClientCache {
     }
 
     /// Whether the listener is connected (the cache is in use).
+    #[cfg(test)]
     pub(crate) fn is_live(&self) -> bool {
         self.read().live
     }
 
     /// How many times the listener has started listening (1 after the first
     /// connection, +1 per reconnection).
+    #[cfg(test)]
     pub(crate) fn listens(&self) -> u64 {
         self.read().listens
     }
 
     /// Whether client `id` is held in memory now.
+    #[cfg(test)]
     pub(crate) fn holds(&self, id: &str) -> bool {
         self.read().map.contains_key(id)
     }

@@ -24,7 +24,6 @@
 //! tokio runtime, no database needed at compile time (unlike sqlx's checked queries),
 //! few dependencies, and plain SQL strings that are tested against a real server
 //! (`authgate_tests::pg`).
-#![cfg_attr(not(test), allow(dead_code))]
 
 pub mod admin;
 pub mod audit;
@@ -177,7 +176,8 @@ impl PgStore {
         })
     }
 
-    /// This instance's client cache (its listener state, for tests and `/health`).
+    /// This instance's client cache (its listener state, for the tests).
+    #[cfg(test)]
     pub(crate) fn client_cache(&self) -> &cache::ClientCache {
         &self.shared.clients
     }
