@@ -170,33 +170,16 @@ const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// Checks an authorization request. `Err(NoRedirect)`: show an error page.
-/// `Ok(Err(answer))`: redirect the error to the (registered) redirect URI.
-pub async fn check(
-    state: &AppState,
-    form: &Form,
-) -> Result<Result<Authorization, Answer>, NoRedirect> {
-    let client = match form.get("client_id") {
-        Some(id) => state.store.client(id).await?,
-        None => None,
-    }
-    .filter(|c| !c.disabled)
-    .ok_or(NoRedirect::UnknownClient)?;
-    let sent = form.get("redirect_uri");
-    let redirect_uri = redirect_uri::resolve(redirect_uri::registered(&client), sent)
-        .ok_or(NoRedirect::BadRedirect)?;
-    let st = form.get("state");
-    let iss = state.settings.base_url.as_str();
-    let refuse = |code, description: &str| {
-        Ok(Err(Answer::error(
-            &redirect_uri,
-            code,
-            description,
-            st,
-            iss,
-        )))
-    };
+/// The checks of an authorization request whose failures go back to the client's
+/// redirect URI (RFC 6749 §4.1.2.1), in order: the response type, the client's
+/// grant, PKCE (`S256` only, RFC 7636 §4.2) and the scope. Gives the challenge and
+/// the granted scope.
+fn redirectable_checks<'f>(
+    client: &Client,
+    form: &'f Form,
+) -> Result<(&'f str, String), (AuthorizeErrorCode, String)> {
     use AuthorizeErrorCode as E;
+    let refuse = |code, description: &str| Err((code, description.to_string()));
     match form.get("response_type") {
         Some("code") => {}
         Some(_) => {
@@ -207,7 +190,7 @@ pub async fn check(
         }
         None => return refuse(E::InvalidRequest, "response_type is required"),
     }
-    if !GrantType::AuthorizationCode.allowed_for(&client) {
+    if !GrantType::AuthorizationCode.allowed_for(client) {
         return refuse(
             E::UnauthorizedClient,
             "this client may not use the authorization_code grant",
@@ -228,15 +211,39 @@ pub async fn check(
             "code_challenge is not a base64url SHA-256",
         );
     }
-    let scope = match requested_scope(&client, form.get("scope")) {
-        Ok(scope) => scope,
-        Err(e) => return refuse(E::InvalidScope, &e.description),
+    let scope = requested_scope(client, form.get("scope"))
+        .map_err(|e| (E::InvalidScope, e.description.into_owned()))?;
+    Ok((challenge, scope))
+}
+
+/// Checks an authorization request. `Err(NoRedirect)`: show an error page.
+/// `Ok(Err(answer))`: redirect the error to the (registered) redirect URI.
+pub async fn check(
+    state: &AppState,
+    form: &Form,
+) -> Result<Result<Authorization, Answer>, NoRedirect> {
+    let client = match form.get("client_id") {
+        Some(id) => state.store.client(id).await?,
+        None => None,
+    }
+    .filter(|c| !c.disabled)
+    .ok_or(NoRedirect::UnknownClient)?;
+    let sent = form.get("redirect_uri");
+    let redirect_uri = redirect_uri::resolve(redirect_uri::registered(&client), sent)
+        .ok_or(NoRedirect::BadRedirect)?;
+    let (challenge, scope) = match redirectable_checks(&client, form) {
+        Ok(checked) => checked,
+        Err((code, description)) => {
+            let iss = state.settings.base_url.as_str();
+            let answer = Answer::error(&redirect_uri, code, &description, form.get("state"), iss);
+            return Ok(Err(answer));
+        }
     };
     Ok(Ok(Authorization {
         redirect_sent: sent.is_some(),
         redirect_uri,
         scope,
-        state: st.map(str::to_string),
+        state: form.get("state").map(str::to_string),
         code_challenge: challenge.to_string(),
         client,
     }))
