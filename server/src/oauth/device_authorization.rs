@@ -81,26 +81,42 @@ pub async fn handle(state: &AppState, req: OAuthRequest, now: u64) -> Result<Res
         user_agent: req.user_agent(),
         dpop_jkt: proof.map(|p| p.jkt),
     };
-    let format = match client.user_code_format {
-        UserCodeFormat::Letters => CodeFormat::Letters,
-        UserCodeFormat::Digits => CodeFormat::Digits,
-    };
+    let format = code_format(client.user_code_format);
     let user_code = store_with_free_user_code(state, id, auth, format).await?;
     crate::events::device_code_issued();
+    Ok(answer(state, &device_code, &user_code, ttl, interval))
+}
+
+/// The user-code alphabet of a client's setting.
+fn code_format(setting: UserCodeFormat) -> CodeFormat {
+    match setting {
+        UserCodeFormat::Letters => CodeFormat::Letters,
+        UserCodeFormat::Digits => CodeFormat::Digits,
+    }
+}
+
+/// The RFC 8628 §3.2 answer for a stored request.
+fn answer(
+    state: &AppState,
+    device_code: &str,
+    user_code: &UserCode,
+    ttl: u64,
+    interval: u32,
+) -> Resp {
     let base = &state.settings.base_url;
     let verification_uri = format!("{base}{}", paths::DEVICE_PAGE);
     let complete = format!("{verification_uri}?user_code={}", user_code.as_str());
-    Ok(response::json(
+    response::json(
         StatusCode::OK,
         &DeviceAuthorizationResponse {
-            device_code: &device_code,
+            device_code,
             user_code: user_code.display().as_str(),
             verification_uri: &verification_uri,
             verification_uri_complete: Some(&complete),
             expires_in: u32::try_from(ttl).unwrap_or(u32::MAX),
             interval: Some(interval),
         },
-    ))
+    )
 }
 
 /// The device-code lifetime and poll interval (seconds) for `client`: its own
