@@ -175,9 +175,12 @@ impl PgCluster {
     }
 
     fn start_on(&self, port: u16) -> Result<(), PgError> {
+        // `AUTHGATE_TEST_PG_OPTIONS` adds server options for profiling runs
+        // (e.g. `-c shared_preload_libraries=pg_stat_statements`).
+        let extra = std::env::var("AUTHGATE_TEST_PG_OPTIONS").unwrap_or_default();
         let options = format!(
             "-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={} \
-             -c fsync=on -c max_connections={}",
+             -c fsync=on -c max_connections={} {extra}",
             self.dir.path().display(),
             self.max_connections
         );
@@ -209,6 +212,14 @@ impl PgCluster {
     /// A connection string for another database of this cluster.
     pub fn url_for(&self, database: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
+    }
+
+    /// The database's connection string over the cluster's Unix-domain socket (in
+    /// its temp dir) instead of loopback TCP: what a server on the database's own
+    /// machine would use.
+    pub fn socket_url(&self) -> String {
+        let dir = self.dir.path().display().to_string().replace('/', "%2F");
+        format!("postgres://postgres@{dir}:{}/{}", self.port, self.database)
     }
 
     /// Creates the empty database `name` (a plain identifier: lower-case letters,

@@ -111,6 +111,10 @@ struct Args {
     /// report its CPU apart from the servers', and remove it afterwards.
     #[arg(long)]
     postgres: bool,
+    /// With `--postgres`: the servers reach the cluster over its Unix-domain socket
+    /// instead of loopback TCP (as a server on the database's own machine would).
+    #[arg(long, requires = "postgres")]
+    unix_socket: bool,
     /// Pid of the PostgreSQL postmaster of `--database-url` (on this host), to report
     /// the database's CPU (it and its children); `--postgres` knows its own.
     #[arg(long)]
@@ -896,7 +900,11 @@ fn main() -> std::process::ExitCode {
     };
     let database = match (&cluster, &args.database_url) {
         (Some(c), _) => Some(Database {
-            url: c.url(),
+            url: if args.unix_socket {
+                c.socket_url()
+            } else {
+                c.url()
+            },
             postmaster: c.pid(),
         }),
         (None, Some(url)) => Some(Database {

@@ -104,29 +104,7 @@ fn refresh_from_row(row: &Row, at: usize) -> Result<RefreshToken, PgError> {
 /// transaction: device-code redemption calls it in the transaction that marks the
 /// request redeemed, so a redemption is acknowledged with all its rows or none.
 pub(super) async fn create(tx: &Tx<'_>, grant: &Grant, new: &NewTokens) -> Result<(), PgError> {
-    let last_refreshed = grant
-        .last_refreshed_at
-        .map(|t| to_i64(t, "refresh time"))
-        .transpose()?;
-    let (issued_at, previous) = issued_for_columns(&grant.issued_for)?;
-    let params: [&(dyn ToSql + Sync); 16] = [
-        &grant.id.as_slice(),
-        &grant.user_id,
-        &grant.username,
-        &grant.client_id,
-        &grant.scope,
-        &to_i64(grant.created_at, "grant creation time")?,
-        &last_refreshed,
-        &to_i64(grant.expires_at, "grant expiry")?,
-        &grant.current_refresh.as_slice(),
-        &grant.revoked,
-        &grant.device_ip,
-        &grant.refresh_id.as_slice(),
-        &grant.jti,
-        &grant.dpop_jkt,
-        &issued_at,
-        &previous,
-    ];
+    let columns = GrantColumns::of(grant)?;
     tx.execute(
         &tx.prepare_cached(
             "INSERT INTO grants (id, user_id, username, client_id, scope, created_at,
@@ -136,10 +114,68 @@ pub(super) async fn create(tx: &Tx<'_>, grant: &Grant, new: &NewTokens) -> Resul
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .await?,
-        &params,
+        &columns.params(),
     )
     .await?;
     record_new_tokens(tx, &grant.id, new).await
+}
+
+/// A [`Grant`] as the 16 columns of a `grants` row, in the table's order (the
+/// statements that insert one bind [`GrantColumns::params`]).
+pub(super) struct GrantColumns<'a> {
+    grant: &'a Grant,
+    id: &'a [u8],
+    current_refresh: &'a [u8],
+    refresh_id: &'a [u8],
+    created_at: i64,
+    last_refreshed: Option<i64>,
+    expires_at: i64,
+    issued_at: Option<i64>,
+    previous: Option<&'a [u8]>,
+}
+
+impl<'a> GrantColumns<'a> {
+    /// `grant`'s columns (its times as PostgreSQL's `bigint`).
+    pub(super) fn of(grant: &'a Grant) -> Result<Self, PgError> {
+        let (issued_at, previous) = issued_for_columns(&grant.issued_for)?;
+        Ok(GrantColumns {
+            grant,
+            id: grant.id.as_slice(),
+            current_refresh: grant.current_refresh.as_slice(),
+            refresh_id: grant.refresh_id.as_slice(),
+            created_at: to_i64(grant.created_at, "grant creation time")?,
+            last_refreshed: grant
+                .last_refreshed_at
+                .map(|t| to_i64(t, "refresh time"))
+                .transpose()?,
+            expires_at: to_i64(grant.expires_at, "grant expiry")?,
+            issued_at,
+            previous,
+        })
+    }
+
+    /// The columns as statement parameters, `id` first.
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 16] {
+        let g = self.grant;
+        [
+            &self.id,
+            &g.user_id,
+            &g.username,
+            &g.client_id,
+            &g.scope,
+            &self.created_at,
+            &self.last_refreshed,
+            &self.expires_at,
+            &self.current_refresh,
+            &g.revoked,
+            &g.device_ip,
+            &self.refresh_id,
+            &g.jti,
+            &g.dpop_jkt,
+            &self.issued_at,
+            &self.previous,
+        ]
+    }
 }
 
 /// Stores a client-credentials grant (no refresh token) and its access token.

@@ -40,6 +40,7 @@ pub mod migrate;
 pub mod notify;
 pub mod pacing;
 pub mod rates;
+mod redemption;
 pub mod sessions;
 pub mod signing;
 pub mod sweep;

@@ -128,6 +128,65 @@ async fn migrations_applied_by_two_instances_at_once_run_once() {
     assert!(err.to_string().contains("newer"), "{err}");
 }
 
+/// The user-code lookups are two primary-key probes under the generic plans the
+/// pool forces, whatever the table held when a connection first planned them: as
+/// a join, planned on an empty table, they went on scanning all of
+/// `device_requests` as it grew (830 µs per lookup a few thousand rows in).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn user_code_lookups_probe_keys_and_never_scan_the_requests() {
+    let cluster = cluster();
+    let store = PgStore::connect(&cluster.url(), 2).await.unwrap();
+    let client = store.conn().await.unwrap();
+    let lookups = [
+        &*super::devices::BY_USER_CODE,
+        &*super::devices::BY_USER_CODE_LOCKED,
+    ];
+    // Planned once on the empty tables, as a fresh instance does...
+    for (n, sql) in lookups.iter().enumerate() {
+        client
+            .batch_execute(&format!(
+                "SET plan_cache_mode = force_generic_plan;
+                 PREPARE lookup{n}(text) AS {sql};
+                 EXECUTE lookup{n}('U42');"
+            ))
+            .await
+            .unwrap();
+    }
+    // ...then used while thousands of requests arrive.
+    client
+        .batch_execute(
+            "INSERT INTO device_requests (id, code_hash, client_id, scope, user_code,
+                 created_at, expires_at, interval, status, requester_ip, user_agent)
+             SELECT decode(lpad(to_hex(n), 32, '0'), 'hex'), decode(repeat('00', 32), 'hex'),
+                    'tv', 'read', 'U' || n, 100, 700, 5, 'pending', '192.0.2.7', 'test'
+               FROM generate_series(1, 5000) AS n;
+             INSERT INTO user_codes (user_code, request_id, client_id, expires_at)
+             SELECT user_code, id, client_id, expires_at FROM device_requests;",
+        )
+        .await
+        .unwrap();
+    for (n, sql) in lookups.iter().enumerate() {
+        let answer = client
+            .simple_query(&format!("EXPLAIN EXECUTE lookup{n}('U42')"))
+            .await
+            .unwrap();
+        let plan: Vec<&str> = answer
+            .iter()
+            .filter_map(|m| match m {
+                tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0),
+                _ => None,
+            })
+            .collect();
+        let plan = plan.join("\n");
+        assert!(!plan.contains("Seq Scan"), "{sql}\n{plan}");
+        assert!(plan.contains("device_requests_pkey"), "{plan}");
+        assert!(plan.contains("user_codes_pkey"), "{plan}");
+    }
+    // And it finds what it looks up.
+    let found = store.device_auth_by_user_code("U42").await.unwrap();
+    assert_eq!(found.map(|d| d.user_code), Some("U42".to_string()));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_request_created_on_one_instance_is_decided_and_redeemed_once_on_another() {
     let cluster = cluster();
