@@ -117,6 +117,21 @@ impl DeviceAuth {
         }
     }
 
+    /// The public reference of this request, shown on its consent page and posted
+    /// back with the decision: a digest of its device code hash, so a user code
+    /// reused later by another request doesn't match.
+    pub fn reference(&self) -> String {
+        let mut input = b"authgate request\0".to_vec();
+        input.extend_from_slice(&self.code_hash);
+        crate::secrets::hex(&crate::secrets::sha256(&input)[..16])
+    }
+
+    /// Whether this is the request a consent page showed as `shown` (any request,
+    /// if no page is named): a decision lands only on the request the person saw.
+    pub fn is_shown(&self, shown: Option<&str>) -> bool {
+        shown.is_none_or(|r| crate::secrets::ct_eq(self.reference().as_bytes(), r.as_bytes()))
+    }
+
     /// Whether a person may still approve or deny it at `now` (the consent page
     /// shows only such requests; [`DeviceAuth::decide`] applies the same rule).
     pub fn awaits_decision(&self, now: u64) -> bool {

@@ -22,7 +22,7 @@ use crate::polls::Pacing;
 use crate::secrets::{keyed_token_id, sha256};
 use crate::state::AppState;
 use crate::store::prelude::*;
-use crate::store::{AuditKind, Client, RedeemOutcome};
+use crate::store::{AuditKind, Client, PresentedCode, RedeemOutcome};
 
 /// Exchanges a device code, or tells the device to keep waiting.
 pub async fn handle(
@@ -44,14 +44,24 @@ pub async fn handle(
     // spends nothing (the binding never changes, so checking before the write holds).
     check_bound(auth.dpop_jkt.as_deref(), proof, "device code")?;
     let who = Presenter::of(client, proof);
-    let device_ip = redeemable(state, req, auth, pace, &who, now).await?;
+    let (device_ip, seen) = redeemable(state, req, auth, pace, &who, now).await?;
     // Identifiers only: nothing is signed until the redemption is durable.
     let mut drawn = draw(state, client, now, device_ip);
     drawn.new.dpop_jkt = refresh_binding(client, proof);
     let window = state.settings.retry_window;
     let outcome = state
         .store
-        .redeem(id, hash, who, now, window, drawn.new.clone())
+        .redeem(
+            PresentedCode {
+                id,
+                code_hash: hash,
+                seen,
+            },
+            who,
+            now,
+            window,
+            drawn.new.clone(),
+        )
         .await?;
     if matches!(outcome, RedeemOutcome::Issued(_)) {
         state.polls.forget(&hash);
@@ -96,9 +106,10 @@ fn respond(
 }
 
 /// Whether the poll goes on to the redeeming write, and with which device IP: an
-/// approved code (redemption), or a redeemed one whose second presentation is a
-/// retry or a replay (decided on a read first). Otherwise the answer that ends or
-/// paces the poll, with nothing written.
+/// approved code (redemption; with the request as read, the store's hint), or a
+/// redeemed one whose second presentation is a retry or a replay (decided on a
+/// read first). Otherwise the answer that ends or paces the poll, with nothing
+/// written.
 async fn redeemable(
     state: &AppState,
     req: &OAuthRequest,
@@ -106,12 +117,15 @@ async fn redeemable(
     pace: PollPace<'_>,
     who: &Presenter,
     now: u64,
-) -> Result<String, OAuthError> {
+) -> Result<(String, Option<DeviceAuth>), OAuthError> {
     match auth.poll(&who.client_id, now) {
-        Poll::Approved(approved) => Ok(approved.device_ip().to_string()),
+        Poll::Approved(approved) => Ok((
+            approved.device_ip().to_string(),
+            Some(approved.into_record()),
+        )),
         Poll::Redeemed(redeemed) => match again(state, &redeemed, who, now).await? {
             Again::Spent => Err(refusal(Refusal::Redeemed)),
-            Again::Retry | Again::Replay => Ok(req.ip.to_string()),
+            Again::Retry | Again::Replay => Ok((req.ip.to_string(), None)),
         },
         Poll::Pending(pending) => {
             let initial = Duration::from_secs(u64::from(pending.interval()));

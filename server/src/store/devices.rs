@@ -9,6 +9,33 @@ use crate::grant::{Approved, Issue, NewTokens, Poll, Presenter, Redo, Refusal};
 /// `expired_token` rather than `invalid_grant`.
 pub(crate) const DEVICE_CODE_GRACE_SECS: u64 = 3600;
 
+/// A device code as presented for redemption: the key inside it, the hash of
+/// the whole code, and the request as the caller just read it approved, if it
+/// did (a hint: a store may write at once when the request is still so;
+/// PostgreSQL then needs one statement and no read). The outcome never depends
+/// on the hint.
+#[derive(Clone, Debug)]
+pub struct PresentedCode {
+    /// The request's key (inside the device code).
+    pub id: [u8; 16],
+    /// SHA-256 of the device code, compared in constant time with the stored one.
+    pub code_hash: [u8; 32],
+    /// The request as just read, approved.
+    pub seen: Option<DeviceAuth>,
+}
+
+impl PresentedCode {
+    /// A code presented with no request read beforehand (the store tests').
+    #[cfg(test)]
+    pub fn new(id: [u8; 16], code_hash: [u8; 32]) -> Self {
+        PresentedCode {
+            id,
+            code_hash,
+            seen: None,
+        }
+    }
+}
+
 /// How many requests await a decision.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pending {
@@ -104,10 +131,14 @@ pub trait DeviceRequests {
         user_code: &str,
     ) -> impl Future<Output = Result<Option<DeviceAuth>, StoreError>> + Send;
 
-    /// Records Approve or Deny for the pending request with this user code.
+    /// Records Approve or Deny for the pending request with this user code: the
+    /// one whose [`DeviceAuth::reference`] is `shown`, when given (the consent
+    /// page's), in the same write, so a decision never lands on a request that
+    /// took the code after the page was shown ([`DecideOutcome::NotFound`]).
     fn decide(
         &self,
         user_code: String,
+        shown: Option<String>,
         decision: Decision,
         now: u64,
     ) -> impl Future<Output = Result<DecideOutcome, StoreError>> + Send;
@@ -122,8 +153,7 @@ pub trait DeviceRequests {
     /// once it is durable.
     fn redeem(
         &self,
-        id: [u8; 16],
-        code_hash: [u8; 32],
+        code: PresentedCode,
         who: Presenter,
         now: u64,
         window: u64,

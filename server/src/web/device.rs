@@ -131,14 +131,6 @@ fn throttled(state: &AppState, browser: &Browser, typed: &str, wait: Duration) -
     resp
 }
 
-/// The public reference of a device request shown on its consent page: a digest of
-/// its device code hash, so a code reused later by another request doesn't match.
-fn request_ref(auth: &DeviceAuth) -> String {
-    let mut input = b"authgate request\0".to_vec();
-    input.extend_from_slice(&auth.code_hash);
-    hex(&sha256(&input)[..16])
-}
-
 /// The consent binding: an HMAC (keyed by a key derived from the CSRF key) over the
 /// session, the request reference and the user code. Only the consent page, reached
 /// through the throttled code lookup, hands it out; `decide` checks it before it
@@ -165,7 +157,7 @@ async fn consent_page(
 ) -> Result<Resp, PageError> {
     let client_name = client_name(state, &auth.client_id).await?;
     let code = UserCode::parse(&auth.user_code).map_err(|_| PageError::InvalidCode)?;
-    let request = request_ref(auth);
+    let request = auth.reference();
     let consent = browser
         .session_hash
         .map(|h| consent_tag(state, &h, &request, code.as_str()))
@@ -215,13 +207,12 @@ pub async fn decide<B: RequestBody>(
         Err(refused) => return Ok(*refused),
     };
     let decision = decision_of(&form, &session)?;
-    if !still_shown(state, &code, form.get("request").unwrap_or("")).await? {
-        return decided_page(state, &browser, &session.username, Outcome::NotFound, None).await;
-    }
     let approving = matches!(decision, Decision::Approve { .. });
+    // Only the request the page showed: the code may have passed to a new one.
+    let shown = form.get("request").unwrap_or("").to_string();
     let result = state
         .store
-        .decide(code.as_str().to_string(), decision, now)
+        .decide(code.as_str().to_string(), Some(shown), decision, now)
         .await?;
     let (outcome, auth) = match result {
         DecideOutcome::Done(auth) if approving => (Outcome::Approved, Some(auth)),
@@ -283,17 +274,6 @@ async fn bound_code(
                 .render()
         },
     ))))
-}
-
-/// Whether the request the consent page showed (its reference posted back) is
-/// still the one holding `code`: a code can be reused by a new request once the
-/// old one expired, and a binding must not carry over to it.
-async fn still_shown(state: &AppState, code: &UserCode, request: &str) -> Result<bool, PageError> {
-    Ok(state
-        .store
-        .device_auth_by_user_code(code.as_str())
-        .await?
-        .is_some_and(|a| ct_eq(request_ref(&a).as_bytes(), request.as_bytes())))
 }
 
 /// The result page after a decision, and the decision's log line and audit

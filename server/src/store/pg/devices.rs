@@ -21,7 +21,9 @@ use crate::grant::{
     Redemption, Redo, Standing,
 };
 use crate::secrets::ct_eq;
-use crate::store::{DecideOutcome, DeviceRequests, Pending, RedeemOutcome, StoreError};
+use crate::store::{
+    DecideOutcome, DeviceRequests, Pending, PresentedCode, RedeemOutcome, StoreError,
+};
 
 /// The columns a [`DeviceAuth`] is read from, in [`from_row`]'s order.
 pub(super) const COLUMNS: &str = "r.code_hash, r.client_id, r.scope, r.user_code, r.created_at, \
@@ -455,6 +457,7 @@ impl DeviceRequests for PgStore {
     async fn decide(
         &self,
         user_code: String,
+        shown: Option<String>,
         decision: Decision,
         now: u64,
     ) -> Result<DecideOutcome, StoreError> {
@@ -468,6 +471,9 @@ impl DeviceRequests for PgStore {
         // The id follows the record's columns.
         let id: [u8; 16] = to_array(row.try_get(WIDTH)?, TABLE)?;
         let auth = from_row(&row)?;
+        if !auth.is_shown(shown.as_deref()) {
+            return Ok(DecideOutcome::NotFound);
+        }
         let client_id = auth.client_id.clone();
         // Expiry and a decision, once seen, are final: only `Done` needs the write.
         let decided = match auth.decide(decision.clone(), now) {
@@ -499,7 +505,7 @@ impl DeviceRequests for PgStore {
         if written == 0 {
             // Decided or taken out of the lookup since the read: the exact outcome
             // under the lock.
-            return self.decide_locked(user_code, decision, now).await;
+            return self.decide_locked(user_code, shown, decision, now).await;
         }
         self.pending_counts().decided(&client_id);
         Ok(DecideOutcome::Done(Box::new(decided)))
@@ -516,15 +522,18 @@ impl DeviceRequests for PgStore {
     /// retries the first's (still unused) pair away, so one pair stays live.
     async fn redeem(
         &self,
-        id: [u8; 16],
-        code_hash: [u8; 32],
+        PresentedCode {
+            id,
+            code_hash,
+            seen,
+        }: PresentedCode,
         who: Presenter,
         now: u64,
         window: u64,
         new: NewTokens,
     ) -> Result<RedeemOutcome, StoreError> {
         if let Some(outcome) = self
-            .redeem_at_once(&id, &code_hash, &who, now, &new)
+            .redeem_at_once(&id, &code_hash, seen, &who, now, &new)
             .await?
         {
             return Ok(outcome);
@@ -687,9 +696,10 @@ impl PendingCounts {
 impl PgStore {
     /// [`DeviceRequests::decide`] with the request locked while `crate::grant`
     /// decides: the outcome when the unlocked read was overtaken.
-    async fn decide_locked(
+    pub(super) async fn decide_locked(
         &self,
         user_code: String,
+        shown: Option<String>,
         decision: Decision,
         now: u64,
     ) -> Result<DecideOutcome, StoreError> {
@@ -705,8 +715,11 @@ impl PgStore {
             return Ok(DecideOutcome::NotFound);
         };
         // The id follows the record's columns.
-        let id: [u8; 16] = to_array(row.try_get(14)?, TABLE)?;
+        let id: [u8; 16] = to_array(row.try_get(WIDTH)?, TABLE)?;
         let auth = from_row(&row)?;
+        if !auth.is_shown(shown.as_deref()) {
+            return Ok(DecideOutcome::NotFound);
+        }
         let client_id = auth.client_id.clone();
         let decided = match auth.decide(decision, now) {
             Ok(decided) => decided,

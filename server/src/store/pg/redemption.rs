@@ -1,6 +1,6 @@
-//! The common device-code redemption in two round trips instead of seven: an
-//! unlocked read of the request, the pure rule (`crate::grant`) deciding on it as
-//! if the approver still stood, then ONE statement ([`REDEEM_SQL`]) that writes
+//! The common device-code redemption in one round trip instead of seven: the
+//! request as the poll just read it (or an unlocked read), the pure rule
+//! (`crate::grant`) deciding on it as if the approver still stood, then ONE statement ([`REDEEM_SQL`]) that writes
 //! the whole redemption (the request spent, the grant, its first refresh and
 //! access tokens) only if the request is still approved and the approver still
 //! stands. When it writes nothing, `DeviceRequests::redeem` decides again under
@@ -24,7 +24,7 @@ use tokio_postgres::types::ToSql;
 use super::devices::{COLUMNS, StatusColumns, from_row};
 use super::grants::GrantColumns;
 use super::{PgError, PgStore, to_i64};
-use crate::grant::{NewTokens, Presenter, Redemption, Standing};
+use crate::grant::{DeviceAuth, NewTokens, Presenter, Redemption, Standing};
 use crate::secrets::ct_eq;
 use crate::store::RedeemOutcome;
 
@@ -67,34 +67,38 @@ const REDEEM_SQL: &str = "WITH locked AS (
      SELECT count(*) FROM g";
 
 impl PgStore {
-    /// Redeems request `id` in [`REDEEM_SQL`]'s two round trips if it is approved
-    /// and its approver stands; `None` when the locked path must decide (any
-    /// other state, a race lost, or the approver no longer standing).
+    /// Redeems request `id` in [`REDEEM_SQL`] if it is approved and its approver
+    /// stands: one round trip when the caller `seen` it approved (the poll that
+    /// leads here read it), two otherwise (an unlocked read first). `None` when
+    /// the locked path must decide (any other state, a race lost, or the approver
+    /// no longer standing).
     pub(super) async fn redeem_at_once(
         &self,
         id: &[u8; 16],
         code_hash: &[u8; 32],
+        seen: Option<DeviceAuth>,
         who: &Presenter,
         now: u64,
         new: &NewTokens,
     ) -> Result<Option<RedeemOutcome>, PgError> {
         let client = self.conn().await?;
-        let row = client
-            .query_opt(
-                &client
-                    .prepare_cached(&format!(
-                        "SELECT {COLUMNS} FROM device_requests r WHERE r.id = $1"
-                    ))
-                    .await?,
-                &[&id.as_slice()],
-            )
-            .await?;
-        let Some(auth) = row
-            .as_ref()
-            .map(from_row)
-            .transpose()?
-            .filter(|d| ct_eq(&d.code_hash, code_hash))
-        else {
+        let auth = match seen {
+            Some(seen) => Some(seen),
+            None => client
+                .query_opt(
+                    &client
+                        .prepare_cached(&format!(
+                            "SELECT {COLUMNS} FROM device_requests r WHERE r.id = $1"
+                        ))
+                        .await?,
+                    &[&id.as_slice()],
+                )
+                .await?
+                .as_ref()
+                .map(from_row)
+                .transpose()?,
+        };
+        let Some(auth) = auth.filter(|d| ct_eq(&d.code_hash, code_hash)) else {
             return Ok(None);
         };
         let Ok(approved) = RedeemOutcome::approved(auth.poll(&who.client_id, now)) else {

@@ -187,6 +187,58 @@ async fn user_code_lookups_probe_keys_and_never_scan_the_requests() {
     assert_eq!(found.map(|d| d.user_code), Some("U42".to_string()));
 }
 
+/// A consent page's decision lands only on the request it showed, on either
+/// path of `decide` (the unlocked read and the locked one): once that request
+/// expired and a new one took its user code, the old page's reference decides
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_lands_only_on_the_request_its_page_showed() {
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 4).await.unwrap();
+    let old = request("BCDFGHJK", 100, [1; 32]);
+    let new = DeviceAuth {
+        created_at: 800,
+        expires_at: 1_400,
+        ..request("BCDFGHJK", 800, [2; 32])
+    };
+    assert!(a.create_device_auth([1; 16], old.clone()).await.unwrap());
+    assert!(a.create_device_auth([2; 16], new.clone()).await.unwrap());
+    let stale = a
+        .decide(
+            "BCDFGHJK".into(),
+            Some(old.reference()),
+            Decision::Deny,
+            900,
+        )
+        .await
+        .unwrap();
+    assert_eq!(stale, DecideOutcome::NotFound);
+    let stale_locked = a
+        .decide_locked(
+            "BCDFGHJK".into(),
+            Some(old.reference()),
+            Decision::Deny,
+            900,
+        )
+        .await
+        .unwrap();
+    assert_eq!(stale_locked, DecideOutcome::NotFound);
+    let pending = a.device_auth(&[2; 16], &[2; 32]).await.unwrap();
+    assert_eq!(pending.map(|p| p.status), Some(DeviceStatus::Pending));
+    // The locked path decides the shown request (it reads the id after the
+    // record's columns).
+    let shown = a
+        .decide_locked(
+            "BCDFGHJK".into(),
+            Some(new.reference()),
+            Decision::Deny,
+            900,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(shown, DecideOutcome::Done(_)), "{shown:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_device_request_created_on_one_instance_is_decided_and_redeemed_once_on_another() {
     let cluster = cluster();
@@ -219,21 +271,27 @@ async fn a_device_request_created_on_one_instance_is_decided_and_redeemed_once_o
     assert!(b.device_auth(&id, &[0; 32]).await.unwrap().is_none());
     assert!(b.device_auth(&id, &hash).await.unwrap().is_some());
     assert_eq!(
-        a.redeem(id, hash, "tv".into(), 110, 0, tokens(1))
-            .await
-            .unwrap(),
+        a.redeem(
+            crate::store::PresentedCode::new(id, hash),
+            "tv".into(),
+            110,
+            0,
+            tokens(1)
+        )
+        .await
+        .unwrap(),
         RedeemOutcome::Pending
     );
 
     // Approved through B, once.
     let done = b
-        .decide("BCDFGHJK".into(), approve("alice"), 120)
+        .decide("BCDFGHJK".into(), None, approve("alice"), 120)
         .await
         .unwrap();
     assert!(matches!(done, DecideOutcome::Done(ref d)
         if matches!(d.status, DeviceStatus::Approved { ref username, at: 120, .. } if username == "alice")));
     assert_eq!(
-        a.decide("BCDFGHJK".into(), Decision::Deny, 121)
+        a.decide("BCDFGHJK".into(), None, Decision::Deny, 121)
             .await
             .unwrap(),
         DecideOutcome::NotFound,
@@ -248,15 +306,27 @@ async fn a_device_request_created_on_one_instance_is_decided_and_redeemed_once_o
 
     // Another client's poll, or a wrong code, redeems nothing.
     assert_eq!(
-        a.redeem(id, hash, "other".into(), 130, 0, tokens(1))
-            .await
-            .unwrap(),
+        a.redeem(
+            crate::store::PresentedCode::new(id, hash),
+            "other".into(),
+            130,
+            0,
+            tokens(1)
+        )
+        .await
+        .unwrap(),
         RedeemOutcome::Refused(Refusal::WrongClient)
     );
     assert_eq!(
-        a.redeem(id, [0; 32], "tv".into(), 130, 0, tokens(1))
-            .await
-            .unwrap(),
+        a.redeem(
+            crate::store::PresentedCode::new(id, [0; 32]),
+            "tv".into(),
+            130,
+            0,
+            tokens(1)
+        )
+        .await
+        .unwrap(),
         RedeemOutcome::Unknown
     );
 
@@ -264,8 +334,20 @@ async fn a_device_request_created_on_one_instance_is_decided_and_redeemed_once_o
     // winner's commit, finds the code redeemed and its tokens unused, so it is a
     // retry (a lost answer) and retires the winner's pair.
     let (ra, rb) = tokio::join!(
-        a.redeem(id, hash, "tv".into(), 130, 60, tokens(1)),
-        b.redeem(id, hash, "tv".into(), 130, 60, tokens(2)),
+        a.redeem(
+            crate::store::PresentedCode::new(id, hash),
+            "tv".into(),
+            130,
+            60,
+            tokens(1)
+        ),
+        b.redeem(
+            crate::store::PresentedCode::new(id, hash),
+            "tv".into(),
+            130,
+            60,
+            tokens(2)
+        ),
     );
     let outcomes = [ra.unwrap(), rb.unwrap()];
     let issued: Vec<_> = outcomes
@@ -335,7 +417,7 @@ async fn many_racing_redemptions_on_two_instances_issue_one_grant() {
             .unwrap()
     );
     assert!(matches!(
-        b.decide("WXYZWXYZ".into(), approve("bob"), 110)
+        b.decide("WXYZWXYZ".into(), None, approve("bob"), 110)
             .await
             .unwrap(),
         DecideOutcome::Done(_)
@@ -345,7 +427,13 @@ async fn many_racing_redemptions_on_two_instances_issue_one_grant() {
         let store = if n % 2 == 0 { a.clone() } else { b.clone() };
         tasks.push(tokio::spawn(async move {
             store
-                .redeem([7; 16], hash, "tv".into(), 120, 60, tokens(n + 1))
+                .redeem(
+                    crate::store::PresentedCode::new([7; 16], hash),
+                    "tv".into(),
+                    120,
+                    60,
+                    tokens(n + 1),
+                )
                 .await
         }));
     }
@@ -380,14 +468,26 @@ async fn many_racing_redemptions_on_two_instances_issue_one_grant() {
             .unwrap()
     );
     assert!(matches!(
-        b.decide("XYZWXYZW".into(), approve("bob"), 110)
+        b.decide("XYZWXYZW".into(), None, approve("bob"), 110)
             .await
             .unwrap(),
         DecideOutcome::Done(_)
     ));
     let (ra, rb) = tokio::join!(
-        a.redeem([8; 16], [6; 32], "tv".into(), 120, 0, tokens(40)),
-        b.redeem([8; 16], [6; 32], "tv".into(), 120, 0, tokens(41)),
+        a.redeem(
+            crate::store::PresentedCode::new([8; 16], [6; 32]),
+            "tv".into(),
+            120,
+            0,
+            tokens(40)
+        ),
+        b.redeem(
+            crate::store::PresentedCode::new([8; 16], [6; 32]),
+            "tv".into(),
+            120,
+            0,
+            tokens(41)
+        ),
     );
     let mut outcomes = [ra.unwrap(), rb.unwrap()];
     outcomes.sort_by_key(|o| matches!(o, RedeemOutcome::Replayed));
@@ -415,8 +515,8 @@ async fn racing_decisions_record_one_and_a_disabled_approver_is_denied() {
             .unwrap()
     );
     let (da, db) = tokio::join!(
-        a.decide("QRSTQRST".into(), approve("carol"), 110),
-        b.decide("QRSTQRST".into(), Decision::Deny, 110),
+        a.decide("QRSTQRST".into(), None, approve("carol"), 110),
+        b.decide("QRSTQRST".into(), None, Decision::Deny, 110),
     );
     let decided = [da.unwrap(), db.unwrap()];
     let done = decided
@@ -439,7 +539,7 @@ async fn racing_decisions_record_one_and_a_disabled_approver_is_denied() {
             .unwrap()
     );
     assert!(matches!(
-        a.decide("MNPQMNPQ".into(), approve("carol"), 110)
+        a.decide("MNPQMNPQ".into(), None, approve("carol"), 110)
             .await
             .unwrap(),
         DecideOutcome::Done(_)
@@ -454,9 +554,15 @@ async fn racing_decisions_record_one_and_a_disabled_approver_is_denied() {
         .await
         .unwrap();
     assert_eq!(
-        a.redeem([5; 16], hash, "tv".into(), 120, 0, tokens(1))
-            .await
-            .unwrap(),
+        a.redeem(
+            crate::store::PresentedCode::new([5; 16], hash),
+            "tv".into(),
+            120,
+            0,
+            tokens(1)
+        )
+        .await
+        .unwrap(),
         RedeemOutcome::Refused(Refusal::Denied)
     );
     let stored = b.device_auth(&[5; 16], &hash).await.unwrap().unwrap();
@@ -470,7 +576,7 @@ async fn racing_decisions_record_one_and_a_disabled_approver_is_denied() {
             .unwrap()
     );
     assert_eq!(
-        b.decide("JKLMJKLM".into(), Decision::Deny, 700)
+        b.decide("JKLMJKLM".into(), None, Decision::Deny, 700)
             .await
             .unwrap(),
         DecideOutcome::Expired
@@ -603,7 +709,7 @@ async fn pending_codes_count_undecided_live_requests_of_every_instance() {
     assert_eq!(a.pending_codes("tv", 200).await.unwrap(), pending(3, 2));
     assert_eq!(b.pending_codes("radio", 200).await.unwrap(), pending(3, 1));
     // A decided request no longer awaits a decision; an expired one neither.
-    b.decide("DFGHJKLM".into(), Decision::Deny, 201)
+    b.decide("DFGHJKLM".into(), None, Decision::Deny, 201)
         .await
         .unwrap();
     assert_eq!(a.pending_codes("tv", 202).await.unwrap(), pending(2, 1));
@@ -652,7 +758,7 @@ async fn many_racing_decisions_on_two_instances_record_exactly_the_one_that_won(
             };
             let code = code.clone();
             tasks.push(tokio::spawn(async move {
-                store.decide(code, decision, 110).await.unwrap()
+                store.decide(code, None, decision, 110).await.unwrap()
             }));
         }
         let mut done = Vec::new();

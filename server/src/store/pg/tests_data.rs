@@ -159,10 +159,16 @@ async fn grant(store: &PgStore, name: &str, n: u8, code: &str) -> Issue {
         user_id: format!("id-{name}"),
         username: name.into(),
     };
-    let decided = store.decide(code.into(), approve, 110).await.unwrap();
+    let decided = store.decide(code.into(), None, approve, 110).await.unwrap();
     assert!(matches!(decided, DecideOutcome::Done(_)));
     match store
-        .redeem(id, [n; 32], tv(n), 120, 0, tokens(n))
+        .redeem(
+            crate::store::PresentedCode::new(id, [n; 32]),
+            tv(n),
+            120,
+            0,
+            tokens(n),
+        )
         .await
         .unwrap()
     {

@@ -129,6 +129,7 @@ async fn polls_alternating_a_and_b_too_fast_get_slow_down_in_one_round_trip() {
     // Once decided, a poll reads the request and records no pacing.
     a.decide(
         "BCDFGHJK".into(),
+        None,
         crate::grant::Decision::Deny,
         1_700_000_010,
     )

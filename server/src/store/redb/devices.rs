@@ -14,6 +14,7 @@ use crate::grant::{
     DecideRefusal, Decision, NewTokens, Poll, Presenter, Redemption, Redo, Refusal,
 };
 use crate::secrets::ct_eq;
+use crate::store::PresentedCode;
 use crate::store::devices::DEVICE_CODE_GRACE_SECS;
 use crate::store::{DecideOutcome, DeviceRequests, Pending, RedeemOutcome};
 
@@ -86,6 +87,7 @@ impl DeviceRequests for RedbStore {
     async fn decide(
         &self,
         user_code: String,
+        shown: Option<String>,
         decision: Decision,
         now: u64,
     ) -> Result<DecideOutcome, StoreError> {
@@ -98,7 +100,7 @@ impl DeviceRequests for RedbStore {
             .write(move |tx| {
                 let Some(auth) = tx
                     .get(DEVICE_REQUESTS, id.as_slice())?
-                    .filter(|d| d.user_code == user_code)
+                    .filter(|d| d.user_code == user_code && d.is_shown(shown.as_deref()))
                 else {
                     return Ok(DecideOutcome::NotFound);
                 };
@@ -130,8 +132,8 @@ impl DeviceRequests for RedbStore {
     /// [`RedeemOutcome::Issued`] or [`RedeemOutcome::Retried`], once durable.
     async fn redeem(
         &self,
-        id: [u8; 16],
-        code_hash: [u8; 32],
+        // The writer reads the request in its own transaction anyway: no hint.
+        PresentedCode { id, code_hash, .. }: PresentedCode,
         who: Presenter,
         now: u64,
         window: u64,

@@ -91,7 +91,7 @@ async fn user_codes_are_unique_while_live_and_survive_a_reopen() {
     let store = reopened.expect("store reopens");
     assert_eq!(store.user_code_entries(), 1);
     let decided = store
-        .decide("BCDFGHJK".into(), Decision::Deny, 1_200)
+        .decide("BCDFGHJK".into(), None, Decision::Deny, 1_200)
         .await
         .expect("write");
     assert!(matches!(decided, DecideOutcome::Done(_)), "{decided:?}");
@@ -99,10 +99,58 @@ async fn user_codes_are_unique_while_live_and_survive_a_reopen() {
     // lookup's size follows the requests waiting for a person, not the traffic.
     assert_eq!(store.user_code_entries(), 0);
     let again = store
-        .decide("BCDFGHJK".into(), Decision::Deny, 1_201)
+        .decide("BCDFGHJK".into(), None, Decision::Deny, 1_201)
         .await
         .expect("write");
     assert_eq!(again, DecideOutcome::NotFound);
+}
+
+/// A consent page's decision lands only on the request it showed: once that
+/// request expired and a new one took its user code, the old page's reference
+/// decides nothing (checked in the deciding write itself).
+#[tokio::test]
+async fn a_decision_lands_only_on_the_request_its_page_showed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open(&dir);
+    let (old_id, old) = request("BCDFGHJK", 1_000, 60);
+    assert!(
+        store
+            .create_device_auth(old_id, old.clone())
+            .await
+            .expect("write")
+    );
+    let (new_id, new) = request("BCDFGHJK", 1_100, 600);
+    assert!(
+        store
+            .create_device_auth(new_id, new.clone())
+            .await
+            .expect("write")
+    );
+    let stale = store
+        .decide(
+            "BCDFGHJK".into(),
+            Some(old.reference()),
+            Decision::Deny,
+            1_200,
+        )
+        .await
+        .expect("write");
+    assert_eq!(stale, DecideOutcome::NotFound);
+    let pending = store
+        .device_auth(&new_id, &new.code_hash)
+        .await
+        .expect("read");
+    assert_eq!(pending.map(|a| a.status), Some(DeviceStatus::Pending));
+    let shown = store
+        .decide(
+            "BCDFGHJK".into(),
+            Some(new.reference()),
+            Decision::Deny,
+            1_200,
+        )
+        .await
+        .expect("write");
+    assert!(matches!(shown, DecideOutcome::Done(_)), "{shown:?}");
 }
 
 #[tokio::test]
@@ -162,7 +210,13 @@ async fn sweep_removes_what_expired_in_chunks_and_keeps_the_rest() {
             .expect("found")
             .code_hash;
         let out = store
-            .redeem(id, hash, "cli".into(), now - 4, 0, tokens(expires))
+            .redeem(
+                crate::store::PresentedCode::new(id, hash),
+                "cli".into(),
+                now - 4,
+                0,
+                tokens(expires),
+            )
             .await
             .expect("redeem");
         assert!(matches!(out, RedeemOutcome::Issued(_)), "{out:?}");
@@ -260,7 +314,13 @@ async fn a_disabled_user_gets_no_tokens_refresh_or_session() {
     let (id2, hash2) = approved(&store, "CAROLBBB", "carol", now).await;
     let t = tokens(now + 3600);
     let out = store
-        .redeem(id2, hash2, "cli".into(), now, 0, t.clone())
+        .redeem(
+            crate::store::PresentedCode::new(id2, hash2),
+            "cli".into(),
+            now,
+            0,
+            t.clone(),
+        )
         .await
         .expect("redeem");
     assert!(matches!(out, RedeemOutcome::Issued(_)), "{out:?}");
@@ -268,7 +328,13 @@ async fn a_disabled_user_gets_no_tokens_refresh_or_session() {
     assert_eq!(done.grants, 1, "the redeemed grant is revoked");
     for _ in 0..2 {
         let out = store
-            .redeem(id, hash, "cli".into(), now, 0, tokens(now + 3600))
+            .redeem(
+                crate::store::PresentedCode::new(id, hash),
+                "cli".into(),
+                now,
+                0,
+                tokens(now + 3600),
+            )
             .await
             .expect("redeem");
         assert_eq!(out, RedeemOutcome::Refused(Refusal::Denied));
@@ -330,7 +396,13 @@ async fn account_listing_reads_only_the_users_index_range() {
     let (id, hash) = approved(&store, "ALICEAAA", "alice", now).await;
     let t = tokens(now + 3600);
     let out = store
-        .redeem(id, hash, "cli".into(), now, 0, t.clone())
+        .redeem(
+            crate::store::PresentedCode::new(id, hash),
+            "cli".into(),
+            now,
+            0,
+            t.clone(),
+        )
         .await;
     assert!(matches!(out, Ok(RedeemOutcome::Issued(_))), "{out:?}");
     // Other users' grants, stored as bytes no build can decode, with index
@@ -417,7 +489,13 @@ async fn an_older_database_gets_its_grant_index_at_open() {
         add_user(&store, "dave").await;
         let (id, hash) = approved(&store, "DAVEAAAA", "dave", now).await;
         let out = store
-            .redeem(id, hash, "cli".into(), now, 0, t.clone())
+            .redeem(
+                crate::store::PresentedCode::new(id, hash),
+                "cli".into(),
+                now,
+                0,
+                t.clone(),
+            )
             .await;
         assert!(matches!(out, Ok(RedeemOutcome::Issued(_))), "{out:?}");
         let (session, meta) = dave_session(now);
@@ -476,7 +554,13 @@ async fn a_refreshed_grant_outlives_its_first_sweep_entry() {
     let (id, hash) = approved(&store, "ERINAAAA", "erin", now).await;
     let first = tokens(now + 100);
     let out = store
-        .redeem(id, hash, "cli".into(), now, 0, first.clone())
+        .redeem(
+            crate::store::PresentedCode::new(id, hash),
+            "cli".into(),
+            now,
+            0,
+            first.clone(),
+        )
         .await;
     assert!(matches!(out, Ok(RedeemOutcome::Issued(_))), "{out:?}");
     let second = tokens(now + 1000);
@@ -730,7 +814,13 @@ async fn lost_answers_are_retried_in_the_writer_and_the_records_say_so() {
     let (id, hash) = approved(&store, "FAYAAAAA", "fay", now).await;
     let first = tokens(now + 1000);
     let out = store
-        .redeem(id, hash, "cli".into(), now, 60, first.clone())
+        .redeem(
+            crate::store::PresentedCode::new(id, hash),
+            "cli".into(),
+            now,
+            60,
+            first.clone(),
+        )
         .await;
     let Ok(RedeemOutcome::Issued(issue)) = out else {
         panic!("issued: {out:?}");
@@ -745,7 +835,13 @@ async fn lost_answers_are_retried_in_the_writer_and_the_records_say_so() {
     // The redemption's answer is lost: the code again, 30 s later, retries.
     let second = tokens(now + 1000);
     let out = store
-        .redeem(id, hash, "cli".into(), now + 30, 60, second.clone())
+        .redeem(
+            crate::store::PresentedCode::new(id, hash),
+            "cli".into(),
+            now + 30,
+            60,
+            second.clone(),
+        )
         .await;
     assert!(matches!(out, Ok(RedeemOutcome::Retried(_))), "{out:?}");
     let g = store.grant(&grant_id).await.expect("read").expect("kept");
@@ -804,7 +900,13 @@ async fn lost_answers_are_retried_in_the_writer_and_the_records_say_so() {
     assert_eq!(store.grant(&grant_id).await.expect("read"), Some(g.clone()));
     // The code again, its tokens used: a replay, the grant is revoked.
     let out = store
-        .redeem(id, hash, "cli".into(), now + 55, 60, tokens(now + 1000))
+        .redeem(
+            crate::store::PresentedCode::new(id, hash),
+            "cli".into(),
+            now + 55,
+            60,
+            tokens(now + 1000),
+        )
         .await;
     assert!(matches!(out, Ok(RedeemOutcome::Replayed)), "{out:?}");
     let g = store.grant(&grant_id).await.expect("read").expect("kept");
