@@ -119,6 +119,9 @@ struct Shared {
     clients: Arc<cache::ClientCache>,
     /// Pending device codes counted at most once a second (see `devices`).
     pending: std::sync::Mutex<devices::PendingCounts>,
+    /// Held by the one request counting them: the others answer from the last
+    /// counts meanwhile rather than count too.
+    counting: tokio::sync::Mutex<()>,
     /// This instance's polls, batched into one statement per round trip.
     polls: batch::Queue<pacing::Polls>,
     /// This instance's counter reads, batched likewise.
@@ -168,6 +171,7 @@ impl PgStore {
             shared: Arc::new(Shared {
                 clients,
                 pending: std::sync::Mutex::default(),
+                counting: tokio::sync::Mutex::new(()),
                 polls,
                 counters,
                 creates,

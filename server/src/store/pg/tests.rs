@@ -733,6 +733,38 @@ async fn pending_codes_count_undecided_live_requests_of_every_instance() {
     assert_eq!(a.pending_codes("tv", 900).await.unwrap(), pending(0, 0));
 }
 
+/// Many device authorizations at a new second run ONE count: the first counts,
+/// the others answer from the last counts (or, before any, wait for it). Each
+/// used to count, and at tens of thousands of pending codes the counts alone
+/// took a third of a core.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_requests_of_a_new_second_count_the_pending_codes_once() {
+    let cluster = cluster();
+    let a = PgStore::connect(&cluster.url(), 8).await.unwrap();
+    assert!(
+        a.create_device_auth([1; 16], request("BCDFGHJK", 100, [1; 32]))
+            .await
+            .unwrap()
+    );
+    for (second, counts) in [(200, 1), (201, 2), (202, 3)] {
+        let mut asks = tokio::task::JoinSet::new();
+        for _ in 0..32 {
+            let a = a.clone();
+            asks.spawn(async move { a.pending_codes("tv", second).await });
+        }
+        for answer in asks.join_all().await {
+            assert_eq!(
+                answer.unwrap(),
+                Pending {
+                    total: 1,
+                    client: 1
+                }
+            );
+        }
+        assert_eq!(a.pending_counted(), counts, "second {second}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_racing_decisions_on_two_instances_record_exactly_the_one_that_won() {
     let cluster = cluster();
