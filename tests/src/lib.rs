@@ -1214,6 +1214,34 @@ impl Browser {
     pub fn deny(&mut self, user_code: &str) -> Reply {
         self.decide(user_code, "deny")
     }
+
+    /// Presses `decision` (`approve` or `deny`) on the authorization-code consent
+    /// `page` this browser was shown: posts the request's hidden fields back with
+    /// the page's CSRF token, as the form does. Returns the redirect `Location`.
+    #[track_caller]
+    pub fn decide_authorization(&mut self, page: &Reply, decision: &str) -> String {
+        let html = page.text();
+        let csrf = csrf_token(&html).expect("a CSRF token on the consent page");
+        let names = [
+            "response_type",
+            "client_id",
+            "redirect_uri",
+            "scope",
+            "state",
+            "code_challenge",
+            "code_challenge_method",
+        ];
+        let values: Vec<(&str, String)> = names
+            .iter()
+            .filter_map(|n| hidden_value(&html, n).map(|v| (*n, v)))
+            .collect();
+        let mut form: Vec<(&str, &str)> = values.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        form.push(("csrf_token", &csrf));
+        form.push(("decision", decision));
+        let r = self.post_form("/oauth/authorize", &form);
+        assert_eq!(r.status, 303, "decision: {}", r.text());
+        r.header("location").expect("a Location")
+    }
 }
 
 /// Seconds since the Unix epoch.

@@ -29,6 +29,21 @@ fn add(dir: &DataDir, args: &[&str]) -> Option<String> {
     out.field("client_secret")
 }
 
+/// Adds the confidential service client `svc` (client credentials, audience
+/// [`API`]) with `extra` flags; returns its secret.
+fn add_service(dir: &DataDir, extra: &[&str]) -> String {
+    let mut args = vec![
+        "svc",
+        "--confidential",
+        "--grant-type",
+        "client_credentials",
+        "--audience",
+        API,
+    ];
+    args.extend_from_slice(extra);
+    add(dir, &args).expect("a confidential client has a secret")
+}
+
 /// The client credentials grant with HTTP Basic authentication.
 fn client_credentials(server: &TestServer, id: &str, secret: &str, scope: Option<&str>) -> Reply {
     let mut pairs = vec![(params::GRANT_TYPE, "client_credentials")];
@@ -82,20 +97,7 @@ fn verify_with_jwks(server: &TestServer, token: &str) -> Value {
 #[test]
 fn client_credentials_gives_a_scoped_token_without_refresh_and_refuses_the_rest() {
     let dir = DataDir::new();
-    let svc = add(
-        &dir,
-        &[
-            "svc",
-            "--confidential",
-            "--grant-type",
-            "client_credentials",
-            "--scopes",
-            "read write",
-            "--audience",
-            API,
-        ],
-    )
-    .unwrap();
+    let svc = add_service(&dir, &["--scopes", "read write"]);
     let rs = add(&dir, &[RS, "--confidential", "--audience", API]).unwrap();
     let plain = add(&dir, &["plain", "--confidential", "--scopes", "read"]).unwrap();
     add(&dir, &["tv", "--scopes", "read"]);
@@ -245,20 +247,7 @@ fn jwt_access_tokens_verify_from_the_jwks_and_introspect_revoke_refresh_and_bind
         ],
     );
     let rs = add(&dir, &[RS, "--confidential", "--audience", API]).unwrap();
-    let svc = add(
-        &dir,
-        &[
-            "svc",
-            "--confidential",
-            "--grant-type",
-            "client_credentials",
-            "--access-token-format",
-            "jwt",
-            "--audience",
-            API,
-        ],
-    )
-    .unwrap();
+    let svc = add_service(&dir, &["--access-token-format", "jwt"]);
     let server = TestServer::start_in(dir, &[], &[]);
 
     // A device flow whose client wants JWTs.
@@ -426,22 +415,10 @@ fn third_party_libraries_get_a_token_and_verify_the_jwt() {
         return;
     }
     let dir = DataDir::new();
-    let svc = add(
+    let svc = add_service(
         &dir,
-        &[
-            "svc",
-            "--confidential",
-            "--grant-type",
-            "client_credentials",
-            "--scopes",
-            "read write",
-            "--access-token-format",
-            "jwt",
-            "--audience",
-            API,
-        ],
-    )
-    .unwrap();
+        &["--scopes", "read write", "--access-token-format", "jwt"],
+    );
     let rs = add(&dir, &[RS, "--confidential", "--audience", API]).unwrap();
     let server = TestServer::start_in(dir, &[], &[]);
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/grants_interop.py");

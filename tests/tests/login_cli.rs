@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use authgate_tests::{ADMIN_PASSWORD, ADMIN_USER, TestServer, csrf_token, hidden_value};
+use authgate_tests::{ADMIN_PASSWORD, ADMIN_USER, TestServer};
 
 /// Path of the `authgate-login` binary, found like the harness finds `authgate`.
 fn login_bin() -> PathBuf {
@@ -381,27 +381,7 @@ fn consent_as_admin(server: &TestServer, url: &str, decision: &str) -> String {
     b.login(ADMIN_USER, ADMIN_PASSWORD);
     let page = b.get(path);
     assert_eq!(page.status, 200, "consent page: {}", page.text());
-    let html = page.text();
-    let csrf = csrf_token(&html).unwrap();
-    let names = [
-        "response_type",
-        "client_id",
-        "redirect_uri",
-        "scope",
-        "state",
-        "code_challenge",
-        "code_challenge_method",
-    ];
-    let values: Vec<(&str, String)> = names
-        .iter()
-        .filter_map(|n| hidden_value(&html, n).map(|v| (*n, v)))
-        .collect();
-    let mut form: Vec<(&str, &str)> = values.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    form.push(("csrf_token", &csrf));
-    form.push(("decision", decision));
-    let r = b.post_form("/oauth/authorize", &form);
-    assert_eq!(r.status, 303, "{}", r.text());
-    r.header("location").unwrap()
+    b.decide_authorization(&page, decision)
 }
 
 /// The bootstrap `authgate-cli` client has the authorization code grant and the
