@@ -95,11 +95,13 @@ fn every_scenario_runs_against_the_real_server_without_errors() {
 
 /// The PostgreSQL mode: a throwaway cluster, two servers on it sharing the load
 /// (a flow's requests land on one instance, its browser session was opened on the
-/// other), PostgreSQL's CPU reported apart. Needs PostgreSQL installed, as the
-/// other `pg_*` tests do.
+/// other), PostgreSQL's CPU reported apart. The servers reach it through its
+/// Unix-domain socket (the end-to-end suite covers TCP), so the socket form of
+/// `database_url` the README recommends on one machine is exercised. Needs
+/// PostgreSQL installed, as the other `pg_*` tests do.
 #[test]
 fn every_scenario_runs_on_postgresql_with_two_instances() {
-    let (report, stdout) = run_every_scenario(&["--postgres", "--instances", "2"]);
+    let (report, stdout) = run_every_scenario(&["--postgres", "--unix-socket", "--instances", "2"]);
     assert_eq!(report["backend"], "postgres");
     assert_eq!(report["instances"], 2);
     for row in report["rows"].as_array().expect("rows") {
