@@ -247,11 +247,10 @@ async fn record_new_tokens(
 /// time, expiry, revocation, what its current token answered), as `grant` now
 /// stands.
 async fn update(tx: &Tx<'_>, grant: &Grant) -> Result<(), PgError> {
-    let last_refreshed = grant
-        .last_refreshed_at
-        .map(|t| to_i64(t, "refresh time"))
-        .transpose()?;
-    let (issued_at, previous) = issued_for_columns(&grant.issued_for)?;
+    let columns = RotationColumns::of(grant)?;
+    let id = grant.id.as_slice();
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&id];
+    params.extend(columns.params());
     tx.execute(
         &tx.prepare_cached(
             "UPDATE grants
@@ -260,20 +259,56 @@ async fn update(tx: &Tx<'_>, grant: &Grant) -> Result<(), PgError> {
           WHERE id = $1",
         )
         .await?,
-        &[
-            &grant.id.as_slice(),
-            &grant.current_refresh.as_slice(),
-            &grant.refresh_id.as_slice(),
-            &grant.jti,
-            &last_refreshed,
-            &to_i64(grant.expires_at, "grant expiry")?,
-            &grant.revoked,
-            &issued_at,
-            &previous,
-        ],
+        &params,
     )
     .await?;
     Ok(())
+}
+
+/// What a transition may change of a grant, as the 8 columns its updates set in
+/// this order: `current_refresh`, `refresh_id`, `jti`, `last_refreshed_at`,
+/// `expires_at`, `revoked`, `issued_for_at`, `issued_for_previous`.
+pub(super) struct RotationColumns<'a> {
+    grant: &'a Grant,
+    current_refresh: &'a [u8],
+    refresh_id: &'a [u8],
+    last_refreshed: Option<i64>,
+    expires_at: i64,
+    issued_at: Option<i64>,
+    previous: Option<&'a [u8]>,
+}
+
+impl<'a> RotationColumns<'a> {
+    /// `grant`'s changeable columns.
+    pub(super) fn of(grant: &'a Grant) -> Result<Self, PgError> {
+        let (issued_at, previous) = issued_for_columns(&grant.issued_for)?;
+        Ok(RotationColumns {
+            grant,
+            current_refresh: grant.current_refresh.as_slice(),
+            refresh_id: grant.refresh_id.as_slice(),
+            last_refreshed: grant
+                .last_refreshed_at
+                .map(|t| to_i64(t, "refresh time"))
+                .transpose()?,
+            expires_at: to_i64(grant.expires_at, "grant expiry")?,
+            issued_at,
+            previous,
+        })
+    }
+
+    /// The columns as statement parameters.
+    pub(super) fn params(&self) -> [&(dyn ToSql + Sync); 8] {
+        [
+            &self.current_refresh,
+            &self.refresh_id,
+            &self.grant.jti,
+            &self.last_refreshed,
+            &self.expires_at,
+            &self.grant.revoked,
+            &self.issued_at,
+            &self.previous,
+        ]
+    }
 }
 
 /// Persists a retry honoured (of a refresh token or a device code), in the
@@ -389,7 +424,8 @@ impl Grants for PgStore {
     /// §5.2.2.3 / OAuth 2.0 Security BCP §4.14), including its newest refresh token.
     /// Within the retry window the current token's unused predecessor yields a
     /// fresh pair instead. The rules are [`Refresh::exchange`]'s; this persists
-    /// its outcome, deciding on the grant as read under its row lock: of two
+    /// its outcome: the common rotation in one statement (`super::rotation`),
+    /// otherwise deciding on the grant as read under its row lock: of two
     /// instances retrying one token at once, the second waits, then retries the
     /// first's (still unused) pair away, so one pair stays live.
     async fn rotate_refresh(
@@ -401,6 +437,12 @@ impl Grants for PgStore {
         window: u64,
         new: NewTokens,
     ) -> Result<RotateOutcome, StoreError> {
+        if let Some(outcome) = self
+            .rotate_at_once(&presented_id, &presented, &who, now, window, &new)
+            .await?
+        {
+            return Ok(outcome);
+        }
         let mut client = self.conn().await?;
         let tx = client.transaction().await?;
         // The token row never changes: no lock. Its grant's owner, to lock in order.

@@ -41,6 +41,7 @@ pub mod notify;
 pub mod pacing;
 pub mod rates;
 mod redemption;
+mod rotation;
 pub mod sessions;
 pub mod signing;
 pub mod sweep;
